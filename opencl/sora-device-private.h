@@ -1,0 +1,26 @@
+/* gst-sora engine: the device structure, for engine files only
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_DEVICE_PRIVATE_H__
+#define __SORA_DEVICE_PRIVATE_H__
+
+#include "sora-device.h"
+
+G_BEGIN_DECLS
+
+struct _SoraDevice
+{
+  SoraDeviceInfo info;
+  cl_platform_id platform;
+  cl_device_id id;
+  cl_context context;
+  cl_command_queue queue;
+  GHashTable *programs;         /* "program|options" -> cl_program */
+  GHashTable *kernels;          /* "program|options|kernel" -> cl_kernel */
+  guint64 bytes_current;
+  guint64 bytes_peak;
+};
+
+G_END_DECLS
+
+#endif /* __SORA_DEVICE_PRIVATE_H__ */

@@ -1,0 +1,95 @@
+/* gst-sora engine: errors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "sora-cl.h"
+
+GQuark
+sora_error_quark (void)
+{
+  return g_quark_from_static_string ("sora-error-quark");
+}
+
+const char *
+sora_cl_error_name (cl_int status)
+{
+#define CASE(x) case x: return #x
+  switch (status) {
+      CASE (CL_SUCCESS);
+      CASE (CL_DEVICE_NOT_FOUND);
+      CASE (CL_DEVICE_NOT_AVAILABLE);
+      CASE (CL_COMPILER_NOT_AVAILABLE);
+      CASE (CL_MEM_OBJECT_ALLOCATION_FAILURE);
+      CASE (CL_OUT_OF_RESOURCES);
+      CASE (CL_OUT_OF_HOST_MEMORY);
+      CASE (CL_PROFILING_INFO_NOT_AVAILABLE);
+      CASE (CL_MEM_COPY_OVERLAP);
+      CASE (CL_IMAGE_FORMAT_MISMATCH);
+      CASE (CL_IMAGE_FORMAT_NOT_SUPPORTED);
+      CASE (CL_BUILD_PROGRAM_FAILURE);
+      CASE (CL_MAP_FAILURE);
+      CASE (CL_MISALIGNED_SUB_BUFFER_OFFSET);
+      CASE (CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST);
+      CASE (CL_COMPILE_PROGRAM_FAILURE);
+      CASE (CL_LINKER_NOT_AVAILABLE);
+      CASE (CL_LINK_PROGRAM_FAILURE);
+      CASE (CL_DEVICE_PARTITION_FAILED);
+      CASE (CL_KERNEL_ARG_INFO_NOT_AVAILABLE);
+      CASE (CL_INVALID_VALUE);
+      CASE (CL_INVALID_DEVICE_TYPE);
+      CASE (CL_INVALID_PLATFORM);
+      CASE (CL_INVALID_DEVICE);
+      CASE (CL_INVALID_CONTEXT);
+      CASE (CL_INVALID_QUEUE_PROPERTIES);
+      CASE (CL_INVALID_COMMAND_QUEUE);
+      CASE (CL_INVALID_HOST_PTR);
+      CASE (CL_INVALID_MEM_OBJECT);
+      CASE (CL_INVALID_IMAGE_FORMAT_DESCRIPTOR);
+      CASE (CL_INVALID_IMAGE_SIZE);
+      CASE (CL_INVALID_SAMPLER);
+      CASE (CL_INVALID_BINARY);
+      CASE (CL_INVALID_BUILD_OPTIONS);
+      CASE (CL_INVALID_PROGRAM);
+      CASE (CL_INVALID_PROGRAM_EXECUTABLE);
+      CASE (CL_INVALID_KERNEL_NAME);
+      CASE (CL_INVALID_KERNEL_DEFINITION);
+      CASE (CL_INVALID_KERNEL);
+      CASE (CL_INVALID_ARG_INDEX);
+      CASE (CL_INVALID_ARG_VALUE);
+      CASE (CL_INVALID_ARG_SIZE);
+      CASE (CL_INVALID_KERNEL_ARGS);
+      CASE (CL_INVALID_WORK_DIMENSION);
+      CASE (CL_INVALID_WORK_GROUP_SIZE);
+      CASE (CL_INVALID_WORK_ITEM_SIZE);
+      CASE (CL_INVALID_GLOBAL_OFFSET);
+      CASE (CL_INVALID_EVENT_WAIT_LIST);
+      CASE (CL_INVALID_EVENT);
+      CASE (CL_INVALID_OPERATION);
+      CASE (CL_INVALID_GL_OBJECT);
+      CASE (CL_INVALID_BUFFER_SIZE);
+      CASE (CL_INVALID_MIP_LEVEL);
+      CASE (CL_INVALID_GLOBAL_WORK_SIZE);
+      CASE (CL_INVALID_PROPERTY);
+      CASE (CL_INVALID_IMAGE_DESCRIPTOR);
+      CASE (CL_INVALID_COMPILER_OPTIONS);
+      CASE (CL_INVALID_LINKER_OPTIONS);
+      CASE (CL_INVALID_DEVICE_PARTITION_COUNT);
+    default:
+      return "unknown OpenCL error";
+  }
+#undef CASE
+}
+
+gboolean
+sora_cl_check (cl_int status, const char *call, const char *what,
+    GError ** error)
+{
+  if (status == CL_SUCCESS)
+    return TRUE;
+  g_set_error (error, SORA_ERROR,
+      status == CL_MEM_OBJECT_ALLOCATION_FAILURE
+      || status == CL_OUT_OF_RESOURCES || status == CL_INVALID_BUFFER_SIZE
+      ? SORA_ERROR_OUT_OF_MEMORY : SORA_ERROR_OPENCL,
+      "%s failed for %s: %s (%d)", call, what ? what : "(unnamed)",
+      sora_cl_error_name (status), status);
+  return FALSE;
+}

@@ -1,0 +1,119 @@
+/* gst-sora tests: shared helpers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "sora-test-util.h"
+
+static GRand *rng;
+static SoraDevice *device;
+
+static void
+free_device (void)
+{
+  sora_device_free (device);
+  g_rand_free (rng);
+}
+
+void
+sora_test_init (int *argc, char ***argv)
+{
+  const char *env = g_getenv ("SORA_TEST_SEED");
+  guint32 seed = env ? (guint32) strtoul (env, NULL, 10) : g_random_int ();
+
+  g_test_init (argc, argv, NULL);
+  rng = g_rand_new_with_seed (seed);
+  g_test_message ("random inputs from SORA_TEST_SEED=%u", seed);
+  atexit (free_device);
+}
+
+SoraDevice *
+sora_test_device (void)
+{
+  GError *error = NULL;
+
+  if (device == NULL) {
+    device = sora_device_open (NULL, &error);
+    g_assert_no_error (error);
+    g_test_message ("device: %s", sora_device_get_info (device)->name);
+  }
+  return device;
+}
+
+float *
+sora_test_random (gsize n, float lo, float hi)
+{
+  float *v = g_new (float, n);
+
+  for (gsize i = 0; i < n; i++)
+    v[i] = (float) g_rand_double_range (rng, lo, hi);
+  return v;
+}
+
+double
+sora_test_rel_l2 (const float *got, const double *want, gsize n)
+{
+  double num = 0, den = 0;
+
+  for (gsize i = 0; i < n; i++) {
+    double d = (double) got[i] - want[i];
+    if (isnan (got[i]))
+      return INFINITY;
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  return sqrt (num) / MAX (sqrt (den), 1e-30);
+}
+
+void
+sora_test_assert_close (const float *got, const double *want, gsize n,
+    double tol, const char *what, const char *loc)
+{
+  double err = sora_test_rel_l2 (got, want, n);
+
+  g_test_message ("%s: relative L2 error %.3g (tolerance %.1g)", what, err,
+      tol);
+  if (!(err <= tol)) {
+    char *msg = g_strdup_printf ("%s: relative L2 error %.3g exceeds %.1g",
+        what, err, tol);
+    g_assertion_message (G_LOG_DOMAIN, loc, 0, G_STRFUNC, msg);
+    g_free (msg);
+  }
+}
+
+SoraTensor *
+sora_test_upload (const char *name, SoraDType dtype, const float *host,
+    guint ndim, const gsize * shape)
+{
+  GError *error = NULL;
+  SoraTensor *t = sora_tensor_new (sora_test_device (), name, dtype, ndim,
+      shape, &error);
+
+  g_assert_no_error (error);
+  sora_tensor_write_f32 (t, host, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+float *
+sora_test_download (SoraTensor * t)
+{
+  GError *error = NULL;
+  float *host = g_new (float, t->numel);
+
+  sora_tensor_read_f32 (t, host, &error);
+  g_assert_no_error (error);
+  return host;
+}
+
+void
+sora_test_round_to_dtype (float *v, gsize n, SoraDType dtype)
+{
+  for (gsize i = 0; i < n; i++) {
+    if (dtype == SORA_DTYPE_F16)
+      v[i] = sora_f16_to_f32 (sora_f32_to_f16 (v[i]));
+    else if (dtype == SORA_DTYPE_BF16)
+      v[i] = sora_bf16_to_f32 (sora_f32_to_bf16 (v[i]));
+  }
+}

@@ -1,0 +1,44 @@
+/* gst-sora tests: shared helpers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_TEST_UTIL_H__
+#define __SORA_TEST_UTIL_H__
+
+#include <glib.h>
+
+#include "sora-ops.h"
+
+G_BEGIN_DECLS
+
+/* Parses the GTest arguments and seeds the random inputs: a fresh seed each
+ * run (printed, so a failure can be repeated with SORA_TEST_SEED=...). */
+void sora_test_init (int *argc, char ***argv);
+
+/* The device under test: $SORA_DEVICE, else "auto".  Opened once. */
+SoraDevice *sora_test_device (void);
+
+/* Uniform random floats in [lo, hi). */
+float *sora_test_random (gsize n, float lo, float hi);
+
+/* Relative L2 error ||got - want|| / max(||want||, tiny) in double. */
+double sora_test_rel_l2 (const float *got, const double *want, gsize n);
+
+/* Asserts rel_l2 <= tol, printing the figure either way. */
+#define sora_assert_close(got, want, n, tol, what) \
+  sora_test_assert_close ((got), (want), (n), (tol), (what), G_STRLOC)
+void sora_test_assert_close (const float *got, const double *want, gsize n,
+    double tol, const char *what, const char *loc);
+
+/* Creates a device tensor holding @host (given in f32, stored as @dtype). */
+SoraTensor *sora_test_upload (const char *name, SoraDType dtype,
+    const float *host, guint ndim, const gsize * shape);
+/* Reads any tensor back as f32 (g_free the result). */
+float *sora_test_download (SoraTensor * t);
+
+/* Rounds each value to what @dtype stores, so references see the same
+ * weights as the device. */
+void sora_test_round_to_dtype (float *v, gsize n, SoraDType dtype);
+
+G_END_DECLS
+
+#endif /* __SORA_TEST_UTIL_H__ */

@@ -1,0 +1,188 @@
+/* gst-sora tests: device selection, the program cache, memory accounting
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <glib/gstdio.h>
+
+#include "sora-test-util.h"
+
+static void
+test_select_specs (void)
+{
+  GError *error = NULL;
+  SoraDevice *dev = sora_test_device ();
+  const SoraDeviceInfo *info = sora_device_get_info (dev);
+  char *index_spec = g_strdup_printf ("%u:%u", info->platform_index,
+      info->device_index);
+  char *upper = g_ascii_strup (info->name, -1);
+  const char *specs[] = { index_spec, upper, info->is_gpu ? "gpu" : "cpu",
+    "auto"
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (specs); i++) {
+    SoraDevice *d = sora_device_open (specs[i], &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (d);
+    if (i < 3)
+      g_assert_cmpstr (sora_device_get_info (d)->name, ==, info->name);
+    sora_device_free (d);
+  }
+  g_free (index_spec);
+  g_free (upper);
+}
+
+static void
+test_unknown_device_lists_devices (void)
+{
+  GError *error = NULL;
+  const SoraDeviceInfo *info = sora_device_get_info (sora_test_device ());
+  SoraDevice *d = sora_device_open ("no-such-device-xyz", &error);
+
+  g_assert_null (d);
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
+  g_assert_nonnull (strstr (error->message, "no-such-device-xyz"));
+  g_assert_nonnull (strstr (error->message, info->name));
+  g_clear_error (&error);
+
+  d = sora_device_open ("7:3", &error);
+  g_assert_null (d);
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
+  g_clear_error (&error);
+}
+
+static void
+test_report (void)
+{
+  const SoraDeviceInfo *info = sora_device_get_info (sora_test_device ());
+  char *report = sora_device_info_report (info);
+
+  g_test_message ("%s", report);
+  g_assert_nonnull (strstr (report, info->name));
+  g_assert_nonnull (strstr (report, "cl_khr_fp16"));
+  g_assert_cmpuint (info->compute_units, >, 0);
+  g_assert_cmpuint (info->global_mem, >, 0);
+  g_assert_cmpuint (info->max_alloc, >, 0);
+  g_free (report);
+}
+
+static void
+test_memory_accounting (void)
+{
+  GError *error = NULL;
+  SoraDevice *dev = sora_test_device ();
+  guint64 before = sora_device_bytes_current (dev);
+  SoraTensor *a, *b;
+
+  sora_device_reset_peak (dev);
+  a = sora_tensor_new_v (dev, "a", SORA_DTYPE_F32, &error, 2, 100, 10);
+  g_assert_no_error (error);
+  b = sora_tensor_new_v (dev, "b", SORA_DTYPE_BF16, &error, 1, 7);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sora_device_bytes_current (dev), ==, before + 4000 + 14);
+  sora_tensor_free (a);
+  g_assert_cmpuint (sora_device_bytes_current (dev), ==, before + 14);
+  g_assert_cmpuint (sora_device_bytes_peak (dev), ==, before + 4014);
+  sora_tensor_free (b);
+  g_assert_cmpuint (sora_device_bytes_current (dev), ==, before);
+}
+
+static void
+test_too_large_allocation (void)
+{
+  GError *error = NULL;
+  SoraDevice *dev = sora_test_device ();
+  gsize n = sora_device_get_info (dev)->max_alloc / 4 + 1;
+  SoraTensor *t = sora_tensor_new_v (dev, "huge", SORA_DTYPE_F32, &error, 1,
+      n);
+
+  g_assert_null (t);
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY);
+  g_assert_nonnull (strstr (error->message, "huge"));
+  g_clear_error (&error);
+}
+
+static void
+test_program_cache (void)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("sora-cache-XXXXXX", &error);
+  char *programs;
+  GDir *d;
+  guint files = 0;
+  SoraDevice *dev;
+
+  g_assert_no_error (error);
+  g_setenv ("SORA_CACHE_DIR", dir, TRUE);
+  /* A fresh device builds and stores; a second one loads the binary. */
+  for (int round = 0; round < 2; round++) {
+    dev = sora_device_open (NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (sora_device_kernel (dev, "convert", "-DSTORAGE_F16",
+            "convert_to_f32", &error));
+    g_assert_no_error (error);
+    sora_device_free (dev);
+  }
+  programs = g_build_filename (dir, "programs", NULL);
+  d = g_dir_open (programs, 0, &error);
+  g_assert_no_error (error);
+  for (const char *name; (name = g_dir_read_name (d)); files++) {
+    char *path = g_build_filename (programs, name, NULL);
+    g_assert_true (g_str_has_suffix (name, ".bin"));
+    g_unlink (path);
+    g_free (path);
+  }
+  g_dir_close (d);
+  g_assert_cmpuint (files, ==, 1);
+  g_rmdir (programs);
+  g_rmdir (dir);
+  g_unsetenv ("SORA_CACHE_DIR");
+  g_free (programs);
+  g_free (dir);
+}
+
+static void
+test_unknown_kernel (void)
+{
+  GError *error = NULL;
+  SoraDevice *dev = sora_test_device ();
+
+  g_assert_null (sora_device_kernel (dev, "no_such_program", NULL, "k",
+          &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_null (sora_device_kernel (dev, "convert", NULL, "no_such_kernel",
+          &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_OPENCL);
+  g_assert_nonnull (strstr (error->message, "no_such_kernel"));
+  g_assert_nonnull (strstr (error->message, "CL_INVALID_KERNEL_NAME"));
+  g_clear_error (&error);
+}
+
+static void
+test_build_error_names_program (void)
+{
+  GError *error = NULL;
+  SoraDevice *dev = sora_test_device ();
+
+  /* A define that breaks the source must come back as a build log. */
+  g_assert_null (sora_device_kernel (dev, "convert",
+          "-Dload_f16=1", "convert_to_f32", &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_OPENCL);
+  g_assert_nonnull (strstr (error->message, "kernels/convert.cl"));
+  g_assert_nonnull (strstr (error->message, "CL_BUILD_PROGRAM_FAILURE"));
+  g_clear_error (&error);
+}
+
+int
+main (int argc, char **argv)
+{
+  sora_test_init (&argc, &argv);
+  g_test_add_func ("/device/select", test_select_specs);
+  g_test_add_func ("/device/unknown", test_unknown_device_lists_devices);
+  g_test_add_func ("/device/report", test_report);
+  g_test_add_func ("/device/memory", test_memory_accounting);
+  g_test_add_func ("/device/too-large", test_too_large_allocation);
+  g_test_add_func ("/device/program-cache", test_program_cache);
+  g_test_add_func ("/device/unknown-kernel", test_unknown_kernel);
+  g_test_add_func ("/device/build-error", test_build_error_names_program);
+  return g_test_run ();
+}

@@ -1,0 +1,41 @@
+/* sora-tool devices: the device report
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+
+#include "sora-device.h"
+#include "sora-tool.h"
+
+int
+sora_tool_devices (int argc, char **argv)
+{
+  GError *error = NULL;
+  GArray *list = sora_device_list (&error);
+  SoraDevice *chosen;
+
+  if (list == NULL) {
+    fprintf (stderr, "sora-tool: %s\n", error->message);
+    g_error_free (error);
+    return 1;
+  }
+  for (guint i = 0; i < list->len; i++) {
+    char *report = sora_device_info_report (&g_array_index (list,
+            SoraDeviceInfo, i));
+    printf ("%s\n", report);
+    g_free (report);
+  }
+  g_array_unref (list);
+
+  chosen = sora_device_open (argc > 1 ? argv[1] : NULL, &error);
+  if (chosen == NULL) {
+    fprintf (stderr, "sora-tool: %s\n", error->message);
+    g_error_free (error);
+    return 1;
+  }
+  printf ("selected (%s): %u:%u %s\n", argc > 1 ? argv[1] : "SORA_DEVICE or "
+      "auto", sora_device_get_info (chosen)->platform_index,
+      sora_device_get_info (chosen)->device_index,
+      sora_device_get_info (chosen)->name);
+  sora_device_free (chosen);
+  return 0;
+}
