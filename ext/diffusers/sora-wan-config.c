@@ -1,0 +1,820 @@
+/* gst-sora: configs of the Wan2.1 components and the tensors they imply
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Defaults are the diffusers / transformers class defaults (see
+ * shared/design/wan-model.md B.1, C.1, D.1, A.8); the tensor lists follow
+ * the module trees of transformer_wan.py, autoencoder_kl_wan.py and
+ * modeling_umt5.py (B.9, C.6, D.5).
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "sora-error.h"
+#include "sora-wan-config.h"
+
+#define CONFIG_MAX_DEPTH 8
+/* Bound on every size so products of a few of them cannot overflow. */
+#define MAX_DIM (1u << 20)
+
+typedef struct
+{
+  JsonObject *obj;
+  const char *what;
+  GError **error;
+} Reader;
+
+static gboolean G_GNUC_PRINTF (3, 4)
+    bad_key (Reader *r, const char *key, const char *fmt, ...)
+{
+  g_autofree char *why = NULL;
+  va_list ap;
+
+  va_start (ap, fmt);
+  why = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (r->error, SORA_ERROR, SORA_ERROR_MODEL, "%s: \"%s\" %s", r->what,
+      key, why);
+  return FALSE;
+}
+
+/* NULL when the key is absent (the default applies). */
+static JsonNode *
+member (Reader *r, const char *key)
+{
+  return json_object_get_member (r->obj, key);
+}
+
+static gboolean
+node_is_int (JsonNode *n)
+{
+  return JSON_NODE_HOLDS_VALUE (n) &&
+      json_node_get_value_type (n) == G_TYPE_INT64;
+}
+
+static gboolean
+node_is_number (JsonNode *n)
+{
+  return JSON_NODE_HOLDS_VALUE (n) &&
+      (json_node_get_value_type (n) == G_TYPE_INT64 ||
+          json_node_get_value_type (n) == G_TYPE_DOUBLE);
+}
+
+static gboolean
+int_in_range (JsonNode *n, guint min, guint max, guint *out)
+{
+  gint64 v;
+
+  if (!node_is_int (n))
+    return FALSE;
+  v = json_node_get_int (n);
+  if (v < min || v > max)
+    return FALSE;
+  *out = (guint)v;
+  return TRUE;
+}
+
+/* @nullable: null means "none" and gives 0. */
+static gboolean
+read_uint (Reader *r, const char *key, guint def, guint min, guint max,
+    gboolean nullable, guint *out)
+{
+  JsonNode *n = member (r, key);
+
+  *out = def;
+  if (n == NULL || (nullable && JSON_NODE_HOLDS_NULL (n))) {
+    if (n != NULL)
+      *out = 0;
+    return TRUE;
+  }
+  if (!int_in_range (n, min, max, out))
+    return bad_key (r, key, "must be an integer in [%u, %u]%s", min, max,
+        nullable ? " or null" : "");
+  return TRUE;
+}
+
+static gboolean
+read_double (
+    Reader *r, const char *key, double def, double min, double max, double *out)
+{
+  JsonNode *n = member (r, key);
+
+  *out = def;
+  if (n == NULL)
+    return TRUE;
+  if (!node_is_number (n) || !(json_node_get_double (n) > min) ||
+      !(json_node_get_double (n) < max))
+    return bad_key (r, key, "must be a number in (%g, %g)", min, max);
+  *out = json_node_get_double (n);
+  return TRUE;
+}
+
+static gboolean
+read_bool (Reader *r, const char *key, gboolean def, gboolean *out)
+{
+  JsonNode *n = member (r, key);
+
+  *out = def;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) ||
+      json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return bad_key (r, key, "must be true or false");
+  *out = json_node_get_boolean (n);
+  return TRUE;
+}
+
+/* A string key that must hold one of the NULL-terminated @allowed values
+ * (the engine implements no others); gives its index, 0 (the default) when
+ * the key is absent. */
+static gboolean
+read_choice (Reader *r, const char *key, const char *const *allowed, guint *out)
+{
+  JsonNode *n = member (r, key);
+  const char *s;
+
+  *out = 0;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) ||
+      json_node_get_value_type (n) != G_TYPE_STRING)
+    return bad_key (r, key, "must be a string");
+  s = json_node_get_string (n);
+  for (guint i = 0; allowed[i]; i++)
+    if (strcmp (s, allowed[i]) == 0) {
+      *out = i;
+      return TRUE;
+    }
+  {
+    g_autofree char *list = g_strjoinv ("\", \"", (char **)allowed);
+    return bad_key (r, key, "is \"%s\"; supported: \"%s\"", s, list);
+  }
+}
+
+/* An array of @min_len..@max_len elements (the caller checks them). */
+static JsonArray *
+read_array (Reader *r, const char *key, guint min_len, guint max_len)
+{
+  JsonNode *n = member (r, key);
+  JsonArray *a;
+
+  if (!JSON_NODE_HOLDS_ARRAY (n)) {
+    bad_key (r, key, "must be an array");
+    return NULL;
+  }
+  a = json_node_get_array (n);
+  if (json_array_get_length (a) < min_len ||
+      json_array_get_length (a) > max_len) {
+    bad_key (r, key, "must have %u to %u entries, not %u", min_len, max_len,
+        json_array_get_length (a));
+    return NULL;
+  }
+  return a;
+}
+
+/* A config.json "_class_name" (diffusers) must match when present. */
+static gboolean
+check_class (Reader *r, const char *key, const char *want)
+{
+  JsonNode *n = member (r, key);
+
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) ||
+      json_node_get_value_type (n) != G_TYPE_STRING ||
+      strcmp (json_node_get_string (n), want) != 0)
+    return bad_key (r, key, "must be \"%s\"", want);
+  return TRUE;
+}
+
+static JsonObject *
+parse_json (const char *json, gsize len, const char *what, GError **error)
+{
+  return sora_json_parse_object (json, len, CONFIG_MAX_DEPTH, what, error);
+}
+
+gboolean
+sora_wan_transformer_config_parse (const char *json, gsize len,
+    const char *what, SoraWanTransformerConfig *cfg, GError **error)
+{
+  g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
+  Reader r = { obj, what, error };
+  static const char *const qk_norms[] = { "rms_norm_across_heads", NULL };
+  guint qk_norm;
+  JsonArray *patch;
+
+  if (obj == NULL)
+    return FALSE;
+  memset (cfg, 0, sizeof (*cfg));
+  cfg->patch_size[0] = 1;
+  cfg->patch_size[1] = cfg->patch_size[2] = 2;
+  if (member (&r, "patch_size")) {
+    if (!(patch = read_array (&r, "patch_size", 3, 3)))
+      return FALSE;
+    for (guint i = 0; i < 3; i++)
+      if (!int_in_range (
+              json_array_get_element (patch, i), 1, 16, &cfg->patch_size[i]))
+        return bad_key (&r, "patch_size",
+            "entries must be integers in "
+            "[1, 16]");
+  }
+  if (!check_class (&r, "_class_name", "WanTransformer3DModel") ||
+      !read_uint (&r, "num_attention_heads", 40, 1, 1024, FALSE,
+          &cfg->num_attention_heads) ||
+      !read_uint (&r, "attention_head_dim", 128, 2, 1024, FALSE,
+          &cfg->attention_head_dim) ||
+      !read_uint (&r, "in_channels", 16, 1, 4096, FALSE, &cfg->in_channels) ||
+      !read_uint (&r, "out_channels", 0, 1, 4096, TRUE, &cfg->out_channels) ||
+      !read_uint (&r, "text_dim", 4096, 1, MAX_DIM, FALSE, &cfg->text_dim) ||
+      !read_uint (&r, "freq_dim", 256, 2, 65536, FALSE, &cfg->freq_dim) ||
+      !read_uint (&r, "ffn_dim", 13824, 1, MAX_DIM, FALSE, &cfg->ffn_dim) ||
+      !read_uint (&r, "num_layers", 40, 1, 1024, FALSE, &cfg->num_layers) ||
+      !read_bool (&r, "cross_attn_norm", TRUE, &cfg->cross_attn_norm) ||
+      !read_choice (&r, "qk_norm", qk_norms, &qk_norm) ||
+      !read_double (&r, "eps", 1e-6, 0.0, 1.0, &cfg->eps) ||
+      !read_uint (&r, "image_dim", 0, 1, MAX_DIM, TRUE, &cfg->image_dim) ||
+      !read_uint (&r, "added_kv_proj_dim", 0, 1, MAX_DIM, TRUE,
+          &cfg->added_kv_proj_dim) ||
+      !read_uint (&r, "rope_max_seq_len", 1024, 1, MAX_DIM, FALSE,
+          &cfg->rope_max_seq_len) ||
+      !read_uint (&r, "pos_embed_seq_len", 0, 1, MAX_DIM, TRUE,
+          &cfg->pos_embed_seq_len))
+    return FALSE;
+  /* diffusers: out_channels = out_channels or in_channels */
+  if (cfg->out_channels == 0)
+    cfg->out_channels = cfg->in_channels;
+  /* RoPE rotates pairs of the head dim; the sinusoid has cos and sin
+   * halves. */
+  if (cfg->attention_head_dim % 2)
+    return bad_key (&r, "attention_head_dim", "must be even, not %u",
+        cfg->attention_head_dim);
+  if (cfg->freq_dim % 2)
+    return bad_key (&r, "freq_dim", "must be even, not %u", cfg->freq_dim);
+  if ((guint64)cfg->num_attention_heads * cfg->attention_head_dim > MAX_DIM)
+    return bad_key (&r, "num_attention_heads",
+        "times attention_head_dim "
+        "exceeds %u",
+        MAX_DIM);
+  cfg->inner_dim = cfg->num_attention_heads * cfg->attention_head_dim;
+  return TRUE;
+}
+
+static const float default_latents_mean[16] = {
+  -0.7571,
+  -0.7089,
+  -0.9113,
+  0.1075,
+  -0.1745,
+  0.9653,
+  -0.1517,
+  1.5508,
+  0.4134,
+  -0.0715,
+  0.5517,
+  -0.3632,
+  -0.1922,
+  -0.9497,
+  0.2503,
+  -0.2921,
+};
+
+static const float default_latents_std[16] = {
+  2.8184,
+  1.4541,
+  2.3275,
+  2.6558,
+  1.2196,
+  1.7708,
+  2.6052,
+  2.0743,
+  3.2687,
+  2.1526,
+  2.8652,
+  1.5579,
+  1.6382,
+  1.1253,
+  2.8251,
+  1.9160,
+};
+
+/* latents_mean / latents_std: z_dim numbers (std positive). */
+static gboolean
+read_latent_stats (Reader *r, const char *key, const float *def, guint z_dim,
+    gboolean positive, float *out)
+{
+  JsonArray *a;
+
+  if (member (r, key) == NULL) {
+    if (z_dim != 16)
+      return bad_key (r, key,
+          "is missing and its default has 16 values, "
+          "but z_dim is %u",
+          z_dim);
+    memcpy (out, def, 16 * sizeof (float));
+    return TRUE;
+  }
+  if (!(a = read_array (r, key, z_dim, z_dim)))
+    return FALSE;
+  for (guint i = 0; i < z_dim; i++) {
+    JsonNode *n = json_array_get_element (a, i);
+    if (!node_is_number (n) || (positive && !(json_node_get_double (n) > 0)))
+      return bad_key (r, key, "entry %u must be a %snumber", i,
+          positive ? "positive " : "");
+    out[i] = json_node_get_double (n);
+  }
+  return TRUE;
+}
+
+gboolean
+sora_wan_vae_config_parse (const char *json, gsize len, const char *what,
+    SoraWanVaeConfig *cfg, GError **error)
+{
+  g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
+  Reader r = { obj, what, error };
+  static const guint def_mult[] = { 1, 2, 4, 4 };
+  gboolean is_residual;
+  double dropout;
+  JsonArray *a;
+
+  if (obj == NULL)
+    return FALSE;
+  memset (cfg, 0, sizeof (*cfg));
+  if (!check_class (&r, "_class_name", "AutoencoderKLWan") ||
+      !read_uint (&r, "base_dim", 96, 1, 65536, FALSE, &cfg->base_dim) ||
+      !read_uint (
+          &r, "decoder_base_dim", 0, 1, 65536, TRUE, &cfg->decoder_base_dim) ||
+      !read_uint (&r, "z_dim", 16, 1, SORA_WAN_VAE_MAX_Z, FALSE, &cfg->z_dim) ||
+      !read_uint (
+          &r, "num_res_blocks", 2, 1, 16, FALSE, &cfg->num_res_blocks) ||
+      !read_double (&r, "dropout", 0.0, -1.0, 1.0, &dropout) ||
+      !read_bool (&r, "is_residual", FALSE, &is_residual) ||
+      !read_uint (&r, "in_channels", 3, 1, 64, FALSE, &cfg->in_channels) ||
+      !read_uint (&r, "out_channels", 3, 1, 64, FALSE, &cfg->out_channels) ||
+      !read_uint (&r, "scale_factor_temporal", 4, 1, 64, FALSE,
+          &cfg->scale_factor_temporal) ||
+      !read_uint (&r, "scale_factor_spatial", 8, 1, 64, FALSE,
+          &cfg->scale_factor_spatial))
+    return FALSE;
+  if (cfg->decoder_base_dim == 0)
+    cfg->decoder_base_dim = cfg->base_dim;
+  /* The Wan2.2 VAE (residual blocks, patchified input) is another model. */
+  if (is_residual)
+    return bad_key (&r, "is_residual",
+        "is true (the Wan2.2 VAE), which is "
+        "not supported");
+  if (member (&r, "patch_size") &&
+      !JSON_NODE_HOLDS_NULL (member (&r, "patch_size")))
+    return bad_key (&r, "patch_size",
+        "is set (the Wan2.2 VAE), which is not "
+        "supported");
+
+  if (member (&r, "dim_mult")) {
+    if (!(a = read_array (&r, "dim_mult", 1, SORA_WAN_VAE_MAX_LEVELS)))
+      return FALSE;
+    cfg->n_levels = json_array_get_length (a);
+    for (guint i = 0; i < cfg->n_levels; i++)
+      if (!int_in_range (
+              json_array_get_element (a, i), 1, 64, &cfg->dim_mult[i]))
+        return bad_key (&r, "dim_mult",
+            "entries must be integers in "
+            "[1, 64]");
+  } else {
+    cfg->n_levels = G_N_ELEMENTS (def_mult);
+    memcpy (cfg->dim_mult, def_mult, sizeof (def_mult));
+  }
+
+  if (member (&r, "temperal_downsample")) {
+    if (!(a = read_array (
+              &r, "temperal_downsample", cfg->n_levels - 1, cfg->n_levels - 1)))
+      return FALSE;
+    for (guint i = 0; i + 1 < cfg->n_levels; i++) {
+      JsonNode *n = json_array_get_element (a, i);
+      if (!JSON_NODE_HOLDS_VALUE (n) ||
+          json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+        return bad_key (&r, "temperal_downsample",
+            "entries must be true or "
+            "false");
+      cfg->temperal_downsample[i] = json_node_get_boolean (n);
+    }
+  } else if (cfg->n_levels == 4) {
+    cfg->temperal_downsample[1] = cfg->temperal_downsample[2] = TRUE;
+  } else {
+    return bad_key (&r, "temperal_downsample",
+        "is missing and its default "
+        "has 3 entries, but dim_mult has %u",
+        cfg->n_levels);
+  }
+
+  if (member (&r, "attn_scales")) {
+    if (!(a = read_array (&r, "attn_scales", 0, SORA_WAN_VAE_MAX_LEVELS)))
+      return FALSE;
+    cfg->n_attn_scales = json_array_get_length (a);
+    for (guint i = 0; i < cfg->n_attn_scales; i++) {
+      if (!node_is_number (json_array_get_element (a, i)))
+        return bad_key (&r, "attn_scales", "entries must be numbers");
+      cfg->attn_scales[i] =
+          json_node_get_double (json_array_get_element (a, i));
+    }
+  }
+
+  return read_latent_stats (&r, "latents_mean", default_latents_mean,
+             cfg->z_dim, FALSE, cfg->latents_mean) &&
+      read_latent_stats (&r, "latents_std", default_latents_std, cfg->z_dim,
+          TRUE, cfg->latents_std);
+}
+
+gboolean
+sora_umt5_config_parse (const char *json, gsize len, const char *what,
+    SoraUmt5Config *cfg, GError **error)
+{
+  g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
+  Reader r = { obj, what, error };
+  static const char *const ffn[] = { "gated-gelu", NULL };
+  static const char *const types[] = { "umt5", NULL };
+  guint choice;
+
+  if (obj == NULL)
+    return FALSE;
+  memset (cfg, 0, sizeof (*cfg));
+  if (!read_choice (&r, "model_type", types, &choice) ||
+      !read_choice (&r, "feed_forward_proj", ffn, &choice) ||
+      !read_uint (
+          &r, "vocab_size", 250112, 1, 1u << 24, FALSE, &cfg->vocab_size) ||
+      !read_uint (&r, "d_model", 512, 1, 65536, FALSE, &cfg->d_model) ||
+      !read_uint (&r, "d_kv", 64, 1, 4096, FALSE, &cfg->d_kv) ||
+      !read_uint (&r, "d_ff", 1024, 1, MAX_DIM, FALSE, &cfg->d_ff) ||
+      !read_uint (&r, "num_layers", 8, 1, 1024, FALSE, &cfg->num_layers) ||
+      !read_uint (&r, "num_heads", 6, 1, 1024, FALSE, &cfg->num_heads) ||
+      !read_uint (&r, "relative_attention_num_buckets", 32, 2, 4096, FALSE,
+          &cfg->relative_attention_num_buckets) ||
+      !read_uint (&r, "relative_attention_max_distance", 128, 1, MAX_DIM, FALSE,
+          &cfg->relative_attention_max_distance) ||
+      !read_double (
+          &r, "layer_norm_epsilon", 1e-6, 0.0, 1.0, &cfg->layer_norm_epsilon) ||
+      !read_uint (
+          &r, "pad_token_id", 0, 0, 1u << 24, FALSE, &cfg->pad_token_id) ||
+      !read_uint (
+          &r, "eos_token_id", 1, 0, 1u << 24, FALSE, &cfg->eos_token_id))
+    return FALSE;
+  if ((guint64)cfg->num_heads * cfg->d_kv > MAX_DIM)
+    return bad_key (&r, "num_heads", "times d_kv exceeds %u", MAX_DIM);
+  return TRUE;
+}
+
+gboolean
+sora_scheduler_config_parse (const char *class_name, const char *json,
+    gsize len, const char *what, SoraSchedulerConfig *cfg, GError **error)
+{
+  g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
+  Reader r = { obj, what, error };
+
+  if (obj == NULL)
+    return FALSE;
+  memset (cfg, 0, sizeof (*cfg));
+  if (!check_class (&r, "_class_name", class_name) ||
+      !read_uint (&r, "num_train_timesteps", 1000, 1, 1u << 20, FALSE,
+          &cfg->num_train_timesteps))
+    return FALSE;
+
+  if (strcmp (class_name, "UniPCMultistepScheduler") == 0) {
+    static const char *const prediction[] = { "epsilon", "flow_prediction",
+      NULL };
+    static const char *const solver[] = { "bh2", "bh1", NULL };
+    static const char *const final_sigmas[] = { "zero", "sigma_min", NULL };
+    guint pred, solver_type, final_type;
+    gboolean flow_sigmas, thresholding;
+
+    cfg->kind = SORA_SCHEDULER_UNIPC;
+    if (!read_choice (&r, "prediction_type", prediction, &pred) ||
+        !read_bool (&r, "use_flow_sigmas", FALSE, &flow_sigmas) ||
+        !read_double (&r, "flow_shift", 1.0, 0.0, 1e6, &cfg->shift) ||
+        !read_uint (&r, "solver_order", 2, 1, 3, FALSE, &cfg->solver_order) ||
+        !read_choice (&r, "solver_type", solver, &solver_type) ||
+        !read_bool (&r, "predict_x0", TRUE, &cfg->predict_x0) ||
+        !read_bool (&r, "lower_order_final", TRUE, &cfg->lower_order_final) ||
+        !read_choice (&r, "final_sigmas_type", final_sigmas, &final_type) ||
+        !read_bool (&r, "thresholding", FALSE, &thresholding))
+      return FALSE;
+    /* Wan denoises with flow matching; the VP/epsilon path is other maths. */
+    if (pred != 1)
+      return bad_key (&r, "prediction_type", "must be \"flow_prediction\"");
+    if (!flow_sigmas)
+      return bad_key (&r, "use_flow_sigmas", "must be true");
+    if (thresholding)
+      return bad_key (&r, "thresholding", "is not supported");
+    cfg->bh2 = solver_type == 0;
+    cfg->final_sigma_zero = final_type == 0;
+  } else if (strcmp (class_name, "FlowMatchEulerDiscreteScheduler") == 0) {
+    gboolean dynamic, invert, stochastic;
+    JsonNode *terminal;
+
+    cfg->kind = SORA_SCHEDULER_FLOW_EULER;
+    if (!read_double (&r, "shift", 1.0, 0.0, 1e6, &cfg->shift) ||
+        !read_bool (&r, "use_dynamic_shifting", FALSE, &dynamic) ||
+        !read_bool (&r, "invert_sigmas", FALSE, &invert) ||
+        !read_bool (&r, "stochastic_sampling", FALSE, &stochastic))
+      return FALSE;
+    if (dynamic)
+      return bad_key (&r, "use_dynamic_shifting", "is not supported");
+    if (invert)
+      return bad_key (&r, "invert_sigmas", "is not supported");
+    if (stochastic)
+      return bad_key (&r, "stochastic_sampling", "is not supported");
+    terminal = member (&r, "shift_terminal");
+    if (terminal && !JSON_NODE_HOLDS_NULL (terminal))
+      return bad_key (&r, "shift_terminal", "is not supported");
+  } else {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_MODEL,
+        "%s: unknown scheduler class \"%s\"", what, class_name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+sora_expected_tensor_free (SoraExpectedTensor *t)
+{
+  g_free (t->name);
+  g_free (t->alt_name);
+  g_free (t);
+}
+
+/* Appends "prefix.suffix" with the shape given as ndim, dims... */
+static void
+expect (
+    GPtrArray *list, const char *prefix, const char *suffix, guint ndim, ...)
+{
+  SoraExpectedTensor *t = g_new0 (SoraExpectedTensor, 1);
+  va_list ap;
+
+  t->name =
+      prefix ? g_strconcat (prefix, ".", suffix, NULL) : g_strdup (suffix);
+  t->ndim = ndim;
+  va_start (ap, ndim);
+  for (guint i = 0; i < ndim; i++)
+    t->shape[i] = va_arg (ap, gsize);
+  va_end (ap);
+  g_ptr_array_add (list, t);
+}
+
+#define Z(x) ((gsize)(x))
+
+/* Linear layer: weight [out, in] and bias [out]. */
+static void
+expect_linear (
+    GPtrArray *list, const char *prefix, gsize out, gsize in, gboolean bias)
+{
+  expect (list, prefix, "weight", 2, out, in);
+  if (bias)
+    expect (list, prefix, "bias", 1, out);
+}
+
+GPtrArray *
+sora_wan_transformer_expected_tensors (const SoraWanTransformerConfig *cfg)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func (
+      (GDestroyNotify)sora_expected_tensor_free);
+  gsize d = cfg->inner_dim;
+  const guint *p = cfg->patch_size;
+
+  expect (list, "patch_embedding", "weight", 5, d, Z (cfg->in_channels),
+      Z (p[0]), Z (p[1]), Z (p[2]));
+  expect (list, "patch_embedding", "bias", 1, d);
+  expect_linear (list, "condition_embedder.time_embedder.linear_1", d,
+      cfg->freq_dim, TRUE);
+  expect_linear (list, "condition_embedder.time_embedder.linear_2", d, d, TRUE);
+  expect_linear (list, "condition_embedder.time_proj", 6 * d, d, TRUE);
+  expect_linear (list, "condition_embedder.text_embedder.linear_1", d,
+      cfg->text_dim, TRUE);
+  expect_linear (list, "condition_embedder.text_embedder.linear_2", d, d, TRUE);
+  if (cfg->image_dim) {
+    gsize im = cfg->image_dim;
+    const char *pre = "condition_embedder.image_embedder";
+    g_autofree char *ff0 = g_strconcat (pre, ".ff.net.0.proj", NULL);
+    g_autofree char *ff2 = g_strconcat (pre, ".ff.net.2", NULL);
+
+    expect (list, pre, "norm1.weight", 1, im);
+    expect (list, pre, "norm1.bias", 1, im);
+    expect_linear (list, ff0, im, im, TRUE);
+    expect_linear (list, ff2, d, im, TRUE);
+    expect (list, pre, "norm2.weight", 1, d);
+    expect (list, pre, "norm2.bias", 1, d);
+    if (cfg->pos_embed_seq_len)
+      expect (list, pre, "pos_embed", 3, Z (1), Z (cfg->pos_embed_seq_len), im);
+  }
+  for (guint i = 0; i < cfg->num_layers; i++) {
+    g_autofree char *b = g_strdup_printf ("blocks.%u", i);
+
+    expect (list, b, "scale_shift_table", 3, Z (1), Z (6), d);
+    for (guint a = 1; a <= 2; a++) {
+      static const char *const proj[] = { "to_q", "to_k", "to_v", "to_out.0" };
+      for (guint j = 0; j < G_N_ELEMENTS (proj); j++) {
+        g_autofree char *pre = g_strdup_printf ("%s.attn%u.%s", b, a, proj[j]);
+        expect_linear (list, pre, d, d, TRUE);
+      }
+      {
+        g_autofree char *pre = g_strdup_printf ("%s.attn%u", b, a);
+        expect (list, pre, "norm_q.weight", 1, d);
+        expect (list, pre, "norm_k.weight", 1, d);
+        if (a == 2 && cfg->added_kv_proj_dim) {
+          g_autofree char *k = g_strconcat (pre, ".add_k_proj", NULL);
+          g_autofree char *v = g_strconcat (pre, ".add_v_proj", NULL);
+          expect_linear (list, k, d, cfg->added_kv_proj_dim, TRUE);
+          expect_linear (list, v, d, cfg->added_kv_proj_dim, TRUE);
+          expect (list, pre, "norm_added_k.weight", 1, d);
+        }
+      }
+    }
+    if (cfg->cross_attn_norm) {
+      expect (list, b, "norm2.weight", 1, d);
+      expect (list, b, "norm2.bias", 1, d);
+    }
+    {
+      g_autofree char *ff0 = g_strconcat (b, ".ffn.net.0.proj", NULL);
+      g_autofree char *ff2 = g_strconcat (b, ".ffn.net.2", NULL);
+      expect_linear (list, ff0, cfg->ffn_dim, d, TRUE);
+      expect_linear (list, ff2, d, cfg->ffn_dim, TRUE);
+    }
+  }
+  expect (list, NULL, "scale_shift_table", 3, Z (1), Z (2), d);
+  expect_linear (
+      list, "proj_out", Z (cfg->out_channels) * p[0] * p[1] * p[2], d, TRUE);
+  return list;
+}
+
+/* WanResidualBlock */
+static void
+expect_vae_res (GPtrArray *list, const char *pre, gsize in, gsize out)
+{
+  expect (list, pre, "norm1.gamma", 4, in, Z (1), Z (1), Z (1));
+  expect (list, pre, "conv1.weight", 5, out, in, Z (3), Z (3), Z (3));
+  expect (list, pre, "conv1.bias", 1, out);
+  expect (list, pre, "norm2.gamma", 4, out, Z (1), Z (1), Z (1));
+  expect (list, pre, "conv2.weight", 5, out, out, Z (3), Z (3), Z (3));
+  expect (list, pre, "conv2.bias", 1, out);
+  if (in != out) {
+    expect (list, pre, "conv_shortcut.weight", 5, out, in, Z (1), Z (1), Z (1));
+    expect (list, pre, "conv_shortcut.bias", 1, out);
+  }
+}
+
+/* WanAttentionBlock */
+static void
+expect_vae_attn (GPtrArray *list, const char *pre, gsize c)
+{
+  expect (list, pre, "norm.gamma", 3, c, Z (1), Z (1));
+  expect (list, pre, "to_qkv.weight", 4, 3 * c, c, Z (1), Z (1));
+  expect (list, pre, "to_qkv.bias", 1, 3 * c);
+  expect (list, pre, "proj.weight", 4, c, c, Z (1), Z (1));
+  expect (list, pre, "proj.bias", 1, c);
+}
+
+/* WanResample: the spatial conv, and the temporal one for the 3d modes. */
+static void
+expect_vae_resample (
+    GPtrArray *list, const char *pre, gsize dim, gboolean up, gboolean temporal)
+{
+  gsize out = up ? dim / 2 : dim;
+
+  expect (list, pre, "resample.1.weight", 4, out, dim, Z (3), Z (3));
+  expect (list, pre, "resample.1.bias", 1, out);
+  if (temporal) {
+    gsize tout = up ? 2 * dim : dim;
+    expect (list, pre, "time_conv.weight", 5, tout, dim, Z (3), Z (1), Z (1));
+    expect (list, pre, "time_conv.bias", 1, tout);
+  }
+}
+
+static void
+expect_vae_mid (GPtrArray *list, const char *pre, gsize c)
+{
+  g_autofree char *r0 = g_strconcat (pre, ".resnets.0", NULL);
+  g_autofree char *a0 = g_strconcat (pre, ".attentions.0", NULL);
+  g_autofree char *r1 = g_strconcat (pre, ".resnets.1", NULL);
+
+  expect_vae_res (list, r0, c, c);
+  expect_vae_attn (list, a0, c);
+  expect_vae_res (list, r1, c, c);
+}
+
+static gboolean
+has_attn_scale (const SoraWanVaeConfig *cfg, double scale)
+{
+  for (guint i = 0; i < cfg->n_attn_scales; i++)
+    if (cfg->attn_scales[i] == scale)
+      return TRUE;
+  return FALSE;
+}
+
+/* Follows WanEncoder3d / WanDecoder3d / WanUpBlock of diffusers. */
+GPtrArray *
+sora_wan_vae_expected_tensors (const SoraWanVaeConfig *cfg)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func (
+      (GDestroyNotify)sora_expected_tensor_free);
+  guint n = cfg->n_levels, block = 0;
+  gsize z = cfg->z_dim, dim = cfg->base_dim, ddim = cfg->decoder_base_dim;
+  gsize in_dim, out_dim = dim;
+  double scale = 1.0;
+
+  expect (list, "encoder.conv_in", "weight", 5, dim, Z (cfg->in_channels),
+      Z (3), Z (3), Z (3));
+  expect (list, "encoder.conv_in", "bias", 1, dim);
+  for (guint i = 0; i < n; i++) {
+    in_dim = i == 0 ? dim : dim * cfg->dim_mult[i - 1];
+    out_dim = dim * cfg->dim_mult[i];
+    for (guint j = 0; j < cfg->num_res_blocks; j++) {
+      g_autofree char *pre =
+          g_strdup_printf ("encoder.down_blocks.%u", block++);
+      expect_vae_res (list, pre, in_dim, out_dim);
+      if (has_attn_scale (cfg, scale)) {
+        g_autofree char *apre =
+            g_strdup_printf ("encoder.down_blocks.%u", block++);
+        expect_vae_attn (list, apre, out_dim);
+      }
+      in_dim = out_dim;
+    }
+    if (i + 1 < n) {
+      g_autofree char *pre =
+          g_strdup_printf ("encoder.down_blocks.%u", block++);
+      expect_vae_resample (
+          list, pre, out_dim, FALSE, cfg->temperal_downsample[i]);
+      scale /= 2.0;
+    }
+  }
+  expect_vae_mid (list, "encoder.mid_block", out_dim);
+  expect (list, "encoder.norm_out", "gamma", 4, out_dim, Z (1), Z (1), Z (1));
+  expect (list, "encoder.conv_out", "weight", 5, 2 * z, out_dim, Z (3), Z (3),
+      Z (3));
+  expect (list, "encoder.conv_out", "bias", 1, 2 * z);
+  expect (list, "quant_conv", "weight", 5, 2 * z, 2 * z, Z (1), Z (1), Z (1));
+  expect (list, "quant_conv", "bias", 1, 2 * z);
+  expect (list, "post_quant_conv", "weight", 5, z, z, Z (1), Z (1), Z (1));
+  expect (list, "post_quant_conv", "bias", 1, z);
+
+  /* Decoder dims: [mult[-1], mult reversed...] times the decoder base. */
+  out_dim = ddim * cfg->dim_mult[n - 1];
+  expect (
+      list, "decoder.conv_in", "weight", 5, out_dim, z, Z (3), Z (3), Z (3));
+  expect (list, "decoder.conv_in", "bias", 1, out_dim);
+  expect_vae_mid (list, "decoder.mid_block", out_dim);
+  for (guint i = 0; i < n; i++) {
+    gsize cur;
+
+    in_dim = i == 0 ? ddim * cfg->dim_mult[n - 1] : ddim * cfg->dim_mult[n - i];
+    out_dim = ddim * cfg->dim_mult[n - 1 - i];
+    /* Wan2.1: blocks after the first take the halved upsampler output. */
+    cur = i > 0 ? in_dim / 2 : in_dim;
+    for (guint j = 0; j <= cfg->num_res_blocks; j++) {
+      g_autofree char *pre = g_strdup_printf ("decoder.up_blocks.%u.resnets."
+                                              "%u",
+          i, j);
+      expect_vae_res (list, pre, cur, out_dim);
+      cur = out_dim;
+    }
+    if (i + 1 < n) {
+      g_autofree char *pre = g_strdup_printf ("decoder.up_blocks.%u."
+                                              "upsamplers.0",
+          i);
+      /* temperal_upsample is temperal_downsample reversed */
+      expect_vae_resample (
+          list, pre, out_dim, TRUE, cfg->temperal_downsample[n - 2 - i]);
+    }
+  }
+  expect (list, "decoder.norm_out", "gamma", 4, out_dim, Z (1), Z (1), Z (1));
+  expect (list, "decoder.conv_out", "weight", 5, Z (cfg->out_channels), out_dim,
+      Z (3), Z (3), Z (3));
+  expect (list, "decoder.conv_out", "bias", 1, Z (cfg->out_channels));
+  return list;
+}
+
+GPtrArray *
+sora_umt5_expected_tensors (const SoraUmt5Config *cfg)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func (
+      (GDestroyNotify)sora_expected_tensor_free);
+  gsize d = cfg->d_model, inner = (gsize)cfg->num_heads * cfg->d_kv;
+  SoraExpectedTensor *shared;
+
+  expect (list, NULL, "shared.weight", 2, Z (cfg->vocab_size), d);
+  /* tied to shared; a file may hold either name */
+  shared = g_ptr_array_index (list, 0);
+  shared->alt_name = g_strdup ("encoder.embed_tokens.weight");
+  for (guint l = 0; l < cfg->num_layers; l++) {
+    g_autofree char *att = g_strdup_printf ("encoder.block.%u.layer.0", l);
+    g_autofree char *ff = g_strdup_printf ("encoder.block.%u.layer.1", l);
+
+    expect (list, att, "layer_norm.weight", 1, d);
+    expect (list, att, "SelfAttention.q.weight", 2, inner, d);
+    expect (list, att, "SelfAttention.k.weight", 2, inner, d);
+    expect (list, att, "SelfAttention.v.weight", 2, inner, d);
+    expect (list, att, "SelfAttention.o.weight", 2, d, inner);
+    expect (list, att, "SelfAttention.relative_attention_bias.weight", 2,
+        Z (cfg->relative_attention_num_buckets), Z (cfg->num_heads));
+    expect (list, ff, "layer_norm.weight", 1, d);
+    expect (list, ff, "DenseReluDense.wi_0.weight", 2, Z (cfg->d_ff), d);
+    expect (list, ff, "DenseReluDense.wi_1.weight", 2, Z (cfg->d_ff), d);
+    expect (list, ff, "DenseReluDense.wo.weight", 2, d, Z (cfg->d_ff));
+  }
+  expect (list, NULL, "encoder.final_layer_norm.weight", 1, d);
+  return list;
+}

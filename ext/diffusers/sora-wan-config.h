@@ -1,0 +1,122 @@
+/* gst-sora: configs of the Wan2.1 components and the tensors they imply
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_WAN_CONFIG_H__
+#define __SORA_WAN_CONFIG_H__
+
+#include "sora-safetensors.h"
+
+G_BEGIN_DECLS
+
+/* WanTransformer3DModel (config.json); a missing key takes the diffusers
+ * class default. */
+typedef struct
+{
+  guint patch_size[3];
+  guint num_attention_heads;
+  guint attention_head_dim;
+  guint inner_dim; /* heads * head_dim */
+  guint in_channels;
+  guint out_channels;
+  guint text_dim;
+  guint freq_dim;
+  guint ffn_dim;
+  guint num_layers;
+  gboolean cross_attn_norm;
+  double eps;
+  guint image_dim; /* 0: none (I2V only) */
+  guint added_kv_proj_dim; /* 0: none (I2V only) */
+  guint rope_max_seq_len;
+  guint pos_embed_seq_len; /* 0: none (FLF2V only) */
+} SoraWanTransformerConfig;
+
+#define SORA_WAN_VAE_MAX_LEVELS 8
+#define SORA_WAN_VAE_MAX_Z 64
+
+/* AutoencoderKLWan (Wan2.1 layout: is_residual false, no patch_size). */
+typedef struct
+{
+  guint base_dim;
+  guint decoder_base_dim; /* base_dim when the config has null */
+  guint z_dim;
+  guint dim_mult[SORA_WAN_VAE_MAX_LEVELS];
+  guint n_levels; /* entries of dim_mult */
+  guint num_res_blocks;
+  double attn_scales[SORA_WAN_VAE_MAX_LEVELS];
+  guint n_attn_scales;
+  gboolean temperal_downsample[SORA_WAN_VAE_MAX_LEVELS]; /* n_levels - 1 */
+  guint in_channels;
+  guint out_channels;
+  guint scale_factor_temporal;
+  guint scale_factor_spatial;
+  float latents_mean[SORA_WAN_VAE_MAX_Z];
+  float latents_std[SORA_WAN_VAE_MAX_Z];
+} SoraWanVaeConfig;
+
+/* UMT5EncoderModel (transformers config.json, gated-gelu only). */
+typedef struct
+{
+  guint vocab_size;
+  guint d_model;
+  guint d_kv;
+  guint d_ff;
+  guint num_layers;
+  guint num_heads;
+  guint relative_attention_num_buckets;
+  guint relative_attention_max_distance;
+  double layer_norm_epsilon;
+  guint pad_token_id;
+  guint eos_token_id;
+} SoraUmt5Config;
+
+typedef enum {
+  SORA_SCHEDULER_UNIPC, /* UniPCMultistepScheduler, flow sigmas */
+  SORA_SCHEDULER_FLOW_EULER, /* FlowMatchEulerDiscreteScheduler */
+} SoraSchedulerKind;
+
+typedef struct
+{
+  SoraSchedulerKind kind;
+  guint num_train_timesteps;
+  double shift; /* flow_shift (UniPC) or shift (Euler) */
+  /* UniPC only */
+  guint solver_order;
+  gboolean bh2; /* solver_type "bh2", else "bh1" */
+  gboolean predict_x0;
+  gboolean lower_order_final;
+  gboolean final_sigma_zero; /* final_sigmas_type "zero", else sigma_min */
+} SoraSchedulerConfig;
+
+/* The parsers read JSON text; @what (the file) starts every message.
+ * Malformed JSON is SORA_ERROR_FORMAT; a wrong type, a value out of range or
+ * an unsupported choice is SORA_ERROR_MODEL naming the key. */
+gboolean sora_wan_transformer_config_parse (const char *json, gsize len,
+    const char *what, SoraWanTransformerConfig *cfg, GError **error);
+gboolean sora_wan_vae_config_parse (const char *json, gsize len,
+    const char *what, SoraWanVaeConfig *cfg, GError **error);
+gboolean sora_umt5_config_parse (const char *json, gsize len, const char *what,
+    SoraUmt5Config *cfg, GError **error);
+/* @class_name: the scheduler's class from model_index.json. */
+gboolean sora_scheduler_config_parse (const char *class_name, const char *json,
+    gsize len, const char *what, SoraSchedulerConfig *cfg, GError **error);
+
+typedef struct
+{
+  char *name;
+  char *alt_name; /* another accepted name (tied weights) */
+  guint ndim;
+  gsize shape[SORA_SAFETENSORS_MAX_DIMS];
+} SoraExpectedTensor;
+
+void sora_expected_tensor_free (SoraExpectedTensor *t);
+
+/* Every tensor the engine reads for a config, in module order: a
+ * GPtrArray of SoraExpectedTensor that frees its elements. */
+GPtrArray *sora_wan_transformer_expected_tensors (
+    const SoraWanTransformerConfig *cfg);
+GPtrArray *sora_wan_vae_expected_tensors (const SoraWanVaeConfig *cfg);
+GPtrArray *sora_umt5_expected_tensors (const SoraUmt5Config *cfg);
+
+G_END_DECLS
+
+#endif /* __SORA_WAN_CONFIG_H__ */

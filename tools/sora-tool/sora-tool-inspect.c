@@ -1,0 +1,113 @@
+/* sora-tool inspect: what a model folder holds, or why it cannot be used
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+
+#include "sora-diffusers.h"
+#include "sora-tool.h"
+
+static void
+print_weights (const SoraModelFolder *folder, SoraComponent c)
+{
+  GPtrArray *files = sora_model_folder_get_weights (folder, c);
+  guint64 params = 0, bytes = 0;
+  guint n = 0, per_dtype[SORA_SAFE_F64 + 1] = { 0 };
+
+  for (guint i = 0; i < files->len; i++) {
+    const SoraSafetensors *f = files->pdata[i];
+    for (guint j = 0; j < sora_safetensors_get_n_tensors (f); j++) {
+      const SoraSafetensor *t = sora_safetensors_get_tensor (f, j);
+      params += t->numel;
+      bytes += t->nbytes;
+      per_dtype[t->dtype]++;
+      n++;
+    }
+  }
+  printf ("  weights: %u file%s, %u tensors, %" G_GUINT64_FORMAT
+          " parameters, %.1f MiB;",
+      files->len, files->len == 1 ? "" : "s", n, params, bytes / 1048576.0);
+  for (guint d = 0; d < G_N_ELEMENTS (per_dtype); d++)
+    if (per_dtype[d])
+      printf (" %s %u", sora_safe_dtype_name (d), per_dtype[d]);
+  printf ("\n");
+}
+
+static void
+print_uints (const char *name, const guint *v, guint n)
+{
+  printf ("%s [", name);
+  for (guint i = 0; i < n; i++)
+    printf ("%s%u", i ? ", " : "", v[i]);
+  printf ("]");
+}
+
+int
+sora_tool_inspect (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SoraModelFolder) folder = NULL;
+  const SoraModelIndex *index;
+  const SoraWanTransformerConfig *t;
+  const SoraWanVaeConfig *v;
+  const SoraUmt5Config *e;
+  const SoraSchedulerConfig *s;
+
+  if (argc != 2) {
+    fprintf (stderr, "usage: sora-tool inspect MODEL_DIR\n");
+    return 2;
+  }
+  folder = sora_model_folder_open (argv[1], &error);
+  if (folder == NULL || !sora_model_folder_validate (folder, &error)) {
+    fprintf (stderr, "sora-tool: %s\n", error->message);
+    return 1;
+  }
+  index = sora_model_folder_get_index (folder);
+  t = sora_model_folder_get_transformer_config (folder);
+  v = sora_model_folder_get_vae_config (folder);
+  e = sora_model_folder_get_text_encoder_config (folder);
+  s = sora_model_folder_get_scheduler_config (folder);
+
+  printf (
+      "%s: %s\n", sora_model_folder_get_path (folder), index->pipeline_class);
+  for (guint c = 0; c < SORA_N_COMPONENTS; c++) {
+    printf ("%s: %s (%s)\n", sora_component_name (c), index->class_name[c],
+        index->library[c]);
+    switch (c) {
+      case SORA_COMPONENT_TRANSFORMER:
+        printf ("  dim %u (%u heads of %u), ffn %u, %u layers, in %u, out %u,"
+                " text %u, freq %u, ",
+            t->inner_dim, t->num_attention_heads, t->attention_head_dim,
+            t->ffn_dim, t->num_layers, t->in_channels, t->out_channels,
+            t->text_dim, t->freq_dim);
+        print_uints ("patch", t->patch_size, 3);
+        printf (", eps %g%s\n", t->eps, t->image_dim ? ", image input" : "");
+        break;
+      case SORA_COMPONENT_VAE:
+        printf ("  base %u (decoder %u), z %u, ", v->base_dim,
+            v->decoder_base_dim, v->z_dim);
+        print_uints ("dim_mult", v->dim_mult, v->n_levels);
+        printf (", %u res blocks, scale %u x %u\n", v->num_res_blocks,
+            v->scale_factor_temporal, v->scale_factor_spatial);
+        break;
+      case SORA_COMPONENT_TEXT_ENCODER:
+        printf ("  d_model %u, %u heads of %u, d_ff %u, %u layers, vocab %u,"
+                " %u buckets\n",
+            e->d_model, e->num_heads, e->d_kv, e->d_ff, e->num_layers,
+            e->vocab_size, e->relative_attention_num_buckets);
+        break;
+      case SORA_COMPONENT_SCHEDULER:
+        printf ("  shift %g, %u train steps", s->shift, s->num_train_timesteps);
+        if (s->kind == SORA_SCHEDULER_UNIPC)
+          printf (", order %u, %s", s->solver_order, s->bh2 ? "bh2" : "bh1");
+        printf ("\n");
+        break;
+      default:
+        break;
+    }
+    if (c == SORA_COMPONENT_TRANSFORMER || c == SORA_COMPONENT_VAE ||
+        c == SORA_COMPONENT_TEXT_ENCODER)
+      print_weights (folder, c);
+  }
+  printf ("valid: every tensor the engine needs is present with its shape\n");
+  return 0;
+}
