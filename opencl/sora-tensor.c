@@ -248,6 +248,8 @@ sora_tensor_reshape (SoraTensor * t, guint ndim, const gsize * shape,
 gboolean
 sora_tensor_write (SoraTensor * t, const void *host, GError ** error)
 {
+  if (t->nbytes == 0)
+    return TRUE;                /* OpenCL refuses empty transfers */
   return sora_cl_check (clEnqueueWriteBuffer (sora_device_get_queue (t->dev),
           t->buf, CL_TRUE, 0, t->nbytes, host, 0, NULL, NULL),
       "clEnqueueWriteBuffer", t->name, error);
@@ -256,6 +258,8 @@ sora_tensor_write (SoraTensor * t, const void *host, GError ** error)
 gboolean
 sora_tensor_read (SoraTensor * t, void *host, GError ** error)
 {
+  if (t->nbytes == 0)
+    return TRUE;
   return sora_cl_check (clEnqueueReadBuffer (sora_device_get_queue (t->dev),
           t->buf, CL_TRUE, 0, t->nbytes, host, 0, NULL, NULL),
       "clEnqueueReadBuffer", t->name, error);

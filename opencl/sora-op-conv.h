@@ -1,0 +1,32 @@
+/* gst-sora engine op: 3-D convolution (causal video convs, per-frame 2-D)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_OP_CONV_H__
+#define __SORA_OP_CONV_H__
+
+#include "sora-tensor.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  guint stride_t, stride_h, stride_w; /* each >= 1 */
+  /* Zero frames before cache + x: 2·pt − Tc for a causal conv. */
+  guint pad_t_front;
+  /* Zero rows and columns; (0, 1, 0, 1) for the VAE downsample. */
+  guint pad_top, pad_bottom, pad_left, pad_right;
+} SoraConv3dParams;
+
+/* y = conv3d (zeros ++ cache ++ x) + bias, all channel-first:
+ * x [Cin, T, H, W] f32; @cache NULL or [Cin, Tc, H, W] f32, frames that come
+ * before x in time (the causal conv's feature cache); weight
+ * [Cout, Cin, kt, kh, kw] f32/f16/bf16; @bias NULL or [Cout] f32;
+ * y [Cout, T', H', W'] f32 with T' = (pad_t_front + Tc + T − kt) / stride_t
+ * + 1, H' = (pad_top + H + pad_bottom − kh) / stride_h + 1, W' likewise.
+ * A 2-D conv per frame is kt = 1.  y must not overlap x or the cache. */
+gboolean sora_op_conv3d (SoraTensor *x, SoraTensor *cache, SoraTensor *weight,
+    SoraTensor *bias, const SoraConv3dParams *p, SoraTensor *y, GError **error);
+
+G_END_DECLS
+
+#endif /* __SORA_OP_CONV_H__ */

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Builds the parity fixtures: tiny random-weight Wan models of the real
+diffusers/transformers classes, saved as diffusers-layout model folders, and
+the reference outputs our engine must reproduce.
+
+    python3 -m venv .venv && .venv/bin/pip install -r tools/requirements-fixtures.txt
+    .venv/bin/python tools/make_fixtures.py
+
+Writes (all committed, so CI never needs torch):
+  tests/fixtures/wan-tiny/            WanPipeline.from_pretrained loads it (f32)
+  tests/fixtures/wan-tiny-f16/        the same weights stored as f16
+  tests/fixtures/wan-tiny-bf16/       ... and as bf16
+  tests/fixtures/reference/tiny-*.safetensors
+        inputs, outputs and intermediate points of each component
+  tests/fixtures/reference/wide-*.safetensors + wide-recipe.json
+        the 1.3B widths (dim 1536, 12x128 heads, FFN 8960, text 4096) with
+        2 blocks.  Its 140M weights are too big for git, so they come from a
+        counter-based generator (recipe below) that the C test reproduces
+        exactly; only the recipe and the reference outputs are committed.
+
+Every parameter is re-drawn after construction (the classes initialise many
+tensors to 0 or 1, which would hide mistakes such as a missing bias or gain).
+"""
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from diffusers import (AutoencoderKLWan, UniPCMultistepScheduler,
+                       WanPipeline, WanTransformer3DModel)
+from transformers import T5TokenizerFast, UMT5Config, UMT5EncoderModel
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+REF = os.path.join(FIXTURES, "reference")
+TOKENIZER_JSON = os.path.join(FIXTURES, "tokenizer", "tokenizer.json")
+
+torch.set_grad_enabled(False)
+torch.set_num_threads(2)
+
+
+# --- the counter-based weight generator shared with the C tests ---------------
+# splitmix64 of (fnv1a64(name) + index * golden), top 24 bits as a uniform in
+# [0, 1), then offset + scale * (2u - 1), all in float32: exact in C as well.
+M64 = (1 << 64) - 1
+
+
+def fnv1a64(text):
+    h = 0xCBF29CE484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001B3) & M64
+    return h
+
+
+def recipe_values(name, numel, scale, offset):
+    with np.errstate(over="ignore"):
+        i = np.arange(numel, dtype=np.uint64)
+        z = np.uint64(fnv1a64(name)) + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+    return (np.float32(offset) + np.float32(scale) *
+            (u * np.float32(2.0) - np.float32(1.0))).astype(np.float32)
+
+
+def scale_for(name, shape):
+    """Scale and offset of a parameter: gains near 1, the rest ~1/sqrt(fan_in)."""
+    if len(shape) == 1 and ("norm" in name or name.endswith("gamma")):
+        return 0.2, 1.0
+    if "scale_shift_table" in name:
+        return 0.2, 0.0
+    if len(shape) == 1:
+        return 0.1, 0.0
+    fan_in = int(np.prod(shape[1:]))
+    return float(np.sqrt(3.0 / fan_in)), 0.0
+
+
+def fill_from_recipe(model):
+    recipe = {}
+    for name, p in model.named_parameters():
+        scale, offset = scale_for(name, tuple(p.shape))
+        values = recipe_values(name, p.numel(), scale, offset)
+        p.copy_(torch.from_numpy(values).reshape(p.shape))
+        recipe[name] = {"shape": list(p.shape), "scale": scale,
+                        "offset": offset}
+    return recipe
+
+
+def randomize(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        scale, offset = scale_for(name, tuple(p.shape))
+        p.copy_(offset + scale * (2 * torch.rand(p.shape, generator=g) - 1))
+
+
+# --- capture of intermediate points --------------------------------------------
+class Capture:
+    def __init__(self):
+        self.values = {}
+        self.handles = []
+
+    def output(self, module, key):
+        def hook(_m, _args, out):
+            out = out[0] if isinstance(out, tuple) else out
+            self.values[key] = out.detach().float().clone()
+        self.handles.append(module.register_forward_hook(hook))
+
+    def input(self, module, key):
+        def hook(_m, args):
+            self.values[key] = args[0].detach().float().clone()
+        self.handles.append(module.register_forward_pre_hook(hook))
+
+    def close(self):
+        for h in self.handles:
+            h.remove()
+
+
+def save(path, tensors):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_file({k: v.float().contiguous() for k, v in tensors.items()}, path)
+
+
+# --- components ---------------------------------------------------------------
+def tiny_text_encoder(vocab):
+    config = UMT5Config(vocab_size=vocab, d_model=32, d_kv=8, num_heads=4,
+                        d_ff=37, num_layers=2,
+                        relative_attention_num_buckets=8,
+                        relative_attention_max_distance=16,
+                        feed_forward_proj="gated-gelu",
+                        layer_norm_epsilon=1e-6, pad_token_id=0,
+                        eos_token_id=1, decoder_start_token_id=0,
+                        tie_word_embeddings=False)
+    return UMT5EncoderModel(config).eval()
+
+
+def tiny_transformer():
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
+        in_channels=16, out_channels=16, text_dim=32, freq_dim=256,
+        ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32).eval()
+
+
+def wide_transformer():
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128,
+        in_channels=16, out_channels=16, text_dim=4096, freq_dim=256,
+        ffn_dim=8960, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads").eval()
+
+
+def tiny_vae():
+    return AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1],
+                            num_res_blocks=1,
+                            temperal_downsample=[False, True, True]).eval()
+
+
+def scheduler():
+    return UniPCMultistepScheduler(prediction_type="flow_prediction",
+                                   use_flow_sigmas=True,
+                                   num_train_timesteps=1000, flow_shift=3.0)
+
+
+# --- references -----------------------------------------------------------------
+def encode_text(tokenizer, text_encoder, prompt, max_length):
+    tok = tokenizer(prompt, padding="max_length", max_length=max_length,
+                    truncation=True, add_special_tokens=True,
+                    return_attention_mask=True, return_tensors="pt")
+    cap = Capture()
+    cap.output(text_encoder.encoder.block[0], "after_layer0")
+    out = text_encoder(tok.input_ids, tok.attention_mask).last_hidden_state
+    cap.close()
+    # What WanPipeline hands the DiT: real rows kept, padding rows zeroed.
+    n = int(tok.attention_mask.sum())
+    embeds = torch.zeros_like(out)
+    embeds[:, :n] = out[:, :n]
+    return {"input_ids": tok.input_ids.float(),
+            "attention_mask": tok.attention_mask.float(),
+            "after_layer0": cap.values["after_layer0"],
+            "last_hidden_state": out, "prompt_embeds": embeds}
+
+
+def dit_reference(transformer, latents, timestep, text):
+    cap = Capture()
+    cap.output(transformer.patch_embedding, "patch_embedding")
+    cap.output(transformer.condition_embedder.time_embedder, "temb")
+    cap.output(transformer.condition_embedder.time_proj, "timestep_proj")
+    cap.output(transformer.condition_embedder.text_embedder, "text_embedded")
+    for i, block in enumerate(transformer.blocks):
+        cap.output(block, "after_block%d" % i)
+    cap.input(transformer.proj_out, "before_head")
+    out = transformer(latents, timestep, text, return_dict=False)[0]
+    cap.close()
+    values = dict(cap.values)
+    # [B, d, F, h, w] -> tokens [B, L, d], as the engine holds them
+    pe = values["patch_embedding"]
+    values["patch_embedding"] = pe.flatten(2).transpose(1, 2)
+    values.update({"hidden_states": latents, "timestep": timestep.float(),
+                   "encoder_hidden_states": text, "output": out})
+    return values
+
+
+def make_tiny():
+    if not os.path.exists(TOKENIZER_JSON):
+        sys.exit("missing %s: run tools/make_tokenizer_fixtures.py first"
+                 % TOKENIZER_JSON)
+    torch.manual_seed(0)
+    tokenizer = T5TokenizerFast(tokenizer_file=TOKENIZER_JSON)
+    text_encoder = tiny_text_encoder(len(tokenizer))
+    transformer = tiny_transformer()
+    vae = tiny_vae()
+    for seed, model in enumerate((text_encoder, transformer, vae)):
+        randomize(model, seed + 1)
+
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder,
+                       transformer=transformer, vae=vae,
+                       scheduler=scheduler())
+    for dtype, suffix in ((torch.float32, ""), (torch.float16, "-f16"),
+                          (torch.bfloat16, "-bf16")):
+        folder = os.path.join(FIXTURES, "wan-tiny" + suffix)
+        shutil.rmtree(folder, ignore_errors=True)
+        pipe.to(dtype).save_pretrained(folder, safe_serialization=True)
+        pipe.to(torch.float32)
+        # The reference for each dtype is the f32 model on the rounded weights.
+        if dtype != torch.float32:
+            make_tiny_references(
+                WanPipeline.from_pretrained(folder).to(torch.float32), suffix)
+    make_tiny_references(pipe, "")
+
+
+def make_tiny_references(pipe, suffix):
+    g = torch.Generator().manual_seed(42)
+    # Shorter than max_length, so the padding path is exercised.
+    text = encode_text(pipe.tokenizer, pipe.text_encoder,
+                       "a red fox in snow", 32)
+    save(os.path.join(REF, "tiny%s-umt5.safetensors" % suffix), text)
+
+    # Non-square latents, an odd number of latent frames, padded text.
+    latents = torch.randn(1, 16, 3, 6, 10, generator=g)
+    timestep = torch.tensor([757.0])
+    dit = dit_reference(pipe.transformer, latents, timestep,
+                        text["prompt_embeds"])
+    save(os.path.join(REF, "tiny%s-dit.safetensors" % suffix), dit)
+    save(os.path.join(REF, "tiny%s-vae.safetensors" % suffix),
+         vae_reference(pipe.vae, g))
+    if suffix == "":
+        save(os.path.join(REF, "tiny-pipeline.safetensors"),
+             pipeline_reference(pipe, g))
+
+
+def vae_reference(vae, g):
+    mean = torch.tensor(vae.config.latents_mean).view(1, 16, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std).view(1, 16, 1, 1, 1)
+    out = {}
+    # Decode 1, 2 and 5 latent frames (1, 5 and 17 video frames) of odd size.
+    for frames in (1, 2, 5):
+        z = torch.randn(1, 16, frames, 3, 5, generator=g)
+        out["latents%d" % frames] = z
+        out["video%d" % frames] = vae.decode(z * std + mean,
+                                             return_dict=False)[0]
+    video = torch.rand(1, 3, 9, 24, 40, generator=g) * 2 - 1
+    mu = vae.encode(video).latent_dist.mode()
+    out.update({"encode_input": video, "encode_mean": mu,
+                "encode_normalized": (mu - mean) / std})
+    return out
+
+
+def pipeline_reference(pipe, g):
+    latents = torch.randn(1, 16, 3, 4, 6, generator=g)
+    frames = pipe(prompt="a red circle moving left on a black background",
+                  negative_prompt="blurry", height=32, width=48,
+                  num_frames=9, num_inference_steps=3, guidance_scale=5.0,
+                  latents=latents.clone(), output_type="np",
+                  max_sequence_length=32).frames[0]
+    return {"latents": latents, "frames": torch.from_numpy(frames)}
+
+
+def make_wide():
+    transformer = wide_transformer()
+    recipe = fill_from_recipe(transformer)
+    g = torch.Generator().manual_seed(7)
+    # 2 x 4 x 6 latent patches per frame, 3 frames: 72 tokens; 20 text rows,
+    # the last 8 of them zero as the pipeline pads them.
+    latents = torch.randn(1, 16, 3, 8, 12, generator=g)
+    text = torch.randn(1, 20, 4096, generator=g)
+    text[:, 12:] = 0
+    dit = dit_reference(transformer, latents, torch.tensor([333.0]), text)
+    save(os.path.join(REF, "wide-dit.safetensors"), dit)
+    with open(os.path.join(REF, "wide-recipe.json"), "w") as f:
+        json.dump({"generator": "splitmix64(fnv1a64(name) + i * "
+                   "0x9E3779B97F4A7C15) >> 40, u = bits / 2^24, "
+                   "w = offset + scale * (2u - 1), float32",
+                   "config": dict(transformer.config),
+                   "tensors": recipe}, f, indent=1, default=list)
+
+
+if __name__ == "__main__":
+    make_tiny()
+    make_wide()
