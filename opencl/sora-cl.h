@@ -17,8 +17,8 @@ const char *sora_cl_error_name (cl_int status);
 /* Turns a failed OpenCL status into a GError naming the call and the object
  * (tensor, kernel, device) it was about.  Returns TRUE when @status is
  * CL_SUCCESS. */
-gboolean sora_cl_check (cl_int status, const char *call, const char *what,
-    GError ** error);
+gboolean sora_cl_check (
+    cl_int status, const char *call, const char *what, GError **error);
 
 G_END_DECLS
 

@@ -15,8 +15,8 @@ struct _SoraDevice
   cl_device_id id;
   cl_context context;
   cl_command_queue queue;
-  GHashTable *programs;         /* "program|options" -> cl_program */
-  GHashTable *kernels;          /* "program|options|kernel" -> cl_kernel */
+  GHashTable *programs; /* "program|options" -> cl_program */
+  GHashTable *kernels; /* "program|options|kernel" -> cl_kernel */
   guint64 bytes_current;
   guint64 bytes_peak;
 };

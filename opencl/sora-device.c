@@ -38,7 +38,7 @@ query_device_uint (cl_device_id id, cl_device_info param)
 }
 
 static void
-fill_info (SoraDeviceInfo * info, cl_platform_id platform, cl_device_id id,
+fill_info (SoraDeviceInfo *info, cl_platform_id platform, cl_device_id id,
     guint pi, guint di)
 {
   size_t size = 0;
@@ -51,10 +51,11 @@ fill_info (SoraDeviceInfo * info, cl_platform_id platform, cl_device_id id,
   info->platform_index = pi;
   info->device_index = di;
   if (clGetPlatformInfo (platform, CL_PLATFORM_NAME, 0, NULL, &size) ==
-      CL_SUCCESS && size > 0) {
+          CL_SUCCESS &&
+      size > 0) {
     info->platform_name = g_malloc0 (size + 1);
-    clGetPlatformInfo (platform, CL_PLATFORM_NAME, size, info->platform_name,
-        NULL);
+    clGetPlatformInfo (
+        platform, CL_PLATFORM_NAME, size, info->platform_name, NULL);
   } else {
     info->platform_name = g_strdup ("");
   }
@@ -69,8 +70,8 @@ fill_info (SoraDeviceInfo * info, cl_platform_id platform, cl_device_id id,
   info->compute_units = query_device_uint (id, CL_DEVICE_MAX_COMPUTE_UNITS);
   info->global_mem = query_device_ulong (id, CL_DEVICE_GLOBAL_MEM_SIZE);
   info->local_mem = query_device_ulong (id, CL_DEVICE_LOCAL_MEM_SIZE);
-  clGetDeviceInfo (id, CL_DEVICE_LOCAL_MEM_TYPE, sizeof (local_type),
-      &local_type, NULL);
+  clGetDeviceInfo (
+      id, CL_DEVICE_LOCAL_MEM_TYPE, sizeof (local_type), &local_type, NULL);
   info->local_mem_is_global = local_type == CL_GLOBAL;
   info->max_alloc = query_device_ulong (id, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
   clGetDeviceInfo (id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof (wg), &wg, NULL);
@@ -83,7 +84,7 @@ fill_info (SoraDeviceInfo * info, cl_platform_id platform, cl_device_id id,
 }
 
 void
-sora_device_info_clear (SoraDeviceInfo * info)
+sora_device_info_clear (SoraDeviceInfo *info)
 {
   g_free (info->platform_name);
   g_free (info->name);
@@ -96,8 +97,9 @@ sora_device_info_clear (SoraDeviceInfo * info)
 
 /* Calls @func for every device; stops early when it returns FALSE. */
 static gboolean
-for_each_device (gboolean (*func) (cl_platform_id, cl_device_id, guint, guint,
-        gpointer), gpointer user_data, GError ** error)
+for_each_device (
+    gboolean (*func) (cl_platform_id, cl_device_id, guint, guint, gpointer),
+    gpointer user_data, GError **error)
 {
   cl_uint n_platforms = 0;
   cl_platform_id *platforms;
@@ -119,11 +121,11 @@ for_each_device (gboolean (*func) (cl_platform_id, cl_device_id, guint, guint,
     cl_device_id *devices;
 
     if (clGetDeviceIDs (platforms[p], CL_DEVICE_TYPE_ALL, 0, NULL,
-            &n_devices) != CL_SUCCESS || n_devices == 0)
+            &n_devices) != CL_SUCCESS ||
+        n_devices == 0)
       continue;
     devices = g_new0 (cl_device_id, n_devices);
-    clGetDeviceIDs (platforms[p], CL_DEVICE_TYPE_ALL, n_devices, devices,
-        NULL);
+    clGetDeviceIDs (platforms[p], CL_DEVICE_TYPE_ALL, n_devices, devices, NULL);
     for (guint d = 0; d < n_devices; d++) {
       if (!func (platforms[p], devices[d], p, d, user_data)) {
         g_free (devices);
@@ -144,16 +146,16 @@ collect_device (cl_platform_id platform, cl_device_id id, guint p, guint d,
   SoraDeviceInfo info;
 
   fill_info (&info, platform, id, p, d);
-  g_array_append_val ((GArray *) user_data, info);
+  g_array_append_val ((GArray *)user_data, info);
   return TRUE;
 }
 
 GArray *
-sora_device_list (GError ** error)
+sora_device_list (GError **error)
 {
   GArray *list = g_array_new (FALSE, TRUE, sizeof (SoraDeviceInfo));
 
-  g_array_set_clear_func (list, (GDestroyNotify) sora_device_info_clear);
+  g_array_set_clear_func (list, (GDestroyNotify)sora_device_info_clear);
   if (!for_each_device (collect_device, list, error)) {
     g_array_unref (list);
     return NULL;
@@ -171,7 +173,7 @@ typedef struct
 } Match;
 
 static gboolean
-spec_matches (const char *spec, const SoraDeviceInfo * info)
+spec_matches (const char *spec, const SoraDeviceInfo *info)
 {
   guint p, d;
   char end;
@@ -223,7 +225,9 @@ describe_devices (void)
     SoraDeviceInfo *info = &g_array_index (list, SoraDeviceInfo, i);
     g_string_append_printf (s, "%s %u:%u \"%s\" (%s)", i ? ";" : "",
         info->platform_index, info->device_index, info->name,
-        info->is_gpu ? "gpu" : info->is_cpu ? "cpu" : "other");
+        info->is_gpu       ? "gpu"
+            : info->is_cpu ? "cpu"
+                           : "other");
   }
   if (list)
     g_array_unref (list);
@@ -243,9 +247,11 @@ release_kernel (gpointer k)
 }
 
 SoraDevice *
-sora_device_open (const char *spec, GError ** error)
+sora_device_open (const char *spec, GError **error)
 {
-  Match m = { 0, };
+  Match m = {
+    0,
+  };
   SoraDevice *dev;
   cl_int status;
 
@@ -283,10 +289,10 @@ sora_device_open (const char *spec, GError ** error)
   dev->queue = clCreateCommandQueue (dev->context, dev->id, 0, &status);
   if (!sora_cl_check (status, "clCreateCommandQueue", dev->info.name, error))
     goto fail;
-  dev->programs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      release_program);
-  dev->kernels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      release_kernel);
+  dev->programs =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_program);
+  dev->kernels =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
   return dev;
 
 fail:
@@ -295,7 +301,7 @@ fail:
 }
 
 void
-sora_device_free (SoraDevice * dev)
+sora_device_free (SoraDevice *dev)
 {
   if (dev == NULL)
     return;
@@ -312,30 +318,32 @@ sora_device_free (SoraDevice * dev)
 }
 
 const SoraDeviceInfo *
-sora_device_get_info (SoraDevice * dev)
+sora_device_get_info (SoraDevice *dev)
 {
   return &dev->info;
 }
 
 char *
-sora_device_info_report (const SoraDeviceInfo * info)
+sora_device_info_report (const SoraDeviceInfo *info)
 {
   return g_strdup_printf ("device %u:%u  %s\n"
-      "  platform        %s\n"
-      "  vendor          %s\n"
-      "  type            %s\n"
-      "  driver          %s\n"
-      "  OpenCL          %s (%s)\n"
-      "  compute units   %u\n"
-      "  global memory   %.1f MiB\n"
-      "  local memory    %.0f KiB%s\n"
-      "  max allocation  %.1f MiB\n"
-      "  max work-group  %" G_GSIZE_FORMAT "\n"
-      "  float vector    %u\n"
-      "  cl_khr_fp16     %s\n",
-      info->platform_index, info->device_index, info->name,
-      info->platform_name, info->vendor,
-      info->is_gpu ? "GPU" : info->is_cpu ? "CPU" : "other",
+                          "  platform        %s\n"
+                          "  vendor          %s\n"
+                          "  type            %s\n"
+                          "  driver          %s\n"
+                          "  OpenCL          %s (%s)\n"
+                          "  compute units   %u\n"
+                          "  global memory   %.1f MiB\n"
+                          "  local memory    %.0f KiB%s\n"
+                          "  max allocation  %.1f MiB\n"
+                          "  max work-group  %" G_GSIZE_FORMAT "\n"
+                          "  float vector    %u\n"
+                          "  cl_khr_fp16     %s\n",
+      info->platform_index, info->device_index, info->name, info->platform_name,
+      info->vendor,
+      info->is_gpu       ? "GPU"
+          : info->is_cpu ? "CPU"
+                         : "other",
       info->driver_version, info->device_version, info->c_version,
       info->compute_units, info->global_mem / 1048576.0,
       info->local_mem / 1024.0,
@@ -345,54 +353,55 @@ sora_device_info_report (const SoraDeviceInfo * info)
 }
 
 cl_context
-sora_device_get_context (SoraDevice * dev)
+sora_device_get_context (SoraDevice *dev)
 {
   return dev->context;
 }
 
 cl_command_queue
-sora_device_get_queue (SoraDevice * dev)
+sora_device_get_queue (SoraDevice *dev)
 {
   return dev->queue;
 }
 
 cl_device_id
-sora_device_get_id (SoraDevice * dev)
+sora_device_get_id (SoraDevice *dev)
 {
   return dev->id;
 }
 
 guint64
-sora_device_bytes_current (SoraDevice * dev)
+sora_device_bytes_current (SoraDevice *dev)
 {
   return dev->bytes_current;
 }
 
 guint64
-sora_device_bytes_peak (SoraDevice * dev)
+sora_device_bytes_peak (SoraDevice *dev)
 {
   return dev->bytes_peak;
 }
 
 void
-sora_device_reset_peak (SoraDevice * dev)
+sora_device_reset_peak (SoraDevice *dev)
 {
   dev->bytes_peak = dev->bytes_current;
 }
 
 cl_mem
-sora_device_alloc (SoraDevice * dev, gsize bytes, const char *what,
-    GError ** error)
+sora_device_alloc (
+    SoraDevice *dev, gsize bytes, const char *what, GError **error)
 {
   cl_int status;
   cl_mem buf;
 
   if (bytes == 0)
-    bytes = 4;                  /* OpenCL refuses empty buffers */
+    bytes = 4; /* OpenCL refuses empty buffers */
   if (bytes > dev->info.max_alloc) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY,
         "%s needs %.1f MiB in one buffer but device \"%s\" allows at most "
-        "%.1f MiB", what, bytes / 1048576.0, dev->info.name,
+        "%.1f MiB",
+        what, bytes / 1048576.0, dev->info.name,
         dev->info.max_alloc / 1048576.0);
     return NULL;
   }
@@ -405,7 +414,7 @@ sora_device_alloc (SoraDevice * dev, gsize bytes, const char *what,
 }
 
 void
-sora_device_release (SoraDevice * dev, cl_mem buf, gsize bytes)
+sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes)
 {
   if (buf == NULL)
     return;
@@ -416,16 +425,16 @@ sora_device_release (SoraDevice * dev, cl_mem buf, gsize bytes)
 }
 
 gboolean
-sora_device_finish (SoraDevice * dev, GError ** error)
+sora_device_finish (SoraDevice *dev, GError **error)
 {
-  return sora_cl_check (clFinish (dev->queue), "clFinish", dev->info.name,
-      error);
+  return sora_cl_check (
+      clFinish (dev->queue), "clFinish", dev->info.name, error);
 }
 
 gboolean
-sora_device_run (SoraDevice * dev, const char *program, const char *options,
-    const char *kernel, guint dims, const gsize * global, const gsize * local,
-    GError ** error, ...)
+sora_device_run (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, guint dims, const gsize *global, const gsize *local,
+    GError **error, ...)
 {
   cl_kernel k;
   va_list ap;
@@ -478,9 +487,9 @@ sora_device_run (SoraDevice * dev, const char *program, const char *options,
     if (l[i] > 0)
       g[i] = (g[i] + l[i] - 1) / l[i] * l[i];
     if (g[i] == 0)
-      return TRUE;              /* nothing to do */
+      return TRUE; /* nothing to do */
   }
-  status = clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, g,
-      local ? l : NULL, 0, NULL, NULL);
+  status = clEnqueueNDRangeKernel (
+      dev->queue, k, dims, NULL, g, local ? l : NULL, 0, NULL, NULL);
   return sora_cl_check (status, "clEnqueueNDRangeKernel", kernel, error);
 }

@@ -20,8 +20,8 @@ typedef struct
   char *name;
   char *vendor;
   char *driver_version;
-  char *device_version;         /* "OpenCL 3.0 ..." */
-  char *c_version;              /* "OpenCL C 1.2 ..." */
+  char *device_version; /* "OpenCL 3.0 ..." */
+  char *c_version; /* "OpenCL C 1.2 ..." */
   gboolean is_gpu;
   gboolean is_cpu;
   guint compute_units;
@@ -31,47 +31,46 @@ typedef struct
   guint64 max_alloc;
   gsize max_work_group;
   guint preferred_float_width;
-  gboolean has_fp16;            /* cl_khr_fp16 */
+  gboolean has_fp16; /* cl_khr_fp16 */
 } SoraDeviceInfo;
 
 /* Lists every OpenCL device of every platform (array of SoraDeviceInfo). */
-GArray *sora_device_list (GError ** error);
-void sora_device_info_clear (SoraDeviceInfo * info);
+GArray *sora_device_list (GError **error);
+void sora_device_info_clear (SoraDeviceInfo *info);
 
 /* @spec: "auto" (or NULL/empty: first GPU, else first CPU), "gpu", "cpu",
  * "P:D" (platform and device index), or a case-insensitive substring of the
  * device name.  $SORA_DEVICE is used when @spec is NULL. */
-SoraDevice *sora_device_open (const char *spec, GError ** error);
-void sora_device_free (SoraDevice * dev);
+SoraDevice *sora_device_open (const char *spec, GError **error);
+void sora_device_free (SoraDevice *dev);
 
-const SoraDeviceInfo *sora_device_get_info (SoraDevice * dev);
-char *sora_device_info_report (const SoraDeviceInfo * info);
-cl_context sora_device_get_context (SoraDevice * dev);
-cl_command_queue sora_device_get_queue (SoraDevice * dev);
-cl_device_id sora_device_get_id (SoraDevice * dev);
+const SoraDeviceInfo *sora_device_get_info (SoraDevice *dev);
+char *sora_device_info_report (const SoraDeviceInfo *info);
+cl_context sora_device_get_context (SoraDevice *dev);
+cl_command_queue sora_device_get_queue (SoraDevice *dev);
+cl_device_id sora_device_get_id (SoraDevice *dev);
 
 /* Device memory accounting (bytes), updated by every allocation the engine
  * makes through sora_device_alloc(). */
-guint64 sora_device_bytes_current (SoraDevice * dev);
-guint64 sora_device_bytes_peak (SoraDevice * dev);
-void sora_device_reset_peak (SoraDevice * dev);
+guint64 sora_device_bytes_current (SoraDevice *dev);
+guint64 sora_device_bytes_peak (SoraDevice *dev);
+void sora_device_reset_peak (SoraDevice *dev);
 
-cl_mem sora_device_alloc (SoraDevice * dev, gsize bytes, const char *what,
-    GError ** error);
-void sora_device_release (SoraDevice * dev, cl_mem buf, gsize bytes);
+cl_mem sora_device_alloc (
+    SoraDevice *dev, gsize bytes, const char *what, GError **error);
+void sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes);
 
 /* Waits for every queued command. */
-gboolean sora_device_finish (SoraDevice * dev, GError ** error);
+gboolean sora_device_finish (SoraDevice *dev, GError **error);
 
 /* Kernels come from the embedded opencl/kernels/<program>.cl (with common.cl
  * in front), built with @options once per device and cached in memory and in
  * $XDG_CACHE_HOME/gst-sora/programs.  The returned kernel belongs to the
  * device. */
-cl_kernel sora_device_kernel (SoraDevice * dev, const char *program,
-    const char *options, const char *kernel, GError ** error);
+cl_kernel sora_device_kernel (SoraDevice *dev, const char *program,
+    const char *options, const char *kernel, GError **error);
 
-typedef enum
-{
+typedef enum {
   SORA_ARG_END,
   SORA_ARG_MEM,
   SORA_ARG_INT,
@@ -88,18 +87,18 @@ typedef struct
   gsize local_bytes;
 } SoraArg;
 
-#define SORA_MEM(m) ((SoraArg) { .kind = SORA_ARG_MEM, .mem = (m) })
-#define SORA_INT(v) ((SoraArg) { .kind = SORA_ARG_INT, .i = (cl_int) (v) })
-#define SORA_FLOAT(v) ((SoraArg) { .kind = SORA_ARG_FLOAT, .f = (cl_float) (v) })
-#define SORA_LOCAL(b) ((SoraArg) { .kind = SORA_ARG_LOCAL, .local_bytes = (b) })
-#define SORA_END ((SoraArg) { .kind = SORA_ARG_END })
+#define SORA_MEM(m) ((SoraArg){ .kind = SORA_ARG_MEM, .mem = (m) })
+#define SORA_INT(v) ((SoraArg){ .kind = SORA_ARG_INT, .i = (cl_int)(v) })
+#define SORA_FLOAT(v) ((SoraArg){ .kind = SORA_ARG_FLOAT, .f = (cl_float)(v) })
+#define SORA_LOCAL(b) ((SoraArg){ .kind = SORA_ARG_LOCAL, .local_bytes = (b) })
+#define SORA_END ((SoraArg){ .kind = SORA_ARG_END })
 
 /* Sets the kernel's arguments from the SoraArg list (ended by SORA_END) and
  * enqueues it.  @global is rounded up to a multiple of @local when @local is
  * given; kernels check their own bounds. */
-gboolean sora_device_run (SoraDevice * dev, const char *program,
-    const char *options, const char *kernel, guint dims,
-    const gsize * global, const gsize * local, GError ** error, ...);
+gboolean sora_device_run (SoraDevice *dev, const char *program,
+    const char *options, const char *kernel, guint dims, const gsize *global,
+    const gsize *local, GError **error, ...);
 
 /* Cache directory for programs and measured choices; created on demand. */
 char *sora_device_cache_dir (const char *sub);

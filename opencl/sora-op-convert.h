@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 
 /* dst = src converted to dst's dtype; one side must be f32 (or both the same
  * dtype, a copy). */
-gboolean sora_op_convert (SoraTensor * src, SoraTensor * dst, GError ** error);
+gboolean sora_op_convert (SoraTensor *src, SoraTensor *dst, GError **error);
 
 G_END_DECLS
 

@@ -17,8 +17,8 @@ sora_storage_options (SoraDType dtype)
 }
 
 gboolean
-sora_op_check_dtype (const SoraTensor * t, const char *op, SoraDType dtype,
-    GError ** error)
+sora_op_check_dtype (
+    const SoraTensor *t, const char *op, SoraDType dtype, GError **error)
 {
   char *d;
 
@@ -32,8 +32,8 @@ sora_op_check_dtype (const SoraTensor * t, const char *op, SoraDType dtype,
 }
 
 gboolean
-sora_op_check_numel (const SoraTensor * a, const SoraTensor * b,
-    const char *op, GError ** error)
+sora_op_check_numel (
+    const SoraTensor *a, const SoraTensor *b, const char *op, GError **error)
 {
   char *da, *db;
 
@@ -49,8 +49,7 @@ sora_op_check_numel (const SoraTensor * a, const SoraTensor * b,
 }
 
 gboolean
-sora_op_check_int (gsize n, const char *op, const SoraTensor * t,
-    GError ** error)
+sora_op_check_int (gsize n, const char *op, const SoraTensor *t, GError **error)
 {
   if (n <= G_MAXINT32)
     return TRUE;

@@ -12,17 +12,17 @@ G_BEGIN_DECLS
 const char *sora_storage_options (SoraDType dtype);
 
 /* Fails with an error naming @op unless @t has @dtype. */
-gboolean sora_op_check_dtype (const SoraTensor * t, const char *op,
-    SoraDType dtype, GError ** error);
+gboolean sora_op_check_dtype (
+    const SoraTensor *t, const char *op, SoraDType dtype, GError **error);
 
 /* Fails with an error naming @op unless @a and @b have the same element
  * count. */
-gboolean sora_op_check_numel (const SoraTensor * a, const SoraTensor * b,
-    const char *op, GError ** error);
+gboolean sora_op_check_numel (
+    const SoraTensor *a, const SoraTensor *b, const char *op, GError **error);
 
 /* Fails unless @n fits a kernel's int index. */
-gboolean sora_op_check_int (gsize n, const char *op, const SoraTensor * t,
-    GError ** error);
+gboolean sora_op_check_int (
+    gsize n, const char *op, const SoraTensor *t, GError **error);
 
 G_END_DECLS
 

@@ -6,5 +6,12 @@
 
 #include "sora-tensor.h"
 #include "sora-op-convert.h"
+#include "sora-op-gemm.h"
+#include "sora-op-attention.h"
+#include "sora-op-norm.h"
+#include "sora-op-elementwise.h"
+#include "sora-op-rope.h"
+#include "sora-op-conv.h"
+#include "sora-op-layout.h"
 
 #endif /* __SORA_OPS_H__ */

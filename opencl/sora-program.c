@@ -26,18 +26,18 @@ sora_device_cache_dir (const char *sub)
 }
 
 static char *
-cache_path (SoraDevice * dev, const char *source, const char *options)
+cache_path (SoraDevice *dev, const char *source, const char *options)
 {
   GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
   char *dir, *file, *path;
 
-  g_checksum_update (sum, (const guchar *) dev->info.platform_name, -1);
-  g_checksum_update (sum, (const guchar *) dev->info.name, -1);
-  g_checksum_update (sum, (const guchar *) dev->info.driver_version, -1);
-  g_checksum_update (sum, (const guchar *) dev->info.device_version, -1);
-  g_checksum_update (sum, (const guchar *) source, -1);
-  g_checksum_update (sum, (const guchar *) "\n--options--\n", -1);
-  g_checksum_update (sum, (const guchar *) options, -1);
+  g_checksum_update (sum, (const guchar *)dev->info.platform_name, -1);
+  g_checksum_update (sum, (const guchar *)dev->info.name, -1);
+  g_checksum_update (sum, (const guchar *)dev->info.driver_version, -1);
+  g_checksum_update (sum, (const guchar *)dev->info.device_version, -1);
+  g_checksum_update (sum, (const guchar *)source, -1);
+  g_checksum_update (sum, (const guchar *)"\n--options--\n", -1);
+  g_checksum_update (sum, (const guchar *)options, -1);
   dir = sora_device_cache_dir ("programs");
   file = g_strconcat (g_checksum_get_string (sum), ".bin", NULL);
   path = g_build_filename (dir, file, NULL);
@@ -48,22 +48,23 @@ cache_path (SoraDevice * dev, const char *source, const char *options)
 }
 
 static char *
-build_log (SoraDevice * dev, cl_program program)
+build_log (SoraDevice *dev, cl_program program)
 {
   size_t size = 0;
   char *log;
 
   if (clGetProgramBuildInfo (program, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL,
-          &size) != CL_SUCCESS || size == 0)
+          &size) != CL_SUCCESS ||
+      size == 0)
     return g_strdup ("(no build log)");
   log = g_malloc0 (size + 1);
-  clGetProgramBuildInfo (program, dev->id, CL_PROGRAM_BUILD_LOG, size, log,
-      NULL);
+  clGetProgramBuildInfo (
+      program, dev->id, CL_PROGRAM_BUILD_LOG, size, log, NULL);
   return log;
 }
 
 static cl_program
-load_cached (SoraDevice * dev, const char *path, const char *options)
+load_cached (SoraDevice *dev, const char *path, const char *options)
 {
   char *data = NULL;
   gsize len = 0;
@@ -73,37 +74,38 @@ load_cached (SoraDevice * dev, const char *path, const char *options)
 
   if (!g_file_get_contents (path, &data, &len, NULL))
     return NULL;
-  bin = (const unsigned char *) data;
-  program = clCreateProgramWithBinary (dev->context, 1, &dev->id, &len, &bin,
-      &binary_status, &status);
+  bin = (const unsigned char *)data;
+  program = clCreateProgramWithBinary (
+      dev->context, 1, &dev->id, &len, &bin, &binary_status, &status);
   g_free (data);
   if (status != CL_SUCCESS || binary_status != CL_SUCCESS)
     return NULL;
   if (clBuildProgram (program, 1, &dev->id, options, NULL, NULL) !=
       CL_SUCCESS) {
     clReleaseProgram (program);
-    g_unlink (path);            /* stale or damaged: rebuild from source */
+    g_unlink (path); /* stale or damaged: rebuild from source */
     return NULL;
   }
   return program;
 }
 
 static void
-store_cached (SoraDevice * dev, cl_program program, const char *path)
+store_cached (SoraDevice *dev, cl_program program, const char *path)
 {
   size_t size = 0;
   unsigned char *bin;
   char *tmp;
 
-  if (clGetProgramInfo (program, CL_PROGRAM_BINARY_SIZES, sizeof (size),
-          &size, NULL) != CL_SUCCESS || size == 0)
+  if (clGetProgramInfo (program, CL_PROGRAM_BINARY_SIZES, sizeof (size), &size,
+          NULL) != CL_SUCCESS ||
+      size == 0)
     return;
   bin = g_malloc (size);
   if (clGetProgramInfo (program, CL_PROGRAM_BINARIES, sizeof (bin), &bin,
           NULL) == CL_SUCCESS) {
     /* Write and rename, so a concurrent reader never sees half a file. */
-    tmp = g_strdup_printf ("%s.%u.tmp", path, (guint) g_random_int ());
-    if (g_file_set_contents (tmp, (const char *) bin, size, NULL))
+    tmp = g_strdup_printf ("%s.%u.tmp", path, (guint)g_random_int ());
+    if (g_file_set_contents (tmp, (const char *)bin, size, NULL))
       g_rename (tmp, path);
     g_unlink (tmp);
     g_free (tmp);
@@ -112,8 +114,8 @@ store_cached (SoraDevice * dev, cl_program program, const char *path)
 }
 
 static cl_program
-get_program (SoraDevice * dev, const char *name, const char *options,
-    GError ** error)
+get_program (
+    SoraDevice *dev, const char *name, const char *options, GError **error)
 {
   char *key = g_strconcat (name, "|", options, NULL);
   cl_program program = g_hash_table_lookup (dev->programs, key);
@@ -151,8 +153,9 @@ get_program (SoraDevice * dev, const char *name, const char *options,
       char *log = build_log (dev, program);
       g_set_error (error, SORA_ERROR, SORA_ERROR_OPENCL,
           "clBuildProgram failed for kernels/%s.cl (options \"%s\") on "
-          "\"%s\": %s (%d)\n%s", name, full_options, dev->info.name,
-          sora_cl_error_name (status), status, log);
+          "\"%s\": %s (%d)\n%s",
+          name, full_options, dev->info.name, sora_cl_error_name (status),
+          status, log);
       g_free (log);
       clReleaseProgram (program);
       program = NULL;
@@ -172,8 +175,8 @@ out:
 }
 
 cl_kernel
-sora_device_kernel (SoraDevice * dev, const char *program_name,
-    const char *options, const char *kernel_name, GError ** error)
+sora_device_kernel (SoraDevice *dev, const char *program_name,
+    const char *options, const char *kernel_name, GError **error)
 {
   char *key;
   cl_kernel kernel;
@@ -195,8 +198,8 @@ sora_device_kernel (SoraDevice * dev, const char *program_name,
   }
   kernel = clCreateKernel (program, kernel_name, &status);
   if (status != CL_SUCCESS) {
-    char *what = g_strdup_printf ("kernel %s in kernels/%s.cl", kernel_name,
-        program_name);
+    char *what = g_strdup_printf (
+        "kernel %s in kernels/%s.cl", kernel_name, program_name);
     sora_cl_check (status, "clCreateKernel", what, error);
     g_free (what);
     g_free (key);

@@ -51,12 +51,12 @@ sora_f32_to_f16 (float f)
   guint32 mant = x & 0x7fffff;
   gint32 e;
 
-  if (exp == 0xff)              /* inf or nan */
+  if (exp == 0xff) /* inf or nan */
     return sign | 0x7c00 | (mant ? 0x200 : 0);
-  e = (gint32) exp - 127 + 15;
+  e = (gint32)exp - 127 + 15;
   if (e >= 31)
     return sign | 0x7c00;
-  if (e <= 0) {                 /* subnormal half, or zero */
+  if (e <= 0) { /* subnormal half, or zero */
     guint32 shift, half, rem;
     if (e < -10)
       return sign;
@@ -69,10 +69,10 @@ sora_f32_to_f16 (float f)
     return sign | half;
   }
   {
-    guint32 h = ((guint32) e << 10) | (mant >> 13);
+    guint32 h = ((guint32)e << 10) | (mant >> 13);
     guint32 rem = mant & 0x1fff;
     if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
-      h++;                      /* may carry into the exponent: still right */
+      h++; /* may carry into the exponent: still right */
     return sign | h;
   }
 }
@@ -80,12 +80,12 @@ sora_f32_to_f16 (float f)
 float
 sora_f16_to_f32 (guint16 h)
 {
-  guint32 sign = (guint32) (h & 0x8000) << 16;
+  guint32 sign = (guint32)(h & 0x8000) << 16;
   guint32 exp = (h >> 10) & 0x1f;
   guint32 mant = h & 0x3ff;
 
   if (exp == 0) {
-    float v = mant * (1.0f / 16777216.0f);      /* mant * 2^-24 */
+    float v = mant * (1.0f / 16777216.0f); /* mant * 2^-24 */
     return sign ? -v : v;
   }
   if (exp == 31)
@@ -99,14 +99,14 @@ sora_f32_to_bf16 (float f)
   guint32 x = f32_bits (f);
 
   if ((x & 0x7fffffff) > 0x7f800000)
-    return (x >> 16) | 0x40;    /* quiet nan */
+    return (x >> 16) | 0x40; /* quiet nan */
   return (x + 0x7fff + ((x >> 16) & 1)) >> 16;
 }
 
 float
 sora_bf16_to_f32 (guint16 b)
 {
-  return bits_f32 ((guint32) b << 16);
+  return bits_f32 ((guint32)b << 16);
 }
 
 void
@@ -150,7 +150,7 @@ sora_convert_from_f32 (SoraDType dtype, const float *src, void *dst, gsize n)
 }
 
 static gboolean
-set_shape (SoraTensor * t, guint ndim, const gsize * shape, GError ** error)
+set_shape (SoraTensor *t, guint ndim, const gsize *shape, GError **error)
 {
   gsize numel = 1;
 
@@ -174,14 +174,15 @@ set_shape (SoraTensor * t, guint ndim, const gsize * shape, GError ** error)
   for (guint i = ndim; i < SORA_MAX_DIMS; i++)
     t->shape[i] = 1;
   for (gint i = ndim - 1; i >= 0; i--)
-    t->strides[i] = i == (gint) ndim - 1 ? 1 : t->strides[i + 1] * t->shape[i + 1];
+    t->strides[i] =
+        i == (gint)ndim - 1 ? 1 : t->strides[i + 1] * t->shape[i + 1];
   t->numel = numel;
   return TRUE;
 }
 
 SoraTensor *
-sora_tensor_new (SoraDevice * dev, const char *name, SoraDType dtype,
-    guint ndim, const gsize * shape, GError ** error)
+sora_tensor_new (SoraDevice *dev, const char *name, SoraDType dtype, guint ndim,
+    const gsize *shape, GError **error)
 {
   SoraTensor *t = g_new0 (SoraTensor, 1);
 
@@ -203,10 +204,12 @@ fail:
 }
 
 SoraTensor *
-sora_tensor_new_v (SoraDevice * dev, const char *name, SoraDType dtype,
-    GError ** error, guint ndim, ...)
+sora_tensor_new_v (SoraDevice *dev, const char *name, SoraDType dtype,
+    GError **error, guint ndim, ...)
 {
-  gsize shape[SORA_MAX_DIMS] = { 0, };
+  gsize shape[SORA_MAX_DIMS] = {
+    0,
+  };
   va_list ap;
 
   g_return_val_if_fail (ndim <= SORA_MAX_DIMS, NULL);
@@ -218,7 +221,7 @@ sora_tensor_new_v (SoraDevice * dev, const char *name, SoraDType dtype,
 }
 
 void
-sora_tensor_free (SoraTensor * t)
+sora_tensor_free (SoraTensor *t)
 {
   if (t == NULL)
     return;
@@ -228,8 +231,8 @@ sora_tensor_free (SoraTensor * t)
 }
 
 gboolean
-sora_tensor_reshape (SoraTensor * t, guint ndim, const gsize * shape,
-    GError ** error)
+sora_tensor_reshape (
+    SoraTensor *t, guint ndim, const gsize *shape, GError **error)
 {
   gsize numel = 1;
 
@@ -246,27 +249,27 @@ sora_tensor_reshape (SoraTensor * t, guint ndim, const gsize * shape,
 }
 
 gboolean
-sora_tensor_write (SoraTensor * t, const void *host, GError ** error)
+sora_tensor_write (SoraTensor *t, const void *host, GError **error)
 {
   if (t->nbytes == 0)
-    return TRUE;                /* OpenCL refuses empty transfers */
+    return TRUE; /* OpenCL refuses empty transfers */
   return sora_cl_check (clEnqueueWriteBuffer (sora_device_get_queue (t->dev),
-          t->buf, CL_TRUE, 0, t->nbytes, host, 0, NULL, NULL),
+                            t->buf, CL_TRUE, 0, t->nbytes, host, 0, NULL, NULL),
       "clEnqueueWriteBuffer", t->name, error);
 }
 
 gboolean
-sora_tensor_read (SoraTensor * t, void *host, GError ** error)
+sora_tensor_read (SoraTensor *t, void *host, GError **error)
 {
   if (t->nbytes == 0)
     return TRUE;
   return sora_cl_check (clEnqueueReadBuffer (sora_device_get_queue (t->dev),
-          t->buf, CL_TRUE, 0, t->nbytes, host, 0, NULL, NULL),
+                            t->buf, CL_TRUE, 0, t->nbytes, host, 0, NULL, NULL),
       "clEnqueueReadBuffer", t->name, error);
 }
 
 gboolean
-sora_tensor_write_f32 (SoraTensor * t, const float *host, GError ** error)
+sora_tensor_write_f32 (SoraTensor *t, const float *host, GError **error)
 {
   gpointer tmp;
   gboolean ok;
@@ -281,7 +284,7 @@ sora_tensor_write_f32 (SoraTensor * t, const float *host, GError ** error)
 }
 
 gboolean
-sora_tensor_read_f32 (SoraTensor * t, float *host, GError ** error)
+sora_tensor_read_f32 (SoraTensor *t, float *host, GError **error)
 {
   gpointer tmp;
   gboolean ok;
@@ -297,21 +300,21 @@ sora_tensor_read_f32 (SoraTensor * t, float *host, GError ** error)
 }
 
 char *
-sora_tensor_describe (const SoraTensor * t)
+sora_tensor_describe (const SoraTensor *t)
 {
   GString *s = g_string_new (t->name);
 
   g_string_append (s, " [");
   for (guint i = 0; i < t->ndim; i++)
-    g_string_append_printf (s, "%s%" G_GSIZE_FORMAT, i ? ", " : "",
-        t->shape[i]);
+    g_string_append_printf (
+        s, "%s%" G_GSIZE_FORMAT, i ? ", " : "", t->shape[i]);
   g_string_append_printf (s, "] %s", sora_dtype_name (t->dtype));
   return g_string_free (s, FALSE);
 }
 
 gboolean
-sora_tensor_check_shape (const SoraTensor * t, const char *op, guint ndim,
-    const gsize * shape, GError ** error)
+sora_tensor_check_shape (const SoraTensor *t, const char *op, guint ndim,
+    const gsize *shape, GError **error)
 {
   gboolean ok = t->ndim == ndim;
 
@@ -321,8 +324,8 @@ sora_tensor_check_shape (const SoraTensor * t, const char *op, guint ndim,
     GString *want = g_string_new ("[");
     char *have = sora_tensor_describe (t);
     for (guint i = 0; i < ndim; i++)
-      g_string_append_printf (want, "%s%" G_GSIZE_FORMAT, i ? ", " : "",
-          shape[i]);
+      g_string_append_printf (
+          want, "%s%" G_GSIZE_FORMAT, i ? ", " : "", shape[i]);
     g_string_append (want, "]");
     g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
         "%s: tensor %s should have shape %s", op, have, want->str);

@@ -10,8 +10,7 @@ G_BEGIN_DECLS
 
 #define SORA_MAX_DIMS 5
 
-typedef enum
-{
+typedef enum {
   SORA_DTYPE_F32,
   SORA_DTYPE_F16,
   SORA_DTYPE_BF16,
@@ -25,10 +24,10 @@ guint16 sora_f32_to_f16 (float f);
 float sora_f16_to_f32 (guint16 h);
 guint16 sora_f32_to_bf16 (float f);
 float sora_bf16_to_f32 (guint16 b);
-void sora_convert_to_f32 (SoraDType dtype, const void *src, float *dst,
-    gsize n);
-void sora_convert_from_f32 (SoraDType dtype, const float *src, void *dst,
-    gsize n);
+void sora_convert_to_f32 (
+    SoraDType dtype, const void *src, float *dst, gsize n);
+void sora_convert_from_f32 (
+    SoraDType dtype, const float *src, void *dst, gsize n);
 
 /* A contiguous row-major buffer on one device.  Strides (in elements) are
  * kept for kernels that take explicit strides; every tensor the engine makes
@@ -46,34 +45,34 @@ typedef struct
   char *name;
 } SoraTensor;
 
-SoraTensor *sora_tensor_new (SoraDevice * dev, const char *name,
-    SoraDType dtype, guint ndim, const gsize * shape, GError ** error);
+SoraTensor *sora_tensor_new (SoraDevice *dev, const char *name, SoraDType dtype,
+    guint ndim, const gsize *shape, GError **error);
 /* The same with the shape given inline: sora_tensor_new_v (dev, "x", F32,
  * error, 3, 2, 4, 8). */
-SoraTensor *sora_tensor_new_v (SoraDevice * dev, const char *name,
-    SoraDType dtype, GError ** error, guint ndim, ...);
-void sora_tensor_free (SoraTensor * t);
+SoraTensor *sora_tensor_new_v (SoraDevice *dev, const char *name,
+    SoraDType dtype, GError **error, guint ndim, ...);
+void sora_tensor_free (SoraTensor *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SoraTensor, sora_tensor_free);
 
 /* Reinterprets the tensor's shape (same element count).  FALSE and an error
  * naming the tensor otherwise. */
-gboolean sora_tensor_reshape (SoraTensor * t, guint ndim, const gsize * shape,
-    GError ** error);
+gboolean sora_tensor_reshape (
+    SoraTensor *t, guint ndim, const gsize *shape, GError **error);
 
 /* Raw copies in the storage dtype. */
-gboolean sora_tensor_write (SoraTensor * t, const void *host, GError ** error);
-gboolean sora_tensor_read (SoraTensor * t, void *host, GError ** error);
+gboolean sora_tensor_write (SoraTensor *t, const void *host, GError **error);
+gboolean sora_tensor_read (SoraTensor *t, void *host, GError **error);
 /* Copies converting from/to f32 on the host. */
-gboolean sora_tensor_write_f32 (SoraTensor * t, const float *host,
-    GError ** error);
-gboolean sora_tensor_read_f32 (SoraTensor * t, float *host, GError ** error);
+gboolean sora_tensor_write_f32 (
+    SoraTensor *t, const float *host, GError **error);
+gboolean sora_tensor_read_f32 (SoraTensor *t, float *host, GError **error);
 
 /* "name [2, 3, 4] f32", for error messages. */
-char *sora_tensor_describe (const SoraTensor * t);
+char *sora_tensor_describe (const SoraTensor *t);
 
 /* Fails with an error naming @op and the tensor unless its shape is @shape. */
-gboolean sora_tensor_check_shape (const SoraTensor * t, const char *op,
-    guint ndim, const gsize * shape, GError ** error);
+gboolean sora_tensor_check_shape (const SoraTensor *t, const char *op,
+    guint ndim, const gsize *shape, GError **error);
 
 G_END_DECLS
 

@@ -3,7 +3,9 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "sora-safetensors.h"
 #include "sora-test-util.h"
 
 static GRand *rng;
@@ -20,7 +22,7 @@ void
 sora_test_init (int *argc, char ***argv)
 {
   const char *env = g_getenv ("SORA_TEST_SEED");
-  guint32 seed = env ? (guint32) strtoul (env, NULL, 10) : g_random_int ();
+  guint32 seed = env ? (guint32)strtoul (env, NULL, 10) : g_random_int ();
 
   g_test_init (argc, argv, NULL);
   rng = g_rand_new_with_seed (seed);
@@ -47,7 +49,7 @@ sora_test_random (gsize n, float lo, float hi)
   float *v = g_new (float, n);
 
   for (gsize i = 0; i < n; i++)
-    v[i] = (float) g_rand_double_range (rng, lo, hi);
+    v[i] = (float)g_rand_double_range (rng, lo, hi);
   return v;
 }
 
@@ -57,7 +59,7 @@ sora_test_rel_l2 (const float *got, const double *want, gsize n)
   double num = 0, den = 0;
 
   for (gsize i = 0; i < n; i++) {
-    double d = (double) got[i] - want[i];
+    double d = (double)got[i] - want[i];
     if (isnan (got[i]))
       return INFINITY;
     num += d * d;
@@ -72,11 +74,11 @@ sora_test_assert_close (const float *got, const double *want, gsize n,
 {
   double err = sora_test_rel_l2 (got, want, n);
 
-  g_test_message ("%s: relative L2 error %.3g (tolerance %.1g)", what, err,
-      tol);
+  g_test_message (
+      "%s: relative L2 error %.3g (tolerance %.1g)", what, err, tol);
   if (!(err <= tol)) {
-    char *msg = g_strdup_printf ("%s: relative L2 error %.3g exceeds %.1g",
-        what, err, tol);
+    char *msg = g_strdup_printf (
+        "%s: relative L2 error %.3g exceeds %.1g", what, err, tol);
     g_assertion_message (G_LOG_DOMAIN, loc, 0, G_STRFUNC, msg);
     g_free (msg);
   }
@@ -84,11 +86,11 @@ sora_test_assert_close (const float *got, const double *want, gsize n,
 
 SoraTensor *
 sora_test_upload (const char *name, SoraDType dtype, const float *host,
-    guint ndim, const gsize * shape)
+    guint ndim, const gsize *shape)
 {
   GError *error = NULL;
-  SoraTensor *t = sora_tensor_new (sora_test_device (), name, dtype, ndim,
-      shape, &error);
+  SoraTensor *t =
+      sora_tensor_new (sora_test_device (), name, dtype, ndim, shape, &error);
 
   g_assert_no_error (error);
   sora_tensor_write_f32 (t, host, &error);
@@ -97,7 +99,7 @@ sora_test_upload (const char *name, SoraDType dtype, const float *host,
 }
 
 float *
-sora_test_download (SoraTensor * t)
+sora_test_download (SoraTensor *t)
 {
   GError *error = NULL;
   float *host = g_new (float, t->numel);
@@ -116,4 +118,49 @@ sora_test_round_to_dtype (float *v, gsize n, SoraDType dtype)
     else if (dtype == SORA_DTYPE_BF16)
       v[i] = sora_bf16_to_f32 (sora_f32_to_bf16 (v[i]));
   }
+}
+
+char *
+sora_test_fixture (const char *name)
+{
+  const char *dir = g_getenv ("SORA_FIXTURES");
+
+  g_assert_nonnull (dir);
+  return g_build_filename (dir, name, NULL);
+}
+
+float *
+sora_test_reference_f32 (const char *file, const char *tensor, gsize *numel)
+{
+  GError *error = NULL;
+  char *rel = g_build_filename ("reference", file, NULL);
+  char *path = sora_test_fixture (rel);
+  SoraSafetensors *st = sora_safetensors_open (path, &error);
+  const SoraSafetensor *t;
+  float *out;
+
+  g_assert_no_error (error);
+  t = sora_safetensors_find (st, tensor);
+  if (t == NULL)
+    g_error ("%s has no tensor %s", path, tensor);
+  g_assert_cmpint (t->dtype, ==, SORA_SAFE_F32);
+  out = g_new (float, MAX (t->numel, 1));
+  memcpy (out, t->data, t->nbytes);
+  *numel = t->numel;
+  sora_safetensors_free (st);
+  g_free (path);
+  g_free (rel);
+  return out;
+}
+
+double *
+sora_test_reference (const char *file, const char *tensor, gsize *numel)
+{
+  float *f = sora_test_reference_f32 (file, tensor, numel);
+  double *d = g_new (double, MAX (*numel, 1));
+
+  for (gsize i = 0; i < *numel; i++)
+    d[i] = f[i];
+  g_free (f);
+  return d;
 }

@@ -24,20 +24,32 @@ float *sora_test_random (gsize n, float lo, float hi);
 double sora_test_rel_l2 (const float *got, const double *want, gsize n);
 
 /* Asserts rel_l2 <= tol, printing the figure either way. */
-#define sora_assert_close(got, want, n, tol, what) \
+#define sora_assert_close(got, want, n, tol, what)                             \
   sora_test_assert_close ((got), (want), (n), (tol), (what), G_STRLOC)
 void sora_test_assert_close (const float *got, const double *want, gsize n,
     double tol, const char *what, const char *loc);
 
 /* Creates a device tensor holding @host (given in f32, stored as @dtype). */
 SoraTensor *sora_test_upload (const char *name, SoraDType dtype,
-    const float *host, guint ndim, const gsize * shape);
+    const float *host, guint ndim, const gsize *shape);
 /* Reads any tensor back as f32 (g_free the result). */
-float *sora_test_download (SoraTensor * t);
+float *sora_test_download (SoraTensor *t);
 
 /* Rounds each value to what @dtype stores, so references see the same
  * weights as the device. */
 void sora_test_round_to_dtype (float *v, gsize n, SoraDType dtype);
+
+/* $SORA_FIXTURES/NAME (g_free the result). */
+char *sora_test_fixture (const char *name);
+
+/* A reference tensor from tests/fixtures/reference/FILE as doubles, its
+ * element count in @numel (g_free the result). */
+double *sora_test_reference (
+    const char *file, const char *tensor, gsize *numel);
+
+/* The same as floats, for inputs. */
+float *sora_test_reference_f32 (
+    const char *file, const char *tensor, gsize *numel);
 
 G_END_DECLS
 

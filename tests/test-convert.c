@@ -13,9 +13,10 @@ test_host_known_values (void)
   g_assert_cmphex (sora_f32_to_f16 (1.0f), ==, 0x3c00);
   g_assert_cmphex (sora_f32_to_f16 (-2.0f), ==, 0xc000);
   g_assert_cmphex (sora_f32_to_f16 (65504.0f), ==, 0x7bff);
-  g_assert_cmphex (sora_f32_to_f16 (65520.0f), ==, 0x7c00);     /* rounds up */
+  g_assert_cmphex (sora_f32_to_f16 (65520.0f), ==, 0x7c00); /* rounds up */
   g_assert_cmphex (sora_f32_to_f16 (5.960464477539063e-08f), ==, 0x0001);
-  g_assert_cmphex (sora_f32_to_f16 (1.0f + 1.0f / 2048), ==, 0x3c00);   /* tie, even */
+  g_assert_cmphex (
+      sora_f32_to_f16 (1.0f + 1.0f / 2048), ==, 0x3c00); /* tie, even */
   g_assert_cmphex (sora_f32_to_f16 (1.0f + 3.0f / 2048), ==, 0x3c02);
   g_assert_cmpfloat (sora_f16_to_f32 (0x3555), ==, 0.333251953125f);
   g_assert_cmpfloat (sora_f16_to_f32 (0x0001), ==, 5.960464477539063e-08f);
@@ -32,7 +33,7 @@ test_host_f16_roundtrip (void)
   for (guint h = 0; h < 0x10000; h++) {
     guint16 back = sora_f32_to_f16 (sora_f16_to_f32 (h));
     if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff))
-      continue;                 /* nan payloads may change */
+      continue; /* nan payloads may change */
     g_assert_cmphex (back, ==, h);
   }
 }
@@ -51,11 +52,10 @@ check_device_conversion (SoraDType dtype, gsize n)
   for (gsize i = 0; i < n; i += 3)
     x[i] *= 1e-9f;
   src = sora_test_upload ("src", SORA_DTYPE_F32, x, 1, shape);
-  half = sora_tensor_new (sora_test_device (), "half", dtype, 1, shape,
-      &error);
+  half = sora_tensor_new (sora_test_device (), "half", dtype, 1, shape, &error);
   g_assert_no_error (error);
-  back = sora_tensor_new (sora_test_device (), "back", SORA_DTYPE_F32, 1,
-      shape, &error);
+  back = sora_tensor_new (
+      sora_test_device (), "back", SORA_DTYPE_F32, 1, shape, &error);
   g_assert_no_error (error);
 
   g_assert_true (sora_op_convert (src, half, &error));
@@ -66,15 +66,15 @@ check_device_conversion (SoraDType dtype, gsize n)
   for (gsize i = 0; i < n; i++)
     if (host_half[i] != dev_half[i])
       g_error ("%s: element %" G_GSIZE_FORMAT " of %g: device %04x, host "
-          "%04x", sora_dtype_name (dtype), i, x[i], dev_half[i],
-          host_half[i]);
+               "%04x",
+          sora_dtype_name (dtype), i, x[i], dev_half[i], host_half[i]);
 
   g_assert_true (sora_op_convert (half, back, &error));
   g_assert_no_error (error);
   out = sora_test_download (back);
   for (gsize i = 0; i < n; i++) {
     float want = dtype == SORA_DTYPE_F16 ? sora_f16_to_f32 (host_half[i])
-        : sora_bf16_to_f32 (host_half[i]);
+                                         : sora_bf16_to_f32 (host_half[i]);
     g_assert_cmpfloat (out[i], ==, want);
   }
   sora_tensor_free (src);

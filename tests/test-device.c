@@ -11,12 +11,11 @@ test_select_specs (void)
   GError *error = NULL;
   SoraDevice *dev = sora_test_device ();
   const SoraDeviceInfo *info = sora_device_get_info (dev);
-  char *index_spec = g_strdup_printf ("%u:%u", info->platform_index,
-      info->device_index);
+  char *index_spec =
+      g_strdup_printf ("%u:%u", info->platform_index, info->device_index);
   char *upper = g_ascii_strup (info->name, -1);
   const char *specs[] = { index_spec, upper, info->is_gpu ? "gpu" : "cpu",
-    "auto"
-  };
+    "auto" };
 
   for (guint i = 0; i < G_N_ELEMENTS (specs); i++) {
     SoraDevice *d = sora_device_open (specs[i], &error);
@@ -91,8 +90,7 @@ test_too_large_allocation (void)
   GError *error = NULL;
   SoraDevice *dev = sora_test_device ();
   gsize n = sora_device_get_info (dev)->max_alloc / 4 + 1;
-  SoraTensor *t = sora_tensor_new_v (dev, "huge", SORA_DTYPE_F32, &error, 1,
-      n);
+  SoraTensor *t = sora_tensor_new_v (dev, "huge", SORA_DTYPE_F32, &error, 1, n);
 
   g_assert_null (t);
   g_assert_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY);
@@ -116,8 +114,8 @@ test_program_cache (void)
   for (int round = 0; round < 2; round++) {
     dev = sora_device_open (NULL, &error);
     g_assert_no_error (error);
-    g_assert_nonnull (sora_device_kernel (dev, "convert", "-DSTORAGE_F16",
-            "convert_to_f32", &error));
+    g_assert_nonnull (sora_device_kernel (
+        dev, "convert", "-DSTORAGE_F16", "convert_to_f32", &error));
     g_assert_no_error (error);
     sora_device_free (dev);
   }
@@ -145,12 +143,12 @@ test_unknown_kernel (void)
   GError *error = NULL;
   SoraDevice *dev = sora_test_device ();
 
-  g_assert_null (sora_device_kernel (dev, "no_such_program", NULL, "k",
-          &error));
+  g_assert_null (
+      sora_device_kernel (dev, "no_such_program", NULL, "k", &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_null (sora_device_kernel (dev, "convert", NULL, "no_such_kernel",
-          &error));
+  g_assert_null (
+      sora_device_kernel (dev, "convert", NULL, "no_such_kernel", &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_OPENCL);
   g_assert_nonnull (strstr (error->message, "no_such_kernel"));
   g_assert_nonnull (strstr (error->message, "CL_INVALID_KERNEL_NAME"));
@@ -164,8 +162,8 @@ test_build_error_names_program (void)
   SoraDevice *dev = sora_test_device ();
 
   /* A define that breaks the source must come back as a build log. */
-  g_assert_null (sora_device_kernel (dev, "convert",
-          "-Dload_f16=1", "convert_to_f32", &error));
+  g_assert_null (sora_device_kernel (
+      dev, "convert", "-Dload_f16=1", "convert_to_f32", &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_OPENCL);
   g_assert_nonnull (strstr (error->message, "kernels/convert.cl"));
   g_assert_nonnull (strstr (error->message, "CL_BUILD_PROGRAM_FAILURE"));

@@ -220,17 +220,27 @@ def make_tiny():
     pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder,
                        transformer=transformer, vae=vae,
                        scheduler=scheduler())
+    folders = {}
     for dtype, suffix in ((torch.float32, ""), (torch.float16, "-f16"),
                           (torch.bfloat16, "-bf16")):
         folder = os.path.join(FIXTURES, "wan-tiny" + suffix)
         shutil.rmtree(folder, ignore_errors=True)
-        pipe.to(dtype).save_pretrained(folder, safe_serialization=True)
-        pipe.to(torch.float32)
-        # The reference for each dtype is the f32 model on the rounded weights.
-        if dtype != torch.float32:
-            make_tiny_references(
-                WanPipeline.from_pretrained(folder).to(torch.float32), suffix)
-    make_tiny_references(pipe, "")
+        # Converting in place would round the f32 weights: save a copy.
+        copy = copy_pipeline(pipe)
+        copy.to(dtype).save_pretrained(folder, safe_serialization=True)
+        folders[suffix] = folder
+    # Each reference is the f32 model on that folder's (rounded) weights.
+    for suffix, folder in folders.items():
+        make_tiny_references(
+            WanPipeline.from_pretrained(folder).to(torch.float32), suffix)
+
+
+def copy_pipeline(pipe):
+    import copy
+    return WanPipeline(tokenizer=pipe.tokenizer,
+                       text_encoder=copy.deepcopy(pipe.text_encoder),
+                       transformer=copy.deepcopy(pipe.transformer),
+                       vae=copy.deepcopy(pipe.vae), scheduler=pipe.scheduler)
 
 
 def make_tiny_references(pipe, suffix):

@@ -9,7 +9,7 @@
 gboolean
 sora_clblast_sgemm_xwt (cl_command_queue queue, gsize m, gsize n, gsize k,
     cl_mem x, gsize x_offset, gsize ldx, cl_mem w, gsize w_offset, gsize ldw,
-    cl_mem y, gsize y_offset, gsize ldy, const char *what, GError ** error)
+    cl_mem y, gsize y_offset, gsize ldy, const char *what, GError **error)
 {
   CLBlastStatusCode status;
 
@@ -19,7 +19,8 @@ sora_clblast_sgemm_xwt (cl_command_queue queue, gsize m, gsize n, gsize k,
   if (status != CLBlastSuccess) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_CLBLAST,
         "CLBlastSgemm failed for %s (%" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
-        "x%" G_GSIZE_FORMAT "): status %d", what, m, n, k, (int) status);
+        "x%" G_GSIZE_FORMAT "): status %d",
+        what, m, n, k, (int)status);
     return FALSE;
   }
   return TRUE;

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 gboolean sora_clblast_sgemm_xwt (cl_command_queue queue, gsize m, gsize n,
     gsize k, cl_mem x, gsize x_offset, gsize ldx, cl_mem w, gsize w_offset,
     gsize ldw, cl_mem y, gsize y_offset, gsize ldy, const char *what,
-    GError ** error);
+    GError **error);
 
 G_END_DECLS
 

@@ -19,8 +19,8 @@ sora_tool_devices (int argc, char **argv)
     return 1;
   }
   for (guint i = 0; i < list->len; i++) {
-    char *report = sora_device_info_report (&g_array_index (list,
-            SoraDeviceInfo, i));
+    char *report =
+        sora_device_info_report (&g_array_index (list, SoraDeviceInfo, i));
     printf ("%s\n", report);
     g_free (report);
   }
@@ -32,8 +32,11 @@ sora_tool_devices (int argc, char **argv)
     g_error_free (error);
     return 1;
   }
-  printf ("selected (%s): %u:%u %s\n", argc > 1 ? argv[1] : "SORA_DEVICE or "
-      "auto", sora_device_get_info (chosen)->platform_index,
+  printf ("selected (%s): %u:%u %s\n",
+      argc > 1 ? argv[1]
+               : "SORA_DEVICE or "
+                 "auto",
+      sora_device_get_info (chosen)->platform_index,
       sora_device_get_info (chosen)->device_index,
       sora_device_get_info (chosen)->name);
   sora_device_free (chosen);

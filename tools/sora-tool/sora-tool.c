@@ -12,25 +12,32 @@ static const struct
   int (*run) (int argc, char **argv);
   const char *help;
 } commands[] = {
-  {"devices", sora_tool_devices,
-      "list the OpenCL devices and what they report"},
+  { "devices", sora_tool_devices,
+      "list the OpenCL devices and what they report" },
+  { "inspect", sora_tool_inspect,
+      "check a diffusers model folder and summarize it (MODEL_DIR)" },
+  { "bench", sora_tool_bench,
+      "time the ops against OpenBLAS ([BENCH...] --quick --json FILE)" },
+  { "tokenize", sora_tool_tokenize,
+      "print the token ids of a prompt (MODEL_DIR|tokenizer.json TEXT)" },
 };
 
 static void
-usage (FILE * out)
+usage (FILE *out)
 {
   fprintf (out, "usage: sora-tool COMMAND [ARGS]\n\ncommands:\n");
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].help);
-  fprintf (out, "\nSORA_DEVICE selects the device (auto, gpu, cpu, P:D or a "
+  fprintf (out,
+      "\nSORA_DEVICE selects the device (auto, gpu, cpu, P:D or a "
       "name substring).\n");
 }
 
 int
 main (int argc, char **argv)
 {
-  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1],
-          "-h") == 0) {
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 ||
+      strcmp (argv[1], "-h") == 0) {
     usage (argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }

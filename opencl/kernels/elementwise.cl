@@ -1,0 +1,81 @@
+/* Element-wise ops: activations, broadcast add/mul, AdaLN modulation and
+ * the gated residual. */
+
+/* The values of SoraActivation and of the binary ops in
+ * sora-op-elementwise.[ch]. */
+#define ACT_SILU 0
+#define ACT_GELU_TANH 1
+#define OP_ADD 0
+#define OP_MUL 1
+
+__kernel void
+activate (const __global float *x, __global float *y, int n, int act)
+{
+  int i = get_global_id (0);
+  float v;
+
+  if (i >= n)
+    return;
+  v = x[i];
+  /* GELU's 0.5 (1 + tanh (z)) is written as the equal 1 / (1 + exp (-2z)),
+   * which keeps its digits where tanh (z) rounds to -1 (x < -5). */
+  if (act == ACT_SILU)
+    y[i] = v / (1.0f + exp (-v));
+  else
+    y[i] = v / (1.0f + exp (-1.5957691216057308f * (v + 0.044715f * v * v *
+                v)));
+}
+
+/* y = a op b, b broadcast to a's shape [n0, n1, n2, n3, n4] (n0 implied by
+ * n) through b's element strides s0..s4, 0 along broadcast dims. */
+__kernel void
+binary (const __global float *a, const __global stored_t * b,
+    __global float *y, int n, int op, int n1, int n2, int n3, int n4, int s0,
+    int s1, int s2, int s3, int s4)
+{
+  int i = get_global_id (0), t = i, bi;
+  float bv;
+
+  if (i >= n)
+    return;
+  bi = t % n4 * s4;
+  t /= n4;
+  bi += t % n3 * s3;
+  t /= n3;
+  bi += t % n2 * s2;
+  t /= n2;
+  bi += t % n1 * s1;
+  bi += t / n1 * s0;
+  bv = LOAD_S (b, bi);
+  y[i] = op == OP_MUL ? a[i] * bv : a[i] + bv;
+}
+
+/* x, y [B, L, C]; mod holds rows of C values, batch b's at
+ * mod + b * mod_stride (0: shared by every batch).  The AdaLN modulation is
+ * y = x * (1 + mod[scale_row]) + mod[shift_row]. */
+__kernel void
+modulate (const __global float *x, const __global float *mod,
+    __global float *y, int C, int L, int mod_stride, int scale_row,
+    int shift_row)
+{
+  int c = get_global_id (0), l = get_global_id (1), b = get_global_id (2);
+  const __global float *m = mod + (size_t) b * mod_stride;
+  size_t i = ((size_t) b * L + l) * C + c;
+
+  if (c < C)
+    y[i] = x[i] * (1.0f + m[(size_t) scale_row * C + c])
+        + m[(size_t) shift_row * C + c];
+}
+
+/* The gated residual x += y * mod[gate_row], with the layout of modulate. */
+__kernel void
+add_gated (__global float *x, const __global float *y,
+    const __global float *mod, int C, int L, int mod_stride, int gate_row)
+{
+  int c = get_global_id (0), l = get_global_id (1), b = get_global_id (2);
+  const __global float *m = mod + (size_t) b * mod_stride;
+  size_t i = ((size_t) b * L + l) * C + c;
+
+  if (c < C)
+    x[i] += y[i] * m[(size_t) gate_row * C + c];
+}

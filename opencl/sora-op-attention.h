@@ -1,0 +1,34 @@
+/* gst-sora engine op: fused multi-head attention
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_OP_ATTENTION_H__
+#define __SORA_OP_ATTENTION_H__
+
+#include "sora-tensor.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  guint heads;
+  /* Multiplies Q·Kᵀ: 1/sqrt(head_dim) for the DiT and the VAE, 1 for umT5. */
+  float scale;
+  /* Optional f32 [heads, Nq, Nk] added to the scaled scores, the same for
+   * every batch item (umT5's relative position bias). */
+  SoraTensor *bias;
+  /* Optional f32 [B, Nk]: 1 attends, 0 masks the key by adding -FLT_MAX to
+   * its score, as HF does with finfo.min (a row with every key masked thus
+   * averages all of V). */
+  SoraTensor *key_mask;
+} SoraAttentionParams;
+
+/* out = softmax (scale·Q·Kᵀ + bias + mask)·V for each head, where q and out
+ * are f32 [B, Nq, heads·D], k and v f32 [B, Nk, heads·D], and channel c of a
+ * token belongs to head c / D.  One fused kernel: the scores are never
+ * stored. */
+gboolean sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v,
+    SoraTensor *out, const SoraAttentionParams *p, GError **error);
+
+G_END_DECLS
+
+#endif /* __SORA_OP_ATTENTION_H__ */

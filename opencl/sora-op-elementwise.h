@@ -1,0 +1,44 @@
+/* gst-sora engine ops: activations, broadcast arithmetic, AdaLN modulation
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_OP_ELEMENTWISE_H__
+#define __SORA_OP_ELEMENTWISE_H__
+
+#include "sora-tensor.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  SORA_ACT_SILU, /* x · sigmoid (x) */
+  SORA_ACT_GELU_TANH, /* 0.5x (1 + tanh (√(2/π) (x + 0.044715x³))) */
+} SoraActivation;
+
+/* y = act (x), f32, same element count; @y may be @x. */
+gboolean sora_op_activate (
+    SoraTensor *x, SoraActivation act, SoraTensor *y, GError **error);
+
+/* y = a + b and y = a · b, where @b's shape broadcasts to @a's as in NumPy
+ * (aligned on the last dim; each of b's dims equals a's or is 1; missing
+ * leading dims count as 1).  @a and @y are f32 with @a's shape; @b may be
+ * stored as f32, f16 or bf16.  @y may be @a. */
+gboolean sora_op_add (
+    SoraTensor *a, SoraTensor *b, SoraTensor *y, GError **error);
+gboolean sora_op_mul (
+    SoraTensor *a, SoraTensor *b, SoraTensor *y, GError **error);
+
+/* AdaLN modulation, y = x · (1 + mod[:, scale_row]) + mod[:, shift_row],
+ * for x [B, L, C] and a modulation tensor mod [B, R, C] (or [1, R, C] or
+ * [R, C], shared by every batch) whose rows are taken in place: the DiT's
+ * (shift, scale, gate, ...) rows of [B, 6, C] need no copies.  All f32;
+ * @y has @x's shape and may be @x. */
+gboolean sora_op_modulate (SoraTensor *x, SoraTensor *mod, guint scale_row,
+    guint shift_row, SoraTensor *y, GError **error);
+
+/* The gated residual x += y · mod[:, gate_row], with the shapes of
+ * sora_op_modulate (@y like @x). */
+gboolean sora_op_add_gated (SoraTensor *x, SoraTensor *y, SoraTensor *mod,
+    guint gate_row, GError **error);
+
+G_END_DECLS
+
+#endif /* __SORA_OP_ELEMENTWISE_H__ */

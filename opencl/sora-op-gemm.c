@@ -1,0 +1,510 @@
+/* gst-sora engine op: matrix products (Linear layers and batched matmul)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sora-clblast.h"
+#include "sora-op.h"
+#include "sora-op-gemm.h"
+
+/* The shape the backends are timed on: a Wan attention projection for a
+ * short sequence. */
+#define PROBE_M 512
+#define PROBE_N 1536
+#define PROBE_K 1536
+#define PROBE_RUNS 2
+
+/* The tile one work-item computes in gemm.cl, in vectors of vw floats. */
+typedef struct
+{
+  int m, n, vw;
+} GemmTile;
+
+struct _SoraLinear
+{
+  SoraDevice *dev;
+  char *op; /* "linear NAME", for errors */
+  gsize out, in;
+  SoraGemmBackend backend;
+  GemmTile tile; /* tile.n: packed panel width */
+  cl_mem weight;
+  gsize weight_bytes;
+  cl_mem bias;
+  gsize bias_bytes;
+  char *options;
+};
+
+const char *
+sora_gemm_backend_to_string (SoraGemmBackend backend)
+{
+  switch (backend) {
+    case SORA_GEMM_TILED:
+      return "tiled";
+    case SORA_GEMM_CLBLAST:
+      return "clblast";
+    default:
+      return "auto";
+  }
+}
+
+static SoraGemmBackend
+backend_from_string (const char *s)
+{
+  if (g_strcmp0 (s, "tiled") == 0)
+    return SORA_GEMM_TILED;
+  if (g_strcmp0 (s, "clblast") == 0)
+    return SORA_GEMM_CLBLAST;
+  return SORA_GEMM_AUTO;
+}
+
+/* vw is the device's preferred float width (4 to 16).  The accumulators
+ * must stay in vector registers: 6 rows x 2 vectors take 12 of AVX2's 16
+ * (width 8), 6 x 4 take 24 of AVX-512's 32 (width 16); measured best on
+ * those cores.  $SORA_GEMM_TILE=MxN or MxNxVW overrides it (N a multiple of
+ * VW), for tests and tuning. */
+static GemmTile
+device_tile (SoraDevice *dev)
+{
+  const char *env = g_getenv ("SORA_GEMM_TILE");
+  guint width = sora_device_get_info (dev)->preferred_float_width;
+  GemmTile tile = { 6, 0, width >= 16 ? 16 : width >= 8 ? 8 : 4 };
+  GemmTile want = { 0, 0, tile.vw };
+
+  tile.n = tile.vw * (tile.vw >= 16 ? 4 : 2);
+  if (env == NULL)
+    return tile;
+  if (sscanf (env, "%dx%dx%d", &want.m, &want.n, &want.vw) >= 2 && want.m > 0 &&
+      (want.vw == 4 || want.vw == 8 || want.vw == 16) && want.n > 0 &&
+      want.n % want.vw == 0)
+    return want;
+  g_warning (
+      "SORA_GEMM_TILE=%s ignored: not MxN[xVW], VW 4/8/16 dividing N", env);
+  return tile;
+}
+
+static char *
+tiled_options (SoraDType dtype, gboolean strided, GemmTile tile)
+{
+  return g_strdup_printf ("%s%s -DTILE_M=%d -DTILE_N=%d -DVW=%d",
+      sora_storage_options (dtype), strided ? " -DW_STRIDED" : "", tile.m,
+      tile.n, tile.vw);
+}
+
+/* Launches gemm.cl's kernel; the arguments are in elements and fit int
+ * (the callers check). */
+static gboolean
+run_tiled (SoraDevice *dev, const char *options, GemmTile tile, gsize batch,
+    gsize m, gsize n, gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w,
+    gsize w_bs, gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy,
+    GError **error)
+{
+  gsize global[3] = { (m + tile.m - 1) / tile.m, (n + tile.n - 1) / tile.n,
+    batch };
+
+  return sora_device_run (dev, "gemm", options, "gemm", 3, global, NULL, error,
+      SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx), SORA_MEM (w),
+      SORA_INT (w_bs), SORA_INT (ldw), SORA_MEM (bias), SORA_INT (bias != NULL),
+      SORA_MEM (y), SORA_INT (y_bs), SORA_INT (ldy), SORA_INT (m), SORA_INT (n),
+      SORA_INT (k), SORA_END);
+}
+
+/* The tiled kernel reads W as [ceil(out / tile_n)][in][tile_n] panels. */
+static void *
+pack_panels (const void *weight, gsize esize, gsize out, gsize in, gsize tile_n,
+    gsize *bytes)
+{
+  gsize panels = (out + tile_n - 1) / tile_n;
+  guint8 *packed;
+
+  *bytes = panels * in * tile_n * esize;
+  packed = g_malloc0 (*bytes);
+  for (gsize o = 0; o < out; o++) {
+    gsize base = (o / tile_n) * in * tile_n + o % tile_n;
+
+    for (gsize i = 0; i < in; i++) {
+      gsize src = o * in + i, dst = base + i * tile_n;
+
+      if (esize == 4)
+        ((guint32 *)packed)[dst] = ((const guint32 *)weight)[src];
+      else
+        ((guint16 *)packed)[dst] = ((const guint16 *)weight)[src];
+    }
+  }
+  return packed;
+}
+
+static cl_mem
+upload (SoraDevice *dev, const void *host, gsize bytes, const char *what,
+    GError **error)
+{
+  cl_mem buf = sora_device_alloc (dev, bytes, what, error);
+
+  if (buf == NULL)
+    return NULL;
+  if (!sora_cl_check (clEnqueueWriteBuffer (sora_device_get_queue (dev), buf,
+                          CL_TRUE, 0, bytes, host, 0, NULL, NULL),
+          "clEnqueueWriteBuffer", what, error)) {
+    sora_device_release (dev, buf, bytes);
+    return NULL;
+  }
+  return buf;
+}
+
+SoraLinear *
+sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
+    gsize out, gsize in, const void *weight, const float *bias,
+    SoraGemmBackend backend, GError **error)
+{
+  SoraLinear *l;
+  gsize esize = sora_dtype_size (dtype);
+  void *packed = NULL;
+  const void *host = weight;
+  char *what;
+
+  if (out == 0 || in == 0 || out > G_MAXINT32 || in > G_MAXINT32) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "linear %s: unusable weight shape [%" G_GSIZE_FORMAT
+        ", %" G_GSIZE_FORMAT "]",
+        name, out, in);
+    return NULL;
+  }
+  if (backend == SORA_GEMM_CLBLAST && dtype != SORA_DTYPE_F32) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "linear %s: CLBlast needs f32 weights, not %s", name,
+        sora_dtype_name (dtype));
+    return NULL;
+  }
+  if (backend == SORA_GEMM_AUTO)
+    backend =
+        dtype == SORA_DTYPE_F32 ? sora_gemm_backend (dev) : SORA_GEMM_TILED;
+
+  l = g_new0 (SoraLinear, 1);
+  l->dev = dev;
+  l->op = g_strdup_printf ("linear %s", name);
+  l->out = out;
+  l->in = in;
+  l->backend = backend;
+  l->tile = device_tile (dev);
+  l->options = tiled_options (dtype, FALSE, l->tile);
+
+  if (backend == SORA_GEMM_TILED)
+    host = packed =
+        pack_panels (weight, esize, out, in, l->tile.n, &l->weight_bytes);
+  else
+    l->weight_bytes = out * in * esize;
+  what = g_strdup_printf ("%s.weight", name);
+  l->weight = upload (dev, host, l->weight_bytes, what, error);
+  g_free (what);
+  g_free (packed);
+  if (l->weight == NULL)
+    goto fail;
+
+  if (bias != NULL) {
+    l->bias_bytes = out * sizeof (float);
+    what = g_strdup_printf ("%s.bias", name);
+    l->bias = upload (dev, bias, l->bias_bytes, what, error);
+    g_free (what);
+    if (l->bias == NULL)
+      goto fail;
+  }
+  return l;
+
+fail:
+  sora_linear_free (l);
+  return NULL;
+}
+
+SoraLinear *
+sora_linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
+    gsize in, const void *weight, const float *bias, GError **error)
+{
+  return sora_linear_new_full (
+      dev, name, dtype, out, in, weight, bias, SORA_GEMM_AUTO, error);
+}
+
+void
+sora_linear_free (SoraLinear *l)
+{
+  if (l == NULL)
+    return;
+  sora_device_release (l->dev, l->weight, l->weight_bytes);
+  sora_device_release (l->dev, l->bias, l->bias_bytes);
+  g_free (l->op);
+  g_free (l->options);
+  g_free (l);
+}
+
+SoraGemmBackend
+sora_linear_get_backend (SoraLinear *l)
+{
+  return l->backend;
+}
+
+gboolean
+sora_op_linear (SoraLinear *l, SoraTensor *x, SoraTensor *y, GError **error)
+{
+  gsize m, n = l->out, k = l->in;
+  gsize want[SORA_MAX_DIMS];
+
+  if (!sora_op_check_dtype (x, l->op, SORA_DTYPE_F32, error) ||
+      !sora_op_check_dtype (y, l->op, SORA_DTYPE_F32, error))
+    return FALSE;
+  if (x->ndim == 0 || x->shape[x->ndim - 1] != k) {
+    char *d = sora_tensor_describe (x);
+
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "%s: input %s must end in %" G_GSIZE_FORMAT, l->op, d, k);
+    g_free (d);
+    return FALSE;
+  }
+  memcpy (want, x->shape, sizeof (want));
+  want[x->ndim - 1] = n;
+  if (!sora_tensor_check_shape (y, l->op, x->ndim, want, error) ||
+      !sora_op_check_int (x->numel, l->op, x, error) ||
+      !sora_op_check_int (y->numel, l->op, y, error))
+    return FALSE;
+  m = x->numel / k;
+  if (m == 0)
+    return TRUE;
+
+  if (l->backend == SORA_GEMM_TILED)
+    return run_tiled (l->dev, l->options, l->tile, 1, m, n, k, x->buf, 0, k,
+        l->weight, 0, 0, l->bias, y->buf, 0, n, error);
+
+  if (!sora_clblast_sgemm_xwt (sora_device_get_queue (l->dev), m, n, k, x->buf,
+          0, k, l->weight, 0, k, y->buf, 0, n, l->op, error))
+    return FALSE;
+  if (l->bias == NULL)
+    return TRUE;
+  return sora_device_run (l->dev, "gemm", l->options, "gemm_add_bias", 1,
+      &y->numel, NULL, error, SORA_MEM (y->buf), SORA_MEM (l->bias),
+      SORA_INT (n), SORA_INT (y->numel), SORA_END);
+}
+
+/* Fails unless @t holds @batch matrices of @rows x @cols at the given
+ * strides. */
+static gboolean
+check_extent (const SoraTensor *t, gsize batch, gsize rows, gsize cols,
+    gsize batch_stride, gsize ld, GError **error)
+{
+  char *d;
+
+  if (ld >= cols && batch_stride <= G_MAXINT32 && ld <= G_MAXINT32 &&
+      (batch - 1) * batch_stride + (rows - 1) * ld + cols <= t->numel)
+    return TRUE;
+  d = sora_tensor_describe (t);
+  g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+      "matmul_batched: tensor %s cannot hold %" G_GSIZE_FORMAT
+      " matrices [%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "] with batch "
+      "stride %" G_GSIZE_FORMAT " and row stride %" G_GSIZE_FORMAT,
+      d, batch, rows, cols, batch_stride, ld);
+  g_free (d);
+  return FALSE;
+}
+
+gboolean
+sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n, gsize k,
+    SoraTensor *x, gsize x_batch_stride, gsize ldx, SoraTensor *w,
+    gsize w_batch_stride, gsize ldw, SoraTensor *y, gsize y_batch_stride,
+    gsize ldy, GError **error)
+{
+  const char *op = "matmul_batched";
+  char *options;
+  gboolean ok;
+  GemmTile tile = device_tile (dev);
+
+  if (!sora_op_check_dtype (x, op, SORA_DTYPE_F32, error) ||
+      !sora_op_check_dtype (w, op, SORA_DTYPE_F32, error) ||
+      !sora_op_check_dtype (y, op, SORA_DTYPE_F32, error))
+    return FALSE;
+  if (batch == 0 || m == 0 || n == 0)
+    return TRUE;
+  if (m > G_MAXINT32 || n > G_MAXINT32 || k > G_MAXINT32 ||
+      batch > G_MAXINT32) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "%s: sizes too large for one launch", op);
+    return FALSE;
+  }
+  /* With k == 0 the product is zero; X and W are then not read. */
+  if (k > 0 &&
+      (!check_extent (x, batch, m, k, x_batch_stride, ldx, error) ||
+          !check_extent (w, batch, n, k, w_batch_stride, ldw, error)))
+    return FALSE;
+  if (!check_extent (y, batch, m, n, y_batch_stride, ldy, error))
+    return FALSE;
+
+  options = tiled_options (SORA_DTYPE_F32, TRUE, tile);
+  ok = run_tiled (dev, options, tile, batch, m, n, k, x->buf, x_batch_stride,
+      ldx, w->buf, w_batch_stride, ldw, NULL, y->buf, y_batch_stride, ldy,
+      error);
+  g_free (options);
+  return ok;
+}
+
+/* Choosing the backend: decided once per device and driver, from timing. */
+
+G_LOCK_DEFINE_STATIC (choices);
+static GHashTable *choices; /* device key -> SoraGemmBackend */
+
+/* "platform | device | driver", usable as a GKeyFile group name. */
+static char *
+device_key (SoraDevice *dev)
+{
+  const SoraDeviceInfo *info = sora_device_get_info (dev);
+  char *key = g_strdup_printf (
+      "%s | %s | %s", info->platform_name, info->name, info->driver_version);
+
+  g_strdelimit (key, "[]\n\r", '_');
+  return key;
+}
+
+static char *
+choices_path (void)
+{
+  char *dir = sora_device_cache_dir ("choices");
+  char *path = g_build_filename (dir, "gemm.ini", NULL);
+
+  g_free (dir);
+  return path;
+}
+
+/* Best time of PROBE_RUNS products after one untimed run (which also
+ * builds the kernels); a negative time when the backend fails. */
+static double
+probe_ms (SoraDevice *dev, SoraGemmBackend backend, const float *w,
+    SoraTensor *x, SoraTensor *y, GError **error)
+{
+  SoraLinear *l = sora_linear_new_full (dev, "gemm-probe", SORA_DTYPE_F32,
+      PROBE_N, PROBE_K, w, NULL, backend, error);
+  double best = G_MAXDOUBLE;
+
+  if (l == NULL)
+    return -1;
+  for (int run = 0; run <= PROBE_RUNS; run++) {
+    gint64 t0 = g_get_monotonic_time ();
+
+    if (!sora_op_linear (l, x, y, error) || !sora_device_finish (dev, error)) {
+      best = -1;
+      break;
+    }
+    if (run > 0)
+      best = MIN (best, (g_get_monotonic_time () - t0) / 1000.0);
+  }
+  sora_linear_free (l);
+  return best;
+}
+
+static double
+gflops (double ms)
+{
+  return ms > 0 ? 2.0 * PROBE_M * PROBE_N * PROBE_K / (ms * 1e6) : 0;
+}
+
+/* Times both backends and stores the verdict under @key. */
+static SoraGemmBackend
+measure (SoraDevice *dev, const char *key)
+{
+  GError *error = NULL;
+  float *w = g_new (float, (gsize)PROBE_N *PROBE_K);
+  SoraTensor *x, *y;
+  double tiled = -1, clblast = -1;
+  SoraGemmBackend choice = SORA_GEMM_TILED;
+  GKeyFile *kf;
+  char *path;
+
+  for (gsize i = 0; i < PROBE_N * PROBE_K; i++)
+    w[i] = (float)((int)(i % 7) - 3) / 64;
+  x = sora_tensor_new_v (dev, "gemm-probe.x", SORA_DTYPE_F32, &error, 2,
+      (gsize)PROBE_M, (gsize)PROBE_K);
+  y = x == NULL ? NULL
+                : sora_tensor_new_v (dev, "gemm-probe.y", SORA_DTYPE_F32,
+                      &error, 2, (gsize)PROBE_M, (gsize)PROBE_N);
+  if (x && y && sora_tensor_write (x, w, &error))
+    tiled = probe_ms (dev, SORA_GEMM_TILED, w, x, y, &error);
+  if (error) {
+    /* Nothing to compare; the tiled kernel's own error will show on use. */
+    g_warning ("gemm: timing the tiled kernel failed: %s", error->message);
+    g_clear_error (&error);
+  } else {
+    clblast = probe_ms (dev, SORA_GEMM_CLBLAST, w, x, y, &error);
+    if (error) {
+      g_info ("gemm: CLBlast is unusable here: %s", error->message);
+      g_clear_error (&error);
+    } else if (clblast < tiled) {
+      choice = SORA_GEMM_CLBLAST;
+    }
+  }
+  sora_tensor_free (x);
+  sora_tensor_free (y);
+  g_free (w);
+  g_info ("gemm on %s: tiled %.1f GFLOP/s, CLBlast %.1f GFLOP/s: using %s", key,
+      gflops (tiled), gflops (clblast), sora_gemm_backend_to_string (choice));
+  if (tiled < 0)
+    return choice;
+
+  kf = g_key_file_new ();
+  path = choices_path ();
+  g_key_file_load_from_file (kf, path, G_KEY_FILE_KEEP_COMMENTS, NULL);
+  g_key_file_set_string (
+      kf, key, "backend", sora_gemm_backend_to_string (choice));
+  g_key_file_set_string (kf, key, "probe",
+      G_STRINGIFY (PROBE_M) "x" G_STRINGIFY (PROBE_N) "x" G_STRINGIFY (
+          PROBE_K));
+  g_key_file_set_double (kf, key, "tiled_gflops", gflops (tiled));
+  g_key_file_set_double (kf, key, "clblast_gflops", gflops (clblast));
+  if (!g_key_file_save_to_file (kf, path, &error)) {
+    g_warning ("gemm: cannot store the backend choice: %s", error->message);
+    g_clear_error (&error);
+  }
+  g_free (path);
+  g_key_file_free (kf);
+  return choice;
+}
+
+SoraGemmBackend
+sora_gemm_backend (SoraDevice *dev)
+{
+  const char *env = g_getenv ("SORA_GEMM");
+  SoraGemmBackend choice;
+  char *key, *path, *stored;
+  GKeyFile *kf;
+
+  if (env != NULL && *env != '\0') {
+    choice = backend_from_string (env);
+    if (choice != SORA_GEMM_AUTO)
+      return choice;
+    g_warning (
+        "SORA_GEMM=%s is neither \"tiled\" nor \"clblast\"; ignored", env);
+  }
+
+  key = device_key (dev);
+  /* Held while measuring, so that concurrent first uses measure once. */
+  G_LOCK (choices);
+  if (choices == NULL)
+    choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  choice = GPOINTER_TO_INT (g_hash_table_lookup (choices, key));
+  if (choice == SORA_GEMM_AUTO) {
+    kf = g_key_file_new ();
+    path = choices_path ();
+    stored = g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, NULL)
+        ? g_key_file_get_string (kf, key, "backend", NULL)
+        : NULL;
+    choice = backend_from_string (stored);
+    if (choice == SORA_GEMM_AUTO)
+      choice = measure (dev, key);
+    g_hash_table_insert (choices, g_strdup (key), GINT_TO_POINTER (choice));
+    g_free (stored);
+    g_free (path);
+    g_key_file_free (kf);
+  }
+  G_UNLOCK (choices);
+  g_free (key);
+  return choice;
+}
+
+const char *
+sora_gemm_backend_name (SoraDevice *dev)
+{
+  return sora_gemm_backend_to_string (sora_gemm_backend (dev));
+}

@@ -1,0 +1,65 @@
+/* gst-sora engine op: matrix products (Linear layers and batched matmul)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_OP_GEMM_H__
+#define __SORA_OP_GEMM_H__
+
+#include "sora-tensor.h"
+
+G_BEGIN_DECLS
+
+/* Where a Linear's product runs.
+ *
+ * SORA_GEMM_AUTO picks per device: $SORA_GEMM ("tiled" or "clblast") when
+ * set, else the choice stored in sora_device_cache_dir ("choices")/gemm.ini
+ * for this device and driver, else one measured on first use (both backends
+ * timed on 512x1536x1536) and stored there.  f16 and bf16 weights always
+ * use the tiled kernel: CLBlast has only an f32 path that every device can
+ * run.  The tiled kernel's tile follows the device's preferred vector width;
+ * $SORA_GEMM_TILE=MxN[xVW] overrides it (for tests and tuning). */
+typedef enum {
+  SORA_GEMM_AUTO,
+  SORA_GEMM_TILED, /* our register-tiled kernel, gemm.cl */
+  SORA_GEMM_CLBLAST, /* CLBlast SGEMM */
+} SoraGemmBackend;
+
+const char *sora_gemm_backend_to_string (SoraGemmBackend backend);
+
+/* The backend f32 Linears get on @dev (see SORA_GEMM_AUTO), measuring it
+ * if nothing decided it yet. */
+SoraGemmBackend sora_gemm_backend (SoraDevice *dev);
+const char *sora_gemm_backend_name (SoraDevice *dev);
+
+typedef struct _SoraLinear SoraLinear;
+
+/* A Linear layer y = x·Wᵀ + b.  @weight is host [out, in] in @dtype
+ * (PyTorch layout), @bias host [out] f32 or NULL.  The weight is uploaded
+ * once, in @dtype, laid out for the device's backend.  @name names the
+ * layer in errors. */
+SoraLinear *sora_linear_new (SoraDevice *dev, const char *name, SoraDType dtype,
+    gsize out, gsize in, const void *weight, const float *bias, GError **error);
+/* The same on a given backend; SORA_GEMM_CLBLAST needs f32 weights. */
+SoraLinear *sora_linear_new_full (SoraDevice *dev, const char *name,
+    SoraDType dtype, gsize out, gsize in, const void *weight, const float *bias,
+    SoraGemmBackend backend, GError **error);
+void sora_linear_free (SoraLinear *l);
+
+SoraGemmBackend sora_linear_get_backend (SoraLinear *l);
+
+/* y [..., out] = x [..., in] · Wᵀ + b, f32; the leading dimensions of x and
+ * y must match. */
+gboolean sora_op_linear (
+    SoraLinear *l, SoraTensor *x, SoraTensor *y, GError **error);
+
+/* For each of @batch products, Y[m, n] = X[m, k] · W[n, k]ᵀ, all f32, each
+ * matrix given by its tensor, the element offset between batches and its
+ * row stride (leading dimension), all in elements.  Always the tiled
+ * kernel. */
+gboolean sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n,
+    gsize k, SoraTensor *x, gsize x_batch_stride, gsize ldx, SoraTensor *w,
+    gsize w_batch_stride, gsize ldw, SoraTensor *y, gsize y_batch_stride,
+    gsize ldy, GError **error);
+
+G_END_DECLS
+
+#endif /* __SORA_OP_GEMM_H__ */

@@ -1,0 +1,33 @@
+/* gst-sora engine: the umT5 text encoder
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_UMT5_H__
+#define __SORA_UMT5_H__
+
+#include "sora-diffusers.h"
+#include "sora-model.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SoraUmt5 SoraUmt5;
+
+/* Uploads the text encoder of @folder (validated by the caller).  The token
+ * embedding table stays in the file mapping on the host: only the rows of a
+ * prompt's tokens travel to the device. */
+SoraUmt5 *sora_umt5_new (
+    SoraDevice *dev, const SoraModelFolder *folder, GError **error);
+void sora_umt5_free (SoraUmt5 *m);
+guint sora_umt5_get_dim (SoraUmt5 *m);
+
+/* Encodes @batch sequences of @seq token ids with their attention masks
+ * (1 real, 0 padding).  Returns [batch, seq, d_model] f32 with the padding
+ * rows set to exactly zero, as the Wan pipeline hands the text states to the
+ * DiT.  @probe sees "after_layer0" and "last_hidden_state" (before the
+ * padding rows are zeroed). */
+SoraTensor *sora_umt5_encode (SoraUmt5 *m, const gint32 *ids,
+    const gint32 *mask, gsize batch, gsize seq, const SoraProbe *probe,
+    GError **error);
+
+G_END_DECLS
+
+#endif /* __SORA_UMT5_H__ */

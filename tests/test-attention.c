@@ -1,0 +1,324 @@
+/* gst-sora tests: fused attention against a naive double-precision softmax
+ * (Q·Kᵀ·scale + bias + mask)·V, for self- and cross-attention, odd sizes,
+ * bias, key masks and large scores.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <float.h>
+#include <math.h>
+
+#include "sora-test-util.h"
+
+/* fp32 accumulation over D products and Nk keys against a double reference;
+ * measured errors stay below 1e-6. */
+#define TOL 1e-5
+
+typedef struct
+{
+  gsize batch, nq, nk, heads, dim;
+  float scale;
+  gboolean bias, mask;
+} Case;
+
+typedef struct
+{
+  float *q, *k, *v, *bias, *mask;
+} Inputs;
+
+/* One output row (b, i, head h) into @dst[dim]: masked keys score -FLT_MAX,
+ * what fp32 makes of HF's score + finfo.min. */
+static void
+reference_row (
+    const Case *c, const Inputs *in, gsize b, gsize i, gsize h, double *dst)
+{
+  gsize ld = c->heads * c->dim;
+  const float *qr = in->q + (b * c->nq + i) * ld + h * c->dim;
+  double *s = g_new (double, c->nk), mx = -INFINITY, sum = 0.0;
+
+  for (gsize j = 0; j < c->nk; j++) {
+    const float *kr = in->k + (b * c->nk + j) * ld + h * c->dim;
+    double dot = 0.0;
+    for (gsize d = 0; d < c->dim; d++)
+      dot += (double)qr[d] * kr[d];
+    s[j] = dot * c->scale;
+    if (in->bias)
+      s[j] += in->bias[(h * c->nq + i) * c->nk + j];
+    if (in->mask && in->mask[b * c->nk + j] == 0.0f)
+      s[j] = -FLT_MAX;
+    mx = MAX (mx, s[j]);
+  }
+  for (gsize d = 0; d < c->dim; d++)
+    dst[d] = 0.0;
+  for (gsize j = 0; j < c->nk; j++) {
+    const float *vr = in->v + (b * c->nk + j) * ld + h * c->dim;
+    double p = exp (s[j] - mx);
+    sum += p;
+    for (gsize d = 0; d < c->dim; d++)
+      dst[d] += p * vr[d];
+  }
+  for (gsize d = 0; d < c->dim; d++)
+    dst[d] /= sum;
+  g_free (s);
+}
+
+/* Runs the op on @in, timing it into @seconds when given, and checks every
+ * @row_step-th query row. */
+static void
+check_inputs (const Case *c, const Inputs *in, gsize row_step, const char *what,
+    double *seconds)
+{
+  GError *error = NULL;
+  gsize ld = c->heads * c->dim;
+  gsize qs[] = { c->batch, c->nq, ld }, ks[] = { c->batch, c->nk, ld };
+  gsize bs[] = { c->heads, c->nq, c->nk }, ms[] = { c->batch, c->nk };
+  SoraTensor *q = sora_test_upload ("q", SORA_DTYPE_F32, in->q, 3, qs);
+  SoraTensor *k = sora_test_upload ("k", SORA_DTYPE_F32, in->k, 3, ks);
+  SoraTensor *v = sora_test_upload ("v", SORA_DTYPE_F32, in->v, 3, ks);
+  SoraTensor *out = sora_tensor_new (
+      sora_test_device (), "out", SORA_DTYPE_F32, 3, qs, &error);
+  SoraAttentionParams p = { c->heads, c->scale, NULL, NULL };
+  GArray *got = g_array_new (FALSE, FALSE, sizeof (float));
+  GArray *want = g_array_new (FALSE, FALSE, sizeof (double));
+  float *dev;
+  char *label;
+  gint64 t0;
+
+  g_assert_no_error (error);
+  if (in->bias)
+    p.bias = sora_test_upload ("bias", SORA_DTYPE_F32, in->bias, 3, bs);
+  if (in->mask)
+    p.key_mask = sora_test_upload ("mask", SORA_DTYPE_F32, in->mask, 2, ms);
+  t0 = g_get_monotonic_time ();
+  g_assert_true (sora_op_attention (q, k, v, out, &p, &error));
+  g_assert_true (sora_device_finish (sora_test_device (), &error));
+  g_assert_no_error (error);
+  if (seconds)
+    *seconds = (g_get_monotonic_time () - t0) / 1e6;
+  dev = sora_test_download (out);
+
+  for (gsize b = 0; b < c->batch; b++)
+    for (gsize i = 0; i < c->nq; i += row_step)
+      for (gsize h = 0; h < c->heads; h++) {
+        g_array_set_size (want, want->len + c->dim);
+        reference_row (
+            c, in, b, i, h, &g_array_index (want, double, want->len - c->dim));
+        g_array_append_vals (
+            got, dev + (b * c->nq + i) * ld + h * c->dim, c->dim);
+      }
+  label = g_strdup_printf ("%s B=%" G_GSIZE_FORMAT " Nq=%" G_GSIZE_FORMAT
+                           " Nk=%" G_GSIZE_FORMAT " H=%" G_GSIZE_FORMAT
+                           " D=%" G_GSIZE_FORMAT " scale=%g%s%s",
+      what, c->batch, c->nq, c->nk, c->heads, c->dim, c->scale,
+      in->bias ? " bias" : "", in->mask ? " mask" : "");
+  sora_assert_close (
+      (float *)got->data, (double *)want->data, got->len, TOL, label);
+
+  g_free (label);
+  g_free (dev);
+  g_array_free (got, TRUE);
+  g_array_free (want, TRUE);
+  sora_tensor_free (q);
+  sora_tensor_free (k);
+  sora_tensor_free (v);
+  sora_tensor_free (out);
+  if (p.bias)
+    sora_tensor_free (p.bias);
+  if (p.key_mask)
+    sora_tensor_free (p.key_mask);
+}
+
+static void
+inputs_random (const Case *c, Inputs *in)
+{
+  gsize ld = c->heads * c->dim;
+
+  in->q = sora_test_random (c->batch * c->nq * ld, -1.0f, 1.0f);
+  in->k = sora_test_random (c->batch * c->nk * ld, -1.0f, 1.0f);
+  in->v = sora_test_random (c->batch * c->nk * ld, -1.0f, 1.0f);
+  in->bias =
+      c->bias ? sora_test_random (c->heads * c->nq * c->nk, -3.0f, 3.0f) : NULL;
+  in->mask = NULL;
+  if (c->mask) {
+    /* Batch 0 keeps only every 9th key; the others are right-padded. */
+    in->mask = g_new (float, c->batch * c->nk);
+    for (gsize b = 0; b < c->batch; b++)
+      for (gsize j = 0; j < c->nk; j++)
+        in->mask[b * c->nk + j] = b == 0 ? j % 9 == 4 : j < c->nk - 5 * b;
+  }
+}
+
+static void
+inputs_clear (Inputs *in)
+{
+  g_free (in->q);
+  g_free (in->k);
+  g_free (in->v);
+  g_free (in->bias);
+  g_free (in->mask);
+}
+
+static void
+check_random (const Case *c, const char *what)
+{
+  Inputs in;
+
+  inputs_random (c, &in);
+  check_inputs (c, &in, 1, what, NULL);
+  inputs_clear (&in);
+}
+
+static void
+test_self (void)
+{
+  static const Case cases[] = {
+    { 1, 1, 1, 1, 8 }, { 2, 7, 7, 3, 40 }, { 1, 64, 64, 2, 64 },
+    { 2, 129, 129, 1, 128 }, { 1, 1000, 1000, 2, 64 },
+    { 1, 33, 33, 3, 5 }, /* an odd head dim: padded accumulators */
+    { 1, 97, 97, 1, 384 }, /* the VAE's one wide head */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    Case c = cases[i];
+    c.scale = 1.0f / sqrtf (c.dim);
+    check_random (&c, "self");
+  }
+}
+
+static void
+test_cross (void)
+{
+  Case a = { 2, 300, 77, 3, 40, 1.0f / sqrtf (40) };
+  Case b = { 1, 5, 512, 2, 128, 1.0f / sqrtf (128) };
+  Case c = { 1, 17, 1, 1, 64, 1.0f };
+
+  check_random (&a, "cross");
+  check_random (&b, "cross");
+  check_random (&c, "cross");
+}
+
+/* umT5-like: no scaling, per-head bias, padded keys masked. */
+static void
+test_bias_mask (void)
+{
+  Case a = { 2, 50, 50, 3, 8, 1.0f, TRUE, TRUE };
+  Case b = { 3, 37, 61, 2, 64, 1.0f, FALSE, TRUE };
+  Case c = { 1, 70, 70, 4, 16, 1.0f / 4, TRUE, FALSE };
+
+  check_random (&a, "bias+mask");
+  check_random (&b, "mask");
+  check_random (&c, "bias");
+}
+
+/* A batch item whose keys are all masked averages all of V, as HF's
+ * finfo.min does in fp32. */
+static void
+test_all_masked (void)
+{
+  Case c = { 2, 9, 20, 2, 8, 1.0f, FALSE, TRUE };
+  Inputs in;
+
+  inputs_random (&c, &in);
+  for (gsize j = 0; j < c.nk; j++)
+    in.mask[c.nk + j] = 0.0f;
+  check_inputs (&c, &in, 1, "all-masked", NULL);
+  inputs_clear (&in);
+}
+
+/* Scores around 3e4, far past exp's range, spread by ±300: small integers
+ * make every score exact in fp32, so only the softmax itself is tested. */
+static void
+test_large_scores (void)
+{
+  Case c = { 1, 150, 150, 2, 64, 1.0f, TRUE, FALSE };
+  Inputs in;
+
+  inputs_random (&c, &in);
+  for (gsize i = 0; i < c.nq * c.heads * c.dim; i++)
+    in.q[i] = roundf (in.q[i] * 2.5f);
+  for (gsize i = 0; i < c.nk * c.heads * c.dim; i++)
+    in.k[i] = roundf (in.k[i] * 2.5f);
+  for (gsize i = 0; i < c.heads * c.nq * c.nk; i++)
+    in.bias[i] = 30000.0f + roundf (in.bias[i]);
+  check_inputs (&c, &in, 1, "large", NULL);
+  inputs_clear (&in);
+}
+
+static void
+test_long (void)
+{
+  Case c = { 1, 2500, 2500, 1, 128, 1.0f / sqrtf (128) };
+
+  check_random (&c, "long");
+}
+
+/* The DiT's shape at N=4096: checks every 257th query row and logs the rate
+ * (4·Nq·Nk·D·H flop). */
+static void
+test_speed (void)
+{
+  Case c = { 1, 4096, 4096, 12, 128, 1.0f / sqrtf (128) };
+  Case warm = { 1, 16, 16, 12, 128, c.scale };
+  Inputs in;
+  double s;
+
+  check_random (&warm, "warm-up"); /* builds the program */
+  inputs_random (&c, &in);
+  check_inputs (&c, &in, 257, "speed", &s);
+  g_test_message ("attention B=1 N=%" G_GSIZE_FORMAT " H=%" G_GSIZE_FORMAT
+                  " D=%" G_GSIZE_FORMAT ": %.3f s, %.1f GFLOP/s",
+      c.nq, c.heads, c.dim, s, 4.0 * c.nq * c.nk * c.dim * c.heads / s / 1e9);
+  inputs_clear (&in);
+}
+
+static void
+test_errors (void)
+{
+  GError *error = NULL;
+  float zeros[2 * 5 * 12] = { 0 };
+  gsize qs[] = { 2, 5, 12 }, ks[] = { 2, 4, 12 }, bad[] = { 2, 4, 8 };
+  gsize ms[] = { 2, 5 };
+  SoraTensor *q = sora_test_upload ("q", SORA_DTYPE_F32, zeros, 3, qs);
+  SoraTensor *k = sora_test_upload ("k", SORA_DTYPE_F32, zeros, 3, ks);
+  SoraTensor *v = sora_test_upload ("v", SORA_DTYPE_F32, zeros, 3, bad);
+  SoraTensor *out = sora_test_upload ("out", SORA_DTYPE_F32, zeros, 3, qs);
+  SoraTensor *mask = sora_test_upload ("mask", SORA_DTYPE_F32, zeros, 2, ms);
+  SoraAttentionParams p = { 3, 1.0f, NULL, NULL };
+
+  g_assert_false (sora_op_attention (q, k, v, out, &p, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "v [2, 4, 8] f32"));
+  g_clear_error (&error);
+
+  p.key_mask = mask; /* [2, 5] where Nk is 4 */
+  g_assert_false (sora_op_attention (q, k, k, out, &p, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "mask [2, 5] f32"));
+  g_clear_error (&error);
+
+  p.key_mask = NULL;
+  p.heads = 5; /* does not divide 12 channels */
+  g_assert_false (sora_op_attention (q, k, k, out, &p, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "q [2, 5, 12] f32"));
+  g_clear_error (&error);
+
+  sora_tensor_free (q);
+  sora_tensor_free (k);
+  sora_tensor_free (v);
+  sora_tensor_free (out);
+  sora_tensor_free (mask);
+}
+
+int
+main (int argc, char **argv)
+{
+  sora_test_init (&argc, &argv);
+  g_test_add_func ("/attention/self", test_self);
+  g_test_add_func ("/attention/cross", test_cross);
+  g_test_add_func ("/attention/bias-mask", test_bias_mask);
+  g_test_add_func ("/attention/all-masked", test_all_masked);
+  g_test_add_func ("/attention/large-scores", test_large_scores);
+  g_test_add_func ("/attention/long", test_long);
+  g_test_add_func ("/attention/speed", test_speed);
+  g_test_add_func ("/attention/errors", test_errors);
+  return g_test_run ();
+}
