@@ -1,0 +1,88 @@
+/* gst-sora engine: the public API, the only engine header the elements use
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_ENGINE_H__
+#define __SORA_ENGINE_H__
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Errors come in this domain (codes in sora-error.h): SORA_ERROR_DEVICE
+ * (no such device), SORA_ERROR_MODEL / SORA_ERROR_FORMAT (an unusable model
+ * folder, naming the file), SORA_ERROR_OUT_OF_MEMORY, SORA_ERROR_CANCELLED,
+ * SORA_ERROR_INVALID_ARGUMENT (sizes, steps), others for failed runs. */
+GQuark sora_error_quark (void);
+
+typedef enum {
+  SORA_SAMPLER_UNIPC, /* flow-matching UniPC multistep (Wan's own) */
+  SORA_SAMPLER_EULER, /* flow-matching Euler */
+} SoraSampler;
+
+typedef enum {
+  SORA_PIXEL_RGB, /* packed 8-bit R, G, B */
+  SORA_PIXEL_RGBA, /* packed 8-bit R, G, B, A = 255 */
+  SORA_PIXEL_I420, /* planar Y, U, V at 2x2 chroma, BT.709 limited */
+  SORA_PIXEL_NV12, /* planar Y, interleaved UV, BT.709 limited */
+} SoraPixelFormat;
+
+/* Bytes of one frame in @fmt, planes packed without padding (for widths
+ * that are multiples of 16 this is also GStreamer's default layout). */
+gsize sora_pixel_frame_size (SoraPixelFormat fmt, guint width, guint height);
+
+typedef struct _SoraEngine SoraEngine;
+
+/* Opens the model folder (diffusers layout) on the device chosen by
+ * @device (see sora_device_open: "auto", "gpu", "cpu", "P:D", a name part;
+ * NULL uses $SORA_DEVICE, else auto) and uploads its weights.  Slow: call it
+ * off any UI or state-change thread. */
+SoraEngine *sora_engine_open (const char *model_dir, const char *device,
+    GCancellable *cancellable, GError **error);
+void sora_engine_free (SoraEngine *engine);
+
+const char *sora_engine_get_device_name (SoraEngine *engine);
+/* The size and frame count the model is made for. */
+void sora_engine_get_native_size (
+    SoraEngine *engine, guint *width, guint *height, guint *frames);
+
+/* Width and height must be multiples of 16 and frames 4k+1: otherwise FALSE
+ * and an error that gives the nearest valid values. */
+gboolean sora_engine_check_size (
+    guint width, guint height, guint frames, GError **error);
+
+typedef struct
+{
+  const char *prompt;
+  const char *negative_prompt; /* NULL: "" */
+  guint64 seed;
+  guint steps;
+  double guidance_scale; /* ≤ 1: no classifier-free guidance */
+  double flow_shift; /* ≤ 0: the model's scheduler config */
+  SoraSampler sampler;
+  guint width, height, frames;
+  SoraPixelFormat format;
+} SoraGenerateParams;
+
+/* After each denoising step.  Return FALSE to cancel. */
+typedef gboolean (*SoraProgressFunc) (
+    guint step, guint total_steps, double seconds_per_step, gpointer user_data);
+
+/* For each decoded chunk (1 frame, then 4 per latent frame), as soon as it
+ * exists: @n_frames frames of sora_pixel_frame_size() bytes each, valid
+ * during the call.  Return FALSE to cancel. */
+typedef gboolean (*SoraFramesFunc) (const guint8 *pixels, guint n_frames,
+    guint width, guint height, gpointer user_data);
+
+/* Text to video: tokenize, encode the text (cached per prompt), noise from
+ * @seed (a counter-based generator: the same seed gives the same frames on
+ * the same device), denoise with classifier-free guidance (both branches in
+ * one batched forward), decode chunk by chunk.  Cancellation (the callbacks
+ * or @cancellable) is honoured between steps and between chunks. */
+gboolean sora_engine_generate (SoraEngine *engine,
+    const SoraGenerateParams *params, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
+G_END_DECLS
+
+#endif /* __SORA_ENGINE_H__ */
