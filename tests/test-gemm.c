@@ -14,7 +14,8 @@
  * weights, so the same bound holds. */
 #define TOL 1e-5
 
-/* Shapes whose sizes straddle the 6 x 64 tile: 1, primes, 63/65, 130. */
+/* Shapes whose sizes straddle the tiles (6 x 16 or 6 x 64): 1, primes,
+ * 63/65, 130; and past the 1024-row, 256-deep blocks. */
 static const gsize shapes[][3] = {
   /* M, N, K */
   { 1, 1, 1 },
@@ -26,6 +27,7 @@ static const gsize shapes[][3] = {
   { 130, 1, 63 },
   { 13, 200, 257 },
   { 37, 70, 1536 },
+  { 1031, 17, 300 },
 };
 
 /* y [m, n] = x [m, k] w [n, k]^T + bias, in double. */
@@ -292,6 +294,9 @@ test_batched (void)
   check_batched (4, 65, 130, 16, 16, 64, 16, 64, 65 * 130, 130);
   check_batched (1, 1, 1, 1, 0, 1, 0, 1, 0, 1);
   check_batched (2, 13, 5, 97, 13 * 97, 97, 0, 97, 13 * 5, 5);
+  /* Several row blocks and K slices. */
+  check_batched (
+      2, 1030, 9, 300, 1030 * 300, 300, 9 * 301, 301, 1030 * 9 + 1, 9);
 }
 
 /* The tiles other devices get (64 columns of 16-wide vectors, 8 of 4-wide)

@@ -55,14 +55,18 @@ load_w_strided (const __global float *w, int ldw, int col, int n, int kk)
 #endif
 
 /* Grid: [ceil(m / TILE_M), ceil(n / TILE_N), batch].  Batch strides and
- * leading dimensions are in elements; ldw is unused for packed panels. */
+ * leading dimensions are in elements; for packed panels ldw is the full K
+ * (the panel's rows).  Only rows from m0 on and the slice [k0, k0 + k) of
+ * K are done: large products run in blocks of rows and K that stay in
+ * cache, the later K slices adding to Y (accumulate). */
 __kernel void
 gemm (const __global float *x, int x_bs, int ldx,
     const __global stored_t * w, int w_bs, int ldw,
     const __global float *bias, int has_bias,
-    __global float *y, int y_bs, int ldy, int m, int n, int k)
+    __global float *y, int y_bs, int ldy, int m0, int m, int n, int k0, int k,
+    int accumulate)
 {
-  int row0 = get_global_id (0) * TILE_M;
+  int row0 = m0 + get_global_id (0) * TILE_M;
   int col0 = get_global_id (1) * TILE_N;
   size_t b = get_global_id (2);
   const __global float *xr[TILE_M];
@@ -70,12 +74,12 @@ gemm (const __global float *x, int x_bs, int ldx,
 
   if (row0 >= m || col0 >= n)
     return;
-  x += b * x_bs;
+  x += b * x_bs + k0;
   y += b * y_bs;
 #if defined(W_STRIDED)
-  w += b * w_bs;
+  w += b * w_bs + k0;
 #else
-  w += get_global_id (1) * k * TILE_N;
+  w += (get_global_id (1) * ldw + k0) * TILE_N;
 #endif
 
   /* Rows past m read the last row (in bounds) and are not stored. */
@@ -117,12 +121,15 @@ gemm (const __global float *x, int x_bs, int ldx,
         floatv o = acc[r][v];
         if (has_bias)
           o += vloadv (0, bias + c);
+        if (accumulate)
+          o += vloadv (0, yr + c);
         vstorev (o, 0, yr + c);
         continue;
       }
       vstorev (acc[r][v], 0, t);
       for (int e = 0; e < VW && c + e < n; e++)
-        yr[c + e] = t[e] + (has_bias ? bias[c + e] : 0.0f);
+        yr[c + e] = t[e] + (has_bias ? bias[c + e] : 0.0f)
+            + (accumulate ? yr[c + e] : 0.0f);
     }
   }
 }
