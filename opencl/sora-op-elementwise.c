@@ -1,4 +1,5 @@
-/* gst-sora engine ops: activations, broadcast arithmetic, AdaLN modulation
+/* gst-sora engine ops: activations, broadcast arithmetic, AdaLN modulation,
+ * linear combinations
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "sora-op.h"
@@ -199,4 +200,41 @@ sora_op_add_gated (SoraTensor *x, SoraTensor *y, SoraTensor *mod,
       local, error, SORA_MEM (x->buf), SORA_MEM (y->buf), SORA_MEM (mod->buf),
       SORA_INT (global[0]), SORA_INT (global[1]), SORA_INT (mod_stride),
       SORA_INT (gate_row), SORA_END);
+}
+
+gboolean
+sora_op_lincomb (SoraTensor *y, guint n, SoraTensor *const *xs,
+    const float *coefs, GError **error)
+{
+  gsize global = y->numel, local[3];
+  SoraTensor *x[SORA_LINCOMB_MAX];
+  float c[SORA_LINCOMB_MAX] = { 0 };
+
+  if (n == 0 || n > SORA_LINCOMB_MAX) {
+    char *dy = sora_tensor_describe (y);
+
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "lincomb: %u terms for tensor %s, expected 1 to %d", n, dy,
+        SORA_LINCOMB_MAX);
+    g_free (dy);
+    return FALSE;
+  }
+  if (!check_f32 (y, "lincomb", error))
+    return FALSE;
+  for (guint i = 0; i < SORA_LINCOMB_MAX; i++) {
+    /* Unused slots repeat the first tensor; the kernel never reads them. */
+    x[i] = xs[i < n ? i : 0];
+    if (i < n) {
+      c[i] = coefs[i];
+      if (!check_f32 (x[i], "lincomb", error) ||
+          !sora_op_check_numel (x[i], y, "lincomb", error))
+        return FALSE;
+    }
+  }
+  line_group (y->dev, local);
+  return sora_device_run (y->dev, "elementwise", NULL, "lincomb", 1, &global,
+      local, error, SORA_MEM (y->buf), SORA_MEM (x[0]->buf),
+      SORA_MEM (x[1]->buf), SORA_MEM (x[2]->buf), SORA_MEM (x[3]->buf),
+      SORA_FLOAT (c[0]), SORA_FLOAT (c[1]), SORA_FLOAT (c[2]),
+      SORA_FLOAT (c[3]), SORA_INT (y->numel), SORA_INT (n), SORA_END);
 }

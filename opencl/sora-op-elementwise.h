@@ -1,4 +1,5 @@
-/* gst-sora engine ops: activations, broadcast arithmetic, AdaLN modulation
+/* gst-sora engine ops: activations, broadcast arithmetic, AdaLN modulation,
+ * linear combinations
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #ifndef __SORA_OP_ELEMENTWISE_H__
@@ -38,6 +39,16 @@ gboolean sora_op_modulate (SoraTensor *x, SoraTensor *mod, guint scale_row,
  * sora_op_modulate (@y like @x). */
 gboolean sora_op_add_gated (SoraTensor *x, SoraTensor *y, SoraTensor *mod,
     guint gate_row, GError **error);
+
+/* The most terms sora_op_lincomb takes: a second-order UniPC corrector
+ * combines four tensors. */
+#define SORA_LINCOMB_MAX 4
+
+/* y = Σ coefs[i] · xs[i] for 1 ≤ @n ≤ SORA_LINCOMB_MAX f32 tensors of one
+ * element count, accumulated in f32 in the order given.  @y may be any of
+ * @xs. */
+gboolean sora_op_lincomb (SoraTensor *y, guint n, SoraTensor *const *xs,
+    const float *coefs, GError **error);
 
 G_END_DECLS
 

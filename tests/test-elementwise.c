@@ -1,5 +1,6 @@
-/* gst-sora tests: activations, broadcast add/mul, AdaLN modulation and the
- * gated residual against double-precision references.
+/* gst-sora tests: activations, broadcast add/mul, AdaLN modulation, the
+ * gated residual and linear combinations against double-precision
+ * references.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
@@ -8,7 +9,8 @@
 #include "sora-test-util.h"
 
 /* add, mul and modulate round once or twice per element (≤ 1.2e-7
- * relative); the activations go through exp/tanh, a few ulp. */
+ * relative); the activations go through exp/tanh, a few ulp.  lincomb
+ * rounds once per term. */
 #define TOL_EXACT 1e-6
 #define TOL_ACT 1e-5
 
@@ -267,6 +269,54 @@ test_add_gated (void)
   check_modulation (TRUE, 3, 5, 31, 0, 3, 2, 0, FALSE);
 }
 
+/* y = Σ c_k x_k over @n terms of @numel elements; @alias ≥ 0 writes into
+ * x[alias]. */
+static void
+check_lincomb (guint n, gsize numel, int alias)
+{
+  GError *error = NULL;
+  gsize shape[] = { numel };
+  const float coefs[SORA_LINCOMB_MAX] = { 0.75f, -1.5f, 0.3f, 2.25f };
+  float *x[SORA_LINCOMB_MAX], *got;
+  double *want = g_new0 (double, numel);
+  SoraTensor *tx[SORA_LINCOMB_MAX], *ty;
+  char *what = g_strdup_printf (
+      "lincomb %u terms n %" G_GSIZE_FORMAT " alias %d", n, numel, alias);
+
+  for (guint k = 0; k < n; k++) {
+    x[k] = sora_test_random (numel, -2.0f, 2.0f);
+    tx[k] = sora_test_upload ("x", SORA_DTYPE_F32, x[k], 1, shape);
+    for (gsize i = 0; i < numel; i++)
+      want[i] += (double)coefs[k] * x[k][i];
+  }
+  ty = alias >= 0 ? tx[alias] : new_f32 ("y", 1, shape);
+  g_assert_true (sora_op_lincomb (ty, n, tx, coefs, &error));
+  g_assert_no_error (error);
+  got = sora_test_download (ty);
+  sora_assert_close (got, want, numel, TOL_EXACT, what);
+
+  if (alias < 0)
+    sora_tensor_free (ty);
+  for (guint k = 0; k < n; k++) {
+    sora_tensor_free (tx[k]);
+    g_free (x[k]);
+  }
+  g_free (what);
+  g_free (got);
+  g_free (want);
+}
+
+static void
+test_lincomb (void)
+{
+  for (guint n = 1; n <= SORA_LINCOMB_MAX; n++) {
+    check_lincomb (n, 1, -1);
+    check_lincomb (n, 65537, -1);
+    check_lincomb (n, 1000, n - 1);
+  }
+  check_lincomb (SORA_LINCOMB_MAX, 4097, 0);
+}
+
 static void
 assert_error_names (GError **error, const char *what)
 {
@@ -298,6 +348,18 @@ test_errors (void)
   assert_error_names (&error, "wide [2, 6, 5] f32");
   g_assert_false (sora_op_add_gated (x, y, mod, 2, &error));
   assert_error_names (&error, "y [2, 3, 5] f32");
+  {
+    SoraTensor *terms[SORA_LINCOMB_MAX + 1] = { x, x, x, x, x };
+    const float c[SORA_LINCOMB_MAX + 1] = { 1, 1, 1, 1, 1 };
+
+    g_assert_false (sora_op_lincomb (y, 2, terms, c, &error));
+    assert_error_names (&error, "y [2, 3, 5] f32");
+    g_assert_false (sora_op_lincomb (x, 0, terms, c, &error));
+    assert_error_names (&error, "x [2, 3, 4] f32");
+    g_assert_false (
+        sora_op_lincomb (x, SORA_LINCOMB_MAX + 1, terms, c, &error));
+    assert_error_names (&error, "5 terms");
+  }
   sora_tensor_free (a);
   sora_tensor_free (b);
   sora_tensor_free (x);
@@ -315,6 +377,7 @@ main (int argc, char **argv)
   g_test_add_func ("/elementwise/broadcast", test_broadcast);
   g_test_add_func ("/elementwise/modulate", test_modulate);
   g_test_add_func ("/elementwise/add-gated", test_add_gated);
+  g_test_add_func ("/elementwise/lincomb", test_lincomb);
   g_test_add_func ("/elementwise/errors", test_errors);
   return g_test_run ();
 }

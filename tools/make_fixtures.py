@@ -17,6 +17,9 @@ Writes (all committed, so CI never needs torch):
         2 blocks.  Its 140M weights are too big for git, so they come from a
         counter-based generator (recipe below) that the C test reproduces
         exactly; only the recipe and the reference outputs are committed.
+  tests/fixtures/reference/scheduler-{unipc,euler}.safetensors
+        every step of the schedulers on a small latent, with the fake model
+        outputs fed to them
 
 Every parameter is re-drawn after construction (the classes initialise many
 tensors to 0 or 1, which would hide mistakes such as a missing bias or gain).
@@ -30,8 +33,9 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from diffusers import (AutoencoderKLWan, UniPCMultistepScheduler,
-                       WanPipeline, WanTransformer3DModel)
+from diffusers import (AutoencoderKLWan, FlowMatchEulerDiscreteScheduler,
+                       UniPCMultistepScheduler, WanPipeline,
+                       WanTransformer3DModel)
 from transformers import T5TokenizerFast, UMT5Config, UMT5EncoderModel
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -290,6 +294,13 @@ def pipeline_reference(pipe, g):
     return {"latents": latents, "frames": torch.from_numpy(frames)}
 
 
+def json_default(value):
+    # Sets (diffusers' _use_default_values) sorted, so the file is stable.
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return list(value)
+
+
 def make_wide():
     transformer = wide_transformer()
     recipe = fill_from_recipe(transformer)
@@ -306,9 +317,67 @@ def make_wide():
                    "0x9E3779B97F4A7C15) >> 40, u = bits / 2^24, "
                    "w = offset + scale * (2u - 1), float32",
                    "config": dict(transformer.config),
-                   "tensors": recipe}, f, indent=1, default=list)
+                   "tensors": recipe}, f, indent=1, default=json_default)
+
+
+# --- schedulers ------------------------------------------------------------------
+def scheduler_run(sched, steps, g, prefix):
+    """Runs @sched for @steps on a small latent with a fake model whose
+    outputs are saved, so the C test feeds the same ones in."""
+    sched.set_timesteps(steps)
+    sample = torch.randn(1, 16, 1, 2, 3, generator=g)
+    out = {prefix + "timesteps": sched.timesteps.clone(),
+           prefix + "sigmas": sched.sigmas.clone(),
+           prefix + "sample0": sample.clone()}
+    for i, t in enumerate(sched.timesteps):
+        output = 0.5 * torch.tanh(sample) + torch.randn(sample.shape,
+                                                        generator=g)
+        sample = sched.step(output, t, sample).prev_sample
+        out[prefix + "output%d" % i] = output
+        out[prefix + "sample%d" % (i + 1)] = sample.clone()
+    return out
+
+
+def scheduler_noise(sched, steps, index, g):
+    """add_noise / scale_noise at step @index of @steps."""
+    sched.set_timesteps(steps)
+    # With a begin index and no step taken, both use sigmas[begin_index].
+    sched.set_begin_index(index)
+    clean = torch.randn(1, 16, 1, 2, 3, generator=g)
+    noise = torch.randn(1, 16, 1, 2, 3, generator=g)
+    t = sched.timesteps[index:index + 1]
+    if isinstance(sched, UniPCMultistepScheduler):
+        noisy = sched.add_noise(clean, noise, t)
+    else:
+        noisy = sched.scale_noise(clean, t, noise)
+    return {"noise/clean": clean, "noise/noise": noise, "noise/noisy": noisy,
+            "noise/index": torch.tensor([float(index)]),
+            "noise/steps": torch.tensor([float(steps)])}
+
+
+def make_scheduler_references():
+    g = torch.Generator().manual_seed(11)
+    unipc = {}
+    for shift in (3.0, 5.0):
+        for steps in (1, 2, 4, 10, 50):
+            unipc.update(scheduler_run(
+                UniPCMultistepScheduler.from_config(scheduler().config,
+                                                    flow_shift=shift),
+                steps, g, "shift%g/n%d/" % (shift, steps)))
+    unipc.update(scheduler_noise(scheduler(), 10, 3, g))
+    save(os.path.join(REF, "scheduler-unipc.safetensors"), unipc)
+    euler = {}
+    for shift in (3.0, 7.0):
+        for steps in (1, 3, 10):
+            euler.update(scheduler_run(
+                FlowMatchEulerDiscreteScheduler(shift=shift), steps, g,
+                "shift%g/n%d/" % (shift, steps)))
+    euler.update(scheduler_noise(FlowMatchEulerDiscreteScheduler(shift=3.0),
+                                 10, 3, g))
+    save(os.path.join(REF, "scheduler-euler.safetensors"), euler)
 
 
 if __name__ == "__main__":
     make_tiny()
     make_wide()
+    make_scheduler_references()

@@ -1,5 +1,5 @@
-/* Element-wise ops: activations, broadcast add/mul, AdaLN modulation and
- * the gated residual. */
+/* Element-wise ops: activations, broadcast add/mul, AdaLN modulation,
+ * the gated residual and linear combinations. */
 
 /* The values of SoraActivation and of the binary ops in
  * sora-op-elementwise.[ch]. */
@@ -78,4 +78,28 @@ add_gated (__global float *x, const __global float *y,
 
   if (c < C)
     x[i] += y[i] * m[(size_t) gate_row * C + c];
+}
+
+/* y = c0 x0 + ... over the first n of four terms (the rest are unused
+ * arguments).  y may alias any x: each item reads its inputs before its
+ * single write, so no restrict. */
+__kernel void
+lincomb (__global float *y, const __global float *x0,
+    const __global float *x1, const __global float *x2,
+    const __global float *x3, float c0, float c1, float c2, float c3, int n,
+    int terms)
+{
+  int i = get_global_id (0);
+  float acc;
+
+  if (i >= n)
+    return;
+  acc = c0 * x0[i];
+  if (terms > 1)
+    acc += c1 * x1[i];
+  if (terms > 2)
+    acc += c2 * x2[i];
+  if (terms > 3)
+    acc += c3 * x3[i];
+  y[i] = acc;
 }
