@@ -1,0 +1,493 @@
+/* gst-sora engine: the Wan2.1 diffusion transformer (WanTransformer3DModel
+ * in diffusers), read top to bottom.  Formulas: ../shared/design/wan-model.md
+ * section B.
+ *
+ *   X = patchify(latents)·Wpᵀ + bp                      tokens [B, L, d]
+ *   temb = lin2(SiLU(lin1(sinusoid(t))));  M = time_proj(SiLU(temb)) [B, 6, d]
+ *   C = lin2(GELU_tanh(lin1(text)))
+ *   per block, (sh1, sc1, g1, sh2, sc2, g2) = M + table:
+ *     Y = LN(X)·(1 + sc1) + sh1
+ *     X += g1 · Attn(RoPE(RMS(Y·Wq)), RoPE(RMS(Y·Wk)), Y·Wv)·Wo
+ *     Y = LN_affine(X);  X += Attn(RMS(Y·Wq), RMS(C·Wk), C·Wv)·Wo
+ *     Y = LN(X)·(1 + sc2) + sh2;  X += g2 · lin(GELU_tanh(lin(Y)))
+ *   (sh, sc) = temb + head table;  out = unpatchify(proj_out(LN(X)·(1+sc)+sh))
+ *
+ * Every product is a Linear with a bias; the attention has no mask, and the
+ * pipeline's zeroed text padding rows are attended on purpose.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+
+#include "sora-ops.h"
+#include "sora-wan-dit.h"
+#include "sora-weights.h"
+
+/* Rows of a block's modulation (diffusers' chunk order). */
+enum { SHIFT_MSA, SCALE_MSA, GATE_MSA, SHIFT_FFN, SCALE_FFN, GATE_FFN };
+/* Rows of the head's modulation. */
+enum { SHIFT_OUT, SCALE_OUT };
+
+typedef struct
+{
+  SoraTensor *table; /* scale_shift_table [1, 6, d] */
+  SoraLinear *q1, *k1, *v1, *o1;
+  SoraTensor *norm_q1, *norm_k1;
+  SoraTensor *norm2_w, *norm2_b; /* NULL without cross_attn_norm */
+  SoraLinear *q2, *k2, *v2, *o2;
+  SoraTensor *norm_q2, *norm_k2;
+  SoraLinear *ffn0, *ffn2;
+} Block;
+
+struct _SoraWanDit
+{
+  SoraDevice *dev;
+  SoraWanTransformerConfig cfg;
+  SoraLinear *patch, *time1, *time2, *time_proj, *text1, *text2, *proj_out;
+  SoraTensor *table; /* the head's scale_shift_table [1, 2, d] */
+  Block *blocks;
+  /* The RoPE table of the last latent grid (patches per axis). */
+  SoraTensor *rope;
+  gsize rope_grid[3];
+};
+
+/* The activations of one forward, shared by every block. */
+typedef struct
+{
+  SoraTensor *in_item, *in_tokens, *patches;
+  SoraTensor *sinusoid, *time_hidden, *temb, *temb_act, *tproj;
+  SoraTensor *mod, *head_mod;
+  SoraTensor *text_hidden, *ctx, *ck, *cv;
+  SoraTensor *x, *y, *q, *k, *v, *att, *ffn;
+  SoraTensor *proj, *out_tokens, *out_item;
+} Acts;
+
+static void
+block_clear (Block *b)
+{
+  sora_tensor_free (b->table);
+  sora_linear_free (b->q1);
+  sora_linear_free (b->k1);
+  sora_linear_free (b->v1);
+  sora_linear_free (b->o1);
+  sora_tensor_free (b->norm_q1);
+  sora_tensor_free (b->norm_k1);
+  sora_tensor_free (b->norm2_w);
+  sora_tensor_free (b->norm2_b);
+  sora_linear_free (b->q2);
+  sora_linear_free (b->k2);
+  sora_linear_free (b->v2);
+  sora_linear_free (b->o2);
+  sora_tensor_free (b->norm_q2);
+  sora_tensor_free (b->norm_k2);
+  sora_linear_free (b->ffn0);
+  sora_linear_free (b->ffn2);
+}
+
+void
+sora_wan_dit_free (SoraWanDit *dit)
+{
+  if (dit == NULL)
+    return;
+  for (guint i = 0; dit->blocks && i < dit->cfg.num_layers; i++)
+    block_clear (&dit->blocks[i]);
+  g_free (dit->blocks);
+  sora_linear_free (dit->patch);
+  sora_linear_free (dit->time1);
+  sora_linear_free (dit->time2);
+  sora_linear_free (dit->time_proj);
+  sora_linear_free (dit->text1);
+  sora_linear_free (dit->text2);
+  sora_linear_free (dit->proj_out);
+  sora_tensor_free (dit->table);
+  sora_tensor_free (dit->rope);
+  g_free (dit);
+}
+
+const SoraWanTransformerConfig *
+sora_wan_dit_get_config (SoraWanDit *dit)
+{
+  return &dit->cfg;
+}
+
+static gboolean
+load_block (const SoraWeights *w, guint i, gboolean cross_attn_norm, Block *b,
+    GError **error)
+{
+  char *p = g_strdup_printf ("blocks.%u.", i);
+  char *name;
+  gboolean ok = FALSE;
+
+#define LINEAR(field, suffix)                                                  \
+  name = g_strconcat (p, suffix, NULL);                                        \
+  b->field = sora_weights_linear (w, name, TRUE, error);                       \
+  g_free (name);                                                               \
+  if (b->field == NULL)                                                        \
+    goto out;
+#define TENSOR(field, suffix)                                                  \
+  name = g_strconcat (p, suffix, NULL);                                        \
+  b->field = sora_weights_tensor_f32 (w, name, error);                         \
+  g_free (name);                                                               \
+  if (b->field == NULL)                                                        \
+    goto out;
+
+  TENSOR (table, "scale_shift_table");
+  LINEAR (q1, "attn1.to_q");
+  LINEAR (k1, "attn1.to_k");
+  LINEAR (v1, "attn1.to_v");
+  LINEAR (o1, "attn1.to_out.0");
+  TENSOR (norm_q1, "attn1.norm_q.weight");
+  TENSOR (norm_k1, "attn1.norm_k.weight");
+  if (cross_attn_norm) {
+    TENSOR (norm2_w, "norm2.weight");
+    TENSOR (norm2_b, "norm2.bias");
+  }
+  LINEAR (q2, "attn2.to_q");
+  LINEAR (k2, "attn2.to_k");
+  LINEAR (v2, "attn2.to_v");
+  LINEAR (o2, "attn2.to_out.0");
+  TENSOR (norm_q2, "attn2.norm_q.weight");
+  TENSOR (norm_k2, "attn2.norm_k.weight");
+  LINEAR (ffn0, "ffn.net.0.proj");
+  LINEAR (ffn2, "ffn.net.2");
+#undef LINEAR
+#undef TENSOR
+  ok = TRUE;
+
+out:
+  g_free (p);
+  return ok;
+}
+
+SoraWanDit *
+sora_wan_dit_new (
+    SoraDevice *dev, const SoraModelFolder *folder, GError **error)
+{
+  SoraWanDit *dit = g_new0 (SoraWanDit, 1);
+  SoraWeights w = { dev, folder, SORA_COMPONENT_TRANSFORMER, FALSE };
+
+  dit->dev = dev;
+  dit->cfg = *sora_model_folder_get_transformer_config (folder);
+  if (dit->cfg.image_dim || dit->cfg.added_kv_proj_dim) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_MODEL,
+        "%s: transformer: image conditioning (image_dim, "
+        "added_kv_proj_dim) is not supported, only text-to-video",
+        sora_model_folder_get_path (folder));
+    goto fail;
+  }
+#define LINEAR(field, prefix)                                                  \
+  if (!(dit->field = sora_weights_linear (&w, prefix, TRUE, error)))           \
+    goto fail;
+  /* The Conv3d kernel [d, C, pt, ph, pw] flattens to the patchify columns. */
+  LINEAR (patch, "patch_embedding");
+  LINEAR (time1, "condition_embedder.time_embedder.linear_1");
+  LINEAR (time2, "condition_embedder.time_embedder.linear_2");
+  LINEAR (time_proj, "condition_embedder.time_proj");
+  LINEAR (text1, "condition_embedder.text_embedder.linear_1");
+  LINEAR (text2, "condition_embedder.text_embedder.linear_2");
+  LINEAR (proj_out, "proj_out");
+#undef LINEAR
+  dit->table = sora_weights_tensor_f32 (&w, "scale_shift_table", error);
+  if (dit->table == NULL)
+    goto fail;
+  dit->blocks = g_new0 (Block, dit->cfg.num_layers);
+  for (guint i = 0; i < dit->cfg.num_layers; i++)
+    if (!load_block (&w, i, dit->cfg.cross_attn_norm, &dit->blocks[i], error))
+      goto fail;
+  return dit;
+
+fail:
+  sora_wan_dit_free (dit);
+  return NULL;
+}
+
+/* Acts holds nothing but tensor pointers. */
+static void
+acts_clear (Acts *a)
+{
+  SoraTensor **t = (SoraTensor **)a;
+
+  for (gsize i = 0; i < sizeof (Acts) / sizeof (SoraTensor *); i++)
+    sora_tensor_free (t[i]);
+}
+
+static gboolean
+acts_alloc (SoraWanDit *dit, Acts *a, gsize batch, gsize frames, gsize height,
+    gsize width, gsize tokens, gsize seq, GError **error)
+{
+  const SoraWanTransformerConfig *c = &dit->cfg;
+  gsize d = c->inner_dim, ffn = c->ffn_dim, freq = c->freq_dim;
+  gsize patch = (gsize)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
+  gsize in = c->in_channels, out = c->out_channels;
+
+#define NEW(field, ...)                                                        \
+  if (!(a->field = sora_tensor_new_v (                                         \
+            dit->dev, "wan dit " #field, SORA_DTYPE_F32, error, __VA_ARGS__))) \
+    return FALSE;
+  NEW (in_item, 4, in, frames, height, width);
+  NEW (in_tokens, 2, tokens, in * patch);
+  NEW (patches, 3, batch, tokens, in * patch);
+  NEW (sinusoid, 2, batch, freq);
+  NEW (time_hidden, 2, batch, d);
+  NEW (temb, 2, batch, d);
+  NEW (temb_act, 2, batch, d);
+  NEW (tproj, 2, batch, 6 * d);
+  NEW (mod, 3, batch, (gsize)6, d);
+  NEW (head_mod, 3, batch, (gsize)2, d);
+  NEW (text_hidden, 3, batch, seq, d);
+  NEW (ctx, 3, batch, seq, d);
+  NEW (ck, 3, batch, seq, d);
+  NEW (cv, 3, batch, seq, d);
+  NEW (x, 3, batch, tokens, d);
+  NEW (y, 3, batch, tokens, d);
+  NEW (q, 3, batch, tokens, d);
+  NEW (k, 3, batch, tokens, d);
+  NEW (v, 3, batch, tokens, d);
+  NEW (att, 3, batch, tokens, d);
+  NEW (ffn, 3, batch, tokens, ffn);
+  NEW (proj, 3, batch, tokens, out * patch);
+  NEW (out_tokens, 2, tokens, out * patch);
+  NEW (out_item, 4, out, frames, height, width);
+#undef NEW
+  return TRUE;
+}
+
+/* diffusers' get_timestep_embedding (flip_sin_to_cos, no frequency shift)
+ * in float32 as it runs it: [cos (t·ω_j), sin (t·ω_j)] with
+ * ω_j = exp (−ln (10000)·j / (dim/2)). */
+static gboolean
+timestep_sinusoid (
+    const float *timesteps, gsize batch, SoraTensor *out, GError **error)
+{
+  gsize dim = out->shape[1], half = dim / 2;
+  float *host = g_new0 (float, batch *dim);
+  gboolean ok;
+
+  for (gsize b = 0; b < batch; b++) {
+    for (gsize j = 0; j < half; j++) {
+      float exponent = (float)-log (10000.0) * (float)j / (float)half;
+      float arg = timesteps[b] * expf (exponent);
+
+      host[b * dim + j] = (float)cos ((double)arg);
+      host[b * dim + half + j] = (float)sin ((double)arg);
+    }
+  }
+  ok = sora_tensor_write (out, host, error);
+  g_free (host);
+  return ok;
+}
+
+/* The RoPE table of a grid, kept while the grid stays the same. */
+static SoraTensor *
+rope_table (SoraWanDit *dit, gsize f, gsize h, gsize w, GError **error)
+{
+  if (dit->rope && dit->rope_grid[0] == f && dit->rope_grid[1] == h &&
+      dit->rope_grid[2] == w)
+    return dit->rope;
+  g_clear_pointer (&dit->rope, sora_tensor_free);
+  dit->rope = sora_rope_table_new (
+      dit->dev, f, h, w, dit->cfg.attention_head_dim, 10000.0, error);
+  dit->rope_grid[0] = f;
+  dit->rope_grid[1] = h;
+  dit->rope_grid[2] = w;
+  return dit->rope;
+}
+
+static gboolean
+block_forward (
+    SoraWanDit *dit, Block *b, Acts *a, SoraTensor *rope, GError **error)
+{
+  const SoraWanTransformerConfig *c = &dit->cfg;
+  float eps = c->eps;
+  SoraAttentionParams ap = { c->num_attention_heads,
+    1.0f / sqrtf ((float)c->attention_head_dim), NULL, NULL };
+  SoraTensor *cross_in = b->norm2_w ? a->y : a->x;
+
+  return
+      /* The modulation rows, from the timestep's and the block's own. */
+      sora_op_add (a->tproj, b->table, a->mod, error) &&
+      /* Self-attention, gated. */
+      sora_op_layer_norm (a->x, NULL, NULL, eps, a->y, error) &&
+      sora_op_modulate (a->y, a->mod, SCALE_MSA, SHIFT_MSA, a->y, error) &&
+      sora_op_linear (b->q1, a->y, a->q, error) &&
+      sora_op_linear (b->k1, a->y, a->k, error) &&
+      sora_op_linear (b->v1, a->y, a->v, error) &&
+      sora_op_rms_norm (a->q, b->norm_q1, eps, a->q, error) &&
+      sora_op_rms_norm (a->k, b->norm_k1, eps, a->k, error) &&
+      sora_op_rope (a->q, rope, c->num_attention_heads, a->q, error) &&
+      sora_op_rope (a->k, rope, c->num_attention_heads, a->k, error) &&
+      sora_op_attention (a->q, a->k, a->v, a->att, &ap, error) &&
+      sora_op_linear (b->o1, a->att, a->y, error) &&
+      sora_op_add_gated (a->x, a->y, a->mod, GATE_MSA, error) &&
+      /* Cross-attention over the text, plain residual. */
+      (!b->norm2_w ||
+          sora_op_layer_norm (
+              a->x, b->norm2_w, b->norm2_b, eps, a->y, error)) &&
+      sora_op_linear (b->q2, cross_in, a->q, error) &&
+      sora_op_linear (b->k2, a->ctx, a->ck, error) &&
+      sora_op_linear (b->v2, a->ctx, a->cv, error) &&
+      sora_op_rms_norm (a->q, b->norm_q2, eps, a->q, error) &&
+      sora_op_rms_norm (a->ck, b->norm_k2, eps, a->ck, error) &&
+      sora_op_attention (a->q, a->ck, a->cv, a->att, &ap, error) &&
+      sora_op_linear (b->o2, a->att, a->y, error) &&
+      sora_op_add (a->x, a->y, a->x, error) &&
+      /* Feed-forward, gated. */
+      sora_op_layer_norm (a->x, NULL, NULL, eps, a->y, error) &&
+      sora_op_modulate (a->y, a->mod, SCALE_FFN, SHIFT_FFN, a->y, error) &&
+      sora_op_linear (b->ffn0, a->y, a->ffn, error) &&
+      sora_op_activate (a->ffn, SORA_ACT_GELU_TANH, a->ffn, error) &&
+      sora_op_linear (b->ffn2, a->ffn, a->q, error) &&
+      sora_op_add_gated (a->x, a->q, a->mod, GATE_FFN, error);
+}
+
+static gboolean
+check_inputs (
+    SoraWanDit *dit, SoraTensor *latents, SoraTensor *text, GError **error)
+{
+  const SoraWanTransformerConfig *c = &dit->cfg;
+  const guint *p = c->patch_size;
+  g_autofree char *l = sora_tensor_describe (latents);
+  g_autofree char *t = sora_tensor_describe (text);
+
+  if (latents->dtype != SORA_DTYPE_F32 || latents->ndim != 5 ||
+      latents->shape[0] == 0 || latents->shape[1] != c->in_channels ||
+      latents->shape[2] == 0 || latents->shape[2] % p[0] ||
+      latents->shape[3] == 0 || latents->shape[3] % p[1] ||
+      latents->shape[4] == 0 || latents->shape[4] % p[2]) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "Wan DiT: latents %s must be f32 [B, %u, F, H, W] with F, H, W "
+        "non-zero multiples of the patch %ux%ux%u",
+        l, c->in_channels, p[0], p[1], p[2]);
+    return FALSE;
+  }
+  if (text->dtype != SORA_DTYPE_F32 || text->ndim != 3 ||
+      text->shape[0] != latents->shape[0] || text->shape[1] == 0 ||
+      text->shape[2] != c->text_dim) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "Wan DiT: text %s must be f32 [%" G_GSIZE_FORMAT ", S, %u] for "
+        "latents %s",
+        t, latents->shape[0], c->text_dim, l);
+    return FALSE;
+  }
+  /* diffusers' RoPE only has rope_max_seq_len positions per axis. */
+  for (guint i = 0; i < 3; i++) {
+    if (latents->shape[2 + i] / p[i] > c->rope_max_seq_len) {
+      g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+          "Wan DiT: latents %s have more than rope_max_seq_len = %u "
+          "patches along an axis",
+          l, c->rope_max_seq_len);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+SoraTensor *
+sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
+    const float *timesteps, SoraTensor *text, const SoraProbe *probe,
+    GError **error)
+{
+  const SoraWanTransformerConfig *c = &dit->cfg;
+  const guint *p = c->patch_size;
+  gsize batch, frames, height, width, f, h, w, tokens, seq, d = c->inner_dim;
+  gsize in_numel, out_numel;
+  Acts a = { NULL };
+  SoraTensor *rope, *out = NULL;
+  gboolean ok = FALSE;
+
+  if (!check_inputs (dit, latents, text, error))
+    return NULL;
+  batch = latents->shape[0];
+  frames = latents->shape[2];
+  height = latents->shape[3];
+  width = latents->shape[4];
+  f = frames / p[0];
+  h = height / p[1];
+  w = width / p[2];
+  tokens = f * h * w;
+  seq = text->shape[1];
+  in_numel = c->in_channels * frames * height * width;
+  out_numel = c->out_channels * frames * height * width;
+
+  rope = rope_table (dit, f, h, w, error);
+  if (rope == NULL ||
+      !acts_alloc (dit, &a, batch, frames, height, width, tokens, seq, error))
+    goto out;
+  out = sora_tensor_new_v (dit->dev, "wan dit output", SORA_DTYPE_F32, error, 5,
+      batch, (gsize)c->out_channels, frames, height, width);
+  if (out == NULL)
+    goto out;
+
+  /* Patch embedding: the Conv3d with stride = kernel is a Linear over the
+   * patchified tokens of each batch item. */
+  for (gsize b = 0; b < batch; b++) {
+    if (!sora_op_copy_slab (
+            latents, a.in_item, 1, in_numel, batch, b, 1, 0, 1, error) ||
+        !sora_op_patchify (a.in_item, p[0], p[1], p[2], a.in_tokens, error) ||
+        !sora_op_copy_slab (a.in_tokens, a.patches, 1, a.in_tokens->numel, 1, 0,
+            batch, b, 1, error))
+      goto out;
+  }
+  if (!sora_op_linear (dit->patch, a.patches, a.x, error))
+    goto out;
+  sora_probe_emit (probe, "patch_embedding", a.x);
+
+  /* Time: sinusoid -> MLP -> temb; SiLU -> time_proj -> 6 rows per item. */
+  if (!timestep_sinusoid (timesteps, batch, a.sinusoid, error) ||
+      !sora_op_linear (dit->time1, a.sinusoid, a.time_hidden, error) ||
+      !sora_op_activate (a.time_hidden, SORA_ACT_SILU, a.time_hidden, error) ||
+      !sora_op_linear (dit->time2, a.time_hidden, a.temb, error) ||
+      !sora_op_activate (a.temb, SORA_ACT_SILU, a.temb_act, error) ||
+      !sora_op_linear (dit->time_proj, a.temb_act, a.tproj, error) ||
+      !sora_tensor_reshape (a.tproj, 3, (gsize[]){ batch, 6, d }, error))
+    goto out;
+  sora_probe_emit (probe, "temb", a.temb);
+  sora_probe_emit (probe, "timestep_proj", a.tproj);
+
+  /* Text: Linear -> GELU (tanh) -> Linear. */
+  if (!sora_op_linear (dit->text1, text, a.text_hidden, error) ||
+      !sora_op_activate (
+          a.text_hidden, SORA_ACT_GELU_TANH, a.text_hidden, error) ||
+      !sora_op_linear (dit->text2, a.text_hidden, a.ctx, error))
+    goto out;
+  sora_probe_emit (probe, "text_embedded", a.ctx);
+
+  for (guint i = 0; i < c->num_layers; i++) {
+    char point[32];
+
+    if (!block_forward (dit, &dit->blocks[i], &a, rope, error))
+      goto out;
+    g_snprintf (point, sizeof (point), "after_block%u", i);
+    sora_probe_emit (probe, point, a.x);
+  }
+
+  /* Head: (shift, scale) = temb + table, both rows from temb itself. */
+  if (!sora_op_copy_slab (
+          a.temb, a.head_mod, batch, d, 1, 0, 2, SHIFT_OUT, 1, error) ||
+      !sora_op_copy_slab (
+          a.temb, a.head_mod, batch, d, 1, 0, 2, SCALE_OUT, 1, error) ||
+      !sora_op_add (a.head_mod, dit->table, a.head_mod, error) ||
+      !sora_op_layer_norm (a.x, NULL, NULL, c->eps, a.y, error) ||
+      !sora_op_modulate (a.y, a.head_mod, SCALE_OUT, SHIFT_OUT, a.y, error))
+    goto out;
+  sora_probe_emit (probe, "before_head", a.y);
+  if (!sora_op_linear (dit->proj_out, a.y, a.proj, error))
+    goto out;
+  for (gsize b = 0; b < batch; b++) {
+    if (!sora_op_copy_slab (a.proj, a.out_tokens, 1, a.out_tokens->numel, batch,
+            b, 1, 0, 1, error) ||
+        !sora_op_unpatchify (
+            a.out_tokens, f, h, w, p[0], p[1], p[2], a.out_item, error) ||
+        !sora_op_copy_slab (
+            a.out_item, out, 1, out_numel, 1, 0, batch, b, 1, error))
+      goto out;
+  }
+  sora_probe_emit (probe, "output", out);
+  ok = TRUE;
+
+out:
+  acts_clear (&a);
+  if (!ok)
+    g_clear_pointer (&out, sora_tensor_free);
+  return out;
+}

@@ -1,0 +1,36 @@
+/* gst-sora engine: the Wan2.1 diffusion transformer (WanTransformer3DModel)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_WAN_DIT_H__
+#define __SORA_WAN_DIT_H__
+
+#include "sora-diffusers.h"
+#include "sora-model.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SoraWanDit SoraWanDit;
+
+/* Uploads the transformer of @folder (validated by the caller), each weight
+ * in its stored dtype.  Text-to-video only: a config with image inputs
+ * (image_dim, added_kv_proj_dim) is SORA_ERROR_MODEL. */
+SoraWanDit *sora_wan_dit_new (
+    SoraDevice *dev, const SoraModelFolder *folder, GError **error);
+void sora_wan_dit_free (SoraWanDit *dit);
+const SoraWanTransformerConfig *sora_wan_dit_get_config (SoraWanDit *dit);
+
+/* One forward pass: @latents [B, in_channels, F, H, W] f32, @timesteps [B]
+ * on the host, @text [B, S, text_dim] f32 (padding rows as the pipeline
+ * hands them: zeros, attended without a mask).  Returns the prediction
+ * [B, out_channels, F, H, W] f32; batch items are independent, so both
+ * classifier-free-guidance branches can run in one call.  @probe sees
+ * "patch_embedding" [B, L, d], "temb" [B, d], "timestep_proj" [B, 6, d],
+ * "text_embedded" [B, S, d], "after_block0".. [B, L, d], "before_head"
+ * [B, L, d] (the modulated input of proj_out) and "output". */
+SoraTensor *sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
+    const float *timesteps, SoraTensor *text, const SoraProbe *probe,
+    GError **error);
+
+G_END_DECLS
+
+#endif /* __SORA_WAN_DIT_H__ */

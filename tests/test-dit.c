@@ -1,0 +1,565 @@
+/* gst-sora tests: the Wan DiT against diffusers' WanTransformer3DModel
+ * (tools/make_fixtures.py): the tiny model in f32, f16 and bf16 storage and
+ * the wide one (1.3B widths, 2 blocks) rebuilt from its weight recipe, at
+ * every saved intermediate point; batching; a perturbed model; bad inputs.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "sora-safetensors.h"
+#include "sora-test-util.h"
+#include "sora-wan-dit.h"
+
+/* Every probe point of a forward compared with the reference file. */
+typedef struct
+{
+  const char *ref;
+  double tol; /* 0: measure only */
+  double worst;
+  guint checked;
+} Parity;
+
+static void
+check_point (const char *point, SoraTensor *t, gpointer user_data)
+{
+  Parity *p = user_data;
+  gsize n;
+  double *want = sora_test_reference (p->ref, point, &n);
+  float *got = sora_test_download (t);
+  char *what = g_strdup_printf ("%s %s", p->ref, point);
+  double err;
+
+  g_assert_cmpuint (n, ==, t->numel);
+  err = sora_test_rel_l2 (got, want, n);
+  p->worst = MAX (p->worst, err);
+  if (p->tol > 0)
+    sora_assert_close (got, want, n, p->tol, what);
+  else
+    g_test_message ("%s: relative L2 error %.3g", what, err);
+  p->checked++;
+  g_free (what);
+  g_free (got);
+  g_free (want);
+}
+
+/* A tensor of the reference file uploaded with its shape. */
+static SoraTensor *
+reference_input (const char *ref, const char *name)
+{
+  GError *error = NULL;
+  char *rel = g_build_filename ("reference", ref, NULL);
+  char *path = sora_test_fixture (rel);
+  SoraSafetensors *st = sora_safetensors_open (path, &error);
+  const SoraSafetensor *t;
+  gsize shape[SORA_MAX_DIMS];
+  float *host;
+  SoraTensor *out;
+
+  g_assert_no_error (error);
+  t = sora_safetensors_find (st, name);
+  g_assert_nonnull (t);
+  g_assert_cmpint (t->dtype, ==, SORA_SAFE_F32);
+  g_assert_cmpuint (t->ndim, <=, SORA_MAX_DIMS);
+  for (guint i = 0; i < t->ndim; i++)
+    shape[i] = t->shape[i];
+  host = g_new (float, t->numel);
+  memcpy (host, t->data, t->nbytes);
+  out = sora_test_upload (name, SORA_DTYPE_F32, host, t->ndim, shape);
+  g_free (host);
+  sora_safetensors_free (st);
+  g_free (path);
+  g_free (rel);
+  return out;
+}
+
+static SoraWanDit *
+open_dit (const char *dir, SoraModelFolder **folder)
+{
+  GError *error = NULL;
+  SoraWanDit *dit;
+
+  *folder = sora_model_folder_open (dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (sora_model_folder_validate (*folder, &error));
+  g_assert_no_error (error);
+  dit = sora_wan_dit_new (sora_test_device (), *folder, &error);
+  g_assert_no_error (error);
+  return dit;
+}
+
+/* Runs the model in @dir on the inputs saved in @ref and returns the
+ * largest relative L2 error over the probe points, asserting each against
+ * @tol unless it is 0. */
+static double
+parity (const char *dir, const char *ref, double tol)
+{
+  GError *error = NULL;
+  SoraModelFolder *folder;
+  SoraWanDit *dit = open_dit (dir, &folder);
+  SoraTensor *latents = reference_input (ref, "hidden_states");
+  SoraTensor *text = reference_input (ref, "encoder_hidden_states");
+  gsize n;
+  float *t = sora_test_reference_f32 (ref, "timestep", &n);
+  Parity p = { ref, tol, 0, 0 };
+  SoraProbe probe = { check_point, &p };
+  SoraTensor *out;
+  gint64 start = g_get_monotonic_time ();
+  clock_t cpu = clock ();
+
+  out = sora_wan_dit_forward (dit, latents, t, text, &probe, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s: first forward, with probes and building kernels: "
+                  "%.2f s (process CPU %.2f s)",
+      ref, (g_get_monotonic_time () - start) / 1e6,
+      (double)(clock () - cpu) / CLOCKS_PER_SEC);
+  sora_tensor_free (out);
+
+  /* The forward's own time: kernels built, no probes, up to the result on
+   * the host. */
+  start = g_get_monotonic_time ();
+  cpu = clock ();
+  out = sora_wan_dit_forward (dit, latents, t, text, NULL, &error);
+  g_assert_no_error (error);
+  g_free (sora_test_download (out));
+  g_test_message ("%s: forward %.3f s (process CPU %.3f s)", ref,
+      (g_get_monotonic_time () - start) / 1e6,
+      (double)(clock () - cpu) / CLOCKS_PER_SEC);
+  /* patch_embedding, temb, timestep_proj, text_embedded, the blocks,
+   * before_head, output */
+  g_assert_cmpuint (
+      p.checked, ==, 6 + sora_wan_dit_get_config (dit)->num_layers);
+
+  g_free (t);
+  sora_tensor_free (out);
+  sora_tensor_free (latents);
+  sora_tensor_free (text);
+  sora_wan_dit_free (dit);
+  sora_model_folder_free (folder);
+  return p.worst;
+}
+
+static void
+check_fixture (const char *folder_name, const char *ref)
+{
+  char *dir = sora_test_fixture (folder_name);
+
+  /* 1e-4: the issue's f32 bound; a few hundred f32 ops (sums over at most
+   * 256 terms) measure ~1e-6.  The f16/bf16 references are the f32 model
+   * on the rounded weights, so they take the same bound (the issue allows
+   * 1e-2 there). */
+  parity (dir, ref, 1e-4);
+  g_free (dir);
+}
+
+static void
+test_tiny_f32 (void)
+{
+  check_fixture ("wan-tiny", "tiny-dit.safetensors");
+}
+
+static void
+test_tiny_f16 (void)
+{
+  check_fixture ("wan-tiny-f16", "tiny-f16-dit.safetensors");
+}
+
+static void
+test_tiny_bf16 (void)
+{
+  check_fixture ("wan-tiny-bf16", "tiny-bf16-dit.safetensors");
+}
+
+/* Two items (other text, other timestep for the second) in one forward
+ * equal two single forwards. */
+static void
+test_batched (void)
+{
+  const char *ref = "tiny-dit.safetensors";
+  GError *error = NULL;
+  char *dir = sora_test_fixture ("wan-tiny");
+  SoraModelFolder *folder;
+  SoraWanDit *dit = open_dit (dir, &folder);
+  SoraTensor *latents = reference_input (ref, "hidden_states");
+  SoraTensor *text = reference_input (ref, "encoder_hidden_states");
+  gsize ln = latents->numel, tn = text->numel, n;
+  float *t_ref = sora_test_reference_f32 (ref, "timestep", &n);
+  float ts[2] = { t_ref[0], 301.0f };
+  float *lat_host = sora_test_download (latents);
+  float *text_host = g_new0 (float, 2 * tn);
+  float *lat2 = g_new (float, 2 * ln);
+  gsize lshape[5], tshape[3];
+  SoraTensor *single[2], *texts[2], *lat_b, *text_b, *out_b;
+  float *got_b;
+
+  memcpy (lat2, lat_host, ln * sizeof (float));
+  memcpy (lat2 + ln, lat_host, ln * sizeof (float));
+  sora_tensor_read_f32 (text, text_host, &error);
+  g_assert_no_error (error);
+  memcpy (lshape, latents->shape, sizeof (lshape));
+  memcpy (tshape, text->shape, sizeof (tshape));
+  lshape[0] = tshape[0] = 2;
+  lat_b = sora_test_upload ("latents", SORA_DTYPE_F32, lat2, 5, lshape);
+  /* the second item's text is all zeros (the padding-only prompt) */
+  text_b = sora_test_upload ("text", SORA_DTYPE_F32, text_host, 3, tshape);
+  out_b = sora_wan_dit_forward (dit, lat_b, ts, text_b, NULL, &error);
+  g_assert_no_error (error);
+  got_b = sora_test_download (out_b);
+
+  texts[0] = text;
+  texts[1] = sora_test_upload (
+      "zero text", SORA_DTYPE_F32, text_host + tn, 3, text->shape);
+  for (guint b = 0; b < 2; b++) {
+    float *want_f;
+    double *want = g_new (double, ln);
+    char *what = g_strdup_printf ("batch item %u vs alone", b);
+
+    single[b] =
+        sora_wan_dit_forward (dit, latents, &ts[b], texts[b], NULL, &error);
+    g_assert_no_error (error);
+    want_f = sora_test_download (single[b]);
+    for (gsize i = 0; i < ln; i++)
+      want[i] = want_f[i];
+    /* 1e-6: the same f32 arithmetic per item; only the products' tiling
+     * may follow the row count. */
+    sora_assert_close (got_b + b * ln, want, ln, 1e-6, what);
+    g_free (what);
+    g_free (want);
+    g_free (want_f);
+    sora_tensor_free (single[b]);
+  }
+  /* The two items do differ: the second's text and time matter. */
+  {
+    double *item1 = g_new (double, ln);
+
+    for (gsize i = 0; i < ln; i++)
+      item1[i] = got_b[ln + i];
+    g_assert_cmpfloat (sora_test_rel_l2 (got_b, item1, ln), >, 1e-3);
+    g_free (item1);
+  }
+
+  g_free (got_b);
+  g_free (lat_host);
+  g_free (text_host);
+  g_free (lat2);
+  g_free (t_ref);
+  sora_tensor_free (out_b);
+  sora_tensor_free (lat_b);
+  sora_tensor_free (text_b);
+  sora_tensor_free (texts[1]);
+  sora_tensor_free (latents);
+  sora_tensor_free (text);
+  sora_wan_dit_free (dit);
+  sora_model_folder_free (folder);
+  g_free (dir);
+}
+
+static void
+copy_tree (const char *from, const char *to)
+{
+  GError *error = NULL;
+  GDir *dir = g_dir_open (from, 0, &error);
+  const char *name;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir_with_parents (to, 0755), ==, 0);
+  while ((name = g_dir_read_name (dir))) {
+    char *src = g_build_filename (from, name, NULL);
+    char *dst = g_build_filename (to, name, NULL);
+
+    if (g_file_test (src, G_FILE_TEST_IS_DIR)) {
+      copy_tree (src, dst);
+    } else {
+      char *data;
+      gsize len;
+
+      g_file_get_contents (src, &data, &len, &error);
+      g_assert_no_error (error);
+      g_file_set_contents (dst, data, len, &error);
+      g_assert_no_error (error);
+      g_free (data);
+    }
+    g_free (src);
+    g_free (dst);
+  }
+  g_dir_close (dir);
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir))) {
+    char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      remove_tree (child);
+    else
+      g_remove (child);
+    g_free (child);
+  }
+  if (dir)
+    g_dir_close (dir);
+  g_rmdir (path);
+}
+
+static char *
+make_tmp_dir (void)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("sora-test-dit-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+/* The parity check tells a wrong model from a right one: the tiny model
+ * with one weight scaled by 1.01 misses the reference. */
+static void
+test_wrong_model (void)
+{
+  const char *victim = "blocks.0.ffn.net.2.weight";
+  GError *error = NULL;
+  char *src = sora_test_fixture ("wan-tiny");
+  char *tmp = make_tmp_dir ();
+  char *dir = g_build_filename (tmp, "model", NULL);
+  char *weights = g_build_filename (
+      dir, "transformer", "diffusion_pytorch_model.safetensors", NULL);
+  SoraSafetensors *st;
+  guint n;
+  SoraSafetensor *tensors;
+  float *scaled = NULL;
+  double err;
+
+  copy_tree (src, dir);
+  st = sora_safetensors_open (weights, &error);
+  g_assert_no_error (error);
+  n = sora_safetensors_get_n_tensors (st);
+  tensors = g_new (SoraSafetensor, n);
+  for (guint i = 0; i < n; i++) {
+    tensors[i] = *sora_safetensors_get_tensor (st, i);
+    if (strcmp (tensors[i].name, victim) == 0) {
+      g_assert_cmpint (tensors[i].dtype, ==, SORA_SAFE_F32);
+      scaled = g_new (float, tensors[i].numel);
+      memcpy (scaled, tensors[i].data, tensors[i].nbytes);
+      for (gsize j = 0; j < tensors[i].numel; j++)
+        scaled[j] *= 1.01f;
+      tensors[i].data = (const guint8 *)scaled;
+    }
+  }
+  g_assert_nonnull (scaled);
+  /* The file is built in memory before it replaces the mapped one. */
+  g_assert_true (sora_safetensors_write (weights, tensors, n, &error));
+  g_assert_no_error (error);
+  sora_safetensors_free (st);
+
+  err = parity (dir, "tiny-dit.safetensors", 0);
+  g_test_message (
+      "%s scaled by 1.01: worst relative L2 error %.3g", victim, err);
+  g_assert_cmpfloat (err, >, 1e-4);
+
+  remove_tree (tmp);
+  g_free (scaled);
+  g_free (tensors);
+  g_free (weights);
+  g_free (dir);
+  g_free (tmp);
+  g_free (src);
+}
+
+/* tools/make_fixtures.py recipe_values: exact in float32. */
+static guint64
+fnv1a64 (const char *s)
+{
+  guint64 h = G_GUINT64_CONSTANT (0xCBF29CE484222325);
+
+  for (; *s; s++)
+    h = (h ^ (guint8)*s) * G_GUINT64_CONSTANT (0x100000001B3);
+  return h;
+}
+
+static void
+recipe_values (const char *name, float scale, float offset, float *v, gsize n)
+{
+  guint64 base = fnv1a64 (name);
+
+  for (gsize i = 0; i < n; i++) {
+    guint64 z = base + (guint64)i * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15);
+    float u, centred, scaled;
+
+    z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94D049BB133111EB);
+    z ^= z >> 31;
+    u = (float)(z >> 40) * (1.0f / 16777216.0f);
+    centred = u * 2.0f - 1.0f;
+    scaled = scale * centred;
+    v[i] = offset + scaled;
+  }
+}
+
+/* Writes a model folder with wan-tiny's other components and the wide
+ * transformer of the recipe. */
+static void
+write_wide_model (const char *dir)
+{
+  GError *error = NULL;
+  const char *copied[] = { "scheduler", "tokenizer", "text_encoder", "vae" };
+  char *tiny = sora_test_fixture ("wan-tiny");
+  char *recipe_path = sora_test_fixture ("reference/wide-recipe.json");
+  char *json, *path, *config;
+  gsize len;
+  JsonObject *recipe, *tensors, *cfg;
+  GList *names;
+  SoraSafetensor *st;
+  guint n, i = 0;
+  JsonNode *node;
+
+  for (guint c = 0; c < G_N_ELEMENTS (copied); c++) {
+    char *from = g_build_filename (tiny, copied[c], NULL);
+    char *to = g_build_filename (dir, copied[c], NULL);
+
+    copy_tree (from, to);
+    g_free (from);
+    g_free (to);
+  }
+  path = g_build_filename (tiny, "model_index.json", NULL);
+  g_file_get_contents (path, &json, &len, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  path = g_build_filename (dir, "model_index.json", NULL);
+  g_file_set_contents (path, json, len, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  g_free (json);
+
+  g_file_get_contents (recipe_path, &json, &len, &error);
+  g_assert_no_error (error);
+  recipe = sora_json_parse_object (json, len, 16, recipe_path, &error);
+  g_assert_no_error (error);
+  g_free (json);
+
+  cfg = json_object_get_object_member (recipe, "config");
+  json_object_set_string_member (cfg, "_class_name", "WanTransformer3DModel");
+  node = json_node_init_object (json_node_alloc (), cfg);
+  config = json_to_string (node, TRUE);
+  json_node_unref (node);
+  path = g_build_filename (dir, "transformer", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (path, 0755), ==, 0);
+  g_free (path);
+  path = g_build_filename (dir, "transformer", "config.json", NULL);
+  g_file_set_contents (path, config, -1, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  g_free (config);
+
+  tensors = json_object_get_object_member (recipe, "tensors");
+  names = json_object_get_members (tensors);
+  n = g_list_length (names);
+  st = g_new0 (SoraSafetensor, n);
+  for (GList *l = names; l; l = l->next, i++) {
+    JsonObject *t = json_object_get_object_member (tensors, l->data);
+    JsonArray *shape = json_object_get_array_member (t, "shape");
+    float *v;
+
+    st[i].name = l->data;
+    st[i].dtype = SORA_SAFE_F32;
+    st[i].ndim = json_array_get_length (shape);
+    st[i].numel = 1;
+    for (guint k = 0; k < st[i].ndim; k++) {
+      st[i].shape[k] = json_array_get_int_element (shape, k);
+      st[i].numel *= st[i].shape[k];
+    }
+    v = g_new (float, st[i].numel);
+    recipe_values (st[i].name,
+        (float)json_object_get_double_member (t, "scale"),
+        (float)json_object_get_double_member (t, "offset"), v, st[i].numel);
+    st[i].data = (const guint8 *)v;
+  }
+  path = g_build_filename (
+      dir, "transformer", "diffusion_pytorch_model.safetensors", NULL);
+  g_assert_true (sora_safetensors_write (path, st, n, &error));
+  g_assert_no_error (error);
+  g_free (path);
+
+  for (i = 0; i < n; i++)
+    g_free ((gpointer)st[i].data);
+  g_free (st);
+  g_list_free (names);
+  json_object_unref (recipe);
+  g_free (recipe_path);
+  g_free (tiny);
+}
+
+static void
+test_wide (void)
+{
+  char *tmp = make_tmp_dir ();
+  gint64 start = g_get_monotonic_time ();
+
+  write_wide_model (tmp);
+  g_test_message (
+      "wide model written in %.1f s", (g_get_monotonic_time () - start) / 1e6);
+  /* 1e-4 as for the tiny model: sums over up to 8960 terms measure
+   * ~1e-6..1e-5 in f32. */
+  parity (tmp, "wide-dit.safetensors", 1e-4);
+  remove_tree (tmp);
+  g_free (tmp);
+}
+
+/* Inputs of the wrong shape are errors naming the tensor. */
+static void
+test_bad_inputs (void)
+{
+  const char *ref = "tiny-dit.safetensors";
+  GError *error = NULL;
+  char *dir = sora_test_fixture ("wan-tiny");
+  SoraModelFolder *folder;
+  SoraWanDit *dit = open_dit (dir, &folder);
+  SoraTensor *text = reference_input (ref, "encoder_hidden_states");
+  SoraTensor *latents = reference_input (ref, "hidden_states");
+  float *zeros = g_new0 (float, 15 * 3 * 6 * 10);
+  SoraTensor *bad = sora_test_upload ("latents with 15 channels",
+      SORA_DTYPE_F32, zeros, 5, (gsize[]){ 1, 15, 3, 6, 10 });
+  SoraTensor *bad_text = sora_test_upload (
+      "text of width 31", SORA_DTYPE_F32, zeros, 3, (gsize[]){ 1, 32, 31 });
+  float t = 500.0f;
+
+  g_assert_null (sora_wan_dit_forward (dit, bad, &t, text, NULL, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "latents with 15 channels"));
+  g_clear_error (&error);
+
+  g_assert_null (
+      sora_wan_dit_forward (dit, latents, &t, bad_text, NULL, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "text of width 31"));
+  g_clear_error (&error);
+
+  g_free (zeros);
+  sora_tensor_free (bad);
+  sora_tensor_free (bad_text);
+  sora_tensor_free (latents);
+  sora_tensor_free (text);
+  sora_wan_dit_free (dit);
+  sora_model_folder_free (folder);
+  g_free (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  sora_test_init (&argc, &argv);
+  g_test_add_func ("/dit/tiny-f32", test_tiny_f32);
+  g_test_add_func ("/dit/tiny-f16", test_tiny_f16);
+  g_test_add_func ("/dit/tiny-bf16", test_tiny_bf16);
+  g_test_add_func ("/dit/batched", test_batched);
+  g_test_add_func ("/dit/wrong-model", test_wrong_model);
+  g_test_add_func ("/dit/bad-inputs", test_bad_inputs);
+  g_test_add_func ("/dit/wide", test_wide);
+  return g_test_run ();
+}
