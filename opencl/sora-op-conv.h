@@ -27,6 +27,23 @@ typedef struct
 gboolean sora_op_conv3d (SoraTensor *x, SoraTensor *cache, SoraTensor *weight,
     SoraTensor *bias, const SoraConv3dParams *p, SoraTensor *y, GError **error);
 
+/* A convolution's weight laid out once for fast convolutions: panels of
+ * output channels, in the stored dtype or widened to f32.  Layers that run
+ * more than once keep one of these instead of the weight tensor. */
+typedef struct _SoraConvWeight SoraConvWeight;
+
+/* Packs @weight [Cout, Cin, kt, kh, kw] f32/f16/bf16 (which can be freed
+ * afterwards).  @widen stores f16/bf16 as f32: twice the memory, faster
+ * where converting halves is slow. */
+SoraConvWeight *sora_conv_weight_new (
+    SoraTensor *weight, gboolean widen, GError **error);
+void sora_conv_weight_free (SoraConvWeight *weight);
+
+/* sora_op_conv3d() with a packed weight. */
+gboolean sora_op_conv3d_packed (SoraTensor *x, SoraTensor *cache,
+    SoraConvWeight *weight, SoraTensor *bias, const SoraConv3dParams *p,
+    SoraTensor *y, GError **error);
+
 G_END_DECLS
 
 #endif /* __SORA_OP_CONV_H__ */

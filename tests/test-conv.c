@@ -41,6 +41,29 @@ frame (const ConvCase *c, const float *x, const float *cache, gsize ci, long ti)
   return x + (ci * c->t + ti - c->tc) * c->h * c->w;
 }
 
+/* One output value of the conv, summed in double. */
+static double
+conv_ref_at (const ConvCase *c, const float *x, const float *cache,
+    const float *wt, const float *bias, gsize co, gsize ot, gsize oy, gsize ox)
+{
+  double acc = bias ? bias[co] : 0.0;
+
+  for (gsize ci = 0; ci < c->cin; ci++)
+    for (gsize dt = 0; dt < c->kt; dt++) {
+      const float *f = frame (c, x, cache, ci, (long)(ot * c->p.stride_t + dt));
+      for (gsize dy = 0; f && dy < c->kh; dy++)
+        for (gsize dx = 0; dx < c->kw; dx++) {
+          long iy = (long)(oy * c->p.stride_h + dy) - c->p.pad_top;
+          long ix = (long)(ox * c->p.stride_w + dx) - c->p.pad_left;
+          if (iy < 0 || ix < 0 || iy >= (long)c->h || ix >= (long)c->w)
+            continue;
+          acc += (double)f[iy * c->w + ix] *
+              wt[(((co * c->cin + ci) * c->kt + dt) * c->kh + dy) * c->kw + dx];
+        }
+    }
+  return acc;
+}
+
 static double *
 conv_ref (const ConvCase *c, const float *x, const float *cache,
     const float *wt, const float *bias)
@@ -53,39 +76,29 @@ conv_ref (const ConvCase *c, const float *x, const float *cache,
   for (gsize co = 0; co < s[0]; co++)
     for (gsize ot = 0; ot < s[1]; ot++)
       for (gsize oy = 0; oy < s[2]; oy++)
-        for (gsize ox = 0; ox < s[3]; ox++) {
-          double acc = bias ? bias[co] : 0.0;
-          for (gsize ci = 0; ci < c->cin; ci++)
-            for (gsize dt = 0; dt < c->kt; dt++) {
-              const float *f =
-                  frame (c, x, cache, ci, (long)(ot * c->p.stride_t + dt));
-              for (gsize dy = 0; f && dy < c->kh; dy++)
-                for (gsize dx = 0; dx < c->kw; dx++) {
-                  long iy = (long)(oy * c->p.stride_h + dy) - c->p.pad_top;
-                  long ix = (long)(ox * c->p.stride_w + dx) - c->p.pad_left;
-                  if (iy < 0 || ix < 0 || iy >= (long)c->h || ix >= (long)c->w)
-                    continue;
-                  acc += (double)f[iy * c->w + ix] *
-                      wt[(((co * c->cin + ci) * c->kt + dt) * c->kh + dy) *
-                              c->kw +
-                          dx];
-                }
-            }
-          y[((co * s[1] + ot) * s[2] + oy) * s[3] + ox] = acc;
-        }
+        for (gsize ox = 0; ox < s[3]; ox++)
+          y[((co * s[1] + ot) * s[2] + oy) * s[3] + ox] =
+              conv_ref_at (c, x, cache, wt, bias, co, ot, oy, ox);
   return y;
 }
+
+/* How the weight reaches the op: as a tensor, or packed once (in its
+ * stored dtype, or widened to f32). */
+typedef enum { PATH_TENSOR, PATH_PACKED, PATH_PACKED_WIDE, N_PATHS } ConvPath;
+
+static const char *path_names[] = { "tensor", "packed", "packed f32" };
 
 /* Runs the op on the device; returns y (g_free it). */
 static float *
 conv_device (const ConvCase *c, const float *x, const float *cache,
-    const float *wt, const float *bias, gsize *ys)
+    const float *wt, const float *bias, ConvPath path, gsize *ys)
 {
   GError *error = NULL;
   gsize xs[] = { c->cin, c->t, c->h, c->w };
   gsize cs[] = { c->cin, c->tc, c->h, c->w };
   gsize ws[] = { c->cout, c->cin, c->kt, c->kh, c->kw };
   SoraTensor *tx, *tc = NULL, *tw, *tb = NULL, *ty;
+  SoraConvWeight *cw;
   float *out;
 
   out_shape (c, ys);
@@ -98,7 +111,16 @@ conv_device (const ConvCase *c, const float *x, const float *cache,
   ty =
       sora_tensor_new (sora_test_device (), "y", SORA_DTYPE_F32, 4, ys, &error);
   g_assert_no_error (error);
-  g_assert_true (sora_op_conv3d (tx, tc, tw, tb, &c->p, ty, &error));
+  if (path == PATH_TENSOR) {
+    g_assert_true (sora_op_conv3d (tx, tc, tw, tb, &c->p, ty, &error));
+  } else {
+    cw = sora_conv_weight_new (tw, path == PATH_PACKED_WIDE, &error);
+    g_assert_no_error (error);
+    /* The packed weight no longer needs the tensor. */
+    sora_tensor_free (g_steal_pointer (&tw));
+    g_assert_true (sora_op_conv3d_packed (tx, tc, cw, tb, &c->p, ty, &error));
+    sora_conv_weight_free (cw);
+  }
   g_assert_no_error (error);
   out = sora_test_download (ty);
   sora_tensor_free (tx);
@@ -124,21 +146,25 @@ check_conv (const ConvCase *c, const char *what)
 
   /* The reference sees the weights as the device stores them. */
   sora_test_round_to_dtype (wt, nw, c->wdtype);
-  got = conv_device (c, x, cache, wt, bias, ys);
   want = conv_ref (c, x, cache, wt, bias);
-  label = g_strdup_printf (
-      "%s: Cin %" G_GSIZE_FORMAT " Cout %" G_GSIZE_FORMAT " T %" G_GSIZE_FORMAT
-      "+%" G_GSIZE_FORMAT " %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
-      " k %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT " %s",
-      what, c->cin, c->cout, c->tc, c->t, c->h, c->w, c->kt, c->kh, c->kw,
-      sora_dtype_name (c->wdtype));
-  sora_assert_close (got, want, ys[0] * ys[1] * ys[2] * ys[3], TOL_F32, label);
-  g_free (label);
+  for (ConvPath path = 0; path < N_PATHS; path++) {
+    got = conv_device (c, x, cache, wt, bias, path, ys);
+    label = g_strdup_printf ("%s: Cin %" G_GSIZE_FORMAT " Cout %" G_GSIZE_FORMAT
+                             " T %" G_GSIZE_FORMAT "+%" G_GSIZE_FORMAT
+                             " %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+                             " k %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+                             "x%" G_GSIZE_FORMAT " %s weights, %s",
+        what, c->cin, c->cout, c->tc, c->t, c->h, c->w, c->kt, c->kh, c->kw,
+        sora_dtype_name (c->wdtype), path_names[path]);
+    sora_assert_close (
+        got, want, ys[0] * ys[1] * ys[2] * ys[3], TOL_F32, label);
+    g_free (label);
+    g_free (got);
+  }
   g_free (x);
   g_free (cache);
   g_free (wt);
   g_free (bias);
-  g_free (got);
   g_free (want);
 }
 
@@ -310,8 +336,8 @@ test_cache_equivalence (void)
     }
     whole.t = tc + c.t;
     whole.tc = 0;
-    got = conv_device (&c, x, cache, wt, bias, ys);
-    got_whole = conv_device (&whole, cat, NULL, wt, bias, ws);
+    got = conv_device (&c, x, cache, wt, bias, PATH_TENSOR, ys);
+    got_whole = conv_device (&whole, cat, NULL, wt, bias, PATH_TENSOR, ws);
     g_assert_cmpmem (ws, sizeof (ws), ys, sizeof (ys));
     for (gsize i = 0; i < c.cout * ys[1] * plane; i++)
       g_assert_cmpfloat (got[i], ==, got_whole[i]);
@@ -351,10 +377,187 @@ test_half_weights (void)
   check_conv (&c, "causal 3x3x3");
 }
 
-/* A decoder-sized layer: 96 -> 96, 3x3x3, one frame after 2 cached ones. */
+/* Seconds per call of @run (after one untimed call that builds the
+ * program), in wall time and in this process's CPU time: the wall figure
+ * depends on how busy the shared machine is, the CPU-time one much less. */
+typedef gboolean (*TimedFunc) (gpointer data, GError **error);
+
+static void
+time_calls (
+    TimedFunc run, gpointer data, int reps, double *secs, double *cpu_secs)
+{
+  GError *error = NULL;
+  gint64 start;
+  clock_t cpu_start;
+
+  g_assert_true (run (data, &error));
+  g_assert_true (sora_device_finish (sora_test_device (), &error));
+  start = g_get_monotonic_time ();
+  cpu_start = clock ();
+  for (int r = 0; r < reps; r++)
+    g_assert_true (run (data, &error));
+  g_assert_true (sora_device_finish (sora_test_device (), &error));
+  g_assert_no_error (error);
+  *secs = (g_get_monotonic_time () - start) / 1e6 / reps;
+  *cpu_secs = (double)(clock () - cpu_start) / CLOCKS_PER_SEC / reps;
+}
+
+typedef struct
+{
+  SoraTensor *x, *cache, *bias, *y;
+  SoraConvWeight *weight;
+  const SoraConv3dParams *p;
+} ConvRun;
+
+static gboolean
+run_conv (gpointer data, GError **error)
+{
+  ConvRun *r = data;
+
+  return sora_op_conv3d_packed (
+      r->x, r->cache, r->weight, r->bias, r->p, r->y, error);
+}
+
+typedef struct
+{
+  SoraLinear *l;
+  SoraTensor *x, *y;
+} GemmRun;
+
+static gboolean
+run_gemm (gpointer data, GError **error)
+{
+  GemmRun *r = data;
+
+  return sora_op_linear (r->l, r->x, r->y, error);
+}
+
+/* GFLOP/s of the product the conv amounts to, as a Linear: M = output
+ * pixels (at most 8192: the rate, not the size, is compared), N = Cout,
+ * K = Cin·taps. */
+static void
+time_gemm (gsize m, gsize n, gsize k, double *gflops, double *cpu_gflops)
+{
+  GError *error = NULL;
+  float *w = sora_test_random (n * k, -1, 1);
+  float *x = sora_test_random (MIN (m, 8192) * k, -1, 1);
+  GemmRun r;
+  double secs, cpu_secs, flops;
+
+  m = MIN (m, 8192);
+  flops = 2.0 * m * n * k;
+  r.l = sora_linear_new (
+      sora_test_device (), "gemm", SORA_DTYPE_F32, n, k, w, NULL, &error);
+  g_assert_no_error (error);
+  r.x = sora_test_upload ("x", SORA_DTYPE_F32, x, 2, (gsize[]){ m, k });
+  r.y = sora_tensor_new_v (
+      sora_test_device (), "y", SORA_DTYPE_F32, &error, 2, m, n);
+  g_assert_no_error (error);
+  time_calls (run_gemm, &r, 2, &secs, &cpu_secs);
+  *gflops = flops / secs / 1e9;
+  *cpu_gflops = flops / cpu_secs / 1e9;
+  sora_linear_free (r.l);
+  sora_tensor_free (r.x);
+  sora_tensor_free (r.y);
+  g_free (w);
+  g_free (x);
+}
+
+/* Times the packed conv on a VAE layer's shape for each weight storage and
+ * checks a sample of its outputs against the double reference (all of
+ * them would take minutes). */
+static void
+bench_layer (const ConvCase *c, const char *what, gboolean half_too)
+{
+  GError *error = NULL;
+  gsize xs[] = { c->cin, c->t, c->h, c->w };
+  gsize cs[] = { c->cin, c->tc, c->h, c->w };
+  gsize ws[] = { c->cout, c->cin, c->kt, c->kh, c->kw }, ys[4];
+  gsize taps = c->kt * c->kh * c->kw, nw = c->cout * c->cin * taps;
+  gsize pixels, n_samples = 500;
+  float *x = sora_test_random (c->cin * c->t * c->h * c->w, -1, 1);
+  float *cache =
+      c->tc ? sora_test_random (c->cin * c->tc * c->h * c->w, -1, 1) : NULL;
+  float *wt = sora_test_random (nw, -1, 1);
+  float *bias = sora_test_random (c->cout, -1, 1);
+  float *got, *got_s = g_new (float, n_samples);
+  double *want_s = g_new (double, n_samples);
+  /* (stored dtype, widened) pairs */
+  struct
+  {
+    SoraDType dtype;
+    gboolean widen;
+  } kinds[] = { { SORA_DTYPE_F32, FALSE }, { SORA_DTYPE_F16, FALSE },
+    { SORA_DTYPE_F16, TRUE } };
+  double flops, gemm, cpu_gemm;
+  ConvRun r = { .p = &c->p };
+
+  out_shape (c, ys);
+  pixels = ys[1] * ys[2] * ys[3];
+  flops = 2.0 * pixels * c->cout * c->cin * taps;
+  r.x = sora_test_upload ("x", SORA_DTYPE_F32, x, 4, xs);
+  r.cache =
+      cache ? sora_test_upload ("cache", SORA_DTYPE_F32, cache, 4, cs) : NULL;
+  r.bias = sora_test_upload ("bias", SORA_DTYPE_F32, bias, 1, &c->cout);
+  r.y =
+      sora_tensor_new (sora_test_device (), "y", SORA_DTYPE_F32, 4, ys, &error);
+  g_assert_no_error (error);
+  time_gemm (pixels, c->cout, c->cin * taps, &gemm, &cpu_gemm);
+  g_test_message ("%s: equivalent GEMM %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+                  "x%" G_GSIZE_FORMAT ": %.1f GFLOP/s, %.1f GFLOP per "
+                  "CPU-second",
+      what, pixels, c->cout, c->cin * taps, gemm, cpu_gemm);
+
+  for (guint k = 0; k < (half_too ? G_N_ELEMENTS (kinds) : 1); k++) {
+    SoraTensor *tw = sora_test_upload ("weight", kinds[k].dtype, wt, 5, ws);
+    double secs, cpu_secs;
+
+    r.weight = sora_conv_weight_new (tw, kinds[k].widen, &error);
+    g_assert_no_error (error);
+    sora_tensor_free (tw);
+    time_calls (run_conv, &r, 2, &secs, &cpu_secs);
+    g_test_message ("%s, %s weights%s: %.1f ms, %.1f GFLOP/s, %.1f GFLOP per "
+                    "CPU-second (%.0f%% of the GEMM's)",
+        what, sora_dtype_name (kinds[k].dtype),
+        kinds[k].widen ? " widened" : "", secs * 1e3, flops / secs / 1e9,
+        flops / cpu_secs / 1e9, 100 * flops / cpu_secs / 1e9 / cpu_gemm);
+    sora_conv_weight_free (r.weight);
+
+    got = sora_test_download (r.y);
+    for (gsize i = 0; i < n_samples; i++) {
+      gsize at = g_test_rand_int_range (0, ys[0] * pixels);
+      gsize ox = at % ys[3], oy = at / ys[3] % ys[2];
+      gsize ot = at / ys[3] / ys[2] % ys[1], co = at / pixels;
+
+      got_s[i] = got[at];
+      want_s[i] = conv_ref_at (c, x, cache, wt, bias, co, ot, oy, ox);
+    }
+    /* The reference keeps f32 weights: with f16 ones this only bounds
+     * the f16 rounding (2^-11 relative per weight, averaging down). */
+    sora_assert_close (got_s, want_s, n_samples,
+        kinds[k].dtype == SORA_DTYPE_F32 ? TOL_F32 : 1e-3, what);
+    g_free (got);
+  }
+  sora_tensor_free (r.x);
+  sora_tensor_free (r.cache);
+  sora_tensor_free (r.bias);
+  sora_tensor_free (r.y);
+  g_free (x);
+  g_free (cache);
+  g_free (wt);
+  g_free (bias);
+  g_free (got_s);
+  g_free (want_s);
+}
+
+/* Decoder-sized layers, each for one frame after 2 cached ones.  Set
+ * SORA_CONV_BENCH=1 for the large shapes too (about a minute here). */
 static void
 test_speed (void)
 {
+  gboolean all = g_getenv ("SORA_CONV_BENCH") != NULL;
+  SoraConv3dParams causal = { 1, 1, 1, 0, 1, 1, 1, 1 };
+  SoraConv3dParams time = { 1, 1, 1, 0, 0, 0, 0, 0 };
   ConvCase c = { .cin = 96,
     .cout = 96,
     .t = 1,
@@ -364,68 +567,27 @@ test_speed (void)
     .kt = 3,
     .kh = 3,
     .kw = 3,
-    .p = { 1, 1, 1, 0, 1, 1, 1, 1 },
-    .bias = TRUE };
-  GError *error = NULL;
-  gsize xs[] = { 96, 1, 64, 64 }, cs[] = { 96, 2, 64, 64 };
-  gsize ws[] = { 96, 96, 3, 3, 3 }, ys[] = { 96, 1, 64, 64 };
-  gsize nw = 96 * 96 * 27;
-  float *x = sora_test_random (96 * 64 * 64, -1, 1);
-  float *cache = sora_test_random (2 * 96 * 64 * 64, -1, 1);
-  float *wt = sora_test_random (nw, -1, 1);
-  float *bias = sora_test_random (96, -1, 1);
-  SoraTensor *tx = sora_test_upload ("x", SORA_DTYPE_F32, x, 4, xs);
-  SoraTensor *tc = sora_test_upload ("cache", SORA_DTYPE_F32, cache, 4, cs);
-  SoraTensor *tb = sora_test_upload ("bias", SORA_DTYPE_F32, bias, 1, &c.cout);
-  SoraTensor *ty =
-      sora_tensor_new (sora_test_device (), "y", SORA_DTYPE_F32, 4, ys, &error);
-  SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16 };
-  double flops = 2.0 * 96 * 96 * 27 * 64 * 64;
-  double *want = conv_ref (&c, x, cache, wt, bias);
+    .p = causal };
 
-  g_assert_no_error (error);
-  for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++) {
-    SoraTensor *tw = sora_test_upload ("weight", dtypes[d], wt, 5, ws);
-    const int reps = 2;
-    gint64 start;
-    clock_t cpu_start;
-    double secs, cpu_secs;
-    float *got;
-
-    /* Once to build the program, then timed. */
-    g_assert_true (sora_op_conv3d (tx, tc, tw, tb, &c.p, ty, &error));
-    g_assert_true (sora_device_finish (sora_test_device (), &error));
-    start = g_get_monotonic_time ();
-    cpu_start = clock ();
-    for (int r = 0; r < reps; r++)
-      g_assert_true (sora_op_conv3d (tx, tc, tw, tb, &c.p, ty, &error));
-    g_assert_true (sora_device_finish (sora_test_device (), &error));
-    g_assert_no_error (error);
-    secs = (g_get_monotonic_time () - start) / 1e6 / reps;
-    cpu_secs = (double)(clock () - cpu_start) / CLOCKS_PER_SEC / reps;
-    /* Per CPU-second too: the wall figure depends on how busy the shared
-     * machine is, the CPU-time one much less. */
-    g_test_message ("conv3d 96->96 3x3x3 T 2+1 64x64, %s weights: %.1f ms, "
-                    "%.1f GFLOP/s, %.1f GFLOP per CPU-second",
-        sora_dtype_name (dtypes[d]), secs * 1e3, flops / secs / 1e9,
-        flops / cpu_secs / 1e9);
-    got = sora_test_download (ty);
-    /* f16 weights: the reference keeps f32 weights, so this only bounds
-     * the f16 rounding (2^-11 relative per weight, averaging down). */
-    sora_assert_close (got, want, 96 * 64 * 64,
-        dtypes[d] == SORA_DTYPE_F32 ? TOL_F32 : 1e-3, "96->96 layer");
-    g_free (got);
-    sora_tensor_free (tw);
-  }
-  sora_tensor_free (tx);
-  sora_tensor_free (tc);
-  sora_tensor_free (tb);
-  sora_tensor_free (ty);
-  g_free (x);
-  g_free (cache);
-  g_free (wt);
-  g_free (bias);
-  g_free (want);
+  bench_layer (&c, "96->96 3x3x3 64x64", TRUE);
+  if (!all)
+    return;
+  c.h = c.w = 256;
+  bench_layer (&c, "96->96 3x3x3 256x256", FALSE);
+  c.cin = c.cout = 384;
+  c.h = 60;
+  c.w = 104;
+  bench_layer (&c, "384->384 3x3x3 60x104", FALSE);
+  c.cout = 768;
+  c.kh = c.kw = 1;
+  c.p = time;
+  bench_layer (&c, "384->768 time_conv 3x1x1 60x104", FALSE);
+  c.cout = 192;
+  c.kt = 1;
+  c.tc = 0;
+  c.h = 120;
+  c.w = 208;
+  bench_layer (&c, "384->192 1x1x1 120x208", FALSE);
 }
 
 static void
