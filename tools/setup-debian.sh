@@ -14,6 +14,7 @@ packages="
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-base-apps
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
   valgrind
+  clang libclang-rt-14-dev
 "
 
 missing=""
