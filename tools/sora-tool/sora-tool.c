@@ -20,6 +20,8 @@ static const struct
       "time the ops against OpenBLAS ([BENCH...] --quick --json FILE)" },
   { "tokenize", sora_tool_tokenize,
       "print the token ids of a prompt (MODEL_DIR|tokenizer.json TEXT)" },
+  { "run-dit", sora_tool_run_dit,
+      "one DiT forward against a reference (MODEL_DIR REFERENCE.safetensors)" },
 };
 
 static void

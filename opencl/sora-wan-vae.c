@@ -1,0 +1,1169 @@
+/* gst-sora engine: the Wan2.1 causal 3D VAE (AutoencoderKLWan), read top to
+ * bottom.  Formulas: ../shared/design/wan-model.md section C; the reference
+ * is diffusers' autoencoder_kl_wan.py.
+ *
+ *   decode: z = z_n·std + mean;  x = post_quant_conv (z)
+ *           per latent frame:  conv_in, mid (res, attn, res), up blocks
+ *           (res… + upsample), norm_out, SiLU, conv_out, clamp (-1, 1)
+ *   encode: per chunk (frame 0, then 4 frames):  conv_in, down blocks
+ *           (res… + downsample), mid, norm_out, SiLU, conv_out, quant_conv;
+ *           μ = channels [0, z_dim)
+ *
+ * Chunks see the past through one slot per temporal conv (kernel_t 3): the
+ * last frames of that conv's input, so chunked execution equals the causal
+ * network run over the whole clip.  A slot starts empty and is zero padded
+ * (the reference's None), grows to CACHE_T frames and stays there: memory
+ * does not depend on the clip's length.  The reference's "Rep" marker of
+ * upsample3d's time_conv comes down to "skip it on the first chunk": its
+ * later zero history is exactly the empty slot's padding.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+#include <string.h>
+
+#include "sora-op-pixels.h"
+#include "sora-op.h"
+#include "sora-ops.h"
+#include "sora-wan-vae.h"
+#include "sora-weights.h"
+
+#define CACHE_T 2
+#define NO_SLOT G_MAXUINT
+
+typedef struct
+{
+  SoraConvWeight *packed; /* laid out once for sora_op_conv3d_packed */
+  gsize shape[5]; /* the kernel's [out, in, kt, kh, kw] */
+  char *name;
+  SoraTensor *bias; /* [out] f32 */
+  guint slot; /* NO_SLOT for convs that see no other frames */
+} Conv;
+
+typedef enum {
+  LAYER_RES,
+  LAYER_ATTN,
+  LAYER_UP2D,
+  LAYER_UP3D,
+  LAYER_DOWN2D,
+  LAYER_DOWN3D,
+} LayerKind;
+
+typedef struct
+{
+  LayerKind kind;
+  /* Residual block: norm1, conv1, norm2, conv2 and conv_shortcut (weight
+   * NULL for the identity).  Attention: gamma1 is its norm. */
+  SoraTensor *gamma1, *gamma2;
+  Conv conv1, conv2, shortcut;
+  SoraLinear *q, *k, *v, *proj;
+  /* Resample: resample.1 (per frame) and time_conv (3D modes). */
+  Conv spatial, time;
+} Layer;
+
+/* The encoder or the decoder. */
+typedef struct
+{
+  Conv conv_in;
+  Layer *layers; /* down or up blocks, then the mid block */
+  guint n_layers;
+  SoraTensor *norm_out;
+  Conv conv_out;
+  guint n_slots;
+} Coder;
+
+/* The causal state of one decode or encode (of one tile). */
+typedef struct
+{
+  SoraTensor **frames; /* per slot: NULL or [Cin, 1..CACHE_T, H, W] */
+  gboolean *started; /* per slot: the resample time convs' first chunk */
+  guint n_slots;
+} Caches;
+
+struct _SoraWanVae
+{
+  SoraDevice *dev;
+  SoraWanVaeConfig cfg;
+  Coder enc, dec;
+  Conv quant, post_quant;
+  SoraTensor *mean, *std; /* [z, 1, 1, 1] */
+  SoraTensor *inv_std, *neg_mean_over_std; /* for normalising μ */
+  guint tile_h, tile_w, overlap; /* 0: automatic */
+};
+
+/* --- loading ------------------------------------------------------------ */
+
+static void
+conv_clear (Conv *c)
+{
+  sora_conv_weight_free (c->packed);
+  g_free (c->name);
+  sora_tensor_free (c->bias);
+}
+
+static void
+layer_clear (Layer *l)
+{
+  sora_tensor_free (l->gamma1);
+  sora_tensor_free (l->gamma2);
+  conv_clear (&l->conv1);
+  conv_clear (&l->conv2);
+  conv_clear (&l->shortcut);
+  conv_clear (&l->spatial);
+  conv_clear (&l->time);
+  sora_linear_free (l->q);
+  sora_linear_free (l->k);
+  sora_linear_free (l->v);
+  sora_linear_free (l->proj);
+}
+
+static void
+coder_clear (Coder *c)
+{
+  conv_clear (&c->conv_in);
+  for (guint i = 0; c->layers && i < c->n_layers; i++)
+    layer_clear (&c->layers[i]);
+  g_free (c->layers);
+  sora_tensor_free (c->norm_out);
+  conv_clear (&c->conv_out);
+}
+
+void
+sora_wan_vae_free (SoraWanVae *vae)
+{
+  if (vae == NULL)
+    return;
+  coder_clear (&vae->enc);
+  coder_clear (&vae->dec);
+  conv_clear (&vae->quant);
+  conv_clear (&vae->post_quant);
+  sora_tensor_free (vae->mean);
+  sora_tensor_free (vae->std);
+  sora_tensor_free (vae->inv_std);
+  sora_tensor_free (vae->neg_mean_over_std);
+  g_free (vae);
+}
+
+static SoraTensor *
+load_f32 (const SoraWeights *w, const char *prefix, const char *suffix,
+    GError **error)
+{
+  char *name = g_strconcat (prefix, suffix, NULL);
+  SoraTensor *t = sora_weights_tensor_f32 (w, name, error);
+
+  g_free (name);
+  return t;
+}
+
+/* PREFIX.weight (Conv2d kernels viewed as kt = 1) and PREFIX.bias; a slot
+ * for the temporal ones when @c is given a counter. */
+static gboolean
+load_conv (const SoraWeights *w, const char *prefix, Conv *c, guint *n_slots,
+    GError **error)
+{
+  char *name = g_strconcat (prefix, ".weight", NULL);
+  SoraTensor *t = sora_weights_tensor (w, name, error);
+
+  c->slot = NO_SLOT;
+  c->name = name;
+  if (t == NULL)
+    return FALSE;
+  if (t->ndim == 4 &&
+      !sora_tensor_reshape (t, 5,
+          (gsize[]){ t->shape[0], t->shape[1], 1, t->shape[2], t->shape[3] },
+          error))
+    goto fail;
+  if (t->ndim != 5) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_MODEL,
+        "%s: tensor %s.weight is not a convolution kernel",
+        sora_model_folder_get_path (w->folder), prefix);
+    goto fail;
+  }
+  memcpy (c->shape, t->shape, sizeof (c->shape));
+  c->packed = sora_conv_weight_new (t, w->widen, error);
+  if (c->packed == NULL)
+    goto fail;
+  sora_tensor_free (t);
+  if (n_slots && c->shape[2] > 1)
+    c->slot = (*n_slots)++;
+  c->bias = load_f32 (w, prefix, ".bias", error);
+  return c->bias != NULL;
+
+fail:
+  sora_tensor_free (t);
+  return FALSE;
+}
+
+static gboolean
+load_res (const SoraWeights *w, const char *prefix, Layer *l, guint *n_slots,
+    GError **error)
+{
+  char *p;
+  gboolean ok;
+
+  l->kind = LAYER_RES;
+  if (!(l->gamma1 = load_f32 (w, prefix, ".norm1.gamma", error)) ||
+      !(l->gamma2 = load_f32 (w, prefix, ".norm2.gamma", error)))
+    return FALSE;
+  p = g_strconcat (prefix, ".conv1", NULL);
+  ok = load_conv (w, p, &l->conv1, n_slots, error);
+  g_free (p);
+  if (!ok)
+    return FALSE;
+  p = g_strconcat (prefix, ".conv2", NULL);
+  ok = load_conv (w, p, &l->conv2, n_slots, error);
+  g_free (p);
+  if (!ok)
+    return FALSE;
+  l->shortcut.slot = NO_SLOT;
+  if (l->conv1.shape[0] == l->conv1.shape[1])
+    return TRUE;
+  p = g_strconcat (prefix, ".conv_shortcut", NULL);
+  ok = load_conv (w, p, &l->shortcut, NULL, error);
+  g_free (p);
+  return ok;
+}
+
+/* to_qkv is split into three Linears so that q, k and v come out as the
+ * attention op's separate [frames, positions, C] inputs. */
+static gboolean
+load_attn (const SoraWeights *w, const char *prefix, Layer *l, GError **error)
+{
+  SoraLinear **qkv[3] = { &l->q, &l->k, &l->v };
+  char *name;
+  float *weight = NULL, *bias = NULL;
+  gsize n, c;
+  gboolean ok = FALSE;
+
+  l->kind = LAYER_ATTN;
+  if (!(l->gamma1 = load_f32 (w, prefix, ".norm.gamma", error)))
+    return FALSE;
+  c = l->gamma1->numel;
+  name = g_strconcat (prefix, ".to_qkv.weight", NULL);
+  weight = sora_weights_read_f32 (w, name, 3 * c * c, &n, error);
+  g_free (name);
+  name = g_strconcat (prefix, ".to_qkv.bias", NULL);
+  if (weight)
+    bias = sora_weights_read_f32 (w, name, 3 * c, &n, error);
+  if (bias == NULL)
+    goto out;
+  for (guint i = 0; i < 3; i++) {
+    *qkv[i] = sora_linear_new (w->dev, name, SORA_DTYPE_F32, c, c,
+        weight + i * c * c, bias + i * c, error);
+    if (*qkv[i] == NULL)
+      goto out;
+  }
+  g_free (name);
+  name = g_strconcat (prefix, ".proj", NULL);
+  l->proj = sora_weights_linear (w, name, TRUE, error);
+  ok = l->proj != NULL;
+
+out:
+  g_free (name);
+  g_free (weight);
+  g_free (bias);
+  return ok;
+}
+
+static gboolean
+load_resample (const SoraWeights *w, const char *prefix, LayerKind kind,
+    Layer *l, guint *n_slots, GError **error)
+{
+  char *p = g_strconcat (prefix, ".resample.1", NULL);
+  gboolean ok = load_conv (w, p, &l->spatial, NULL, error);
+
+  g_free (p);
+  l->kind = kind;
+  l->time.slot = NO_SLOT;
+  if (!ok || (kind != LAYER_UP3D && kind != LAYER_DOWN3D))
+    return ok;
+  p = g_strconcat (prefix, ".time_conv", NULL);
+  ok = load_conv (w, p, &l->time, n_slots, error);
+  /* The encoder's time_conv (stride 2, no padding) has kt = 3 too: both
+   * take a slot. */
+  g_free (p);
+  return ok;
+}
+
+/* The mid block and the head, shared by both coders.  @next is the index
+ * of the first of the three mid layers. */
+static gboolean
+load_mid_and_head (const SoraWeights *w, const char *coder, Coder *c,
+    guint next, GError **error)
+{
+  char *p = g_strdup_printf ("%s.mid_block.resnets.0", coder);
+  gboolean ok = load_res (w, p, &c->layers[next], &c->n_slots, error);
+
+  g_free (p);
+  p = g_strdup_printf ("%s.mid_block.attentions.0", coder);
+  ok = ok && load_attn (w, p, &c->layers[next + 1], error);
+  g_free (p);
+  p = g_strdup_printf ("%s.mid_block.resnets.1", coder);
+  ok = ok && load_res (w, p, &c->layers[next + 2], &c->n_slots, error);
+  g_free (p);
+  c->n_layers = next + 3;
+  if (!ok)
+    return FALSE;
+  p = g_strdup_printf ("%s.norm_out.gamma", coder);
+  c->norm_out = sora_weights_tensor_f32 (w, p, error);
+  g_free (p);
+  if (c->norm_out == NULL)
+    return FALSE;
+  p = g_strdup_printf ("%s.conv_out", coder);
+  ok = load_conv (w, p, &c->conv_out, &c->n_slots, error);
+  g_free (p);
+  return ok;
+}
+
+/* WanEncoder3d's layer list: per level num_res_blocks residual blocks (and
+ * attention where attn_scales says), then a downsample but on the last. */
+static gboolean
+load_encoder (
+    const SoraWeights *w, const SoraWanVaeConfig *cfg, Coder *c, GError **error)
+{
+  guint n = 0, max = cfg->n_levels * (2 * cfg->num_res_blocks + 1) + 3;
+  double scale = 1.0;
+
+  c->layers = g_new0 (Layer, max);
+  if (!load_conv (w, "encoder.conv_in", &c->conv_in, &c->n_slots, error))
+    return FALSE;
+  for (guint i = 0; i < cfg->n_levels; i++) {
+    for (guint r = 0; r < cfg->num_res_blocks; r++) {
+      char *p = g_strdup_printf ("encoder.down_blocks.%u", n);
+      gboolean ok = load_res (w, p, &c->layers[n++], &c->n_slots, error);
+      gboolean attn = FALSE;
+
+      g_free (p);
+      for (guint a = 0; a < cfg->n_attn_scales; a++)
+        attn |= cfg->attn_scales[a] == scale;
+      if (ok && attn) {
+        p = g_strdup_printf ("encoder.down_blocks.%u", n);
+        ok = load_attn (w, p, &c->layers[n++], error);
+        g_free (p);
+      }
+      c->n_layers = n;
+      if (!ok)
+        return FALSE;
+    }
+    if (i + 1 < cfg->n_levels) {
+      char *p = g_strdup_printf ("encoder.down_blocks.%u", n);
+      gboolean ok = load_resample (w, p,
+          cfg->temperal_downsample[i] ? LAYER_DOWN3D : LAYER_DOWN2D,
+          &c->layers[n++], &c->n_slots, error);
+
+      g_free (p);
+      c->n_layers = n;
+      if (!ok)
+        return FALSE;
+      scale /= 2.0;
+    }
+  }
+  return load_mid_and_head (w, "encoder", c, n, error);
+}
+
+/* WanDecoder3d: the mid block first, then per level num_res_blocks + 1
+ * residual blocks and an upsample but on the last; the time upsampling
+ * mirrors the encoder's downsampling. */
+static gboolean
+load_decoder (
+    const SoraWeights *w, const SoraWanVaeConfig *cfg, Coder *c, GError **error)
+{
+  guint n = 3, levels = cfg->n_levels;
+
+  c->layers = g_new0 (Layer, levels * (cfg->num_res_blocks + 2) + 3);
+  if (!load_conv (w, "decoder.conv_in", &c->conv_in, &c->n_slots, error) ||
+      !load_mid_and_head (w, "decoder", c, 0, error))
+    return FALSE;
+  /* The mid block runs first, so it leads the list; conv_out's slot number
+   * differs from the reference's, which does not matter: slots are only
+   * names. */
+  for (guint i = 0; i < levels; i++) {
+    for (guint r = 0; r <= cfg->num_res_blocks; r++) {
+      char *p = g_strdup_printf ("decoder.up_blocks.%u.resnets.%u", i, r);
+      gboolean ok = load_res (w, p, &c->layers[n++], &c->n_slots, error);
+
+      g_free (p);
+      c->n_layers = n;
+      if (!ok)
+        return FALSE;
+    }
+    if (i + 1 < levels) {
+      char *p = g_strdup_printf ("decoder.up_blocks.%u.upsamplers.0", i);
+      gboolean up3d = cfg->temperal_downsample[levels - 2 - i];
+      gboolean ok = load_resample (w, p, up3d ? LAYER_UP3D : LAYER_UP2D,
+          &c->layers[n++], &c->n_slots, error);
+
+      g_free (p);
+      c->n_layers = n;
+      if (!ok)
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static SoraTensor *
+channel_values (
+    SoraDevice *dev, const char *name, const float *v, guint n, GError **error)
+{
+  SoraTensor *t = sora_tensor_new_v (
+      dev, name, SORA_DTYPE_F32, error, 4, (gsize)n, 1, 1, 1);
+
+  if (t && !sora_tensor_write (t, v, error))
+    g_clear_pointer (&t, sora_tensor_free);
+  return t;
+}
+
+SoraWanVae *
+sora_wan_vae_new (
+    SoraDevice *dev, const SoraModelFolder *folder, GError **error)
+{
+  SoraWanVae *vae = g_new0 (SoraWanVae, 1);
+  SoraWeights w = { dev, folder, SORA_COMPONENT_VAE, FALSE };
+  float inv[SORA_WAN_VAE_MAX_Z], shift[SORA_WAN_VAE_MAX_Z];
+  guint z;
+
+  vae->dev = dev;
+  vae->cfg = *sora_model_folder_get_vae_config (folder);
+  z = vae->cfg.z_dim;
+  for (guint i = 0; i < z; i++) {
+    inv[i] = 1.0f / vae->cfg.latents_std[i];
+    shift[i] = -vae->cfg.latents_mean[i] / vae->cfg.latents_std[i];
+  }
+  if (!load_encoder (&w, &vae->cfg, &vae->enc, error) ||
+      !load_decoder (&w, &vae->cfg, &vae->dec, error) ||
+      !load_conv (&w, "quant_conv", &vae->quant, NULL, error) ||
+      !load_conv (&w, "post_quant_conv", &vae->post_quant, NULL, error) ||
+      !(vae->mean = channel_values (
+            dev, "vae latents_mean", vae->cfg.latents_mean, z, error)) ||
+      !(vae->std = channel_values (
+            dev, "vae latents_std", vae->cfg.latents_std, z, error)) ||
+      !(vae->inv_std = channel_values (dev, "vae 1/std", inv, z, error)) ||
+      !(vae->neg_mean_over_std =
+              channel_values (dev, "vae -mean/std", shift, z, error))) {
+    sora_wan_vae_free (vae);
+    return NULL;
+  }
+  return vae;
+}
+
+gboolean
+sora_wan_vae_set_tiling (
+    SoraWanVae *vae, guint tile_h, guint tile_w, guint overlap, GError **error)
+{
+  gboolean automatic = tile_h == 0 && tile_w == 0 && overlap == 0;
+
+  if (!automatic && (tile_h <= 2 * overlap || tile_w <= 2 * overlap)) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "VAE tiling: tiles of %ux%u latent pixels must exceed twice the "
+        "overlap of %u",
+        tile_h, tile_w, overlap);
+    return FALSE;
+  }
+  vae->tile_h = tile_h;
+  vae->tile_w = tile_w;
+  vae->overlap = overlap;
+  return TRUE;
+}
+
+/* --- one chunk through a coder ----------------------------------------- */
+
+static void
+caches_init (Caches *c, guint n_slots)
+{
+  c->frames = g_new0 (SoraTensor *, n_slots);
+  c->started = g_new0 (gboolean, n_slots);
+  c->n_slots = n_slots;
+}
+
+static void
+caches_clear (Caches *c)
+{
+  for (guint i = 0; c->frames && i < c->n_slots; i++)
+    sora_tensor_free (c->frames[i]);
+  g_clear_pointer (&c->frames, g_free);
+  g_clear_pointer (&c->started, g_free);
+}
+
+static SoraTensor *
+new_act (SoraDevice *dev, const char *name, gsize c, gsize t, gsize h, gsize w,
+    GError **error)
+{
+  return sora_tensor_new_v (dev, name, SORA_DTYPE_F32, error, 4, c, t, h, w);
+}
+
+/* The slot keeps the last @keep frames of (its frames ++ x). */
+static gboolean
+cache_update (
+    Caches *caches, guint slot, SoraTensor *x, guint keep, GError **error)
+{
+  SoraTensor *old = caches->frames[slot], *cur;
+  gsize c = x->shape[0], t = x->shape[1], plane = x->shape[2] * x->shape[3];
+  gsize n_old = old ? old->shape[1] : 0;
+  gsize n_new = MIN (keep, n_old + t), from_x = MIN (n_new, t);
+  gsize from_old = n_new - from_x;
+
+  if (old && from_old == 0 && n_old == n_new)
+    cur = old; /* overwritten in place */
+  else if (!(cur = new_act (x->dev, "vae cache", c, n_new, x->shape[2],
+                 x->shape[3], error)))
+    return FALSE;
+  if ((from_old > 0 &&
+          !sora_op_copy_slab (old, cur, c, plane, n_old, n_old - from_old,
+              n_new, 0, from_old, error)) ||
+      !sora_op_copy_slab (
+          x, cur, c, plane, t, t - from_x, n_new, from_old, from_x, error)) {
+    if (cur != old)
+      sora_tensor_free (cur);
+    return FALSE;
+  }
+  if (cur != old) {
+    sora_tensor_free (old);
+    caches->frames[slot] = cur;
+  }
+  return TRUE;
+}
+
+/* y = conv (x) with the conv's padding: spatial @pad on every side, and
+ * for a slotted conv the slot's frames in front of x (zero padded to
+ * kt − 1 frames when @causal), after which the slot keeps @keep frames. */
+static SoraTensor *
+conv (Caches *caches, const Conv *c, SoraTensor *x, guint pad, guint stride_t,
+    gboolean causal, guint keep, GError **error)
+{
+  const gsize *w = c->shape;
+  SoraTensor *cache = NULL, *y;
+  SoraConv3dParams p = { stride_t, 1, 1, 0, pad, pad, pad, pad };
+  gsize tc = 0, t_in;
+
+  if (c->slot != NO_SLOT) {
+    cache = caches->frames[c->slot];
+    tc = cache ? cache->shape[1] : 0;
+  }
+  if (causal)
+    p.pad_t_front = w[2] - 1 - tc;
+  t_in = p.pad_t_front + tc + x->shape[1];
+  if (t_in < w[2]) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "VAE: %s gets %" G_GSIZE_FORMAT " frames, fewer than its kernel",
+        c->name, t_in);
+    return NULL;
+  }
+  y = new_act (x->dev, "vae activation", w[0], (t_in - w[2]) / stride_t + 1,
+      x->shape[2] + 2 * pad - w[3] + 1, x->shape[3] + 2 * pad - w[4] + 1,
+      error);
+  if (y == NULL)
+    return NULL;
+  if (!sora_op_conv3d_packed (x, cache, c->packed, c->bias, &p, y, error) ||
+      (c->slot != NO_SLOT && !cache_update (caches, c->slot, x, keep, error)))
+    g_clear_pointer (&y, sora_tensor_free);
+  return y;
+}
+
+/* The 3x3x3 causal conv of the residual blocks and heads. */
+static SoraTensor *
+causal_conv (Caches *caches, const Conv *c, SoraTensor *x, GError **error)
+{
+  guint pad = c->shape[3] / 2;
+
+  return conv (caches, c, x, pad, 1, TRUE, CACHE_T, error);
+}
+
+/* y = SiLU (WanRMS_norm (x)) over the channels of [C, T, H, W]; y may be
+ * x. */
+static gboolean
+norm_silu (SoraTensor *x, SoraTensor *gamma, gboolean silu, SoraTensor *y,
+    GError **error)
+{
+  gsize shape[4], flat[2] = { x->shape[0], x->numel / x->shape[0] };
+
+  memcpy (shape, x->shape, sizeof (shape));
+  return sora_tensor_reshape (x, 2, flat, error) &&
+      sora_tensor_reshape (y, 2, flat, error) &&
+      sora_op_rms_norm_channels (x, gamma, NULL, y, error) &&
+      (!silu || sora_op_activate (y, SORA_ACT_SILU, y, error)) &&
+      sora_tensor_reshape (x, 4, shape, error) &&
+      sora_tensor_reshape (y, 4, shape, error);
+}
+
+static SoraTensor *
+like (SoraTensor *x, GError **error)
+{
+  return new_act (x->dev, "vae activation", x->shape[0], x->shape[1],
+      x->shape[2], x->shape[3], error);
+}
+
+/* WanResidualBlock: conv2 (SiLU (norm2 (conv1 (SiLU (norm1 (x)))))) +
+ * shortcut (x). */
+static SoraTensor *
+res_block (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
+{
+  SoraTensor *h = NULL, *a = NULL, *y1 = NULL, *y2 = NULL;
+
+  if (l->shortcut.packed &&
+      !(h = conv (caches, &l->shortcut, x, 0, 1, FALSE, 0, error)))
+    goto out;
+  if (!(a = like (x, error)) || !norm_silu (x, l->gamma1, TRUE, a, error) ||
+      !(y1 = causal_conv (caches, &l->conv1, a, error)))
+    goto out;
+  g_clear_pointer (&a, sora_tensor_free);
+  if (!norm_silu (y1, l->gamma2, TRUE, y1, error) ||
+      !(y2 = causal_conv (caches, &l->conv2, y1, error)) ||
+      !sora_op_add (y2, h ? h : x, y2, error))
+    g_clear_pointer (&y2, sora_tensor_free);
+
+out:
+  sora_tensor_free (h);
+  sora_tensor_free (a);
+  sora_tensor_free (y1);
+  return y2;
+}
+
+/* WanAttentionBlock: single-head attention over each frame's positions,
+ * tokens [T, H·W, C], plus x. */
+static SoraTensor *
+attn_block (const Layer *l, SoraTensor *x, GError **error)
+{
+  gsize c = x->shape[0], t = x->shape[1], hw = x->shape[2] * x->shape[3];
+  gsize tokens[3] = { t, hw, c };
+  SoraAttentionParams ap = { 1, 1.0f / sqrtf ((float)c), NULL, NULL };
+  SoraTensor *n = NULL, *nt = NULL, *q = NULL, *k = NULL, *v = NULL;
+  SoraTensor *o = NULL, *y = NULL;
+  gboolean ok = FALSE;
+
+#define TOKENS(var)                                                            \
+  if (!(var = sora_tensor_new (                                                \
+            x->dev, "vae attention", SORA_DTYPE_F32, 3, tokens, error)))       \
+    goto out;
+  TOKENS (nt);
+  TOKENS (q);
+  TOKENS (k);
+  TOKENS (v);
+  TOKENS (o);
+#undef TOKENS
+  if (!(n = like (x, error)) || !(y = like (x, error)) ||
+      !norm_silu (x, l->gamma1, FALSE, n, error) ||
+      !sora_op_permute (
+          n, 2, (gsize[]){ c, t * hw }, (guint[]){ 1, 0 }, nt, error) ||
+      !sora_op_linear (l->q, nt, q, error) ||
+      !sora_op_linear (l->k, nt, k, error) ||
+      !sora_op_linear (l->v, nt, v, error) ||
+      !sora_op_attention (q, k, v, o, &ap, error) ||
+      !sora_op_linear (l->proj, o, nt, error) ||
+      !sora_op_permute (
+          nt, 2, (gsize[]){ t * hw, c }, (guint[]){ 1, 0 }, y, error) ||
+      !sora_op_add (y, x, y, error))
+    goto out;
+  ok = TRUE;
+
+out:
+  sora_tensor_free (n);
+  sora_tensor_free (nt);
+  sora_tensor_free (q);
+  sora_tensor_free (k);
+  sora_tensor_free (v);
+  sora_tensor_free (o);
+  if (!ok)
+    g_clear_pointer (&y, sora_tensor_free);
+  return y;
+}
+
+/* WanResample upsample2d/3d: upsample3d's time_conv doubles the frames
+ * (but on the first chunk), then per frame nearest x2 and a 3x3 conv.  The
+ * spatial part goes one frame at a time: the upsampled frames of a whole
+ * chunk would be the largest tensor of the decode. */
+static SoraTensor *
+upsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
+{
+  SoraTensor *tc = NULL, *split = NULL, *frame = NULL, *up = NULL;
+  SoraTensor *fy = NULL, *y = NULL, *in = x;
+  gsize c, t, h, w, cout = l->spatial.shape[0];
+  gboolean ok = FALSE;
+
+  if (l->kind == LAYER_UP3D) {
+    if (!caches->started[l->time.slot]) {
+      caches->started[l->time.slot] = TRUE;
+    } else {
+      if (!(tc = causal_conv (caches, &l->time, x, error)) ||
+          !(split = new_act (x->dev, "vae time split", x->shape[0],
+                2 * x->shape[1], x->shape[2], x->shape[3], error)) ||
+          !sora_op_time_split (tc, split, error))
+        goto out;
+      in = split;
+    }
+  }
+  c = in->shape[0];
+  t = in->shape[1];
+  h = in->shape[2];
+  w = in->shape[3];
+  if (!(frame = new_act (x->dev, "vae frame", c, 1, h, w, error)) ||
+      !(up = new_act (x->dev, "vae upsampled", c, 1, 2 * h, 2 * w, error)) ||
+      !(y = new_act (x->dev, "vae activation", cout, t, 2 * h, 2 * w, error)))
+    goto out;
+  for (gsize f = 0; f < t; f++) {
+    if (!sora_op_slice (in, 1, f, 1, frame, error) ||
+        !sora_op_upsample_nearest2x (frame, up, error) ||
+        !(fy = conv (caches, &l->spatial, up, 1, 1, FALSE, 0, error)) ||
+        !sora_op_copy_slab (fy, y, cout, 4 * h * w, 1, 0, t, f, 1, error))
+      goto out;
+    g_clear_pointer (&fy, sora_tensor_free);
+  }
+  ok = TRUE;
+
+out:
+  sora_tensor_free (tc);
+  sora_tensor_free (split);
+  sora_tensor_free (frame);
+  sora_tensor_free (up);
+  sora_tensor_free (fy);
+  if (!ok)
+    g_clear_pointer (&y, sora_tensor_free);
+  return y;
+}
+
+/* WanResample downsample2d/3d: per frame, pad right and bottom by 1 and a
+ * 3x3 conv of stride 2; downsample3d then halves the frames with its
+ * time_conv over (the previous chunk's last frame ++ x), but on the first
+ * chunk, whose frame only goes into the slot. */
+static SoraTensor *
+downsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
+{
+  SoraConv3dParams p = { 1, 2, 2, 0, 0, 1, 0, 1 };
+  const gsize *w = l->spatial.shape;
+  SoraTensor *s, *y;
+
+  s = new_act (x->dev, "vae activation", w[0], x->shape[1],
+      (x->shape[2] + 1 - w[3]) / 2 + 1, (x->shape[3] + 1 - w[4]) / 2 + 1,
+      error);
+  if (s == NULL)
+    return NULL;
+  if (!sora_op_conv3d_packed (
+          x, NULL, l->spatial.packed, l->spatial.bias, &p, s, error)) {
+    sora_tensor_free (s);
+    return NULL;
+  }
+  if (l->kind == LAYER_DOWN2D)
+    return s;
+  if (!caches->started[l->time.slot]) {
+    caches->started[l->time.slot] = TRUE;
+    if (cache_update (caches, l->time.slot, s, 1, error))
+      return s;
+    sora_tensor_free (s);
+    return NULL;
+  }
+  y = conv (caches, &l->time, s, 0, 2, FALSE, 1, error);
+  sora_tensor_free (s);
+  return y;
+}
+
+/* One chunk through @c: conv_in, the layers, norm_out, SiLU, conv_out. */
+static SoraTensor *
+coder_run (const Coder *c, Caches *caches, SoraTensor *x, GError **error)
+{
+  SoraTensor *h = causal_conv (caches, &c->conv_in, x, error), *next = NULL;
+
+  for (guint i = 0; h && i < c->n_layers; i++) {
+    const Layer *l = &c->layers[i];
+
+    switch (l->kind) {
+      case LAYER_RES:
+        next = res_block (caches, l, h, error);
+        break;
+      case LAYER_ATTN:
+        next = attn_block (l, h, error);
+        break;
+      case LAYER_UP2D:
+      case LAYER_UP3D:
+        next = upsample (caches, l, h, error);
+        break;
+      case LAYER_DOWN2D:
+      case LAYER_DOWN3D:
+        next = downsample (caches, l, h, error);
+        break;
+    }
+    sora_tensor_free (h);
+    h = next;
+  }
+  if (h == NULL)
+    return NULL;
+  if (norm_silu (h, c->norm_out, TRUE, h, error))
+    next = causal_conv (caches, &c->conv_out, h, error);
+  else
+    next = NULL;
+  sora_tensor_free (h);
+  return next;
+}
+
+/* --- decode ------------------------------------------------------------- */
+
+/* Tiles along one axis of @n latent pixels: starts every tile − overlap,
+ * the last one ending at n (and starting before the previous one ends
+ * minus the overlap, so each point is in at most two tiles). */
+static guint
+tile_starts (guint n, guint tile, guint overlap, guint *starts)
+{
+  guint count = 0;
+
+  for (guint pos = 0;; pos += tile - overlap) {
+    starts[count++] = pos;
+    if (pos + tile >= n)
+      return count;
+  }
+}
+
+typedef struct
+{
+  guint tile_h, tile_w, overlap;
+  guint ny, nx;
+  guint *ys, *xs;
+} TilePlan;
+
+static void
+tile_plan_set (
+    TilePlan *t, guint h, guint w, guint tile_h, guint tile_w, guint overlap)
+{
+  t->tile_h = MIN (tile_h, h);
+  t->tile_w = MIN (tile_w, w);
+  t->overlap = overlap;
+  g_free (t->ys);
+  g_free (t->xs);
+  t->ys = g_new (guint, h);
+  t->xs = g_new (guint, w);
+  t->ny = tile_starts (h, t->tile_h, overlap, t->ys);
+  t->nx = tile_starts (w, t->tile_w, overlap, t->xs);
+}
+
+static void
+tile_plan_clear (TilePlan *t)
+{
+  g_clear_pointer (&t->ys, g_free);
+  g_clear_pointer (&t->xs, g_free);
+}
+
+/* The decoder's device bytes for one h x w tile, walking its layers: what
+ * its slots hold once full, and its largest activation of a steady-state
+ * chunk (each time upsample doubling the frames). */
+static void
+decode_footprint (
+    const SoraWanVae *vae, gsize h, gsize w, guint64 *slots, guint64 *largest)
+{
+  const Coder *d = &vae->dec;
+  guint64 c = d->conv_in.shape[0], t = 1;
+
+  *slots = (guint64)vae->cfg.z_dim * CACHE_T * h * w;
+  *largest = c * t * h * w;
+  for (guint i = 0; i < d->n_layers; i++) {
+    const Layer *l = &d->layers[i];
+
+    switch (l->kind) {
+      case LAYER_RES:
+        *slots +=
+            (l->conv1.shape[1] + l->conv2.shape[1]) * (guint64)CACHE_T * h * w;
+        c = l->conv2.shape[0];
+        break;
+      case LAYER_UP3D:
+        *slots += c * CACHE_T * h * w;
+        t *= 2;
+        /* fall through */
+      case LAYER_UP2D:
+        h *= 2;
+        w *= 2;
+        c = l->spatial.shape[0];
+        break;
+      default:
+        break;
+    }
+    *largest = MAX (*largest, c * t * h * w);
+  }
+  *slots += c * CACHE_T * h * w;
+  *slots *= sizeof (float);
+  *largest *= sizeof (float);
+}
+
+/* Whether a decode tiled as @t fits: every tile's slots at once, and four
+ * of the largest activation (a residual block's input, its normalised copy,
+ * its conv's output and shortcut), within half the device's memory, and no
+ * tensor above its largest allocation. */
+static gboolean
+tile_plan_fits (const SoraWanVae *vae, const TilePlan *t, guint h, guint w)
+{
+  const SoraDeviceInfo *info = sora_device_get_info (vae->dev);
+  guint64 slots = 0, largest = 0, s, l;
+
+  for (guint iy = 0; iy < t->ny; iy++)
+    for (guint ix = 0; ix < t->nx; ix++) {
+      decode_footprint (vae, MIN (t->tile_h, h - t->ys[iy]),
+          MIN (t->tile_w, w - t->xs[ix]), &s, &l);
+      slots += s;
+      largest = MAX (largest, l);
+    }
+  return largest <= info->max_alloc &&
+      slots + 4 * largest <= info->global_mem / 2;
+}
+
+/* The forced tiling, else one tile if it fits, else tiles halved along
+ * their longer side (overlapping by a quarter, as diffusers' 256/192
+ * pixels) until they fit or get small. */
+static void
+tile_plan_choose (const SoraWanVae *vae, guint h, guint w, TilePlan *t)
+{
+  guint th = h, tw = w;
+
+  if (vae->tile_h) {
+    tile_plan_set (t, h, w, vae->tile_h, vae->tile_w, vae->overlap);
+    return;
+  }
+  tile_plan_set (t, h, w, th, tw, 0);
+  while (!tile_plan_fits (vae, t, h, w) && MAX (th, tw) > 8) {
+    if (th >= tw)
+      th = (th + 1) / 2;
+    else
+      tw = (tw + 1) / 2;
+    tile_plan_set (t, h, w, th, tw, MAX (1, MIN (th, tw) / 4));
+  }
+}
+
+/* Adds @tile's weighted contribution to @frame at latent (ty, tx) of the
+ * plan's tile (iy, ix). */
+static gboolean
+blend_tile (const TilePlan *t, guint iy, guint ix, guint scale,
+    SoraTensor *tile, SoraTensor *frame, GError **error)
+{
+  gsize th = tile->shape[2], tw = tile->shape[3];
+  gsize planes = tile->shape[0] * tile->shape[1];
+  gsize global[3] = { tw, th, planes };
+  int ramp = t->overlap * scale;
+
+  return sora_device_run (tile->dev, "vae", NULL, "vae_blend_tile", 3, global,
+      NULL, error, SORA_MEM (tile->buf), SORA_MEM (frame->buf), SORA_INT (th),
+      SORA_INT (tw), SORA_INT (frame->shape[2]), SORA_INT (frame->shape[3]),
+      SORA_INT (t->ys[iy] * scale), SORA_INT (t->xs[ix] * scale),
+      SORA_INT (iy > 0 ? ramp : 0), SORA_INT (iy + 1 < t->ny ? ramp : 0),
+      SORA_INT (ix > 0 ? ramp : 0), SORA_INT (ix + 1 < t->nx ? ramp : 0),
+      SORA_INT (planes), SORA_END);
+}
+
+/* The latent region of tile (iy, ix) of the post_quant_conv output @x. */
+static SoraTensor *
+latent_tile (
+    const TilePlan *t, guint iy, guint ix, SoraTensor *x, GError **error)
+{
+  gsize c = x->shape[0], h = MIN (t->tile_h, x->shape[2] - t->ys[iy]);
+  gsize w = MIN (t->tile_w, x->shape[3] - t->xs[ix]);
+  SoraTensor *rows =
+      new_act (x->dev, "vae tile rows", c, 1, h, x->shape[3], error);
+  SoraTensor *tile = NULL;
+
+  if (rows && sora_op_slice (x, 2, t->ys[iy], h, rows, error) &&
+      (tile = new_act (x->dev, "vae tile", c, 1, h, w, error)) &&
+      !sora_op_slice (rows, 3, t->xs[ix], w, tile, error))
+    g_clear_pointer (&tile, sora_tensor_free);
+  sora_tensor_free (rows);
+  return tile;
+}
+
+/* Decodes the post_quant_conv output @x of one latent frame: the decoder
+ * on each tile with the tile's caches, blended into one chunk of frames. */
+static SoraTensor *
+decode_chunk (SoraWanVae *vae, const TilePlan *t, Caches *caches, SoraTensor *x,
+    GError **error)
+{
+  guint scale = 1u << (vae->cfg.n_levels - 1);
+  SoraTensor *out = NULL;
+  float zero = 0.0f;
+
+  if (t->ny * t->nx == 1)
+    return coder_run (&vae->dec, &caches[0], x, error);
+  for (guint iy = 0; iy < t->ny; iy++) {
+    for (guint ix = 0; ix < t->nx; ix++) {
+      SoraTensor *zt = latent_tile (t, iy, ix, x, error), *o = NULL;
+      gboolean ok;
+
+      if (zt)
+        o = coder_run (&vae->dec, &caches[iy * t->nx + ix], zt, error);
+      sora_tensor_free (zt);
+      if (o == NULL)
+        goto fail;
+      if (out == NULL &&
+          (!(out = new_act (x->dev, "vae frames", o->shape[0], o->shape[1],
+                 x->shape[2] * scale, x->shape[3] * scale, error)) ||
+              !sora_cl_check (
+                  clEnqueueFillBuffer (sora_device_get_queue (x->dev), out->buf,
+                      &zero, sizeof (zero), 0, out->nbytes, 0, NULL, NULL),
+                  "clEnqueueFillBuffer", out->name, error))) {
+        sora_tensor_free (o);
+        goto fail;
+      }
+      ok = blend_tile (t, iy, ix, scale, o, out, error);
+      sora_tensor_free (o);
+      if (!ok)
+        goto fail;
+    }
+  }
+  return out;
+
+fail:
+  sora_tensor_free (out);
+  return NULL;
+}
+
+/* Clamps @frames in place, packs them and hands both to @func. */
+static gboolean
+emit_chunk (SoraTensor *frames, SoraPixelFormat fmt, SoraVaeChunkFunc func,
+    gpointer user_data, GError **error)
+{
+  SoraDevice *dev = frames->dev;
+  gsize n = frames->shape[1], h = frames->shape[2], w = frames->shape[3];
+  gsize bytes = n * sora_pixel_frame_size (fmt, w, h);
+  gsize global = frames->numel;
+  cl_mem buf;
+  guint8 *pixels;
+  gboolean ok;
+
+  if (!sora_op_check_int (frames->numel, "vae_clamp", frames, error) ||
+      !sora_device_run (dev, "vae", NULL, "vae_clamp", 1, &global, NULL, error,
+          SORA_MEM (frames->buf), SORA_INT (frames->numel), SORA_END) ||
+      !(buf = sora_device_alloc (dev, bytes, "vae pixels", error)))
+    return FALSE;
+  pixels = g_malloc (bytes);
+  ok = sora_op_to_pixels (frames, fmt, buf, bytes, error) &&
+      sora_cl_check (clEnqueueReadBuffer (sora_device_get_queue (dev), buf,
+                         CL_TRUE, 0, bytes, pixels, 0, NULL, NULL),
+          "clEnqueueReadBuffer", "vae pixels", error);
+  sora_device_release (dev, buf, bytes);
+  if (ok && !func (frames, pixels, n, w, h, user_data)) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_CANCELLED,
+        "VAE decode: cancelled after a chunk of %" G_GSIZE_FORMAT " frames", n);
+    ok = FALSE;
+  }
+  g_free (pixels);
+  return ok;
+}
+
+static gboolean
+check_input (const SoraTensor *x, guint channels, const char *what,
+    const char *layout, GError **error)
+{
+  char *d;
+
+  if (x->dtype == SORA_DTYPE_F32 && x->ndim == 4 && x->shape[0] == channels &&
+      x->numel > 0)
+    return TRUE;
+  d = sora_tensor_describe (x);
+  g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+      "VAE %s: tensor %s should be %s f32 with %u channels", what, d, layout,
+      channels);
+  g_free (d);
+  return FALSE;
+}
+
+gboolean
+sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraPixelFormat fmt,
+    SoraVaeChunkFunc func, gpointer user_data, GError **error)
+{
+  gsize f, h, w;
+  TilePlan plan = { 0 };
+  Caches *caches = NULL;
+  SoraTensor *z = NULL, *x = NULL, *frames = NULL;
+  gboolean ok = FALSE;
+  guint n_tiles = 0;
+
+  if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
+    return FALSE;
+  f = latents->shape[1];
+  h = latents->shape[2];
+  w = latents->shape[3];
+  tile_plan_choose (vae, h, w, &plan);
+  n_tiles = plan.ny * plan.nx;
+  caches = g_new0 (Caches, n_tiles);
+  for (guint i = 0; i < n_tiles; i++)
+    caches_init (&caches[i], vae->dec.n_slots);
+  if (!(z = new_act (
+            vae->dev, "vae latent frame", vae->cfg.z_dim, 1, h, w, error)))
+    goto out;
+  for (gsize k = 0; k < f; k++) {
+    if (!sora_op_slice (latents, 1, k, 1, z, error) ||
+        !sora_op_mul (z, vae->std, z, error) ||
+        !sora_op_add (z, vae->mean, z, error) ||
+        !(x = conv (NULL, &vae->post_quant, z, 0, 1, FALSE, 0, error)) ||
+        !(frames = decode_chunk (vae, &plan, caches, x, error)) ||
+        !emit_chunk (frames, fmt, func, user_data, error))
+      goto out;
+    g_clear_pointer (&x, sora_tensor_free);
+    g_clear_pointer (&frames, sora_tensor_free);
+  }
+  ok = TRUE;
+
+out:
+  for (guint i = 0; i < n_tiles; i++)
+    caches_clear (&caches[i]);
+  g_free (caches);
+  tile_plan_clear (&plan);
+  sora_tensor_free (z);
+  sora_tensor_free (x);
+  sora_tensor_free (frames);
+  return ok;
+}
+
+/* --- encode ------------------------------------------------------------- */
+
+SoraTensor *
+sora_wan_vae_encode (
+    SoraWanVae *vae, SoraTensor *video, gboolean normalise, GError **error)
+{
+  gsize t, chunks, zc = vae->cfg.z_dim;
+  Caches caches;
+  SoraTensor *chunk = NULL, *e = NULL, *q = NULL, *mu = NULL, *out = NULL;
+  gboolean ok = FALSE;
+
+  if (!check_input (
+          video, vae->cfg.in_channels, "encode", "[C, T, H, W]", error))
+    return NULL;
+  t = video->shape[1];
+  if ((t - 1) % vae->cfg.scale_factor_temporal != 0) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "VAE encode: %" G_GSIZE_FORMAT " frames is not 1 + %uk", t,
+        vae->cfg.scale_factor_temporal);
+    return NULL;
+  }
+  chunks = 1 + (t - 1) / vae->cfg.scale_factor_temporal;
+  caches_init (&caches, vae->enc.n_slots);
+  for (gsize i = 0; i < chunks; i++) {
+    gsize start = i == 0 ? 0 : 1 + (i - 1) * vae->cfg.scale_factor_temporal;
+    gsize len = i == 0 ? 1 : vae->cfg.scale_factor_temporal;
+
+    if (!(chunk = new_act (video->dev, "vae chunk", video->shape[0], len,
+              video->shape[2], video->shape[3], error)) ||
+        !sora_op_slice (video, 1, start, len, chunk, error) ||
+        !(e = coder_run (&vae->enc, &caches, chunk, error)) ||
+        !(q = conv (NULL, &vae->quant, e, 0, 1, FALSE, 0, error)))
+      goto out;
+    if (mu == NULL &&
+        (!(mu = new_act (video->dev, "vae latent mean", zc, chunks, q->shape[2],
+               q->shape[3], error)) ||
+            !(out = new_act (video->dev, "vae latent mean", zc, q->shape[1],
+                  q->shape[2], q->shape[3], error))))
+      goto out;
+    /* μ is the first z channels of each chunk's one latent frame. */
+    if (!sora_op_slice (q, 0, 0, zc, out, error) ||
+        !sora_op_copy_slab (out, mu, zc, q->shape[2] * q->shape[3], q->shape[1],
+            0, chunks, i, q->shape[1], error))
+      goto out;
+    g_clear_pointer (&chunk, sora_tensor_free);
+    g_clear_pointer (&e, sora_tensor_free);
+    g_clear_pointer (&q, sora_tensor_free);
+  }
+  ok = !normalise ||
+      (sora_op_mul (mu, vae->inv_std, mu, error) &&
+          sora_op_add (mu, vae->neg_mean_over_std, mu, error));
+
+out:
+  caches_clear (&caches);
+  sora_tensor_free (chunk);
+  sora_tensor_free (e);
+  sora_tensor_free (q);
+  sora_tensor_free (out);
+  if (!ok)
+    g_clear_pointer (&mu, sora_tensor_free);
+  return mu;
+}
