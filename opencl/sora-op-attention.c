@@ -6,14 +6,15 @@
 
 #define OP "attention"
 
-/* Register blocking (see kernels/attention.cl), measured on PoCL with
- * AVX2: 4 rows × 2 keys of 8-wide dot products and 4 rows × 16 output
- * channels fill 8 of the 16 vector registers each. */
-#define ROWS 4
-#define KB 2
-#define BN 32
-/* Private rows per work-item (q and o, in floats): sized to stay in L2. */
-#define PRIVATE_FLOATS 8192
+/* Register blocking (see kernels/attention.cl), as gemm.c picks it: ROWS
+ * rows × NVK vectors of the device's preferred width take 12 of AVX2's 16
+ * vector registers (width 8) and 24 of AVX-512's 32 (width 16). */
+#define ROWS 6
+/* Key panels per key block: the block's K and V stay in L1/L2 while a
+ * work-item's row blocks use them. */
+#define BLOCK_PANELS 2
+/* Private output rows per work-item, in floats: they stay in L1/L2. */
+#define PRIVATE_FLOATS 6144
 
 static gboolean
 check_f32_shape (
@@ -28,7 +29,9 @@ gboolean
 sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     const SoraAttentionParams *p, GError **error)
 {
-  gsize batch, nq, nk, channels, dim, dv, nc, rb;
+  gsize batch, nq, nk, channels, dim, dv, nc, rb, width, vw, nvk, panels;
+  gsize pack_global[3], pack_bytes;
+  cl_mem kp, vp;
   /* One work-item per group: each already reuses its K/V tiles from cache,
    * and PoCL's barriers cost more than local memory would save. */
   gsize global[2], local[2] = { 1, 1 };
@@ -77,24 +80,51 @@ sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   if (nq == 0 || batch == 0)
     return TRUE;
 
-  dv = dim % 8 == 0 ? 8 : dim % 4 == 0 ? 4 : dim % 2 == 0 ? 2 : 1;
-  nc = dim / dv % 2 == 0 ? 2 : 1;
-  rb = CLAMP (PRIVATE_FLOATS / (2 * ROWS * dim), 1, 8);
+  width = sora_device_get_info (q->dev)->preferred_float_width;
+  vw = width >= 16 ? 16 : width >= 8 ? 8 : 4;
+  nvk = vw >= 16 ? 4 : 2;
+  panels = (nk + vw * nvk - 1) / (vw * nvk);
+  for (dv = vw; dim % dv != 0; dv /= 2)
+    ;
+  nc = dim / dv % nvk == 0 ? nvk : dim / dv % 2 == 0 ? 2 : 1;
+  rb = CLAMP (PRIVATE_FLOATS / (ROWS * dim), 1, 8);
   rb = MIN (rb, (nq + ROWS - 1) / ROWS);
   global[0] = (nq + rb * ROWS - 1) / (rb * ROWS);
   global[1] = batch * p->heads;
+  pack_global[0] = dim;
+  pack_global[1] = panels;
+  pack_global[2] = batch * p->heads;
+  pack_bytes = batch * p->heads * panels * vw * nvk * dim * sizeof (float);
+  if (!sora_op_check_int (pack_bytes / sizeof (float), OP, k, error))
+    return FALSE;
+  kp = sora_device_alloc (q->dev, pack_bytes, "attention key panels", error);
+  if (kp == NULL)
+    return FALSE;
+  vp = sora_device_alloc (q->dev, pack_bytes, "attention value rows", error);
+  if (vp == NULL) {
+    sora_device_release (q->dev, kp, pack_bytes);
+    return FALSE;
+  }
 
   options =
-      g_strdup_printf ("-DHEAD_DIM=%" G_GSIZE_FORMAT " -DDV=%" G_GSIZE_FORMAT
-                       " -DNC=%" G_GSIZE_FORMAT " -DRB=%" G_GSIZE_FORMAT
-                       " -DROWS=%d -DKB=%d -DBN=%d%s%s",
-          dim, dv, nc, rb, ROWS, KB, BN, p->bias ? " -DHAS_BIAS" : "",
-          p->key_mask ? " -DHAS_MASK" : "");
-  ok = sora_device_run (q->dev, "attention", options, "attention", 2, global,
-      local, error, SORA_MEM (q->buf), SORA_MEM (k->buf), SORA_MEM (v->buf),
-      SORA_MEM (out->buf), SORA_MEM (p->bias ? p->bias->buf : NULL),
-      SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
-      SORA_INT (nk), SORA_INT (p->heads), SORA_FLOAT (p->scale), SORA_END);
+      g_strdup_printf ("-DHEAD_DIM=%" G_GSIZE_FORMAT " -DVW=%" G_GSIZE_FORMAT
+                       " -DNVK=%" G_GSIZE_FORMAT " -DBK=%" G_GSIZE_FORMAT
+                       " -DDV=%" G_GSIZE_FORMAT " -DNC=%" G_GSIZE_FORMAT
+                       " -DRB=%" G_GSIZE_FORMAT " -DROWS=%d%s%s",
+          dim, vw, nvk, vw * nvk * BLOCK_PANELS, dv, nc, rb, ROWS,
+          p->bias ? " -DHAS_BIAS" : "", p->key_mask ? " -DHAS_MASK" : "");
+  ok = sora_device_run (q->dev, "attention", options, "attention_pack", 3,
+           pack_global, NULL, error, SORA_MEM (k->buf), SORA_MEM (v->buf),
+           SORA_MEM (kp), SORA_MEM (vp), SORA_INT (nk), SORA_INT (p->heads),
+           SORA_INT (panels), SORA_FLOAT (p->scale), SORA_END) &&
+      sora_device_run (q->dev, "attention", options, "attention", 2, global,
+          local, error, SORA_MEM (q->buf), SORA_MEM (kp), SORA_MEM (vp),
+          SORA_MEM (out->buf), SORA_MEM (p->bias ? p->bias->buf : NULL),
+          SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
+          SORA_INT (nk), SORA_INT (p->heads), SORA_END);
+  /* OpenCL keeps the buffers until the queued kernels are done with them. */
+  sora_device_release (q->dev, kp, pack_bytes);
+  sora_device_release (q->dev, vp, pack_bytes);
   g_free (options);
   return ok;
 }

@@ -24,7 +24,9 @@ typedef struct
 
 /* out = softmax (scale·Q·Kᵀ + bias + mask)·V for each head, where q and out
  * are f32 [B, Nq, heads·D], k and v f32 [B, Nk, heads·D], and channel c of a
- * token belongs to head c / D.  One fused kernel: the scores are never
+ * token belongs to head c / D.  K and V are first repacked by head into
+ * temporary device buffers (2·B·heads·Nk·D floats, rounded up to whole key
+ * panels), then one fused kernel does the rest: the scores are never
  * stored. */
 gboolean sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v,
     SoraTensor *out, const SoraAttentionParams *p, GError **error);

@@ -2,29 +2,46 @@
  * online softmax so the Nq×Nk scores never exist in memory.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
+ * Both products are register-tiled the way gemm.cl is, which is what makes
+ * them run near GEMM speed on CPU cores:
+ * - Q·Kᵀ reads K as key panels [batch·heads][panels][HEAD_DIM][KT] that
+ *   attention_pack writes once per call (times scale, zero padded), so a
+ *   ROWS × KT score tile accumulates over the head dim in ROWS × NVK vectors
+ *   from one broadcast query value and NVK panel loads per step;
+ * - P·V accumulates ROWS × (NC·DV) output channels over the keys from one
+ *   broadcast probability and NC loads of a V row per step, from V that
+ *   attention_pack copies to [batch·heads][panels·KT][HEAD_DIM], zero
+ *   padded: a block's rows are one contiguous stream.
+ * Products use fma (): PoCL compiles mad () as a multiply and an add.
+ *
  * Build options:
  *   HEAD_DIM  channels per head (any value)
+ *   VW, NVK   key panels are KT = VW·NVK keys wide, in NVK vectors of VW
+ *             (4, 8 or 16)
+ *   BK        keys per block (a multiple of KT)
  *   DV        vector width along the head dim, dividing HEAD_DIM (1, 2, 4,
  *             8 or 16)
- *   BN        keys per tile (a multiple of 16 and of KB)
- *   KB        keys per score block: ROWS × KB dot products run at once
  *   NC        DV-wide output chunks per P·V pass (dividing HEAD_DIM / DV)
  *   ROWS      query rows per register block
  *   RB        register blocks per work-item
  *   HAS_BIAS  add bias [heads, nq, nk]
  *   HAS_MASK  key mask [batch, nk]: adds (1 - mask)·(-FLT_MAX), as HF does
  *
- * Work-item (i, bh) owns RB·ROWS consecutive query rows of batch bh / heads,
- * head bh % heads, with their running max, running sum and output rows in
- * private memory.  For each tile of BN keys it runs all its row blocks, so
- * the tile's K and V rows are read from memory once and then from cache:
- * the reuse a work-group would get from local memory, without the barriers
- * that cost PoCL more than they save.
+ * Work-item (i, bh) of attention owns RB·ROWS consecutive query rows of
+ * batch bh / heads, head bh % heads, with their running max, running sum
+ * and output rows in private memory.  For each block of BK keys it runs all
+ * its row blocks, so the block's K panels and V rows are read from memory
+ * once and then from cache: the reuse a work-group would get from local
+ * memory, without the barriers that cost PoCL more than they save.
  */
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_ (a, b)
+#define KT (VW * NVK)
 #define NDV (HEAD_DIM / DV)
+#define floatk CAT (float, VW)
+#define vloadk CAT (vload, VW)
+#define vstorek CAT (vstore, VW)
 
 #if DV == 1
 #define floatv float
@@ -36,143 +53,174 @@
 #define vstorev CAT (vstore, DV)
 #endif
 
-inline float
-hsum (floatv x)
+/* Grid [HEAD_DIM, panels, batch·heads]: one panel row of KT keys, times
+ * scale, and the same keys' channel d of V; keys past nk as zeros (their
+ * scores are masked in attention). */
+__kernel void
+attention_pack (const __global float *k, const __global float *v,
+    __global float *kp, __global float *vp, int nk, int heads, int panels,
+    float scale)
 {
-#if DV == 16
-  float8 x8 = x.lo + x.hi;
-#elif DV == 8
+  const int d = get_global_id (0), panel = get_global_id (1);
+  const int bh = get_global_id (2), b = bh / heads, h = bh % heads;
+  const size_t src = (size_t) b * nk * heads * HEAD_DIM + h * HEAD_DIM + d;
+  const size_t key0 = (size_t) bh * panels * KT + panel * KT;
+  float t[KT];
+
+#pragma unroll
+  for (int j = 0; j < KT; j++) {
+    int key = panel * KT + j;
+    size_t i = src + (size_t) key * heads * HEAD_DIM;
+    t[j] = key < nk ? k[i] * scale : 0.0f;
+    vp[(key0 + j) * HEAD_DIM + d] = key < nk ? v[i] : 0.0f;
+  }
+#pragma unroll
+  for (int c = 0; c < NVK; c++)
+    vstorek (vloadk (c, t), (key0 * HEAD_DIM + d * KT) / VW + c, kp);
+}
+
+/* max, not fmax: scores are never NaN, and fmax's NaN checks cost as much
+ * as the comparisons. */
+inline float
+hmax (floatk x)
+{
+#if VW == 16
+  float8 x8 = max (x.lo, x.hi);
+#elif VW == 8
   float8 x8 = x;
 #endif
-#if DV >= 8
-  float4 x4 = x8.lo + x8.hi;
-#elif DV == 4
+#if VW >= 8
+  float4 x4 = max (x8.lo, x8.hi);
+#else
   float4 x4 = x;
 #endif
-#if DV >= 4
-  float2 x2 = x4.lo + x4.hi;
-#elif DV == 2
-  float2 x2 = x;
+  float2 x2 = max (x4.lo, x4.hi);
+  return max (x2.x, x2.y);
+}
+
+inline float
+hsum (floatk x)
+{
+#if VW == 16
+  float8 x8 = x.lo + x.hi;
+#elif VW == 8
+  float8 x8 = x;
 #endif
-#if DV >= 2
-  return x2.x + x2.y;
+#if VW >= 8
+  float4 x4 = x8.lo + x8.hi;
 #else
-  return x;
+  float4 x4 = x;
 #endif
-}
-
-inline float
-max16 (float16 x)
-{
-  float8 a = fmax (x.lo, x.hi);
-  float4 b = fmax (a.lo, a.hi);
-  float2 c = fmax (b.lo, b.hi);
-  return fmax (c.x, c.y);
-}
-
-inline float
-sum16 (float16 x)
-{
-  float8 a = x.lo + x.hi;
-  float4 b = a.lo + a.hi;
-  float2 c = b.lo + b.hi;
-  return c.x + c.y;
+  float2 x2 = x4.lo + x4.hi;
+  return x2.x + x2.y;
 }
 
 __kernel void
-attention (const __global float *q, const __global float *k,
-    const __global float *v, __global float *out,
+attention (const __global float *q, const __global float *kp,
+    const __global float *vp, __global float *out,
     const __global float *bias, const __global float *mask, int nq, int nk,
-    int heads, float scale)
+    int heads)
 {
   const int bh = get_global_id (1), b = bh / heads, h = bh % heads;
   const int ld = heads * HEAD_DIM;
   const int row0 = get_global_id (0) * RB * ROWS;
+  const int panels = (nk + KT - 1) / KT;
   const __global float *qb = q + (size_t) b * nq * ld + h * HEAD_DIM;
-  const __global float *kb = k + (size_t) b * nk * ld + h * HEAD_DIM;
-  const __global float *vb = v + (size_t) b * nk * ld + h * HEAD_DIM;
-  float qr[RB * ROWS][HEAD_DIM];
+  const __global float *kb = kp + (size_t) bh * panels * KT * HEAD_DIM;
+  const __global float *vb = vp + (size_t) bh * panels * KT * HEAD_DIM;
   float o[RB * ROWS][HEAD_DIM];
   float m[RB * ROWS], l[RB * ROWS];
 
   if (row0 >= nq)
     return;
-  /* Rows past nq compute a copy of the last row and store nothing. */
   for (int r = 0; r < RB * ROWS; r++) {
-    const __global float *src = qb + (size_t) min (row0 + r, nq - 1) * ld;
-    for (int d = 0; d < HEAD_DIM; d++) {
-      qr[r][d] = src[d] * scale;
+    for (int d = 0; d < HEAD_DIM; d++)
       o[r][d] = 0.0f;
-    }
     m[r] = -INFINITY;
     l[r] = 0.0f;
   }
 
-  for (int key0 = 0; key0 < nk; key0 += BN) {
+  for (int key0 = 0; key0 < nk; key0 += BK) {
+    const int nb = min (BK, nk - key0);
+
     for (int r0 = 0; r0 < RB * ROWS; r0 += ROWS) {
-      float s[ROWS][BN];
+      const __global float *qr[ROWS];
+      float s[ROWS][BK];
       float alpha[ROWS];
 
-      /* Scores, ROWS × KB dot products at a time. */
-      for (int j = 0; j < BN; j += KB) {
-        const __global float *kr[KB];
-        floatv acc[ROWS][KB];
+      /* Rows past nq compute a copy of the last row and store nothing. */
 #pragma unroll
-        for (int jj = 0; jj < KB; jj++)
-          kr[jj] = kb + (size_t) min (key0 + j + jj, nk - 1) * ld;
+      for (int r = 0; r < ROWS; r++)
+        qr[r] = qb + (size_t) min (row0 + r0 + r, nq - 1) * ld;
+
+      /* Scores: ROWS × KT tiles over the head dim. */
+      for (int j0 = 0; j0 < nb; j0 += KT) {
+        const __global float *kt = kb + (size_t) (key0 + j0) * HEAD_DIM;
+        floatk acc[ROWS][NVK];
+
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
 #pragma unroll
-          for (int jj = 0; jj < KB; jj++)
-            acc[r][jj] = 0.0f;
-        for (int c = 0; c < NDV; c++) {
-          floatv kv[KB];
+          for (int c = 0; c < NVK; c++)
+            acc[r][c] = 0.0f;
+        for (int d = 0; d < HEAD_DIM; d++) {
+          floatk kv[NVK];
 #pragma unroll
-          for (int jj = 0; jj < KB; jj++)
-            kv[jj] = vloadv (c, kr[jj]);
+          for (int c = 0; c < NVK; c++)
+            kv[c] = vloadk (d * NVK + c, kt);
 #pragma unroll
           for (int r = 0; r < ROWS; r++) {
-            floatv qv = vloadv (c, qr[r0 + r]);
+            float x = qr[r][d];
 #pragma unroll
-            for (int jj = 0; jj < KB; jj++)
-              acc[r][jj] = fma (qv, kv[jj], acc[r][jj]);
+            for (int c = 0; c < NVK; c++)
+              acc[r][c] = fma (x, kv[c], acc[r][c]);
           }
         }
 #pragma unroll
-        for (int jj = 0; jj < KB; jj++) {
-          int key = key0 + j + jj;
-          float add = key < nk ? 0.0f : -INFINITY;
+        for (int r = 0; r < ROWS; r++)
+#pragma unroll
+          for (int c = 0; c < NVK; c++)
+            vstorek (acc[r][c], 0, s[r] + j0 + c * VW);
+      }
+
+#if defined(HAS_BIAS) || defined(HAS_MASK)
+      for (int j = 0; j < nb; j++) {
+        float add = 0.0f;
 #ifdef HAS_MASK
-          if (key < nk)
-            add = (1.0f - mask[(size_t) b * nk + key]) * -FLT_MAX;
+        add = (1.0f - mask[(size_t) b * nk + key0 + j]) * -FLT_MAX;
 #endif
 #pragma unroll
-          for (int r = 0; r < ROWS; r++) {
-            float sc = hsum (acc[r][jj]);
+        for (int r = 0; r < ROWS; r++) {
 #ifdef HAS_BIAS
-            sc += bias[((size_t) h * nq + min (row0 + r0 + r, nq - 1)) * nk
-                + min (key, nk - 1)];
+          s[r][j] += bias[((size_t) h * nq + min (row0 + r0 + r, nq - 1)) * nk
+              + key0 + j];
 #endif
-            s[r][j + jj] = sc + add;
-          }
+          s[r][j] += add;
         }
       }
+#endif
+      /* Keys past nk in the last block take no weight. */
+      for (int j = nb; j < BK; j++)
+#pragma unroll
+        for (int r = 0; r < ROWS; r++)
+          s[r][j] = -INFINITY;
 
       /* Online softmax: what was accumulated is rescaled to the new max. */
 #pragma unroll
       for (int r = 0; r < ROWS; r++) {
-        float16 mx = vload16 (0, s[r]), sum = 0.0f;
+        floatk mx = vloadk (0, s[r]), sum = 0.0f;
         float mnew;
-        for (int c = 1; c < BN / 16; c++)
-          mx = fmax (mx, vload16 (c, s[r]));
-        mnew = fmax (m[r0 + r], max16 (mx));
-        for (int c = 0; c < BN / 16; c++) {
-          float16 p = exp (vload16 (c, s[r]) - mnew);
-          vstore16 (p, c, s[r]);
+
+        for (int c = 1; c < BK / VW; c++)
+          mx = max (mx, vloadk (c, s[r]));
+        mnew = max (m[r0 + r], hmax (mx));
+        for (int c = 0; c < BK / VW; c++) {
+          floatk p = exp (vloadk (c, s[r]) - mnew);
+          vstorek (p, c, s[r]);
           sum += p;
         }
         alpha[r] = exp (m[r0 + r] - mnew);
-        l[r0 + r] = l[r0 + r] * alpha[r] + sum16 (sum);
+        l[r0 + r] = l[r0 + r] * alpha[r] + hsum (sum);
         m[r0 + r] = mnew;
       }
 
@@ -184,18 +232,19 @@ attention (const __global float *q, const __global float *k,
 #pragma unroll
           for (int cc = 0; cc < NC; cc++)
             a[r][cc] = vloadv (c + cc, o[r0 + r]) * alpha[r];
-        for (int j = 0; j < BN; j++) {
-          const __global float *vr = vb + (size_t) min (key0 + j,
-              nk - 1) * ld;
+        for (int j = 0; j < nb; j++) {
+          const __global float *vr = vb + (size_t) (key0 + j) * HEAD_DIM;
           floatv vv[NC];
 #pragma unroll
           for (int cc = 0; cc < NC; cc++)
             vv[cc] = vloadv (c + cc, vr);
 #pragma unroll
-          for (int r = 0; r < ROWS; r++)
+          for (int r = 0; r < ROWS; r++) {
+            float p = s[r][j];
 #pragma unroll
             for (int cc = 0; cc < NC; cc++)
-              a[r][cc] = fma ((floatv) s[r][j], vv[cc], a[r][cc]);
+              a[r][cc] = fma (p, vv[cc], a[r][cc]);
+          }
         }
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
