@@ -13,10 +13,14 @@
 
 #include <gst/gst.h>
 
+#include "gstsorasrc.h"
+
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
   /* The elements register here as they land (sorasrc, soraextend). */
+  if (!GST_ELEMENT_REGISTER (sorasrc, plugin))
+    return FALSE;
   return TRUE;
 }
 

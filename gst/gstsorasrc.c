@@ -1,0 +1,1105 @@
+/* gst-sora: sorasrc, text to video
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-sorasrc
+ * @title: sorasrc
+ *
+ * Generates a video clip from a text prompt with a Wan2.1-architecture
+ * diffusion transformer on an OpenCL device, then ends the stream.
+ *
+ * The model loads on a thread of its own when the element starts (a
+ * GST_MESSAGE_PROGRESS START/COMPLETE pair on the bus brackets it), so state
+ * changes never block on it.  Each denoising step posts an element message
+ * `sora/progress` (step, total-steps, clip, frames-ready, seconds-per-step);
+ * a finished clip posts `sora/clip` (seed, generation-time in seconds,
+ * frames, prompt): with seed=-1 a random seed is drawn when the element
+ * starts and reported there, so the clip can be made again.
+ *
+ * Frames are pushed as soon as the model decodes them.  prompt,
+ * negative-prompt, seed, steps, guidance-scale, flow-shift and scheduler may
+ * change while PLAYING: they are read when a clip starts, so a change applies
+ * to the next clip.  A flushing seek regenerates the clip from the current
+ * properties and drops the frames before the seek position (a seek to 0
+ * restarts the clip).  Width and height are multiples of 16 and fixate to the
+ * model's native size; the frame rate fixates to 16/1, Wan's own.
+ *
+ * With is-live=true the element reports the latency property (or, when it is
+ * 0, the time the last clip took to produce its first frame) as its latency.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 -e sorasrc model=/path/to/Wan2.1-T2V-1.3B-Diffusers \
+ *     prompt="a red fox running through snow" seed=7 ! \
+ *     video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=fox.mp4
+ * ]| Renders one clip at the model's native size into an H.264 file.
+ * |[
+ * gst-launch-1.0 sorasrc model=wan prompt="waves" num-frames=33 steps=20 ! \
+ *     video/x-raw,width=480,height=320 ! videoconvert ! autovideosink
+ * ]| Shows a shorter, smaller clip on screen.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/video/video.h>
+
+#include "gstsoraelements.h"
+#include "gstsorasrc.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
+#define GST_CAT_DEFAULT gst_sora_src_debug
+
+#define DEFAULT_PROMPT ""
+#define DEFAULT_NEGATIVE_PROMPT ""
+#define DEFAULT_SEED -1
+#define DEFAULT_STEPS 50
+#define DEFAULT_GUIDANCE_SCALE 5.0
+#define DEFAULT_FLOW_SHIFT 0.0
+#define DEFAULT_SCHEDULER SORA_SAMPLER_UNIPC
+#define DEFAULT_NUM_FRAMES 0
+#define DEFAULT_DEVICE NULL
+#define DEFAULT_IS_LIVE FALSE
+#define DEFAULT_LATENCY 0
+
+/* Until the model says otherwise: Wan2.1's 480p size and frame rate. */
+#define FALLBACK_WIDTH 832
+#define FALLBACK_HEIGHT 480
+#define NATIVE_FPS_N 16
+#define NATIVE_FPS_D 1
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_PROMPT,
+  PROP_NEGATIVE_PROMPT,
+  PROP_SEED,
+  PROP_STEPS,
+  PROP_GUIDANCE_SCALE,
+  PROP_FLOW_SHIFT,
+  PROP_SCHEDULER,
+  PROP_NUM_FRAMES,
+  PROP_DEVICE,
+  PROP_IS_LIVE,
+  PROP_LATENCY,
+};
+
+/* The engine converts to YUV with BT.709 limited range: say so. */
+#define SORA_SIZE_FPS                                                          \
+  "width = (int) [ 16, 4096 ], height = (int) [ 16, 4096 ], "                  \
+  "framerate = (fraction) [ 1/2147483647, 2147483647/1 ], "                    \
+  "pixel-aspect-ratio = (fraction) 1/1, interlace-mode = (string) progressive"
+
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (
+            "video/x-raw, format = (string) { I420, NV12 }, " SORA_SIZE_FPS
+            ", colorimetry = (string) bt709; "
+            "video/x-raw, format = (string) { RGB, RGBA }, " SORA_SIZE_FPS));
+
+struct _GstSoraSrc
+{
+  GstPushSrc parent;
+
+  /* Properties, under the object lock. */
+  gchar *model;
+  gchar *prompt;
+  gchar *negative_prompt;
+  gint64 seed;
+  guint steps;
+  gdouble guidance_scale;
+  gdouble flow_shift;
+  SoraSampler scheduler;
+  guint num_frames;
+  gchar *device;
+  GstClockTime latency;
+
+  /* Streaming state, under lock; cond is broadcast on every change. */
+  GMutex lock;
+  GCond cond;
+  GThread *worker;
+  GCancellable *cancellable;
+  SoraEngine *engine; /* kept from start until READY→NULL */
+  gboolean loaded; /* the load finished, with or without engine */
+  gboolean failed; /* an error was posted: create fails */
+  gboolean flushing;
+  gboolean stopping;
+  gboolean have_info;
+  GstVideoInfo info;
+  guint clip_gen; /* bumped to abandon the clip in progress */
+  gboolean want_clip;
+  gboolean clip_done; /* every frame of the clip is queued */
+  GQueue frames; /* GstBuffer, in order */
+  guint skip; /* leading frames of the clip to drop */
+  guint clip_frames; /* frames the engine gave for this clip */
+  guint clip_index;
+  guint total_frames; /* frames per clip; 0 until known */
+  guint64 random_seed; /* drawn at start for seed=-1 */
+  guint64 n_frames; /* number of the next frame out */
+  GstClockTime measured_latency;
+};
+
+#define gst_sora_src_parent_class parent_class
+G_DEFINE_TYPE (GstSoraSrc, gst_sora_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (
+    sorasrc, "sorasrc", GST_RANK_NONE, GST_TYPE_SORA_SRC);
+
+static void gst_sora_src_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+static void gst_sora_src_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
+static void gst_sora_src_finalize (GObject *object);
+static GstStateChangeReturn gst_sora_src_change_state (
+    GstElement *element, GstStateChange transition);
+static gboolean gst_sora_src_start (GstBaseSrc *bsrc);
+static gboolean gst_sora_src_stop (GstBaseSrc *bsrc);
+static GstCaps *gst_sora_src_fixate (GstBaseSrc *bsrc, GstCaps *caps);
+static gboolean gst_sora_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps);
+static gboolean gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query);
+static gboolean gst_sora_src_is_seekable (GstBaseSrc *bsrc);
+static gboolean gst_sora_src_do_seek (GstBaseSrc *bsrc, GstSegment *segment);
+static gboolean gst_sora_src_unlock (GstBaseSrc *bsrc);
+static gboolean gst_sora_src_unlock_stop (GstBaseSrc *bsrc);
+static void gst_sora_src_get_times (GstBaseSrc *bsrc, GstBuffer *buffer,
+    GstClockTime *start, GstClockTime *end);
+static GstFlowReturn gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer);
+
+static void
+gst_sora_src_class_init (GstSoraSrcClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *bsrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *psrc_class = GST_PUSH_SRC_CLASS (klass);
+  const GParamFlags rw =
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_DOC_SHOW_DEFAULT;
+
+  GST_DEBUG_CATEGORY_INIT (
+      gst_sora_src_debug, "sorasrc", 0, "Text-to-video source");
+
+  gobject_class->set_property = gst_sora_src_set_property;
+  gobject_class->get_property = gst_sora_src_get_property;
+  gobject_class->finalize = gst_sora_src_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Model folder in the diffusers layout (Wan2.1 text-to-video)",
+          GST_SORA_DEFAULT_MODEL_DIR, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_PROMPT,
+      g_param_spec_string ("prompt", "Prompt",
+          "What the video shows (read when a clip starts)", DEFAULT_PROMPT,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_NEGATIVE_PROMPT,
+      g_param_spec_string ("negative-prompt", "Negative prompt",
+          "What the video should not show (read when a clip starts)",
+          DEFAULT_NEGATIVE_PROMPT, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_SEED,
+      g_param_spec_int64 ("seed", "Seed",
+          "Noise seed; -1 draws one at start and posts it in sora/clip", -1,
+          G_MAXINT64, DEFAULT_SEED, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_STEPS,
+      g_param_spec_uint ("steps", "Steps", "Denoising steps per clip", 1, 1000,
+          DEFAULT_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_GUIDANCE_SCALE,
+      g_param_spec_double ("guidance-scale", "Guidance scale",
+          "Classifier-free guidance; 1 or less turns it off (twice as fast)",
+          0.0, 100.0, DEFAULT_GUIDANCE_SCALE, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_FLOW_SHIFT,
+      g_param_spec_double ("flow-shift", "Flow shift",
+          "Timestep shift of the flow-matching schedule; 0 uses the model's",
+          0.0, 100.0, DEFAULT_FLOW_SHIFT, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_SCHEDULER,
+      g_param_spec_enum ("scheduler", "Scheduler", "Sampling method",
+          GST_TYPE_SORA_SCHEDULER, DEFAULT_SCHEDULER,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_NUM_FRAMES,
+      g_param_spec_uint ("num-frames", "Number of frames",
+          "Frames per clip, 4k+1; 0 uses the model's", 0, G_MAXINT,
+          DEFAULT_NUM_FRAMES, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_string ("device", "Device",
+          "OpenCL device: auto, gpu, cpu, P:D or part of its name "
+          "(unset: $SORA_DEVICE, else auto)",
+          DEFAULT_DEVICE, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_IS_LIVE,
+      g_param_spec_boolean ("is-live", "Is live", "Act as a live source",
+          DEFAULT_IS_LIVE, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LATENCY,
+      g_param_spec_uint64 ("latency", "Latency",
+          "Latency reported when live, in ns; 0 reports the measured time "
+          "to the first frame of the last clip",
+          0, G_MAXUINT64, DEFAULT_LATENCY, rw | GST_PARAM_MUTABLE_PLAYING));
+
+  gst_element_class_set_static_metadata (element_class, "Text to video source",
+      "Source/Video",
+      "Generates video from a text prompt with a diffusion transformer on "
+      "OpenCL",
+      "gst-sora developers");
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_sora_src_change_state);
+
+  bsrc_class->start = GST_DEBUG_FUNCPTR (gst_sora_src_start);
+  bsrc_class->stop = GST_DEBUG_FUNCPTR (gst_sora_src_stop);
+  bsrc_class->fixate = GST_DEBUG_FUNCPTR (gst_sora_src_fixate);
+  bsrc_class->set_caps = GST_DEBUG_FUNCPTR (gst_sora_src_set_caps);
+  bsrc_class->query = GST_DEBUG_FUNCPTR (gst_sora_src_query);
+  bsrc_class->is_seekable = GST_DEBUG_FUNCPTR (gst_sora_src_is_seekable);
+  bsrc_class->do_seek = GST_DEBUG_FUNCPTR (gst_sora_src_do_seek);
+  bsrc_class->unlock = GST_DEBUG_FUNCPTR (gst_sora_src_unlock);
+  bsrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_sora_src_unlock_stop);
+  bsrc_class->get_times = GST_DEBUG_FUNCPTR (gst_sora_src_get_times);
+  psrc_class->create = GST_DEBUG_FUNCPTR (gst_sora_src_create);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_SORA_SCHEDULER, 0);
+}
+
+static void
+gst_sora_src_init (GstSoraSrc *self)
+{
+  self->model = g_strdup (gst_sora_default_model_dir ());
+  self->prompt = g_strdup (DEFAULT_PROMPT);
+  self->negative_prompt = g_strdup (DEFAULT_NEGATIVE_PROMPT);
+  self->seed = DEFAULT_SEED;
+  self->steps = DEFAULT_STEPS;
+  self->guidance_scale = DEFAULT_GUIDANCE_SCALE;
+  self->flow_shift = DEFAULT_FLOW_SHIFT;
+  self->scheduler = DEFAULT_SCHEDULER;
+  self->num_frames = DEFAULT_NUM_FRAMES;
+  self->device = g_strdup (DEFAULT_DEVICE);
+  self->latency = DEFAULT_LATENCY;
+
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  g_queue_init (&self->frames);
+
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+  gst_base_src_set_live (GST_BASE_SRC (self), DEFAULT_IS_LIVE);
+}
+
+static void
+gst_sora_src_finalize (GObject *object)
+{
+  GstSoraSrc *self = GST_SORA_SRC (object);
+
+  g_clear_pointer (&self->engine, sora_engine_free);
+  g_free (self->model);
+  g_free (self->prompt);
+  g_free (self->negative_prompt);
+  g_free (self->device);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* Drops the loaded model, so the next start opens the new model or device. */
+static void
+gst_sora_src_drop_engine (GstSoraSrc *self)
+{
+  SoraEngine *engine;
+
+  g_mutex_lock (&self->lock);
+  engine = g_steal_pointer (&self->engine);
+  g_mutex_unlock (&self->lock);
+  g_clear_pointer (&engine, sora_engine_free);
+}
+
+static void
+gst_sora_src_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstSoraSrc *self = GST_SORA_SRC (object);
+  gchar **ready_only = NULL;
+  gboolean refused = FALSE;
+  GstClockTime latency = GST_CLOCK_TIME_NONE;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      ready_only = &self->model;
+      break;
+    case PROP_DEVICE:
+      ready_only = &self->device;
+      break;
+    case PROP_PROMPT:
+      g_free (self->prompt);
+      self->prompt = g_value_dup_string (value);
+      break;
+    case PROP_NEGATIVE_PROMPT:
+      g_free (self->negative_prompt);
+      self->negative_prompt = g_value_dup_string (value);
+      break;
+    case PROP_SEED:
+      self->seed = g_value_get_int64 (value);
+      break;
+    case PROP_STEPS:
+      self->steps = g_value_get_uint (value);
+      break;
+    case PROP_GUIDANCE_SCALE:
+      self->guidance_scale = g_value_get_double (value);
+      break;
+    case PROP_FLOW_SHIFT:
+      self->flow_shift = g_value_get_double (value);
+      break;
+    case PROP_SCHEDULER:
+      self->scheduler = g_value_get_enum (value);
+      break;
+    case PROP_NUM_FRAMES:
+      if (GST_STATE (self) > GST_STATE_READY)
+        refused = TRUE;
+      else
+        self->num_frames = g_value_get_uint (value);
+      break;
+    case PROP_IS_LIVE:
+      if (GST_STATE (self) > GST_STATE_READY)
+        refused = TRUE;
+      break;
+    case PROP_LATENCY:
+      self->latency = latency = g_value_get_uint64 (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  if (ready_only) {
+    if (GST_STATE (self) > GST_STATE_READY) {
+      refused = TRUE;
+      ready_only = NULL;
+    } else {
+      g_free (*ready_only);
+      *ready_only = g_value_dup_string (value);
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  /* Outside the object lock: these take it themselves. */
+  if (refused) {
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("Property \"%s\" can only change in the NULL or READY state; "
+         "the change is ignored",
+            pspec->name),
+        (NULL));
+  } else if (ready_only) {
+    gst_sora_src_drop_engine (self);
+  } else if (prop_id == PROP_IS_LIVE) {
+    gst_base_src_set_live (GST_BASE_SRC (self), g_value_get_boolean (value));
+  } else if (GST_CLOCK_TIME_IS_VALID (latency)) {
+    gst_element_post_message (
+        GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  }
+}
+
+static void
+gst_sora_src_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstSoraSrc *self = GST_SORA_SRC (object);
+
+  if (prop_id == PROP_IS_LIVE) {
+    /* basesrc keeps it, under the object lock itself. */
+    g_value_set_boolean (value, gst_base_src_is_live (GST_BASE_SRC (self)));
+    return;
+  }
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model);
+      break;
+    case PROP_PROMPT:
+      g_value_set_string (value, self->prompt);
+      break;
+    case PROP_NEGATIVE_PROMPT:
+      g_value_set_string (value, self->negative_prompt);
+      break;
+    case PROP_SEED:
+      g_value_set_int64 (value, self->seed);
+      break;
+    case PROP_STEPS:
+      g_value_set_uint (value, self->steps);
+      break;
+    case PROP_GUIDANCE_SCALE:
+      g_value_set_double (value, self->guidance_scale);
+      break;
+    case PROP_FLOW_SHIFT:
+      g_value_set_double (value, self->flow_shift);
+      break;
+    case PROP_SCHEDULER:
+      g_value_set_enum (value, self->scheduler);
+      break;
+    case PROP_NUM_FRAMES:
+      g_value_set_uint (value, self->num_frames);
+      break;
+    case PROP_DEVICE:
+      g_value_set_string (value, self->device);
+      break;
+    case PROP_LATENCY:
+      g_value_set_uint64 (value, self->latency);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_sora_src_post_load_progress (
+    GstSoraSrc *self, GstProgressType type, const char *text)
+{
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_progress (GST_OBJECT (self), type, "load", text));
+}
+
+/* Abandons the clip in progress and asks the worker for one that starts at
+ * @frame.  Called with the lock held. */
+static void
+gst_sora_src_restart_clip_locked (GstSoraSrc *self, guint64 frame)
+{
+  self->clip_gen++;
+  g_queue_clear_full (&self->frames, (GDestroyNotify)gst_buffer_unref);
+  self->skip = frame;
+  self->n_frames = frame;
+  self->clip_frames = 0;
+  self->clip_done = FALSE;
+  self->want_clip = TRUE;
+  g_cond_broadcast (&self->cond);
+}
+
+typedef struct
+{
+  GstSoraSrc *self;
+  guint gen;
+  guint clip;
+  gsize frame_size;
+  gint64 start_us;
+  gboolean first_frame_seen;
+} ClipRun;
+
+/* Whether @run is still the clip the element wants.  Lock held. */
+static gboolean
+clip_run_current_locked (ClipRun *run)
+{
+  return run->gen == run->self->clip_gen && !run->self->stopping;
+}
+
+static gboolean
+gst_sora_src_on_progress (
+    guint step, guint total_steps, double seconds_per_step, gpointer user_data)
+{
+  ClipRun *run = user_data;
+  GstSoraSrc *self = run->self;
+  guint frames_ready;
+  gboolean current;
+
+  g_mutex_lock (&self->lock);
+  current = clip_run_current_locked (run);
+  frames_ready = self->clip_frames;
+  g_mutex_unlock (&self->lock);
+  if (!current)
+    return FALSE;
+
+  GST_LOG_OBJECT (
+      self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("sora/progress", "step", G_TYPE_UINT, step,
+              "total-steps", G_TYPE_UINT, total_steps, "clip", G_TYPE_UINT,
+              run->clip, "frames-ready", G_TYPE_UINT, frames_ready,
+              "seconds-per-step", G_TYPE_DOUBLE, seconds_per_step, NULL)));
+  return TRUE;
+}
+
+static gboolean
+gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
+    guint height, gpointer user_data)
+{
+  ClipRun *run = user_data;
+  GstSoraSrc *self = run->self;
+  GstBuffer **bufs = g_newa (GstBuffer *, n_frames);
+  gboolean current, latency_changed = FALSE;
+  guint i;
+
+  /* Copy outside the lock: create() may be taking frames meanwhile. */
+  for (i = 0; i < n_frames; i++)
+    bufs[i] =
+        gst_buffer_new_memdup (pixels + i * run->frame_size, run->frame_size);
+
+  g_mutex_lock (&self->lock);
+  current = clip_run_current_locked (run);
+  for (i = 0; i < n_frames; i++) {
+    if (current && self->clip_frames++ >= self->skip)
+      g_queue_push_tail (&self->frames, bufs[i]);
+    else
+      gst_buffer_unref (bufs[i]);
+  }
+  if (current && !run->first_frame_seen) {
+    GstClockTime latency =
+        (g_get_monotonic_time () - run->start_us) * GST_USECOND;
+
+    run->first_frame_seen = TRUE;
+    latency_changed = latency != self->measured_latency;
+    self->measured_latency = latency;
+  }
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  GST_LOG_OBJECT (self, "%u frames of %ux%u decoded", n_frames, width, height);
+  if (latency_changed && gst_base_src_is_live (GST_BASE_SRC (self)))
+    gst_element_post_message (
+        GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  return current;
+}
+
+static SoraPixelFormat
+sora_pixel_format_from_video (GstVideoFormat format)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_NV12:
+      return SORA_PIXEL_NV12;
+    case GST_VIDEO_FORMAT_RGB:
+      return SORA_PIXEL_RGB;
+    case GST_VIDEO_FORMAT_RGBA:
+      return SORA_PIXEL_RGBA;
+    default:
+      /* The template allows nothing else. */
+      return SORA_PIXEL_I420;
+  }
+}
+
+/* Generates one clip with the properties as they are now.  Called without
+ * the lock; the clip's frames land in the queue. */
+static void
+gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
+{
+  SoraGenerateParams params = { 0 };
+  ClipRun run = { self, gen };
+  gchar *prompt, *negative_prompt;
+  GError *error = NULL;
+  gint64 seed;
+  gboolean ok, current;
+  double seconds;
+
+  GST_OBJECT_LOCK (self);
+  prompt = g_strdup (self->prompt ? self->prompt : "");
+  negative_prompt = g_strdup (self->negative_prompt);
+  seed = self->seed;
+  params.steps = self->steps;
+  params.guidance_scale = self->guidance_scale;
+  params.flow_shift = self->flow_shift;
+  params.sampler = self->scheduler;
+  GST_OBJECT_UNLOCK (self);
+
+  g_mutex_lock (&self->lock);
+  params.seed = seed >= 0 ? (guint64)seed : self->random_seed;
+  params.frames = self->total_frames;
+  run.clip = self->clip_index++;
+  g_mutex_unlock (&self->lock);
+
+  params.prompt = prompt;
+  params.negative_prompt = negative_prompt;
+  params.width = GST_VIDEO_INFO_WIDTH (info);
+  params.height = GST_VIDEO_INFO_HEIGHT (info);
+  params.format = sora_pixel_format_from_video (GST_VIDEO_INFO_FORMAT (info));
+  run.frame_size =
+      sora_pixel_frame_size (params.format, params.width, params.height);
+  run.start_us = g_get_monotonic_time ();
+
+  GST_INFO_OBJECT (self,
+      "clip %u: %ux%u, %u frames, %u steps, seed %" G_GUINT64_FORMAT
+      ", prompt \"%s\"",
+      run.clip, params.width, params.height, params.frames, params.steps,
+      params.seed, prompt);
+  ok = sora_engine_generate (self->engine, &params, gst_sora_src_on_progress,
+      gst_sora_src_on_frames, &run, self->cancellable, &error);
+  seconds = (g_get_monotonic_time () - run.start_us) / 1e6;
+
+  g_mutex_lock (&self->lock);
+  current = clip_run_current_locked (&run);
+  g_mutex_unlock (&self->lock);
+
+  /* Messages first: once create() sees the clip end, EOS or the flow error
+   * goes out and an application may shut down before a later message. */
+  if (current && ok) {
+    GST_INFO_OBJECT (self, "clip %u done in %.2f s", run.clip, seconds);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self),
+            gst_structure_new ("sora/clip", "clip", G_TYPE_UINT, run.clip,
+                "seed", G_TYPE_UINT64, params.seed, "generation-time",
+                G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
+                "prompt", G_TYPE_STRING, prompt, NULL)));
+  } else if (current) {
+    gst_sora_post_engine_error (GST_ELEMENT (self), error, FALSE, NULL, NULL);
+  } else {
+    GST_DEBUG_OBJECT (self, "clip %u abandoned", run.clip);
+  }
+
+  g_mutex_lock (&self->lock);
+  if (current && clip_run_current_locked (&run)) {
+    if (ok)
+      self->clip_done = TRUE;
+    else
+      self->failed = TRUE;
+    g_cond_broadcast (&self->cond);
+  }
+  g_mutex_unlock (&self->lock);
+  g_clear_error (&error);
+  g_free (prompt);
+  g_free (negative_prompt);
+}
+
+/* Opens the model if it is not open yet.  FALSE when it could not be (the
+ * error is posted unless the element is stopping). */
+static gboolean
+gst_sora_src_load (GstSoraSrc *self)
+{
+  SoraEngine *engine;
+  gchar *model, *device, *text;
+  GError *error = NULL;
+  guint width, height, frames;
+
+  g_mutex_lock (&self->lock);
+  engine = self->engine;
+  g_mutex_unlock (&self->lock);
+
+  if (engine == NULL) {
+    GST_OBJECT_LOCK (self);
+    model = g_strdup (self->model);
+    device = g_strdup (self->device);
+    GST_OBJECT_UNLOCK (self);
+
+    text = g_strdup_printf ("Loading model %s", model);
+    gst_sora_src_post_load_progress (self, GST_PROGRESS_TYPE_START, text);
+    g_free (text);
+
+    engine = sora_engine_open (model, device, self->cancellable, &error);
+    if (engine == NULL) {
+      gboolean cancelled = g_cancellable_is_cancelled (self->cancellable);
+
+      gst_sora_src_post_load_progress (self,
+          cancelled ? GST_PROGRESS_TYPE_CANCELED : GST_PROGRESS_TYPE_ERROR,
+          error->message);
+      if (!cancelled)
+        gst_sora_post_engine_error (
+            GST_ELEMENT (self), error, TRUE, model, device);
+      g_error_free (error);
+      g_free (model);
+      g_free (device);
+
+      g_mutex_lock (&self->lock);
+      self->loaded = TRUE;
+      self->failed = !cancelled;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      return FALSE;
+    }
+
+    text = g_strdup_printf (
+        "Loaded model %s on %s", model, sora_engine_get_device_name (engine));
+    gst_sora_src_post_load_progress (self, GST_PROGRESS_TYPE_COMPLETE, text);
+    g_free (text);
+    g_free (model);
+    g_free (device);
+  }
+
+  sora_engine_get_native_size (engine, &width, &height, &frames);
+  g_mutex_lock (&self->lock);
+  self->engine = engine;
+  self->loaded = TRUE;
+  if (self->total_frames == 0)
+    self->total_frames = frames;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  GST_INFO_OBJECT (
+      self, "model ready: native %ux%u, %u frames", width, height, frames);
+  return TRUE;
+}
+
+static gpointer
+gst_sora_src_worker (gpointer data)
+{
+  GstSoraSrc *self = data;
+
+  if (!gst_sora_src_load (self))
+    return NULL;
+
+  g_mutex_lock (&self->lock);
+  while (TRUE) {
+    GstVideoInfo info;
+    guint gen;
+
+    while (!self->stopping && !(self->want_clip && self->have_info))
+      g_cond_wait (&self->cond, &self->lock);
+    if (self->stopping)
+      break;
+    self->want_clip = FALSE;
+    gen = self->clip_gen;
+    info = self->info;
+    g_mutex_unlock (&self->lock);
+
+    gst_sora_src_run_clip (self, gen, &info);
+
+    g_mutex_lock (&self->lock);
+  }
+  g_mutex_unlock (&self->lock);
+  return NULL;
+}
+
+static gboolean
+gst_sora_src_start (GstBaseSrc *bsrc)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+  GError *error = NULL;
+  gboolean have_model;
+  guint num_frames;
+
+  GST_OBJECT_LOCK (self);
+  have_model = self->model != NULL;
+  num_frames = self->num_frames;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!have_model)
+    goto no_model;
+  /* Wan's VAE decodes 1 frame, then 4 per latent frame. */
+  if (num_frames != 0 && (num_frames - 1) % 4 != 0)
+    goto bad_num_frames;
+
+  g_mutex_lock (&self->lock);
+  self->loaded = self->engine != NULL;
+  self->failed = FALSE;
+  self->flushing = FALSE;
+  self->stopping = FALSE;
+  self->have_info = FALSE;
+  self->want_clip = TRUE;
+  self->clip_done = FALSE;
+  self->skip = 0;
+  self->clip_frames = 0;
+  self->clip_index = 0;
+  self->n_frames = 0;
+  self->total_frames = num_frames;
+  self->random_seed =
+      (((guint64)g_random_int () << 32) | g_random_int ()) & G_MAXINT64;
+  self->cancellable = g_cancellable_new ();
+  g_mutex_unlock (&self->lock);
+
+  self->worker =
+      g_thread_try_new ("sorasrc", gst_sora_src_worker, self, &error);
+  if (self->worker == NULL)
+    goto no_thread;
+  return TRUE;
+
+  /* ERRORS */
+no_model:
+  GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+      ("No model: set model= to a Wan2.1 text-to-video folder in the "
+       "diffusers layout"),
+      (NULL));
+  return FALSE;
+bad_num_frames:
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+      ("num-frames must be 4k+1 (or 0 for the model's): %u is not; the "
+       "nearest valid value is %u",
+          num_frames, (num_frames + 1) / 4 * 4 + 1),
+      (NULL));
+  return FALSE;
+no_thread:
+  GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+      ("Cannot start the generation thread: %s", error->message), (NULL));
+  g_error_free (error);
+  g_clear_object (&self->cancellable);
+  return FALSE;
+}
+
+static gboolean
+gst_sora_src_stop (GstBaseSrc *bsrc)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+
+  g_mutex_lock (&self->lock);
+  self->stopping = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  /* The engine checks it between steps and chunks: the join waits for at
+   * most one of those. */
+  g_cancellable_cancel (self->cancellable);
+  if (self->worker)
+    g_thread_join (self->worker);
+  self->worker = NULL;
+  g_clear_object (&self->cancellable);
+
+  g_mutex_lock (&self->lock);
+  g_queue_clear_full (&self->frames, (GDestroyNotify)gst_buffer_unref);
+  self->have_info = FALSE;
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static GstStateChangeReturn
+gst_sora_src_change_state (GstElement *element, GstStateChange transition)
+{
+  GstSoraSrc *self = GST_SORA_SRC (element);
+  GstStateChangeReturn ret;
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  /* READY keeps the model loaded for the next start; NULL gives it back. */
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    gst_sora_src_drop_engine (self);
+  return ret;
+}
+
+static GstCaps *
+gst_sora_src_fixate (GstBaseSrc *bsrc, GstCaps *caps)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+  guint width = FALLBACK_WIDTH, height = FALLBACK_HEIGHT, frames, i;
+
+  /* The native size comes with the model: wait for the load (on the
+   * streaming thread; unlock() ends the wait). */
+  g_mutex_lock (&self->lock);
+  while (!self->loaded && !self->flushing)
+    g_cond_wait (&self->cond, &self->lock);
+  if (self->engine)
+    sora_engine_get_native_size (self->engine, &width, &height, &frames);
+  g_mutex_unlock (&self->lock);
+
+  caps = gst_caps_make_writable (caps);
+  for (i = 0; i < gst_caps_get_size (caps); i++) {
+    GstStructure *s = gst_caps_get_structure (caps, i);
+
+    gst_structure_fixate_field_nearest_int (s, "width", width);
+    gst_structure_fixate_field_nearest_int (s, "height", height);
+    gst_structure_fixate_field_nearest_fraction (
+        s, "framerate", NATIVE_FPS_N, NATIVE_FPS_D);
+  }
+  GST_DEBUG_OBJECT (
+      self, "fixating towards %ux%u: %" GST_PTR_FORMAT, width, height, caps);
+  return GST_BASE_SRC_CLASS (parent_class)->fixate (bsrc, caps);
+}
+
+static guint
+nearest_multiple_of_16 (guint v)
+{
+  return MAX (16, (v + 8) / 16 * 16);
+}
+
+static gboolean
+gst_sora_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+  GstVideoInfo info;
+  guint width, height;
+
+  if (!gst_video_info_from_caps (&info, caps))
+    goto bad_caps;
+  width = GST_VIDEO_INFO_WIDTH (&info);
+  height = GST_VIDEO_INFO_HEIGHT (&info);
+  if (width % 16 != 0 || height % 16 != 0)
+    goto bad_size;
+
+  g_mutex_lock (&self->lock);
+  /* New caps mid-clip: the frames still to come are made again in the new
+   * format. */
+  if (self->have_info && !gst_video_info_is_equal (&info, &self->info))
+    gst_sora_src_restart_clip_locked (self, self->n_frames);
+  self->info = info;
+  self->have_info = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  GST_INFO_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
+  return TRUE;
+
+  /* ERRORS */
+bad_caps:
+  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+      ("unusable caps %" GST_PTR_FORMAT, caps));
+  return FALSE;
+bad_size:
+  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+      ("Width and height must be multiples of 16: %ux%u is not; the "
+       "nearest valid size is %ux%u",
+          width, height, nearest_multiple_of_16 (width),
+          nearest_multiple_of_16 (height)),
+      ("caps %" GST_PTR_FORMAT, caps));
+  return FALSE;
+}
+
+static gboolean
+gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY: {
+      GstClockTime latency;
+
+      if (!gst_base_src_is_live (bsrc))
+        break;
+      GST_OBJECT_LOCK (self);
+      latency = self->latency;
+      GST_OBJECT_UNLOCK (self);
+      if (latency == 0) {
+        g_mutex_lock (&self->lock);
+        latency = self->measured_latency;
+        g_mutex_unlock (&self->lock);
+      }
+      /* Frames queue inside the element: no upper bound. */
+      gst_query_set_latency (query, TRUE, latency, GST_CLOCK_TIME_NONE);
+      GST_DEBUG_OBJECT (
+          self, "latency %" GST_TIME_FORMAT, GST_TIME_ARGS (latency));
+      return TRUE;
+    }
+    case GST_QUERY_DURATION: {
+      GstFormat format;
+      gint64 duration = -1;
+
+      gst_query_parse_duration (query, &format, NULL);
+      g_mutex_lock (&self->lock);
+      if (self->have_info && self->total_frames > 0) {
+        if (format == GST_FORMAT_TIME)
+          duration = gst_util_uint64_scale (self->total_frames,
+              GST_VIDEO_INFO_FPS_D (&self->info) * GST_SECOND,
+              GST_VIDEO_INFO_FPS_N (&self->info));
+        else if (format == GST_FORMAT_DEFAULT)
+          duration = self->total_frames;
+      }
+      g_mutex_unlock (&self->lock);
+      if (duration < 0)
+        break;
+      gst_query_set_duration (query, format, duration);
+      return TRUE;
+    }
+    default:
+      break;
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->query (bsrc, query);
+}
+
+static gboolean
+gst_sora_src_is_seekable (GstBaseSrc *bsrc)
+{
+  return TRUE;
+}
+
+static gboolean
+gst_sora_src_do_seek (GstBaseSrc *bsrc, GstSegment *segment)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+  guint64 frame = 0;
+
+  if (segment->rate < 0)
+    goto reverse;
+
+  g_mutex_lock (&self->lock);
+  /* Before caps only the initial seek to 0 comes. */
+  if (self->have_info && GST_VIDEO_INFO_FPS_N (&self->info) > 0)
+    frame = gst_util_uint64_scale (segment->position,
+        GST_VIDEO_INFO_FPS_N (&self->info),
+        GST_VIDEO_INFO_FPS_D (&self->info) * GST_SECOND);
+  gst_sora_src_restart_clip_locked (self, frame);
+  g_mutex_unlock (&self->lock);
+
+  GST_DEBUG_OBJECT (self,
+      "seek to %" GST_TIME_FORMAT ": clip restarts, "
+      "frames from %" G_GUINT64_FORMAT,
+      GST_TIME_ARGS (segment->position), frame);
+  return TRUE;
+
+  /* ERRORS */
+reverse:
+  GST_WARNING_OBJECT (self, "reverse playback is not supported");
+  return FALSE;
+}
+
+static gboolean
+gst_sora_src_unlock (GstBaseSrc *bsrc)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+
+  /* Generation goes on: stop() and seeks cancel it, and a live source
+   * pausing keeps its frames. */
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static gboolean
+gst_sora_src_unlock_stop (GstBaseSrc *bsrc)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+
+  g_mutex_lock (&self->lock);
+  self->flushing = FALSE;
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static void
+gst_sora_src_get_times (
+    GstBaseSrc *bsrc, GstBuffer *buffer, GstClockTime *start, GstClockTime *end)
+{
+  /* Only a live source waits for the clock. */
+  if (gst_base_src_is_live (bsrc)) {
+    *start = GST_BUFFER_PTS (buffer);
+    *end = *start + GST_BUFFER_DURATION (buffer);
+  } else {
+    *start = *end = GST_CLOCK_TIME_NONE;
+  }
+}
+
+static GstFlowReturn
+gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
+{
+  GstSoraSrc *self = GST_SORA_SRC (psrc);
+  GstBuffer *buf;
+  guint64 n;
+  gint fps_n, fps_d;
+
+  g_mutex_lock (&self->lock);
+  while (!self->flushing && !self->failed && !self->clip_done &&
+      g_queue_is_empty (&self->frames))
+    g_cond_wait (&self->cond, &self->lock);
+  if (self->flushing)
+    goto flushing;
+  if (self->failed)
+    goto failed;
+  buf = g_queue_pop_head (&self->frames);
+  if (buf == NULL)
+    goto eos;
+  n = self->n_frames++;
+  fps_n = GST_VIDEO_INFO_FPS_N (&self->info);
+  fps_d = GST_VIDEO_INFO_FPS_D (&self->info);
+  g_mutex_unlock (&self->lock);
+
+  GST_BUFFER_PTS (buf) = gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
+  /* From the next frame's time, so durations add up without drift. */
+  GST_BUFFER_DURATION (buf) =
+      gst_util_uint64_scale (n + 1, fps_d * GST_SECOND, fps_n) -
+      GST_BUFFER_PTS (buf);
+  GST_BUFFER_OFFSET (buf) = n;
+  GST_BUFFER_OFFSET_END (buf) = n + 1;
+  gst_object_sync_values (GST_OBJECT (self), GST_BUFFER_PTS (buf));
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " at %" GST_TIME_FORMAT, n,
+      GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+  *buffer = buf;
+  return GST_FLOW_OK;
+
+  /* ERRORS */
+flushing:
+  g_mutex_unlock (&self->lock);
+  GST_DEBUG_OBJECT (self, "flushing");
+  return GST_FLOW_FLUSHING;
+failed:
+  /* The error message is on the bus already. */
+  g_mutex_unlock (&self->lock);
+  return GST_FLOW_ERROR;
+eos:
+  GST_DEBUG_OBJECT (
+      self, "clip done: EOS after frame %" G_GUINT64_FORMAT, self->n_frames);
+  g_mutex_unlock (&self->lock);
+  return GST_FLOW_EOS;
+}

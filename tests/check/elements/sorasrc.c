@@ -1,0 +1,602 @@
+/* gst-sora: sorasrc element tests on the tiny fixture model
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The fixture has random weights: frames are noise, but the same seed and
+ * prompt must give the same bytes on the same device.
+ */
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+
+#include "sora-engine.h"
+
+/* Few frames and steps: enough to exercise chunked decoding (1 + 4 + 4
+ * frames) and the step loop while keeping each clip to seconds on PoCL. */
+#define N_FRAMES 9
+#define N_STEPS 2
+/* wan-tiny's RoPE covers 32 patches per axis: its clips use the size the
+ * fixtures were made at, not Wan's native 832x480. */
+#define TINY_CAPS "video/x-raw,width=48,height=32"
+/* The harness pulls wait 60 s; the first clip also compiles kernels. */
+#define BUS_TIMEOUT (300 * GST_SECOND)
+
+static gchar *
+fixture_path (const gchar *name)
+{
+  const gchar *dir = g_getenv ("SORA_FIXTURES");
+
+  fail_unless (dir != NULL, "SORA_FIXTURES is not set");
+  return g_build_filename (dir, name, NULL);
+}
+
+/* A harness around sorasrc on wan-tiny with its own bus (the harness gives
+ * the element none). */
+static GstHarness *
+new_src (const gchar *sink_caps, gint64 seed, const gchar *prompt)
+{
+  GstHarness *h = gst_harness_new ("sorasrc");
+  gchar *model = fixture_path ("wan-tiny");
+  GstBus *bus = gst_bus_new ();
+
+  g_object_set (h->element, "model", model, "num-frames", N_FRAMES, "steps",
+      N_STEPS, "seed", seed, "prompt", prompt, NULL);
+  if (sink_caps)
+    gst_harness_set_sink_caps_str (h, sink_caps);
+  gst_element_set_bus (h->element, bus);
+  gst_object_unref (bus);
+  g_free (model);
+  return h;
+}
+
+static GstMessage *
+pop_message (GstHarness *h, GstMessageType types)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, BUS_TIMEOUT, types);
+
+  gst_object_unref (bus);
+  fail_unless (msg != NULL, "no message of type %x on the bus", types);
+  return msg;
+}
+
+/* The next element message named @name; others are dropped. */
+static GstStructure *
+pop_element_message (GstHarness *h, const gchar *name)
+{
+  while (TRUE) {
+    GstMessage *msg = pop_message (h, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+    const GstStructure *s = gst_message_get_structure (msg);
+    GstStructure *copy;
+
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR,
+        "error while waiting for %s", name);
+    if (!gst_structure_has_name (s, name)) {
+      gst_message_unref (msg);
+      continue;
+    }
+    copy = gst_structure_copy (s);
+    gst_message_unref (msg);
+    return copy;
+  }
+}
+
+/* Waits for the element's error and checks its domain, code and that its
+ * text contains @text. */
+static void
+expect_error (GstHarness *h, GQuark domain, gint code, const gchar *text)
+{
+  GstMessage *msg = pop_message (h, GST_MESSAGE_ERROR);
+  GError *error = NULL;
+  gchar *debug = NULL;
+
+  gst_message_parse_error (msg, &error, &debug);
+  GST_INFO ("error: %s (%s)", error->message, debug);
+  fail_unless (g_error_matches (error, domain, code), "got %s %d: %s",
+      g_quark_to_string (error->domain), error->code, error->message);
+  fail_unless (strstr (error->message, text) != NULL, "\"%s\" not in \"%s\"",
+      text, error->message);
+  g_error_free (error);
+  g_free (debug);
+  gst_message_unref (msg);
+}
+
+static void
+pull_eos (GstHarness *h)
+{
+  while (TRUE) {
+    GstEvent *event = gst_harness_pull_event (h);
+    gboolean eos;
+
+    fail_unless (event != NULL, "no EOS");
+    eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+    gst_event_unref (event);
+    if (eos)
+      break;
+  }
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+}
+
+/* Pulls a clip's frames and its EOS; returns each frame's checksum. */
+static GPtrArray *
+pull_clip (GstHarness *h, guint n_frames)
+{
+  GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
+  guint i;
+
+  for (i = 0; i < n_frames; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    GstMapInfo map;
+
+    fail_unless (buf != NULL, "frame %u missing", i);
+    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+    g_ptr_array_add (sums,
+        g_compute_checksum_for_data (G_CHECKSUM_SHA1, map.data, map.size));
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+  }
+  pull_eos (h);
+  return sums;
+}
+
+static GPtrArray *
+run_clip (gint64 seed, const gchar *prompt)
+{
+  GstHarness *h = new_src (TINY_CAPS, seed, prompt);
+  GPtrArray *sums;
+
+  gst_harness_play (h);
+  sums = pull_clip (h, N_FRAMES);
+  gst_harness_teardown (h);
+  return sums;
+}
+
+static gboolean
+same_sums (GPtrArray *a, GPtrArray *b)
+{
+  guint i;
+
+  if (a->len != b->len)
+    return FALSE;
+  for (i = 0; i < a->len; i++)
+    if (strcmp (g_ptr_array_index (a, i), g_ptr_array_index (b, i)) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+GST_START_TEST (test_native_caps)
+{
+  gchar *model = fixture_path ("wan-tiny");
+  GError *error = NULL;
+  SoraEngine *engine = sora_engine_open (model, NULL, NULL, &error);
+  guint width, height, frames;
+  GstHarness *h;
+  GstCaps *caps;
+  GstStructure *s;
+  gint w, hh, fps_n, fps_d;
+
+  fail_unless (engine != NULL, "%s", error ? error->message : "");
+  sora_engine_get_native_size (engine, &width, &height, &frames);
+  sora_engine_free (engine);
+
+  h = new_src (NULL, 1, "a lighthouse");
+  /* Only negotiation is checked: one step keeps a large native size quick
+   * to abandon. */
+  g_object_set (h->element, "steps", 1, NULL);
+  gst_harness_play (h);
+  /* From the event: the pad stores it only after the harness queued it. */
+  while (TRUE) {
+    GstEvent *event = gst_harness_pull_event (h);
+
+    fail_unless (event != NULL);
+    if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+      gst_event_parse_caps (event, &caps);
+      caps = gst_caps_ref (caps);
+      gst_event_unref (event);
+      break;
+    }
+    gst_event_unref (event);
+  }
+  GST_INFO ("native %ux%u, negotiated %" GST_PTR_FORMAT, width, height, caps);
+  s = gst_caps_get_structure (caps, 0);
+  fail_unless (gst_structure_get_int (s, "width", &w));
+  fail_unless (gst_structure_get_int (s, "height", &hh));
+  fail_unless (gst_structure_get_fraction (s, "framerate", &fps_n, &fps_d));
+  fail_unless_equals_int (w, width);
+  fail_unless_equals_int (hh, height);
+  fail_unless_equals_int (fps_n, 16);
+  fail_unless_equals_int (fps_d, 1);
+  /* I420 first: what x264enc should get without a videoconvert. */
+  fail_unless_equals_string (gst_structure_get_string (s, "format"), "I420");
+  fail_unless_equals_string (
+      gst_structure_get_string (s, "colorimetry"), "bt709");
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_forced_size_and_timestamps)
+{
+  GstHarness *h =
+      new_src ("video/x-raw,width=64,height=48,format=NV12", 1, "a lighthouse");
+  GstClockTime next = 0;
+  GstCaps *caps;
+  GstVideoInfo info;
+  gint64 duration;
+  guint i;
+
+  gst_harness_play (h);
+  for (i = 0; i < N_FRAMES; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+
+    fail_unless (buf != NULL);
+    if (i == 0) {
+      caps = gst_pad_get_current_caps (h->sinkpad);
+      fail_unless (gst_video_info_from_caps (&info, caps));
+      gst_caps_unref (caps);
+      fail_unless_equals_int (GST_VIDEO_INFO_WIDTH (&info), 64);
+      fail_unless_equals_int (GST_VIDEO_INFO_HEIGHT (&info), 48);
+    }
+    fail_unless_equals_int (gst_buffer_get_size (buf), 64 * 48 * 3 / 2);
+    /* Contiguous: each frame starts where the last one ended. */
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (buf), next);
+    fail_unless_equals_uint64 (
+        GST_BUFFER_PTS (buf), gst_util_uint64_scale (i, GST_SECOND, 16));
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET_END (buf), i + 1);
+    next = GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf);
+    gst_buffer_unref (buf);
+  }
+  fail_unless_equals_uint64 (
+      next, gst_util_uint64_scale (N_FRAMES, GST_SECOND, 16));
+  fail_unless (
+      gst_element_query_duration (h->element, GST_FORMAT_TIME, &duration));
+  fail_unless_equals_uint64 (
+      duration, gst_util_uint64_scale (N_FRAMES, GST_SECOND, 16));
+  /* EOS right after num-frames. */
+  pull_eos (h);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_size_not_multiple_of_16)
+{
+  GstHarness *h = new_src ("video/x-raw,width=50,height=50", 1, "fog");
+
+  gst_harness_play (h);
+  expect_error (h, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "48x48");
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_num_buffers)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "a lighthouse");
+  GstBuffer *buf;
+  guint i;
+
+  /* Fewer than a chunk: basesrc counts create() calls, one frame each. */
+  g_object_set (h->element, "num-buffers", 3, NULL);
+  gst_harness_play (h);
+  for (i = 0; i < 3; i++) {
+    buf = gst_harness_pull (h);
+    fail_unless (buf != NULL);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), i);
+    gst_buffer_unref (buf);
+  }
+  pull_eos (h);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_seed_determinism)
+{
+  GPtrArray *a = run_clip (42, "a lighthouse");
+  GPtrArray *b = run_clip (42, "a lighthouse");
+  GPtrArray *c = run_clip (43, "a lighthouse");
+
+  GST_INFO ("seed 42: %s, again: %s, seed 43: %s",
+      (gchar *)g_ptr_array_index (a, 0), (gchar *)g_ptr_array_index (b, 0),
+      (gchar *)g_ptr_array_index (c, 0));
+  fail_unless (same_sums (a, b), "same seed, different frames");
+  fail_if (same_sums (a, c), "another seed, same frames");
+  g_ptr_array_unref (a);
+  g_ptr_array_unref (b);
+  g_ptr_array_unref (c);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_random_seed_reported)
+{
+  GstHarness *h = new_src (TINY_CAPS, -1, "a lighthouse");
+  GPtrArray *sums, *again;
+  GstStructure *s;
+  guint64 seed;
+
+  gst_harness_play (h);
+  sums = pull_clip (h, N_FRAMES);
+  s = pop_element_message (h, "sora/clip");
+  fail_unless (gst_structure_get_uint64 (s, "seed", &seed));
+  GST_INFO ("random seed %" G_GUINT64_FORMAT ": %" GST_PTR_FORMAT, seed, s);
+  gst_structure_free (s);
+  gst_harness_teardown (h);
+
+  /* The reported seed repeats the clip. */
+  again = run_clip ((gint64)seed, "a lighthouse");
+  fail_unless (same_sums (sums, again));
+  g_ptr_array_unref (sums);
+  g_ptr_array_unref (again);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_prompt_change_applies_to_next_clip)
+{
+  GstHarness *h = new_src (TINY_CAPS, 7, "a lighthouse");
+  GPtrArray *clip_a, *clip_b, *fresh_a, *fresh_b;
+  GstStructure *s;
+
+  gst_harness_play (h);
+  /* The clip has started: a change now is accepted but must wait. */
+  s = pop_element_message (h, "sora/progress");
+  gst_structure_free (s);
+  g_object_set (h->element, "prompt", "a volcano", NULL);
+  clip_a = pull_clip (h, N_FRAMES);
+  s = pop_element_message (h, "sora/clip");
+  fail_unless_equals_string (
+      gst_structure_get_string (s, "prompt"), "a lighthouse");
+  gst_structure_free (s);
+
+  /* A flushing seek to 0 starts the next clip, with the new prompt. */
+  fail_unless (gst_harness_push_upstream_event (h,
+      gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH,
+          GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1)));
+  clip_b = pull_clip (h, N_FRAMES);
+  s = pop_element_message (h, "sora/clip");
+  fail_unless_equals_string (
+      gst_structure_get_string (s, "prompt"), "a volcano");
+  gst_structure_free (s);
+  gst_harness_teardown (h);
+
+  fresh_a = run_clip (7, "a lighthouse");
+  fresh_b = run_clip (7, "a volcano");
+  fail_unless (same_sums (clip_a, fresh_a), "clip_a clip saw the new prompt");
+  fail_unless (same_sums (clip_b, fresh_b), "next clip kept the old prompt");
+  fail_if (same_sums (clip_a, clip_b));
+  g_ptr_array_unref (clip_a);
+  g_ptr_array_unref (clip_b);
+  g_ptr_array_unref (fresh_a);
+  g_ptr_array_unref (fresh_b);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_progress_messages)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "a lighthouse");
+  GstMessage *msg;
+  GstProgressType type;
+  gchar *code, *text;
+  guint step, total;
+  GstStructure *s;
+  gdouble sps;
+
+  gst_harness_play (h);
+  msg = pop_message (h, GST_MESSAGE_PROGRESS);
+  gst_message_parse_progress (msg, &type, &code, &text);
+  fail_unless_equals_int (type, GST_PROGRESS_TYPE_START);
+  fail_unless (strstr (text, "wan-tiny") != NULL, "%s", text);
+  g_free (code);
+  g_free (text);
+  gst_message_unref (msg);
+  msg = pop_message (h, GST_MESSAGE_PROGRESS);
+  gst_message_parse_progress (msg, &type, &code, &text);
+  fail_unless_equals_int (type, GST_PROGRESS_TYPE_COMPLETE);
+  g_free (code);
+  g_free (text);
+  gst_message_unref (msg);
+
+  s = pop_element_message (h, "sora/progress");
+  fail_unless (gst_structure_get_uint (s, "step", &step));
+  fail_unless (gst_structure_get_uint (s, "total-steps", &total));
+  fail_unless (gst_structure_get_double (s, "seconds-per-step", &sps));
+  fail_unless (gst_structure_has_field (s, "clip"));
+  fail_unless (gst_structure_has_field (s, "frames-ready"));
+  fail_unless_equals_int (total, N_STEPS);
+  g_test_message ("first step: %u/%u, %.3f s/step", step, total, sps);
+  GST_INFO ("%" GST_PTR_FORMAT, s);
+  gst_structure_free (s);
+  g_ptr_array_unref (pull_clip (h, N_FRAMES));
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_error_no_model_set)
+{
+  GstHarness *h = gst_harness_new ("sorasrc");
+  GstBus *bus = gst_bus_new ();
+
+  /* Also when the build installs a default model. */
+  g_object_set (h->element, "model", NULL, NULL);
+  gst_element_set_bus (h->element, bus);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
+  expect_error (
+      h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "set model=");
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_error_bad_num_frames)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "fog");
+
+  g_object_set (h->element, "num-frames", 10, NULL);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
+  expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+      "nearest valid value is 9");
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_error_missing_model)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "fog");
+
+  g_object_set (h->element, "model", "/nonexistent/wan-model", NULL);
+  gst_harness_play (h);
+  expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+      "/nonexistent/wan-model");
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+static void
+copy_tree (const gchar *from, const gchar *to)
+{
+  GDir *dir = g_dir_open (from, 0, NULL);
+  const gchar *name;
+
+  fail_unless (dir != NULL);
+  g_mkdir_with_parents (to, 0700);
+  while ((name = g_dir_read_name (dir))) {
+    gchar *src = g_build_filename (from, name, NULL);
+    gchar *dst = g_build_filename (to, name, NULL);
+
+    if (g_file_test (src, G_FILE_TEST_IS_DIR)) {
+      copy_tree (src, dst);
+    } else {
+      gchar *data;
+      gsize len;
+
+      fail_unless (g_file_get_contents (src, &data, &len, NULL));
+      fail_unless (g_file_set_contents (dst, data, len, NULL));
+      g_free (data);
+    }
+    g_free (src);
+    g_free (dst);
+  }
+  g_dir_close (dir);
+}
+
+static void
+remove_tree (const gchar *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir && (name = g_dir_read_name (dir))) {
+    gchar *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      remove_tree (child);
+    else
+      g_unlink (child);
+    g_free (child);
+  }
+  if (dir)
+    g_dir_close (dir);
+  g_rmdir (path);
+}
+
+GST_START_TEST (test_error_corrupt_weights)
+{
+  gchar *tmp = g_dir_make_tmp ("sorasrc-XXXXXX", NULL);
+  gchar *model = g_build_filename (tmp, "wan-tiny", NULL);
+  gchar *fixture = fixture_path ("wan-tiny");
+  gchar *weights = g_build_filename (
+      model, "transformer", "diffusion_pytorch_model.safetensors", NULL);
+  GstHarness *h;
+
+  copy_tree (fixture, model);
+  /* Cut the file in the middle of its tensor data. */
+  fail_unless (truncate (weights, 4096) == 0);
+
+  h = new_src (TINY_CAPS, 1, "fog");
+  g_object_set (h->element, "model", model, NULL);
+  gst_harness_play (h);
+  expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
+      "diffusion_pytorch_model.safetensors");
+  gst_harness_teardown (h);
+
+  remove_tree (tmp);
+  g_free (weights);
+  g_free (fixture);
+  g_free (model);
+  g_free (tmp);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_error_unknown_device)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "fog");
+
+  g_object_set (h->element, "device", "no-such-gpu", NULL);
+  gst_harness_play (h);
+  expect_error (
+      h, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_SETTINGS, "no-such-gpu");
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_ready_only_properties)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "fog");
+  gchar *model, *before;
+
+  g_object_get (h->element, "model", &before, NULL);
+  gst_harness_play (h);
+  /* Refused while playing, with a warning on the bus. */
+  g_object_set (h->element, "model", "/elsewhere", NULL);
+  g_object_get (h->element, "model", &model, NULL);
+  fail_unless_equals_string (model, before);
+  gst_message_unref (pop_message (h, GST_MESSAGE_WARNING));
+  g_free (model);
+  g_free (before);
+  g_ptr_array_unref (pull_clip (h, N_FRAMES));
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+static Suite *
+sorasrc_suite (void)
+{
+  Suite *s = suite_create ("sorasrc");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_native_caps);
+  tcase_add_test (tc, test_forced_size_and_timestamps);
+  tcase_add_test (tc, test_size_not_multiple_of_16);
+  tcase_add_test (tc, test_num_buffers);
+  tcase_add_test (tc, test_seed_determinism);
+  tcase_add_test (tc, test_random_seed_reported);
+  tcase_add_test (tc, test_prompt_change_applies_to_next_clip);
+  tcase_add_test (tc, test_progress_messages);
+  tcase_add_test (tc, test_error_no_model_set);
+  tcase_add_test (tc, test_error_bad_num_frames);
+  tcase_add_test (tc, test_error_missing_model);
+  tcase_add_test (tc, test_error_corrupt_weights);
+  tcase_add_test (tc, test_error_unknown_device);
+  tcase_add_test (tc, test_ready_only_properties);
+  return s;
+}
+
+GST_CHECK_MAIN (sorasrc);
