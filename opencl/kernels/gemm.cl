@@ -102,7 +102,7 @@ gemm (const __global float *x, int x_bs, int ldx,
       float xv = xr[r][kk];
 #pragma unroll
       for (int v = 0; v < NV; v++)
-        acc[r][v] = mad (xv, wv[v], acc[r][v]);
+        acc[r][v] = fma (xv, wv[v], acc[r][v]);
     }
   }
 
