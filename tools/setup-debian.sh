@@ -11,7 +11,7 @@ packages="
   pocl-opencl-icd
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-ugly gstreamer1.0-plugins-base-apps
+  gstreamer1.0-plugins-ugly gstreamer1.0-plugins-base-apps gstreamer1.0-libav
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
   valgrind
   clang libclang-rt-14-dev
