@@ -5,6 +5,7 @@
 #define __SORA_ENGINE_PRIVATE_H__
 
 #include "sora-engine.h"
+#include "sora-scheduler.h"
 #include "sora-wan-vae.h"
 
 G_BEGIN_DECLS
@@ -21,6 +22,75 @@ gboolean sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
 /* Wan's prompt_clean without ftfy: HTML-unescape twice, collapse runs of
  * whitespace to one space, strip. */
 char *sora_prompt_clean (const char *text);
+
+/* --- Video extension (sora-extend.c) and the engine internals it shares
+ * with sora_engine_run. --- */
+
+/* The text length of Wan's public pipeline. */
+#define SORA_WAN_TEXT_LENGTH 512
+
+/* The public callbacks behind the internal ones: sora_engine_public_progress
+ * and sora_engine_public_pixels take a SoraPublicCallbacks as user data. */
+typedef struct
+{
+  SoraProgressFunc progress;
+  SoraFramesFunc frames;
+  gpointer user_data;
+} SoraPublicCallbacks;
+
+gboolean sora_engine_public_progress (
+    guint step, guint total_steps, double seconds_per_step, gpointer user_data);
+gboolean sora_engine_public_pixels (SoraTensor *frames, const guint8 *pixels,
+    guint n_frames, guint width, guint height, gpointer user_data);
+
+SoraDevice *sora_engine_get_device (SoraEngine *engine);
+SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
+
+/* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for
+ * @params's size: @initial ([in_channels, F, h, w] f32 on the host) or,
+ * when NULL, noise from params->seed. */
+SoraTensor *sora_engine_new_latents (SoraEngine *engine,
+    const SoraGenerateParams *params, guint n_latent_frames,
+    const float *initial, GError **error);
+
+/* Called before the model call of step @step (< n_steps) and once more after
+ * the last step (@step = n_steps) with the latents, which it may change in
+ * place; FALSE (with @error set) ends the run. */
+typedef gboolean (*SoraDenoiseHook) (SoraScheduler *scheduler, guint step,
+    SoraTensor *latents, gpointer user_data, GError **error);
+
+/* The rest of sora_engine_run from the latents @x (denoised in place, then
+ * viewed as [C, F, h, w]): text encode, the denoising loop with @hook, the
+ * streaming decode. */
+gboolean sora_engine_denoise_decode (SoraEngine *engine,
+    const SoraGenerateParams *params, guint text_length, SoraTensor *x,
+    SoraDenoiseHook hook, gpointer hook_data, SoraProgressFunc progress,
+    SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
+/* The most context latent frames sora_engine_extend conditions on: 4, the
+ * last 13 context frames (0.8 s at Wan's 16 fps). */
+#define SORA_EXTEND_CONTEXT_LATENTS 4
+
+/* What sora_engine_extend does, with the knobs tests need: the text length,
+ * the most context latent frames (≥ 1), initial latents
+ * ([in_channels, F, h, w] f32 on the host, F = context latents + new ones,
+ * or NULL for seeded noise), only the new frames' chunks as the VAE hands
+ * them over, and a host copy of the final latents in @final_latents
+ * (g_free it; NULL: not wanted). */
+gboolean sora_engine_extend_run (SoraEngine *engine,
+    const SoraGenerateParams *params, guint text_length, const guint8 *context,
+    guint n_context_frames, guint max_context_latents,
+    const float *initial_latents, SoraProgressFunc progress,
+    SoraVaeChunkFunc chunk, gpointer user_data, float **final_latents,
+    GCancellable *cancellable, GError **error);
+
+/* --- end of video extension --- */
+
+/* The last frames (packed RGB, oldest first) of the last clip decoded by
+ * generate, extend or continue; NULL or no frames before the first. */
+const guint8 *sora_engine_get_tail (
+    SoraEngine *engine, guint *n_frames, guint *width, guint *height);
 
 G_END_DECLS
 

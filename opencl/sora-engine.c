@@ -18,8 +18,6 @@
 #include "sora-umt5.h"
 #include "sora-wan-dit.h"
 
-#define WAN_TEXT_LENGTH 512
-
 struct _SoraEngine
 {
   SoraDevice *dev;
@@ -33,6 +31,12 @@ struct _SoraEngine
    * seeds, and umT5-XXL costs seconds. */
   char *cached_key;
   SoraTensor *cached_text;
+
+  /* The last frames of the last decoded clip as packed RGB, so that
+   * sora_engine_continue can extend it without the caller's format. */
+  GByteArray *tail;
+  guint tail_frames, tail_width, tail_height;
+  SoraTensor *tail_pixels;      /* device scratch for one chunk's RGB */
 };
 
 void
@@ -42,6 +46,9 @@ sora_engine_free (SoraEngine *engine)
     return;
   sora_tensor_free (engine->cached_text);
   g_free (engine->cached_key);
+  if (engine->tail)
+    g_byte_array_unref (engine->tail);
+  sora_tensor_free (engine->tail_pixels);
   sora_wan_vae_free (engine->vae);
   sora_wan_dit_free (engine->dit);
   sora_umt5_free (engine->text_encoder);
@@ -106,16 +113,24 @@ sora_engine_get_device_name (SoraEngine *engine)
 }
 
 void
-sora_engine_get_native_size (
-    SoraEngine *engine, guint *width, guint *height, guint *frames)
+sora_engine_get_native_size (SoraEngine *engine, guint *width, guint *height,
+    guint *frames)
 {
-  /* Wan2.1 is trained at 832x480 (and 1280x720), 81 frames. */
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
+  const SoraWanVaeConfig *vc =
+      sora_model_folder_get_vae_config (engine->folder);
+  /* Wan2.1 is trained at 832x480 with 81 frames; a model whose RoPE covers
+   * fewer patches along an axis (small models) gets that many instead. */
+  guint patch_w = vc->scale_factor_spatial * tc->patch_size[2];
+  guint patch_h = vc->scale_factor_spatial * tc->patch_size[1];
+  guint max_f = (tc->rope_max_seq_len - 1) * vc->scale_factor_temporal + 1;
+
   if (width)
-    *width = 832;
+    *width = MIN (832, tc->rope_max_seq_len * patch_w);
   if (height)
-    *height = 480;
+    *height = MIN (480, tc->rope_max_seq_len * patch_h);
   if (frames)
-    *frames = 81;
+    *frames = MIN (81, max_f);
 }
 
 gboolean
@@ -283,10 +298,47 @@ out:
 
 typedef struct
 {
+  SoraEngine *engine;
   GCancellable *cancellable;
   SoraVaeChunkFunc chunk;
   gpointer user_data;
+  GError *error;
 } DecodeData;
+
+/* Appends a decoded chunk to the engine's RGB tail, keeping the frames the
+ * longest extension conditions on. */
+static gboolean
+keep_tail (SoraEngine *engine, SoraTensor *frames, GError **error)
+{
+  guint n = frames->shape[1], h = frames->shape[2], w = frames->shape[3];
+  gsize frame = sora_pixel_frame_size (SORA_PIXEL_RGB, w, h);
+  guint keep = 1 + 4 * (SORA_EXTEND_CONTEXT_LATENTS - 1);
+
+  if (engine->tail_pixels == NULL || engine->tail_pixels->nbytes < n * frame) {
+    sora_tensor_free (engine->tail_pixels);
+    engine->tail_pixels = sora_tensor_new_v (engine->dev, "tail pixels",
+        SORA_DTYPE_F32, error, 1, (n * frame + 3) / 4);
+    if (engine->tail_pixels == NULL)
+      return FALSE;
+  }
+  g_byte_array_set_size (engine->tail, (engine->tail_frames + n) * frame);
+  if (!sora_op_to_pixels (frames, SORA_PIXEL_RGB, engine->tail_pixels->buf,
+          engine->tail_pixels->nbytes, error)
+      || !sora_cl_check (clEnqueueReadBuffer (sora_device_get_queue
+              (engine->dev), engine->tail_pixels->buf, CL_TRUE, 0, n * frame,
+              engine->tail->data + engine->tail_frames * frame, 0, NULL,
+              NULL), "clEnqueueReadBuffer", "tail pixels", error))
+    return FALSE;
+  engine->tail_frames += n;
+  engine->tail_width = w;
+  engine->tail_height = h;
+  if (engine->tail_frames > keep) {
+    g_byte_array_remove_range (engine->tail, 0,
+        (engine->tail_frames - keep) * frame);
+    engine->tail_frames = keep;
+  }
+  return TRUE;
+}
 
 static gboolean
 on_chunk (SoraTensor *frames, const guint8 *pixels, guint n_frames, guint width,
@@ -294,9 +346,145 @@ on_chunk (SoraTensor *frames, const guint8 *pixels, guint n_frames, guint width,
 {
   DecodeData *d = user_data;
 
-  if (g_cancellable_is_cancelled (d->cancellable))
+  if (g_cancellable_is_cancelled (d->cancellable)
+      || !keep_tail (d->engine, frames, &d->error))
     return FALSE;
   return d->chunk (frames, pixels, n_frames, width, height, d->user_data);
+}
+
+const guint8 *
+sora_engine_get_tail (SoraEngine *engine, guint *n_frames, guint *width,
+    guint *height)
+{
+  *n_frames = engine->tail_frames;
+  *width = engine->tail_width;
+  *height = engine->tail_height;
+  return engine->tail ? engine->tail->data : NULL;
+}
+
+SoraDevice *
+sora_engine_get_device (SoraEngine *engine)
+{
+  return engine->dev;
+}
+
+SoraWanVae *
+sora_engine_get_vae (SoraEngine *engine)
+{
+  return engine->vae;
+}
+
+SoraTensor *
+sora_engine_new_latents (SoraEngine *engine, const SoraGenerateParams *params,
+    guint n_latent_frames, const float *initial, GError **error)
+{
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
+  const SoraWanVaeConfig *vc =
+      sora_model_folder_get_vae_config (engine->folder);
+  gsize shape[5] = { 1, tc->in_channels, n_latent_frames,
+    params->height / vc->scale_factor_spatial,
+    params->width / vc->scale_factor_spatial };
+  SoraTensor *x =
+      sora_tensor_new (engine->dev, "latents", SORA_DTYPE_F32, 5, shape, error);
+  float *host;
+
+  if (x == NULL)
+    return NULL;
+  host = initial ? NULL : g_new (float, x->numel);
+  if (host)
+    sora_noise_normal (params->seed, host, x->numel);
+  if (!sora_tensor_write (x, initial ? initial : host, error))
+    g_clear_pointer (&x, sora_tensor_free);
+  g_free (host);
+  return x;
+}
+
+gboolean
+sora_engine_denoise_decode (SoraEngine *engine,
+    const SoraGenerateParams *params, guint text_length, SoraTensor *x,
+    SoraDenoiseHook hook, gpointer hook_data, SoraProgressFunc progress,
+    SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
+    GError **error)
+{
+  const SoraSchedulerConfig *sc =
+      sora_model_folder_get_scheduler_config (engine->folder);
+  gboolean guided = params->guidance_scale > 1.0;
+  SoraSchedulerConfig sched_cfg;
+  SoraTensor *text;
+  SoraScheduler *scheduler = NULL;
+  gsize video_shape[4];
+  guint n_steps;
+  gboolean ok = FALSE;
+  DecodeData decode = { engine, cancellable, chunk, user_data, NULL };
+
+  /* The folder's scheduler, or the one asked for with its defaults. */
+  sched_cfg = *sc;
+  if ((params->sampler == SORA_SAMPLER_EULER) !=
+      (sc->kind == SORA_SCHEDULER_FLOW_EULER))
+    sora_scheduler_config_defaults (&sched_cfg,
+        params->sampler == SORA_SAMPLER_EULER ? SORA_SCHEDULER_FLOW_EULER
+                                              : SORA_SCHEDULER_UNIPC,
+        sc->shift);
+  if (params->flow_shift > 0)
+    sched_cfg.shift = params->flow_shift;
+  scheduler = sora_scheduler_new (&sched_cfg, params->steps, error);
+  if (scheduler == NULL)
+    return FALSE;
+  n_steps = sora_scheduler_get_n_steps (scheduler);
+
+  text = encode_text (engine, params->prompt, params->negative_prompt, guided,
+      text_length, error);
+  if (text == NULL || cancelled (cancellable, error))
+    goto out;
+
+  for (guint i = 0; i < n_steps; i++) {
+    gint64 start = g_get_monotonic_time ();
+    SoraTensor *v = NULL;
+    gboolean stepped;
+
+    if (hook && !hook (scheduler, i, x, hook_data, error))
+      goto out;
+    v = predict (engine, x, sora_scheduler_get_timestep (scheduler, i), text,
+        params->guidance_scale, error);
+    stepped = v && sora_scheduler_step (scheduler, v, x, error);
+    sora_tensor_free (v);
+    if (!stepped || !sora_device_finish (engine->dev, error) ||
+        cancelled (cancellable, error))
+      goto out;
+    if (progress &&
+        !progress (i + 1, n_steps, (g_get_monotonic_time () - start) / 1e6,
+            user_data)) {
+      g_set_error (
+          error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
+      goto out;
+    }
+  }
+  if (hook && !hook (scheduler, n_steps, x, hook_data, error))
+    goto out;
+
+  /* The VAE takes one video: drop the batch axis (always 1 here). */
+  memcpy (video_shape, x->shape + 1, sizeof (video_shape));
+  if (!sora_tensor_reshape (x, 4, video_shape, error))
+    goto out;
+  /* A new clip: what a later sora_engine_continue extends. */
+  if (engine->tail == NULL)
+    engine->tail = g_byte_array_new ();
+  g_byte_array_set_size (engine->tail, 0);
+  engine->tail_frames = 0;
+  ok = sora_wan_vae_decode (
+      engine->vae, x, params->format, on_chunk, &decode, error);
+  if (decode.error) {
+    /* keep_tail failed and stopped the decode: report why. */
+    g_clear_error (error);
+    g_propagate_error (error, decode.error);
+    ok = FALSE;
+  }
+  if (!ok)
+    engine->tail_frames = 0;
+
+out:
+  sora_scheduler_free (scheduler);
+  return ok;
 }
 
 gboolean
@@ -305,111 +493,39 @@ sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
     SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
     GError **error)
 {
-  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
   const SoraWanVaeConfig *vc =
       sora_model_folder_get_vae_config (engine->folder);
-  const SoraSchedulerConfig *sc =
-      sora_model_folder_get_scheduler_config (engine->folder);
-  gboolean guided = params->guidance_scale > 1.0;
-  SoraSchedulerConfig sched_cfg;
-  gsize shape[5], numel;
-  SoraTensor *text, *x = NULL;
-  SoraScheduler *scheduler = NULL;
-  float *host = NULL;
-  gboolean ok = FALSE;
-  DecodeData decode = { cancellable, chunk, user_data };
+  SoraTensor *x;
+  gboolean ok;
 
   if (!sora_engine_check_size (
           params->width, params->height, params->frames, error))
     return FALSE;
-  shape[0] = 1;
-  shape[1] = tc->in_channels;
-  shape[2] = (params->frames - 1) / vc->scale_factor_temporal + 1;
-  shape[3] = params->height / vc->scale_factor_spatial;
-  shape[4] = params->width / vc->scale_factor_spatial;
-  numel = shape[1] * shape[2] * shape[3] * shape[4];
-
-  /* The folder's scheduler, or the one asked for with its defaults. */
-  sched_cfg = *sc;
-  if ((params->sampler == SORA_SAMPLER_EULER) !=
-      (sc->kind == SORA_SCHEDULER_FLOW_EULER))
-    sora_scheduler_config_defaults (&sched_cfg,
-        params->sampler == SORA_SAMPLER_EULER ? SORA_SCHEDULER_FLOW_EULER :
-        SORA_SCHEDULER_UNIPC, sc->shift);
-  if (params->flow_shift > 0)
-    sched_cfg.shift = params->flow_shift;
-  scheduler = sora_scheduler_new (&sched_cfg, params->steps, error);
-  if (scheduler == NULL)
-    return FALSE;
-
-  text = encode_text (engine, params->prompt, params->negative_prompt, guided,
-      text_length, error);
-  if (text == NULL || cancelled (cancellable, error))
-    goto out;
-
-  host = g_new (float, numel);
-  if (initial_latents)
-    memcpy (host, initial_latents, numel * sizeof (float));
-  else
-    sora_noise_normal (params->seed, host, numel);
-  x = sora_tensor_new (engine->dev, "latents", SORA_DTYPE_F32, 5, shape, error);
-  if (x == NULL || !sora_tensor_write (x, host, error))
-    goto out;
-
-  for (guint i = 0; i < sora_scheduler_get_n_steps (scheduler); i++) {
-    gint64 start = g_get_monotonic_time ();
-    SoraTensor *v =
-        predict (engine, x, sora_scheduler_get_timestep (scheduler, i), text,
-            params->guidance_scale, error);
-    gboolean stepped = v && sora_scheduler_step (scheduler, v, x, error);
-
-    sora_tensor_free (v);
-    if (!stepped || !sora_device_finish (engine->dev, error) ||
-        cancelled (cancellable, error))
-      goto out;
-    if (progress &&
-        !progress (i + 1, sora_scheduler_get_n_steps (scheduler),
-            (g_get_monotonic_time () - start) / 1e6, user_data)) {
-      g_set_error (
-          error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
-      goto out;
-    }
-  }
-
-  if (!sora_tensor_reshape (x, 4, shape + 1, error))
-    goto out;
-  ok = sora_wan_vae_decode (
-      engine->vae, x, params->format, on_chunk, &decode, error);
-
-out:
+  x = sora_engine_new_latents (engine, params,
+      (params->frames - 1) / vc->scale_factor_temporal + 1, initial_latents,
+      error);
+  ok = x &&
+      sora_engine_denoise_decode (engine, params, text_length, x, NULL, NULL,
+          progress, chunk, user_data, cancellable, error);
   sora_tensor_free (x);
-  sora_scheduler_free (scheduler);
-  g_free (host);
   return ok;
 }
 
-typedef struct
-{
-  SoraProgressFunc progress;
-  SoraFramesFunc frames;
-  gpointer user_data;
-} PublicCallbacks;
-
-static gboolean
-on_progress (
+gboolean
+sora_engine_public_progress (
     guint step, guint total_steps, double seconds_per_step, gpointer user_data)
 {
-  PublicCallbacks *d = user_data;
+  SoraPublicCallbacks *d = user_data;
 
   return d->progress == NULL ||
       d->progress (step, total_steps, seconds_per_step, d->user_data);
 }
 
-static gboolean
-on_pixels (SoraTensor *frames, const guint8 *pixels, guint n_frames,
-    guint width, guint height, gpointer user_data)
+gboolean
+sora_engine_public_pixels (SoraTensor *frames, const guint8 *pixels,
+    guint n_frames, guint width, guint height, gpointer user_data)
 {
-  PublicCallbacks *d = user_data;
+  SoraPublicCallbacks *d = user_data;
 
   return d->frames == NULL ||
       d->frames (pixels, n_frames, width, height, d->user_data);
@@ -420,8 +536,9 @@ sora_engine_generate (SoraEngine *engine, const SoraGenerateParams *params,
     SoraProgressFunc progress, SoraFramesFunc frames, gpointer user_data,
     GCancellable *cancellable, GError **error)
 {
-  PublicCallbacks d = { progress, frames, user_data };
+  SoraPublicCallbacks d = { progress, frames, user_data };
 
-  return sora_engine_run (engine, params, WAN_TEXT_LENGTH, NULL, on_progress,
-      on_pixels, &d, cancellable, error);
+  return sora_engine_run (engine, params, SORA_WAN_TEXT_LENGTH, NULL,
+      sora_engine_public_progress, sora_engine_public_pixels, &d, cancellable,
+      error);
 }

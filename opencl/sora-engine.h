@@ -6,13 +6,14 @@
 
 #include <gio/gio.h>
 
+#include "sora-error.h"
+
 G_BEGIN_DECLS
 
-/* Errors come in this domain (codes in sora-error.h): SORA_ERROR_DEVICE
- * (no such device), SORA_ERROR_MODEL / SORA_ERROR_FORMAT (an unusable model
- * folder, naming the file), SORA_ERROR_OUT_OF_MEMORY, SORA_ERROR_CANCELLED,
+/* Errors come in SORA_ERROR (sora-error.h): SORA_ERROR_DEVICE (no such
+ * device), SORA_ERROR_MODEL / SORA_ERROR_FORMAT (an unusable model folder,
+ * naming the file), SORA_ERROR_OUT_OF_MEMORY, SORA_ERROR_CANCELLED,
  * SORA_ERROR_INVALID_ARGUMENT (sizes, steps), others for failed runs. */
-GQuark sora_error_quark (void);
 
 typedef enum {
   SORA_SAMPLER_UNIPC, /* flow-matching UniPC multistep (Wan's own) */
@@ -82,6 +83,37 @@ gboolean sora_engine_generate (SoraEngine *engine,
     const SoraGenerateParams *params, SoraProgressFunc progress,
     SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
     GError **error);
+
+/* --- Video extension (docs/extension.md) --- */
+
+/* The new-frame count sora_engine_extend makes for @requested: new frames
+ * come 4 per latent frame, so the nearest multiple of 4, at least 4. */
+guint sora_engine_extend_round_frames (guint requested);
+
+/* Continues a clip: @context holds @n_context_frames ≥ 1 frames of packed
+ * 8-bit RGB (whatever params->format says) of params->width x
+ * params->height, oldest first; the last 1 + 4k of them (k < 4, as many as
+ * there are) condition a generation as in sora_engine_generate, whose
+ * params->frames (a multiple of 4) NEW frames @frames receives in
+ * params->format, in chunks of 4.  Wan2.1 T2V has no image input: the
+ * context latents are re-imposed, noised to the current noise level, before
+ * every step, so continuity is close but not exact (see
+ * docs/extension.md). */
+gboolean sora_engine_extend (SoraEngine *engine,
+    const SoraGenerateParams *params, const guint8 *context,
+    guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,
+    gpointer user_data, GCancellable *cancellable, GError **error);
+
+/* Continues the last clip this engine made (by generate, extend or
+ * continue) from the decoded frames it keeps: as sora_engine_extend with
+ * that clip's last frames as context, params->width/height its size.
+ * SORA_ERROR_INVALID_ARGUMENT when there is no such clip. */
+gboolean sora_engine_continue (SoraEngine *engine,
+    const SoraGenerateParams *params, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
+/* --- end of video extension --- */
 
 G_END_DECLS
 

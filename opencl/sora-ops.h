@@ -6,6 +6,7 @@
 
 #include "sora-tensor.h"
 #include "sora-op-convert.h"
+#include "sora-op-pixels.h"
 #include "sora-op-gemm.h"
 #include "sora-op-attention.h"
 #include "sora-op-norm.h"

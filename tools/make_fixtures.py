@@ -294,6 +294,67 @@ def pipeline_reference(pipe, g):
     return {"latents": latents, "frames": torch.from_numpy(frames)}
 
 
+def extend_context_frames(n, height, width):
+    """@n deterministic uint8 RGB frames [n, H, W, 3]: a bright disc moving
+    right over a colour gradient, so the context has motion to continue."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    frames = []
+    for f in range(n):
+        r = 40 + 150 * x / width
+        g = 60 + 120 * y / height
+        b = np.full_like(x, 30 + 20 * f)
+        disc = (x - 8 - 4 * f) ** 2 + (y - height / 2) ** 2 < 36
+        rgb = np.stack([np.where(disc, 250, r), np.where(disc, 240, g),
+                        np.where(disc, 60, b)], axis=-1)
+        frames.append(np.round(rgb).astype(np.uint8))
+    return np.stack(frames)
+
+
+def extend_reference():
+    """Video extension as the engine does it (docs/extension.md): the last
+    1 + 4k context frames encoded to z_ctx, and before each step the context
+    latent frames of x replaced by z_ctx noised to that step's sigma with
+    the context part of the initial noise; WanPipeline's CFG and UniPC from
+    the folder; the context set to z_ctx after the last step; the whole
+    latent decoded and the frames after the context kept."""
+    pipe = WanPipeline.from_pretrained(os.path.join(FIXTURES, "wan-tiny"))
+    pipe.to(torch.float32)
+    height, width, n_context, ctx_latents, new_frames = 32, 48, 7, 2, 8
+    used = 1 + 4 * (ctx_latents - 1)
+    context = extend_context_frames(n_context, height, width)
+    video = torch.from_numpy(context[-used:]).float() / 255 * 2 - 1
+    video = video.permute(3, 0, 1, 2).unsqueeze(0)
+    vae = pipe.vae
+    mean = torch.tensor(vae.config.latents_mean).view(1, 16, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std).view(1, 16, 1, 1, 1)
+    z_ctx = (vae.encode(video).latent_dist.mode() - mean) / std
+
+    g = torch.Generator().manual_seed(5)
+    frames = ctx_latents + new_frames // 4
+    noise = torch.randn(1, 16, frames, height // 8, width // 8, generator=g)
+    prompt, negative = pipe.encode_prompt(
+        "a red circle moving left on a black background", "blurry",
+        max_sequence_length=32)
+    sched = UniPCMultistepScheduler.from_config(pipe.scheduler.config)
+    sched.set_timesteps(3)
+    x = noise.clone()
+    for i, t in enumerate(sched.timesteps):
+        sigma = sched.sigmas[i]
+        x[:, :, :ctx_latents] = ((1 - sigma) * z_ctx +
+                                 sigma * noise[:, :, :ctx_latents])
+        ts = t.expand(1)
+        cond = pipe.transformer(x, ts, prompt, return_dict=False)[0]
+        uncond = pipe.transformer(x, ts, negative, return_dict=False)[0]
+        v = uncond + 5.0 * (cond - uncond)
+        x = sched.step(v, t, x, return_dict=False)[0]
+    x[:, :, :ctx_latents] = z_ctx
+    decoded = vae.decode(x * std + mean, return_dict=False)[0]
+    new = (decoded[:, :, used:] * 0.5 + 0.5).clamp(0, 1)
+    return {"context": torch.from_numpy(context).float(),
+            "z_ctx": z_ctx, "noise": noise, "latents": x,
+            "new_frames": new[0].permute(1, 2, 3, 0)}
+
+
 def json_default(value):
     # Sets (diffusers' _use_default_values) sorted, so the file is stable.
     if isinstance(value, (set, frozenset)):
@@ -316,7 +377,9 @@ def make_wide():
         json.dump({"generator": "splitmix64(fnv1a64(name) + i * "
                    "0x9E3779B97F4A7C15) >> 40, u = bits / 2^24, "
                    "w = offset + scale * (2u - 1), float32",
-                   "config": dict(transformer.config),
+                   "config": {k: v for k, v in transformer.config.items()
+                              # diffusers' bookkeeping, in no stable order
+                              if k != "_use_default_values"},
                    "tensors": recipe}, f, indent=1, default=json_default)
 
 
@@ -381,3 +444,4 @@ if __name__ == "__main__":
     make_tiny()
     make_wide()
     make_scheduler_references()
+    save(os.path.join(REF, "tiny-extend.safetensors"), extend_reference())

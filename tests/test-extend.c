@@ -1,0 +1,458 @@
+/* gst-sora tests: video extension on the tiny fixture model: parity with a
+ * diffusers reference of the conditioned denoise (tools/make_fixtures.py
+ * extend_reference), continuity against an unconditioned run on the same
+ * noise, argument errors, cancellation, the public entry point.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+
+#include "sora-engine-private.h"
+#include "sora-test-util.h"
+
+#define REFERENCE "tiny-extend.safetensors"
+
+static SoraEngine *
+open_tiny (void)
+{
+  GError *error = NULL;
+  char *dir = sora_test_fixture ("wan-tiny");
+  SoraEngine *engine = sora_engine_open (dir, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_free (dir);
+  return engine;
+}
+
+/* The call extend_reference makes: 8 new frames after 7 context frames of
+ * 48x32, of which the last 5 (2 latent frames) condition. */
+static const SoraGenerateParams reference_params = {
+  .prompt = "a red circle moving left on a black background",
+  .negative_prompt = "blurry",
+  .steps = 3,
+  .guidance_scale = 5.0,
+  .sampler = SORA_SAMPLER_UNIPC,
+  .width = 48,
+  .height = 32,
+  .frames = 8,
+  .format = SORA_PIXEL_RGB,
+};
+
+/* The fixture's context frames [7, 32, 48, 3] as packed RGB. */
+static guint8 *
+reference_context (guint *n_frames)
+{
+  gsize n;
+  float *f = sora_test_reference_f32 (REFERENCE, "context", &n);
+  guint8 *rgb = g_new (guint8, n);
+
+  for (gsize i = 0; i < n; i++)
+    rgb[i] = (guint8)f[i];
+  *n_frames = n / (32 * 48 * 3);
+  g_free (f);
+  return rgb;
+}
+
+typedef struct
+{
+  GArray *frames; /* f32 [n, H, W, 3] in [0, 1] as diffusers */
+  GArray *chunk_sizes;
+  gsize bytes;
+  guint steps;
+  GCancellable *cancel_at_step;
+} Collected;
+
+static void
+collected_init (Collected *c)
+{
+  memset (c, 0, sizeof (*c));
+  c->frames = g_array_new (FALSE, FALSE, sizeof (float));
+  c->chunk_sizes = g_array_new (FALSE, FALSE, sizeof (guint));
+}
+
+static void
+collected_clear (Collected *c)
+{
+  g_array_unref (c->frames);
+  g_array_unref (c->chunk_sizes);
+}
+
+static gboolean
+on_progress (guint step, guint total, double seconds, gpointer user_data)
+{
+  Collected *c = user_data;
+
+  g_assert_cmpuint (step, ==, c->steps + 1);
+  c->steps = step;
+  if (c->cancel_at_step && step == 1)
+    g_cancellable_cancel (c->cancel_at_step);
+  return TRUE;
+}
+
+static gboolean
+on_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
+    guint height, gpointer user_data)
+{
+  Collected *c = user_data;
+  float *f = sora_test_download (frames);
+  gsize plane = (gsize)n * height * width;
+
+  g_array_append_val (c->chunk_sizes, n);
+  for (gsize i = 0; i < plane; i++)
+    for (int ch = 0; ch < 3; ch++) {
+      float v = CLAMP (f[ch * plane + i] / 2 + 0.5f, 0.0f, 1.0f);
+      g_array_append_val (c->frames, v);
+    }
+  g_free (f);
+  return TRUE;
+}
+
+/* Final latents and new frames against the diffusers reference on the same
+ * initial noise: 1e-3 relative L2 (the issue's bound; f32 on both sides,
+ * as tests/test-generate.c: three UniPC steps, the VAE encode and decode
+ * compound op-level errors of ~1e-6).  The context part, z_ctx exactly
+ * after the last step, is checked on its own first: it isolates the
+ * encoder path. */
+static void
+test_parity (void)
+{
+  GError *error = NULL;
+  SoraEngine *engine = open_tiny ();
+  gsize n_noise, n_latents, n_frames, n_ctx;
+  float *noise = sora_test_reference_f32 (REFERENCE, "noise", &n_noise);
+  double *want_latents = sora_test_reference (REFERENCE, "latents", &n_latents);
+  double *want_ctx = sora_test_reference (REFERENCE, "z_ctx", &n_ctx);
+  double *want_frames =
+      sora_test_reference (REFERENCE, "new_frames", &n_frames);
+  guint n_context;
+  guint8 *context = reference_context (&n_context);
+  float *latents = NULL, *ctx_part;
+  gsize plane = 4 * 6, f = 4, k = 2;
+  Collected c;
+
+  g_assert_cmpuint (n_context, ==, 7);
+  collected_init (&c);
+  g_assert_true (sora_engine_extend_run (engine, &reference_params, 32, context,
+      n_context, SORA_EXTEND_CONTEXT_LATENTS, noise, on_progress, on_chunk, &c,
+      &latents, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (c.steps, ==, 3);
+  g_assert_cmpuint (n_latents, ==, n_noise);
+
+  ctx_part = g_new (float, n_ctx);
+  for (gsize ch = 0; ch < 16; ch++)
+    memcpy (ctx_part + ch * k * plane, latents + ch * f * plane,
+        k * plane * sizeof (float));
+  sora_assert_close (ctx_part, want_ctx, n_ctx, 1e-3,
+      "context latents (VAE encode) against diffusers");
+  sora_assert_close (latents, want_latents, n_latents, 1e-3,
+      "final latents against diffusers");
+
+  /* Only the new frames, 4 per latent frame. */
+  g_assert_cmpuint (c.chunk_sizes->len, ==, 2);
+  g_assert_cmpuint (g_array_index (c.chunk_sizes, guint, 0), ==, 4);
+  g_assert_cmpuint (g_array_index (c.chunk_sizes, guint, 1), ==, 4);
+  g_assert_cmpuint (c.frames->len, ==, n_frames);
+  sora_assert_close ((float *)c.frames->data, want_frames, n_frames, 1e-3,
+      "new frames against diffusers");
+
+  collected_clear (&c);
+  g_free (ctx_part);
+  g_free (latents);
+  g_free (context);
+  g_free (noise);
+  g_free (want_latents);
+  g_free (want_ctx);
+  g_free (want_frames);
+  sora_engine_free (engine);
+}
+
+static gboolean
+keep_final (SoraScheduler *scheduler, guint step, SoraTensor *latents,
+    gpointer user_data, GError **error)
+{
+  float **final = user_data;
+
+  if (step < sora_scheduler_get_n_steps (scheduler))
+    return TRUE;
+  *final = g_new (float, latents->numel);
+  return sora_tensor_read (latents, *final, error);
+}
+
+static gboolean
+ignore_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
+    guint height, gpointer user_data)
+{
+  return TRUE;
+}
+
+/* L2 distance between latent frame @a of @x and frame @b of @y, both
+ * [16, F, h, w]. */
+static double
+frame_distance (
+    const float *x, gsize a, const float *y, gsize b, gsize f, gsize plane)
+{
+  double sum = 0;
+
+  for (gsize ch = 0; ch < 16; ch++)
+    for (gsize i = 0; i < plane; i++) {
+      double d = x[(ch * f + a) * plane + i] - y[(ch * f + b) * plane + i];
+      sum += d * d;
+    }
+  return sqrt (sum);
+}
+
+/* Continuity needs a model that has learnt it: with the tiny model's random
+ * weights the first new latent frame is no closer to the last context frame
+ * conditioned than unconditioned (measured here 51.42 vs 50.74, ratio
+ * 1.013; a diffusers run of the same rule gives 1.01 to 1.03 for seeds 0-3
+ * at 3, 6 and 10 steps, 0.99 to 1.00 without guidance), so those distances
+ * are only reported.  What any model must show is that the context reaches
+ * the new frames through attention: the first new latent frame moves by a
+ * measured 5.7% of its norm against the same noise denoised without the
+ * context.  1% clears that comfortably and still fails when the context is
+ * not imposed before the model calls (0%). */
+static void
+test_continuity (void)
+{
+  GError *error = NULL;
+  SoraEngine *engine = open_tiny ();
+  SoraGenerateParams p = reference_params;
+  guint n_context;
+  guint8 *context = reference_context (&n_context);
+  float *cond = NULL, *uncond = NULL;
+  gsize plane = 4 * 6, f = 4, k = 2;
+  SoraTensor *x;
+  double d_cond, d_uncond, change, norm;
+  float *zero;
+
+  p.seed = 3;
+  p.steps = 6;
+  g_assert_true (sora_engine_extend_run (engine, &p, 16, context, n_context,
+      SORA_EXTEND_CONTEXT_LATENTS, NULL, NULL, NULL, NULL, &cond, NULL,
+      &error));
+  g_assert_no_error (error);
+  x = sora_engine_new_latents (engine, &p, f, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (sora_engine_denoise_decode (engine, &p, 16, x, keep_final,
+      &uncond, NULL, ignore_chunk, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  /* Both against the clean last context frame, z_ctx[k - 1]. */
+  d_cond = frame_distance (cond, k, cond, k - 1, f, plane);
+  d_uncond = frame_distance (uncond, k, cond, k - 1, f, plane);
+  change = frame_distance (cond, k, uncond, k, f, plane);
+  zero = g_new0 (float, x->numel);
+  norm = frame_distance (uncond, k, zero, k, f, plane);
+  g_test_message ("first new latent frame to last context frame: %.4f "
+                  "conditioned, %.4f unconditioned (ratio %.3f)",
+      d_cond, d_uncond, d_cond / d_uncond);
+  g_test_message ("first new latent frame moved by %.4f (%.2f%% of %.4f) "
+                  "by the context",
+      change, 100 * change / norm, norm);
+  g_assert_cmpfloat (change, >, 0.01 * norm);
+
+  sora_tensor_free (x);
+  g_free (zero);
+  g_free (cond);
+  g_free (uncond);
+  g_free (context);
+  sora_engine_free (engine);
+}
+
+static void
+expect_error (SoraEngine *engine, const SoraGenerateParams *p,
+    const guint8 *context, guint n_context, const char *message)
+{
+  GError *error = NULL;
+  float *latents = (float *)1;
+
+  g_assert_false (sora_engine_extend_run (engine, p, 16, context, n_context,
+      SORA_EXTEND_CONTEXT_LATENTS, NULL, NULL, NULL, NULL, &latents, NULL,
+      &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, message));
+  g_assert_null (latents);
+  g_clear_error (&error);
+}
+
+static void
+test_errors (void)
+{
+  SoraEngine *engine = open_tiny ();
+  SoraGenerateParams p = reference_params;
+  guint n_context;
+  guint8 *context = reference_context (&n_context);
+
+  g_assert_cmpuint (sora_engine_extend_round_frames (0), ==, 4);
+  g_assert_cmpuint (sora_engine_extend_round_frames (5), ==, 4);
+  g_assert_cmpuint (sora_engine_extend_round_frames (6), ==, 8);
+  g_assert_cmpuint (sora_engine_extend_round_frames (16), ==, 16);
+
+  expect_error (engine, &p, context, 0, "at least 1 context frame");
+  expect_error (engine, &p, NULL, 3, "at least 1 context frame");
+  p.frames = 6;
+  expect_error (engine, &p, context, n_context, "nearest valid count is 8");
+  p.frames = 0;
+  expect_error (engine, &p, context, n_context, "nearest valid count is 4");
+  p = reference_params;
+  p.width = 40; /* 7 context frames of 48x32 read as 40x32: also too few */
+  expect_error (engine, &p, context, n_context, "multiples of 16");
+  p = reference_params;
+  p.steps = 0;
+  expect_error (engine, &p, context, n_context, "step");
+
+  g_free (context);
+  sora_engine_free (engine);
+}
+
+/* Cancelled during step 1: the run stops before step 2, nothing decoded. */
+static void
+test_cancel (void)
+{
+  GError *error = NULL;
+  SoraEngine *engine = open_tiny ();
+  GCancellable *cancellable = g_cancellable_new ();
+  SoraGenerateParams p = reference_params;
+  guint n_context;
+  guint8 *context = reference_context (&n_context);
+  Collected c;
+
+  p.steps = 4;
+  collected_init (&c);
+  c.cancel_at_step = cancellable;
+  g_assert_false (sora_engine_extend_run (engine, &p, 16, context, n_context,
+      SORA_EXTEND_CONTEXT_LATENTS, NULL, on_progress, on_chunk, &c, NULL,
+      cancellable, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
+  g_assert_cmpuint (c.steps, ==, 1);
+  g_assert_cmpuint (c.chunk_sizes->len, ==, 0);
+  g_clear_error (&error);
+  collected_clear (&c);
+  g_object_unref (cancellable);
+  g_free (context);
+  sora_engine_free (engine);
+}
+
+typedef struct
+{
+  guint chunks, frames;
+  gsize bytes;
+} Counted;
+
+static gboolean
+count_frames (const guint8 *pixels, guint n, guint width, guint height,
+    gpointer user_data)
+{
+  Counted *c = user_data;
+
+  c->chunks++;
+  c->frames += n;
+  c->bytes += n * sora_pixel_frame_size (SORA_PIXEL_I420, width, height);
+  return TRUE;
+}
+
+static gboolean
+checksum_frames (const guint8 *pixels, guint n, guint width, guint height,
+    gpointer user_data)
+{
+  g_checksum_update (user_data, pixels, (gsize)n * width * height * 3);
+  return TRUE;
+}
+
+/* The public call: seeded, a single context frame (k = 0), I420 out; only
+ * the new frames arrive, 4 per chunk. */
+static void
+test_public (void)
+{
+  GError *error = NULL;
+  SoraEngine *engine = open_tiny ();
+  SoraGenerateParams p = reference_params;
+  guint n_context;
+  guint8 *context = reference_context (&n_context);
+  Counted c = { 0 };
+
+  p.seed = 11;
+  p.steps = 2;
+  p.frames = 12;
+  p.format = SORA_PIXEL_I420;
+  g_assert_true (
+      sora_engine_extend (engine, &p, context + (n_context - 1) * 32 * 48 * 3,
+          1, NULL, count_frames, &c, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (c.chunks, ==, 3);
+  g_assert_cmpuint (c.frames, ==, 12);
+  g_assert_cmpuint (c.bytes, ==, 12 * 48 * 32 * 3 / 2);
+  g_free (context);
+  sora_engine_free (engine);
+}
+
+/* Clips that continue each other: nothing to continue on a fresh engine;
+ * after a generate, continue extends its last frames; the tail the engine
+ * keeps is the last 13 frames of the clip, and the same continuation with
+ * those frames passed to sora_engine_extend gives the same pixels. */
+static void
+test_continue (void)
+{
+  GError *error = NULL;
+  SoraEngine *engine = open_tiny ();
+  SoraGenerateParams p = reference_params;
+  Counted c = { 0 };
+  guint n, w, h;
+  const guint8 *tail;
+  guint8 *kept;
+  GChecksum *a = g_checksum_new (G_CHECKSUM_SHA1);
+  GChecksum *b = g_checksum_new (G_CHECKSUM_SHA1);
+
+  p.seed = 5;
+  p.steps = 2;
+  p.format = SORA_PIXEL_I420;
+  p.frames = 8;
+  g_assert_false (
+      sora_engine_continue (engine, &p, NULL, count_frames, &c, NULL, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  p.frames = 17;
+  g_assert_true (
+      sora_engine_generate (engine, &p, NULL, count_frames, &c, NULL, &error));
+  g_assert_no_error (error);
+  tail = sora_engine_get_tail (engine, &n, &w, &h);
+  g_assert_cmpuint (n, ==, 13);
+  g_assert_cmpuint (w, ==, 48);
+  g_assert_cmpuint (h, ==, 32);
+  kept = g_memdup2 (tail, n * w * h * 3);
+
+  p.frames = 8;
+  p.format = SORA_PIXEL_RGB;
+  g_assert_true (sora_engine_continue (
+      engine, &p, NULL, checksum_frames, a, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (sora_engine_extend (
+      engine, &p, kept, n, NULL, checksum_frames, b, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_checksum_get_string (a), ==, g_checksum_get_string (b));
+
+  p.width = 64;
+  g_assert_false (
+      sora_engine_continue (engine, &p, NULL, count_frames, &c, NULL, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_checksum_free (a);
+  g_checksum_free (b);
+  g_free (kept);
+  sora_engine_free (engine);
+}
+
+int
+main (int argc, char **argv)
+{
+  sora_test_init (&argc, &argv);
+  g_test_add_func ("/extend/parity", test_parity);
+  g_test_add_func ("/extend/continuity", test_continuity);
+  g_test_add_func ("/extend/errors", test_errors);
+  g_test_add_func ("/extend/cancel", test_cancel);
+  g_test_add_func ("/extend/public", test_public);
+  g_test_add_func ("/extend/continue", test_continue);
+  return g_test_run ();
+}
