@@ -7,9 +7,6 @@
 
 #include "gstsoraelements.h"
 
-/* The error codes of SORA_ERROR; sora-engine.h documents them by name. */
-#include "sora-error.h"
-
 const char *
 gst_sora_default_model_dir (void)
 {
