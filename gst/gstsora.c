@@ -13,6 +13,7 @@
 
 #include <gst/gst.h>
 
+#include "gstsoraextend.h"
 #include "gstsorasrc.h"
 
 static gboolean
@@ -20,6 +21,8 @@ plugin_init (GstPlugin *plugin)
 {
   /* The elements register here as they land (sorasrc, soraextend). */
   if (!GST_ELEMENT_REGISTER (sorasrc, plugin))
+    return FALSE;
+  if (!GST_ELEMENT_REGISTER (soraextend, plugin))
     return FALSE;
   return TRUE;
 }

@@ -17,6 +17,12 @@ gst_sora_default_model_dir (void)
   return dir;
 }
 
+guint
+gst_sora_nearest_multiple_of_16 (guint v)
+{
+  return MAX (16, (v + 8) / 16 * 16);
+}
+
 GType
 gst_sora_scheduler_get_type (void)
 {

@@ -20,6 +20,9 @@ G_BEGIN_DECLS
 /* GST_SORA_DEFAULT_MODEL_DIR when that folder exists, else NULL. */
 const char *gst_sora_default_model_dir (void);
 
+/* The nearest width or height the model takes: a multiple of 16, ≥ 16. */
+guint gst_sora_nearest_multiple_of_16 (guint v);
+
 /* The sampler enum as a GType (nicks "unipc", "euler"). */
 #define GST_TYPE_SORA_SCHEDULER (gst_sora_scheduler_get_type ())
 GType gst_sora_scheduler_get_type (void);

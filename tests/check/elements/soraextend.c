@@ -1,0 +1,477 @@
+/* gst-sora: soraextend element tests on the tiny fixture model
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The fixture has random weights: the new frames are noise, so the tests
+ * check the stream around them (counts, timestamps, untouched input, EOS,
+ * flushing), not their content; tests/test-extend.c checks the engine's
+ * frames against diffusers.
+ */
+#include <string.h>
+
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+
+#include "sora-engine.h"
+
+#define WIDTH 48
+#define HEIGHT 32
+#define FRAME_SIZE (WIDTH * HEIGHT * 3)
+#define RGB_CAPS "video/x-raw,format=RGB,width=48,height=32"
+/* 6 is not a multiple of 4: the element makes the engine's rounding, 8. */
+#define EXTEND_FRAMES 6
+#define N_STEPS 2
+/* The first generation on PoCL also compiles kernels. */
+#define BUS_TIMEOUT (300 * GST_SECOND)
+/* A flush or state change waits for at most one denoising step or decoded
+ * chunk of the tiny model (about 3 ms here); the limit allows for a loaded
+ * machine yet stays well under the ~3 s the 1000 steps of
+ * start_long_generation take when the cancellation is broken. */
+#define PROMPT_LIMIT_US (G_USEC_PER_SEC)
+
+static GstHarness *
+new_extend (guint steps)
+{
+  GstElement *element = gst_element_factory_make ("soraextend", NULL);
+  gchar *model =
+      g_build_filename (g_getenv ("SORA_FIXTURES"), "wan-tiny", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+
+  fail_unless (g_getenv ("SORA_FIXTURES") != NULL, "SORA_FIXTURES is not set");
+  fail_unless (element != NULL);
+  /* Before the harness starts it: model is a READY-only property. */
+  g_object_set (element, "model", model, "steps", steps, "seed", (gint64)5,
+      "prompt", "a kite over a beach", "extend-frames", EXTEND_FRAMES, NULL);
+  gst_element_set_bus (element, bus);
+  h = gst_harness_new_with_element (element, "sink", "src");
+  gst_object_unref (element);
+  gst_object_unref (bus);
+  g_free (model);
+  return h;
+}
+
+/* The bus would keep the element alive through its messages (a reference
+ * cycle the leaks tracer reports): drop them first. */
+static void
+teardown (GstHarness *h)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+static GstMessage *
+pop_message (GstHarness *h, GstMessageType types)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, BUS_TIMEOUT, types);
+
+  gst_object_unref (bus);
+  fail_unless (msg != NULL, "no message of type %x on the bus", types);
+  return msg;
+}
+
+/* Waits for the element message @name; fails on an error first. */
+static GstStructure *
+wait_element_message (GstHarness *h, const gchar *name)
+{
+  while (TRUE) {
+    GstMessage *msg = pop_message (h, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+    const GstStructure *s = gst_message_get_structure (msg);
+    GstStructure *copy;
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      GError *error = NULL;
+
+      gst_message_parse_error (msg, &error, NULL);
+      fail ("error while waiting for %s: %s", name, error->message);
+    }
+    if (!gst_structure_has_name (s, name)) {
+      gst_message_unref (msg);
+      continue;
+    }
+    copy = gst_structure_copy (s);
+    gst_message_unref (msg);
+    return copy;
+  }
+}
+
+/* Whether a message named @name is on the bus now. */
+static gboolean
+has_element_message (GstHarness *h, const gchar *name)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstMessage *msg;
+  gboolean found = FALSE;
+
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    found |= gst_structure_has_name (gst_message_get_structure (msg), name);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  return found;
+}
+
+/* Input frame @i: a pattern of its own, stamped at @fps_n/1 when that is
+ * not 0. */
+static GstBuffer *
+input_frame (guint i, gint fps_n)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, FRAME_SIZE, NULL);
+  GstMapInfo map;
+  guint j;
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+  for (j = 0; j < FRAME_SIZE; j++)
+    map.data[j] = (guint8)(j * 7 + i * 31 + (j / (WIDTH * 3)) * 3);
+  gst_buffer_unmap (buf, &map);
+  GST_BUFFER_PTS (buf) =
+      fps_n ? gst_util_uint64_scale (i, GST_SECOND, fps_n) : 0;
+  if (fps_n)
+    GST_BUFFER_DURATION (buf) =
+        gst_util_uint64_scale (i + 1, GST_SECOND, fps_n) - GST_BUFFER_PTS (buf);
+  return buf;
+}
+
+static gboolean
+same_bytes (GstBuffer *a, GstBuffer *b)
+{
+  GstMapInfo ma, mb;
+  gboolean same;
+
+  fail_unless (gst_buffer_map (a, &ma, GST_MAP_READ));
+  fail_unless (gst_buffer_map (b, &mb, GST_MAP_READ));
+  same = ma.size == mb.size && memcmp (ma.data, mb.data, ma.size) == 0;
+  gst_buffer_unmap (a, &ma);
+  gst_buffer_unmap (b, &mb);
+  return same;
+}
+
+/* Pulls a frame and checks it starts where the last one ended (*next) and
+ * lasts one frame at @fps_n/1. */
+static GstBuffer *
+pull_contiguous (GstHarness *h, GstClockTime *next, gint fps_n, guint n)
+{
+  GstBuffer *buf = gst_harness_pull (h);
+
+  fail_unless (buf != NULL, "frame %u missing", n);
+  fail_unless_equals_int (gst_buffer_get_size (buf), FRAME_SIZE);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (buf), *next);
+  fail_unless_equals_uint64 (
+      GST_BUFFER_PTS (buf), gst_util_uint64_scale (n, GST_SECOND, fps_n));
+  *next = GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf);
+  fail_unless_equals_uint64 (
+      *next, gst_util_uint64_scale (n + 1, GST_SECOND, fps_n));
+  return buf;
+}
+
+/* Pulls events up to EOS, which must carry @seqnum, with no buffer left. */
+static void
+pull_eos (GstHarness *h, guint32 seqnum)
+{
+  while (TRUE) {
+    GstEvent *event = gst_harness_pull_event (h);
+    gboolean eos;
+
+    fail_unless (event != NULL, "no EOS");
+    eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+    if (eos)
+      fail_unless_equals_int (gst_event_get_seqnum (event), seqnum);
+    gst_event_unref (event);
+    if (eos)
+      break;
+  }
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+}
+
+static guint32
+push_eos (GstHarness *h)
+{
+  GstEvent *eos = gst_event_new_eos ();
+  guint32 seqnum = gst_util_seqnum_next ();
+
+  gst_event_set_seqnum (eos, seqnum);
+  fail_unless (gst_harness_push_event (h, eos));
+  return seqnum;
+}
+
+GST_START_TEST (test_extend_on_eos)
+{
+  GstHarness *h = new_extend (N_STEPS);
+  guint n_new = sora_engine_extend_round_frames (EXTEND_FRAMES);
+  GstBuffer *in[9];
+  GstClockTime next = 0;
+  GstStructure *s;
+  guint32 seqnum;
+  guint i, frames, context;
+  gchar *text;
+
+  fail_unless_equals_int (n_new, 8);
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
+  for (i = 0; i < 9; i++) {
+    in[i] = input_frame (i, 16);
+    fail_unless_equals_int (
+        gst_harness_push (h, gst_buffer_ref (in[i])), GST_FLOW_OK);
+  }
+  seqnum = push_eos (h);
+
+  /* The input first, untouched. */
+  for (i = 0; i < 9; i++) {
+    GstBuffer *out = pull_contiguous (h, &next, 16, i);
+
+    fail_unless (same_bytes (in[i], out), "input frame %u changed", i);
+    gst_buffer_unref (out);
+    gst_buffer_unref (in[i]);
+  }
+  s = wait_element_message (h, "sora/clip");
+  text = gst_structure_to_string (s);
+  g_test_message ("%s", text);
+  g_free (text);
+  fail_unless (gst_structure_get_uint (s, "frames", &frames));
+  fail_unless (gst_structure_get_uint (s, "context-frames", &context));
+  fail_unless_equals_int (frames, n_new);
+  fail_unless_equals_int (context, 9);
+  gst_structure_free (s);
+  /* Then the new frames, right after, and upstream's EOS. */
+  for (i = 9; i < 9 + n_new; i++)
+    gst_buffer_unref (pull_contiguous (h, &next, 16, i));
+  pull_eos (h, seqnum);
+  teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_still_image)
+{
+  GstHarness *h = new_extend (N_STEPS);
+  guint n_new = sora_engine_extend_round_frames (EXTEND_FRAMES);
+  GstBuffer *in = input_frame (0, 0), *out;
+  GstClockTime next = 0;
+  GstVideoInfo info;
+  GstCaps *caps;
+  guint32 seqnum;
+  guint i;
+
+  /* Set in READY: the frame rate for stills is READY-only. */
+  gst_element_set_state (h->element, GST_STATE_READY);
+  g_object_set (h->element, "framerate", 8, 1, NULL);
+  gst_harness_play (h);
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=0/1");
+  fail_unless_equals_int (
+      gst_harness_push (h, gst_buffer_ref (in)), GST_FLOW_OK);
+  seqnum = push_eos (h);
+
+  out = pull_contiguous (h, &next, 8, 0);
+  fail_unless (same_bytes (in, out));
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (gst_video_info_from_caps (&info, caps));
+  fail_unless_equals_int (GST_VIDEO_INFO_FPS_N (&info), 8);
+  fail_unless_equals_int (GST_VIDEO_INFO_FPS_D (&info), 1);
+  gst_caps_unref (caps);
+  gst_buffer_unref (out);
+  gst_buffer_unref (in);
+  for (i = 1; i < 1 + n_new; i++)
+    gst_buffer_unref (pull_contiguous (h, &next, 8, i));
+  pull_eos (h, seqnum);
+  teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_still_image_downstream_rate)
+{
+  GstHarness *h = new_extend (N_STEPS);
+  GstBuffer *out;
+  GstVideoInfo info;
+  GstCaps *caps;
+
+  /* Downstream takes 10/1 only: that wins over the property's 16/1. */
+  gst_harness_set_sink_caps_str (h, "video/x-raw,framerate=10/1");
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=0/1");
+  fail_unless_equals_int (
+      gst_harness_push (h, input_frame (0, 0)), GST_FLOW_OK);
+  out = gst_harness_pull (h);
+  fail_unless (out != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), GST_SECOND / 10);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (gst_video_info_from_caps (&info, caps));
+  fail_unless_equals_int (GST_VIDEO_INFO_FPS_N (&info), 10);
+  gst_caps_unref (caps);
+  gst_buffer_unref (out);
+  teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_extend_signal)
+{
+  GstHarness *h = new_extend (N_STEPS);
+  guint n_new = sora_engine_extend_round_frames (EXTEND_FRAMES);
+  GstBuffer *in[9];
+  GstClockTime next = 0;
+  gboolean queued = FALSE;
+  guint32 seqnum;
+  guint i, n = 0;
+
+  g_object_set (h->element, "extend-on-eos", FALSE, NULL);
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
+  for (i = 0; i < 9; i++) {
+    in[i] = input_frame (i, 16);
+    if (i == 5) {
+      g_signal_emit_by_name (h->element, "extend", &queued);
+      fail_unless (queued);
+    }
+    /* Waits while the extension generates (the queue is short). */
+    fail_unless_equals_int (
+        gst_harness_push (h, gst_buffer_ref (in[i])), GST_FLOW_OK);
+  }
+  seqnum = push_eos (h);
+  /* The stream has ended: nothing to insert into. */
+  g_signal_emit_by_name (h->element, "extend", &queued);
+  fail_if (queued);
+
+  /* 5 frames, the new ones, then the other 4 moved later by as much. */
+  for (i = 0; i < 9; i++) {
+    GstBuffer *out;
+    guint k;
+
+    if (i == 5)
+      for (k = 0; k < n_new; k++)
+        gst_buffer_unref (pull_contiguous (h, &next, 16, n++));
+    out = pull_contiguous (h, &next, 16, n++);
+    fail_unless (same_bytes (in[i], out), "input frame %u changed", i);
+    gst_buffer_unref (out);
+    gst_buffer_unref (in[i]);
+  }
+  /* No extension at EOS this time. */
+  pull_eos (h, seqnum);
+  fail_unless (has_element_message (h, "sora/clip"));
+  teardown (h);
+}
+
+GST_END_TEST;
+
+/* Starts a long generation and waits until it is under way. */
+static GstHarness *
+start_long_generation (void)
+{
+  /* Enough steps that it cannot finish before the test interrupts it. */
+  GstHarness *h = new_extend (1000);
+  guint i;
+
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
+  for (i = 0; i < 5; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, input_frame (i, 16)), GST_FLOW_OK);
+  push_eos (h);
+  gst_structure_free (wait_element_message (h, "sora/progress"));
+  return h;
+}
+
+GST_START_TEST (test_flush_during_generation)
+{
+  GstHarness *h = start_long_generation ();
+  GstBuffer *buf;
+  GstEvent *event;
+  GstSegment segment;
+  gint64 t0, dt;
+  guint i;
+
+  t0 = g_get_monotonic_time ();
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  dt = g_get_monotonic_time () - t0;
+  g_test_message ("flush-start returned after %.3f s", dt / 1e6);
+  fail_unless (dt < PROMPT_LIMIT_US, "flush-start took %.1f s", dt / 1e6);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  fail_if (has_element_message (h, "sora/clip"), "generation not stopped");
+
+  /* The 5 input frames went through before; nothing new after them. */
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 5);
+  for (i = 0; i < 5; i++)
+    gst_buffer_unref (gst_harness_pull (h));
+
+  /* Working again after the flush (which ended the segment). */
+  while ((event = gst_harness_try_pull_event (h)))
+    gst_event_unref (event);
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  fail_unless_equals_int (
+      gst_harness_push (h, input_frame (0, 16)), GST_FLOW_OK);
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  gst_buffer_unref (buf);
+  teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stop_during_generation)
+{
+  GstHarness *h = start_long_generation ();
+  gint64 t0, dt;
+
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  dt = g_get_monotonic_time () - t0;
+  g_test_message ("PLAYING→READY took %.3f s", dt / 1e6);
+  fail_unless (dt < PROMPT_LIMIT_US, "PLAYING→READY took %.1f s", dt / 1e6);
+  fail_if (has_element_message (h, "sora/clip"), "generation not stopped");
+  teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_size_not_multiple_of_16)
+{
+  GstHarness *h = new_extend (N_STEPS);
+  GstMessage *msg;
+  GError *error = NULL;
+  GstSegment segment;
+  GstCaps *caps;
+
+  /* The push itself may succeed: the caps event stays sticky on the pad
+   * whether the element takes it or not.  The error says what to change. */
+  caps = gst_caps_from_string (
+      "video/x-raw,format=RGB,width=50,height=40,framerate=16/1");
+  gst_harness_push_event (h, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  msg = pop_message (h, GST_MESSAGE_ERROR);
+  gst_message_parse_error (msg, &error, NULL);
+  g_test_message ("%s", error->message);
+  fail_unless (
+      g_error_matches (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION));
+  fail_unless (strstr (error->message, "48x48") != NULL, "%s", error->message);
+  g_error_free (error);
+  gst_message_unref (msg);
+  /* Frames are refused. */
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_harness_push_event (h, gst_event_new_segment (&segment));
+  fail_unless_equals_int (
+      gst_harness_push (h, input_frame (0, 16)), GST_FLOW_NOT_NEGOTIATED);
+  teardown (h);
+}
+
+GST_END_TEST;
+
+static Suite *
+soraextend_suite (void)
+{
+  Suite *s = suite_create ("soraextend");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_extend_on_eos);
+  tcase_add_test (tc, test_still_image);
+  tcase_add_test (tc, test_still_image_downstream_rate);
+  tcase_add_test (tc, test_extend_signal);
+  tcase_add_test (tc, test_flush_during_generation);
+  tcase_add_test (tc, test_stop_during_generation);
+  tcase_add_test (tc, test_size_not_multiple_of_16);
+  return s;
+}
+
+GST_CHECK_MAIN (soraextend);
