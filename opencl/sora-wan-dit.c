@@ -59,8 +59,16 @@ typedef struct
   SoraTensor *mod, *head_mod;
   SoraTensor *text_hidden, *ctx, *ck, *cv;
   SoraTensor *x, *y, *q, *k, *v, *att, *ffn;
+  /* Row chunks of the FFN's input and output, NULL when it runs whole. */
+  SoraTensor *ffn_in, *ffn_out;
   SoraTensor *proj, *out_tokens, *out_item;
 } Acts;
+
+/* The FFN hidden layer [B·L, ffn_dim] f32 is the largest activation (1.17 GB
+ * per batch item at 480p, over PoCL's 1 GiB buffer limit), so it runs over
+ * chunks of token rows whose hidden buffer stays under this and the
+ * device's max_alloc; 256 MiB still gives the products thousands of rows. */
+#define FFN_BUDGET ((guint64)256 << 20)
 
 static void
 block_clear (Block *b)
@@ -219,6 +227,12 @@ acts_alloc (SoraWanDit *dit, Acts *a, gsize batch, gsize frames, gsize height,
   gsize d = c->inner_dim, ffn = c->ffn_dim, freq = c->freq_dim;
   gsize patch = (gsize)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
   gsize in = c->in_channels, out = c->out_channels;
+  gsize rows = batch * tokens;
+  guint64 budget = MIN (FFN_BUDGET, sora_device_get_info (dit->dev)->max_alloc);
+  gsize max_rows = MAX (budget / (ffn * sizeof (float)), 1);
+  /* Equal chunks: the last one wastes fewer rows than there are chunks. */
+  gsize chunks = (rows + max_rows - 1) / max_rows;
+  gsize chunk = (rows + chunks - 1) / chunks;
 
 #define NEW(field, ...)                                                        \
   if (!(a->field = sora_tensor_new_v (                                         \
@@ -244,7 +258,13 @@ acts_alloc (SoraWanDit *dit, Acts *a, gsize batch, gsize frames, gsize height,
   NEW (k, 3, batch, tokens, d);
   NEW (v, 3, batch, tokens, d);
   NEW (att, 3, batch, tokens, d);
-  NEW (ffn, 3, batch, tokens, ffn);
+  if (chunks == 1) {
+    NEW (ffn, 3, batch, tokens, ffn);
+  } else {
+    NEW (ffn_in, 2, chunk, d);
+    NEW (ffn, 2, chunk, ffn);
+    NEW (ffn_out, 2, chunk, d);
+  }
   NEW (proj, 3, batch, tokens, out * patch);
   NEW (out_tokens, 2, tokens, out * patch);
   NEW (out_item, 4, out, frames, height, width);
@@ -293,6 +313,33 @@ rope_table (SoraWanDit *dit, gsize f, gsize h, gsize w, GError **error)
   return dit->rope;
 }
 
+/* out = lin2 (GELU_tanh (lin1 (y))), chunk by chunk when Acts has chunks;
+ * the rows of a short last chunk past the end are stale and dropped. */
+static gboolean
+ffn_forward (Block *b, Acts *a, SoraTensor *y, SoraTensor *out, GError **error)
+{
+  gsize d = y->shape[y->ndim - 1], rows = y->numel / d;
+  SoraTensor *in = a->ffn_in ? a->ffn_in : y;
+  SoraTensor *res = a->ffn_out ? a->ffn_out : out;
+  gsize chunk = a->ffn_in ? a->ffn_in->shape[0] : rows;
+
+  for (gsize start = 0; start < rows; start += chunk) {
+    gsize count = MIN (chunk, rows - start);
+
+    if ((a->ffn_in &&
+            !sora_op_copy_slab (
+                y, in, 1, d, rows, start, chunk, 0, count, error)) ||
+        !sora_op_linear (b->ffn0, in, a->ffn, error) ||
+        !sora_op_activate (a->ffn, SORA_ACT_GELU_TANH, a->ffn, error) ||
+        !sora_op_linear (b->ffn2, a->ffn, res, error) ||
+        (a->ffn_out &&
+            !sora_op_copy_slab (
+                res, out, 1, d, chunk, 0, rows, start, count, error)))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 block_forward (
     SoraWanDit *dit, Block *b, Acts *a, SoraTensor *rope, GError **error)
@@ -334,9 +381,7 @@ block_forward (
       /* Feed-forward, gated. */
       sora_op_layer_norm (a->x, NULL, NULL, eps, a->y, error) &&
       sora_op_modulate (a->y, a->mod, SCALE_FFN, SHIFT_FFN, a->y, error) &&
-      sora_op_linear (b->ffn0, a->y, a->ffn, error) &&
-      sora_op_activate (a->ffn, SORA_ACT_GELU_TANH, a->ffn, error) &&
-      sora_op_linear (b->ffn2, a->ffn, a->q, error) &&
+      ffn_forward (b, a, a->y, a->q, error) &&
       sora_op_add_gated (a->x, a->q, a->mod, GATE_FFN, error);
 }
 

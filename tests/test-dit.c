@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sora-recipe.h"
 #include "sora-safetensors.h"
 #include "sora-test-util.h"
 #include "sora-wan-dit.h"
@@ -370,36 +371,6 @@ test_wrong_model (void)
   g_free (src);
 }
 
-/* tools/make_fixtures.py recipe_values: exact in float32. */
-static guint64
-fnv1a64 (const char *s)
-{
-  guint64 h = G_GUINT64_CONSTANT (0xCBF29CE484222325);
-
-  for (; *s; s++)
-    h = (h ^ (guint8)*s) * G_GUINT64_CONSTANT (0x100000001B3);
-  return h;
-}
-
-static void
-recipe_values (const char *name, float scale, float offset, float *v, gsize n)
-{
-  guint64 base = fnv1a64 (name);
-
-  for (gsize i = 0; i < n; i++) {
-    guint64 z = base + (guint64)i * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15);
-    float u, centred, scaled;
-
-    z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94D049BB133111EB);
-    z ^= z >> 31;
-    u = (float)(z >> 40) * (1.0f / 16777216.0f);
-    centred = u * 2.0f - 1.0f;
-    scaled = scale * centred;
-    v[i] = offset + scaled;
-  }
-}
-
 /* Writes a model folder with wan-tiny's other components and the wide
  * transformer of the recipe. */
 static void
@@ -473,7 +444,7 @@ write_wide_model (const char *dir)
       st[i].numel *= st[i].shape[k];
     }
     v = g_new (float, st[i].numel);
-    recipe_values (st[i].name,
+    sora_recipe_values (st[i].name,
         (float)json_object_get_double_member (t, "scale"),
         (float)json_object_get_double_member (t, "offset"), v, st[i].numel);
     st[i].data = (const guint8 *)v;
