@@ -5,8 +5,16 @@
  * SECTION:element-sorasrc
  * @title: sorasrc
  *
- * Generates a video clip from a text prompt with a Wan2.1-architecture
- * diffusion transformer on an OpenCL device, then ends the stream.
+ * Generates video from a text prompt with a Wan2.1-architecture diffusion
+ * transformer on an OpenCL device: `clips` clips, then the stream ends.
+ * Each clip after the first continues the one before from its last frames
+ * (sora_engine_continue), so the stream runs on without a cut and its
+ * timestamps without a gap; clips=0 goes on until the element stops.  The
+ * first clip has num-frames frames, each later one num-frames − 1 (the
+ * model makes new frames 4 at a time) and uses seed + its index, so the
+ * noise of successive clips differs.  A continuation starts once less than
+ * a clip of frames waits to go out, so a stream made faster than it plays
+ * stays about two clips ahead instead of filling memory.
  *
  * The model loads on a thread of its own when the element starts (a
  * GST_MESSAGE_PROGRESS START/COMPLETE pair on the bus brackets it), so state
@@ -19,13 +27,22 @@
  * Frames are pushed as soon as the model decodes them.  prompt,
  * negative-prompt, seed, steps, guidance-scale, flow-shift and scheduler may
  * change while PLAYING: they are read when a clip starts, so a change applies
- * to the next clip.  A flushing seek regenerates the clip from the current
- * properties and drops the frames before the seek position (a seek to 0
- * restarts the clip).  Width and height are multiples of 16 and fixate to the
- * model's native size; the frame rate fixates to 16/1, Wan's own.
+ * to the next clip, which steers the continuing stream.  A flushing seek
+ * regenerates the clips from the first, with the current properties, and
+ * drops the frames before the seek position (a seek to 0 restarts the
+ * stream; `clip` in the messages counts from 0 again).  Width and height are
+ * multiples of 16 and fixate to the model's native size; the frame rate fixates
+ * to 16/1, Wan's own.
  *
  * With is-live=true the element reports the latency property (or, when it is
- * 0, the time the last clip took to produce its first frame) as its latency.
+ * 0, the time the first clip took to produce its first frame) as its
+ * latency.  When generation falls behind the clock it skips ahead as
+ * imagefreeze's live loop does rather than falling ever later: a frame whose
+ * end, plus that latency, is past in running time is dropped when a newer
+ * frame is already queued, and otherwise goes out at the clock's current
+ * frame slot, so the timestamps jump over the frames that never came.
+ * Either way a QoS message (live, with processed/dropped counts in frames)
+ * reports the frames that were not shown.
  *
  * ## Example launch lines
  * |[
@@ -37,6 +54,10 @@
  * gst-launch-1.0 sorasrc model=wan prompt="waves" num-frames=33 steps=20 ! \
  *     video/x-raw,width=480,height=320 ! videoconvert ! autovideosink
  * ]| Shows a shorter, smaller clip on screen.
+ * |[
+ * gst-launch-1.0 sorasrc model=wan prompt="clouds drifting" clips=0 \
+ *     is-live=true latency=30000000000 ! videoconvert ! autovideosink
+ * ]| Shows an endless stream, each clip continuing the last.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -61,6 +82,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
 #define DEFAULT_DEVICE NULL
 #define DEFAULT_IS_LIVE FALSE
 #define DEFAULT_LATENCY 0
+#define DEFAULT_CLIPS 1
 
 /* Until the model says otherwise: Wan2.1's 480p size and frame rate. */
 #define FALLBACK_WIDTH 832
@@ -82,6 +104,7 @@ enum {
   PROP_DEVICE,
   PROP_IS_LIVE,
   PROP_LATENCY,
+  PROP_CLIPS,
 };
 
 /* The engine converts to YUV with BT.709 limited range: say so. */
@@ -113,6 +136,7 @@ struct _GstSoraSrc
   guint num_frames;
   gchar *device;
   GstClockTime latency;
+  guint clips;
 
   /* Streaming state, under lock; cond is broadcast on every change. */
   GMutex lock;
@@ -128,15 +152,16 @@ struct _GstSoraSrc
   GstVideoInfo info;
   guint clip_gen; /* bumped to abandon the clip in progress */
   gboolean want_clip;
-  gboolean clip_done; /* every frame of the clip is queued */
+  gboolean clip_done; /* every frame of the last clip is queued */
   GQueue frames; /* GstBuffer, in order */
-  guint skip; /* leading frames of the clip to drop */
+  guint64 skip; /* leading frames of the stream still to drop */
   guint clip_frames; /* frames the engine gave for this clip */
-  guint clip_index;
-  guint total_frames; /* frames per clip; 0 until known */
+  guint clip_index; /* of the next clip since the stream (re)started */
+  guint total_frames; /* frames of the first clip; 0 until known */
   guint64 random_seed; /* drawn at start for seed=-1 */
   guint64 n_frames; /* number of the next frame out */
   GstClockTime measured_latency;
+  guint64 processed, dropped; /* frames, for QoS messages */
 };
 
 #define gst_sora_src_parent_class parent_class
@@ -227,8 +252,13 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
   g_object_class_install_property (gobject_class, PROP_LATENCY,
       g_param_spec_uint64 ("latency", "Latency",
           "Latency reported when live, in ns; 0 reports the measured time "
-          "to the first frame of the last clip",
+          "to the first frame of the first clip",
           0, G_MAXUINT64, DEFAULT_LATENCY, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_CLIPS,
+      g_param_spec_uint ("clips", "Clips",
+          "Clips before EOS, each continuing the last; 0 never ends "
+          "(read when a clip ends)",
+          0, G_MAXUINT, DEFAULT_CLIPS, rw | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_set_static_metadata (element_class, "Text to video source",
       "Source/Video",
@@ -268,6 +298,7 @@ gst_sora_src_init (GstSoraSrc *self)
   self->num_frames = DEFAULT_NUM_FRAMES;
   self->device = g_strdup (DEFAULT_DEVICE);
   self->latency = DEFAULT_LATENCY;
+  self->clips = DEFAULT_CLIPS;
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
@@ -358,6 +389,9 @@ gst_sora_src_set_property (
     case PROP_LATENCY:
       self->latency = latency = g_value_get_uint64 (value);
       break;
+    case PROP_CLIPS:
+      self->clips = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -437,6 +471,9 @@ gst_sora_src_get_property (
     case PROP_LATENCY:
       g_value_set_uint64 (value, self->latency);
       break;
+    case PROP_CLIPS:
+      g_value_set_uint (value, self->clips);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -452,8 +489,8 @@ gst_sora_src_post_load_progress (
       gst_message_new_progress (GST_OBJECT (self), type, "load", text));
 }
 
-/* Abandons the clip in progress and asks the worker for one that starts at
- * @frame.  Called with the lock held. */
+/* Abandons the clip in progress and asks the worker to make the stream again
+ * from its first clip, out from @frame.  Called with the lock held. */
 static void
 gst_sora_src_restart_clip_locked (GstSoraSrc *self, guint64 frame)
 {
@@ -461,7 +498,7 @@ gst_sora_src_restart_clip_locked (GstSoraSrc *self, guint64 frame)
   g_queue_clear_full (&self->frames, (GDestroyNotify)gst_buffer_unref);
   self->skip = frame;
   self->n_frames = frame;
-  self->clip_frames = 0;
+  self->clip_index = 0;
   self->clip_done = FALSE;
   self->want_clip = TRUE;
   g_cond_broadcast (&self->cond);
@@ -529,12 +566,19 @@ gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
   g_mutex_lock (&self->lock);
   current = clip_run_current_locked (run);
   for (i = 0; i < n_frames; i++) {
-    if (current && self->clip_frames++ >= self->skip)
+    if (current && self->skip == 0) {
       g_queue_push_tail (&self->frames, bufs[i]);
-    else
+    } else {
+      if (current)
+        self->skip--;
       gst_buffer_unref (bufs[i]);
+    }
   }
-  if (current && !run->first_frame_seen) {
+  if (current)
+    self->clip_frames += n_frames;
+  /* A continuation's frames queue behind the clip before: only the first
+   * clip's wait is the stream's latency. */
+  if (current && run->clip == 0 && !run->first_frame_seen) {
     GstClockTime latency =
         (g_get_monotonic_time () - run->start_us) * GST_USECOND;
 
@@ -568,8 +612,24 @@ sora_pixel_format_from_video (GstVideoFormat format)
   }
 }
 
-/* Generates one clip with the properties as they are now.  Called without
- * the lock; the clip's frames land in the queue. */
+/* The frames clip @index of the stream adds: the first @first (4k+1), each
+ * continuation the 4k new ones that bring it to as many again. */
+static guint
+frames_of_clip (guint first, guint index)
+{
+  return index == 0 ? first : sora_engine_extend_round_frames (first - 1);
+}
+
+/* Frames of the stream up to the end of clip @clips - 1. */
+static guint64
+frames_of_clips (guint first, guint clips)
+{
+  return first + (guint64)(clips - 1) * frames_of_clip (first, 1);
+}
+
+/* Makes the stream's next clip, the first or one continuing the last, with
+ * the properties as they are now.  Called without the lock; the clip's
+ * frames land in the queue. */
 static void
 gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
 {
@@ -578,6 +638,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   gchar *prompt, *negative_prompt;
   GError *error = NULL;
   gint64 seed;
+  guint clips;
   gboolean ok, current;
   double seconds;
 
@@ -592,9 +653,11 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);
-  params.seed = seed >= 0 ? (guint64)seed : self->random_seed;
-  params.frames = self->total_frames;
   run.clip = self->clip_index++;
+  /* Another seed per clip: the same noise again would repeat its motion. */
+  params.seed = (seed >= 0 ? (guint64)seed : self->random_seed) + run.clip;
+  params.frames = frames_of_clip (self->total_frames, run.clip);
+  self->clip_frames = 0;
   g_mutex_unlock (&self->lock);
 
   params.prompt = prompt;
@@ -611,8 +674,12 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
       ", prompt \"%s\"",
       run.clip, params.width, params.height, params.frames, params.steps,
       params.seed, prompt);
-  ok = sora_engine_generate (self->engine, &params, gst_sora_src_on_progress,
-      gst_sora_src_on_frames, &run, self->cancellable, &error);
+  if (run.clip == 0)
+    ok = sora_engine_generate (self->engine, &params, gst_sora_src_on_progress,
+        gst_sora_src_on_frames, &run, self->cancellable, &error);
+  else
+    ok = sora_engine_continue (self->engine, &params, gst_sora_src_on_progress,
+        gst_sora_src_on_frames, &run, self->cancellable, &error);
   seconds = (g_get_monotonic_time () - run.start_us) / 1e6;
 
   g_mutex_lock (&self->lock);
@@ -635,12 +702,18 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
     GST_DEBUG_OBJECT (self, "clip %u abandoned", run.clip);
   }
 
+  GST_OBJECT_LOCK (self);
+  clips = self->clips;
+  GST_OBJECT_UNLOCK (self);
+
   g_mutex_lock (&self->lock);
   if (current && clip_run_current_locked (&run)) {
-    if (ok)
+    if (!ok)
+      self->failed = TRUE;
+    else if (clips != 0 && run.clip + 1 >= clips)
       self->clip_done = TRUE;
     else
-      self->failed = TRUE;
+      self->want_clip = TRUE;
     g_cond_broadcast (&self->cond);
   }
   g_mutex_unlock (&self->lock);
@@ -729,7 +802,12 @@ gst_sora_src_worker (gpointer data)
     GstVideoInfo info;
     guint gen;
 
-    while (!self->stopping && !(self->want_clip && self->have_info))
+    /* A continuation waits until less than a clip is queued: faster than
+     * the stream plays, an endless one would fill memory. */
+    while (!self->stopping &&
+        !(self->want_clip && self->have_info &&
+            (self->clip_index == 0 ||
+                g_queue_get_length (&self->frames) < self->total_frames)))
       g_cond_wait (&self->cond, &self->lock);
     if (self->stopping)
       break;
@@ -777,6 +855,7 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   self->clip_frames = 0;
   self->clip_index = 0;
   self->n_frames = 0;
+  self->processed = self->dropped = 0;
   self->total_frames = num_frames;
   self->random_seed =
       (((guint64)g_random_int () << 32) | g_random_int ()) & G_MAXINT64;
@@ -926,6 +1005,24 @@ bad_size:
   return FALSE;
 }
 
+/* The latency property, or when it is 0 the measured one.  Call without
+ * self->lock. */
+static GstClockTime
+gst_sora_src_get_latency (GstSoraSrc *self)
+{
+  GstClockTime latency;
+
+  GST_OBJECT_LOCK (self);
+  latency = self->latency;
+  GST_OBJECT_UNLOCK (self);
+  if (latency == 0) {
+    g_mutex_lock (&self->lock);
+    latency = self->measured_latency;
+    g_mutex_unlock (&self->lock);
+  }
+  return latency;
+}
+
 static gboolean
 gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query)
 {
@@ -937,14 +1034,7 @@ gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query)
 
       if (!gst_base_src_is_live (bsrc))
         break;
-      GST_OBJECT_LOCK (self);
-      latency = self->latency;
-      GST_OBJECT_UNLOCK (self);
-      if (latency == 0) {
-        g_mutex_lock (&self->lock);
-        latency = self->measured_latency;
-        g_mutex_unlock (&self->lock);
-      }
+      latency = gst_sora_src_get_latency (self);
       /* Frames queue inside the element: no upper bound. */
       gst_query_set_latency (query, TRUE, latency, GST_CLOCK_TIME_NONE);
       GST_DEBUG_OBJECT (
@@ -954,16 +1044,23 @@ gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query)
     case GST_QUERY_DURATION: {
       GstFormat format;
       gint64 duration = -1;
+      guint clips;
 
       gst_query_parse_duration (query, &format, NULL);
+      /* An endless stream has none. */
+      GST_OBJECT_LOCK (self);
+      clips = self->clips;
+      GST_OBJECT_UNLOCK (self);
       g_mutex_lock (&self->lock);
-      if (self->have_info && self->total_frames > 0) {
+      if (self->have_info && self->total_frames > 0 && clips > 0) {
+        guint64 frames = frames_of_clips (self->total_frames, clips);
+
         if (format == GST_FORMAT_TIME)
-          duration = gst_util_uint64_scale (self->total_frames,
+          duration = gst_util_uint64_scale (frames,
               GST_VIDEO_INFO_FPS_D (&self->info) * GST_SECOND,
               GST_VIDEO_INFO_FPS_N (&self->info));
         else if (format == GST_FORMAT_DEFAULT)
-          duration = self->total_frames;
+          duration = frames;
       }
       g_mutex_unlock (&self->lock);
       if (duration < 0)
@@ -1051,29 +1148,126 @@ gst_sora_src_get_times (
   }
 }
 
+/* The number of the first frame a sink can still show: earlier ones end,
+ * in running time and with @wait on top, before the clock's now (@now).  0
+ * unless live and clocked.  Takes the object lock. */
+static guint64
+gst_sora_src_first_timely_frame (GstSoraSrc *self, GstClockTime wait,
+    gint fps_n, gint fps_d, GstClockTime *now)
+{
+  GstClock *clock;
+  GstClockTime base_time, pts;
+
+  *now = GST_CLOCK_TIME_NONE;
+  if (!gst_base_src_is_live (GST_BASE_SRC (self)) || fps_n <= 0)
+    return 0;
+  clock = gst_element_get_clock (GST_ELEMENT (self));
+  if (clock == NULL)
+    return 0;
+  base_time = gst_element_get_base_time (GST_ELEMENT (self));
+  *now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  *now = *now > base_time ? *now - base_time : 0;
+  if (*now <= wait)
+    return 0;
+
+  GST_OBJECT_LOCK (self);
+  pts = gst_segment_position_from_running_time (
+      &GST_BASE_SRC (self)->segment, GST_FORMAT_TIME, *now - wait);
+  GST_OBJECT_UNLOCK (self);
+  if (!GST_CLOCK_TIME_IS_VALID (pts))
+    return 0;
+  return gst_util_uint64_scale (pts, fps_n, fps_d * GST_SECOND);
+}
+
+/* Reports frames @first to @end - 1 as not shown (live: too late). */
+static void
+gst_sora_src_post_qos (GstSoraSrc *self, guint64 first, guint64 end,
+    GstClockTime now, gint fps_n, gint fps_d, guint64 processed,
+    guint64 dropped)
+{
+  GstBaseSrc *bsrc = GST_BASE_SRC (self);
+  GstClockTime pts = gst_util_uint64_scale (first, fps_d * GST_SECOND, fps_n);
+  GstClockTime duration =
+      gst_util_uint64_scale (end, fps_d * GST_SECOND, fps_n) - pts;
+  GstClockTime running_time, stream_time;
+  GstMessage *msg;
+
+  GST_OBJECT_LOCK (self);
+  running_time =
+      gst_segment_to_running_time (&bsrc->segment, GST_FORMAT_TIME, pts);
+  stream_time =
+      gst_segment_to_stream_time (&bsrc->segment, GST_FORMAT_TIME, pts);
+  GST_OBJECT_UNLOCK (self);
+
+  GST_INFO_OBJECT (self,
+      "frames %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+      " too late at %" GST_TIME_FORMAT ": skipped",
+      first, end - 1, GST_TIME_ARGS (now));
+  msg = gst_message_new_qos (
+      GST_OBJECT (self), TRUE, running_time, stream_time, pts, duration);
+  gst_message_set_qos_values (
+      msg, GST_CLOCK_DIFF (running_time, now), 1.0, 1000000);
+  gst_message_set_qos_stats (msg, GST_FORMAT_BUFFERS, processed, dropped);
+  gst_element_post_message (GST_ELEMENT (self), msg);
+}
+
+/* Lock order: the object lock may be taken with self->lock held, never the
+ * other way round. */
 static GstFlowReturn
 gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
 {
   GstSoraSrc *self = GST_SORA_SRC (psrc);
   GstBuffer *buf;
-  guint64 n;
+  GstClockTime latency = gst_sora_src_get_latency (self);
+  GstClockTime now = GST_CLOCK_TIME_NONE;
+  guint64 n, first_late, timely, processed, dropped;
   gint fps_n, fps_d;
 
   g_mutex_lock (&self->lock);
-  while (!self->flushing && !self->failed && !self->clip_done &&
-      g_queue_is_empty (&self->frames))
-    g_cond_wait (&self->cond, &self->lock);
-  if (self->flushing)
-    goto flushing;
-  if (self->failed)
-    goto failed;
-  buf = g_queue_pop_head (&self->frames);
-  if (buf == NULL)
-    goto eos;
-  n = self->n_frames++;
   fps_n = GST_VIDEO_INFO_FPS_N (&self->info);
   fps_d = GST_VIDEO_INFO_FPS_D (&self->info);
+  first_late = self->n_frames;
+  while (TRUE) {
+    while (!self->flushing && !self->failed && !self->clip_done &&
+        g_queue_is_empty (&self->frames))
+      g_cond_wait (&self->cond, &self->lock);
+    if (self->flushing)
+      goto flushing;
+    if (self->failed)
+      goto failed;
+    buf = g_queue_pop_head (&self->frames);
+    if (buf == NULL)
+      goto eos;
+    /* The worker may be waiting for room. */
+    g_cond_broadcast (&self->cond);
+    n = self->n_frames;
+
+    /* Live and late: catch up on the frames queued behind this one, or,
+     * when it is the newest there is, show it now (imagefreeze's skip). */
+    timely =
+        gst_sora_src_first_timely_frame (self, latency, fps_n, fps_d, &now);
+    if (timely > n && !g_queue_is_empty (&self->frames)) {
+      gst_buffer_unref (buf);
+      self->n_frames++;
+      self->dropped++;
+      continue;
+    }
+    if (timely > n) {
+      self->dropped += timely - n;
+      n = timely;
+    }
+    break;
+  }
+  self->n_frames = n + 1;
+  self->processed++;
+  processed = self->processed;
+  dropped = self->dropped;
   g_mutex_unlock (&self->lock);
+
+  if (n > first_late)
+    gst_sora_src_post_qos (
+        self, first_late, n, now, fps_n, fps_d, processed, dropped);
 
   GST_BUFFER_PTS (buf) = gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
   /* From the next frame's time, so durations add up without drift. */
@@ -1099,7 +1293,7 @@ failed:
   return GST_FLOW_ERROR;
 eos:
   GST_DEBUG_OBJECT (
-      self, "clip done: EOS after frame %" G_GUINT64_FORMAT, self->n_frames);
+      self, "stream done: EOS after frame %" G_GUINT64_FORMAT, self->n_frames);
   g_mutex_unlock (&self->lock);
   return GST_FLOW_EOS;
 }

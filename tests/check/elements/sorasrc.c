@@ -575,6 +575,323 @@ GST_START_TEST (test_ready_only_properties)
 
 GST_END_TEST;
 
+/* Frames each clip after the first adds: a continuation makes new frames 4
+ * at a time. */
+#define N_EXTEND (sora_engine_extend_round_frames (N_FRAMES - 1))
+
+/* Pulls @n frames and checks they run on from frame @from without a gap. */
+static GPtrArray *
+pull_contiguous (GstHarness *h, guint64 from, guint n)
+{
+  GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
+  guint64 i;
+
+  for (i = from; i < from + n; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    GstMapInfo map;
+
+    fail_unless (buf != NULL, "frame %" G_GUINT64_FORMAT " missing", i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), i);
+    fail_unless_equals_uint64 (
+        GST_BUFFER_PTS (buf), gst_util_uint64_scale (i, GST_SECOND, 16));
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf),
+        gst_util_uint64_scale (i + 1, GST_SECOND, 16));
+    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+    g_ptr_array_add (sums,
+        g_compute_checksum_for_data (G_CHECKSUM_SHA1, map.data, map.size));
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+  }
+  return sums;
+}
+
+/* Checks the next sora/clip message is clip @index of @frames frames with
+ * @seed, and returns its prompt. */
+static gchar *
+expect_clip_message (GstHarness *h, guint index, guint frames, guint64 seed)
+{
+  GstStructure *s = pop_element_message (h, "sora/clip");
+  guint clip, n;
+  guint64 clip_seed;
+  gchar *prompt;
+
+  GST_INFO ("%" GST_PTR_FORMAT, s);
+  fail_unless (gst_structure_get_uint (s, "clip", &clip));
+  fail_unless (gst_structure_get_uint (s, "frames", &n));
+  fail_unless (gst_structure_get_uint64 (s, "seed", &clip_seed));
+  fail_unless_equals_int (clip, index);
+  fail_unless_equals_int (n, frames);
+  fail_unless_equals_uint64 (clip_seed, seed);
+  prompt = g_strdup (gst_structure_get_string (s, "prompt"));
+  gst_structure_free (s);
+  return prompt;
+}
+
+GST_START_TEST (test_clips_contiguous)
+{
+  GstHarness *h = new_src (TINY_CAPS, 5, "a lighthouse");
+  guint64 total = N_FRAMES + 2 * N_EXTEND;
+  gint64 duration;
+  guint i;
+
+  g_object_set (h->element, "clips", 3, NULL);
+  gst_harness_play (h);
+  /* The first clip's frames, then each continuation's, with no gap. */
+  g_ptr_array_unref (pull_contiguous (h, 0, total));
+  fail_unless (
+      gst_element_query_duration (h->element, GST_FORMAT_TIME, &duration));
+  fail_unless_equals_uint64 (
+      duration, gst_util_uint64_scale (total, GST_SECOND, 16));
+  pull_eos (h);
+  for (i = 0; i < 3; i++)
+    g_free (expect_clip_message (h, i, i == 0 ? N_FRAMES : N_EXTEND, 5 + i));
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Runs on the generation thread: changes the prompt while clip 0 runs, so
+ * clip 1, which reads it when it starts, is the first to use it. */
+static GstBusSyncReply
+change_prompt_in_clip_0 (GstBus *bus, GstMessage *msg, gpointer user_data)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+  guint clip;
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
+      gst_structure_has_name (s, "sora/progress") &&
+      gst_structure_get_uint (s, "clip", &clip) && clip == 0)
+    g_object_set (user_data, "prompt", "a volcano", NULL);
+  return GST_BUS_PASS;
+}
+
+/* SoraFramesFunc: appends each frame's checksum to @user_data. */
+static gboolean
+collect_sums (const guint8 *pixels, guint n_frames, guint width, guint height,
+    gpointer user_data)
+{
+  gsize size = sora_pixel_frame_size (SORA_PIXEL_I420, width, height);
+  guint i;
+
+  for (i = 0; i < n_frames; i++)
+    g_ptr_array_add (user_data,
+        g_compute_checksum_for_data (G_CHECKSUM_SHA1, pixels + i * size, size));
+  return TRUE;
+}
+
+/* The frames the engine makes for generate(@prompt_0), then
+ * continue(@prompt_1), with the element's parameters. */
+static GPtrArray *
+engine_clips (const gchar *prompt_0, const gchar *prompt_1, guint64 seed)
+{
+  gchar *model = fixture_path ("wan-tiny");
+  GError *error = NULL;
+  SoraEngine *engine = sora_engine_open (model, NULL, NULL, &error);
+  SoraGenerateParams params = { prompt_0, "", seed, N_STEPS, 5.0, 0.0,
+    SORA_SAMPLER_UNIPC, 48, 32, N_FRAMES, SORA_PIXEL_I420 };
+  GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
+
+  fail_unless (engine != NULL, "%s", error ? error->message : "");
+  fail_unless (sora_engine_generate (
+                   engine, &params, NULL, collect_sums, sums, NULL, &error),
+      "%s", error ? error->message : "");
+  params.prompt = prompt_1;
+  params.seed = seed + 1;
+  params.frames = N_EXTEND;
+  fail_unless (sora_engine_continue (
+                   engine, &params, NULL, collect_sums, sums, NULL, &error),
+      "%s", error ? error->message : "");
+  sora_engine_free (engine);
+  g_free (model);
+  return sums;
+}
+
+GST_START_TEST (test_clips_prompt_steers_next_clip)
+{
+  GstHarness *h = new_src (TINY_CAPS ",format=I420", 7, "a lighthouse");
+  GstBus *bus = gst_element_get_bus (h->element);
+  GPtrArray *sums, *steered, *unsteered;
+  gchar *prompt;
+
+  g_object_set (h->element, "clips", 2, NULL);
+  gst_bus_set_sync_handler (bus, change_prompt_in_clip_0, h->element, NULL);
+  gst_harness_play (h);
+  sums = pull_contiguous (h, 0, N_FRAMES + N_EXTEND);
+  pull_eos (h);
+  prompt = expect_clip_message (h, 0, N_FRAMES, 7);
+  fail_unless_equals_string (prompt, "a lighthouse");
+  g_free (prompt);
+  prompt = expect_clip_message (h, 1, N_EXTEND, 8);
+  fail_unless_equals_string (prompt, "a volcano");
+  g_free (prompt);
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+
+  /* Exactly a continuation of clip 0 with the new prompt. */
+  steered = engine_clips ("a lighthouse", "a volcano", 7);
+  unsteered = engine_clips ("a lighthouse", "a lighthouse", 7);
+  fail_unless (same_sums (sums, steered), "not the engine's continuation");
+  fail_if (same_sums (sums, unsteered), "the prompt change did not apply");
+  g_ptr_array_unref (sums);
+  g_ptr_array_unref (steered);
+  g_ptr_array_unref (unsteered);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_clips_endless)
+{
+  GstHarness *h = new_src (TINY_CAPS, 3, "waves");
+  guint64 past_3 = N_FRAMES + 3 * N_EXTEND;
+  gint64 duration;
+  GstEvent *event;
+  GstMessage *msg;
+  GstBus *bus;
+  guint i;
+
+  bus = gst_element_get_bus (h->element);
+  g_object_set (h->element, "clips", 0, NULL);
+  /* Each push waits for its pull, as a slow sink would. */
+  gst_harness_set_blocking_push_mode (h);
+  gst_harness_play (h);
+  /* Into the fifth clip, without an EOS on the way. */
+  g_ptr_array_unref (pull_contiguous (h, 0, past_3 + 1));
+  while ((event = gst_harness_try_pull_event (h))) {
+    fail_if (GST_EVENT_TYPE (event) == GST_EVENT_EOS);
+    gst_event_unref (event);
+  }
+  for (i = 0; i < 4; i++)
+    g_free (expect_clip_message (h, i, i == 0 ? N_FRAMES : N_EXTEND, 3 + i));
+  /* Not ever further ahead: a clip starts only while less than one is
+   * queued, so with 34 or 35 frames out, 5 (0 to 4, 41 frames) or 6 clips
+   * are made however long we wait (a clip takes ~0.05 s here). */
+  g_usleep (G_USEC_PER_SEC / 2);
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    if (gst_structure_has_name (gst_message_get_structure (msg), "sora/clip"))
+      i++;
+    gst_message_unref (msg);
+  }
+  g_test_message (
+      "%u clips made with %" G_GUINT64_FORMAT " frames out", i, past_3 + 1);
+  fail_unless (i <= 6, "%u clips made", i);
+  gst_object_unref (bus);
+  /* An endless stream has no duration. */
+  fail_if (
+      gst_element_query_duration (h->element, GST_FORMAT_TIME, &duration) &&
+      duration >= 0);
+  /* PLAYING to NULL (the harness lets the blocked push go first) while a
+   * continuation may run: cancels it and joins; a hang times out. */
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Checks the next QoS message: frames @from to @from + @n - 1 not shown,
+ * @dropped in all so far. */
+static void
+expect_qos (GstHarness *h, guint64 dropped, guint64 from, guint64 n)
+{
+  GstMessage *msg = pop_message (h, GST_MESSAGE_QOS);
+  GstClockTime rt, st, ts, dur;
+  guint64 processed, n_dropped;
+  gboolean live;
+  GstFormat format;
+
+  gst_message_parse_qos (msg, &live, &rt, &st, &ts, &dur);
+  gst_message_parse_qos_stats (msg, &format, &processed, &n_dropped);
+  g_test_message ("QoS: live %d, running time %" GST_TIME_FORMAT
+                  ", duration %" GST_TIME_FORMAT
+                  ", processed %" G_GUINT64_FORMAT
+                  ", dropped %" G_GUINT64_FORMAT,
+      live, GST_TIME_ARGS (rt), GST_TIME_ARGS (dur), processed, n_dropped);
+  fail_unless (live);
+  fail_unless_equals_int (format, GST_FORMAT_BUFFERS);
+  fail_unless_equals_uint64 (n_dropped, dropped);
+  fail_unless_equals_uint64 (rt, gst_util_uint64_scale (from, GST_SECOND, 16));
+  fail_unless_equals_uint64 (ts, rt);
+  fail_unless_equals_uint64 (
+      rt + dur, gst_util_uint64_scale (from + n, GST_SECOND, 16));
+  gst_message_unref (msg);
+}
+
+/* Pulls the next frame once the source waits for the clock: releases that
+ * wait without moving the clock, which is at or past the frame.  Returns
+ * its number and adds its checksum to @sums. */
+static guint64
+pull_clocked (GstHarness *h, GPtrArray *sums)
+{
+  GstTestClock *clock = gst_harness_get_testclock (h);
+  GstBuffer *buf;
+  GstClockID id;
+  GstMapInfo map;
+  guint64 offset;
+
+  gst_test_clock_wait_for_next_pending_id (clock, NULL);
+  id = gst_test_clock_process_next_clock_id (clock);
+  fail_unless (id != NULL, "the frame is ahead of the clock");
+  gst_clock_id_unref (id);
+  gst_object_unref (clock);
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  offset = GST_BUFFER_OFFSET (buf);
+  fail_unless_equals_uint64 (
+      GST_BUFFER_PTS (buf), gst_util_uint64_scale (offset, GST_SECOND, 16));
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  g_ptr_array_add (
+      sums, g_compute_checksum_for_data (G_CHECKSUM_SHA1, map.data, map.size));
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_unref (buf);
+  return offset;
+}
+
+GST_START_TEST (test_live_drops_late_frames)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "a lighthouse");
+  /* A sink waits this long on top of a frame's time. */
+  const GstClockTime latency = 100 * GST_MSECOND;
+  GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *clip = run_clip (1, "a lighthouse");
+  const guint shown[] = { 0, 1, 4, 5, 8 };
+  guint i;
+
+  g_object_set (h->element, "is-live", TRUE, "latency", latency, NULL);
+  gst_harness_use_testclock (h);
+  gst_harness_play (h);
+  /* The whole clip queued while the clock stands still at 0. */
+  g_free (expect_clip_message (h, 0, N_FRAMES, 1));
+  fail_unless_equals_uint64 (pull_clocked (h, sums), 0);
+
+  /* Frame 1 is out of the queue already, waiting for 62.5 ms; at 350 ms
+   * frames 2 (ends at 187.5 ms, + 100) and 3 (250 + 100) are lost
+   * downstream and dropped: 4 is next, then 5 waits for 312.5 ms. */
+  fail_unless (gst_harness_wait_for_clock_id_waits (h, 1, 60));
+  gst_harness_set_time (h, 350 * GST_MSECOND);
+  fail_unless_equals_uint64 (pull_clocked (h, sums), 1);
+  fail_unless_equals_uint64 (pull_clocked (h, sums), 4);
+  expect_qos (h, 2, 2, 2);
+
+  /* Far past the clip: 6 and 7 are dropped; 8, the newest, goes out in the
+   * slot of the clock's time less the latency, 1 s: frame 16. */
+  fail_unless (gst_harness_wait_for_clock_id_waits (h, 1, 60));
+  gst_harness_set_time (h, GST_SECOND + latency);
+  fail_unless_equals_uint64 (pull_clocked (h, sums), 5);
+  fail_unless_equals_uint64 (pull_clocked (h, sums), 16);
+  expect_qos (h, 2 + 10, 6, 10);
+  pull_eos (h);
+  gst_harness_teardown (h);
+
+  /* What went out is the clip's frames, less the dropped ones. */
+  fail_unless_equals_int (sums->len, G_N_ELEMENTS (shown));
+  for (i = 0; i < sums->len; i++)
+    fail_unless_equals_string (
+        g_ptr_array_index (sums, i), g_ptr_array_index (clip, shown[i]));
+  g_ptr_array_unref (sums);
+  g_ptr_array_unref (clip);
+}
+
+GST_END_TEST;
+
 static Suite *
 sorasrc_suite (void)
 {
@@ -596,6 +913,10 @@ sorasrc_suite (void)
   tcase_add_test (tc, test_error_corrupt_weights);
   tcase_add_test (tc, test_error_unknown_device);
   tcase_add_test (tc, test_ready_only_properties);
+  tcase_add_test (tc, test_clips_contiguous);
+  tcase_add_test (tc, test_clips_prompt_steers_next_clip);
+  tcase_add_test (tc, test_clips_endless);
+  tcase_add_test (tc, test_live_drops_late_frames);
   return s;
 }
 
