@@ -36,7 +36,7 @@ struct _SoraEngine
    * sora_engine_continue can extend it without the caller's format. */
   GByteArray *tail;
   guint tail_frames, tail_width, tail_height;
-  SoraTensor *tail_pixels;      /* device scratch for one chunk's RGB */
+  SoraTensor *tail_pixels; /* device scratch for one chunk's RGB */
 };
 
 void
@@ -113,8 +113,8 @@ sora_engine_get_device_name (SoraEngine *engine)
 }
 
 void
-sora_engine_get_native_size (SoraEngine *engine, guint *width, guint *height,
-    guint *frames)
+sora_engine_get_native_size (
+    SoraEngine *engine, guint *width, guint *height, guint *frames)
 {
   const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
   const SoraWanVaeConfig *vc =
@@ -323,18 +323,19 @@ keep_tail (SoraEngine *engine, SoraTensor *frames, GError **error)
   }
   g_byte_array_set_size (engine->tail, (engine->tail_frames + n) * frame);
   if (!sora_op_to_pixels (frames, SORA_PIXEL_RGB, engine->tail_pixels->buf,
-          engine->tail_pixels->nbytes, error)
-      || !sora_cl_check (clEnqueueReadBuffer (sora_device_get_queue
-              (engine->dev), engine->tail_pixels->buf, CL_TRUE, 0, n * frame,
-              engine->tail->data + engine->tail_frames * frame, 0, NULL,
-              NULL), "clEnqueueReadBuffer", "tail pixels", error))
+          engine->tail_pixels->nbytes, error) ||
+      !sora_cl_check (
+          clEnqueueReadBuffer (sora_device_get_queue (engine->dev),
+              engine->tail_pixels->buf, CL_TRUE, 0, n * frame,
+              engine->tail->data + engine->tail_frames * frame, 0, NULL, NULL),
+          "clEnqueueReadBuffer", "tail pixels", error))
     return FALSE;
   engine->tail_frames += n;
   engine->tail_width = w;
   engine->tail_height = h;
   if (engine->tail_frames > keep) {
-    g_byte_array_remove_range (engine->tail, 0,
-        (engine->tail_frames - keep) * frame);
+    g_byte_array_remove_range (
+        engine->tail, 0, (engine->tail_frames - keep) * frame);
     engine->tail_frames = keep;
   }
   return TRUE;
@@ -346,15 +347,15 @@ on_chunk (SoraTensor *frames, const guint8 *pixels, guint n_frames, guint width,
 {
   DecodeData *d = user_data;
 
-  if (g_cancellable_is_cancelled (d->cancellable)
-      || !keep_tail (d->engine, frames, &d->error))
+  if (g_cancellable_is_cancelled (d->cancellable) ||
+      !keep_tail (d->engine, frames, &d->error))
     return FALSE;
   return d->chunk (frames, pixels, n_frames, width, height, d->user_data);
 }
 
 const guint8 *
-sora_engine_get_tail (SoraEngine *engine, guint *n_frames, guint *width,
-    guint *height)
+sora_engine_get_tail (
+    SoraEngine *engine, guint *n_frames, guint *width, guint *height)
 {
   *n_frames = engine->tail_frames;
   *width = engine->tail_width;
