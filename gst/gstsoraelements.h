@@ -5,6 +5,7 @@
 #define __GST_SORA_ELEMENTS_H__
 
 #include <gst/gst.h>
+#include <gst/video/video.h>
 
 #include "sora-engine.h"
 
@@ -20,12 +21,104 @@ G_BEGIN_DECLS
 /* GST_SORA_DEFAULT_MODEL_DIR when that folder exists, else NULL. */
 const char *gst_sora_default_model_dir (void);
 
-/* The nearest width or height the model takes: a multiple of 16, ≥ 16. */
-guint gst_sora_nearest_multiple_of_16 (guint v);
+/* Reads @caps into @info.  FALSE, with a NEGOTIATION error posted, when
+ * they are unusable or the size is not one the model takes (width and height
+ * multiples of 16; the error names the nearest valid size). */
+gboolean gst_sora_video_info_from_caps (
+    GstElement *element, GstCaps *caps, GstVideoInfo *info);
 
 /* The sampler enum as a GType (nicks "unipc", "euler"). */
 #define GST_TYPE_SORA_SCHEDULER (gst_sora_scheduler_get_type ())
 GType gst_sora_scheduler_get_type (void);
+
+/* The generation settings both elements expose as properties, with the
+ * same names, ranges and defaults.  Under the element's object lock: each is
+ * read when a generation starts; model and device change only in NULL or
+ * READY, as they pick the engine. */
+typedef struct
+{
+  gchar *model;
+  gchar *prompt;
+  gchar *negative_prompt;
+  gint64 seed; /* -1: the element draws one at start */
+  guint steps;
+  gdouble guidance_scale;
+  gdouble flow_shift;
+  SoraSampler scheduler;
+  gchar *device;
+} GstSoraSettings;
+
+/* Their property ids, counted from the element's first one. */
+enum {
+  GST_SORA_SETTINGS_PROP_MODEL,
+  GST_SORA_SETTINGS_PROP_PROMPT,
+  GST_SORA_SETTINGS_PROP_NEGATIVE_PROMPT,
+  GST_SORA_SETTINGS_PROP_SEED,
+  GST_SORA_SETTINGS_PROP_STEPS,
+  GST_SORA_SETTINGS_PROP_GUIDANCE_SCALE,
+  GST_SORA_SETTINGS_PROP_FLOW_SHIFT,
+  GST_SORA_SETTINGS_PROP_SCHEDULER,
+  GST_SORA_SETTINGS_PROP_DEVICE,
+  GST_SORA_SETTINGS_N_PROPS,
+};
+
+/* Installs the settings as properties @first_id to @first_id +
+ * GST_SORA_SETTINGS_N_PROPS - 1.  The blurbs of prompt, negative-prompt and
+ * steps say what the element generates; they must be static strings. */
+void gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
+    const char *prompt_blurb, const char *negative_prompt_blurb,
+    const char *steps_blurb);
+
+void gst_sora_settings_init (GstSoraSettings *settings);
+void gst_sora_settings_clear (GstSoraSettings *settings);
+
+/* Sets property @prop_id if it is one of the settings (installed from
+ * @first_id), taking @element's object lock; a change of model or device
+ * while above READY is refused with a warning on the bus.  Returns whether
+ * @prop_id is a setting; *@reload tells whether model or device changed, so
+ * the loaded engine is stale. */
+gboolean gst_sora_settings_set_property (GstSoraSettings *settings,
+    GstElement *element, guint first_id, guint prop_id, const GValue *value,
+    GParamSpec *pspec, gboolean *reload);
+
+/* Gets property @prop_id if it is one of the settings, under @element's
+ * object lock.  Returns whether it is. */
+gboolean gst_sora_settings_get_property (GstSoraSettings *settings,
+    GstElement *element, guint first_id, guint prop_id, GValue *value);
+
+/* Fills the settings' part of @params, under @element's object lock: copies
+ * of prompt and negative-prompt (free them with
+ * gst_sora_settings_clear_params), the seed property or @random_seed when it
+ * is -1, steps, guidance scale, flow shift and sampler. */
+void gst_sora_settings_fill_params (GstSoraSettings *settings,
+    GstElement *element, guint64 random_seed, SoraGenerateParams *params);
+void gst_sora_settings_clear_params (SoraGenerateParams *params);
+
+/* Whether a model folder is set; if not, posts the error saying so. */
+gboolean gst_sora_settings_check_model (
+    GstSoraSettings *settings, GstElement *element);
+
+/* Opens the engine for the model and device set now, bracketed by a
+ * GST_MESSAGE_PROGRESS START and COMPLETE, ERROR or CANCELED.  NULL when it
+ * cannot be opened; unless @cancellable was cancelled, the error is posted
+ * (gst_sora_post_engine_error). */
+SoraEngine *gst_sora_settings_open_engine (
+    GstSoraSettings *settings, GstElement *element, GCancellable *cancellable);
+
+/* Posts the `sora/progress` element message for a finished denoising step. */
+void gst_sora_post_step_progress (GstElement *element, guint step,
+    guint total_steps, guint clip, guint frames_ready, double seconds_per_step);
+
+/* Takes the engine out of *@engine under @lock and frees it after, so that
+ * the free does not hold the lock. */
+void gst_sora_drop_engine (SoraEngine **engine, GMutex *lock);
+
+/* A seed for seed=-1: random, ≥ 0 as the property's range. */
+guint64 gst_sora_random_seed (void);
+
+/* Posts the warning for a NULL-or-READY-only property set above READY.
+ * Call without the object lock. */
+void gst_sora_warn_ready_only (GstElement *element, GParamSpec *pspec);
 
 /* Posts an ERROR message for an engine failure in the domain a user can act
  * on: a missing or unreadable model folder is a RESOURCE error, an unusable

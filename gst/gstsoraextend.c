@@ -61,14 +61,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_sora_extend_debug);
 #define GST_CAT_DEFAULT gst_sora_extend_debug
 
-#define DEFAULT_PROMPT ""
-#define DEFAULT_NEGATIVE_PROMPT ""
-#define DEFAULT_SEED -1
-#define DEFAULT_STEPS 50
-#define DEFAULT_GUIDANCE_SCALE 5.0
-#define DEFAULT_FLOW_SHIFT 0.0
-#define DEFAULT_SCHEDULER SORA_SAMPLER_UNIPC
-#define DEFAULT_DEVICE NULL
 #define DEFAULT_EXTEND_FRAMES 32
 #define DEFAULT_CONTEXT_FRAMES 17
 #define DEFAULT_FRAMERATE_N 16
@@ -81,16 +73,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_sora_extend_debug);
 
 enum {
   PROP_0,
-  PROP_MODEL,
-  PROP_PROMPT,
-  PROP_NEGATIVE_PROMPT,
-  PROP_SEED,
-  PROP_STEPS,
-  PROP_GUIDANCE_SCALE,
-  PROP_FLOW_SHIFT,
-  PROP_SCHEDULER,
-  PROP_DEVICE,
-  PROP_EXTEND_FRAMES,
+  PROP_SETTINGS, /* the first of GstSoraSettings' */
+  PROP_EXTEND_FRAMES = PROP_SETTINGS + GST_SORA_SETTINGS_N_PROPS,
   PROP_CONTEXT_FRAMES,
   PROP_FRAMERATE,
   PROP_EXTEND_ON_EOS,
@@ -138,15 +122,7 @@ struct _GstSoraExtend
   GstPad *srcpad;
 
   /* Properties, under the object lock. */
-  gchar *model;
-  gchar *prompt;
-  gchar *negative_prompt;
-  gint64 seed;
-  guint steps;
-  gdouble guidance_scale;
-  gdouble flow_shift;
-  SoraSampler scheduler;
-  gchar *device;
+  GstSoraSettings settings;
   guint extend_frames;
   guint context_frames;
   gint fps_n, fps_d;
@@ -213,43 +189,11 @@ gst_sora_extend_class_init (GstSoraExtendClass *klass)
   gobject_class->get_property = gst_sora_extend_get_property;
   gobject_class->finalize = gst_sora_extend_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Model folder in the diffusers layout (Wan2.1 text-to-video)",
-          GST_SORA_DEFAULT_MODEL_DIR, rw | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_PROMPT,
-      g_param_spec_string ("prompt", "Prompt",
-          "What the continuation shows (read when an extension starts)",
-          DEFAULT_PROMPT, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_NEGATIVE_PROMPT,
-      g_param_spec_string ("negative-prompt", "Negative prompt",
-          "What the continuation should not show (read when an extension "
-          "starts)",
-          DEFAULT_NEGATIVE_PROMPT, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_SEED,
-      g_param_spec_int64 ("seed", "Seed",
-          "Noise seed; -1 draws one at start and posts it in sora/clip", -1,
-          G_MAXINT64, DEFAULT_SEED, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_STEPS,
-      g_param_spec_uint ("steps", "Steps", "Denoising steps per extension", 1,
-          1000, DEFAULT_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_GUIDANCE_SCALE,
-      g_param_spec_double ("guidance-scale", "Guidance scale",
-          "Classifier-free guidance; 1 or less turns it off (twice as fast)",
-          0.0, 100.0, DEFAULT_GUIDANCE_SCALE, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_FLOW_SHIFT,
-      g_param_spec_double ("flow-shift", "Flow shift",
-          "Timestep shift of the flow-matching schedule; 0 uses the model's",
-          0.0, 100.0, DEFAULT_FLOW_SHIFT, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_SCHEDULER,
-      g_param_spec_enum ("scheduler", "Scheduler", "Sampling method",
-          GST_TYPE_SORA_SCHEDULER, DEFAULT_SCHEDULER,
-          rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_DEVICE,
-      g_param_spec_string ("device", "Device",
-          "OpenCL device: auto, gpu, cpu, P:D or part of its name "
-          "(unset: $SORA_DEVICE, else auto)",
-          DEFAULT_DEVICE, rw | GST_PARAM_MUTABLE_READY));
+  gst_sora_settings_install_properties (gobject_class, PROP_SETTINGS,
+      "What the continuation shows (read when an extension starts)",
+      "What the continuation should not show (read when an extension "
+      "starts)",
+      "Denoising steps per extension");
   g_object_class_install_property (gobject_class, PROP_EXTEND_FRAMES,
       g_param_spec_uint ("extend-frames", "Extend frames",
           "New frames per extension, rounded to the nearest multiple of 4 "
@@ -295,8 +239,6 @@ gst_sora_extend_class_init (GstSoraExtendClass *klass)
 
   element_class->change_state =
       GST_DEBUG_FUNCPTR (gst_sora_extend_change_state);
-
-  gst_type_mark_as_plugin_api (GST_TYPE_SORA_SCHEDULER, 0);
 }
 
 static void
@@ -321,15 +263,7 @@ gst_sora_extend_init (GstSoraExtend *self)
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
-  self->model = g_strdup (gst_sora_default_model_dir ());
-  self->prompt = g_strdup (DEFAULT_PROMPT);
-  self->negative_prompt = g_strdup (DEFAULT_NEGATIVE_PROMPT);
-  self->seed = DEFAULT_SEED;
-  self->steps = DEFAULT_STEPS;
-  self->guidance_scale = DEFAULT_GUIDANCE_SCALE;
-  self->flow_shift = DEFAULT_FLOW_SHIFT;
-  self->scheduler = DEFAULT_SCHEDULER;
-  self->device = g_strdup (DEFAULT_DEVICE);
+  gst_sora_settings_init (&self->settings);
   self->extend_frames = DEFAULT_EXTEND_FRAMES;
   self->context_frames = DEFAULT_CONTEXT_FRAMES;
   self->fps_n = DEFAULT_FRAMERATE_N;
@@ -374,10 +308,7 @@ gst_sora_extend_finalize (GObject *object)
   g_queue_clear_full (&self->items, (GDestroyNotify)item_free);
   g_queue_clear_full (&self->context, (GDestroyNotify)gst_buffer_unref);
   g_clear_object (&self->cancellable);
-  g_free (self->model);
-  g_free (self->prompt);
-  g_free (self->negative_prompt);
-  g_free (self->device);
+  gst_sora_settings_clear (&self->settings);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
 
@@ -389,49 +320,25 @@ gst_sora_extend_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstSoraExtend *self = GST_SORA_EXTEND (object);
-  gboolean refused = FALSE, drop_engine = FALSE;
-  SoraEngine *engine = NULL;
+  gboolean refused = FALSE, reload;
+
+  if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
+          PROP_SETTINGS, prop_id, value, pspec, &reload)) {
+    /* The next start opens the new model or device. */
+    if (reload)
+      gst_sora_drop_engine (&self->engine, &self->lock);
+    return;
+  }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_MODEL:
-    case PROP_DEVICE:
     case PROP_FRAMERATE:
       if (GST_STATE (self) > GST_STATE_READY) {
         refused = TRUE;
-      } else if (prop_id == PROP_FRAMERATE) {
+      } else {
         self->fps_n = gst_value_get_fraction_numerator (value);
         self->fps_d = gst_value_get_fraction_denominator (value);
-      } else {
-        gchar **field = prop_id == PROP_MODEL ? &self->model : &self->device;
-
-        g_free (*field);
-        *field = g_value_dup_string (value);
-        drop_engine = TRUE;
       }
-      break;
-    case PROP_PROMPT:
-      g_free (self->prompt);
-      self->prompt = g_value_dup_string (value);
-      break;
-    case PROP_NEGATIVE_PROMPT:
-      g_free (self->negative_prompt);
-      self->negative_prompt = g_value_dup_string (value);
-      break;
-    case PROP_SEED:
-      self->seed = g_value_get_int64 (value);
-      break;
-    case PROP_STEPS:
-      self->steps = g_value_get_uint (value);
-      break;
-    case PROP_GUIDANCE_SCALE:
-      self->guidance_scale = g_value_get_double (value);
-      break;
-    case PROP_FLOW_SHIFT:
-      self->flow_shift = g_value_get_double (value);
-      break;
-    case PROP_SCHEDULER:
-      self->scheduler = g_value_get_enum (value);
       break;
     case PROP_EXTEND_FRAMES:
       self->extend_frames = g_value_get_uint (value);
@@ -448,19 +355,8 @@ gst_sora_extend_set_property (
   }
   GST_OBJECT_UNLOCK (self);
 
-  if (refused) {
-    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
-        ("Property \"%s\" can only change in the NULL or READY state; "
-         "the change is ignored",
-            pspec->name),
-        (NULL));
-  } else if (drop_engine) {
-    /* The next start opens the new model or device. */
-    g_mutex_lock (&self->lock);
-    engine = g_steal_pointer (&self->engine);
-    g_mutex_unlock (&self->lock);
-    g_clear_pointer (&engine, sora_engine_free);
-  }
+  if (refused)
+    gst_sora_warn_ready_only (GST_ELEMENT (self), pspec);
 }
 
 static void
@@ -469,35 +365,12 @@ gst_sora_extend_get_property (
 {
   GstSoraExtend *self = GST_SORA_EXTEND (object);
 
+  if (gst_sora_settings_get_property (
+          &self->settings, GST_ELEMENT (self), PROP_SETTINGS, prop_id, value))
+    return;
+
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_MODEL:
-      g_value_set_string (value, self->model);
-      break;
-    case PROP_PROMPT:
-      g_value_set_string (value, self->prompt);
-      break;
-    case PROP_NEGATIVE_PROMPT:
-      g_value_set_string (value, self->negative_prompt);
-      break;
-    case PROP_SEED:
-      g_value_set_int64 (value, self->seed);
-      break;
-    case PROP_STEPS:
-      g_value_set_uint (value, self->steps);
-      break;
-    case PROP_GUIDANCE_SCALE:
-      g_value_set_double (value, self->guidance_scale);
-      break;
-    case PROP_FLOW_SHIFT:
-      g_value_set_double (value, self->flow_shift);
-      break;
-    case PROP_SCHEDULER:
-      g_value_set_enum (value, self->scheduler);
-      break;
-    case PROP_DEVICE:
-      g_value_set_string (value, self->device);
-      break;
     case PROP_EXTEND_FRAMES:
       g_value_set_uint (value, self->extend_frames);
       break;
@@ -523,43 +396,8 @@ static gpointer
 gst_sora_extend_loader (gpointer data)
 {
   GstSoraExtend *self = data;
-  SoraEngine *engine;
-  gchar *model, *device, *text;
-  GError *error = NULL;
-  gboolean cancelled;
-
-  GST_OBJECT_LOCK (self);
-  model = g_strdup (self->model);
-  device = g_strdup (self->device);
-  GST_OBJECT_UNLOCK (self);
-
-  text = g_strdup_printf ("Loading model %s", model);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_progress (
-          GST_OBJECT (self), GST_PROGRESS_TYPE_START, "load", text));
-  g_free (text);
-
-  engine = sora_engine_open (model, device, self->load_cancellable, &error);
-  if (engine) {
-    text = g_strdup_printf (
-        "Loaded model %s on %s", model, sora_engine_get_device_name (engine));
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_progress (
-            GST_OBJECT (self), GST_PROGRESS_TYPE_COMPLETE, "load", text));
-    g_free (text);
-  } else {
-    cancelled = g_cancellable_is_cancelled (self->load_cancellable);
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_progress (GST_OBJECT (self),
-            cancelled ? GST_PROGRESS_TYPE_CANCELED : GST_PROGRESS_TYPE_ERROR,
-            "load", error->message));
-    if (!cancelled)
-      gst_sora_post_engine_error (
-          GST_ELEMENT (self), error, TRUE, model, device);
-    g_error_free (error);
-  }
-  g_free (model);
-  g_free (device);
+  SoraEngine *engine = gst_sora_settings_open_engine (
+      &self->settings, GST_ELEMENT (self), self->load_cancellable);
 
   g_mutex_lock (&self->lock);
   self->engine = engine;
@@ -573,18 +411,13 @@ static gboolean
 gst_sora_extend_start (GstSoraExtend *self)
 {
   GError *error = NULL;
-  gboolean have_model;
 
-  GST_OBJECT_LOCK (self);
-  have_model = self->model != NULL;
-  GST_OBJECT_UNLOCK (self);
-  if (!have_model)
-    goto no_model;
+  if (!gst_sora_settings_check_model (&self->settings, GST_ELEMENT (self)))
+    return FALSE;
 
   g_mutex_lock (&self->lock);
   self->loaded = self->engine != NULL;
-  self->random_seed =
-      (((guint64)g_random_int () << 32) | g_random_int ()) & G_MAXINT64;
+  self->random_seed = gst_sora_random_seed ();
   g_mutex_unlock (&self->lock);
   if (self->loaded)
     return TRUE;
@@ -597,12 +430,6 @@ gst_sora_extend_start (GstSoraExtend *self)
   return TRUE;
 
   /* ERRORS */
-no_model:
-  GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-      ("No model: set model= to a Wan2.1 text-to-video folder in the "
-       "diffusers layout"),
-      (NULL));
-  return FALSE;
 no_thread:
   GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
       ("Cannot start the model loading thread: %s", error->message), (NULL));
@@ -633,7 +460,6 @@ gst_sora_extend_change_state (GstElement *element, GstStateChange transition)
 {
   GstSoraExtend *self = GST_SORA_EXTEND (element);
   GstStateChangeReturn ret;
-  SoraEngine *engine;
 
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED &&
       !gst_sora_extend_start (self))
@@ -654,10 +480,7 @@ gst_sora_extend_change_state (GstElement *element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_NULL:
       /* READY keeps the model loaded for the next start; NULL gives it
        * back. */
-      g_mutex_lock (&self->lock);
-      engine = g_steal_pointer (&self->engine);
-      g_mutex_unlock (&self->lock);
-      g_clear_pointer (&engine, sora_engine_free);
+      gst_sora_drop_engine (&self->engine, &self->lock);
       break;
     default:
       break;
@@ -807,14 +630,9 @@ gst_sora_extend_set_caps (GstSoraExtend *self, GstCaps *caps)
 {
   GstVideoInfo info;
   GstCaps *out_caps;
-  guint width, height;
 
-  if (!gst_video_info_from_caps (&info, caps))
-    goto bad_caps;
-  width = GST_VIDEO_INFO_WIDTH (&info);
-  height = GST_VIDEO_INFO_HEIGHT (&info);
-  if (width % 16 != 0 || height % 16 != 0)
-    goto bad_size;
+  if (!gst_sora_video_info_from_caps (GST_ELEMENT (self), caps, &info))
+    return FALSE;
   out_caps = gst_sora_extend_output_caps (self, caps, &info);
   if (out_caps == NULL)
     goto no_framerate;
@@ -834,18 +652,6 @@ gst_sora_extend_set_caps (GstSoraExtend *self, GstCaps *caps)
   return TRUE;
 
   /* ERRORS */
-bad_caps:
-  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-      ("unusable caps %" GST_PTR_FORMAT, caps));
-  return FALSE;
-bad_size:
-  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-      ("Width and height must be multiples of 16: %ux%u is not; the "
-       "nearest valid size is %ux%u",
-          width, height, gst_sora_nearest_multiple_of_16 (width),
-          gst_sora_nearest_multiple_of_16 (height)),
-      ("caps %" GST_PTR_FORMAT, caps));
-  return FALSE;
 no_framerate:
   GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
       ("Downstream accepts no frame rate for the still image"),
@@ -1088,12 +894,8 @@ gst_sora_extend_on_progress (
 
   GST_LOG_OBJECT (
       self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("sora/progress", "step", G_TYPE_UINT, step,
-              "total-steps", G_TYPE_UINT, total_steps, "clip", G_TYPE_UINT,
-              run->clip, "frames-ready", G_TYPE_UINT, run->n_out,
-              "seconds-per-step", G_TYPE_DOUBLE, seconds_per_step, NULL)));
+  gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
+      run->n_out, seconds_per_step);
   return TRUE;
 }
 
@@ -1172,12 +974,12 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
 {
   SoraGenerateParams params = { 0 };
   ExtendRun run = { self };
-  gchar *prompt, *negative_prompt;
   GCancellable *cancellable;
   SoraEngine *engine;
   GError *error = NULL;
   guint8 *context;
-  gint64 seed, t0;
+  guint64 random_seed;
+  gint64 t0;
   gboolean ok, flushing;
   double seconds;
 
@@ -1191,7 +993,7 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
   engine = self->engine;
   cancellable = g_object_ref (self->cancellable);
   run.clip = self->clip_index++;
-  params.seed = self->random_seed;
+  random_seed = self->random_seed;
   g_mutex_unlock (&self->lock);
   if (engine == NULL) {
     /* The loader posted why. */
@@ -1199,21 +1001,12 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
     return GST_FLOW_ERROR;
   }
 
+  gst_sora_settings_fill_params (
+      &self->settings, GST_ELEMENT (self), random_seed, &params);
   GST_OBJECT_LOCK (self);
-  prompt = g_strdup (self->prompt ? self->prompt : "");
-  negative_prompt = g_strdup (self->negative_prompt);
-  seed = self->seed;
-  params.steps = self->steps;
-  params.guidance_scale = self->guidance_scale;
-  params.flow_shift = self->flow_shift;
-  params.sampler = self->scheduler;
   params.frames = sora_engine_extend_round_frames (self->extend_frames);
   GST_OBJECT_UNLOCK (self);
 
-  if (seed >= 0)
-    params.seed = (guint64)seed;
-  params.prompt = prompt;
-  params.negative_prompt = negative_prompt;
   params.width = GST_VIDEO_INFO_WIDTH (&self->out_info);
   params.height = GST_VIDEO_INFO_HEIGHT (&self->out_info);
   params.format =
@@ -1229,7 +1022,7 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
       "extension %u: %u new frames from %u context frames at %" GST_TIME_FORMAT
       ", %u steps, seed %" G_GUINT64_FORMAT ", prompt \"%s\"",
       run.clip, params.frames, job->n_frames, GST_TIME_ARGS (run.start),
-      params.steps, params.seed, prompt);
+      params.steps, params.seed, params.prompt);
   t0 = g_get_monotonic_time ();
   context = extend_job_pack_rgb (job);
   if (context == NULL) {
@@ -1255,7 +1048,7 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
                 "seed", G_TYPE_UINT64, params.seed, "generation-time",
                 G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
                 "context-frames", G_TYPE_UINT, job->n_frames, "prompt",
-                G_TYPE_STRING, prompt, NULL)));
+                G_TYPE_STRING, params.prompt, NULL)));
     /* Later input follows the inserted frames. */
     self->shift += (GstClockTime)gst_util_uint64_scale (params.frames,
         GST_VIDEO_INFO_FPS_D (&self->out_info) * GST_SECOND,
@@ -1270,8 +1063,7 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
 
   g_clear_error (&error);
   g_free (context);
-  g_free (prompt);
-  g_free (negative_prompt);
+  gst_sora_settings_clear_params (&params);
   g_object_unref (cancellable);
   return run.ret;
 }

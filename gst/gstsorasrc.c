@@ -71,15 +71,7 @@
 GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
 #define GST_CAT_DEFAULT gst_sora_src_debug
 
-#define DEFAULT_PROMPT ""
-#define DEFAULT_NEGATIVE_PROMPT ""
-#define DEFAULT_SEED -1
-#define DEFAULT_STEPS 50
-#define DEFAULT_GUIDANCE_SCALE 5.0
-#define DEFAULT_FLOW_SHIFT 0.0
-#define DEFAULT_SCHEDULER SORA_SAMPLER_UNIPC
 #define DEFAULT_NUM_FRAMES 0
-#define DEFAULT_DEVICE NULL
 #define DEFAULT_IS_LIVE FALSE
 #define DEFAULT_LATENCY 0
 #define DEFAULT_CLIPS 1
@@ -92,16 +84,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
 
 enum {
   PROP_0,
-  PROP_MODEL,
-  PROP_PROMPT,
-  PROP_NEGATIVE_PROMPT,
-  PROP_SEED,
-  PROP_STEPS,
-  PROP_GUIDANCE_SCALE,
-  PROP_FLOW_SHIFT,
-  PROP_SCHEDULER,
-  PROP_NUM_FRAMES,
-  PROP_DEVICE,
+  PROP_SETTINGS, /* the first of GstSoraSettings' */
+  PROP_NUM_FRAMES = PROP_SETTINGS + GST_SORA_SETTINGS_N_PROPS,
   PROP_IS_LIVE,
   PROP_LATENCY,
   PROP_CLIPS,
@@ -125,16 +109,8 @@ struct _GstSoraSrc
   GstPushSrc parent;
 
   /* Properties, under the object lock. */
-  gchar *model;
-  gchar *prompt;
-  gchar *negative_prompt;
-  gint64 seed;
-  guint steps;
-  gdouble guidance_scale;
-  gdouble flow_shift;
-  SoraSampler scheduler;
+  GstSoraSettings settings;
   guint num_frames;
-  gchar *device;
   GstClockTime latency;
   guint clips;
 
@@ -206,46 +182,14 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
   gobject_class->get_property = gst_sora_src_get_property;
   gobject_class->finalize = gst_sora_src_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Model folder in the diffusers layout (Wan2.1 text-to-video)",
-          GST_SORA_DEFAULT_MODEL_DIR, rw | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_PROMPT,
-      g_param_spec_string ("prompt", "Prompt",
-          "What the video shows (read when a clip starts)", DEFAULT_PROMPT,
-          rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_NEGATIVE_PROMPT,
-      g_param_spec_string ("negative-prompt", "Negative prompt",
-          "What the video should not show (read when a clip starts)",
-          DEFAULT_NEGATIVE_PROMPT, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_SEED,
-      g_param_spec_int64 ("seed", "Seed",
-          "Noise seed; -1 draws one at start and posts it in sora/clip", -1,
-          G_MAXINT64, DEFAULT_SEED, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_STEPS,
-      g_param_spec_uint ("steps", "Steps", "Denoising steps per clip", 1, 1000,
-          DEFAULT_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_GUIDANCE_SCALE,
-      g_param_spec_double ("guidance-scale", "Guidance scale",
-          "Classifier-free guidance; 1 or less turns it off (twice as fast)",
-          0.0, 100.0, DEFAULT_GUIDANCE_SCALE, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_FLOW_SHIFT,
-      g_param_spec_double ("flow-shift", "Flow shift",
-          "Timestep shift of the flow-matching schedule; 0 uses the model's",
-          0.0, 100.0, DEFAULT_FLOW_SHIFT, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_SCHEDULER,
-      g_param_spec_enum ("scheduler", "Scheduler", "Sampling method",
-          GST_TYPE_SORA_SCHEDULER, DEFAULT_SCHEDULER,
-          rw | GST_PARAM_MUTABLE_PLAYING));
+  gst_sora_settings_install_properties (gobject_class, PROP_SETTINGS,
+      "What the video shows (read when a clip starts)",
+      "What the video should not show (read when a clip starts)",
+      "Denoising steps per clip");
   g_object_class_install_property (gobject_class, PROP_NUM_FRAMES,
       g_param_spec_uint ("num-frames", "Number of frames",
           "Frames per clip, 4k+1; 0 uses the model's", 0, G_MAXINT,
           DEFAULT_NUM_FRAMES, rw | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_DEVICE,
-      g_param_spec_string ("device", "Device",
-          "OpenCL device: auto, gpu, cpu, P:D or part of its name "
-          "(unset: $SORA_DEVICE, else auto)",
-          DEFAULT_DEVICE, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_IS_LIVE,
       g_param_spec_boolean ("is-live", "Is live", "Act as a live source",
           DEFAULT_IS_LIVE, rw | GST_PARAM_MUTABLE_READY));
@@ -280,23 +224,13 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
   bsrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_sora_src_unlock_stop);
   bsrc_class->get_times = GST_DEBUG_FUNCPTR (gst_sora_src_get_times);
   psrc_class->create = GST_DEBUG_FUNCPTR (gst_sora_src_create);
-
-  gst_type_mark_as_plugin_api (GST_TYPE_SORA_SCHEDULER, 0);
 }
 
 static void
 gst_sora_src_init (GstSoraSrc *self)
 {
-  self->model = g_strdup (gst_sora_default_model_dir ());
-  self->prompt = g_strdup (DEFAULT_PROMPT);
-  self->negative_prompt = g_strdup (DEFAULT_NEGATIVE_PROMPT);
-  self->seed = DEFAULT_SEED;
-  self->steps = DEFAULT_STEPS;
-  self->guidance_scale = DEFAULT_GUIDANCE_SCALE;
-  self->flow_shift = DEFAULT_FLOW_SHIFT;
-  self->scheduler = DEFAULT_SCHEDULER;
+  gst_sora_settings_init (&self->settings);
   self->num_frames = DEFAULT_NUM_FRAMES;
-  self->device = g_strdup (DEFAULT_DEVICE);
   self->latency = DEFAULT_LATENCY;
   self->clips = DEFAULT_CLIPS;
 
@@ -314,26 +248,11 @@ gst_sora_src_finalize (GObject *object)
   GstSoraSrc *self = GST_SORA_SRC (object);
 
   g_clear_pointer (&self->engine, sora_engine_free);
-  g_free (self->model);
-  g_free (self->prompt);
-  g_free (self->negative_prompt);
-  g_free (self->device);
+  gst_sora_settings_clear (&self->settings);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
-}
-
-/* Drops the loaded model, so the next start opens the new model or device. */
-static void
-gst_sora_src_drop_engine (GstSoraSrc *self)
-{
-  SoraEngine *engine;
-
-  g_mutex_lock (&self->lock);
-  engine = g_steal_pointer (&self->engine);
-  g_mutex_unlock (&self->lock);
-  g_clear_pointer (&engine, sora_engine_free);
 }
 
 static void
@@ -341,41 +260,19 @@ gst_sora_src_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstSoraSrc *self = GST_SORA_SRC (object);
-  gchar **ready_only = NULL;
-  gboolean refused = FALSE;
+  gboolean refused = FALSE, reload;
   GstClockTime latency = GST_CLOCK_TIME_NONE;
+
+  if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
+          PROP_SETTINGS, prop_id, value, pspec, &reload)) {
+    /* The next start opens the new model or device. */
+    if (reload)
+      gst_sora_drop_engine (&self->engine, &self->lock);
+    return;
+  }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_MODEL:
-      ready_only = &self->model;
-      break;
-    case PROP_DEVICE:
-      ready_only = &self->device;
-      break;
-    case PROP_PROMPT:
-      g_free (self->prompt);
-      self->prompt = g_value_dup_string (value);
-      break;
-    case PROP_NEGATIVE_PROMPT:
-      g_free (self->negative_prompt);
-      self->negative_prompt = g_value_dup_string (value);
-      break;
-    case PROP_SEED:
-      self->seed = g_value_get_int64 (value);
-      break;
-    case PROP_STEPS:
-      self->steps = g_value_get_uint (value);
-      break;
-    case PROP_GUIDANCE_SCALE:
-      self->guidance_scale = g_value_get_double (value);
-      break;
-    case PROP_FLOW_SHIFT:
-      self->flow_shift = g_value_get_double (value);
-      break;
-    case PROP_SCHEDULER:
-      self->scheduler = g_value_get_enum (value);
-      break;
     case PROP_NUM_FRAMES:
       if (GST_STATE (self) > GST_STATE_READY)
         refused = TRUE;
@@ -396,27 +293,12 @@ gst_sora_src_set_property (
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  if (ready_only) {
-    if (GST_STATE (self) > GST_STATE_READY) {
-      refused = TRUE;
-      ready_only = NULL;
-    } else {
-      g_free (*ready_only);
-      *ready_only = g_value_dup_string (value);
-    }
-  }
   GST_OBJECT_UNLOCK (self);
 
   /* Outside the object lock: these take it themselves. */
-  if (refused) {
-    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
-        ("Property \"%s\" can only change in the NULL or READY state; "
-         "the change is ignored",
-            pspec->name),
-        (NULL));
-  } else if (ready_only) {
-    gst_sora_src_drop_engine (self);
-  } else if (prop_id == PROP_IS_LIVE) {
+  if (refused)
+    gst_sora_warn_ready_only (GST_ELEMENT (self), pspec);
+  else if (prop_id == PROP_IS_LIVE) {
     gst_base_src_set_live (GST_BASE_SRC (self), g_value_get_boolean (value));
   } else if (GST_CLOCK_TIME_IS_VALID (latency)) {
     gst_element_post_message (
@@ -430,6 +312,9 @@ gst_sora_src_get_property (
 {
   GstSoraSrc *self = GST_SORA_SRC (object);
 
+  if (gst_sora_settings_get_property (
+          &self->settings, GST_ELEMENT (self), PROP_SETTINGS, prop_id, value))
+    return;
   if (prop_id == PROP_IS_LIVE) {
     /* basesrc keeps it, under the object lock itself. */
     g_value_set_boolean (value, gst_base_src_is_live (GST_BASE_SRC (self)));
@@ -438,35 +323,8 @@ gst_sora_src_get_property (
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_MODEL:
-      g_value_set_string (value, self->model);
-      break;
-    case PROP_PROMPT:
-      g_value_set_string (value, self->prompt);
-      break;
-    case PROP_NEGATIVE_PROMPT:
-      g_value_set_string (value, self->negative_prompt);
-      break;
-    case PROP_SEED:
-      g_value_set_int64 (value, self->seed);
-      break;
-    case PROP_STEPS:
-      g_value_set_uint (value, self->steps);
-      break;
-    case PROP_GUIDANCE_SCALE:
-      g_value_set_double (value, self->guidance_scale);
-      break;
-    case PROP_FLOW_SHIFT:
-      g_value_set_double (value, self->flow_shift);
-      break;
-    case PROP_SCHEDULER:
-      g_value_set_enum (value, self->scheduler);
-      break;
     case PROP_NUM_FRAMES:
       g_value_set_uint (value, self->num_frames);
-      break;
-    case PROP_DEVICE:
-      g_value_set_string (value, self->device);
       break;
     case PROP_LATENCY:
       g_value_set_uint64 (value, self->latency);
@@ -479,14 +337,6 @@ gst_sora_src_get_property (
       break;
   }
   GST_OBJECT_UNLOCK (self);
-}
-
-static void
-gst_sora_src_post_load_progress (
-    GstSoraSrc *self, GstProgressType type, const char *text)
-{
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_progress (GST_OBJECT (self), type, "load", text));
 }
 
 /* Abandons the clip in progress and asks the worker to make the stream again
@@ -539,12 +389,8 @@ gst_sora_src_on_progress (
 
   GST_LOG_OBJECT (
       self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("sora/progress", "step", G_TYPE_UINT, step,
-              "total-steps", G_TYPE_UINT, total_steps, "clip", G_TYPE_UINT,
-              run->clip, "frames-ready", G_TYPE_UINT, frames_ready,
-              "seconds-per-step", G_TYPE_DOUBLE, seconds_per_step, NULL)));
+  gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
+      frames_ready, seconds_per_step);
   return TRUE;
 }
 
@@ -635,33 +481,23 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
 {
   SoraGenerateParams params = { 0 };
   ClipRun run = { self, gen };
-  gchar *prompt, *negative_prompt;
   GError *error = NULL;
-  gint64 seed;
+  guint64 random_seed;
   guint clips;
   gboolean ok, current;
   double seconds;
 
-  GST_OBJECT_LOCK (self);
-  prompt = g_strdup (self->prompt ? self->prompt : "");
-  negative_prompt = g_strdup (self->negative_prompt);
-  seed = self->seed;
-  params.steps = self->steps;
-  params.guidance_scale = self->guidance_scale;
-  params.flow_shift = self->flow_shift;
-  params.sampler = self->scheduler;
-  GST_OBJECT_UNLOCK (self);
-
   g_mutex_lock (&self->lock);
   run.clip = self->clip_index++;
-  /* Another seed per clip: the same noise again would repeat its motion. */
-  params.seed = (seed >= 0 ? (guint64)seed : self->random_seed) + run.clip;
+  random_seed = self->random_seed;
   params.frames = frames_of_clip (self->total_frames, run.clip);
   self->clip_frames = 0;
   g_mutex_unlock (&self->lock);
 
-  params.prompt = prompt;
-  params.negative_prompt = negative_prompt;
+  gst_sora_settings_fill_params (
+      &self->settings, GST_ELEMENT (self), random_seed, &params);
+  /* Another seed per clip: the same noise again would repeat its motion. */
+  params.seed += run.clip;
   params.width = GST_VIDEO_INFO_WIDTH (info);
   params.height = GST_VIDEO_INFO_HEIGHT (info);
   params.format = sora_pixel_format_from_video (GST_VIDEO_INFO_FORMAT (info));
@@ -673,7 +509,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
       "clip %u: %ux%u, %u frames, %u steps, seed %" G_GUINT64_FORMAT
       ", prompt \"%s\"",
       run.clip, params.width, params.height, params.frames, params.steps,
-      params.seed, prompt);
+      params.seed, params.prompt);
   if (run.clip == 0)
     ok = sora_engine_generate (self->engine, &params, gst_sora_src_on_progress,
         gst_sora_src_on_frames, &run, self->cancellable, &error);
@@ -695,7 +531,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
             gst_structure_new ("sora/clip", "clip", G_TYPE_UINT, run.clip,
                 "seed", G_TYPE_UINT64, params.seed, "generation-time",
                 G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
-                "prompt", G_TYPE_STRING, prompt, NULL)));
+                "prompt", G_TYPE_STRING, params.prompt, NULL)));
   } else if (current) {
     gst_sora_post_engine_error (GST_ELEMENT (self), error, FALSE, NULL, NULL);
   } else {
@@ -718,8 +554,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   }
   g_mutex_unlock (&self->lock);
   g_clear_error (&error);
-  g_free (prompt);
-  g_free (negative_prompt);
+  gst_sora_settings_clear_params (&params);
 }
 
 /* Opens the model if it is not open yet.  FALSE when it could not be (the
@@ -728,52 +563,23 @@ static gboolean
 gst_sora_src_load (GstSoraSrc *self)
 {
   SoraEngine *engine;
-  gchar *model, *device, *text;
-  GError *error = NULL;
   guint width, height, frames;
 
   g_mutex_lock (&self->lock);
   engine = self->engine;
   g_mutex_unlock (&self->lock);
 
+  if (engine == NULL)
+    engine = gst_sora_settings_open_engine (
+        &self->settings, GST_ELEMENT (self), self->cancellable);
   if (engine == NULL) {
-    GST_OBJECT_LOCK (self);
-    model = g_strdup (self->model);
-    device = g_strdup (self->device);
-    GST_OBJECT_UNLOCK (self);
-
-    text = g_strdup_printf ("Loading model %s", model);
-    gst_sora_src_post_load_progress (self, GST_PROGRESS_TYPE_START, text);
-    g_free (text);
-
-    engine = sora_engine_open (model, device, self->cancellable, &error);
-    if (engine == NULL) {
-      gboolean cancelled = g_cancellable_is_cancelled (self->cancellable);
-
-      gst_sora_src_post_load_progress (self,
-          cancelled ? GST_PROGRESS_TYPE_CANCELED : GST_PROGRESS_TYPE_ERROR,
-          error->message);
-      if (!cancelled)
-        gst_sora_post_engine_error (
-            GST_ELEMENT (self), error, TRUE, model, device);
-      g_error_free (error);
-      g_free (model);
-      g_free (device);
-
-      g_mutex_lock (&self->lock);
-      self->loaded = TRUE;
-      self->failed = !cancelled;
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
-      return FALSE;
-    }
-
-    text = g_strdup_printf (
-        "Loaded model %s on %s", model, sora_engine_get_device_name (engine));
-    gst_sora_src_post_load_progress (self, GST_PROGRESS_TYPE_COMPLETE, text);
-    g_free (text);
-    g_free (model);
-    g_free (device);
+    g_mutex_lock (&self->lock);
+    self->loaded = TRUE;
+    /* The error is posted unless stop() cancelled the load. */
+    self->failed = !g_cancellable_is_cancelled (self->cancellable);
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+    return FALSE;
   }
 
   sora_engine_get_native_size (engine, &width, &height, &frames);
@@ -829,16 +635,15 @@ gst_sora_src_start (GstBaseSrc *bsrc)
 {
   GstSoraSrc *self = GST_SORA_SRC (bsrc);
   GError *error = NULL;
-  gboolean have_model;
   guint num_frames;
 
+  if (!gst_sora_settings_check_model (&self->settings, GST_ELEMENT (self)))
+    return FALSE;
+
   GST_OBJECT_LOCK (self);
-  have_model = self->model != NULL;
   num_frames = self->num_frames;
   GST_OBJECT_UNLOCK (self);
 
-  if (!have_model)
-    goto no_model;
   /* Wan's VAE decodes 1 frame, then 4 per latent frame. */
   if (num_frames != 0 && (num_frames - 1) % 4 != 0)
     goto bad_num_frames;
@@ -857,8 +662,7 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   self->n_frames = 0;
   self->processed = self->dropped = 0;
   self->total_frames = num_frames;
-  self->random_seed =
-      (((guint64)g_random_int () << 32) | g_random_int ()) & G_MAXINT64;
+  self->random_seed = gst_sora_random_seed ();
   self->cancellable = g_cancellable_new ();
   g_mutex_unlock (&self->lock);
 
@@ -869,12 +673,6 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   return TRUE;
 
   /* ERRORS */
-no_model:
-  GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-      ("No model: set model= to a Wan2.1 text-to-video folder in the "
-       "diffusers layout"),
-      (NULL));
-  return FALSE;
 bad_num_frames:
   GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
       ("num-frames must be 4k+1 (or 0 for the model's): %u is not; the "
@@ -925,7 +723,7 @@ gst_sora_src_change_state (GstElement *element, GstStateChange transition)
 
   /* READY keeps the model loaded for the next start; NULL gives it back. */
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
-    gst_sora_src_drop_engine (self);
+    gst_sora_drop_engine (&self->engine, &self->lock);
   return ret;
 }
 
@@ -958,25 +756,14 @@ gst_sora_src_fixate (GstBaseSrc *bsrc, GstCaps *caps)
   return GST_BASE_SRC_CLASS (parent_class)->fixate (bsrc, caps);
 }
 
-static guint
-nearest_multiple_of_16 (guint v)
-{
-  return MAX (16, (v + 8) / 16 * 16);
-}
-
 static gboolean
 gst_sora_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps)
 {
   GstSoraSrc *self = GST_SORA_SRC (bsrc);
   GstVideoInfo info;
-  guint width, height;
 
-  if (!gst_video_info_from_caps (&info, caps))
-    goto bad_caps;
-  width = GST_VIDEO_INFO_WIDTH (&info);
-  height = GST_VIDEO_INFO_HEIGHT (&info);
-  if (width % 16 != 0 || height % 16 != 0)
-    goto bad_size;
+  if (!gst_sora_video_info_from_caps (GST_ELEMENT (self), caps, &info))
+    return FALSE;
 
   g_mutex_lock (&self->lock);
   /* New caps mid-clip: the frames still to come are made again in the new
@@ -989,20 +776,6 @@ gst_sora_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps)
   g_mutex_unlock (&self->lock);
   GST_INFO_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
   return TRUE;
-
-  /* ERRORS */
-bad_caps:
-  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-      ("unusable caps %" GST_PTR_FORMAT, caps));
-  return FALSE;
-bad_size:
-  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-      ("Width and height must be multiples of 16: %ux%u is not; the "
-       "nearest valid size is %ux%u",
-          width, height, nearest_multiple_of_16 (width),
-          nearest_multiple_of_16 (height)),
-      ("caps %" GST_PTR_FORMAT, caps));
-  return FALSE;
 }
 
 /* The latency property, or when it is 0 the measured one.  Call without

@@ -51,6 +51,18 @@ new_src (const gchar *sink_caps, gint64 seed, const gchar *prompt)
   return h;
 }
 
+/* The bus would keep the element alive through its messages (a reference
+ * cycle the leaks tracer reports): drop them first. */
+static void
+teardown (GstHarness *h)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
 static GstMessage *
 pop_message (GstHarness *h, GstMessageType types)
 {
@@ -149,7 +161,7 @@ run_clip (gint64 seed, const gchar *prompt)
 
   gst_harness_play (h);
   sums = pull_clip (h, N_FRAMES);
-  gst_harness_teardown (h);
+  teardown (h);
   return sums;
 }
 
@@ -213,7 +225,7 @@ GST_START_TEST (test_native_caps)
   fail_unless_equals_string (
       gst_structure_get_string (s, "colorimetry"), "bt709");
   gst_caps_unref (caps);
-  gst_harness_teardown (h);
+  teardown (h);
   g_free (model);
 }
 
@@ -259,7 +271,7 @@ GST_START_TEST (test_forced_size_and_timestamps)
       duration, gst_util_uint64_scale (N_FRAMES, GST_SECOND, 16));
   /* EOS right after num-frames. */
   pull_eos (h);
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -270,7 +282,7 @@ GST_START_TEST (test_size_not_multiple_of_16)
 
   gst_harness_play (h);
   expect_error (h, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "48x48");
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -291,7 +303,7 @@ GST_START_TEST (test_num_buffers)
     gst_buffer_unref (buf);
   }
   pull_eos (h);
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -327,7 +339,7 @@ GST_START_TEST (test_random_seed_reported)
   fail_unless (gst_structure_get_uint64 (s, "seed", &seed));
   GST_INFO ("random seed %" G_GUINT64_FORMAT ": %" GST_PTR_FORMAT, seed, s);
   gst_structure_free (s);
-  gst_harness_teardown (h);
+  teardown (h);
 
   /* The reported seed repeats the clip. */
   again = run_clip ((gint64)seed, "a lighthouse");
@@ -364,7 +376,7 @@ GST_START_TEST (test_prompt_change_applies_to_next_clip)
   fail_unless_equals_string (
       gst_structure_get_string (s, "prompt"), "a volcano");
   gst_structure_free (s);
-  gst_harness_teardown (h);
+  teardown (h);
 
   fresh_a = run_clip (7, "a lighthouse");
   fresh_b = run_clip (7, "a volcano");
@@ -415,7 +427,7 @@ GST_START_TEST (test_progress_messages)
   GST_INFO ("%" GST_PTR_FORMAT, s);
   gst_structure_free (s);
   g_ptr_array_unref (pull_clip (h, N_FRAMES));
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -433,7 +445,7 @@ GST_START_TEST (test_error_no_model_set)
   expect_error (
       h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "set model=");
   gst_object_unref (bus);
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -447,7 +459,7 @@ GST_START_TEST (test_error_bad_num_frames)
       GST_STATE_CHANGE_FAILURE);
   expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
       "nearest valid value is 9");
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -460,7 +472,7 @@ GST_START_TEST (test_error_missing_model)
   gst_harness_play (h);
   expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
       "/nonexistent/wan-model");
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -531,7 +543,7 @@ GST_START_TEST (test_error_corrupt_weights)
   gst_harness_play (h);
   expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
       "diffusion_pytorch_model.safetensors");
-  gst_harness_teardown (h);
+  teardown (h);
 
   remove_tree (tmp);
   g_free (weights);
@@ -550,7 +562,7 @@ GST_START_TEST (test_error_unknown_device)
   gst_harness_play (h);
   expect_error (
       h, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_SETTINGS, "no-such-gpu");
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -570,7 +582,7 @@ GST_START_TEST (test_ready_only_properties)
   g_free (model);
   g_free (before);
   g_ptr_array_unref (pull_clip (h, N_FRAMES));
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -645,7 +657,7 @@ GST_START_TEST (test_clips_contiguous)
   pull_eos (h);
   for (i = 0; i < 3; i++)
     g_free (expect_clip_message (h, i, i == 0 ? N_FRAMES : N_EXTEND, 5 + i));
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -726,7 +738,7 @@ GST_START_TEST (test_clips_prompt_steers_next_clip)
   g_free (prompt);
   gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
   gst_object_unref (bus);
-  gst_harness_teardown (h);
+  teardown (h);
 
   /* Exactly a continuation of clip 0 with the new prompt. */
   steered = engine_clips ("a lighthouse", "a volcano", 7);
@@ -782,7 +794,7 @@ GST_START_TEST (test_clips_endless)
       duration >= 0);
   /* PLAYING to NULL (the harness lets the blocked push go first) while a
    * continuation may run: cancels it and joins; a hang times out. */
-  gst_harness_teardown (h);
+  teardown (h);
 }
 
 GST_END_TEST;
@@ -879,7 +891,7 @@ GST_START_TEST (test_live_drops_late_frames)
   fail_unless_equals_uint64 (pull_clocked (h, sums), 16);
   expect_qos (h, 2 + 10, 6, 10);
   pull_eos (h);
-  gst_harness_teardown (h);
+  teardown (h);
 
   /* What went out is the clip's frames, less the dropped ones. */
   fail_unless_equals_int (sums->len, G_N_ELEMENTS (shown));
