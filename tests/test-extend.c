@@ -6,22 +6,9 @@
  */
 #include <math.h>
 
-#include "sora-engine-private.h"
-#include "sora-test-util.h"
+#include "sora-test-engine.h"
 
 #define REFERENCE "tiny-extend.safetensors"
-
-static SoraEngine *
-open_tiny (void)
-{
-  GError *error = NULL;
-  char *dir = sora_test_fixture ("wan-tiny");
-  SoraEngine *engine = sora_engine_open (dir, NULL, NULL, &error);
-
-  g_assert_no_error (error);
-  g_free (dir);
-  return engine;
-}
 
 /* The call extend_reference makes: 8 new frames after 7 context frames of
  * 48x32, of which the last 5 (2 latent frames) condition. */
@@ -52,60 +39,6 @@ reference_context (guint *n_frames)
   return rgb;
 }
 
-typedef struct
-{
-  GArray *frames; /* f32 [n, H, W, 3] in [0, 1] as diffusers */
-  GArray *chunk_sizes;
-  gsize bytes;
-  guint steps;
-  GCancellable *cancel_at_step;
-} Collected;
-
-static void
-collected_init (Collected *c)
-{
-  memset (c, 0, sizeof (*c));
-  c->frames = g_array_new (FALSE, FALSE, sizeof (float));
-  c->chunk_sizes = g_array_new (FALSE, FALSE, sizeof (guint));
-}
-
-static void
-collected_clear (Collected *c)
-{
-  g_array_unref (c->frames);
-  g_array_unref (c->chunk_sizes);
-}
-
-static gboolean
-on_progress (guint step, guint total, double seconds, gpointer user_data)
-{
-  Collected *c = user_data;
-
-  g_assert_cmpuint (step, ==, c->steps + 1);
-  c->steps = step;
-  if (c->cancel_at_step && step == 1)
-    g_cancellable_cancel (c->cancel_at_step);
-  return TRUE;
-}
-
-static gboolean
-on_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
-    guint height, gpointer user_data)
-{
-  Collected *c = user_data;
-  float *f = sora_test_download (frames);
-  gsize plane = (gsize)n * height * width;
-
-  g_array_append_val (c->chunk_sizes, n);
-  for (gsize i = 0; i < plane; i++)
-    for (int ch = 0; ch < 3; ch++) {
-      float v = CLAMP (f[ch * plane + i] / 2 + 0.5f, 0.0f, 1.0f);
-      g_array_append_val (c->frames, v);
-    }
-  g_free (f);
-  return TRUE;
-}
-
 /* Final latents and new frames against the diffusers reference on the same
  * initial noise: 1e-3 relative L2 (the issue's bound; f32 on both sides,
  * as tests/test-generate.c: three UniPC steps, the VAE encode and decode
@@ -116,7 +49,7 @@ static void
 test_parity (void)
 {
   GError *error = NULL;
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   gsize n_noise, n_latents, n_frames, n_ctx;
   float *noise = sora_test_reference_f32 (REFERENCE, "noise", &n_noise);
   double *want_latents = sora_test_reference (REFERENCE, "latents", &n_latents);
@@ -127,13 +60,13 @@ test_parity (void)
   guint8 *context = reference_context (&n_context);
   float *latents = NULL, *ctx_part;
   gsize plane = 4 * 6, f = 4, k = 2;
-  Collected c;
+  SoraTestCollected c;
 
   g_assert_cmpuint (n_context, ==, 7);
-  collected_init (&c);
+  sora_test_collected_init (&c, SORA_PIXEL_RGB);
   g_assert_true (sora_engine_extend_run (engine, &reference_params, 32, context,
-      n_context, SORA_EXTEND_CONTEXT_LATENTS, noise, on_progress, on_chunk, &c,
-      &latents, NULL, &error));
+      n_context, SORA_EXTEND_CONTEXT_LATENTS, noise, sora_test_collect_progress,
+      sora_test_collect_chunk, &c, &latents, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (c.steps, ==, 3);
   g_assert_cmpuint (n_latents, ==, n_noise);
@@ -155,7 +88,7 @@ test_parity (void)
   sora_assert_close ((float *)c.frames->data, want_frames, n_frames, 1e-3,
       "new frames against diffusers");
 
-  collected_clear (&c);
+  sora_test_collected_clear (&c);
   g_free (ctx_part);
   g_free (latents);
   g_free (context);
@@ -215,7 +148,7 @@ static void
 test_continuity (void)
 {
   GError *error = NULL;
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   SoraGenerateParams p = reference_params;
   guint n_context;
   guint8 *context = reference_context (&n_context);
@@ -279,7 +212,7 @@ expect_error (SoraEngine *engine, const SoraGenerateParams *p,
 static void
 test_errors (void)
 {
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   SoraGenerateParams p = reference_params;
   guint n_context;
   guint8 *context = reference_context (&n_context);
@@ -311,24 +244,24 @@ static void
 test_cancel (void)
 {
   GError *error = NULL;
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   GCancellable *cancellable = g_cancellable_new ();
   SoraGenerateParams p = reference_params;
   guint n_context;
   guint8 *context = reference_context (&n_context);
-  Collected c;
+  SoraTestCollected c;
 
   p.steps = 4;
-  collected_init (&c);
+  sora_test_collected_init (&c, SORA_PIXEL_RGB);
   c.cancel_at_step = cancellable;
   g_assert_false (sora_engine_extend_run (engine, &p, 16, context, n_context,
-      SORA_EXTEND_CONTEXT_LATENTS, NULL, on_progress, on_chunk, &c, NULL,
-      cancellable, &error));
+      SORA_EXTEND_CONTEXT_LATENTS, NULL, sora_test_collect_progress,
+      sora_test_collect_chunk, &c, NULL, cancellable, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
   g_assert_cmpuint (c.steps, ==, 1);
   g_assert_cmpuint (c.chunk_sizes->len, ==, 0);
   g_clear_error (&error);
-  collected_clear (&c);
+  sora_test_collected_clear (&c);
   g_object_unref (cancellable);
   g_free (context);
   sora_engine_free (engine);
@@ -366,7 +299,7 @@ static void
 test_public (void)
 {
   GError *error = NULL;
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   SoraGenerateParams p = reference_params;
   guint n_context;
   guint8 *context = reference_context (&n_context);
@@ -395,7 +328,7 @@ static void
 test_continue (void)
 {
   GError *error = NULL;
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   SoraGenerateParams p = reference_params;
   Counted c = { 0 };
   guint n, w, h;

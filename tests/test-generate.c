@@ -5,20 +5,7 @@
  */
 #include <math.h>
 
-#include "sora-engine-private.h"
-#include "sora-test-util.h"
-
-static SoraEngine *
-open_tiny (void)
-{
-  GError *error = NULL;
-  char *dir = sora_test_fixture ("wan-tiny");
-  SoraEngine *engine = sora_engine_open (dir, NULL, NULL, &error);
-
-  g_assert_no_error (error);
-  g_free (dir);
-  return engine;
-}
+#include "sora-test-engine.h"
 
 /* The call tools/make_fixtures.py makes (pipeline_reference). */
 static const SoraGenerateParams reference_params = {
@@ -33,63 +20,6 @@ static const SoraGenerateParams reference_params = {
   .format = SORA_PIXEL_RGB,
 };
 
-typedef struct
-{
-  GArray *frames; /* f32 [n, H, W, 3] in [0, 1] as diffusers */
-  GByteArray *pixels;
-  GArray *chunk_sizes;
-  guint steps;
-  GCancellable *cancel_at_step;
-} Collected;
-
-static gboolean
-on_progress (guint step, guint total, double seconds, gpointer user_data)
-{
-  Collected *c = user_data;
-
-  g_assert_cmpuint (step, ==, c->steps + 1);
-  c->steps = step;
-  if (c->cancel_at_step && step == 1)
-    g_cancellable_cancel (c->cancel_at_step);
-  return TRUE;
-}
-
-static gboolean
-on_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
-    guint height, gpointer user_data)
-{
-  Collected *c = user_data;
-  float *f = sora_test_download (frames);
-  gsize plane = (gsize)n * height * width;
-
-  g_array_append_val (c->chunk_sizes, n);
-  for (gsize i = 0; i < plane; i++)
-    for (int ch = 0; ch < 3; ch++) {
-      float v = CLAMP (f[ch * plane + i] / 2 + 0.5f, 0.0f, 1.0f);
-      g_array_append_val (c->frames, v);
-    }
-  g_byte_array_append (c->pixels, pixels, n * width * height * 3);
-  g_free (f);
-  return TRUE;
-}
-
-static void
-collected_init (Collected *c)
-{
-  memset (c, 0, sizeof (*c));
-  c->frames = g_array_new (FALSE, FALSE, sizeof (float));
-  c->pixels = g_byte_array_new ();
-  c->chunk_sizes = g_array_new (FALSE, FALSE, sizeof (guint));
-}
-
-static void
-collected_clear (Collected *c)
-{
-  g_array_unref (c->frames);
-  g_byte_array_unref (c->pixels);
-  g_array_unref (c->chunk_sizes);
-}
-
 /* The tiny model's frames against WanPipeline's on the same initial
  * latents: 1e-3 relative L2 (the issue's bound; f32 on both sides, three
  * UniPC steps and the VAE compound op-level errors of ~1e-6). */
@@ -97,17 +27,17 @@ static void
 test_pipeline_parity (void)
 {
   GError *error = NULL;
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   gsize n_latents, n_frames;
   float *latents = sora_test_reference_f32 (
       "tiny-pipeline.safetensors", "latents", &n_latents);
   double *want =
       sora_test_reference ("tiny-pipeline.safetensors", "frames", &n_frames);
-  Collected c;
+  SoraTestCollected c;
 
-  collected_init (&c);
+  sora_test_collected_init (&c, SORA_PIXEL_RGB);
   g_assert_true (sora_engine_run (engine, &reference_params, 32, latents,
-      on_progress, on_chunk, &c, NULL, &error));
+      sora_test_collect_progress, sora_test_collect_chunk, &c, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (c.steps, ==, 3);
   g_assert_cmpuint (c.chunk_sizes->len, ==, 3); /* 1 + 4 + 4 frames */
@@ -117,7 +47,7 @@ test_pipeline_parity (void)
   sora_assert_close ((float *)c.frames->data, want, n_frames, 1e-3,
       "frames against WanPipeline");
 
-  collected_clear (&c);
+  sora_test_collected_clear (&c);
   g_free (latents);
   g_free (want);
   sora_engine_free (engine);
@@ -128,24 +58,24 @@ generate_pixels (SoraEngine *engine, guint64 seed)
 {
   GError *error = NULL;
   SoraGenerateParams p = reference_params;
-  Collected c;
+  SoraTestCollected c;
   GBytes *bytes;
 
   p.seed = seed;
   p.steps = 2;
-  collected_init (&c);
-  g_assert_true (
-      sora_engine_run (engine, &p, 16, NULL, NULL, on_chunk, &c, NULL, &error));
+  sora_test_collected_init (&c, SORA_PIXEL_RGB);
+  g_assert_true (sora_engine_run (
+      engine, &p, 16, NULL, NULL, sora_test_collect_chunk, &c, NULL, &error));
   g_assert_no_error (error);
   bytes = g_bytes_new (c.pixels->data, c.pixels->len);
-  collected_clear (&c);
+  sora_test_collected_clear (&c);
   return bytes;
 }
 
 static void
 test_seed_determinism (void)
 {
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   GBytes *a = generate_pixels (engine, 7), *b = generate_pixels (engine, 7);
   GBytes *c = generate_pixels (engine, 8);
 
@@ -181,21 +111,22 @@ static void
 test_cancel (void)
 {
   GError *error = NULL;
-  SoraEngine *engine = open_tiny ();
+  SoraEngine *engine = sora_test_open_tiny ();
   GCancellable *cancellable = g_cancellable_new ();
   SoraGenerateParams p = reference_params;
-  Collected c;
+  SoraTestCollected c;
 
   p.steps = 4;
-  collected_init (&c);
+  sora_test_collected_init (&c, SORA_PIXEL_RGB);
   c.cancel_at_step = cancellable;
-  g_assert_false (sora_engine_run (
-      engine, &p, 16, NULL, on_progress, on_chunk, &c, cancellable, &error));
+  g_assert_false (
+      sora_engine_run (engine, &p, 16, NULL, sora_test_collect_progress,
+          sora_test_collect_chunk, &c, cancellable, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
   g_assert_cmpuint (c.steps, ==, 1);
   g_assert_cmpuint (c.chunk_sizes->len, ==, 0);
   g_clear_error (&error);
-  collected_clear (&c);
+  sora_test_collected_clear (&c);
   g_object_unref (cancellable);
   sora_engine_free (engine);
 }

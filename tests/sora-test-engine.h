@@ -1,0 +1,38 @@
+/* gst-sora tests: helpers for engine-level tests on the tiny fixture model
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_TEST_ENGINE_H__
+#define __SORA_TEST_ENGINE_H__
+
+#include "sora-engine-private.h"
+#include "sora-test-util.h"
+
+G_BEGIN_DECLS
+
+/* tests/fixtures/wan-tiny on the device under test. */
+SoraEngine *sora_test_open_tiny (void);
+
+/* What a run hands its callbacks: the f32 frames as diffusers' "np" output
+ * ([n, H, W, 3] in [0, 1]), the pixels as they came, the chunk sizes and
+ * the steps seen.  With @cancel_at_step set, step 1 cancels it. */
+typedef struct
+{
+  GArray *frames;
+  GByteArray *pixels;
+  GArray *chunk_sizes;
+  guint steps;
+  GCancellable *cancel_at_step;
+  SoraPixelFormat format;
+} SoraTestCollected;
+
+void sora_test_collected_init (SoraTestCollected *c, SoraPixelFormat format);
+void sora_test_collected_clear (SoraTestCollected *c);
+/* SoraProgressFunc and SoraVaeChunkFunc filling a SoraTestCollected. */
+gboolean sora_test_collect_progress (
+    guint step, guint total, double seconds, gpointer user_data);
+gboolean sora_test_collect_chunk (SoraTensor *frames, const guint8 *pixels,
+    guint n, guint width, guint height, gpointer user_data);
+
+G_END_DECLS
+
+#endif /* __SORA_TEST_ENGINE_H__ */
