@@ -12,6 +12,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 
+#include "sora-check.h"
 #include "sora-engine.h"
 
 #define WIDTH 48
@@ -22,7 +23,6 @@
 #define EXTEND_FRAMES 6
 #define N_STEPS 2
 /* The first generation on PoCL also compiles kernels. */
-#define BUS_TIMEOUT (300 * GST_SECOND)
 /* A flush or state change waits for at most one denoising step or decoded
  * chunk of the tiny model (about 3 ms here); the limit allows for a loaded
  * machine yet stays well under the ~3 s the 1000 steps of
@@ -49,54 +49,6 @@ new_extend (guint steps)
   gst_object_unref (bus);
   g_free (model);
   return h;
-}
-
-/* The bus would keep the element alive through its messages (a reference
- * cycle the leaks tracer reports): drop them first. */
-static void
-teardown (GstHarness *h)
-{
-  GstBus *bus = gst_element_get_bus (h->element);
-
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-}
-
-static GstMessage *
-pop_message (GstHarness *h, GstMessageType types)
-{
-  GstBus *bus = gst_element_get_bus (h->element);
-  GstMessage *msg = gst_bus_timed_pop_filtered (bus, BUS_TIMEOUT, types);
-
-  gst_object_unref (bus);
-  fail_unless (msg != NULL, "no message of type %x on the bus", types);
-  return msg;
-}
-
-/* Waits for the element message @name; fails on an error first. */
-static GstStructure *
-wait_element_message (GstHarness *h, const gchar *name)
-{
-  while (TRUE) {
-    GstMessage *msg = pop_message (h, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
-    const GstStructure *s = gst_message_get_structure (msg);
-    GstStructure *copy;
-
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      GError *error = NULL;
-
-      gst_message_parse_error (msg, &error, NULL);
-      fail ("error while waiting for %s: %s", name, error->message);
-    }
-    if (!gst_structure_has_name (s, name)) {
-      gst_message_unref (msg);
-      continue;
-    }
-    copy = gst_structure_copy (s);
-    gst_message_unref (msg);
-    return copy;
-  }
 }
 
 /* Whether a message named @name is on the bus now. */

@@ -11,6 +11,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 
+#include "sora-check.h"
 #include "sora-engine.h"
 
 /* Few frames and steps: enough to exercise chunked decoding (1 + 4 + 4
@@ -20,8 +21,6 @@
 /* wan-tiny's RoPE covers 32 patches per axis: its clips use the size the
  * fixtures were made at, not Wan's native 832x480. */
 #define TINY_CAPS "video/x-raw,width=48,height=32"
-/* The harness pulls wait 60 s; the first clip also compiles kernels. */
-#define BUS_TIMEOUT (300 * GST_SECOND)
 
 static gchar *
 fixture_path (const gchar *name)
@@ -49,50 +48,6 @@ new_src (const gchar *sink_caps, gint64 seed, const gchar *prompt)
   gst_object_unref (bus);
   g_free (model);
   return h;
-}
-
-/* The bus would keep the element alive through its messages (a reference
- * cycle the leaks tracer reports): drop them first. */
-static void
-teardown (GstHarness *h)
-{
-  GstBus *bus = gst_element_get_bus (h->element);
-
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-}
-
-static GstMessage *
-pop_message (GstHarness *h, GstMessageType types)
-{
-  GstBus *bus = gst_element_get_bus (h->element);
-  GstMessage *msg = gst_bus_timed_pop_filtered (bus, BUS_TIMEOUT, types);
-
-  gst_object_unref (bus);
-  fail_unless (msg != NULL, "no message of type %x on the bus", types);
-  return msg;
-}
-
-/* The next element message named @name; others are dropped. */
-static GstStructure *
-pop_element_message (GstHarness *h, const gchar *name)
-{
-  while (TRUE) {
-    GstMessage *msg = pop_message (h, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
-    const GstStructure *s = gst_message_get_structure (msg);
-    GstStructure *copy;
-
-    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR,
-        "error while waiting for %s", name);
-    if (!gst_structure_has_name (s, name)) {
-      gst_message_unref (msg);
-      continue;
-    }
-    copy = gst_structure_copy (s);
-    gst_message_unref (msg);
-    return copy;
-  }
 }
 
 /* Waits for the element's error and checks its domain, code and that its
@@ -335,7 +290,7 @@ GST_START_TEST (test_random_seed_reported)
 
   gst_harness_play (h);
   sums = pull_clip (h, N_FRAMES);
-  s = pop_element_message (h, "sora/clip");
+  s = wait_element_message (h, "sora/clip");
   fail_unless (gst_structure_get_uint64 (s, "seed", &seed));
   GST_INFO ("random seed %" G_GUINT64_FORMAT ": %" GST_PTR_FORMAT, seed, s);
   gst_structure_free (s);
@@ -358,11 +313,11 @@ GST_START_TEST (test_prompt_change_applies_to_next_clip)
 
   gst_harness_play (h);
   /* The clip has started: a change now is accepted but must wait. */
-  s = pop_element_message (h, "sora/progress");
+  s = wait_element_message (h, "sora/progress");
   gst_structure_free (s);
   g_object_set (h->element, "prompt", "a volcano", NULL);
   clip_a = pull_clip (h, N_FRAMES);
-  s = pop_element_message (h, "sora/clip");
+  s = wait_element_message (h, "sora/clip");
   fail_unless_equals_string (
       gst_structure_get_string (s, "prompt"), "a lighthouse");
   gst_structure_free (s);
@@ -372,7 +327,7 @@ GST_START_TEST (test_prompt_change_applies_to_next_clip)
       gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH,
           GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1)));
   clip_b = pull_clip (h, N_FRAMES);
-  s = pop_element_message (h, "sora/clip");
+  s = wait_element_message (h, "sora/clip");
   fail_unless_equals_string (
       gst_structure_get_string (s, "prompt"), "a volcano");
   gst_structure_free (s);
@@ -416,7 +371,7 @@ GST_START_TEST (test_progress_messages)
   g_free (text);
   gst_message_unref (msg);
 
-  s = pop_element_message (h, "sora/progress");
+  s = wait_element_message (h, "sora/progress");
   fail_unless (gst_structure_get_uint (s, "step", &step));
   fail_unless (gst_structure_get_uint (s, "total-steps", &total));
   fail_unless (gst_structure_get_double (s, "seconds-per-step", &sps));
@@ -622,7 +577,7 @@ pull_contiguous (GstHarness *h, guint64 from, guint n)
 static gchar *
 expect_clip_message (GstHarness *h, guint index, guint frames, guint64 seed)
 {
-  GstStructure *s = pop_element_message (h, "sora/clip");
+  GstStructure *s = wait_element_message (h, "sora/clip");
   guint clip, n;
   guint64 clip_seed;
   gchar *prompt;
