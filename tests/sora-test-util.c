@@ -164,3 +164,23 @@ sora_test_reference (const char *file, const char *tensor, gsize *numel)
   g_free (f);
   return d;
 }
+
+SoraTensor *
+sora_test_new_f32 (const char *name, guint ndim, const gsize *shape)
+{
+  GError *error = NULL;
+  SoraTensor *t = sora_tensor_new (
+      sora_test_device (), name, SORA_DTYPE_F32, ndim, shape, &error);
+
+  g_assert_no_error (error);
+  return t;
+}
+
+void
+sora_test_assert_error_names (GError **error, const char *what)
+{
+  g_assert_error (*error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  if (strstr ((*error)->message, what) == NULL)
+    g_error ("\"%s\" does not name \"%s\"", (*error)->message, what);
+  g_clear_error (error);
+}

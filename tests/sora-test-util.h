@@ -32,6 +32,14 @@ void sora_test_assert_close (const float *got, const double *want, gsize n,
 /* Creates a device tensor holding @host (given in f32, stored as @dtype). */
 SoraTensor *sora_test_upload (const char *name, SoraDType dtype,
     const float *host, guint ndim, const gsize *shape);
+/* An uninitialised f32 tensor on the device under test. */
+SoraTensor *sora_test_new_f32 (
+    const char *name, guint ndim, const gsize *shape);
+
+/* Asserts @error is INVALID_ARGUMENT and its message names @what, then
+ * clears it. */
+void sora_test_assert_error_names (GError **error, const char *what);
+
 /* Reads any tensor back as f32 (g_free the result). */
 float *sora_test_download (SoraTensor *t);
 

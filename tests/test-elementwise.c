@@ -14,17 +14,6 @@
 #define TOL_EXACT 1e-6
 #define TOL_ACT 1e-5
 
-static SoraTensor *
-new_f32 (const char *name, guint ndim, const gsize *shape)
-{
-  GError *error = NULL;
-  SoraTensor *t = sora_tensor_new (
-      sora_test_device (), name, SORA_DTYPE_F32, ndim, shape, &error);
-
-  g_assert_no_error (error);
-  return t;
-}
-
 static void
 check_activation (SoraActivation act, gsize n, gboolean in_place)
 {
@@ -47,7 +36,7 @@ check_activation (SoraActivation act, gsize n, gboolean in_place)
             (1.0 + tanh (sqrt (2.0 / G_PI) * (v + 0.044715 * v * v * v)));
   }
   tx = sora_test_upload ("x", SORA_DTYPE_F32, x, 1, shape);
-  ty = in_place ? tx : new_f32 ("y", 1, shape);
+  ty = in_place ? tx : sora_test_new_f32 ("y", 1, shape);
   g_assert_true (sora_op_activate (tx, act, ty, &error));
   g_assert_no_error (error);
   got = sora_test_download (ty);
@@ -147,7 +136,7 @@ check_binary (gboolean mul, guint an, const gsize *ashape, guint bn,
   }
   ta = sora_test_upload ("a", SORA_DTYPE_F32, a, an, ashape);
   tb = sora_test_upload ("b", dtype, b, bn, bshape);
-  ty = in_place ? ta : new_f32 ("y", an, ashape);
+  ty = in_place ? ta : sora_test_new_f32 ("y", an, ashape);
   if (mul)
     g_assert_true (sora_op_mul (ta, tb, ty, &error));
   else
@@ -289,7 +278,7 @@ check_lincomb (guint n, gsize numel, int alias)
     for (gsize i = 0; i < numel; i++)
       want[i] += (double)coefs[k] * x[k][i];
   }
-  ty = alias >= 0 ? tx[alias] : new_f32 ("y", 1, shape);
+  ty = alias >= 0 ? tx[alias] : sora_test_new_f32 ("y", 1, shape);
   g_assert_true (sora_op_lincomb (ty, n, tx, coefs, &error));
   g_assert_no_error (error);
   got = sora_test_download (ty);
@@ -318,47 +307,41 @@ test_lincomb (void)
 }
 
 static void
-assert_error_names (GError **error, const char *what)
-{
-  g_assert_error (*error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
-  if (strstr ((*error)->message, what) == NULL)
-    g_error ("\"%s\" does not name \"%s\"", (*error)->message, what);
-  g_clear_error (error);
-}
-
-static void
 test_errors (void)
 {
   GError *error = NULL;
   gsize as[] = { 2, 4 }, bs[] = { 3 }, xs[] = { 2, 3, 4 }, ms[] = { 2, 6, 4 };
   gsize ws[] = { 2, 6, 5 }, ys[] = { 2, 3, 5 };
-  SoraTensor *a = new_f32 ("a", 2, as), *b = new_f32 ("b", 1, bs);
-  SoraTensor *x = new_f32 ("x", 3, xs), *mod = new_f32 ("mod", 3, ms);
-  SoraTensor *wide = new_f32 ("wide", 3, ws), *y = new_f32 ("y", 3, ys);
+  SoraTensor *a = sora_test_new_f32 ("a", 2, as),
+             *b = sora_test_new_f32 ("b", 1, bs);
+  SoraTensor *x = sora_test_new_f32 ("x", 3, xs),
+             *mod = sora_test_new_f32 ("mod", 3, ms);
+  SoraTensor *wide = sora_test_new_f32 ("wide", 3, ws),
+             *y = sora_test_new_f32 ("y", 3, ys);
 
   g_assert_false (sora_op_add (a, b, a, &error));
-  assert_error_names (&error, "b [3] f32");
+  sora_test_assert_error_names (&error, "b [3] f32");
   g_assert_false (sora_op_mul (b, a, b, &error));
-  assert_error_names (&error, "a [2, 4] f32");
+  sora_test_assert_error_names (&error, "a [2, 4] f32");
   g_assert_false (sora_op_activate (a, SORA_ACT_SILU, b, &error));
-  assert_error_names (&error, "b [3] f32");
+  sora_test_assert_error_names (&error, "b [3] f32");
   g_assert_false (sora_op_modulate (x, mod, 6, 0, x, &error));
-  assert_error_names (&error, "mod [2, 6, 4] f32");
+  sora_test_assert_error_names (&error, "mod [2, 6, 4] f32");
   g_assert_false (sora_op_modulate (x, wide, 1, 0, x, &error));
-  assert_error_names (&error, "wide [2, 6, 5] f32");
+  sora_test_assert_error_names (&error, "wide [2, 6, 5] f32");
   g_assert_false (sora_op_add_gated (x, y, mod, 2, &error));
-  assert_error_names (&error, "y [2, 3, 5] f32");
+  sora_test_assert_error_names (&error, "y [2, 3, 5] f32");
   {
     SoraTensor *terms[SORA_LINCOMB_MAX + 1] = { x, x, x, x, x };
     const float c[SORA_LINCOMB_MAX + 1] = { 1, 1, 1, 1, 1 };
 
     g_assert_false (sora_op_lincomb (y, 2, terms, c, &error));
-    assert_error_names (&error, "y [2, 3, 5] f32");
+    sora_test_assert_error_names (&error, "y [2, 3, 5] f32");
     g_assert_false (sora_op_lincomb (x, 0, terms, c, &error));
-    assert_error_names (&error, "x [2, 3, 4] f32");
+    sora_test_assert_error_names (&error, "x [2, 3, 4] f32");
     g_assert_false (
         sora_op_lincomb (x, SORA_LINCOMB_MAX + 1, terms, c, &error));
-    assert_error_names (&error, "5 terms");
+    sora_test_assert_error_names (&error, "5 terms");
   }
   sora_tensor_free (a);
   sora_tensor_free (b);

@@ -12,17 +12,6 @@
  * leaves room without hiding a wrong formula (those give errors >= 1e-3). */
 #define TOL 1e-5
 
-static SoraTensor *
-new_f32 (const char *name, guint ndim, const gsize *shape)
-{
-  GError *error = NULL;
-  SoraTensor *t = sora_tensor_new (
-      sora_test_device (), name, SORA_DTYPE_F32, ndim, shape, &error);
-
-  g_assert_no_error (error);
-  return t;
-}
-
 /* Random values with a non-zero mean, so a missing mean subtraction (or a
  * mean taken where none belongs) shows. */
 static float *
@@ -75,7 +64,7 @@ check_row_norm (
   SoraTensor *tb = affine == 2
       ? sora_test_upload ("bias", SORA_DTYPE_F32, b, 1, vshape)
       : NULL;
-  SoraTensor *ty = in_place ? tx : new_f32 ("y", 2, shape);
+  SoraTensor *ty = in_place ? tx : sora_test_new_f32 ("y", 2, shape);
   char *what = g_strdup_printf ("%s rows %" G_GSIZE_FORMAT " C %" G_GSIZE_FORMAT
                                 " affine %d%s",
       center ? "layer_norm" : "rms_norm", rows, C, affine,
@@ -201,7 +190,7 @@ check_rms_norm_channels (
   tg = sora_test_upload ("gamma", SORA_DTYPE_F32, g, 4, vshape);
   tb = with_bias ? sora_test_upload ("bias", SORA_DTYPE_F32, bias, 1, vshape)
                  : NULL;
-  ty = in_place ? tx : new_f32 ("y", tx->ndim, tx->shape);
+  ty = in_place ? tx : sora_test_new_f32 ("y", tx->ndim, tx->shape);
   g_assert_true (sora_op_rms_norm_channels (tx, tg, tb, ty, &error));
   g_assert_no_error (error);
   got = sora_test_download (ty);
@@ -240,7 +229,7 @@ check_softmax (gsize rows, gsize C, gboolean in_place)
   float *x = sora_test_random (rows * C, 980.0f, 1020.0f);
   double *want = g_new (double, rows *C);
   SoraTensor *tx = sora_test_upload ("x", SORA_DTYPE_F32, x, 2, shape);
-  SoraTensor *ty = in_place ? tx : new_f32 ("y", 2, shape);
+  SoraTensor *ty = in_place ? tx : sora_test_new_f32 ("y", 2, shape);
   char *what = g_strdup_printf ("softmax rows %" G_GSIZE_FORMAT
                                 " C %" G_GSIZE_FORMAT "%s",
       rows, C, in_place ? " in place" : "");
@@ -279,32 +268,25 @@ test_softmax (void)
 }
 
 static void
-assert_error_names (GError **error, const char *what)
-{
-  g_assert_error (*error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
-  if (strstr ((*error)->message, what) == NULL)
-    g_error ("\"%s\" does not name \"%s\"", (*error)->message, what);
-  g_clear_error (error);
-}
-
-static void
 test_errors (void)
 {
   GError *error = NULL;
   gsize xs[] = { 2, 4 }, ys[] = { 2, 5 }, ws[] = { 5 }, x4[] = { 4, 1, 2, 2 };
-  SoraTensor *x = new_f32 ("x", 2, xs), *y = new_f32 ("y", 2, ys);
-  SoraTensor *w = new_f32 ("weight", 1, ws), *v = new_f32 ("v", 4, x4);
+  SoraTensor *x = sora_test_new_f32 ("x", 2, xs),
+             *y = sora_test_new_f32 ("y", 2, ys);
+  SoraTensor *w = sora_test_new_f32 ("weight", 1, ws),
+             *v = sora_test_new_f32 ("v", 4, x4);
 
   g_assert_false (sora_op_layer_norm (x, w, NULL, 1e-6f, x, &error));
-  assert_error_names (&error, "weight [5] f32");
+  sora_test_assert_error_names (&error, "weight [5] f32");
   g_assert_false (sora_op_rms_norm (x, NULL, 1e-6f, y, &error));
-  assert_error_names (&error, "y [2, 5] f32");
+  sora_test_assert_error_names (&error, "y [2, 5] f32");
   g_assert_false (sora_op_softmax (x, y, &error));
-  assert_error_names (&error, "y [2, 5] f32");
+  sora_test_assert_error_names (&error, "y [2, 5] f32");
   g_assert_false (sora_op_rms_norm_channels (x, w, NULL, x, &error));
-  assert_error_names (&error, "weight [5] f32");
+  sora_test_assert_error_names (&error, "weight [5] f32");
   g_assert_false (sora_op_rms_norm_channels (v, w, NULL, v, &error));
-  assert_error_names (&error, "v [4, 1, 2, 2] f32");
+  sora_test_assert_error_names (&error, "v [4, 1, 2, 2] f32");
   sora_tensor_free (x);
   sora_tensor_free (y);
   sora_tensor_free (w);

@@ -135,15 +135,6 @@ test_table_values (void)
 }
 
 static void
-assert_error_names (GError **error, const char *what)
-{
-  g_assert_error (*error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
-  if (strstr ((*error)->message, what) == NULL)
-    g_error ("\"%s\" does not name \"%s\"", (*error)->message, what);
-  g_clear_error (error);
-}
-
-static void
 test_errors (void)
 {
   GError *error = NULL;
@@ -159,14 +150,14 @@ test_errors (void)
   g_assert_true (sora_op_rope (x, table, 2, x, &error));
   g_assert_no_error (error);
   g_assert_false (sora_op_rope (x, table, 3, x, &error));
-  assert_error_names (&error, "x [1, 6, 24] f32");
+  sora_test_assert_error_names (&error, "x [1, 6, 24] f32");
   g_assert_false (sora_op_rope (x, other, 2, x, &error));
-  assert_error_names (&error, "rope_table [4, 6, 2] f32");
+  sora_test_assert_error_names (&error, "rope_table [4, 6, 2] f32");
   g_assert_false (sora_op_rope (x, table, 2, y, &error));
-  assert_error_names (&error, "y [1, 6, 12] f32");
+  sora_test_assert_error_names (&error, "y [1, 6, 12] f32");
   g_assert_null (
       sora_rope_table_new (sora_test_device (), 1, 1, 1, 7, THETA, &error));
-  assert_error_names (&error, "head dim 7");
+  sora_test_assert_error_names (&error, "head dim 7");
   sora_tensor_free (table);
   sora_tensor_free (other);
   sora_tensor_free (x);
