@@ -10,8 +10,11 @@
 const char *
 gst_sora_default_model_dir (void)
 {
-  const char *dir = GST_SORA_DEFAULT_MODEL_DIR;
+  const char *dir = g_getenv ("GST_SORA_MODEL");
 
+  if (dir != NULL && *dir != '\0')
+    return dir;
+  dir = GST_SORA_DEFAULT_MODEL_DIR;
   if (dir == NULL || !g_file_test (dir, G_FILE_TEST_IS_DIR))
     return NULL;
   return dir;
@@ -58,9 +61,14 @@ gst_sora_scheduler_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    { SORA_SAMPLER_UNIPC, "Flow-matching UniPC multistep (Wan's own)",
+    { SORA_SAMPLER_UNIPC,
+        "UniPC multistep predictor-corrector on the flow-matching schedule, "
+        "as diffusers' UniPCMultistepScheduler (Wan's own sampler)",
         "unipc" },
-    { SORA_SAMPLER_EULER, "Flow-matching Euler", "euler" },
+    { SORA_SAMPLER_EULER,
+        "First-order Euler on the flow-matching schedule, as diffusers' "
+        "FlowMatchEulerDiscreteScheduler",
+        "euler" },
     { 0, NULL, NULL },
   };
 
@@ -91,7 +99,10 @@ gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "Model folder in the diffusers layout (Wan2.1 text-to-video)",
+          "Model folder in the diffusers layout: a Wan2.1 text-to-video "
+          "model such as Wan2.1-T2V-1.3B-Diffusers, as downloaded.  The "
+          "default is $GST_SORA_MODEL when set, else the demo model "
+          "installed with the plugin.  Loaded when the element starts",
           GST_SORA_DEFAULT_MODEL_DIR, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_PROMPT,
@@ -105,8 +116,11 @@ gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_SEED,
       g_param_spec_int64 ("seed", "Seed",
-          "Noise seed; -1 draws one at start and posts it in sora/clip", -1,
-          G_MAXINT64, DEFAULT_SEED, rw | GST_PARAM_MUTABLE_PLAYING));
+          "Noise seed, read when a generation starts: the same seed, prompt "
+          "and settings make the same frames on the same device.  -1 draws "
+          "one when the element starts and reports it in sora/clip; "
+          "sorasrc's clip n uses seed + n",
+          -1, G_MAXINT64, DEFAULT_SEED, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_STEPS,
       g_param_spec_uint ("steps", "Steps", steps_blurb, 1, 1000, DEFAULT_STEPS,
@@ -114,23 +128,32 @@ gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_GUIDANCE_SCALE,
       g_param_spec_double ("guidance-scale", "Guidance scale",
-          "Classifier-free guidance; 1 or less turns it off (twice as fast)",
+          "Classifier-free guidance: how strongly the prompt (against the "
+          "negative prompt) steers the video (Wan uses 5).  1 or less turns "
+          "it off, which halves the work per step.  Read when a generation "
+          "starts",
           0.0, 100.0, DEFAULT_GUIDANCE_SCALE, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_FLOW_SHIFT,
       g_param_spec_double ("flow-shift", "Flow shift",
-          "Timestep shift of the flow-matching schedule; 0 uses the model's",
+          "Timestep shift of the flow-matching schedule: larger values spend "
+          "more of the steps at high noise, on composition and motion.  0 "
+          "uses the shift in the model's scheduler config.  Read when a "
+          "generation starts",
           0.0, 100.0, DEFAULT_FLOW_SHIFT, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_SCHEDULER,
-      g_param_spec_enum ("scheduler", "Scheduler", "Sampling method",
+      g_param_spec_enum ("scheduler", "Scheduler",
+          "Sampler of the denoising loop, read when a generation starts",
           GST_TYPE_SORA_SCHEDULER, DEFAULT_SCHEDULER,
           rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_DEVICE,
       g_param_spec_string ("device", "Device",
-          "OpenCL device: auto, gpu, cpu, P:D or part of its name "
-          "(unset: $SORA_DEVICE, else auto)",
+          "OpenCL device: auto (the first GPU, else the first CPU), gpu, "
+          "cpu, P:D (platform and device index) or a case-insensitive part "
+          "of its name, as sora-tool devices lists them.  Unset: "
+          "$SORA_DEVICE, else auto.  Opened when the element starts",
           DEFAULT_DEVICE, rw | GST_PARAM_MUTABLE_READY));
 
   gst_type_mark_as_plugin_api (GST_TYPE_SORA_SCHEDULER, 0);
@@ -300,7 +323,9 @@ gst_sora_settings_check_model (GstSoraSettings *settings, GstElement *element)
     GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
         ("No model: set model= to a Wan2.1 text-to-video folder in the "
          "diffusers layout"),
-        (NULL));
+        ("the demo model is not installed at %s and GST_SORA_MODEL is unset",
+            GST_SORA_DEFAULT_MODEL_DIR ? GST_SORA_DEFAULT_MODEL_DIR
+                                       : "(none)"));
   return have_model;
 }
 

@@ -6,7 +6,12 @@
  * @title: sorasrc
  *
  * Generates video from a text prompt with a Wan2.1-architecture diffusion
- * transformer on an OpenCL device: `clips` clips, then the stream ends.
+ * transformer (umT5 text encoder, DiT, causal 3D VAE) on an OpenCL device:
+ * `clips` clips, then the stream ends.  The model is a folder in the
+ * diffusers layout, such as Wan2.1-T2V-1.3B-Diffusers as downloaded: the
+ * model property, else $GST_SORA_MODEL, else the demo model installed with
+ * the plugin.
+ *
  * Each clip after the first continues the one before from its last frames
  * (sora_engine_continue), so the stream runs on without a cut and its
  * timestamps without a gap; clips=0 goes on until the element stops.  The
@@ -16,23 +21,22 @@
  * a clip of frames waits to go out, so a stream made faster than it plays
  * stays about two clips ahead instead of filling memory.
  *
- * The model loads on a thread of its own when the element starts (a
- * GST_MESSAGE_PROGRESS START/COMPLETE pair on the bus brackets it), so state
- * changes never block on it.  Each denoising step posts an element message
- * `sora/progress` (step, total-steps, clip, frames-ready, seconds-per-step);
- * a finished clip posts `sora/clip` (seed, generation-time in seconds,
- * frames, prompt): with seed=-1 a random seed is drawn when the element
- * starts and reported there, so the clip can be made again.
+ * Frames are pushed as soon as the model decodes them (1 frame, then 4 at a
+ * time).  prompt, negative-prompt, seed, steps, guidance-scale, flow-shift
+ * and scheduler may change while PLAYING: they are read when a clip starts,
+ * so a change applies to the next clip, which steers the continuing stream.
+ * clips and latency may change at any time; model, device, num-frames and
+ * is-live only in NULL or READY (set later, the change is ignored with a
+ * warning).  The model stays loaded in READY and is released in NULL.
  *
- * Frames are pushed as soon as the model decodes them.  prompt,
- * negative-prompt, seed, steps, guidance-scale, flow-shift and scheduler may
- * change while PLAYING: they are read when a clip starts, so a change applies
- * to the next clip, which steers the continuing stream.  A flushing seek
- * regenerates the clips from the first, with the current properties, and
- * drops the frames before the seek position (a seek to 0 restarts the
- * stream; `clip` in the messages counts from 0 again).  Width and height are
- * multiples of 16 and fixate to the model's native size; the frame rate fixates
- * to 16/1, Wan's own.
+ * A flushing seek regenerates the clips from the first, with the current
+ * properties, and drops the frames before the seek position (a seek to 0
+ * restarts the stream; `clip` in the messages counts from 0 again).
+ *
+ * Output is I420 or NV12 (BT.709, limited range), RGB or RGBA; I420 comes
+ * first, so x264enc makes High-profile H.264 without a videoconvert.  Width
+ * and height are multiples of 16 and fixate to the model's native size; the
+ * frame rate fixates to 16/1, Wan's own.
  *
  * With is-live=true the element reports the latency property (or, when it is
  * 0, the time the first clip took to produce its first frame) as its
@@ -41,23 +45,57 @@
  * end, plus that latency, is past in running time is dropped when a newer
  * frame is already queued, and otherwise goes out at the clock's current
  * frame slot, so the timestamps jump over the frames that never came.
- * Either way a QoS message (live, with processed/dropped counts in frames)
- * reports the frames that were not shown.
+ *
+ * ## Bus messages
+ *
+ * - GST_MESSAGE_PROGRESS with code "load": START when the model starts
+ *   loading, on a thread of its own so that no state change waits for it,
+ *   then COMPLETE (its text names the device), ERROR or CANCELED.
+ * - Element message `sora/progress` after each denoising step: step (uint,
+ *   1 to total-steps), total-steps (uint), clip (uint, from 0),
+ *   frames-ready (uint, frames of that clip decoded so far) and
+ *   seconds-per-step (double, the wall time of that step).
+ * - Element message `sora/clip` when a clip is done: clip (uint), seed
+ *   (uint64, the seed that clip used: with seed=-1 the one drawn at start,
+ *   plus the clip index), generation-time (double, seconds from the clip's
+ *   start to its last frame), frames (uint, the frames it added) and prompt
+ *   (string).
+ * - GST_MESSAGE_QOS (live only) for each run of frames skipped because they
+ *   came too late: live, running-time, stream-time, timestamp and duration
+ *   of the skipped frames, jitter, and processed and dropped frame counts
+ *   since the start (format buffers).
+ * - GST_MESSAGE_LATENCY (live only) when the reported latency changes.
+ * - Errors: RESOURCE NOT_FOUND (no model, or the folder is not there),
+ *   RESOURCE OPEN_READ (a folder the engine cannot use; the message names
+ *   the file and what is wrong), RESOURCE SETTINGS (num-frames is not 4k+1),
+ *   LIBRARY SETTINGS (no such OpenCL device), LIBRARY INIT (the model cannot
+ *   be set up on the device, e.g. out of memory), CORE NEGOTIATION (a size
+ *   that is not a multiple of 16), STREAM FAILED (generation failed).  Each
+ *   message says what to change; docs/troubleshooting.md lists them.
+ *   RESOURCE FAILED: the generation thread could not be started.
+ * - Warning LIBRARY SETTINGS: a property that only changes in NULL or READY
+ *   was set later; the change is ignored.
  *
  * ## Example launch lines
  * |[
+ * gst-launch-1.0 -e sorasrc \
+ *     prompt="a red circle moving right on a black background" \
+ *     num-frames=17 steps=20 ! video/x-raw,width=64,height=64 ! \
+ *     x264enc ! mp4mux ! filesink location=circle.mp4
+ * ]| Renders one clip of the demo model, at the size and length it was
+ * trained for, into an H.264 MP4 file.
+ * |[
  * gst-launch-1.0 -e sorasrc model=/path/to/Wan2.1-T2V-1.3B-Diffusers \
- *     prompt="a red fox running through snow" seed=7 ! \
- *     video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=fox.mp4
- * ]| Renders one clip at the model's native size into an H.264 file.
+ *     prompt="a red fox running through snow" seed=7 num-frames=33 \
+ *     steps=30 ! video/x-raw,width=832,height=480 ! x264enc ! mp4mux ! \
+ *     filesink location=fox.mp4
+ * ]| Renders 2 s of 480p video with Wan2.1-T2V-1.3B.
  * |[
- * gst-launch-1.0 sorasrc model=wan prompt="waves" num-frames=33 steps=20 ! \
- *     video/x-raw,width=480,height=320 ! videoconvert ! autovideosink
- * ]| Shows a shorter, smaller clip on screen.
- * |[
- * gst-launch-1.0 sorasrc model=wan prompt="clouds drifting" clips=0 \
- *     is-live=true latency=30000000000 ! videoconvert ! autovideosink
- * ]| Shows an endless stream, each clip continuing the last.
+ * gst-launch-1.0 sorasrc \
+ *     prompt="a blue square moving up on a white background" clips=0 \
+ *     num-frames=17 steps=20 is-live=true ! \
+ *     video/x-raw,width=64,height=64 ! videoconvert ! autovideosink
+ * ]| Shows an endless stream on screen, each clip continuing the last.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -183,31 +221,49 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
   gobject_class->finalize = gst_sora_src_finalize;
 
   gst_sora_settings_install_properties (gobject_class, PROP_SETTINGS,
-      "What the video shows (read when a clip starts)",
-      "What the video should not show (read when a clip starts)",
-      "Denoising steps per clip");
+      "What the video shows.  Read when each clip starts: a change while "
+      "PLAYING steers the next clip of the stream",
+      "What the video should not show (used when guidance-scale is above "
+      "1).  Read when each clip starts",
+      "Denoising steps per clip: the time a clip takes grows in proportion; "
+      "fewer are faster and coarser (Wan uses 50).  Read when each clip "
+      "starts");
   g_object_class_install_property (gobject_class, PROP_NUM_FRAMES,
       g_param_spec_uint ("num-frames", "Number of frames",
-          "Frames per clip, 4k+1; 0 uses the model's", 0, G_MAXINT,
-          DEFAULT_NUM_FRAMES, rw | GST_PARAM_MUTABLE_READY));
+          "Frames of the first clip, 4k+1 (81 are 5 s at Wan's 16 fps); "
+          "each later clip adds num-frames - 1.  0 uses the model's native "
+          "count",
+          0, G_MAXINT, DEFAULT_NUM_FRAMES, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_IS_LIVE,
-      g_param_spec_boolean ("is-live", "Is live", "Act as a live source",
+      g_param_spec_boolean ("is-live", "Is live",
+          "Act as a live source: frames go out at their clock time, the "
+          "latency property is reported, and frames that come too late are "
+          "skipped with a QoS message",
           DEFAULT_IS_LIVE, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_LATENCY,
       g_param_spec_uint64 ("latency", "Latency",
-          "Latency reported when live, in ns; 0 reports the measured time "
-          "to the first frame of the first clip",
+          "Latency reported when live, in nanoseconds: how long after its "
+          "timestamp a frame may be ready.  0 reports the measured time to "
+          "the first frame of the first clip.  A change posts a LATENCY "
+          "message",
           0, G_MAXUINT64, DEFAULT_LATENCY, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_CLIPS,
       g_param_spec_uint ("clips", "Clips",
-          "Clips before EOS, each continuing the last; 0 never ends "
-          "(read when a clip ends)",
+          "Clips before EOS, each continuing the last without a cut; 0 "
+          "never ends.  Read when a clip ends, so a change while PLAYING "
+          "lengthens or ends the stream",
           0, G_MAXUINT, DEFAULT_CLIPS, rw | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_set_static_metadata (element_class, "Text to video source",
       "Source/Video",
-      "Generates video from a text prompt with a diffusion transformer on "
-      "OpenCL",
+      "Generates video from a text prompt with a Wan2.1 diffusion "
+      "transformer (umT5, DiT, causal VAE) on an OpenCL device, pushing "
+      "frames as they are decoded: one clip, several, or an endless stream "
+      "of clips continuing each other.  Posts PROGRESS (code load) around "
+      "the model load, element messages sora/progress (step, total-steps, "
+      "clip, frames-ready, seconds-per-step) after each denoising step and "
+      "sora/clip (clip, seed, generation-time, frames, prompt) after each "
+      "clip, and, when live, QoS for frames it skips",
       "gst-sora developers");
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
