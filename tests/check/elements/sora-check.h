@@ -10,6 +10,12 @@
 /* The first clip on PoCL compiles kernels: wait long. */
 #define BUS_TIMEOUT (300 * GST_SECOND)
 
+/* A flush or state change waits for at most one denoising step or decoded
+ * chunk of the tiny model (about 3 ms here); the limit allows for a loaded
+ * machine yet stays well under the ~3 s that 1000 steps take when the
+ * cancellation is broken. */
+#define PROMPT_LIMIT_US (G_USEC_PER_SEC)
+
 /* The bus would keep the element alive through its messages (a reference
  * cycle the leaks tracer reports): drop them first. */
 static inline void
@@ -56,6 +62,123 @@ wait_element_message (GstHarness *h, const gchar *name)
     gst_message_unref (msg);
     return copy;
   }
+}
+
+/* Whether a message named @name is on the bus now. */
+static inline gboolean
+has_element_message (GstHarness *h, const gchar *name)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstMessage *msg;
+  gboolean found = FALSE;
+
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    found |= gst_structure_has_name (gst_message_get_structure (msg), name);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  return found;
+}
+
+/* The timestamps of the frames a fakesink rendered (not its preroll). */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  GArray *pts;
+} Rendered;
+
+static inline void
+rendered_on_handoff (
+    GstElement *sink, GstBuffer *buf, GstPad *pad, Rendered *rendered)
+{
+  g_mutex_lock (&rendered->lock);
+  g_array_append_val (rendered->pts, GST_BUFFER_PTS (buf));
+  g_cond_broadcast (&rendered->cond);
+  g_mutex_unlock (&rendered->lock);
+}
+
+static inline guint
+rendered_count (Rendered *rendered)
+{
+  guint n;
+
+  g_mutex_lock (&rendered->lock);
+  n = rendered->pts->len;
+  g_mutex_unlock (&rendered->lock);
+  return n;
+}
+
+/* Plays @launch, whose sink is "fakesink name=sink sync=true", to 3
+ * rendered frames, pauses it for 0.3 s (nothing may be rendered then),
+ * plays it to EOS and checks that @n_frames frames at 16/1 were rendered,
+ * each once and in order.  Timestamps are compared from the first one: a
+ * live source may start its stream later than 0. */
+static inline void
+check_pause_resume (const gchar *launch, guint n_frames)
+{
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (launch, &error);
+  GstElement *sink;
+  Rendered rendered;
+  GstMessage *msg;
+  GstBus *bus;
+  gint64 end;
+  guint i, paused_at;
+
+  fail_unless (pipeline != NULL, "%s", error ? error->message : "");
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  fail_unless (sink != NULL);
+  g_mutex_init (&rendered.lock);
+  g_cond_init (&rendered.cond);
+  rendered.pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  g_object_set (sink, "signal-handoffs", TRUE, NULL);
+  g_signal_connect (
+      sink, "handoff", G_CALLBACK (rendered_on_handoff), &rendered);
+
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE);
+  end = g_get_monotonic_time () + BUS_TIMEOUT / GST_USECOND;
+  g_mutex_lock (&rendered.lock);
+  while (rendered.pts->len < 3)
+    fail_unless (g_cond_wait_until (&rendered.cond, &rendered.lock, end),
+        "only %u frames rendered", rendered.pts->len);
+  g_mutex_unlock (&rendered.lock);
+
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PAUSED) ==
+      GST_STATE_CHANGE_FAILURE);
+  /* A non-live sink completes PAUSED on the next frame, which it holds. */
+  fail_if (gst_element_get_state (pipeline, NULL, NULL, BUS_TIMEOUT) ==
+      GST_STATE_CHANGE_FAILURE);
+  paused_at = rendered_count (&rendered);
+  g_usleep (G_USEC_PER_SEC * 3 / 10);
+  fail_unless_equals_int (rendered_count (&rendered), paused_at);
+  GST_INFO ("paused after %u frames", paused_at);
+
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE);
+  bus = gst_element_get_bus (pipeline);
+  msg = gst_bus_timed_pop_filtered (
+      bus, BUS_TIMEOUT, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no EOS");
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    gst_message_parse_error (msg, &error, NULL);
+    fail ("error after PAUSED -> PLAYING: %s", error->message);
+  }
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+
+  fail_unless_equals_int (rendered.pts->len, n_frames);
+  for (i = 0; i < n_frames; i++)
+    fail_unless_equals_uint64 (g_array_index (rendered.pts, GstClockTime, i) -
+            g_array_index (rendered.pts, GstClockTime, 0),
+        gst_util_uint64_scale (i, GST_SECOND, 16));
+  g_array_unref (rendered.pts);
+  g_mutex_clear (&rendered.lock);
+  g_cond_clear (&rendered.cond);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (pipeline);
 }
 
 #endif /* __SORA_CHECK_H__ */

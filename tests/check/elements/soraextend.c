@@ -22,12 +22,6 @@
 /* 6 is not a multiple of 4: the element makes the engine's rounding, 8. */
 #define EXTEND_FRAMES 6
 #define N_STEPS 2
-/* The first generation on PoCL also compiles kernels. */
-/* A flush or state change waits for at most one denoising step or decoded
- * chunk of the tiny model (about 3 ms here); the limit allows for a loaded
- * machine yet stays well under the ~3 s the 1000 steps of
- * start_long_generation take when the cancellation is broken. */
-#define PROMPT_LIMIT_US (G_USEC_PER_SEC)
 
 static GstHarness *
 new_extend (guint steps)
@@ -49,22 +43,6 @@ new_extend (guint steps)
   gst_object_unref (bus);
   g_free (model);
   return h;
-}
-
-/* Whether a message named @name is on the bus now. */
-static gboolean
-has_element_message (GstHarness *h, const gchar *name)
-{
-  GstBus *bus = gst_element_get_bus (h->element);
-  GstMessage *msg;
-  gboolean found = FALSE;
-
-  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
-    found |= gst_structure_has_name (gst_message_get_structure (msg), name);
-    gst_message_unref (msg);
-  }
-  gst_object_unref (bus);
-  return found;
 }
 
 /* Input frame @i: a pattern of its own, stamped at @fps_n/1 when that is
@@ -360,19 +338,83 @@ GST_START_TEST (test_flush_during_generation)
 
 GST_END_TEST;
 
-GST_START_TEST (test_stop_during_generation)
+/* Leaves PLAYING for @state in the middle of a generation: promptly, and
+ * the generation does not finish. */
+static void
+stop_during_generation (GstState state)
 {
   GstHarness *h = start_long_generation ();
+  const gchar *name = gst_element_state_get_name (state);
   gint64 t0, dt;
 
   t0 = g_get_monotonic_time ();
-  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_READY),
-      GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (
+      gst_element_set_state (h->element, state), GST_STATE_CHANGE_SUCCESS);
   dt = g_get_monotonic_time () - t0;
-  g_test_message ("PLAYING→READY took %.3f s", dt / 1e6);
-  fail_unless (dt < PROMPT_LIMIT_US, "PLAYING→READY took %.1f s", dt / 1e6);
+  g_test_message ("PLAYING→%s took %.3f s", name, dt / 1e6);
+  fail_unless (dt < PROMPT_LIMIT_US, "PLAYING→%s took %.1f s", name, dt / 1e6);
   fail_if (has_element_message (h, "sora/clip"), "generation not stopped");
   teardown (h);
+}
+
+GST_START_TEST (test_stop_during_generation)
+{
+  stop_during_generation (GST_STATE_READY);
+}
+
+GST_END_TEST;
+
+/* NULL also gives the model back. */
+GST_START_TEST (test_null_during_generation)
+{
+  stop_during_generation (GST_STATE_NULL);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_prompt_change_applies_to_next_extension)
+{
+  GstHarness *h = new_extend (N_STEPS);
+  GstStructure *s;
+  gboolean queued = FALSE;
+  guint i;
+
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
+  for (i = 0; i < 5; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, input_frame (i, 16)), GST_FLOW_OK);
+  g_signal_emit_by_name (h->element, "extend", &queued);
+  fail_unless (queued);
+  /* The extension has read its prompt: the change waits for the next one,
+   * at EOS. */
+  gst_structure_free (wait_element_message (h, "sora/progress"));
+  g_object_set (h->element, "prompt", "a storm over the sea", NULL);
+  push_eos (h);
+
+  s = wait_element_message (h, "sora/clip");
+  fail_unless_equals_string (
+      gst_structure_get_string (s, "prompt"), "a kite over a beach");
+  gst_structure_free (s);
+  s = wait_element_message (h, "sora/clip");
+  fail_unless_equals_string (
+      gst_structure_get_string (s, "prompt"), "a storm over the sea");
+  gst_structure_free (s);
+  teardown (h);
+}
+
+GST_END_TEST;
+
+/* 9 input frames and the 8 new ones, paused in the middle. */
+GST_START_TEST (test_paused_playing)
+{
+  gchar *launch = g_strdup_printf (
+      "videotestsrc num-buffers=9 ! " RGB_CAPS ",framerate=16/1 ! "
+      "soraextend model=%s/wan-tiny steps=%d seed=5 extend-frames=8 ! "
+      "fakesink name=sink sync=true",
+      g_getenv ("SORA_FIXTURES"), N_STEPS);
+
+  check_pause_resume (launch, 17);
+  g_free (launch);
 }
 
 GST_END_TEST;
@@ -422,6 +464,9 @@ soraextend_suite (void)
   tcase_add_test (tc, test_extend_signal);
   tcase_add_test (tc, test_flush_during_generation);
   tcase_add_test (tc, test_stop_during_generation);
+  tcase_add_test (tc, test_null_during_generation);
+  tcase_add_test (tc, test_prompt_change_applies_to_next_extension);
+  tcase_add_test (tc, test_paused_playing);
   tcase_add_test (tc, test_size_not_multiple_of_16);
   return s;
 }
