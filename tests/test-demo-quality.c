@@ -1,0 +1,338 @@
+/* gst-sora tests: does models/sora-demo, run by our engine, make what the
+ * prompt asks?  Prompts are held-out combinations of the training world
+ * (tests/fixtures/demo-quality, made by tools/make_demo_quality_fixtures.py);
+ * each clip is measured with the rules of tools/train_demo_model.py
+ * measure(): foreground = pixels more than 60 (sum of |RGB - background|)
+ * from the prompt's background; colour = the nearest of the world's six
+ * hues to the circular mean hue of saturated foreground pixels; direction =
+ * the larger axis of the foreground centroid's displacement, at least 4
+ * pixels.  Rates are printed; the test fails below the issue's bars.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "sora-engine.h"
+#include "sora-safetensors.h"
+#include "sora-test-util.h"
+
+#define SIZE 64
+#define CLIP_FRAMES 17
+#define CONTEXT_FRAMES 9
+#define NEW_FRAMES 8
+#define STEPS 20
+#define GUIDANCE 5.0
+
+/* The bars of the issue, as fractions. */
+#define MIN_COLOUR 0.80
+#define MIN_MOTION 0.70
+#define MAX_LANGUAGE_GAP 0.10
+#define MIN_EXTEND 0.70
+
+static const char *colours[] = { "red", "yellow", "green", "cyan", "blue",
+  "magenta" };
+
+static SoraEngine *engine;
+static JsonObject *prompts;
+static JsonParser *parser;
+
+static void
+background_rgb (const char *name, float rgb[3])
+{
+  float v = g_str_equal (name, "white") ? 255.f
+      : g_str_equal (name, "gray")      ? 128.f
+                                        : 0.f;
+
+  g_assert_true (g_str_equal (name, "white") || g_str_equal (name, "gray") ||
+      g_str_equal (name, "black"));
+  rgb[0] = rgb[1] = rgb[2] = v;
+}
+
+static gboolean
+is_foreground (const guint8 *p, const float bg[3])
+{
+  return fabsf (p[0] - bg[0]) + fabsf (p[1] - bg[1]) + fabsf (p[2] - bg[2]) >
+      60.f;
+}
+
+/* Foreground centroid of one frame; FALSE when under 4 pixels. */
+static gboolean
+centroid (const guint8 *frame, const float bg[3], double *cx, double *cy)
+{
+  double sx = 0, sy = 0;
+  guint n = 0;
+
+  for (guint y = 0; y < SIZE; y++)
+    for (guint x = 0; x < SIZE; x++)
+      if (is_foreground (frame + (y * SIZE + x) * 3, bg)) {
+        sx += x;
+        sy += y;
+        n++;
+      }
+  if (n < 4)
+    return FALSE;
+  *cx = sx / n;
+  *cy = sy / n;
+  return TRUE;
+}
+
+/* The colour name of a clip's saturated foreground pixels, or NULL. */
+static const char *
+dominant_colour (const guint8 *frames, guint n_frames, const float bg[3])
+{
+  double s = 0, c = 0, hue;
+  guint n = 0;
+
+  for (gsize i = 0; i < (gsize)n_frames * SIZE * SIZE; i++) {
+    const guint8 *p = frames + i * 3;
+    float r = p[0] / 255.f, g = p[1] / 255.f, b = p[2] / 255.f;
+    float mx = MAX (r, MAX (g, b)), mn = MIN (r, MIN (g, b));
+    float d = MAX (mx - mn, 1e-6f), h;
+
+    if (!is_foreground (p, bg) || (mx - mn) / MAX (mx, 1e-6f) <= 0.3f)
+      continue;
+    if (mx == r)
+      h = fmodf ((g - b) / d + 6.f, 6.f);
+    else if (mx == g)
+      h = (b - r) / d + 2.f;
+    else
+      h = (r - g) / d + 4.f;
+    s += sin (h * G_PI / 3);
+    c += cos (h * G_PI / 3);
+    n++;
+  }
+  if (n < 4)
+    return NULL;
+  hue = fmod (atan2 (s, c) * 180 / G_PI + 360, 360);
+  return colours[(int)(fmod (hue + 30, 360) / 60)];
+}
+
+/* Direction of the centroid from @first to @last, or NULL when it moved
+ * less than 4 pixels or the object is gone. */
+static const char *
+direction (const guint8 *first, const guint8 *last, const float bg[3])
+{
+  double x0, y0, x1, y1, dx, dy;
+
+  if (!centroid (first, bg, &x0, &y0) || !centroid (last, bg, &x1, &y1))
+    return NULL;
+  dx = x1 - x0;
+  dy = y1 - y0;
+  if (MAX (fabs (dx), fabs (dy)) < 4)
+    return NULL;
+  if (fabs (dx) >= fabs (dy))
+    return dx > 0 ? "right" : "left";
+  return dy > 0 ? "down" : "up";
+}
+
+static gboolean
+append_frames (const guint8 *pixels, guint n_frames, guint width, guint height,
+    gpointer user_data)
+{
+  g_byte_array_append (user_data, pixels, n_frames * width * height * 3);
+  return TRUE;
+}
+
+static SoraGenerateParams
+params_for (const char *prompt, guint64 seed, guint frames)
+{
+  SoraGenerateParams p = {
+    .prompt = prompt,
+    .seed = seed,
+    .steps = STEPS,
+    .guidance_scale = GUIDANCE,
+    .sampler = SORA_SAMPLER_UNIPC,
+    .width = SIZE,
+    .height = SIZE,
+    .frames = frames,
+    .format = SORA_PIXEL_RGB,
+  };
+  return p;
+}
+
+static gboolean
+is_direction (const char *motion)
+{
+  return g_str_equal (motion, "left") || g_str_equal (motion, "right") ||
+      g_str_equal (motion, "up") || g_str_equal (motion, "down");
+}
+
+typedef struct
+{
+  guint colour_ok, colour_n, motion_ok, motion_n;
+} Rates;
+
+/* Generates every held-out prompt in @lang ("en" or "zh") and scores it. */
+static Rates
+score_language (const char *lang)
+{
+  JsonArray *cases = json_object_get_array_member (prompts, "generate");
+  Rates r = { 0 };
+
+  for (guint i = 0; i < json_array_get_length (cases); i++) {
+    JsonObject *c = json_array_get_object_element (cases, i);
+    const char *prompt = json_object_get_string_member (c, lang);
+    const char *want_colour = json_object_get_string_member (c, "colour");
+    const char *motion = json_object_get_string_member (c, "motion");
+    SoraGenerateParams p = params_for (
+        prompt, json_object_get_int_member (c, "seed"), CLIP_FRAMES);
+    GByteArray *clip = g_byte_array_new ();
+    GError *error = NULL;
+    const char *colour, *dir = NULL;
+    float bg[3];
+
+    background_rgb (json_object_get_string_member (c, "background"), bg);
+    g_assert_true (sora_engine_generate (
+        engine, &p, NULL, append_frames, clip, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (clip->len, ==, CLIP_FRAMES * SIZE * SIZE * 3);
+    colour = dominant_colour (clip->data, CLIP_FRAMES, bg);
+    r.colour_n++;
+    r.colour_ok += colour && g_str_equal (colour, want_colour);
+    if (is_direction (motion)) {
+      dir = direction (clip->data,
+          clip->data + (gsize)(CLIP_FRAMES - 1) * SIZE * SIZE * 3, bg);
+      r.motion_n++;
+      r.motion_ok += dir && g_str_equal (dir, motion);
+    }
+    g_test_message ("%s | colour %s | motion %s", prompt, colour ? colour : "-",
+        dir ? dir : "-");
+    g_byte_array_unref (clip);
+  }
+  return r;
+}
+
+static Rates english, chinese;
+
+static void
+report (const char *what, guint ok, guint n, double bar)
+{
+  g_test_message ("%s: %u/%u = %.0f%% (bar %.0f%%)", what, ok, n,
+      100.0 * ok / n, 100 * bar);
+  g_print ("# %s: %u/%u = %.0f%% (bar %.0f%%)\n", what, ok, n, 100.0 * ok / n,
+      100 * bar);
+}
+
+static void
+test_english (void)
+{
+  english = score_language ("en");
+  g_assert_cmpuint (english.colour_n, >=, 50);
+  g_assert_cmpuint (english.motion_n, >=, 50);
+  report ("English colour", english.colour_ok, english.colour_n, MIN_COLOUR);
+  report ("English motion", english.motion_ok, english.motion_n, MIN_MOTION);
+  g_assert_cmpfloat (
+      (double)english.colour_ok / english.colour_n, >=, MIN_COLOUR);
+  g_assert_cmpfloat (
+      (double)english.motion_ok / english.motion_n, >=, MIN_MOTION);
+}
+
+/* Chinese against English on the same combinations and seeds: each rate
+ * within 10 points. */
+static void
+test_chinese (void)
+{
+  double en_score, zh_score;
+
+  if (english.colour_n == 0)
+    english = score_language ("en");
+  chinese = score_language ("zh");
+  report ("Chinese colour", chinese.colour_ok, chinese.colour_n, MIN_COLOUR);
+  report ("Chinese motion", chinese.motion_ok, chinese.motion_n, MIN_MOTION);
+  en_score = (double)english.colour_ok / english.colour_n;
+  zh_score = (double)chinese.colour_ok / chinese.colour_n;
+  g_assert_cmpfloat (zh_score, >=, en_score - MAX_LANGUAGE_GAP);
+  en_score = (double)english.motion_ok / english.motion_n;
+  zh_score = (double)chinese.motion_ok / chinese.motion_n;
+  g_assert_cmpfloat (zh_score, >=, en_score - MAX_LANGUAGE_GAP);
+}
+
+/* Extension of generator clips: 9 context frames of an object moving one
+ * way; the 8 new frames must move it the same way (centroid from the first
+ * to the last new frame). */
+static void
+test_extend (void)
+{
+  JsonArray *cases = json_object_get_array_member (prompts, "extend");
+  char *path = sora_test_fixture ("demo-quality/contexts.safetensors");
+  GError *error = NULL;
+  SoraSafetensors *file = sora_safetensors_open (path, &error);
+  const SoraSafetensor *t;
+  gsize clip_bytes = (gsize)CONTEXT_FRAMES * SIZE * SIZE * 3;
+  guint ok = 0, n = json_array_get_length (cases);
+
+  g_assert_no_error (error);
+  t = sora_safetensors_find (file, "contexts");
+  g_assert_nonnull (t);
+  g_assert_cmpint (t->dtype, ==, SORA_SAFE_U8);
+  g_assert_cmpuint (t->numel, ==, n * clip_bytes);
+  g_assert_cmpuint (n, >=, 50);
+  for (guint i = 0; i < n; i++) {
+    JsonObject *c = json_array_get_object_element (cases, i);
+    const char *motion = json_object_get_string_member (c, "motion");
+    SoraGenerateParams p = params_for (json_object_get_string_member (c, "en"),
+        json_object_get_int_member (c, "seed"), NEW_FRAMES);
+    guint8 *context = g_memdup2 (t->data + i * clip_bytes, clip_bytes);
+    GByteArray *clip = g_byte_array_new ();
+    const char *dir;
+    float bg[3];
+
+    background_rgb (json_object_get_string_member (c, "background"), bg);
+    g_assert_true (sora_engine_extend (engine, &p, context, CONTEXT_FRAMES,
+        NULL, append_frames, clip, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (clip->len, ==, NEW_FRAMES * SIZE * SIZE * 3);
+    dir = direction (
+        clip->data, clip->data + (gsize)(NEW_FRAMES - 1) * SIZE * SIZE * 3, bg);
+    ok += dir && g_str_equal (dir, motion);
+    g_test_message ("extend %s | new frames go %s", p.prompt, dir ? dir : "-");
+    g_free (context);
+    g_byte_array_unref (clip);
+  }
+  report ("soraextend continues the motion", ok, n, MIN_EXTEND);
+  g_assert_cmpfloat ((double)ok / n, >=, MIN_EXTEND);
+  sora_safetensors_free (file);
+  g_free (path);
+}
+
+static void
+skip_no_model (gconstpointer model)
+{
+  char *why = g_strdup_printf ("SORA_DEMO_MODEL (%s) is not a model folder",
+      model ? (const char *)model : "unset");
+
+  g_test_skip (why);
+  g_free (why);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *model = g_getenv ("SORA_DEMO_MODEL");
+  char *path;
+  GError *error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  if (model == NULL || !g_file_test (model, G_FILE_TEST_IS_DIR)) {
+    g_test_add_data_func ("/demo-quality/model", model, skip_no_model);
+    return g_test_run ();
+  }
+  engine = sora_engine_open (model, NULL, NULL, &error);
+  g_assert_no_error (error);
+  path = sora_test_fixture ("demo-quality/prompts.json");
+  parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (parser, path, &error));
+  g_assert_no_error (error);
+  prompts = json_node_get_object (json_parser_get_root (parser));
+  g_free (path);
+
+  g_test_add_func ("/demo-quality/english", test_english);
+  g_test_add_func ("/demo-quality/chinese", test_chinese);
+  g_test_add_func ("/demo-quality/extend", test_extend);
+  ret = g_test_run ();
+  g_object_unref (parser);
+  sora_engine_free (engine);
+  return ret;
+}
