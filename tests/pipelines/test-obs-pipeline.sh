@@ -62,11 +62,16 @@ run_obs() {
   [ -z "$gaps" ] || fail "frames not 1/16 s apart: $gaps"
 }
 
+# Our model and a small size in place of the doc's real-model figures.
+shrink() {
+  q=$(swap "$1" "model=/path/to/Wan2.1-T2V-1.3B-Diffusers" "model=$model")
+  swap "$q" "width=832,height=480" "width=48,height=32"
+}
+
 t0=$(date +%s)
 p=$(block 1)
 [ -n "$p" ] || fail "no first OBS pipeline in $doc"
-p=$(swap "$p" "model=/path/to/Wan2.1-T2V-1.3B-Diffusers" "model=$model")
-p=$(swap "$p" "width=832,height=480" "width=48,height=32")
+p=$(shrink "$p")
 p=$(swap "$p" "latency=30000000000" "latency=1000000000")
 p=$(swap "$p" "sorasrc " "sorasrc num-frames=9 steps=2 num-buffers=20 ")
 run_obs "$p" "format=(string)RGBA, width=(int)48, height=(int)32" 20
@@ -76,8 +81,7 @@ gst-launch-1.0 -q videotestsrc num-buffers=1 ! video/x-raw,width=64,height=64 ! 
 p=$(block 2)
 [ -n "$p" ] || fail "no second OBS pipeline in $doc"
 p=$(swap "$p" "location=/path/to/picture.png" "location=$out/picture.png")
-p=$(swap "$p" "model=/path/to/Wan2.1-T2V-1.3B-Diffusers" "model=$model")
-p=$(swap "$p" "width=832,height=480" "width=48,height=32")
+p=$(shrink "$p")
 p=$(swap "$p" "soraextend " "soraextend steps=2 ")
 # The picture and 48 new frames.
 run_obs "$p" "format=(string)BGRx" 49
