@@ -119,12 +119,22 @@ sora_engine_get_native_size (
   const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
   const SoraWanVaeConfig *vc =
       sora_model_folder_get_vae_config (engine->folder);
-  /* Wan2.1 is trained at 832x480 with 81 frames; a model whose RoPE covers
-   * fewer patches along an axis (small models) gets that many instead. */
+  /* A model may say what it was trained at; Wan2.1 is trained at 832x480
+   * with 81 frames, and a model whose RoPE covers fewer patches along an
+   * axis (small models) gets that many instead. */
   guint patch_w = vc->scale_factor_spatial * tc->patch_size[2];
   guint patch_h = vc->scale_factor_spatial * tc->patch_size[1];
   guint max_f = (tc->rope_max_seq_len - 1) * vc->scale_factor_temporal + 1;
 
+  if (tc->native_size[0]) {
+    if (width)
+      *width = tc->native_size[0];
+    if (height)
+      *height = tc->native_size[1];
+    if (frames)
+      *frames = tc->native_size[2];
+    return;
+  }
   if (width)
     *width = MIN (832, tc->rope_max_seq_len * patch_w);
   if (height)

@@ -313,6 +313,39 @@ test_expected_lists (void)
   g_assert_no_error (error);
 }
 
+/* The optional "_sora_native_size" (diffusers ignores "_" keys). */
+static void
+test_native_size (void)
+{
+  const char *good = "{\"_sora_native_size\": [64, 48, 17]}";
+  const char *bad[] = {
+    "{\"_sora_native_size\": [64, 48]}",
+    "{\"_sora_native_size\": [64, 50, 17]}",
+    "{\"_sora_native_size\": [64, 48, 16]}",
+    "{\"_sora_native_size\": [64, -48, 17]}",
+    "{\"_sora_native_size\": \"64x48\"}",
+  };
+  SoraWanTransformerConfig tc;
+
+  g_assert_true (
+      sora_wan_transformer_config_parse ("{}", 2, "default", &tc, NULL));
+  g_assert_cmpuint (tc.native_size[0], ==, 0);
+  g_assert_true (sora_wan_transformer_config_parse (
+      good, strlen (good), "good", &tc, NULL));
+  g_assert_cmpuint (tc.native_size[0], ==, 64);
+  g_assert_cmpuint (tc.native_size[1], ==, 48);
+  g_assert_cmpuint (tc.native_size[2], ==, 17);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_false (sora_wan_transformer_config_parse (
+        bad[i], strlen (bad[i]), "cfg.json", &tc, &error));
+    g_assert_error (error, SORA_ERROR, SORA_ERROR_MODEL);
+    g_assert_nonnull (strstr (error->message, "cfg.json"));
+    g_assert_nonnull (strstr (error->message, "_sora_native_size"));
+  }
+}
+
 static void
 test_open_and_validate (void)
 {
@@ -543,6 +576,7 @@ main (int argc, char **argv)
 {
   sora_test_init (&argc, &argv);
   g_test_add_func ("/model-folder/expected-lists", test_expected_lists);
+  g_test_add_func ("/model-folder/native-size", test_native_size);
   g_test_add_func ("/model-folder/open-and-validate", test_open_and_validate);
   g_test_add_func ("/model-folder/bad-tensors", test_bad_tensors);
   g_test_add_func ("/model-folder/bad-folders", test_bad_folders);

@@ -217,6 +217,22 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
             "entries must be integers in "
             "[1, 16]");
   }
+  if (member (&r, "_sora_native_size")) {
+    JsonArray *size = read_array (&r, "_sora_native_size", 3, 3);
+
+    if (size == NULL)
+      return FALSE;
+    for (guint i = 0; i < 3; i++)
+      if (!int_in_range (
+              json_array_get_element (size, i), 1, 65536, &cfg->native_size[i]))
+        return bad_key (&r, "_sora_native_size",
+            "must be [width, height, frames], integers in [1, 65536]");
+    /* what sora_engine_check_size accepts */
+    if (cfg->native_size[0] % 16 || cfg->native_size[1] % 16 ||
+        cfg->native_size[2] % 4 != 1)
+      return bad_key (&r, "_sora_native_size",
+          "must have width and height multiples of 16 and 4k+1 frames");
+  }
   if (!check_class (&r, "_class_name", "WanTransformer3DModel") ||
       !read_uint (&r, "num_attention_heads", 40, 1, 1024, FALSE,
           &cfg->num_attention_heads) ||

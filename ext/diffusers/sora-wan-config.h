@@ -28,6 +28,9 @@ typedef struct
   guint added_kv_proj_dim; /* 0: none (I2V only) */
   guint rope_max_seq_len;
   guint pos_embed_seq_len; /* 0: none (FLF2V only) */
+  /* "_sora_native_size": [width, height, frames] the model was trained at;
+   * 0 when absent.  diffusers ignores keys that start with "_". */
+  guint native_size[3];
 } SoraWanTransformerConfig;
 
 #define SORA_WAN_VAE_MAX_LEVELS 8
