@@ -9,7 +9,8 @@ Stages, each resumable from its checkpoint in WORKDIR (run the same command
 again after an interruption; a finished stage is skipped):
 
   tokenizer  SentencePiece Unigram on every caption, as tokenizer.json
-  vae        the VAE on 5-frame windows; logs L1 and PSNR on object pixels
+  vae        the VAE through a plain teacher encoder (see ChunkEncoder);
+             logs the losses and PSNR on object pixels
   latents    encodes the training clips (posterior mode) once
   dit        DiT + text encoder, flow matching with caption dropout;
              logs the loss and, at checkpoints, colour/motion accuracy of
@@ -60,9 +61,10 @@ DIT_CONFIG = dict(patch_size=[1, 2, 2], num_attention_heads=2,
                   eps=1e-6, image_dim=None, added_kv_proj_dim=None,
                   rope_max_seq_len=1024)
 FLOW_SHIFT = 3.0
-# 1e-3 diverged after 150 steps (L1 1.0 -> 2.0, object PSNR 9 dB)
+# the Wan decoder is unstable at 1e-3 and slow at 1e-4
 VAE_LR = 3e-4
 SEED = 20261125
+TRAIN_SEED0 = 1000000  # world seeds of the training clips
 
 
 def log(workdir, stage, record):
@@ -70,6 +72,29 @@ def log(workdir, stage, record):
     print(json.dumps(record, ensure_ascii=False), flush=True)
     with open(os.path.join(workdir, "log.jsonl"), "a", encoding="utf-8") as f:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+class Schedule:
+    """Cosine learning rate after a warm-up, over a number of steps or,
+    when @minutes is set, over that much training time (the step count then
+    depends on the machine; the log records it).  @elapsed resumes it."""
+
+    def __init__(self, lr, steps, minutes, warmup, elapsed=0.0):
+        self.lr, self.steps, self.warmup = lr, steps, warmup
+        self.seconds = minutes * 60.0
+        self.elapsed0, self.t0 = elapsed, time.time()
+
+    def elapsed(self):
+        return self.elapsed0 + time.time() - self.t0
+
+    def progress(self, step):
+        if self.seconds > 0:
+            return min(1.0, self.elapsed() / self.seconds)
+        return min(1.0, step / self.steps)
+
+    def rate(self, step):
+        return self.lr * min(1.0, (step + 1) / self.warmup) * (
+            0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.progress(step))))
 
 
 def save_checkpoint(path, state):
@@ -130,12 +155,29 @@ def foreground(clips, backgrounds):
     return (d > 60).float()[:, None]
 
 
-def vae_batch(rng, batch, frames):
+def _sample(seed):
+    return world.sample(seed + TRAIN_SEED0)
+
+
+def clip_bank(args):
+    """The args.clips training clips (clip, en, zh, background), rendered
+    by args.workers processes."""
+    import multiprocessing
+    if getattr(args, "bank", None) is None:
+        with multiprocessing.Pool(args.workers) as pool:
+            args.bank = pool.map(_sample, range(args.clips), chunksize=16)
+    return args.bank
+
+
+def vae_batch(rng, batch, frames, bank=None):
+    """Random windows of clips from @bank, or of fresh clips."""
     clips, bgs = [], []
     for _ in range(batch):
-        seed = rng.randrange(1 << 30)
-        clip, _, _, background = world.sample(seed)
-        start = rng.choice([0, 4, 8, 12]) if frames < world.FRAMES else 0
+        if bank is not None:
+            clip, _, _, background = bank[rng.randrange(len(bank))]
+        else:
+            clip, _, _, background = world.sample(rng.randrange(1 << 30))
+        start = rng.choice(range(0, world.FRAMES - frames + 1, 4))
         clips.append(clip[start:start + frames])
         bgs.append(background)
     clips = np.stack(clips)
@@ -155,58 +197,148 @@ def new_vae():
     return AutoencoderKLWan(**VAE_CONFIG)
 
 
+class ChunkEncoder(torch.nn.Module):
+    """A plain conv net (GroupNorm) from one causal time chunk (the first
+    frame repeated 4 times, then 4 frames each) to one latent frame.
+
+    Trained end to end from random weights, the Wan VAE stays at the
+    background-only solution for hundreds of steps (object PSNR 7-9 dB after
+    500 steps at lr 3e-4; it cannot even overfit 8 images, while this net
+    with the Wan decoder does).  So the VAE is trained through a teacher:
+    the Wan decoder learns to decode this net's latents, then the Wan
+    encoder learns to produce them.  The teacher is not exported."""
+
+    def __init__(self, z_dim):
+        super().__init__()
+
+        def block(i, o, stride):
+            return [torch.nn.Conv2d(i, o, 3, stride, 1),
+                    torch.nn.GroupNorm(8, o), torch.nn.SiLU()]
+        self.net = torch.nn.Sequential(
+            *block(12, 64, 1), *block(64, 64, 2), *block(64, 96, 2),
+            *block(96, 128, 2), *block(128, 128, 1),
+            torch.nn.Conv2d(128, z_dim, 1))
+
+    def forward(self, x):
+        b, c, f, h, w = x.shape
+        chunks = [x[:, :, :1].expand(b, c, 4, h, w)] + [
+            x[:, :, 1 + 4 * i:5 + 4 * i] for i in range((f - 1) // 4)]
+        z = [self.net(ch.reshape(b, c * 4, h, w)) for ch in chunks]
+        return torch.stack(z, 2)
+
+
+def decode_unclamped(vae, z):
+    """AutoencoderKLWan._decode without its final clamp to [-1, 1], which
+    would stop the gradient wherever the output overshoots."""
+    vae.clear_cache()
+    x = vae.post_quant_conv(z)
+    out = []
+    for i in range(z.shape[2]):
+        vae._conv_idx = [0]
+        out.append(vae.decoder(x[:, :, i:i + 1], feat_cache=vae._feat_map,
+                               feat_idx=vae._conv_idx, first_chunk=i == 0))
+    vae.clear_cache()
+    return torch.cat(out, 2)
+
+
+def wan_latents(vae, x):
+    return vae.encode(x).latent_dist.mode()
+
+
 def stage_vae(args):
+    """Phase 0 (args.vae_steps): teacher + Wan decoder on reconstruction,
+    with the Wan encoder regressing the teacher's latents alongside; phase 1
+    (a quarter as many steps): the Wan encoder alone on the final teacher.
+    Clip lengths 5, 9 and 17 frames, so the causal caches see every
+    position the engine will use."""
     ckpt = os.path.join(args.workdir, "vae.pt")
     torch.manual_seed(SEED)
     vae = new_vae().to(args.device)
-    opt = torch.optim.AdamW(vae.parameters(), lr=VAE_LR, weight_decay=0.0)
-    step, rng_state = 0, None
+    teacher = ChunkEncoder(VAE_CONFIG["z_dim"]).to(args.device)
+    phase, step, elapsed, rng_state, opt_state = 0, 0, 0.0, None, None
     if os.path.exists(ckpt):
         state = torch.load(ckpt, weights_only=False)
         vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, rng_state = state["step"], state["rng"]
-    if step >= args.vae_steps:
+        teacher.load_state_dict(state["teacher"])
+        phase, step, rng_state = state["phase"], state["step"], state["rng"]
+        opt_state, elapsed = state["opt"], state.get("elapsed", 0.0)
+    if phase >= 2:
         return
     rng = random.Random(SEED + 1)
     if rng_state is not None:
         rng.setstate(rng_state)
-    eval_rng = random.Random(SEED + 2)
-    x_eval, m_eval = vae_batch(eval_rng, 8, world.FRAMES)
-    t0 = time.time()
-    while step < args.vae_steps:
-        lr = VAE_LR * min(1.0, (step + 1) / 50) * (
-            0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.vae_steps)))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x, m = vae_batch(rng, 8, 5)
-        x, m = x.to(args.device), m.to(args.device)
-        post = vae.encode(x).latent_dist
-        y = vae.decode(post.sample()).sample
-        w = 1.0 + 8.0 * m  # the objects are what matters, and they are small
-        loss = ((y - x).abs() * w).mean() + ((y - x) ** 2 * w).mean() + \
-            1e-6 * post.kl().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        step += 1
-        if step % 25 == 0:
-            log(args.workdir, "vae", {"step": step, "loss": loss.item(),
-                                      "lr": lr, "s": round(time.time() - t0)})
-        if step % 100 == 0 or step == args.vae_steps:
-            with torch.no_grad():
-                xe = x_eval.to(args.device)
-                ye = vae.decode(vae.encode(xe).latent_dist.mode()).sample
-                ye = ye.clamp(-1, 1)
-            log(args.workdir, "vae", {
-                "step": step, "eval_object_psnr": round(object_psnr(
-                    xe, ye, m_eval.to(args.device)), 2),
-                "eval_psnr": round(object_psnr(
-                    xe, ye, torch.ones_like(m_eval).to(args.device)), 2)})
-            save_checkpoint(ckpt, {"model": vae.state_dict(),
-                                   "opt": opt.state_dict(), "step": step,
-                                   "rng": rng.getstate()})
+    bank = clip_bank(args)
+    x_eval, m_eval = vae_batch(random.Random(SEED + 2), 8, world.FRAMES)
+    x_eval, m_eval = x_eval.to(args.device), m_eval.to(args.device)
+    n = args.vae_batch
+    while phase < 2:
+        params = list(vae.encoder.parameters()) + \
+            list(vae.quant_conv.parameters())
+        if phase == 0:
+            params += list(teacher.parameters()) + \
+                list(vae.post_quant_conv.parameters()) + \
+                list(vae.decoder.parameters())
+        opt = torch.optim.AdamW(params, lr=VAE_LR, weight_decay=0.0)
+        if opt_state is not None:
+            opt.load_state_dict(opt_state)
+            opt_state = None
+        # phase 1 gets a quarter of phase 0's steps or time
+        share = 1.0 if phase == 0 else 0.25
+        sched = Schedule(VAE_LR, max(1, int(args.vae_steps * share)),
+                         args.vae_minutes * share, 50, elapsed)
+        while True:
+            done = sched.progress(step) >= 1.0
+            if step % 100 == 0 or done:
+                with torch.no_grad():
+                    zt, zw = teacher(x_eval), wan_latents(vae, x_eval)
+                    yt, yw = vae.decode(zt).sample, vae.decode(zw).sample
+                log(args.workdir, "vae", {
+                    "phase": phase, "step": step,
+                    "eval_object_psnr": round(object_psnr(
+                        x_eval, yt, m_eval), 2),
+                    "eval_psnr": round(object_psnr(
+                        x_eval, yt, torch.ones_like(m_eval)), 2),
+                    "eval_wan_encoder_object_psnr": round(object_psnr(
+                        x_eval, yw, m_eval), 2),
+                    "eval_latent_rel_err": round(
+                        ((zw - zt).norm() / zt.norm()).item(), 4)})
+                save_checkpoint(ckpt, {
+                    "model": vae.state_dict(),
+                    "teacher": teacher.state_dict(),
+                    "phase": phase + done, "step": 0 if done else step,
+                    "elapsed": 0.0 if done else sched.elapsed(),
+                    "opt": None if done else opt.state_dict(),
+                    "rng": rng.getstate()})
+            if done:
+                break
+            lr = sched.rate(step)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            frames, batch = rng.choice([(5, 4 * n), (9, 2 * n), (17, n)])
+            x, m = vae_batch(rng, batch, frames, bank)
+            x, m = x.to(args.device), m.to(args.device)
+            z = teacher(x)
+            target = z.detach()
+            # the Wan encoder follows the teacher from the start; phase 1
+            # only finishes the job against the final teacher
+            loss = F.mse_loss(wan_latents(vae, x), target) / target.var()
+            if phase == 0:
+                # noise: robust to the small errors of the DiT's latents
+                y = decode_unclamped(
+                    vae, z + 0.05 * target.std() * torch.randn_like(z))
+                w = 1.0 + 8.0 * m  # the objects matter, and they are small
+                loss = loss + ((y - x).abs() * w).mean() + \
+                    ((y - x) ** 2 * w).mean() + 1e-3 * (z ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            step += 1
+            if step % 25 == 0:
+                log(args.workdir, "vae", {
+                    "phase": phase, "step": step, "loss": round(loss.item(), 4),
+                    "lr": lr, "s": round(sched.elapsed())})
+        phase, step, elapsed = phase + 1, 0, 0.0
 
 
 def load_vae(args):
@@ -232,10 +364,10 @@ def stage_latents(args):
         start = len(en)
     t0 = time.time()
     batch = 16
+    bank = clip_bank(args)
     for i in range(start, args.clips, batch):
         clips = []
-        for seed in range(i, min(i + batch, args.clips)):
-            clip, e, z, _ = world.sample(seed + 1000000)
+        for clip, e, z, _ in bank[i:i + batch]:
             clips.append(clip)
             en.append(e)
             zh.append(z)
@@ -335,18 +467,19 @@ def stage_dit(args):
         opt.load_state_dict(state["opt"])
         step, rng_state = state["step"], state["rng"]
         torch_state = state["torch_rng"]
-    if step >= args.dit_steps:
+    elapsed = state.get("elapsed", 0.0) if os.path.exists(ckpt) else 0.0
+    sched = Schedule(args.dit_lr, args.dit_steps, args.dit_minutes, 200,
+                     elapsed)
+    if sched.progress(step) >= 1.0:
         return
     rng = random.Random(SEED + 4)
     if rng_state is not None:
         rng.setstate(rng_state)
         torch.set_rng_state(torch_state)
     latents = latents.to(args.device)
-    t0 = time.time()
     smooth = None
-    while step < args.dit_steps:
-        lr = args.dit_lr * min(1.0, (step + 1) / 200) * (
-            0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.dit_steps)))
+    while sched.progress(step) < 1.0:
+        lr = sched.rate(step)
         for g in opt.param_groups:
             g["lr"] = lr
         idx = [rng.randrange(len(captions)) for _ in range(args.batch)]
@@ -373,11 +506,12 @@ def stage_dit(args):
             0.02 * loss.item()
         if step % 50 == 0:
             log(args.workdir, "dit", {"step": step, "loss": round(smooth, 4),
-                                      "lr": lr, "s": round(time.time() - t0)})
-        if step % args.checkpoint_every == 0 or step == args.dit_steps:
+                                      "lr": lr, "s": round(sched.elapsed())})
+        if step % args.checkpoint_every == 0 or sched.progress(step) >= 1.0:
             save_checkpoint(ckpt, {
                 "text_encoder": te.state_dict(), "dit": dit.state_dict(),
                 "opt": opt.state_dict(), "step": step,
+                "elapsed": sched.elapsed(),
                 "rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
             if args.eval_prompts > 0:
                 export(args, os.path.join(args.workdir, "eval-model"))
@@ -413,10 +547,14 @@ def export(args, out):
     if os.path.exists(out):
         shutil.rmtree(out)
     pipe.to(torch.float16).save_pretrained(out)
-    for extra in ("spiece.model",):
-        p = os.path.join(out, "tokenizer", extra)
-        if os.path.exists(p):
-            os.remove(p)
+    # the size it was trained at, for our engine (diffusers ignores "_" keys)
+    cfg_path = os.path.join(out, "transformer", "config.json")
+    with open(cfg_path, encoding="utf-8") as f:
+        cfg = json.load(f)
+    cfg["_sora_native_size"] = [world.SIZE, world.SIZE, world.FRAMES]
+    with open(cfg_path, "w", encoding="utf-8") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
 
 
 def measure(frames, background):
@@ -464,7 +602,8 @@ def evaluate(args, model_dir):
     exported folder for held-out prompts (a quick look during training; the
     real figures come from tests/test-demo-quality.c through our engine)."""
     from diffusers import WanPipeline
-    pipe = WanPipeline.from_pretrained(model_dir, torch_dtype=torch.float32)
+    pipe = WanPipeline.from_pretrained(
+        model_dir, torch_dtype=torch.float32).to(args.device)
     pipe.set_progress_bar_config(disable=True)
     combos = [c for c in world.held_out_combos() if c[3] in world.DIRECTIONS]
     colour_ok = motion_ok = 0
@@ -491,19 +630,29 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "models",
         "sora-demo"))
     ap.add_argument("--stage", default="all")
-    ap.add_argument("--vae-steps", type=int, default=600)
+    ap.add_argument("--vae-steps", type=int, default=1200)
+    ap.add_argument("--vae-minutes", type=float, default=0,
+                    help="train the VAE this long instead of --vae-steps")
+    ap.add_argument("--vae-batch", type=int, default=2,
+                    help="17-frame clips a VAE step (or 2x 9, 4x 5 frames)")
     ap.add_argument("--clips", type=int, default=6000)
     ap.add_argument("--dit-steps", type=int, default=6000)
+    ap.add_argument("--dit-minutes", type=float, default=0,
+                    help="train the DiT this long instead of --dit-steps")
     ap.add_argument("--dit-lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--checkpoint-every", type=int, default=500)
     ap.add_argument("--eval-prompts", type=int, default=16)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=os.cpu_count(),
+                    help="processes that render the training clips")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available()
                     else "cpu")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
     os.makedirs(args.workdir, exist_ok=True)
     stages = ["tokenizer", "vae", "latents", "dit", "export"]
     for stage in stages if args.stage == "all" else [args.stage]:
