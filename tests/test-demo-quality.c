@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "sora-engine.h"
+#include "sora-engine-private.h"
 #include "sora-safetensors.h"
 #include "sora-test-util.h"
 
@@ -29,6 +29,13 @@
 #define MIN_MOTION 0.70
 #define MAX_LANGUAGE_GAP 0.10
 #define MIN_EXTEND 0.70
+/* #7's continuity check: the first new latent frame's distance to the last
+ * context latent, conditioned over unconditioned on the same noise,
+ * averaged over the first CONTINUITY_CASES extension cases.  Random
+ * weights give 1.01 (tests/test-extend.c), models/sora-demo 0.80 (PoCL);
+ * the bar sits between them. */
+#define CONTINUITY_CASES 20
+#define MAX_CONTINUITY_RATIO 0.90
 
 static const char *colours[] = { "red", "yellow", "green", "cyan", "blue",
   "magenta" };
@@ -210,8 +217,6 @@ report (const char *what, guint ok, guint n, double bar)
 {
   g_test_message ("%s: %u/%u = %.0f%% (bar %.0f%%)", what, ok, n,
       100.0 * ok / n, 100 * bar);
-  g_print ("# %s: %u/%u = %.0f%% (bar %.0f%%)\n", what, ok, n, 100.0 * ok / n,
-      100 * bar);
 }
 
 static void
@@ -296,6 +301,93 @@ test_extend (void)
   g_free (path);
 }
 
+static gboolean
+keep_final (SoraScheduler *scheduler, guint step, SoraTensor *latents,
+    gpointer user_data, GError **error)
+{
+  float **final = user_data;
+
+  if (step < sora_scheduler_get_n_steps (scheduler))
+    return TRUE;
+  *final = g_new (float, latents->numel);
+  return sora_tensor_read (latents, *final, error);
+}
+
+static gboolean
+ignore_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
+    guint height, gpointer user_data)
+{
+  return TRUE;
+}
+
+/* L2 distance between latent frame @a of @x and frame @b of @y, both
+ * [channels, @f, plane]. */
+static double
+frame_distance (const float *x, gsize a, const float *y, gsize b,
+    gsize channels, gsize f, gsize plane)
+{
+  double sum = 0;
+
+  for (gsize ch = 0; ch < channels; ch++)
+    for (gsize i = 0; i < plane; i++) {
+      double d = x[(ch * f + a) * plane + i] - y[(ch * f + b) * plane + i];
+      sum += d * d;
+    }
+  return sqrt (sum);
+}
+
+static void
+test_continuity (void)
+{
+  JsonArray *cases = json_object_get_array_member (prompts, "extend");
+  char *path = sora_test_fixture ("demo-quality/contexts.safetensors");
+  GError *error = NULL;
+  SoraSafetensors *file = sora_safetensors_open (path, &error);
+  const SoraSafetensor *t;
+  gsize clip_bytes = (gsize)CONTEXT_FRAMES * SIZE * SIZE * 3;
+  /* 9 context frames are 3 latent frames (1 + 4 + 4), 8 new ones 2 */
+  gsize k = 3, f = k + 2, channels = 16, plane = (SIZE / 8) * (SIZE / 8);
+  double ratio_sum = 0;
+
+  g_assert_no_error (error);
+  t = sora_safetensors_find (file, "contexts");
+  g_assert_nonnull (t);
+  for (guint i = 0; i < CONTINUITY_CASES; i++) {
+    JsonObject *c = json_array_get_object_element (cases, i);
+    SoraGenerateParams p = params_for (json_object_get_string_member (c, "en"),
+        json_object_get_int_member (c, "seed"), NEW_FRAMES);
+    float *cond = NULL, *uncond = NULL;
+    SoraTensor *x;
+    double d_cond, d_uncond;
+
+    g_assert_true (sora_engine_extend_run (engine, &p, 512,
+        t->data + i * clip_bytes, CONTEXT_FRAMES, SORA_EXTEND_CONTEXT_LATENTS,
+        NULL, NULL, NULL, NULL, &cond, NULL, &error));
+    g_assert_no_error (error);
+    x = sora_engine_new_latents (engine, &p, f, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (x->numel, ==, channels * f * plane);
+    g_assert_true (sora_engine_denoise_decode (engine, &p, 512, x, keep_final,
+        &uncond, NULL, ignore_chunk, NULL, NULL, &error));
+    g_assert_no_error (error);
+    /* both against the clean last context latent, cond[k - 1] */
+    d_cond = frame_distance (cond, k, cond, k - 1, channels, f, plane);
+    d_uncond = frame_distance (uncond, k, cond, k - 1, channels, f, plane);
+    ratio_sum += d_cond / d_uncond;
+    g_test_message ("continuity %s | %.3f conditioned, %.3f unconditioned",
+        p.prompt, d_cond, d_uncond);
+    sora_tensor_free (x);
+    g_free (cond);
+    g_free (uncond);
+  }
+  g_test_message ("first new latent to last context latent, conditioned / "
+                  "unconditioned: %.3f on average (bar %.2f)",
+      ratio_sum / CONTINUITY_CASES, MAX_CONTINUITY_RATIO);
+  g_assert_cmpfloat (ratio_sum / CONTINUITY_CASES, <, MAX_CONTINUITY_RATIO);
+  sora_safetensors_free (file);
+  g_free (path);
+}
+
 static void
 skip_no_model (gconstpointer model)
 {
@@ -331,6 +423,7 @@ main (int argc, char **argv)
   g_test_add_func ("/demo-quality/english", test_english);
   g_test_add_func ("/demo-quality/chinese", test_chinese);
   g_test_add_func ("/demo-quality/extend", test_extend);
+  g_test_add_func ("/demo-quality/continuity", test_continuity);
   ret = g_test_run ();
   g_object_unref (parser);
   sora_engine_free (engine);
