@@ -44,6 +44,14 @@ gboolean sora_engine_public_pixels (SoraTensor *frames, const guint8 *pixels,
     guint n_frames, guint width, guint height, gpointer user_data);
 
 SoraDevice *sora_engine_get_device (SoraEngine *engine);
+
+/* Whether umT5 leaves the device after each encoding (reloaded for the next
+ * new prompt; the prompt cache keeps the last states).  The engine turns it
+ * on when umT5 takes over a quarter of the device's memory. */
+void sora_engine_set_text_encoder_release (
+    SoraEngine *engine, gboolean release);
+/* The device bytes umT5's weights take. */
+guint64 sora_engine_get_text_encoder_bytes (SoraEngine *engine);
 SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
 
 /* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for

@@ -23,7 +23,12 @@ struct _SoraEngine
   SoraDevice *dev;
   SoraModelFolder *folder;
   SoraTokenizer *tokenizer;
-  SoraUmt5 *text_encoder;
+  SoraUmt5 *text_encoder; /* NULL while released */
+  guint64 text_encoder_bytes;
+  /* Free umT5 after each encoding, reload it for a new prompt: when it
+   * takes over a quarter of the device (umT5-XXL is 11.4 GB in bf16), the
+   * DiT's activations need the room more than a new prompt needs speed. */
+  gboolean release_text_encoder;
   SoraWanDit *dit;
   SoraWanVae *vae;
 
@@ -88,9 +93,17 @@ sora_engine_open (const char *model_dir, const char *device,
   engine->tokenizer = sora_tokenizer_new_from_file (tokenizer_path, error);
   if (engine->tokenizer == NULL || cancelled (cancellable, error))
     goto fail;
-  engine->text_encoder = sora_umt5_new (engine->dev, engine->folder, error);
-  if (engine->text_encoder == NULL || cancelled (cancellable, error))
-    goto fail;
+  {
+    guint64 before = sora_device_bytes_current (engine->dev);
+
+    engine->text_encoder = sora_umt5_new (engine->dev, engine->folder, error);
+    if (engine->text_encoder == NULL || cancelled (cancellable, error))
+      goto fail;
+    engine->text_encoder_bytes =
+        sora_device_bytes_current (engine->dev) - before;
+    engine->release_text_encoder = engine->text_encoder_bytes >
+        sora_device_get_info (engine->dev)->global_mem / 4;
+  }
   engine->dit = sora_wan_dit_new (engine->dev, engine->folder, error);
   if (engine->dit == NULL || cancelled (cancellable, error))
     goto fail;
@@ -243,8 +256,18 @@ encode_text (SoraEngine *engine, const char *prompt, const char *negative,
     g_array_append_vals (all_ids, ids->data, ids->len);
     g_array_append_vals (all_mask, mask->data, mask->len);
   }
+  if (engine->text_encoder == NULL &&
+      !(engine->text_encoder =
+              sora_umt5_new (engine->dev, engine->folder, error)))
+    goto out;
   text = sora_umt5_encode (engine->text_encoder, (gint32 *)all_ids->data,
       (gint32 *)all_mask->data, batch, text_length, NULL, error);
+  if (engine->release_text_encoder) {
+    g_debug ("releasing the text encoder (%" G_GUINT64_FORMAT
+             " bytes) until the next new prompt",
+        engine->text_encoder_bytes);
+    g_clear_pointer (&engine->text_encoder, sora_umt5_free);
+  }
   if (text == NULL)
     goto out;
   sora_tensor_free (engine->cached_text);
@@ -371,6 +394,18 @@ sora_engine_get_tail (
   *width = engine->tail_width;
   *height = engine->tail_height;
   return engine->tail ? engine->tail->data : NULL;
+}
+
+void
+sora_engine_set_text_encoder_release (SoraEngine *engine, gboolean release)
+{
+  engine->release_text_encoder = release;
+}
+
+guint64
+sora_engine_get_text_encoder_bytes (SoraEngine *engine)
+{
+  return engine->text_encoder_bytes;
 }
 
 SoraDevice *
