@@ -6,6 +6,7 @@
 
 #include "sora-engine.h"
 #include "sora-scheduler.h"
+#include "sora-wan-dit.h"
 #include "sora-wan-vae.h"
 
 G_BEGIN_DECLS
@@ -53,6 +54,7 @@ void sora_engine_set_text_encoder_release (
 /* The device bytes umT5's weights take. */
 guint64 sora_engine_get_text_encoder_bytes (SoraEngine *engine);
 SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
+SoraWanDit *sora_engine_get_dit (SoraEngine *engine);
 
 /* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for
  * @params's size: @initial ([in_channels, F, h, w] f32 on the host) or,

@@ -420,6 +420,47 @@ sora_engine_get_vae (SoraEngine *engine)
   return engine->vae;
 }
 
+SoraWanDit *
+sora_engine_get_dit (SoraEngine *engine)
+{
+  return engine->dit;
+}
+
+/* Refuses, before the first step rather than in the middle of one, a run
+ * whose denoising cannot fit beside what the device holds: a DiT forward
+ * (with the most text rows, 512), the latents and predict's batch and two
+ * predictions.  umT5 counts as gone when the engine releases it; the VAE
+ * decode tiles itself to fit. */
+static gboolean
+check_memory (SoraEngine *engine, const SoraGenerateParams *params,
+    const gsize shape[5], GError **error)
+{
+  const SoraDeviceInfo *info = sora_device_get_info (engine->dev);
+  guint batch = params->guidance_scale > 1.0 ? 2 : 1;
+  guint64 latents = (guint64)shape[1] * shape[2] * shape[3] * shape[4] * 4;
+  guint64 held = sora_device_bytes_current (engine->dev);
+  guint64 need = sora_wan_dit_forward_bytes (
+                     engine->dit, batch, shape[2], shape[3], shape[4], 512) +
+      (batch + 3) * latents;
+
+  if (engine->release_text_encoder && engine->text_encoder)
+    held -= MIN (held, engine->text_encoder_bytes);
+  g_debug ("%ux%u, %u frames: the denoising needs about %" G_GUINT64_FORMAT
+           " MB beside the %" G_GUINT64_FORMAT " MB held, of %" G_GUINT64_FORMAT
+           " MB on %s",
+      params->width, params->height, params->frames, need >> 20, held >> 20,
+      info->global_mem >> 20, info->name);
+  if (held + need <= info->global_mem)
+    return TRUE;
+  g_set_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY,
+      "%ux%u with %u frames needs about %.1f GB of device memory to denoise, "
+      "beside the %.1f GB of weights held, but %s has %.1f GB: ask for fewer "
+      "frames or a smaller size, or use a device with more memory",
+      params->width, params->height, params->frames, need / 1e9, held / 1e9,
+      info->name, info->global_mem / 1e9);
+  return FALSE;
+}
+
 SoraTensor *
 sora_engine_new_latents (SoraEngine *engine, const SoraGenerateParams *params,
     guint n_latent_frames, const float *initial, GError **error)
@@ -430,10 +471,12 @@ sora_engine_new_latents (SoraEngine *engine, const SoraGenerateParams *params,
   gsize shape[5] = { 1, tc->in_channels, n_latent_frames,
     params->height / vc->scale_factor_spatial,
     params->width / vc->scale_factor_spatial };
-  SoraTensor *x =
-      sora_tensor_new (engine->dev, "latents", SORA_DTYPE_F32, 5, shape, error);
+  SoraTensor *x;
   float *host;
 
+  if (!check_memory (engine, params, shape, error))
+    return NULL;
+  x = sora_tensor_new (engine->dev, "latents", SORA_DTYPE_F32, 5, shape, error);
   if (x == NULL)
     return NULL;
   host = initial ? NULL : g_new (float, x->numel);

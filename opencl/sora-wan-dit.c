@@ -18,6 +18,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
+#include <stdarg.h>
 
 #include "sora-ops.h"
 #include "sora-wan-dit.h"
@@ -219,9 +220,35 @@ acts_clear (Acts *a)
     sora_tensor_free (t[i]);
 }
 
+/* One f32 activation of the given dims, or, with @count, only its bytes
+ * added to *@count: the memory estimate follows the same list. */
+static gboolean
+acts_new (SoraWanDit *dit, SoraTensor **t, guint64 *count, const char *name,
+    GError **error, guint ndim, ...)
+{
+  gsize shape[SORA_MAX_DIMS];
+  guint64 bytes = sizeof (float);
+  va_list ap;
+
+  va_start (ap, ndim);
+  for (guint i = 0; i < ndim; i++) {
+    shape[i] = va_arg (ap, gsize);
+    bytes *= shape[i];
+  }
+  va_end (ap);
+  if (count) {
+    *count += bytes;
+    return TRUE;
+  }
+  *t = sora_tensor_new (dit->dev, name, SORA_DTYPE_F32, ndim, shape, error);
+  return *t != NULL;
+}
+
+/* Allocates the activations of a forward, or with @count only sums their
+ * bytes. */
 static gboolean
 acts_alloc (SoraWanDit *dit, Acts *a, gsize batch, gsize frames, gsize height,
-    gsize width, gsize tokens, gsize seq, GError **error)
+    gsize width, gsize tokens, gsize seq, guint64 *count, GError **error)
 {
   const SoraWanTransformerConfig *c = &dit->cfg;
   gsize d = c->inner_dim, ffn = c->ffn_dim, freq = c->freq_dim;
@@ -235,8 +262,8 @@ acts_alloc (SoraWanDit *dit, Acts *a, gsize batch, gsize frames, gsize height,
   gsize chunk = (rows + chunks - 1) / chunks;
 
 #define NEW(field, ...)                                                        \
-  if (!(a->field = sora_tensor_new_v (                                         \
-            dit->dev, "wan dit " #field, SORA_DTYPE_F32, error, __VA_ARGS__))) \
+  if (!acts_new (                                                              \
+          dit, &a->field, count, "wan dit " #field, error, __VA_ARGS__))       \
     return FALSE;
   NEW (in_item, 4, in, frames, height, width);
   NEW (in_tokens, 2, tokens, in * patch);
@@ -456,7 +483,8 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
 
   rope = rope_table (dit, f, h, w, error);
   if (rope == NULL ||
-      !acts_alloc (dit, &a, batch, frames, height, width, tokens, seq, error))
+      !acts_alloc (
+          dit, &a, batch, frames, height, width, tokens, seq, NULL, error))
     goto out;
   out = sora_tensor_new_v (dit->dev, "wan dit output", SORA_DTYPE_F32, error, 5,
       batch, (gsize)c->out_channels, frames, height, width);
@@ -535,4 +563,24 @@ out:
   if (!ok)
     g_clear_pointer (&out, sora_tensor_free);
   return out;
+}
+
+guint64
+sora_wan_dit_forward_bytes (SoraWanDit *dit, gsize batch, gsize frames,
+    gsize height, gsize width, gsize seq)
+{
+  const SoraWanTransformerConfig *c = &dit->cfg;
+  gsize tokens = frames / c->patch_size[0] * (height / c->patch_size[1]) *
+      (width / c->patch_size[2]);
+  guint64 bytes = 0;
+  Acts a;
+
+  acts_alloc (dit, &a, batch, frames, height, width, tokens, seq, &bytes, NULL);
+  /* the output, attention's K and V repacked by head in whole key panels
+   * (of at most 64 keys), the RoPE table (cos and sin) */
+  bytes += (guint64)batch * c->out_channels * frames * height * width * 4;
+  bytes += 2ull * batch * c->num_attention_heads * ((tokens + 63) / 64 * 64) *
+      c->attention_head_dim * 4;
+  bytes += 2ull * tokens * c->attention_head_dim * 4;
+  return bytes;
 }

@@ -31,6 +31,12 @@ SoraTensor *sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
     GError **error);
 
+/* The device bytes a forward of latents [@batch, C, @frames, @height,
+ * @width] with @seq text rows allocates while it runs (its activations, the
+ * attention temporaries, the output). */
+guint64 sora_wan_dit_forward_bytes (SoraWanDit *dit, gsize batch, gsize frames,
+    gsize height, gsize width, gsize seq);
+
 G_END_DECLS
 
 #endif /* __SORA_WAN_DIT_H__ */

@@ -130,6 +130,67 @@ test_text_encoder_release (void)
   sora_engine_free (release);
 }
 
+static gboolean
+stop_before_decode (SoraScheduler *scheduler, guint step, SoraTensor *latents,
+    gpointer user_data, GError **error)
+{
+  if (step < sora_scheduler_get_n_steps (scheduler))
+    return TRUE;
+  g_set_error (error, SORA_ERROR, SORA_ERROR_CANCELLED, "stop before decode");
+  return FALSE;
+}
+
+/* The denoising memory estimate covers what a run allocates (the VAE decode
+ * tiles itself and is not in it), and a size no device here can hold fails
+ * before anything is allocated, naming the size and the device. */
+static void
+test_memory_check (void)
+{
+  SoraEngine *engine = sora_test_open_tiny ();
+  SoraDevice *dev = sora_engine_get_device (engine);
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (engine));
+  SoraGenerateParams p = reference_params;
+  GError *error = NULL;
+  guint64 held, estimate, used;
+  SoraTensor *x;
+
+  p.steps = 2;
+  /* one untimed run builds the kernels and caches the text */
+  g_bytes_unref (generate_pixels (engine, 1));
+  held = sora_device_bytes_current (dev);
+  sora_device_reset_peak (dev);
+  x = sora_engine_new_latents (engine, &p, 3, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (sora_engine_denoise_decode (engine, &p, 16, x,
+      stop_before_decode, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
+  g_clear_error (&error);
+  used = sora_device_bytes_peak (dev) - held;
+  estimate = sora_wan_dit_forward_bytes (
+                 sora_engine_get_dit (engine), 2, 3, 4, 6, 16) +
+      5 * x->nbytes;
+  g_test_message ("denoising peak %" G_GUINT64_FORMAT
+                  " bytes, estimate %" G_GUINT64_FORMAT,
+      used, estimate);
+  sora_tensor_free (x);
+  g_assert_cmpuint (tc->in_channels, ==, 16);
+  /* covers it, without asking for much more than it takes */
+  g_assert_cmpuint (used, <=, estimate);
+  g_assert_cmpuint (estimate, <=, 2 * used);
+
+  p.width = p.height = 16384;
+  p.frames = 81;
+  x = sora_engine_new_latents (engine, &p, 21, NULL, &error);
+  g_assert_null (x);
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY);
+  g_assert_nonnull (strstr (error->message, "16384x16384 with 81 frames"));
+  g_assert_nonnull (
+      strstr (error->message, sora_engine_get_device_name (engine)));
+  g_clear_error (&error);
+  sora_engine_free (engine);
+}
+
 static void
 test_size_errors (void)
 {
@@ -200,6 +261,7 @@ main (int argc, char **argv)
   g_test_add_func ("/generate/pipeline-parity", test_pipeline_parity);
   g_test_add_func ("/generate/seed-determinism", test_seed_determinism);
   g_test_add_func ("/generate/size-errors", test_size_errors);
+  g_test_add_func ("/generate/memory-check", test_memory_check);
   g_test_add_func ("/generate/text-encoder-release", test_text_encoder_release);
   g_test_add_func ("/generate/cancel", test_cancel);
   g_test_add_func ("/generate/prompt-clean", test_prompt_clean);
