@@ -20,10 +20,16 @@ again after an interruption; a finished stage is skipped):
 usage: pip install -r tools/requirements-fixtures.txt
        python3 tools/train_demo_model.py [--workdir DIR] [--out DIR]
            [--stage all|tokenizer|vae|latents|dit|export]
-           [--vae-steps N] [--dit-steps N] [--threads N]
+           [--vae-steps N | --vae-minutes M] [--vae-batch N]
+           [--dit-steps N | --dit-minutes M] [--batch N] [--threads N]
 
-Every seed is fixed; on the same torch build and thread count the run is
-repeatable.  A GPU is used when torch sees one (--device).
+The shipped models/sora-demo (docs/sora-demo.md) came from, on one H200:
+       --clips 10000 --vae-batch 16 --vae-minutes 2.4 --dit-minutes 7.2
+           --batch 128 --eval-prompts 0
+
+Every seed is fixed; with step counts (not minutes) on the same torch build
+and thread count the run is repeatable.  A GPU is used when torch sees one
+(--device).
 """
 import argparse
 import json
