@@ -1,6 +1,7 @@
 /* gst-sora tests: helpers for engine-level tests on the tiny fixture model
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <string.h>
 
 #include "sora-test-engine.h"
@@ -66,4 +67,72 @@ sora_test_collect_chunk (SoraTensor *frames, const guint8 *pixels, guint n,
       c->pixels, pixels, n * sora_pixel_frame_size (c->format, width, height));
   g_free (f);
   return TRUE;
+}
+
+static gboolean
+keep_final (SoraScheduler *scheduler, guint step, SoraTensor *latents,
+    gpointer user_data, GError **error)
+{
+  float **final = user_data;
+
+  if (step < sora_scheduler_get_n_steps (scheduler))
+    return TRUE;
+  *final = g_new (float, latents->numel);
+  return sora_tensor_read (latents, *final, error);
+}
+
+static gboolean
+ignore_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
+    guint height, gpointer user_data)
+{
+  return TRUE;
+}
+
+/* L2 distance between latent frame @a of @x (or 0 when NULL) and frame @b
+ * of @y, both [channels, @f, plane]. */
+static double
+frame_distance (const float *x, gsize a, const float *y, gsize b,
+    gsize channels, gsize f, gsize plane)
+{
+  double sum = 0;
+
+  for (gsize ch = 0; ch < channels; ch++)
+    for (gsize i = 0; i < plane; i++) {
+      double d =
+          (x ? x[(ch * f + a) * plane + i] : 0.0) - y[(ch * f + b) * plane + i];
+      sum += d * d;
+    }
+  return sqrt (sum);
+}
+
+SoraTestContinuity
+sora_test_continuity (SoraEngine *engine, const SoraGenerateParams *p,
+    guint text_length, const guint8 *context, guint n_context_frames,
+    guint n_context_latents)
+{
+  GError *error = NULL;
+  gsize k = n_context_latents, f = k + p->frames / 4, channels, plane;
+  float *cond = NULL, *uncond = NULL;
+  SoraTestContinuity r;
+  SoraTensor *x;
+
+  g_assert_true (sora_engine_extend_run (engine, p, text_length, context,
+      n_context_frames, SORA_EXTEND_CONTEXT_LATENTS, NULL, NULL, NULL, NULL,
+      &cond, NULL, &error));
+  g_assert_no_error (error);
+  x = sora_engine_new_latents (engine, p, f, NULL, &error);
+  g_assert_no_error (error);
+  channels = x->shape[1];
+  plane = x->shape[3] * x->shape[4];
+  g_assert_true (sora_engine_denoise_decode (engine, p, text_length, x,
+      keep_final, &uncond, NULL, ignore_chunk, NULL, NULL, &error));
+  g_assert_no_error (error);
+  r.d_cond = frame_distance (cond, k, cond, k - 1, channels, f, plane);
+  r.d_uncond = frame_distance (uncond, k, cond, k - 1, channels, f, plane);
+  r.change = frame_distance (cond, k, uncond, k, channels, f, plane);
+  r.norm = frame_distance (NULL, k, uncond, k, channels, f, plane);
+  sora_tensor_free (x);
+  g_free (cond);
+  g_free (uncond);
+  return r;
 }

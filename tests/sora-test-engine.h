@@ -33,6 +33,22 @@ gboolean sora_test_collect_progress (
 gboolean sora_test_collect_chunk (SoraTensor *frames, const guint8 *pixels,
     guint n, guint width, guint height, gpointer user_data);
 
+/* The continuity of an extension: the first new latent frame against the
+ * clean last context latent frame, for the extension of @context by @p and
+ * for an unconditioned run of @p on the same noise (@n_context_latents
+ * context latent frames, all of them conditioning). */
+typedef struct
+{
+  double d_cond; /* conditioned first new frame to last context frame */
+  double d_uncond; /* unconditioned first new frame to it */
+  double change; /* conditioned to unconditioned first new frame */
+  double norm; /* of the unconditioned first new frame */
+} SoraTestContinuity;
+
+SoraTestContinuity sora_test_continuity (SoraEngine *engine,
+    const SoraGenerateParams *p, guint text_length, const guint8 *context,
+    guint n_context_frames, guint n_context_latents);
+
 G_END_DECLS
 
 #endif /* __SORA_TEST_ENGINE_H__ */

@@ -13,9 +13,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "sora-engine-private.h"
 #include "sora-safetensors.h"
-#include "sora-test-util.h"
+#include "sora-test-engine.h"
 
 #define SIZE 64
 #define CLIP_FRAMES 17
@@ -301,41 +300,6 @@ test_extend (void)
   g_free (path);
 }
 
-static gboolean
-keep_final (SoraScheduler *scheduler, guint step, SoraTensor *latents,
-    gpointer user_data, GError **error)
-{
-  float **final = user_data;
-
-  if (step < sora_scheduler_get_n_steps (scheduler))
-    return TRUE;
-  *final = g_new (float, latents->numel);
-  return sora_tensor_read (latents, *final, error);
-}
-
-static gboolean
-ignore_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
-    guint height, gpointer user_data)
-{
-  return TRUE;
-}
-
-/* L2 distance between latent frame @a of @x and frame @b of @y, both
- * [channels, @f, plane]. */
-static double
-frame_distance (const float *x, gsize a, const float *y, gsize b,
-    gsize channels, gsize f, gsize plane)
-{
-  double sum = 0;
-
-  for (gsize ch = 0; ch < channels; ch++)
-    for (gsize i = 0; i < plane; i++) {
-      double d = x[(ch * f + a) * plane + i] - y[(ch * f + b) * plane + i];
-      sum += d * d;
-    }
-  return sqrt (sum);
-}
-
 static void
 test_continuity (void)
 {
@@ -345,8 +309,6 @@ test_continuity (void)
   SoraSafetensors *file = sora_safetensors_open (path, &error);
   const SoraSafetensor *t;
   gsize clip_bytes = (gsize)CONTEXT_FRAMES * SIZE * SIZE * 3;
-  /* 9 context frames are 3 latent frames (1 + 4 + 4), 8 new ones 2 */
-  gsize k = 3, f = k + 2, channels = 16, plane = (SIZE / 8) * (SIZE / 8);
   double ratio_sum = 0;
 
   g_assert_no_error (error);
@@ -356,29 +318,13 @@ test_continuity (void)
     JsonObject *c = json_array_get_object_element (cases, i);
     SoraGenerateParams p = params_for (json_object_get_string_member (c, "en"),
         json_object_get_int_member (c, "seed"), NEW_FRAMES);
-    float *cond = NULL, *uncond = NULL;
-    SoraTensor *x;
-    double d_cond, d_uncond;
+    /* 9 context frames are 3 latent frames (1 + 4 + 4) */
+    SoraTestContinuity r = sora_test_continuity (
+        engine, &p, 512, t->data + i * clip_bytes, CONTEXT_FRAMES, 3);
 
-    g_assert_true (sora_engine_extend_run (engine, &p, 512,
-        t->data + i * clip_bytes, CONTEXT_FRAMES, SORA_EXTEND_CONTEXT_LATENTS,
-        NULL, NULL, NULL, NULL, &cond, NULL, &error));
-    g_assert_no_error (error);
-    x = sora_engine_new_latents (engine, &p, f, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_cmpuint (x->numel, ==, channels * f * plane);
-    g_assert_true (sora_engine_denoise_decode (engine, &p, 512, x, keep_final,
-        &uncond, NULL, ignore_chunk, NULL, NULL, &error));
-    g_assert_no_error (error);
-    /* both against the clean last context latent, cond[k - 1] */
-    d_cond = frame_distance (cond, k, cond, k - 1, channels, f, plane);
-    d_uncond = frame_distance (uncond, k, cond, k - 1, channels, f, plane);
-    ratio_sum += d_cond / d_uncond;
+    ratio_sum += r.d_cond / r.d_uncond;
     g_test_message ("continuity %s | %.3f conditioned, %.3f unconditioned",
-        p.prompt, d_cond, d_uncond);
-    sora_tensor_free (x);
-    g_free (cond);
-    g_free (uncond);
+        p.prompt, r.d_cond, r.d_uncond);
   }
   g_test_message ("first new latent to last context latent, conditioned / "
                   "unconditioned: %.3f on average (bar %.2f)",
