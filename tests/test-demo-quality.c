@@ -42,6 +42,9 @@ static const char *colours[] = { "red", "yellow", "green", "cyan", "blue",
 static SoraEngine *engine;
 static JsonObject *prompts;
 static JsonParser *parser;
+/* [cases, CONTEXT_FRAMES, SIZE, SIZE, 3] U8: the "extend" cases' frames */
+static SoraSafetensors *contexts_file;
+static const SoraSafetensor *contexts;
 
 static void
 background_rgb (const char *name, float rgb[3])
@@ -259,25 +262,16 @@ static void
 test_extend (void)
 {
   JsonArray *cases = json_object_get_array_member (prompts, "extend");
-  char *path = sora_test_fixture ("demo-quality/contexts.safetensors");
-  GError *error = NULL;
-  SoraSafetensors *file = sora_safetensors_open (path, &error);
-  const SoraSafetensor *t;
   gsize clip_bytes = (gsize)CONTEXT_FRAMES * SIZE * SIZE * 3;
   guint ok = 0, n = json_array_get_length (cases);
+  GError *error = NULL;
 
-  g_assert_no_error (error);
-  t = sora_safetensors_find (file, "contexts");
-  g_assert_nonnull (t);
-  g_assert_cmpint (t->dtype, ==, SORA_SAFE_U8);
-  g_assert_cmpuint (t->numel, ==, n * clip_bytes);
-  g_assert_cmpuint (n, >=, 50);
   for (guint i = 0; i < n; i++) {
     JsonObject *c = json_array_get_object_element (cases, i);
     const char *motion = json_object_get_string_member (c, "motion");
     SoraGenerateParams p = params_for (json_object_get_string_member (c, "en"),
         json_object_get_int_member (c, "seed"), NEW_FRAMES);
-    guint8 *context = g_memdup2 (t->data + i * clip_bytes, clip_bytes);
+    guint8 *context = g_memdup2 (contexts->data + i * clip_bytes, clip_bytes);
     GByteArray *clip = g_byte_array_new ();
     const char *dir;
     float bg[3];
@@ -296,31 +290,22 @@ test_extend (void)
   }
   report ("soraextend continues the motion", ok, n, MIN_EXTEND);
   g_assert_cmpfloat ((double)ok / n, >=, MIN_EXTEND);
-  sora_safetensors_free (file);
-  g_free (path);
 }
 
 static void
 test_continuity (void)
 {
   JsonArray *cases = json_object_get_array_member (prompts, "extend");
-  char *path = sora_test_fixture ("demo-quality/contexts.safetensors");
-  GError *error = NULL;
-  SoraSafetensors *file = sora_safetensors_open (path, &error);
-  const SoraSafetensor *t;
   gsize clip_bytes = (gsize)CONTEXT_FRAMES * SIZE * SIZE * 3;
   double ratio_sum = 0;
 
-  g_assert_no_error (error);
-  t = sora_safetensors_find (file, "contexts");
-  g_assert_nonnull (t);
   for (guint i = 0; i < CONTINUITY_CASES; i++) {
     JsonObject *c = json_array_get_object_element (cases, i);
     SoraGenerateParams p = params_for (json_object_get_string_member (c, "en"),
         json_object_get_int_member (c, "seed"), NEW_FRAMES);
     /* 9 context frames are 3 latent frames (1 + 4 + 4) */
     SoraTestContinuity r = sora_test_continuity (
-        engine, &p, 512, t->data + i * clip_bytes, CONTEXT_FRAMES, 3);
+        engine, &p, 512, contexts->data + i * clip_bytes, CONTEXT_FRAMES, 3);
 
     ratio_sum += r.d_cond / r.d_uncond;
     g_test_message ("continuity %s | %.3f conditioned, %.3f unconditioned",
@@ -330,8 +315,6 @@ test_continuity (void)
                   "unconditioned: %.3f on average (bar %.2f)",
       ratio_sum / CONTINUITY_CASES, MAX_CONTINUITY_RATIO);
   g_assert_cmpfloat (ratio_sum / CONTINUITY_CASES, <, MAX_CONTINUITY_RATIO);
-  sora_safetensors_free (file);
-  g_free (path);
 }
 
 static void
@@ -365,12 +348,26 @@ main (int argc, char **argv)
   g_assert_no_error (error);
   prompts = json_node_get_object (json_parser_get_root (parser));
   g_free (path);
+  path = sora_test_fixture ("demo-quality/contexts.safetensors");
+  contexts_file = sora_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  contexts = sora_safetensors_find (contexts_file, "contexts");
+  g_assert_nonnull (contexts);
+  g_assert_cmpint (contexts->dtype, ==, SORA_SAFE_U8);
+  g_assert_cmpuint (
+      json_array_get_length (json_object_get_array_member (prompts, "extend")),
+      >=, 50);
+  g_assert_cmpuint (contexts->numel, ==,
+      json_array_get_length (json_object_get_array_member (prompts, "extend")) *
+          CONTEXT_FRAMES * SIZE * SIZE * 3);
 
   g_test_add_func ("/demo-quality/english", test_english);
   g_test_add_func ("/demo-quality/chinese", test_chinese);
   g_test_add_func ("/demo-quality/extend", test_extend);
   g_test_add_func ("/demo-quality/continuity", test_continuity);
   ret = g_test_run ();
+  sora_safetensors_free (contexts_file);
   g_object_unref (parser);
   sora_engine_free (engine);
   return ret;
