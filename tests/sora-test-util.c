@@ -84,6 +84,28 @@ sora_test_assert_close (const float *got, const double *want, gsize n,
   }
 }
 
+void
+sora_test_assert_close_to_scale (const float *got, const double *want,
+    const double *scale, gsize n, double tol, const char *what, const char *loc)
+{
+  double num = 0, den = 0, err;
+
+  for (gsize i = 0; i < n; i++) {
+    num += (got[i] - want[i]) * (got[i] - want[i]);
+    den += scale[i] * scale[i];
+  }
+  err = isnan (num) ? INFINITY : sqrt (num) / MAX (sqrt (den), 1e-30);
+  g_test_message ("%s: L2 error %.3g of the terms' magnitude (tolerance %.1g)",
+      what, err, tol);
+  if (!(err <= tol)) {
+    char *msg = g_strdup_printf (
+        "%s: L2 error %.3g of the terms' magnitude exceeds %.1g", what, err,
+        tol);
+    g_assertion_message (G_LOG_DOMAIN, loc, 0, G_STRFUNC, msg);
+    g_free (msg);
+  }
+}
+
 SoraTensor *
 sora_test_upload (const char *name, SoraDType dtype, const float *host,
     guint ndim, const gsize *shape)

@@ -29,6 +29,17 @@ double sora_test_rel_l2 (const float *got, const double *want, gsize n);
 void sora_test_assert_close (const float *got, const double *want, gsize n,
     double tol, const char *what, const char *loc);
 
+/* Asserts ||got - want|| <= tol · ||scale|| for sums whose terms may
+ * cancel: @scale holds each element's sum of |terms|, since every f32
+ * rounding is relative to a partial sum, not to the result (which, for one
+ * element, may be near 0 by chance). */
+#define sora_assert_close_to_scale(got, want, scale, n, tol, what)             \
+  sora_test_assert_close_to_scale (                                            \
+      (got), (want), (scale), (n), (tol), (what), G_STRLOC)
+void sora_test_assert_close_to_scale (const float *got, const double *want,
+    const double *scale, gsize n, double tol, const char *what,
+    const char *loc);
+
 /* Creates a device tensor holding @host (given in f32, stored as @dtype). */
 SoraTensor *sora_test_upload (const char *name, SoraDType dtype,
     const float *host, guint ndim, const gsize *shape);

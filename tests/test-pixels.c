@@ -94,8 +94,10 @@ check (SoraPixelFormat fmt, gsize n, gsize h, gsize w)
   sora_tensor_read (dst, got, &error);
   g_assert_no_error (error);
   reference (src, n, h, w, fmt, want);
-  /* f32 against double may round a value within 1e-5 of .5 the other way:
-   * allow a difference of 1 in a few bytes, never more. */
+  /* f32 against double may round a value within 1e-5 of .5 the other way
+   * (measured: about 1 byte in 10,000): allow a difference of 1 in 0.1% of
+   * the bytes plus 2, so that a small check does not fail on one or two
+   * chance ties; never a difference of more than 1. */
   for (gsize i = 0; i < bytes; i++) {
     int d = ABS ((int)got[i] - (int)want[i]);
     g_assert_cmpint (d, <=, 1);
@@ -105,7 +107,7 @@ check (SoraPixelFormat fmt, gsize n, gsize h, gsize w)
                   " x %" G_GSIZE_FORMAT ": %" G_GSIZE_FORMAT
                   " of %" G_GSIZE_FORMAT " bytes off by one",
       fmt, w, h, n, off_by_one, bytes);
-  g_assert_cmpuint (off_by_one * 1000, <=, bytes);
+  g_assert_cmpuint (off_by_one, <=, 2 + bytes / 1000);
   sora_tensor_free (frames);
   sora_tensor_free (dst);
   g_free (src);
