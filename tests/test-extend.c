@@ -4,8 +4,6 @@
  * noise, argument errors, cancellation, the public entry point.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <math.h>
-
 #include "sora-test-engine.h"
 
 #define REFERENCE "tiny-extend.safetensors"
