@@ -10,7 +10,7 @@ model="$2/wan-tiny"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 src="sorasrc model=$model prompt=\"a red fox in the snow\" num-frames=9 steps=2 seed=3"
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/common.sh"
 
 t0=$(date +%s)
 eval gst-launch-1.0 -q "$src" ! video/x-raw,width=48,height=32 ! x264enc ! \
@@ -21,14 +21,11 @@ eval gst-launch-1.0 -q "$src" ! video/x-raw,width=48,height=32 ! \
 echo "both pipelines: $(($(date +%s) - t0)) s"
 
 # WebM: the discoverer decodes VP8 with plugins-good.
-d=$(gst-discoverer-1.0 -v "$out/fox.webm")
-echo "$d"
-echo "$d" | grep -q "Duration: 0:00:00.562500000" || fail "webm duration"
-echo "$d" | grep -q "Width: 48" || fail "webm width"
-echo "$d" | grep -q "Height: 32" || fail "webm height"
-echo "$d" | grep -q "Frame rate: 16/1" || fail "webm frame rate"
-n=$(gst-launch-1.0 -v filesrc location="$out/fox.webm" ! matroskademux ! \
-  fakesink silent=false 2>&1 | grep -c "last-message = chain")
+check_discovered "$out/fox.webm" 48 32
+echo "$discovered" | grep -q "Duration: 0:00:00.562500000" ||
+  fail "webm duration"
+echo "$discovered" | grep -q "Frame rate: 16/1" || fail "webm frame rate"
+n=$(demuxed_frames "$out/fox.webm" matroskademux)
 [ "$n" = 9 ] || fail "webm has $n frames"
 
 # MP4: with an H.264 decoder installed the discoverer checks it all; without

@@ -12,18 +12,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 extend="soraextend model=$model extend-frames=16 steps=2 seed=3 prompt=\"waves on a beach\""
 enc="videoconvert ! video/x-raw,format=I420 ! x264enc ! mp4mux"
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/common.sh"
 
 # $1: file, $2: expected duration, $3: expected frame count
 check() {
-  d=$(gst-discoverer-1.0 -v "$1")
-  echo "$d"
-  echo "$d" | grep -q "Duration: $2" || fail "$1: duration not $2"
-  echo "$d" | grep -q "Width: 48" || fail "$1: width"
-  echo "$d" | grep -q "Height: 32" || fail "$1: height"
-  echo "$d" | grep -q "Frame rate: 16/1" || fail "$1: frame rate"
-  n=$(gst-launch-1.0 -v filesrc location="$1" ! qtdemux ! \
-    fakesink silent=false 2>&1 | grep -c "last-message = chain")
+  check_discovered "$1" 48 32
+  echo "$discovered" | grep -q "Duration: $2" || fail "$1: duration not $2"
+  echo "$discovered" | grep -q "Frame rate: 16/1" || fail "$1: frame rate"
+  n=$(demuxed_frames "$1" qtdemux)
   [ "$n" = "$3" ] || fail "$1 has $n frames, not $3"
 }
 

@@ -18,11 +18,8 @@ cleanup() {
   rm -rf "$out"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  [ -f "$out/receiver.log" ] && cat "$out/receiver.log"
-  exit 1
-}
+. "$(dirname "$0")/common.sh"
+fail_log="$out/receiver.log"
 
 rtp="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 # The receiver side: the jitterbuffer reorders and waits up to 200 ms for
@@ -74,22 +71,6 @@ stop_receiver() {
     fail "receiver stopped without EOS"
 }
 
-frames() {
-  gst-launch-1.0 -v filesrc location="$1" ! qtdemux ! \
-    fakesink silent=false 2>&1 | grep -c "last-message = chain"
-}
-
-# $1: file, $2: width, $3: height
-check_video() {
-  d=$(gst-discoverer-1.0 -v "$1")
-  echo "$d"
-  echo "$d" | grep -q "video #" || fail "$1 has no video stream"
-  echo "$d" | grep -q "Width: $2" || fail "$1: width not $2"
-  echo "$d" | grep -q "Height: $3" || fail "$1: height not $3"
-  echo "$d" | grep -q "Duration: 0:00:00.000000000" && fail "$1: duration 0"
-  echo "$d" | grep -q "Duration: " || fail "$1: no duration"
-}
-
 t0=$(date +%s)
 port=$(free_port)
 start_receiver udpsrc address=127.0.0.1 port="$port" caps="$rtp" ! $depay ! \
@@ -97,8 +78,8 @@ start_receiver udpsrc address=127.0.0.1 port="$port" caps="$rtp" ! $depay ! \
   filesink location="$out/received.mp4"
 send "$port" 3
 stop_receiver
-check_video "$out/received.mp4" 48 32
-n=$(frames "$out/received.mp4")
+check_discovered "$out/received.mp4" 48 32
+n=$(demuxed_frames "$out/received.mp4" qtdemux)
 [ "$n" = 17 ] || fail "received $n frames, not 17"
 
 # Two generators side by side; the compositor runs on the receiver's clock
@@ -116,6 +97,6 @@ sender0=$!
 send "$port1" 4 || fail "second sender failed"
 wait "$sender0" || fail "first sender failed"
 stop_receiver
-check_video "$out/wall.mp4" 96 32
+check_discovered "$out/wall.mp4" 96 32
 echo "network pipelines: $(($(date +%s) - t0)) s"
 echo "ok"

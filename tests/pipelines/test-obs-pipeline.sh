@@ -15,10 +15,7 @@ model="$2/wan-tiny"
 doc="$3"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
+. "$(dirname "$0")/common.sh"
 
 # obs-gstreamer's video sink, as gstreamer-source.c builds it (appsink there).
 obs_video="videoconvert name=video ! video/x-raw, format={I420,NV12,BGRA,BGRx,RGBx,RGBA,YUY2,YVYU,UYVY} ! fakesink name=video_appsink sync=true silent=false"
