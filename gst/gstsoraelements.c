@@ -15,9 +15,7 @@ gst_sora_default_model_dir (void)
   if (dir != NULL && *dir != '\0')
     return dir;
   dir = GST_SORA_DEFAULT_MODEL_DIR;
-  if (dir == NULL || !g_file_test (dir, G_FILE_TEST_IS_DIR))
-    return NULL;
-  return dir;
+  return g_file_test (dir, G_FILE_TEST_IS_DIR) ? dir : NULL;
 }
 
 /* The nearest width or height the model takes: a multiple of 16, ≥ 16. */
@@ -324,8 +322,7 @@ gst_sora_settings_check_model (GstSoraSettings *settings, GstElement *element)
         ("No model: set model= to a Wan2.1 text-to-video folder in the "
          "diffusers layout"),
         ("the demo model is not installed at %s and GST_SORA_MODEL is unset",
-            GST_SORA_DEFAULT_MODEL_DIR ? GST_SORA_DEFAULT_MODEL_DIR
-                                       : "(none)"));
+            GST_SORA_DEFAULT_MODEL_DIR));
   return have_model;
 }
 

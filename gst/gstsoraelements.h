@@ -11,16 +11,11 @@
 
 G_BEGIN_DECLS
 
-/* The demo model folder installed with the plugin (the build defines it to
- * $datadir/gst-sora/models/sora-demo). */
-#ifndef GST_SORA_DEFAULT_MODEL_DIR
-#define GST_SORA_DEFAULT_MODEL_DIR NULL
-#endif
-
 /* The model used when the model property is unset: $GST_SORA_MODEL when
  * set (uninstalled use: `meson devenv` sets it to the source tree's demo
- * model), else GST_SORA_DEFAULT_MODEL_DIR when that folder exists, else
- * NULL. */
+ * model), else the demo model installed with the plugin,
+ * GST_SORA_DEFAULT_MODEL_DIR (the build defines it to
+ * $datadir/gst-sora/models/sora-demo), when that folder exists, else NULL. */
 const char *gst_sora_default_model_dir (void);
 
 /* Reads @caps into @info.  FALSE, with a NEGOTIATION error posted, when
