@@ -6,7 +6,6 @@
 
 #include "sora-engine.h"
 #include "sora-scheduler.h"
-#include "sora-wan-dit.h"
 #include "sora-wan-vae.h"
 
 G_BEGIN_DECLS
@@ -54,11 +53,17 @@ void sora_engine_set_text_encoder_release (
 /* The device bytes umT5's weights take. */
 guint64 sora_engine_get_text_encoder_bytes (SoraEngine *engine);
 SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
-SoraWanDit *sora_engine_get_dit (SoraEngine *engine);
 
 /* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for
  * @params's size: @initial ([in_channels, F, h, w] f32 on the host) or,
  * when NULL, noise from params->seed. */
+/* The device bytes the denoising of @n_latent_frames at @params's size
+ * allocates beside the weights: a DiT forward with @text_length text rows,
+ * the latents, the guidance batch and the predictions.  new_latents
+ * refuses a run whose estimate does not fit the device. */
+guint64 sora_engine_denoise_bytes (SoraEngine *engine,
+    const SoraGenerateParams *params, guint n_latent_frames, guint text_length);
+
 SoraTensor *sora_engine_new_latents (SoraEngine *engine,
     const SoraGenerateParams *params, guint n_latent_frames,
     const float *initial, GError **error);

@@ -420,28 +420,36 @@ sora_engine_get_vae (SoraEngine *engine)
   return engine->vae;
 }
 
-SoraWanDit *
-sora_engine_get_dit (SoraEngine *engine)
+guint64
+sora_engine_denoise_bytes (SoraEngine *engine, const SoraGenerateParams *params,
+    guint n_latent_frames, guint text_length)
 {
-  return engine->dit;
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
+  const SoraWanVaeConfig *vc =
+      sora_model_folder_get_vae_config (engine->folder);
+  guint batch = params->guidance_scale > 1.0 ? 2 : 1;
+  gsize h = params->height / vc->scale_factor_spatial;
+  gsize w = params->width / vc->scale_factor_spatial;
+  guint64 latents = (guint64)tc->in_channels * n_latent_frames * h * w * 4;
+
+  /* the latents, predict's batch of them and its two predictions */
+  return sora_wan_dit_forward_bytes (
+             engine->dit, batch, n_latent_frames, h, w, text_length) +
+      (batch + 3) * latents;
 }
 
 /* Refuses, before the first step rather than in the middle of one, a run
- * whose denoising cannot fit beside what the device holds: a DiT forward
- * (with the most text rows, 512), the latents and predict's batch and two
- * predictions.  umT5 counts as gone when the engine releases it; the VAE
+ * whose denoising (with the most text rows, 512) cannot fit beside what the
+ * device holds.  umT5 counts as gone when the engine releases it; the VAE
  * decode tiles itself to fit. */
 static gboolean
 check_memory (SoraEngine *engine, const SoraGenerateParams *params,
-    const gsize shape[5], GError **error)
+    guint n_latent_frames, GError **error)
 {
   const SoraDeviceInfo *info = sora_device_get_info (engine->dev);
-  guint batch = params->guidance_scale > 1.0 ? 2 : 1;
-  guint64 latents = (guint64)shape[1] * shape[2] * shape[3] * shape[4] * 4;
   guint64 held = sora_device_bytes_current (engine->dev);
-  guint64 need = sora_wan_dit_forward_bytes (
-                     engine->dit, batch, shape[2], shape[3], shape[4], 512) +
-      (batch + 3) * latents;
+  guint64 need =
+      sora_engine_denoise_bytes (engine, params, n_latent_frames, 512);
 
   if (engine->release_text_encoder && engine->text_encoder)
     held -= MIN (held, engine->text_encoder_bytes);
@@ -474,7 +482,7 @@ sora_engine_new_latents (SoraEngine *engine, const SoraGenerateParams *params,
   SoraTensor *x;
   float *host;
 
-  if (!check_memory (engine, params, shape, error))
+  if (!check_memory (engine, params, n_latent_frames, error))
     return NULL;
   x = sora_tensor_new (engine->dev, "latents", SORA_DTYPE_F32, 5, shape, error);
   if (x == NULL)
