@@ -15,7 +15,8 @@
 #define TOL 1e-5
 
 /* Shapes whose sizes straddle the tiles (6 x 16 or 6 x 64): 1, primes,
- * 63/65, 130; and past the 1024-row, 256-deep blocks. */
+ * 63/65, 130; and past the 768-column, 1024-deep blocks, with enough rows
+ * for a work-group per row tile (sora-op-gemm.c). */
 static const gsize shapes[][3] = {
   /* M, N, K */
   { 1, 1, 1 },
@@ -28,6 +29,7 @@ static const gsize shapes[][3] = {
   { 13, 200, 257 },
   { 37, 70, 1536 },
   { 1031, 17, 300 },
+  { 67, 801, 1030 },
 };
 
 /* y [m, n] = x [m, k] w [n, k]^T + bias, in double, and in *@scale the

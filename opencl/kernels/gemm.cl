@@ -6,8 +6,9 @@
  * accumulators fit the vector registers (the host picks the tile, and VW as
  * the device's preferred float width).  The loops over the tile are
  * unrolled so that the arrays become registers.  The first grid dimension
- * walks row tiles, so neighbouring work-groups read the same W panel while
- * it is still in cache.
+ * walks row tiles and the second the TILE_N-column panels of one block of
+ * columns, from panel0 on (the host blocks N and K and sizes work-groups so
+ * that both X and W stay in cache).
  *
  * W comes in one of two layouts:
  * - packed (default): a Linear's weight, stored once as TILE_N-column panels
@@ -54,20 +55,22 @@ load_w_strided (const __global float *w, int ldw, int col, int n, int kk)
 #define LOAD_W(kk, v) vloadv ((kk) * NV + (v), w)
 #endif
 
-/* Grid: [ceil(m / TILE_M), ceil(n / TILE_N), batch].  Batch strides and
- * leading dimensions are in elements; for packed panels ldw is the full K
- * (the panel's rows).  Only rows from m0 on and the slice [k0, k0 + k) of
- * K are done: large products run in blocks of rows and K that stay in
- * cache, the later K slices adding to Y (accumulate). */
+/* Grid: [ceil(m / TILE_M), panels of a block of columns, batch].  Batch
+ * strides and leading dimensions are in elements; for packed panels ldw is
+ * the full K (the panel's rows).  Only the panels from panel0 on and the
+ * slice [k0, k0 + k) of K are done: large products run in blocks of
+ * columns and K that stay in cache, the later K slices adding to Y
+ * (accumulate). */
 __kernel void
 gemm (const __global float *x, int x_bs, int ldx,
     const __global stored_t * w, int w_bs, int ldw,
     const __global float *bias, int has_bias,
-    __global float *y, int y_bs, int ldy, int m0, int m, int n, int k0, int k,
-    int accumulate)
+    __global float *y, int y_bs, int ldy, int m, int panel0, int n, int k0,
+    int k, int accumulate)
 {
-  int row0 = m0 + get_global_id (0) * TILE_M;
-  int col0 = get_global_id (1) * TILE_N;
+  int row0 = get_global_id (0) * TILE_M;
+  int panel = panel0 + get_global_id (1);
+  int col0 = panel * TILE_N;
   size_t b = get_global_id (2);
   const __global float *xr[TILE_M];
   floatv acc[TILE_M][NV];
@@ -79,7 +82,7 @@ gemm (const __global float *x, int x_bs, int ldx,
 #if defined(W_STRIDED)
   w += b * w_bs + k0;
 #else
-  w += (get_global_id (1) * ldw + k0) * TILE_N;
+  w += ((size_t) panel * ldw + k0) * TILE_N;
 #endif
 
   /* Rows past m read the last row (in bounds) and are not stored. */

@@ -29,7 +29,6 @@ typedef struct
   SoraDevice *dev;
   gboolean quick;
   JsonBuilder *json; /* the "rows" array, or NULL */
-  double ref_gflops; /* the reference's rate on this shape, or 0 */
   GRand *rng;
   const char *fixtures; /* tests/fixtures, for the model benches */
   const char *python; /* runs tools/bench_reference.py */
@@ -67,38 +66,32 @@ load_openblas (void)
       openblas_sgemm ? "" : ": no cblas_sgemm; no reference column");
 }
 
-/* Times @fn: one untimed run (kernels build, caches fill), then runs until
- * about a second is spent (at least one, at most five); prints and records
- * the best.  A @reference row sets the rate the next rows are compared
- * with. */
-static void
-bench_row (Bench *b, const char *bench, const char *shape, const char *backend,
-    gboolean reference, double flops, BenchFn fn, gpointer data)
+/* One row of a table: a backend timed on a shape. */
+typedef struct
 {
-  GError *error = NULL;
-  double best = G_MAXDOUBLE, total = 0, gflops, ratio;
-  double budget = b->quick ? 0.05 : 1.0;
-  int runs = 0;
+  const char *shape;
+  const char *backend;
+  double flops;
+  BenchFn fn;
+  gpointer data;
+  double best, total; /* seconds */
+  int runs;
+  GError *error;
+} BenchRow;
 
-  if (!fn (data, &error))
-    goto fail;
-  while (runs < 1 || (total < budget && runs < 5)) {
-    gint64 t0 = g_get_monotonic_time ();
-    double s;
+static void
+print_row (Bench *b, const char *bench, const BenchRow *row, double ref_gflops)
+{
+  double gflops = row->flops / row->best / 1e9;
+  double ratio = ref_gflops > 0 ? gflops / ref_gflops : 0;
 
-    if (!fn (data, &error))
-      goto fail;
-    s = (g_get_monotonic_time () - t0) / 1e6;
-    best = MIN (best, s);
-    total += s;
-    runs++;
+  if (row->error) {
+    printf ("%-8s %-18s %-12s failed: %s\n", bench, row->shape, row->backend,
+        row->error->message);
+    return;
   }
-  gflops = flops / best / 1e9;
-  if (reference)
-    b->ref_gflops = gflops;
-  ratio = b->ref_gflops > 0 ? gflops / b->ref_gflops : 0;
-  printf ("%-8s %-18s %-12s %10.2f %10.1f", bench, shape, backend, best * 1e3,
-      gflops);
+  printf ("%-8s %-18s %-12s %10.2f %10.1f", bench, row->shape, row->backend,
+      row->best * 1e3, gflops);
   if (ratio > 0)
     printf (" %8.2f\n", ratio);
   else
@@ -108,28 +101,65 @@ bench_row (Bench *b, const char *bench, const char *shape, const char *backend,
     json_builder_set_member_name (b->json, "bench");
     json_builder_add_string_value (b->json, bench);
     json_builder_set_member_name (b->json, "shape");
-    json_builder_add_string_value (b->json, shape);
+    json_builder_add_string_value (b->json, row->shape);
     json_builder_set_member_name (b->json, "backend");
-    json_builder_add_string_value (b->json, backend);
+    json_builder_add_string_value (b->json, row->backend);
     json_builder_set_member_name (b->json, "ms");
-    json_builder_add_double_value (b->json, best * 1e3);
+    json_builder_add_double_value (b->json, row->best * 1e3);
     json_builder_set_member_name (b->json, "gflops");
     json_builder_add_double_value (b->json, gflops);
     json_builder_set_member_name (b->json, "runs");
-    json_builder_add_int_value (b->json, runs);
-    json_builder_set_member_name (b->json, "ratio_vs_openblas");
+    json_builder_add_int_value (b->json, row->runs);
+    json_builder_set_member_name (b->json, "ratio_vs_reference");
     if (ratio > 0)
       json_builder_add_double_value (b->json, ratio);
     else
       json_builder_add_null_value (b->json);
     json_builder_end_object (b->json);
   }
-  return;
+}
 
-fail:
-  printf (
-      "%-8s %-18s %-12s failed: %s\n", bench, shape, backend, error->message);
-  g_error_free (error);
+/* Times the rows: one untimed run each (kernels build, caches fill), then
+ * rounds of one run per row until each has spent about a second (at least
+ * one run, at most five), so that a change in the machine's load, which is
+ * large on a shared host, falls on every row alike.  Prints and records
+ * the best of each; with @reference, rows[0] is the rate the last column
+ * compares with. */
+static void
+bench_rows (Bench *b, const char *bench, BenchRow *rows, guint n_rows,
+    gboolean reference)
+{
+  double budget = b->quick ? 0.05 : 1.0;
+  gboolean busy = TRUE;
+
+  for (guint r = 0; r < n_rows; r++) {
+    rows[r].best = G_MAXDOUBLE;
+    rows[r].fn (rows[r].data, &rows[r].error);
+  }
+  while (busy) {
+    busy = FALSE;
+    for (guint r = 0; r < n_rows; r++) {
+      BenchRow *row = &rows[r];
+      gint64 t0 = g_get_monotonic_time ();
+      double s;
+
+      if (row->error ||
+          (row->runs >= 1 && (row->total >= budget || row->runs >= 5)))
+        continue;
+      if (!row->fn (row->data, &row->error))
+        continue;
+      s = (g_get_monotonic_time () - t0) / 1e6;
+      row->best = MIN (row->best, s);
+      row->total += s;
+      row->runs++;
+      busy = TRUE;
+    }
+  }
+  for (guint r = 0; r < n_rows; r++)
+    print_row (b, bench, &rows[r],
+        reference && !rows[0].error ? rows[0].flops / rows[0].best / 1e9 : 0);
+  for (guint r = 0; r < n_rows; r++)
+    g_clear_error (&rows[r].error);
 }
 
 /* GEMM: Y = X·Wᵀ as the Linear layers run it. */
@@ -195,13 +225,16 @@ bench_gemm (Bench *b)
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     const gsize *dims = b->quick ? quick_shapes[s] : shapes[s];
     GemmHost h = { dims[0], dims[1], dims[2] };
-    GemmDevice d = { 0 };
+    GemmDevice d[G_N_ELEMENTS (variants)] = { { 0 } };
+    BenchRow rows[1 + G_N_ELEMENTS (variants)] = { { 0 } };
+    guint n_rows = 0;
     GError *error = NULL;
     double flops = 2.0 * h.m * h.n * h.k;
     char *shape = g_strdup_printf ("%" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
                                    "x%" G_GSIZE_FORMAT,
         h.m, h.n, h.k);
     void *stored = g_malloc (h.n * h.k * sizeof (float));
+    SoraTensor *x = NULL, *y = NULL;
 
     h.x = g_new (float, h.m *h.k);
     h.w = g_new (float, h.n *h.k);
@@ -211,34 +244,39 @@ bench_gemm (Bench *b)
     for (gsize i = 0; i < h.n * h.k; i++)
       h.w[i] = (float)g_rand_double_range (b->rng, -1, 1);
 
-    b->ref_gflops = 0;
     if (openblas_sgemm)
-      bench_row (b, "gemm", shape, "OpenBLAS", TRUE, flops, run_openblas, &h);
-
-    d.x = sora_tensor_new_v (b->dev, "x", SORA_DTYPE_F32, &error, 2, h.m, h.k);
-    d.y = sora_tensor_new_v (b->dev, "y", SORA_DTYPE_F32, &error, 2, h.m, h.n);
-    if (d.x && d.y && sora_tensor_write (d.x, h.x, &error)) {
+      rows[n_rows++] = (BenchRow){ shape, "OpenBLAS", flops, run_openblas, &h };
+    if ((x = sora_tensor_new_v (
+             b->dev, "x", SORA_DTYPE_F32, &error, 2, h.m, h.k)) &&
+        (y = sora_tensor_new_v (
+             b->dev, "y", SORA_DTYPE_F32, &error, 2, h.m, h.n)) &&
+        sora_tensor_write (x, h.x, &error)) {
       for (guint v = 0; v < G_N_ELEMENTS (variants); v++) {
         sora_convert_from_f32 (variants[v].dtype, h.w, stored, h.n * h.k);
-        d.linear = sora_linear_new_full (b->dev, "bench", variants[v].dtype,
-            h.n, h.k, stored, NULL, variants[v].backend, &error);
-        if (d.linear == NULL) {
+        d[v] = (GemmDevice){ sora_linear_new_full (b->dev, "bench",
+                                 variants[v].dtype, h.n, h.k, stored, NULL,
+                                 variants[v].backend, &error),
+          x, y };
+        if (d[v].linear == NULL) {
           printf ("gemm     %-18s %-12s failed: %s\n", shape, variants[v].label,
               error->message);
           g_clear_error (&error);
           continue;
         }
-        bench_row (
-            b, "gemm", shape, variants[v].label, FALSE, flops, run_linear, &d);
-        sora_linear_free (d.linear);
+        rows[n_rows++] =
+            (BenchRow){ shape, variants[v].label, flops, run_linear, &d[v] };
       }
+      bench_rows (b, "gemm", rows, n_rows, openblas_sgemm != NULL);
     }
     if (error) {
       printf ("gemm     %-18s failed: %s\n", shape, error->message);
       g_clear_error (&error);
     }
-    sora_tensor_free (d.x);
-    sora_tensor_free (d.y);
+    for (guint v = 0; v < G_N_ELEMENTS (variants); v++)
+      if (d[v].linear)
+        sora_linear_free (d[v].linear);
+    sora_tensor_free (x);
+    sora_tensor_free (y);
     g_free (stored);
     g_free (h.x);
     g_free (h.w);
@@ -818,35 +856,43 @@ bench_attention (Bench *b)
   g.y = g.x
       ? sora_tensor_new_v (b->dev, "y", SORA_DTYPE_F32, &error, 2, 4096, 1536)
       : NULL;
+  AttnDevice a[G_N_ELEMENTS (cases)] = { { NULL } };
+  BenchRow rows[1 + G_N_ELEMENTS (cases)] = { { 0 } };
+  char *labels[G_N_ELEMENTS (cases)] = { NULL };
+  guint n_rows = 0;
+
   printf ("attention: the last column is the rate against this GEMM row\n");
   if (g.y)
-    bench_row (b, "attn", "4096x1536x1536", "gemm f32", TRUE,
-        2.0 * 4096 * 1536 * 1536, run_linear, &g);
+    rows[n_rows++] = (BenchRow){ "4096x1536x1536", "gemm f32",
+      2.0 * 4096 * 1536 * 1536, run_linear, &g };
   for (guint c = 0; g.y && c < G_N_ELEMENTS (cases); c++) {
     gsize n = b->quick ? 256 : cases[c][0], heads = cases[c][1];
     gsize shape[3] = { 1, n, heads * 128 };
-    AttnDevice a = { NULL };
-    char *label =
-        g_strdup_printf ("N=%" G_GSIZE_FORMAT " H=%" G_GSIZE_FORMAT, n, heads);
 
-    a.p.heads = heads;
-    a.p.scale = 1.0f / sqrtf (128.0f);
-    if ((a.q = recipe_tensor (b->dev, "bench.q", 3, shape, &error)) &&
-        (a.k = recipe_tensor (b->dev, "bench.k", 3, shape, &error)) &&
-        (a.v = recipe_tensor (b->dev, "bench.v", 3, shape, &error)) &&
-        (a.out = sora_tensor_new (
+    labels[c] =
+        g_strdup_printf ("N=%" G_GSIZE_FORMAT " H=%" G_GSIZE_FORMAT, n, heads);
+    a[c].p.heads = heads;
+    a[c].p.scale = 1.0f / sqrtf (128.0f);
+    if ((a[c].q = recipe_tensor (b->dev, "bench.q", 3, shape, &error)) &&
+        (a[c].k = recipe_tensor (b->dev, "bench.k", 3, shape, &error)) &&
+        (a[c].v = recipe_tensor (b->dev, "bench.v", 3, shape, &error)) &&
+        (a[c].out = sora_tensor_new (
              b->dev, "out", SORA_DTYPE_F32, 3, shape, &error)))
-      bench_row (b, "attn", label, "fused", FALSE, 4.0 * n * n * 128 * heads,
-          run_attention, &a);
+      rows[n_rows++] = (BenchRow){ labels[c], "fused",
+        4.0 * n * n * 128 * heads, run_attention, &a[c] };
     if (error) {
-      printf ("attn     %-18s failed: %s\n", label, error->message);
+      printf ("attn     %-18s failed: %s\n", labels[c], error->message);
       g_clear_error (&error);
     }
-    sora_tensor_free (a.q);
-    sora_tensor_free (a.k);
-    sora_tensor_free (a.v);
-    sora_tensor_free (a.out);
-    g_free (label);
+  }
+  if (g.y)
+    bench_rows (b, "attn", rows, n_rows, TRUE);
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    sora_tensor_free (a[c].q);
+    sora_tensor_free (a[c].k);
+    sora_tensor_free (a[c].v);
+    sora_tensor_free (a[c].out);
+    g_free (labels[c]);
   }
   if (error) {
     printf ("attn     failed: %s\n", error->message);
