@@ -10,9 +10,10 @@
  * rows × NVK vectors of the device's preferred width take 12 of AVX2's 16
  * vector registers (width 8) and 24 of AVX-512's 32 (width 16). */
 #define ROWS 6
-/* Key panels per key block: the block's K and V stay in L1/L2 while a
- * work-item's row blocks use them. */
-#define BLOCK_PANELS 2
+/* Keys per key block, rounded to whole panels: the block's K and V (128 KB
+ * at head dim 128) stay in L2 while a work-item's row blocks use them.  On
+ * PoCL (Zen 3) 128 beat 32, 64 and 256 keys. */
+#define BLOCK_KEYS 128
 /* Private output rows per work-item, in floats: they stay in L1/L2. */
 #define PRIVATE_FLOATS 6144
 
@@ -111,8 +112,8 @@ sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
                        " -DNVK=%" G_GSIZE_FORMAT " -DBK=%" G_GSIZE_FORMAT
                        " -DDV=%" G_GSIZE_FORMAT " -DNC=%" G_GSIZE_FORMAT
                        " -DRB=%" G_GSIZE_FORMAT " -DROWS=%d%s%s",
-          dim, vw, nvk, vw * nvk * BLOCK_PANELS, dv, nc, rb, ROWS,
-          p->bias ? " -DHAS_BIAS" : "", p->key_mask ? " -DHAS_MASK" : "");
+          dim, vw, nvk, MAX (BLOCK_KEYS / (vw * nvk), 1) * vw * nvk, dv, nc, rb,
+          ROWS, p->bias ? " -DHAS_BIAS" : "", p->key_mask ? " -DHAS_MASK" : "");
   ok = sora_device_run (q->dev, "attention", options, "attention_pack", 3,
            pack_global, NULL, error, SORA_MEM (k->buf), SORA_MEM (v->buf),
            SORA_MEM (kp), SORA_MEM (vp), SORA_INT (nk), SORA_INT (p->heads),

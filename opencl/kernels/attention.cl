@@ -8,10 +8,12 @@
  *   attention_pack writes once per call (times scale, zero padded), so a
  *   ROWS × KT score tile accumulates over the head dim in ROWS × NVK vectors
  *   from one broadcast query value and NVK panel loads per step;
- * - P·V accumulates ROWS × (NC·DV) output channels over the keys from one
- *   broadcast probability and NC loads of a V row per step, from V that
- *   attention_pack copies to [batch·heads][panels·KT][HEAD_DIM], zero
- *   padded: a block's rows are one contiguous stream.
+ * - P·V accumulates ROWS × CW output channels (CW = NC·DV) over the keys
+ *   from one broadcast probability and NC loads of a V row per step, from V
+ *   that attention_pack copies to
+ *   [batch·heads][HEAD_DIM / CW][panels·KT][CW], zero padded: each pass
+ *   over a block's keys reads one contiguous stream (rows of HEAD_DIM,
+ *   read CW channels at a time, cost 20% more).
  * Products use fma (): PoCL compiles mad () as a multiply and an add.
  *
  * Build options:
@@ -39,6 +41,7 @@
 #define CAT(a, b) CAT_ (a, b)
 #define KT (VW * NVK)
 #define NDV (HEAD_DIM / DV)
+#define CW (NC * DV)
 #define floatk CAT (float, VW)
 #define vloadk CAT (vload, VW)
 #define vstorek CAT (vstore, VW)
@@ -65,6 +68,8 @@ attention_pack (const __global float *k, const __global float *v,
   const int bh = get_global_id (2), b = bh / heads, h = bh % heads;
   const size_t src = (size_t) b * nk * heads * HEAD_DIM + h * HEAD_DIM + d;
   const size_t key0 = (size_t) bh * panels * KT + panel * KT;
+  const int chunk = bh * (HEAD_DIM / CW) + d / CW;
+  __global float *vc = vp + (size_t) chunk * panels * KT * CW + d % CW;
   float t[KT];
 
 #pragma unroll
@@ -72,7 +77,7 @@ attention_pack (const __global float *k, const __global float *v,
     int key = panel * KT + j;
     size_t i = src + (size_t) key * heads * HEAD_DIM;
     t[j] = key < nk ? k[i] * scale : 0.0f;
-    vp[(key0 + j) * HEAD_DIM + d] = key < nk ? v[i] : 0.0f;
+    vc[(size_t) key * CW] = key < nk ? v[i] : 0.0f;
   }
 #pragma unroll
   for (int c = 0; c < NVK; c++)
@@ -232,12 +237,14 @@ attention (const __global float *q, const __global float *kp,
 #pragma unroll
           for (int cc = 0; cc < NC; cc++)
             a[r][cc] = vloadv (c + cc, o[r0 + r]) * alpha[r];
+        const __global float *vc =
+            vb + (size_t) (c / NC) * panels * KT * CW + (size_t) key0 * CW;
+
         for (int j = 0; j < nb; j++) {
-          const __global float *vr = vb + (size_t) (key0 + j) * HEAD_DIM;
           floatv vv[NC];
 #pragma unroll
           for (int cc = 0; cc < NC; cc++)
-            vv[cc] = vloadv (c + cc, vr);
+            vv[cc] = vloadv (j * NC + cc, vc);
 #pragma unroll
           for (int r = 0; r < ROWS; r++) {
             float p = s[r][j];
