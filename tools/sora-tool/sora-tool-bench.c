@@ -454,7 +454,8 @@ model_row (Bench *b, const char *bench, const char *config, double per,
 {
   GError *error = NULL;
   Timing t;
-  double peak, rss, ratio;
+  double peak, rss, ratio, rel_l2;
+  char rel_l2_text[16];
   char *tmp = NULL, *compare = NULL, *reason = NULL;
   GPtrArray *py = g_ptr_array_new_with_free_func (NULL);
   JsonObject *ref = NULL;
@@ -484,10 +485,14 @@ model_row (Bench *b, const char *bench, const char *config, double per,
   ref = run_reference (b, (const char *const *)py->pdata, &reason);
   ratio = t.wall / member (ref, "seconds");
 
-  printf ("%-6s %-30s %9.3f %9.3f %9.3f %9.3f %7.2f %8.1f %8.0f %8.0f %9.2g\n",
+  rel_l2 = member (ref, "rel_l2");
+  /* A row without a compared output (the decode) has "-" for its error. */
+  g_snprintf (
+      rel_l2_text, sizeof (rel_l2_text), isnan (rel_l2) ? "-" : "%.2g", rel_l2);
+  printf ("%-6s %-30s %9.3f %9.3f %9.3f %9.3f %7.2f %8.1f %8.0f %8.0f %9s\n",
       bench, config, t.wall / per, t.cpu / per, member (ref, "seconds") / per,
       member (ref, "cpu_seconds") / per, ratio, peak, rss,
-      member (ref, "rss_mb"), member (ref, "rel_l2"));
+      member (ref, "rss_mb"), rel_l2_text);
   if (reason)
     printf ("%-6s %-30s PyTorch: skipped (%s)\n", bench, config, reason);
   if (b->json) {
@@ -509,7 +514,7 @@ model_row (Bench *b, const char *bench, const char *config, double per,
         b->json, "torch_cpu_seconds", member (ref, "cpu_seconds") / per);
     json_number (b->json, "torch_rss_mb", member (ref, "rss_mb"));
     json_number (b->json, "ratio_vs_torch", ratio);
-    json_number (b->json, "rel_l2_vs_torch", member (ref, "rel_l2"));
+    json_number (b->json, "rel_l2_vs_torch", rel_l2);
     json_builder_set_member_name (b->json, "torch_skipped");
     if (reason)
       json_builder_add_string_value (b->json, reason);
