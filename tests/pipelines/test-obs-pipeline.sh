@@ -46,6 +46,7 @@ run_obs() {
   echo "OBS pipeline: $1"
   eval gst-launch-1.0 -v "$obs_video" "$1" >"$out/log" 2>&1 ||
     { cat "$out/log"; fail "the pipeline failed"; }
+  fail_log="$out/log"
   caps=$(grep "video_appsink.GstPad:sink: caps" "$out/log" | tail -1)
   echo "$caps"
   echo "$caps" | grep -q "$2" || fail "sink caps do not have $2"
@@ -57,6 +58,7 @@ run_obs() {
       NR > 1 && t - last != 62500000 { printf "%s after %.0f ns; ", $0, last }
       { last = t }')
   [ -z "$gaps" ] || fail "frames not 1/16 s apart: $gaps"
+  fail_log=
 }
 
 # Our model and a small size in place of the doc's real-model figures.
