@@ -14,7 +14,8 @@
  * at head dim 128) stay in L2 while a work-item's row blocks use them.  On
  * PoCL (Zen 3) 128 beat 32, 64 and 256 keys. */
 #define BLOCK_KEYS 128
-/* Private output rows per work-item, in floats: they stay in L1/L2. */
+/* Private output rows, and as many query rows, per work-item, in floats:
+ * they stay in L1/L2. */
 #define PRIVATE_FLOATS 6144
 
 static gboolean
