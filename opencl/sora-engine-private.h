@@ -45,13 +45,11 @@ gboolean sora_engine_public_pixels (SoraTensor *frames, const guint8 *pixels,
 
 SoraDevice *sora_engine_get_device (SoraEngine *engine);
 
-/* Whether umT5 leaves the device after each encoding (reloaded for the next
- * new prompt; the prompt cache keeps the last states).  The engine turns it
- * on when umT5 takes over a quarter of the device's memory. */
-void sora_engine_set_text_encoder_release (
-    SoraEngine *engine, gboolean release);
-/* The device bytes umT5's weights take. */
-guint64 sora_engine_get_text_encoder_bytes (SoraEngine *engine);
+/* Reloads umT5 to stream its layers through the device at each encoding
+ * (sora_umt5_new), or to keep them.  The engine streams when umT5 takes
+ * over a quarter of the device's memory. */
+gboolean sora_engine_set_text_encoder_streaming (
+    SoraEngine *engine, gboolean stream, GError **error);
 SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
 
 /* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for

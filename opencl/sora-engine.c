@@ -23,12 +23,7 @@ struct _SoraEngine
   SoraDevice *dev;
   SoraModelFolder *folder;
   SoraTokenizer *tokenizer;
-  SoraUmt5 *text_encoder; /* NULL while released */
-  guint64 text_encoder_bytes;
-  /* Free umT5 after each encoding, reload it for a new prompt: when it
-   * takes over a quarter of the device (umT5-XXL is 11.4 GB in bf16), the
-   * DiT's activations need the room more than a new prompt needs speed. */
-  gboolean release_text_encoder;
+  SoraUmt5 *text_encoder;
   SoraWanDit *dit;
   SoraWanVae *vae;
 
@@ -93,17 +88,15 @@ sora_engine_open (const char *model_dir, const char *device,
   engine->tokenizer = sora_tokenizer_new_from_file (tokenizer_path, error);
   if (engine->tokenizer == NULL || cancelled (cancellable, error))
     goto fail;
-  {
-    guint64 before = sora_device_bytes_current (engine->dev);
-
-    engine->text_encoder = sora_umt5_new (engine->dev, engine->folder, error);
-    if (engine->text_encoder == NULL || cancelled (cancellable, error))
-      goto fail;
-    engine->text_encoder_bytes =
-        sora_device_bytes_current (engine->dev) - before;
-    engine->release_text_encoder = engine->text_encoder_bytes >
-        sora_device_get_info (engine->dev)->global_mem / 4;
-  }
+  /* umT5 streams its layers when it would take over a quarter of the
+   * device (umT5-XXL is 11.4 GB in bf16): the DiT's activations need the
+   * room more than a new prompt needs speed. */
+  engine->text_encoder = sora_umt5_new (engine->dev, engine->folder,
+      sora_umt5_weight_bytes (engine->folder) >
+          sora_device_get_info (engine->dev)->global_mem / 4,
+      error);
+  if (engine->text_encoder == NULL || cancelled (cancellable, error))
+    goto fail;
   engine->dit = sora_wan_dit_new (engine->dev, engine->folder, error);
   if (engine->dit == NULL || cancelled (cancellable, error))
     goto fail;
@@ -256,18 +249,8 @@ encode_text (SoraEngine *engine, const char *prompt, const char *negative,
     g_array_append_vals (all_ids, ids->data, ids->len);
     g_array_append_vals (all_mask, mask->data, mask->len);
   }
-  if (engine->text_encoder == NULL &&
-      !(engine->text_encoder =
-              sora_umt5_new (engine->dev, engine->folder, error)))
-    goto out;
   text = sora_umt5_encode (engine->text_encoder, (gint32 *)all_ids->data,
       (gint32 *)all_mask->data, batch, text_length, NULL, error);
-  if (engine->release_text_encoder) {
-    g_debug ("releasing the text encoder (%" G_GUINT64_FORMAT
-             " bytes) until the next new prompt",
-        engine->text_encoder_bytes);
-    g_clear_pointer (&engine->text_encoder, sora_umt5_free);
-  }
   if (text == NULL)
     goto out;
   sora_tensor_free (engine->cached_text);
@@ -396,16 +379,17 @@ sora_engine_get_tail (
   return engine->tail ? engine->tail->data : NULL;
 }
 
-void
-sora_engine_set_text_encoder_release (SoraEngine *engine, gboolean release)
+gboolean
+sora_engine_set_text_encoder_streaming (
+    SoraEngine *engine, gboolean stream, GError **error)
 {
-  engine->release_text_encoder = release;
-}
+  SoraUmt5 *m = sora_umt5_new (engine->dev, engine->folder, stream, error);
 
-guint64
-sora_engine_get_text_encoder_bytes (SoraEngine *engine)
-{
-  return engine->text_encoder_bytes;
+  if (m == NULL)
+    return FALSE;
+  sora_umt5_free (engine->text_encoder);
+  engine->text_encoder = m;
+  return TRUE;
 }
 
 SoraDevice *
@@ -440,8 +424,8 @@ sora_engine_denoise_bytes (SoraEngine *engine, const SoraGenerateParams *params,
 
 /* Refuses, before the first step rather than in the middle of one, a run
  * whose denoising (with the most text rows, 512) cannot fit beside what the
- * device holds.  umT5 counts as gone when the engine releases it; the VAE
- * decode tiles itself to fit. */
+ * device holds (a streaming umT5 holds no layer between encodings); the
+ * VAE decode tiles itself to fit. */
 static gboolean
 check_memory (SoraEngine *engine, const SoraGenerateParams *params,
     guint n_latent_frames, GError **error)
@@ -451,8 +435,6 @@ check_memory (SoraEngine *engine, const SoraGenerateParams *params,
   guint64 need =
       sora_engine_denoise_bytes (engine, params, n_latent_frames, 512);
 
-  if (engine->release_text_encoder && engine->text_encoder)
-    held -= MIN (held, engine->text_encoder_bytes);
   g_debug ("%ux%u, %u frames: the denoising needs about %" G_GUINT64_FORMAT
            " MB beside the %" G_GUINT64_FORMAT " MB held, of %" G_GUINT64_FORMAT
            " MB on %s",

@@ -29,6 +29,8 @@ typedef struct
 struct _SoraUmt5
 {
   SoraDevice *dev;
+  const SoraModelFolder *folder;
+  gboolean stream; /* layers are loaded for each use, not kept */
   SoraUmt5Config cfg;
   const SoraSafetensor *embedding; /* [vocab, d] in the mapping */
   SoraDType embedding_dtype;
@@ -49,6 +51,7 @@ layer_clear (Layer *l)
   sora_linear_free (l->wi1);
   sora_linear_free (l->wo);
   g_free (l->rel_bias);
+  memset (l, 0, sizeof (*l));
 }
 
 void
@@ -70,10 +73,12 @@ sora_umt5_get_dim (SoraUmt5 *m)
 }
 
 static gboolean
-load_layer (
-    SoraUmt5 *m, const SoraWeights *w, guint i, Layer *l, GError **error)
+load_layer (SoraUmt5 *m, guint i, Layer *l, GError **error)
 {
   const SoraUmt5Config *c = &m->cfg;
+  SoraWeights weights = { m->dev, m->folder, SORA_COMPONENT_TEXT_ENCODER,
+    FALSE };
+  const SoraWeights *w = &weights;
   char *p = g_strdup_printf ("encoder.block.%u.layer.", i);
   char *name;
   gboolean ok = FALSE;
@@ -114,14 +119,38 @@ out:
   return ok;
 }
 
+guint64
+sora_umt5_weight_bytes (const SoraModelFolder *folder)
+{
+  g_autoptr (GPtrArray) expected =
+      sora_model_folder_expected_tensors (folder, SORA_COMPONENT_TEXT_ENCODER);
+  guint64 bytes = 0;
+
+  /* The layers: the embedding table stays on the host. */
+  for (guint i = 0; i < expected->len; i++) {
+    const SoraExpectedTensor *e = expected->pdata[i];
+    const SoraSafetensor *t;
+
+    if (!g_str_has_prefix (e->name, "encoder.block."))
+      continue;
+    t = sora_model_folder_find_tensor (
+        folder, SORA_COMPONENT_TEXT_ENCODER, e->name, NULL);
+    bytes += t ? t->nbytes : 0;
+  }
+  return bytes;
+}
+
 SoraUmt5 *
-sora_umt5_new (SoraDevice *dev, const SoraModelFolder *folder, GError **error)
+sora_umt5_new (SoraDevice *dev, const SoraModelFolder *folder, gboolean stream,
+    GError **error)
 {
   SoraUmt5 *m = g_new0 (SoraUmt5, 1);
   SoraWeights w = { dev, folder, SORA_COMPONENT_TEXT_ENCODER, FALSE };
   GError *local = NULL;
 
   m->dev = dev;
+  m->folder = folder;
+  m->stream = stream;
   m->cfg = *sora_model_folder_get_text_encoder_config (folder);
   m->embedding = sora_model_folder_find_tensor (
       folder, SORA_COMPONENT_TEXT_ENCODER, "shared.weight", &local);
@@ -143,8 +172,8 @@ sora_umt5_new (SoraDevice *dev, const SoraModelFolder *folder, GError **error)
     goto fail;
   }
   m->layers = g_new0 (Layer, m->cfg.num_layers);
-  for (guint i = 0; i < m->cfg.num_layers; i++)
-    if (!load_layer (m, &w, i, &m->layers[i], error))
+  for (guint i = 0; !stream && i < m->cfg.num_layers; i++)
+    if (!load_layer (m, i, &m->layers[i], error))
       goto fail;
   m->final_ln =
       sora_weights_tensor_f32 (&w, "encoder.final_layer_norm.weight", error);
@@ -286,6 +315,11 @@ sora_umt5_encode (SoraUmt5 *m, const gint32 *ids, const gint32 *mask,
     Layer *l = &m->layers[li];
     SoraAttentionParams ap = { c->num_heads, 1.0f, NULL, key_mask };
 
+    /* Streaming, the previous layer's weights were freed after its kernels
+     * were queued: OpenCL keeps them until those finish, and the blocking
+     * uploads here wait for the queue, so at most two layers coexist. */
+    if (m->stream && !load_layer (m, li, l, error))
+      goto out;
     bias = position_bias (m, l, seq, buckets, error);
     if (bias == NULL)
       goto out;
@@ -306,6 +340,8 @@ sora_umt5_encode (SoraUmt5 *m, const gint32 *ids, const gint32 *mask,
         !sora_op_add (h, proj, h, error))
       goto out;
     g_clear_pointer (&bias, sora_tensor_free);
+    if (m->stream)
+      layer_clear (l);
     if (li == 0)
       sora_probe_emit (probe, "after_layer0", h);
   }
@@ -322,6 +358,8 @@ sora_umt5_encode (SoraUmt5 *m, const gint32 *ids, const gint32 *mask,
   ok = TRUE;
 
 out:
+  for (guint li = 0; m->stream && li < c->num_layers; li++)
+    layer_clear (&m->layers[li]);
   sora_tensor_free (h);
   sora_tensor_free (a);
   sora_tensor_free (q);

@@ -30,9 +30,14 @@ check_point (const char *point, SoraTensor *t, gpointer user_data)
   g_free (want);
 }
 
+/* With @stream, also checks that the encoder holds no layer on the device
+ * outside an encoding. */
 static void
-check_model (const char *folder_name, const char *ref, double tol)
+check_model (
+    const char *folder_name, const char *ref, double tol, gboolean stream)
 {
+  SoraDevice *dev = sora_test_device ();
+  guint64 before = sora_device_bytes_current (dev), held;
   GError *error = NULL;
   char *dir = sora_test_fixture (folder_name);
   SoraModelFolder *folder = sora_model_folder_open (dir, &error);
@@ -58,11 +63,20 @@ check_model (const char *folder_name, const char *ref, double tol)
   }
   g_assert_cmpuint (pads, >, 0); /* the padding path is exercised */
 
-  m = sora_umt5_new (sora_test_device (), folder, &error);
+  m = sora_umt5_new (dev, folder, stream, &error);
   g_assert_no_error (error);
+  held = sora_device_bytes_current (dev) - before;
+  if (stream)
+    g_assert_cmpuint (held, <,
+        sora_umt5_weight_bytes (folder) /
+            sora_model_folder_get_text_encoder_config (folder)->num_layers);
+  else
+    g_assert_cmpuint (held, >=, sora_umt5_weight_bytes (folder));
   out = sora_umt5_encode (m, ids, mask, 1, n, &sp, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (probe.checked, ==, 2);
+  g_assert_cmpuint (
+      sora_device_bytes_current (dev) - before, ==, held + out->nbytes);
 
   want = sora_test_reference (ref, "prompt_embeds", &n);
   got = sora_test_download (out);
@@ -88,7 +102,7 @@ check_model (const char *folder_name, const char *ref, double tol)
 static void
 test_f32 (void)
 {
-  check_model ("wan-tiny", "tiny-umt5.safetensors", 1e-4);
+  check_model ("wan-tiny", "tiny-umt5.safetensors", 1e-4, FALSE);
 }
 
 /* The f16/bf16 references are the f32 model on the rounded weights, so
@@ -96,13 +110,21 @@ test_f32 (void)
 static void
 test_f16 (void)
 {
-  check_model ("wan-tiny-f16", "tiny-f16-umt5.safetensors", 1e-4);
+  check_model ("wan-tiny-f16", "tiny-f16-umt5.safetensors", 1e-4, FALSE);
 }
 
 static void
 test_bf16 (void)
 {
-  check_model ("wan-tiny-bf16", "tiny-bf16-umt5.safetensors", 1e-4);
+  check_model ("wan-tiny-bf16", "tiny-bf16-umt5.safetensors", 1e-4, FALSE);
+}
+
+/* Streaming the layers (as for umT5-XXL on a small device) computes the
+ * same: same tolerance, on stored bf16 weights. */
+static void
+test_stream (void)
+{
+  check_model ("wan-tiny-bf16", "tiny-bf16-umt5.safetensors", 1e-4, TRUE);
 }
 
 int
@@ -112,5 +134,6 @@ main (int argc, char **argv)
   g_test_add_func ("/umt5/f32", test_f32);
   g_test_add_func ("/umt5/f16", test_f16);
   g_test_add_func ("/umt5/bf16", test_bf16);
+  g_test_add_func ("/umt5/stream", test_stream);
   return g_test_run ();
 }

@@ -746,7 +746,8 @@ umt5_case (Bench *b, const char *name, const char *dir, gsize batch, gsize seq)
   const char *args[] = { "umt5", "--folder", dir, "--batch", batch_s, "--seq",
     seq_s, NULL };
 
-  if (folder == NULL || !(u.m = sora_umt5_new (b->dev, folder, &error))) {
+  if (folder == NULL ||
+      !(u.m = sora_umt5_new (b->dev, folder, FALSE, &error))) {
     printf ("umt5   %-30s failed: %s\n", config, error->message);
     g_error_free (error);
     goto out;
