@@ -404,10 +404,30 @@ sora_engine_get_vae (SoraEngine *engine)
   return engine->vae;
 }
 
+/* The folder's scheduler, or the one asked for with its defaults. */
+static void
+scheduler_config (SoraEngine *engine, const SoraGenerateParams *params,
+    SoraSchedulerConfig *cfg)
+{
+  const SoraSchedulerConfig *sc =
+      sora_model_folder_get_scheduler_config (engine->folder);
+
+  *cfg = *sc;
+  if ((params->sampler == SORA_SAMPLER_EULER) !=
+      (sc->kind == SORA_SCHEDULER_FLOW_EULER))
+    sora_scheduler_config_defaults (cfg,
+        params->sampler == SORA_SAMPLER_EULER ? SORA_SCHEDULER_FLOW_EULER
+                                              : SORA_SCHEDULER_UNIPC,
+        sc->shift);
+  if (params->flow_shift > 0)
+    cfg->shift = params->flow_shift;
+}
+
 guint64
 sora_engine_denoise_bytes (SoraEngine *engine, const SoraGenerateParams *params,
     guint n_latent_frames, guint text_length)
 {
+  SoraSchedulerConfig sched_cfg;
   const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
   const SoraWanVaeConfig *vc =
       sora_model_folder_get_vae_config (engine->folder);
@@ -416,10 +436,12 @@ sora_engine_denoise_bytes (SoraEngine *engine, const SoraGenerateParams *params,
   gsize w = params->width / vc->scale_factor_spatial;
   guint64 latents = (guint64)tc->in_channels * n_latent_frames * h * w * 4;
 
-  /* the latents, predict's batch of them and its two predictions */
+  /* the latents, predict's batch of them and its two predictions, the
+   * scheduler's history */
+  scheduler_config (engine, params, &sched_cfg);
   return sora_wan_dit_forward_bytes (
              engine->dit, batch, n_latent_frames, h, w, text_length) +
-      (batch + 3) * latents;
+      (batch + 3 + sora_scheduler_state_tensors (&sched_cfg)) * latents;
 }
 
 /* Refuses, before the first step rather than in the middle of one, a run
@@ -485,8 +507,6 @@ sora_engine_denoise_decode (SoraEngine *engine,
     SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
     GError **error)
 {
-  const SoraSchedulerConfig *sc =
-      sora_model_folder_get_scheduler_config (engine->folder);
   gboolean guided = params->guidance_scale > 1.0;
   SoraSchedulerConfig sched_cfg;
   SoraTensor *text;
@@ -496,16 +516,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
   gboolean ok = FALSE;
   DecodeData decode = { engine, cancellable, chunk, user_data, NULL };
 
-  /* The folder's scheduler, or the one asked for with its defaults. */
-  sched_cfg = *sc;
-  if ((params->sampler == SORA_SAMPLER_EULER) !=
-      (sc->kind == SORA_SCHEDULER_FLOW_EULER))
-    sora_scheduler_config_defaults (&sched_cfg,
-        params->sampler == SORA_SAMPLER_EULER ? SORA_SCHEDULER_FLOW_EULER
-                                              : SORA_SCHEDULER_UNIPC,
-        sc->shift);
-  if (params->flow_shift > 0)
-    sched_cfg.shift = params->flow_shift;
+  scheduler_config (engine, params, &sched_cfg);
   scheduler = sora_scheduler_new (&sched_cfg, params->steps, error);
   if (scheduler == NULL)
     return FALSE;

@@ -172,6 +172,15 @@ sora_scheduler_free (SoraScheduler *s)
 }
 
 guint
+sora_scheduler_state_tensors (const SoraSchedulerConfig *cfg)
+{
+  SoraScheduler *s;
+
+  /* last_sample and hist */
+  return cfg->kind == SORA_SCHEDULER_UNIPC ? 1 + G_N_ELEMENTS (s->hist) : 0;
+}
+
+guint
 sora_scheduler_get_n_steps (SoraScheduler *s)
 {
   return s->n_steps;

@@ -26,6 +26,10 @@ SoraScheduler *sora_scheduler_new (
 void sora_scheduler_free (SoraScheduler *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SoraScheduler, sora_scheduler_free);
 
+/* How many sample-shaped f32 tensors a scheduler of @cfg keeps on the
+ * device (UniPC's history; Euler none). */
+guint sora_scheduler_state_tensors (const SoraSchedulerConfig *cfg);
+
 guint sora_scheduler_get_n_steps (SoraScheduler *s);
 /* The timestep the model sees at step @i (< n_steps): UniPC's int64 values
  * and Euler's float32 ones, both exact as floats. */
