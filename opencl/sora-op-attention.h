@@ -24,12 +24,16 @@ typedef struct
 
 /* out = softmax (scale·Q·Kᵀ + bias + mask)·V for each head, where q and out
  * are f32 [B, Nq, heads·D], k and v f32 [B, Nk, heads·D], and channel c of a
- * token belongs to head c / D.  K and V are first repacked by head into
- * temporary device buffers (2·B·heads·Nk·D floats, rounded up to whole key
- * panels), then one fused kernel does the rest: the scores are never
- * stored. */
+ * token belongs to head c / D.  A few (batch, head) slices at a time, K and
+ * V are repacked by head into temporary device buffers, then one fused
+ * kernel does the rest: the scores are never stored. */
 gboolean sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v,
     SoraTensor *out, const SoraAttentionParams *p, GError **error);
+
+/* The bytes of those temporaries on @dev for @batch·@heads slices of @nk
+ * keys of @dim channels. */
+guint64 sora_op_attention_temp_bytes (
+    SoraDevice *dev, gsize batch, guint heads, gsize nk, gsize dim);
 
 G_END_DECLS
 

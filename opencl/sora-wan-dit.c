@@ -59,7 +59,7 @@ typedef struct
   SoraTensor *sinusoid, *time_hidden, *temb, *temb_act, *tproj;
   SoraTensor *mod, *head_mod;
   SoraTensor *text_hidden, *ctx, *ck, *cv;
-  SoraTensor *x, *y, *q, *k, *v, *att, *ffn;
+  SoraTensor *x, *y, *q, *k, *v, *ffn;
   /* Row chunks of the FFN's input and output, NULL when it runs whole. */
   SoraTensor *ffn_in, *ffn_out;
   SoraTensor *proj, *out_tokens, *out_item;
@@ -284,7 +284,6 @@ acts_alloc (SoraWanDit *dit, Acts *a, gsize batch, gsize frames, gsize height,
   NEW (q, 3, batch, tokens, d);
   NEW (k, 3, batch, tokens, d);
   NEW (v, 3, batch, tokens, d);
-  NEW (att, 3, batch, tokens, d);
   if (chunks == 1) {
     NEW (ffn, 3, batch, tokens, ffn);
   } else {
@@ -390,9 +389,11 @@ block_forward (
       sora_op_rms_norm (a->k, b->norm_k1, eps, a->k, error) &&
       sora_op_rope (a->q, rope, c->num_attention_heads, a->q, error) &&
       sora_op_rope (a->k, rope, c->num_attention_heads, a->k, error) &&
-      sora_op_attention (a->q, a->k, a->v, a->att, &ap, error) &&
-      sora_op_linear (b->o1, a->att, a->y, error) &&
-      sora_op_add_gated (a->x, a->y, a->mod, GATE_MSA, error) &&
+      /* y is free once projected: it takes the attention's output, and q
+       * once attended the projection's. */
+      sora_op_attention (a->q, a->k, a->v, a->y, &ap, error) &&
+      sora_op_linear (b->o1, a->y, a->q, error) &&
+      sora_op_add_gated (a->x, a->q, a->mod, GATE_MSA, error) &&
       /* Cross-attention over the text, plain residual. */
       (!b->norm2_w ||
           sora_op_layer_norm (
@@ -402,9 +403,9 @@ block_forward (
       sora_op_linear (b->v2, a->ctx, a->cv, error) &&
       sora_op_rms_norm (a->q, b->norm_q2, eps, a->q, error) &&
       sora_op_rms_norm (a->ck, b->norm_k2, eps, a->ck, error) &&
-      sora_op_attention (a->q, a->ck, a->cv, a->att, &ap, error) &&
-      sora_op_linear (b->o2, a->att, a->y, error) &&
-      sora_op_add (a->x, a->y, a->x, error) &&
+      sora_op_attention (a->q, a->ck, a->cv, a->y, &ap, error) &&
+      sora_op_linear (b->o2, a->y, a->q, error) &&
+      sora_op_add (a->x, a->q, a->x, error) &&
       /* Feed-forward, gated. */
       sora_op_layer_norm (a->x, NULL, NULL, eps, a->y, error) &&
       sora_op_modulate (a->y, a->mod, SCALE_FFN, SHIFT_FFN, a->y, error) &&
@@ -576,11 +577,13 @@ sora_wan_dit_forward_bytes (SoraWanDit *dit, gsize batch, gsize frames,
   Acts a;
 
   acts_alloc (dit, &a, batch, frames, height, width, tokens, seq, &bytes, NULL);
-  /* the output, attention's K and V repacked by head in whole key panels
-   * (of at most 64 keys), the RoPE table (cos and sin) */
+  /* the output, the temporaries of the self- or the cross-attention (over
+   * the tokens or the text rows), the RoPE table (cos and sin) */
   bytes += (guint64)batch * c->out_channels * frames * height * width * 4;
-  bytes += 2ull * batch * c->num_attention_heads * ((tokens + 63) / 64 * 64) *
-      c->attention_head_dim * 4;
+  bytes += MAX (sora_op_attention_temp_bytes (dit->dev, batch,
+                    c->num_attention_heads, tokens, c->attention_head_dim),
+      sora_op_attention_temp_bytes (
+          dit->dev, batch, c->num_attention_heads, seq, c->attention_head_dim));
   bytes += 2ull * tokens * c->attention_head_dim * 4;
   return bytes;
 }

@@ -265,6 +265,21 @@ test_long (void)
   check_random (&c, "long");
 }
 
+/* Long keys: the (batch, head) slices' K and V panels are packed and
+ * attended a few slices at a time, here one: batch and head offsets, the
+ * mask and the bias all cross the launches. */
+static void
+test_slice_groups (void)
+{
+  Case c = { 2, 5, 50000, 2, 128, 1.0f / sqrtf (128), TRUE, TRUE };
+  guint64 all = 2ull * c.batch * c.heads * c.nk * c.dim * sizeof (float);
+
+  g_assert_cmpuint (sora_op_attention_temp_bytes (
+                        sora_test_device (), c.batch, c.heads, c.nk, c.dim),
+      <=, all / 2);
+  check_random (&c, "slice groups");
+}
+
 /* Runs the DiT's self-attention shape at @n tokens, checking every
  * @row_step-th query row, and logs the rate (4·Nq·Nk·D·H flop) per wall
  * second and per CPU second. */
@@ -355,6 +370,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attention/all-masked", test_all_masked);
   g_test_add_func ("/attention/large-scores", test_large_scores);
   g_test_add_func ("/attention/long", test_long);
+  g_test_add_func ("/attention/slice-groups", test_slice_groups);
   g_test_add_func ("/attention/speed", test_speed);
   g_test_add_func ("/attention/speed-long", test_speed_long);
   g_test_add_func ("/attention/errors", test_errors);

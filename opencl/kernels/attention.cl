@@ -29,7 +29,10 @@
  *   HAS_BIAS  add bias [heads, nq, nk]
  *   HAS_MASK  key mask [batch, nk]: adds (1 - mask)·(-FLT_MAX), as HF does
  *
- * Work-item (i, bh) of attention owns RB·ROWS consecutive query rows of
+ * Both kernels do the batch·heads slices from bh0 on, one per index of the
+ * last grid dimension; the panels hold just those slices (the host runs a
+ * few at a time, so that the panels stay small).  Work-item (i, g) of
+ * attention owns RB·ROWS consecutive query rows of slice bh = bh0 + g,
  * batch bh / heads, head bh % heads, with their running max, running sum
  * and output rows in private memory.  For each block of BK keys it runs all
  * its row blocks, so the block's K panels and V rows are read from memory
@@ -56,19 +59,20 @@
 #define vstorev CAT (vstore, DV)
 #endif
 
-/* Grid [HEAD_DIM, panels, batch·heads]: one panel row of KT keys, times
- * scale, and the same keys' channel d of V; keys past nk as zeros (their
- * scores are masked in attention). */
+/* Grid [HEAD_DIM, panels, slices]: one panel row of KT keys, times scale,
+ * and the same keys' channel d of V; keys past nk as zeros (their scores
+ * are masked in attention). */
 __kernel void
 attention_pack (const __global float *k, const __global float *v,
     __global float *kp, __global float *vp, int nk, int heads, int panels,
-    float scale)
+    float scale, int bh0)
 {
   const int d = get_global_id (0), panel = get_global_id (1);
-  const int bh = get_global_id (2), b = bh / heads, h = bh % heads;
+  const int g = get_global_id (2), b = (bh0 + g) / heads;
+  const int h = (bh0 + g) % heads;
   const size_t src = (size_t) b * nk * heads * HEAD_DIM + h * HEAD_DIM + d;
-  const size_t key0 = (size_t) bh * panels * KT + panel * KT;
-  const int chunk = bh * (HEAD_DIM / CW) + d / CW;
+  const size_t key0 = (size_t) g * panels * KT + panel * KT;
+  const int chunk = g * (HEAD_DIM / CW) + d / CW;
   __global float *vc = vp + (size_t) chunk * panels * KT * CW + d % CW;
   float t[KT];
 
@@ -124,15 +128,16 @@ __kernel void
 attention (const __global float *q, const __global float *kp,
     const __global float *vp, __global float *out,
     const __global float *bias, const __global float *mask, int nq, int nk,
-    int heads)
+    int heads, int bh0)
 {
-  const int bh = get_global_id (1), b = bh / heads, h = bh % heads;
+  const int g = get_global_id (1), b = (bh0 + g) / heads;
+  const int h = (bh0 + g) % heads;
   const int ld = heads * HEAD_DIM;
   const int row0 = get_global_id (0) * RB * ROWS;
   const int panels = (nk + KT - 1) / KT;
   const __global float *qb = q + (size_t) b * nq * ld + h * HEAD_DIM;
-  const __global float *kb = kp + (size_t) bh * panels * KT * HEAD_DIM;
-  const __global float *vb = vp + (size_t) bh * panels * KT * HEAD_DIM;
+  const __global float *kb = kp + (size_t) g * panels * KT * HEAD_DIM;
+  const __global float *vb = vp + (size_t) g * panels * KT * HEAD_DIM;
   float o[RB * ROWS][HEAD_DIM], qrows[RB * ROWS][HEAD_DIM];
   float m[RB * ROWS], l[RB * ROWS];
 
