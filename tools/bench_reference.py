@@ -10,8 +10,8 @@ line with the figures.
     python tools/bench_reference.py vae --folder DIR --latents 16,3,8,8
 
 Weights stored as f16/bf16 are widened to float32, as the engine computes.
-Times are the best of up to 5 runs within about a second after one untimed
-run (the DiT's untimed run on --warmup latents when given); wall and process
+Times are the best of at least 3 and up to 5 runs within about a second
+after one untimed run (the DiT's untimed run on --warmup latents when given); wall and process
 CPU seconds.  Prints {"skipped": reason} when torch or diffusers is
 missing.
 """
@@ -42,7 +42,7 @@ def inputs(name, shape):
 def timed(fn, warmup):
     warmup()
     walls, cpus = [], []
-    while not walls or (sum(walls) < 1.0 and len(walls) < 5):
+    while len(walls) < 3 or (sum(walls) < 1.0 and len(walls) < 5):
         w, c = time.perf_counter(), time.process_time()
         out = fn()
         walls.append(time.perf_counter() - w)
