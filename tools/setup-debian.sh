@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages that gst-sora needs to build, test and run
-# its demo, only those that are missing.  Run as root on a fresh machine.
+# its demo, and those named as arguments, only those that are missing.  Run
+# as root on a fresh machine.
 set -eu
 
 packages="
@@ -15,6 +16,7 @@ packages="
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
   valgrind
   clang libclang-rt-14-dev
+  $*
 "
 
 missing=""

@@ -4,7 +4,7 @@
 weights from tests/fixtures/reference/wide-recipe.json) on the inputs saved
 in wide-dit.safetensors, in float32 with 2 threads.
 
-    /work/venv-ml/bin/python tools/time_dit_reference.py [--runs N]
+    .venv/bin/python tools/time_dit_reference.py [--runs N]   (the venv of make_fixtures.py)
 """
 import argparse
 import os
