@@ -101,9 +101,11 @@ tiled_options (SoraDType dtype, gboolean strided, GemmTile tile)
 #define BLOCK_N 768
 #define BLOCK_K 1024
 
-/* One row tile per work-group across the block's panels, when there are
+/* One row tile per work-group across a block's panels, when there are
  * enough row tiles to keep every compute unit busy; else the runtime's
- * choice. */
+ * choice.  The work-group is the same for every N (a narrower block rounds
+ * its panels up, the extra work-items returning at once): PoCL compiles a
+ * kernel for each work-group size it meets. */
 static gboolean
 use_row_tile_groups (SoraDevice *dev, GemmTile tile, gsize row_tiles)
 {
@@ -128,8 +130,11 @@ run_tiled (SoraDevice *dev, const char *options, GemmTile tile, gsize batch,
   for (gsize n0 = 0; n0 < n; n0 += block_n) {
     gsize n1 = MIN (n, n0 + block_n);
     gsize global[3] = { row_tiles, (n1 - n0 + tile.n - 1) / tile.n, batch };
-    gsize local[3] = { 1, global[1], 1 };
+    gsize local[3] = { 1, block_n / tile.n, 1 };
     gsize k0 = 0;
+
+    if (groups)
+      global[1] = block_n / tile.n;
 
     /* The first K slice writes Y with the bias, the others add to it; k = 0
      * still writes. */
