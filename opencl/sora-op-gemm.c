@@ -95,25 +95,10 @@ tiled_options (SoraDType dtype, gboolean strided, GemmTile tile)
  * block of 3 MB in f32, which stays in the last-level cache while all of
  * X's row tiles pass over it.  A work-group is one row tile across the
  * block's panels, so its slice of X stays in L1/L2 while W streams.  On
- * PoCL (2 Zen 3 cores) this took 4096x8960x1536 from 0.65x to about
- * 0.95x of OpenBLAS against the runtime's own work-groups and
- * 1024-row blocks. */
+ * PoCL (2 Zen 3 cores) this took the DiT's shapes from 0.5-0.85x to
+ * 0.94-1.1x of OpenBLAS against the runtime's own work-groups. */
 #define BLOCK_N 768
 #define BLOCK_K 1024
-
-/* One row tile per work-group across a block's panels, when there are
- * enough row tiles to keep every compute unit busy; else the runtime's
- * choice.  The work-group is the same for every N (a narrower block rounds
- * its panels up, the extra work-items returning at once): PoCL compiles a
- * kernel for each work-group size it meets. */
-static gboolean
-use_row_tile_groups (SoraDevice *dev, GemmTile tile, gsize row_tiles)
-{
-  const SoraDeviceInfo *info = sora_device_get_info (dev);
-
-  return (gsize)(BLOCK_N / tile.n) <= info->max_work_group &&
-      row_tiles >= 4 * MAX (info->compute_units, 1);
-}
 
 /* Launches gemm.cl's kernel; the arguments are in elements and fit int
  * (the callers check). */
@@ -123,18 +108,23 @@ run_tiled (SoraDevice *dev, const char *options, GemmTile tile, gsize batch,
     gsize w_bs, gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy,
     GError **error)
 {
-  gsize block_n = MAX (BLOCK_N / tile.n, 1) * tile.n;
+  const SoraDeviceInfo *info = sora_device_get_info (dev);
+  gsize panels = MAX (BLOCK_N / tile.n, 1), block_n = panels * tile.n;
   gsize row_tiles = (m + tile.m - 1) / tile.m;
-  gboolean groups = use_row_tile_groups (dev, tile, row_tiles);
+  gsize local[3] = { 1, panels, 1 };
+  /* Work-groups of a row tile when there are enough row tiles to keep
+   * every compute unit busy, else the runtime's choice.  They are the same
+   * for every N (a narrower block rounds its panels up, the extra
+   * work-items returning at once): PoCL compiles a kernel for each
+   * work-group size it meets. */
+  gboolean groups = panels <= info->max_work_group &&
+      row_tiles >= 4 * MAX (info->compute_units, 1);
 
   for (gsize n0 = 0; n0 < n; n0 += block_n) {
     gsize n1 = MIN (n, n0 + block_n);
-    gsize global[3] = { row_tiles, (n1 - n0 + tile.n - 1) / tile.n, batch };
-    gsize local[3] = { 1, block_n / tile.n, 1 };
+    gsize global[3] = { row_tiles,
+      groups ? panels : (n1 - n0 + tile.n - 1) / tile.n, batch };
     gsize k0 = 0;
-
-    if (groups)
-      global[1] = block_n / tile.n;
 
     /* The first K slice writes Y with the bias, the others add to it; k = 0
      * still writes. */
