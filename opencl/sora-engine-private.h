@@ -52,16 +52,17 @@ gboolean sora_engine_set_text_encoder_streaming (
     SoraEngine *engine, gboolean stream, GError **error);
 SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
 
-/* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for
- * @params's size: @initial ([in_channels, F, h, w] f32 on the host) or,
- * when NULL, noise from params->seed. */
 /* The device bytes the denoising of @n_latent_frames at @params's size
  * allocates beside the weights: a DiT forward with @text_length text rows,
- * the latents, the guidance batch and the predictions.  new_latents
- * refuses a run whose estimate does not fit the device. */
+ * the latents, the guidance batch, the predictions and the scheduler's
+ * history.  new_latents refuses a run whose estimate does not fit the
+ * device. */
 guint64 sora_engine_denoise_bytes (SoraEngine *engine,
     const SoraGenerateParams *params, guint n_latent_frames, guint text_length);
 
+/* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for
+ * @params's size: @initial ([in_channels, F, h, w] f32 on the host) or,
+ * when NULL, noise from params->seed. */
 SoraTensor *sora_engine_new_latents (SoraEngine *engine,
     const SoraGenerateParams *params, guint n_latent_frames,
     const float *initial, GError **error);

@@ -12,6 +12,9 @@
 #include "sora-op-elementwise.h"
 #include "sora-scheduler.h"
 
+/* x0 predictions UniPC keeps: m_{i-1}, m_{i-2} and room for m_i. */
+#define UNIPC_HISTORY 3
+
 struct _SoraScheduler
 {
   SoraSchedulerConfig cfg;
@@ -26,7 +29,7 @@ struct _SoraScheduler
   guint last_order;
   guint lower_order_nums;
   SoraTensor *last_sample;
-  SoraTensor *hist[3];
+  SoraTensor *hist[UNIPC_HISTORY];
 };
 
 void
@@ -174,10 +177,8 @@ sora_scheduler_free (SoraScheduler *s)
 guint
 sora_scheduler_state_tensors (const SoraSchedulerConfig *cfg)
 {
-  SoraScheduler *s;
-
   /* last_sample and hist */
-  return cfg->kind == SORA_SCHEDULER_UNIPC ? 1 + G_N_ELEMENTS (s->hist) : 0;
+  return cfg->kind == SORA_SCHEDULER_UNIPC ? 1 + UNIPC_HISTORY : 0;
 }
 
 guint
