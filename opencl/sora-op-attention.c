@@ -126,11 +126,9 @@ sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   for (dv = plan.vw; dim % dv != 0; dv /= 2)
     ;
   nc = dim / dv % plan.nvk == 0 ? plan.nvk : dim / dv % 2 == 0 ? 2 : 1;
-  /* Halved while half the rows still cover nq: few distinct values, as
-   * each is a kernel to compile. */
+  /* From the head dim alone: a value from the sequence length would be a
+   * kernel to compile for each frame size. */
   rb = CLAMP (PRIVATE_FLOATS / (ROWS * dim), 1, 32);
-  while (rb > 1 && (rb / 2) * ROWS >= nq)
-    rb /= 2;
   global[0] = (nq + rb * ROWS - 1) / (rb * ROWS);
   pack_bytes = plan.slices * plan.slice_bytes;
   if (!sora_op_check_int (pack_bytes / sizeof (float), OP, k, error))
