@@ -149,6 +149,23 @@ sora_engine_get_native_size (
     *frames = MIN (81, max_f);
 }
 
+void
+sora_engine_get_max_size (
+    SoraEngine *engine, guint *width, guint *height, guint *frames)
+{
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
+  const SoraWanVaeConfig *vc =
+      sora_model_folder_get_vae_config (engine->folder);
+  guint rope = tc->rope_max_seq_len;
+
+  if (width)
+    *width = rope * tc->patch_size[2] * vc->scale_factor_spatial / 16 * 16;
+  if (height)
+    *height = rope * tc->patch_size[1] * vc->scale_factor_spatial / 16 * 16;
+  if (frames)
+    *frames = (rope * tc->patch_size[0] - 1) * vc->scale_factor_temporal + 1;
+}
+
 gboolean
 sora_engine_check_size (guint width, guint height, guint frames, GError **error)
 {
