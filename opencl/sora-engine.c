@@ -290,7 +290,7 @@ out:
  * forward of [x, x] with texts [prompt, negative]. */
 static SoraTensor *
 predict (SoraEngine *engine, SoraTensor *x, float t, SoraTensor *text,
-    double guidance, GError **error)
+    double guidance, GCancellable *cancellable, GError **error)
 {
   gboolean guided = text->shape[0] == 2;
   SoraTensor *batch = NULL, *pred = NULL, *cond = NULL, *uncond = NULL;
@@ -298,14 +298,16 @@ predict (SoraEngine *engine, SoraTensor *x, float t, SoraTensor *text,
   float ts[2] = { t, t };
 
   if (!guided)
-    return sora_wan_dit_forward (engine->dit, x, ts, text, NULL, error);
+    return sora_wan_dit_forward (
+        engine->dit, x, ts, text, NULL, cancellable, error);
 
   batch = sora_tensor_new (engine->dev, "latents x2", SORA_DTYPE_F32, x->ndim,
       (gsize[]){ 2, x->shape[1], x->shape[2], x->shape[3], x->shape[4] },
       error);
   if (batch == NULL || !sora_op_concat (x, x, 0, batch, error))
     goto out;
-  pred = sora_wan_dit_forward (engine->dit, batch, ts, text, NULL, error);
+  pred = sora_wan_dit_forward (
+      engine->dit, batch, ts, text, NULL, cancellable, error);
   if (pred == NULL)
     goto out;
   cond = sora_tensor_new (engine->dev, "conditional prediction", SORA_DTYPE_F32,
@@ -613,7 +615,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
     if (hook && !hook (scheduler, i, x, hook_data, error))
       goto out;
     v = predict (engine, x, sora_scheduler_get_timestep (scheduler, i), text,
-        params->guidance_scale, error);
+        params->guidance_scale, cancellable, error);
     stepped = v && sora_scheduler_step (scheduler, v, x, error);
     sora_tensor_free (v);
     if (!stepped || !sora_device_finish (engine->dev, error) ||

@@ -455,10 +455,27 @@ check_inputs (
   return TRUE;
 }
 
+/* With a @cancellable, waits for each block's kernels, so that cancelling
+ * stops a forward within one block (a large model's step takes seconds)
+ * instead of after every block has been queued. */
+static gboolean
+block_done (SoraWanDit *dit, GCancellable *cancellable, GError **error)
+{
+  if (cancellable == NULL)
+    return TRUE;
+  if (!sora_device_finish (dit->dev, error))
+    return FALSE;
+  if (!g_cancellable_is_cancelled (cancellable))
+    return TRUE;
+  g_set_error (
+      error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
+  return FALSE;
+}
+
 SoraTensor *
 sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
-    GError **error)
+    GCancellable *cancellable, GError **error)
 {
   const SoraWanTransformerConfig *c = &dit->cfg;
   const guint *p = c->patch_size;
@@ -529,7 +546,8 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
   for (guint i = 0; i < c->num_layers; i++) {
     char point[32];
 
-    if (!block_forward (dit, &dit->blocks[i], &a, rope, error))
+    if (!block_forward (dit, &dit->blocks[i], &a, rope, error) ||
+        !block_done (dit, cancellable, error))
       goto out;
     g_snprintf (point, sizeof (point), "after_block%u", i);
     sora_probe_emit (probe, point, a.x);

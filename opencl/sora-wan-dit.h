@@ -26,10 +26,12 @@ const SoraWanTransformerConfig *sora_wan_dit_get_config (SoraWanDit *dit);
  * classifier-free-guidance branches can run in one call.  @probe sees
  * "patch_embedding" [B, L, d], "temb" [B, d], "timestep_proj" [B, 6, d],
  * "text_embedded" [B, S, d], "after_block0".. [B, L, d], "before_head"
- * [B, L, d] (the modulated input of proj_out) and "output". */
+ * [B, L, d] (the modulated input of proj_out) and "output".  A
+ * @cancellable, when given, is checked after each block (then
+ * SORA_ERROR_CANCELLED). */
 SoraTensor *sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
-    GError **error);
+    GCancellable *cancellable, GError **error);
 
 /* The device bytes a forward of latents [@batch, C, @frames, @height,
  * @width] with @seq text rows allocates while it runs (its activations, the

@@ -109,7 +109,7 @@ parity (const char *dir, const char *ref, double tol)
   gint64 start = g_get_monotonic_time ();
   clock_t cpu = clock ();
 
-  out = sora_wan_dit_forward (dit, latents, t, text, &probe, &error);
+  out = sora_wan_dit_forward (dit, latents, t, text, &probe, NULL, &error);
   g_assert_no_error (error);
   g_test_message ("%s: first forward, with probes and building kernels: "
                   "%.2f s (process CPU %.2f s)",
@@ -121,7 +121,7 @@ parity (const char *dir, const char *ref, double tol)
    * the host. */
   start = g_get_monotonic_time ();
   cpu = clock ();
-  out = sora_wan_dit_forward (dit, latents, t, text, NULL, &error);
+  out = sora_wan_dit_forward (dit, latents, t, text, NULL, NULL, &error);
   g_assert_no_error (error);
   g_free (sora_test_download (out));
   g_test_message ("%s: forward %.3f s (process CPU %.3f s)", ref,
@@ -204,7 +204,7 @@ test_batched (void)
   lat_b = sora_test_upload ("latents", SORA_DTYPE_F32, lat2, 5, lshape);
   /* the second item's text is all zeros (the padding-only prompt) */
   text_b = sora_test_upload ("text", SORA_DTYPE_F32, text_host, 3, tshape);
-  out_b = sora_wan_dit_forward (dit, lat_b, ts, text_b, NULL, &error);
+  out_b = sora_wan_dit_forward (dit, lat_b, ts, text_b, NULL, NULL, &error);
   g_assert_no_error (error);
   got_b = sora_test_download (out_b);
 
@@ -216,8 +216,8 @@ test_batched (void)
     double *want = g_new (double, ln);
     char *what = g_strdup_printf ("batch item %u vs alone", b);
 
-    single[b] =
-        sora_wan_dit_forward (dit, latents, &ts[b], texts[b], NULL, &error);
+    single[b] = sora_wan_dit_forward (
+        dit, latents, &ts[b], texts[b], NULL, NULL, &error);
     g_assert_no_error (error);
     want_f = sora_test_download (single[b]);
     for (gsize i = 0; i < ln; i++)
@@ -498,14 +498,14 @@ test_bad_inputs (void)
       "text of width 31", SORA_DTYPE_F32, zeros, 3, (gsize[]){ 1, 32, 31 });
   float t = 500.0f;
 
-  g_assert_null (sora_wan_dit_forward (dit, bad, &t, text, NULL, &error));
+  g_assert_null (sora_wan_dit_forward (dit, bad, &t, text, NULL, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "latents with 15 channels"));
   g_clear_error (&error);
 
   g_assert_null (
-      sora_wan_dit_forward (dit, latents, &t, bad_text, NULL, &error));
+      sora_wan_dit_forward (dit, latents, &t, bad_text, NULL, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "text of width 31"));
@@ -514,6 +514,52 @@ test_bad_inputs (void)
   g_free (zeros);
   sora_tensor_free (bad);
   sora_tensor_free (bad_text);
+  sora_tensor_free (latents);
+  sora_tensor_free (text);
+  sora_wan_dit_free (dit);
+  sora_model_folder_free (folder);
+  g_free (dir);
+}
+
+/* Cancels after the first block and records the last point reached. */
+static void
+cancel_after_block0 (const char *point, SoraTensor *t, gpointer user_data)
+{
+  GCancellable *cancellable = user_data;
+
+  g_object_set_data_full (
+      G_OBJECT (cancellable), "last-point", g_strdup (point), g_free);
+  if (strcmp (point, "after_block0") == 0)
+    g_cancellable_cancel (cancellable);
+}
+
+/* A cancellation stops the forward at the next block's end: the tiny
+ * model's second block is the last to run, and no head follows. */
+static void
+test_cancel_between_blocks (void)
+{
+  const char *ref = "tiny-dit.safetensors";
+  GError *error = NULL;
+  char *dir = sora_test_fixture ("wan-tiny");
+  SoraModelFolder *folder;
+  SoraWanDit *dit = open_dit (dir, &folder);
+  SoraTensor *text = reference_input (ref, "encoder_hidden_states");
+  SoraTensor *latents = reference_input (ref, "hidden_states");
+  GCancellable *cancellable = g_cancellable_new ();
+  SoraProbe probe = { cancel_after_block0, cancellable };
+  gsize n;
+  float *t = sora_test_reference_f32 (ref, "timestep", &n);
+
+  g_assert_cmpuint (sora_wan_dit_get_config (dit)->num_layers, ==, 2);
+  g_assert_null (sora_wan_dit_forward (
+      dit, latents, t, text, &probe, cancellable, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
+  g_assert_cmpstr (g_object_get_data (G_OBJECT (cancellable), "last-point"), ==,
+      "after_block0");
+  g_clear_error (&error);
+
+  g_free (t);
+  g_object_unref (cancellable);
   sora_tensor_free (latents);
   sora_tensor_free (text);
   sora_wan_dit_free (dit);
@@ -531,6 +577,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dit/batched", test_batched);
   g_test_add_func ("/dit/wrong-model", test_wrong_model);
   g_test_add_func ("/dit/bad-inputs", test_bad_inputs);
+  g_test_add_func ("/dit/cancel-between-blocks", test_cancel_between_blocks);
   g_test_add_func ("/dit/wide", test_wide);
   return g_test_run ();
 }

@@ -610,7 +610,7 @@ dit_step (gpointer data, gboolean warmup, GError **error)
   /* The same timestep for both CFG branches, as the pipeline runs them. */
   float t[2] = { 500.0f, 500.0f };
   SoraTensor *out = sora_wan_dit_forward (d->dit,
-      warmup && d->warm ? d->warm : d->latents, t, d->text, NULL, error);
+      warmup && d->warm ? d->warm : d->latents, t, d->text, NULL, NULL, error);
 
   if (out == NULL)
     return FALSE;

@@ -200,7 +200,8 @@ sora_tool_run_dit (int argc, char **argv)
   check.ref = ref;
   check.tolerance = tolerance;
   check.start = g_get_monotonic_time ();
-  out = sora_wan_dit_forward (dit, latents, timesteps, text, &probe, &error);
+  out = sora_wan_dit_forward (
+      dit, latents, timesteps, text, &probe, NULL, &error);
   if (out == NULL)
     goto out;
   g_clear_pointer (&out, sora_tensor_free);
@@ -209,7 +210,8 @@ sora_tool_run_dit (int argc, char **argv)
    * up to the result on the host. */
   start = g_get_monotonic_time ();
   cpu = clock ();
-  out = sora_wan_dit_forward (dit, latents, timesteps, text, NULL, &error);
+  out =
+      sora_wan_dit_forward (dit, latents, timesteps, text, NULL, NULL, &error);
   if (out == NULL)
     goto out;
   result = g_new (float, out->numel);
