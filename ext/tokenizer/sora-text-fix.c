@@ -74,7 +74,8 @@ text_copy (const gunichar *t, gsize n)
 static gboolean
 text_is (const Text *a, const gunichar *t, gsize n)
 {
-  return a->len == n && memcmp (a->data, t, n * sizeof (gunichar)) == 0;
+  return a->len == n &&
+      (n == 0 || memcmp (a->data, t, n * sizeof (gunichar)) == 0);
 }
 
 static void
