@@ -489,7 +489,7 @@ special_at (const guint8 *b, gsize n, gsize i)
   return BYTE_IN (1, 0x80, 0xBF) || at_end (b, n, i + 1);
 }
 
-/* CESU8_RE.match at @i, which has at least six bytes after it. */
+/* CESU8_RE.match at @i, at least six bytes before the end. */
 static gboolean
 cesu8_at (const guint8 *b, gsize n, gsize i)
 {
