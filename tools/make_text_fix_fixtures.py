@@ -121,6 +121,10 @@ KNOWN_MOJIBAKE = [
     "√©", "‚Äú", "‚Äôs", "Ã©\n", "cafÃ©\nnaÃ¯ve\n", "<b>cafÃ©</b>",
     "Â¯\\_(ã\x83\x84)_/Â¯", "Ã\xa0", "Ã¡", "Â»", "Âº", "â€¢ item",
     "Ã‚Â·", "âˆ’", "Ã¸", "âˆš", "Ð¡Ð", "Ñ\x81Ñ", "Ã¤Ã¶Ã¼ÃŸ",
+    # Lossy 4-byte sequences: a '?' in each place.
+    "ð?˜€", "ðŸ?€ x", "ðŸ˜?", "ðŸ‘?", "ðŸ?˜€ smile", "рџ?‘Ќ",
+    "\xd1\u20ac\xd1\u0178?\xe2\u20ac\u02dc\xd0\ufffd\xd0\xb2\xd0\u201a\xd0"
+    "\u0152\xd1\u20ac\xd1\u0178\xe2\u20ac\u02dc\xc2\xa9",
 ]
 
 

@@ -406,8 +406,10 @@ lossy_at (const guint8 *b, gsize n, gsize i)
   if (BYTE_IN (0, 0xE0, 0xEF) &&
       ((SUB_OR_Q (1) && SUB_OR_CONT (2)) || (SUB_OR_CONT (1) && SUB_OR_Q (2))))
     return 3;
-  if (BYTE_IN (0, 0xF0, 0xF4) && SUB_OR_CONT (1) && SUB_OR_CONT (2) &&
-      SUB_OR_CONT (3) && (SUB_OR_Q (1) || SUB_OR_Q (2) || SUB_OR_Q (3)))
+  if (BYTE_IN (0, 0xF0, 0xF4) &&
+      ((SUB_OR_Q (1) && SUB_OR_CONT (2) && SUB_OR_CONT (3)) ||
+          (SUB_OR_CONT (1) && SUB_OR_Q (2) && SUB_OR_CONT (3)) ||
+          (SUB_OR_CONT (1) && SUB_OR_CONT (2) && SUB_OR_Q (3))))
     return 4;
   return BYTE_IS (0, 0x1A);
 #undef SUB_OR_Q
