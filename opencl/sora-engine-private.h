@@ -19,10 +19,6 @@ gboolean sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
     SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
     GError **error);
 
-/* Wan's prompt_clean without ftfy: HTML-unescape twice, collapse runs of
- * whitespace to one space, strip. */
-char *sora_prompt_clean (const char *text);
-
 /* --- Video extension (sora-extend.c) and the engine internals it shares
  * with sora_engine_run. --- */
 

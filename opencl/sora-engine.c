@@ -13,6 +13,7 @@
 #include "sora-engine-private.h"
 #include "sora-noise.h"
 #include "sora-ops.h"
+#include "sora-prompt-clean.h"
 #include "sora-scheduler.h"
 #include "sora-tokenizer.h"
 #include "sora-umt5.h"
@@ -181,62 +182,6 @@ sora_engine_check_size (guint width, guint height, guint frames, GError **error)
       "are %ux%u with %u frames",
       width, height, frames, w, h, f);
   return FALSE;
-}
-
-/* Wan's prompt_clean, less ftfy (diffusers makes it optional). */
-char *
-sora_prompt_clean (const char *text)
-{
-  static const struct
-  {
-    const char *entity, *text;
-  } entities[] = {
-    { "&amp;", "&" },
-    { "&lt;", "<" },
-    { "&gt;", ">" },
-    { "&quot;", "\"" },
-    { "&#39;", "'" },
-    { "&#x27;", "'" },
-    { "&apos;", "'" },
-    { "&nbsp;", "\xc2\xa0" },
-  };
-  char *s = g_strdup (text ? text : "");
-  GString *out;
-
-  for (int pass = 0; pass < 2; pass++) {
-    out = g_string_new (NULL);
-    for (const char *p = s; *p;) {
-      guint i;
-      for (i = 0; i < G_N_ELEMENTS (entities); i++) {
-        gsize len = strlen (entities[i].entity);
-        if (strncmp (p, entities[i].entity, len) == 0) {
-          g_string_append (out, entities[i].text);
-          p += len;
-          break;
-        }
-      }
-      if (i == G_N_ELEMENTS (entities))
-        g_string_append_c (out, *p++);
-    }
-    g_free (s);
-    s = g_string_free (out, FALSE);
-  }
-  /* Collapse every run of Unicode white space into one ASCII space. */
-  out = g_string_new (NULL);
-  for (const char *p = s; *p; p = g_utf8_next_char (p)) {
-    gunichar c = g_utf8_get_char_validated (p, -1);
-    if (c == (gunichar)-1 || c == (gunichar)-2)
-      break;
-    if (g_unichar_isspace (c)) {
-      if (out->len && out->str[out->len - 1] != ' ')
-        g_string_append_c (out, ' ');
-    } else {
-      g_string_append_unichar (out, c);
-    }
-  }
-  g_free (s);
-  s = g_string_free (out, FALSE);
-  return g_strstrip (s);
 }
 
 /* Text states [batch, text_length, d]: the prompt, then (with guidance) the

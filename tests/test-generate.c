@@ -280,15 +280,6 @@ test_cancel (void)
 }
 
 static void
-test_prompt_clean (void)
-{
-  char *s = sora_prompt_clean ("  a &amp;amp; b\t\n c\xe3\x80\x80 ");
-
-  g_assert_cmpstr (s, ==, "a & b c");
-  g_free (s);
-}
-
-static void
 test_missing_model (void)
 {
   GError *error = NULL;
@@ -311,7 +302,6 @@ main (int argc, char **argv)
   g_test_add_func (
       "/generate/text-encoder-streaming", test_text_encoder_streaming);
   g_test_add_func ("/generate/cancel", test_cancel);
-  g_test_add_func ("/generate/prompt-clean", test_prompt_clean);
   g_test_add_func ("/generate/missing-model", test_missing_model);
   return g_test_run ();
 }

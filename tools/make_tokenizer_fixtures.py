@@ -81,6 +81,26 @@ COMBINING = ["e\u0301", "a\u0308", "n\u0303", "o\u0302\u0323", "A\u030a",
              "\u0915\u094d\u0937", "\u1100\u1161", "\u0301", "\u200d", "i\u0307"]
 ODD_SPACES = [" ", "  ", "   ", "\t", "\t\t", "\n", "\r\n", "\u00a0", "\u3000",
               "\u2003", "\u200b", "\u2028", "\u0085", "\u00ad", "\ufeff"]
+# Where tokenizers' Unicode 16.0 data matters: marks new since Unicode 15.0
+# (grapheme Extend, and \w for single_word), the Indic conjunct rule GB9c,
+# and Other_Alphabetic symbols (circled letters: \w in Rust's regex). The
+# charsmap rewrites a grapheme of under 6 bytes whole, by its first
+# character's mapping (so "\u00b2\u0897" loses U+0897 only if it is one
+# grapheme); longer ones character by character.
+NEW_MARKS = ["\u0897", "\U00010d69", "\U00010d6d", "\U0001611e",
+             "\U0001612f", "\U0001e5ee", "\U0001e5ef", "\u1acf", "\U00011f5a"]
+UNICODE_EDGES = (
+    ["\u0958" + m for m in NEW_MARKS] + ["\u0958" + m + "\u0301" for m in NEW_MARKS] +
+    ["\u00b2\u0897", "\u00bd\u0897 a", "\u00a0\u0897", "x\u00b2\u0897\u00b2"] +
+    ["\u0915\u094d\u0958\u0301", "\u0915\u094d\u0915\u0301",
+     "\u0915\u094d\u200d\u0958\u0301", "\u0915\u0301\u094d\u0958\u0301",
+     "\u0915\u094d\u094d\u0958\u0301", "\u094d\u0958\u0301",
+     "\u0995\u09cd\u09a6\u0301", "\u0958\u094d\u0958\u0301 \u0958\u0301"] +
+    [c + tok for c in ["\u24b6", "\u24d0", "\U0001f150", "\U0001f130",
+                       "\u0897", "\U00010d69", "\u2167", "\u01c5", "_", "\u2460",
+                       "\u00b2", "\u200d"]
+     for tok in ["<extra_id_0>", "<extra_id_1> x"]] +
+    ["<extra_id_0>" + c for c in ["\u24e9", "\U0001f189", "\U0001612f", "a"]])
 SPECIAL = ["<extra_id_0>", "<extra_id_1>", "<extra_id_299>", "</s>", "<pad>",
            "<unk>", "<extra_id_300>", "<extra_id_0", "</s"]
 
@@ -100,6 +120,8 @@ VARIANTS = {
         {"type": "WhitespaceSplit"},
         {"type": "Metaspace", "replacement": "\u2581",
          "prepend_scheme": "always", "split": False}]}},
+    # Every added token single_word (matched only between non-\w).
+    "single_word": {"single_word": True},
 }
 
 
@@ -185,6 +207,7 @@ def prompts():
     out.append(" ".join(english(rng, 30) for _ in range(30)))
     out.append("".join(chinese(rng, 50) for _ in range(30)))
     out.append(("Ｗａｎ " * 400).strip())
+    out.extend(UNICODE_EDGES)
     return out
 
 
@@ -221,6 +244,9 @@ def main():
             v["normalizer"]["normalizers"][1:] = patch["normalizer_tail"]
         if "pre_tokenizer" in patch:
             v["pre_tokenizer"] = patch["pre_tokenizer"]
+        if "single_word" in patch:
+            for added in v["added_tokens"]:
+                added["single_word"] = patch["single_word"]
         variants[name] = tokenizers.Tokenizer.from_str(json.dumps(v))
 
     cases = []

@@ -44,6 +44,10 @@ enum {
   GCB_LV,
   GCB_LVT,
 };
+#define GCB_CLASS 0x0f
+#define GCB_INCB_CONSONANT 0x10
+#define GCB_INCB_LINKER 0x20
+#define GCB_INCB_EXTEND 0x40
 #define GCB_PICT 0x80
 
 SoraCharsmap *
@@ -161,8 +165,21 @@ grapheme_class (gunichar c)
   return GCB_OTHER;
 }
 
-/* UAX #29 extended grapheme clusters, rules GB3 to GB13 (GB9c, Unicode 15.1,
- * only joins clusters of 9+ bytes, which the normalizer splits anyway). */
+/* GB9c's state after a character of flags @cur, given the state before:
+ * 1 after an InCB=Consonant, 2 once an InCB=Linker follows it (InCB=Extend
+ * changes nothing), else 0. */
+static guint
+conjunct_state (guint state, guint8 cur)
+{
+  if (cur & GCB_INCB_CONSONANT)
+    return 1;
+  if (cur & GCB_INCB_LINKER)
+    return state ? 2 : 0;
+  return (cur & GCB_INCB_EXTEND) ? state : 0;
+}
+
+/* UAX #29 extended grapheme clusters, rules GB3 to GB13, as
+ * unicode-segmentation 1.12.0 (Unicode 16.0) applies them. */
 gsize
 sora_grapheme_next (const char *text, gsize len)
 {
@@ -170,12 +187,13 @@ sora_grapheme_next (const char *text, gsize len)
   guint8 prev = grapheme_class (g_utf8_get_char (p));
   /* GB11 state: 1 after ExtPict Extend*, 2 after ExtPict Extend* ZWJ. */
   guint pict = (prev & GCB_PICT) ? 1 : 0;
-  guint ri_count = (prev & 0x7f) == GCB_RI;
+  guint ri_count = (prev & GCB_CLASS) == GCB_RI;
+  guint conjunct = conjunct_state (0, prev);
 
   p = g_utf8_next_char (p);
   while (p < end) {
     guint8 cur = grapheme_class (g_utf8_get_char (p));
-    guint8 a = prev & 0x7f, b = cur & 0x7f;
+    guint8 a = prev & GCB_CLASS, b = cur & GCB_CLASS;
     gboolean join;
 
     if (a == GCB_CR && b == GCB_LF)
@@ -193,6 +211,8 @@ sora_grapheme_next (const char *text, gsize len)
     else if (b == GCB_EXTEND || b == GCB_ZWJ || b == GCB_SPACING_MARK ||
         a == GCB_PREPEND)
       join = TRUE;
+    else if ((cur & GCB_INCB_CONSONANT) && conjunct == 2)
+      join = TRUE; /* GB9c: consonant linker consonant */
     else if (a == GCB_ZWJ && (cur & GCB_PICT) && pict == 2)
       join = TRUE;
     else if (a == GCB_RI && b == GCB_RI)
@@ -209,6 +229,7 @@ sora_grapheme_next (const char *text, gsize len)
     else
       pict = 0;
     ri_count = b == GCB_RI ? ri_count + 1 : 0;
+    conjunct = conjunct_state (conjunct, cur);
     prev = cur;
     p = g_utf8_next_char (p);
   }

@@ -221,14 +221,30 @@ is_white_space (gunichar c)
       c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
-/* Rust regex's \w: Alphabetic, marks, Nd, Pc and the join controls. */
+typedef struct
+{
+  gunichar first, last;
+} SoraWordRange;
+
+#include "sora-word-table.h"
+
+/* Rust regex's \w (Alphabetic, marks, Nd, Pc, Join_Control) in the Unicode
+ * version of tokenizers' regex crate. */
 static gboolean
 is_word_char (gunichar c)
 {
-  GUnicodeType t = g_unichar_type (c);
-  return g_unichar_isalpha (c) || g_unichar_ismark (c) ||
-      t == G_UNICODE_DECIMAL_NUMBER || t == G_UNICODE_LETTER_NUMBER ||
-      t == G_UNICODE_CONNECT_PUNCTUATION || c == 0x200c || c == 0x200d;
+  gsize lo = 0, hi = G_N_ELEMENTS (sora_word_ranges);
+
+  while (lo < hi) {
+    gsize mid = (lo + hi) / 2;
+    if (c < sora_word_ranges[mid].first)
+      hi = mid;
+    else if (c > sora_word_ranges[mid].last)
+      lo = mid + 1;
+    else
+      return TRUE;
+  }
+  return FALSE;
 }
 
 /* --------------------------------------------------------- normalizer -- */

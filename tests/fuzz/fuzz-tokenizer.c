@@ -1,12 +1,14 @@
 /* gst-sora fuzzing: the tokenizer on arbitrary text (with the fixture
  * tokenizer.json), on arbitrary tokenizer.json files, and on arbitrary
- * precompiled charsmaps. The first byte picks the path.
+ * precompiled charsmaps. The first byte picks the path. Text is also
+ * encoded after Wan's prompt cleaning (ftfy's fix_text and more).
  * SORA_FUZZ_TOKENIZER overrides the fixture's path.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <string.h>
 
 #include "sora-charsmap.h"
+#include "sora-prompt-clean.h"
 #include "sora-tokenizer.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
@@ -70,10 +72,17 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     return 0;
   text = g_strndup ((const char *)data + 1, size - 1);
   switch (data[0] % 3) {
-    case 0:
-      /* Text: max_length 0 (none) or small, so truncation runs too. */
-      encode (fixture (), text, data[0] / 3 % 2 ? 0 : data[0] / 6 % 16 + 1);
+    case 0: {
+      /* Text, raw and as Wan cleans it: max_length 0 (none) or small, so
+       * truncation runs too. */
+      char *clean = sora_prompt_clean (text);
+      gsize max_length = data[0] / 3 % 2 ? 0 : data[0] / 6 % 16 + 1;
+
+      encode (fixture (), text, max_length);
+      encode (fixture (), clean, max_length);
+      g_free (clean);
       break;
+    }
     case 1: {
       GError *error = NULL;
       SoraTokenizer *tok = sora_tokenizer_new_from_data (
