@@ -313,6 +313,24 @@ test_expected_lists (void)
   g_assert_no_error (error);
 }
 
+/* diffusers' WanAttention norms q and k with one RMSNorm over all heads
+ * whatever qk_norm says: "rms_norm" is the same model. */
+static void
+test_qk_norm (void)
+{
+  const char *names[] = { "rms_norm_across_heads", "rms_norm" };
+  SoraWanTransformerConfig tc;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *json = g_strdup_printf ("{\"qk_norm\": \"%s\"}", names[i]);
+
+    g_assert_true (sora_wan_transformer_config_parse (
+        json, strlen (json), "qk", &tc, &error));
+    g_assert_no_error (error);
+  }
+}
+
 /* The optional "_sora_native_size" (diffusers ignores "_" keys). */
 static void
 test_native_size (void)
@@ -577,6 +595,7 @@ main (int argc, char **argv)
   sora_test_init (&argc, &argv);
   g_test_add_func ("/model-folder/expected-lists", test_expected_lists);
   g_test_add_func ("/model-folder/native-size", test_native_size);
+  g_test_add_func ("/model-folder/qk-norm", test_qk_norm);
   g_test_add_func ("/model-folder/open-and-validate", test_open_and_validate);
   g_test_add_func ("/model-folder/bad-tensors", test_bad_tensors);
   g_test_add_func ("/model-folder/bad-folders", test_bad_folders);

@@ -198,7 +198,10 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
 {
   g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
   Reader r = { obj, what, error };
-  static const char *const qk_norms[] = { "rms_norm_across_heads", NULL };
+  /* diffusers' WanAttention norms q and k with one RMSNorm over all heads
+   * whatever qk_norm names: "rms_norm" computes the same. */
+  static const char *const qk_norms[] = { "rms_norm_across_heads", "rms_norm",
+    NULL };
   guint qk_norm;
   JsonArray *patch;
 
