@@ -49,6 +49,8 @@ sora_scheduler_config_defaults (
     .predict_x0 = TRUE,
     .lower_order_final = TRUE,
     .final_sigma_zero = TRUE,
+    .sigma_min = NAN,
+    .sigma_max = NAN,
   };
 }
 
@@ -113,9 +115,26 @@ unipc_schedule (SoraScheduler *s)
   s->sigmas[N] = s->cfg.final_sigma_zero ? 0.0f : s->sigmas[N - 1];
 }
 
+/* Karras (ρ = 7) or exponential spacing of @n σ between the config's ends
+ * or the first and last of @sigma, in double as numpy. */
+static void
+respace (const SoraSchedulerConfig *cfg, double *sigma, guint n)
+{
+  double lo = isnan (cfg->sigma_min) ? sigma[n - 1] : cfg->sigma_min;
+  double hi = isnan (cfg->sigma_max) ? sigma[0] : cfg->sigma_max;
+  double lo_r = pow (lo, 1.0 / 7.0), hi_r = pow (hi, 1.0 / 7.0);
+
+  for (guint i = 0; i < n; i++) {
+    if (cfg->spacing == SORA_SIGMAS_KARRAS)
+      sigma[i] = pow (hi_r + linspace (0.0, 1.0, n, i) * (lo_r - hi_r), 7.0);
+    else if (cfg->spacing == SORA_SIGMAS_EXPONENTIAL)
+      sigma[i] = exp (linspace (log (hi), log (lo), n, i));
+  }
+}
+
 /* Euler: σ_max and σ_min come from the float32 training grid (shifted
  * once), the inference σ from linspace over them shifted again (and
- * stretched to shift_terminal) in double; t = σ·T in float32, and
+ * stretched to shift_terminal, respaced) in double; t = σ·T in float32, and
  * invert_sigmas takes 1 − σ in float32 with a final σ of 1. */
 static void
 euler_schedule (SoraScheduler *s)
@@ -134,8 +153,11 @@ euler_schedule (SoraScheduler *s)
   }
   if (st > 0.0)
     scale = (1.0 - sigma[N - 1]) / (1.0 - st);
+  for (guint i = 0; i < N && st > 0.0; i++)
+    sigma[i] = 1.0 - (1.0 - sigma[i]) / scale;
+  respace (&s->cfg, sigma, N);
   for (guint i = 0; i < N; i++) {
-    float f = st > 0.0 ? 1.0 - (1.0 - sigma[i]) / scale : sigma[i];
+    float f = sigma[i];
 
     s->sigmas[i] = s->cfg.invert_sigmas ? 1.0f - f : f;
     s->timesteps[i] = s->sigmas[i] * (float)T;

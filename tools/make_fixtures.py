@@ -455,6 +455,12 @@ EULER_CASES = [
     ("shift7", {"shift": 7.0}, (1, 3, 10)),
     ("shift-terminal", {"shift": 3.0, "shift_terminal": 0.1}, (2, 3, 10)),
     ("invert", {"shift": 3.0, "invert_sigmas": True}, (1, 3, 10)),
+    ("karras", {"shift": 3.0, "use_karras_sigmas": True}, (1, 3, 10)),
+    ("exponential", {"shift": 3.0, "use_exponential_sigmas": True},
+     (1, 3, 10)),
+    # keys the class does not know, which its Karras sigmas still read
+    ("karras-ends", {"shift": 3.0, "use_karras_sigmas": True,
+                     "sigma_min": 0.01, "sigma_max": 0.9}, (3, 10)),
     ("unused-keys", {"shift": 3.0, "base_shift": 0.2, "max_shift": 2.0,
                      "base_image_seq_len": 16, "max_image_seq_len": 64,
                      "time_shift_type": "linear"}, (3,)),
@@ -480,7 +486,7 @@ def make_scheduler_references():
         return UniPCMultistepScheduler.from_config(scheduler().config, **keys)
 
     def make_euler(keys):
-        return FlowMatchEulerDiscreteScheduler(**keys)
+        return FlowMatchEulerDiscreteScheduler.from_config(keys)
 
     # The first cases and the noise draw first, as they always did, so their
     # tensors stay the same; the later cases follow.

@@ -6,6 +6,7 @@
  * the module trees of transformer_wan.py, autoencoder_kl_wan.py and
  * modeling_umt5.py (B.9, C.6, D.5).
  */
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -573,33 +574,54 @@ parse_unipc (Reader *r, SoraSchedulerConfig *cfg)
   return TRUE;
 }
 
+/* A number or null (absent: @def). */
+static gboolean
+read_nullable_double (Reader *r, const char *key, double def, double *out)
+{
+  JsonNode *n = member (r, key);
+
+  *out = def;
+  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+    return TRUE;
+  if (!node_is_number (n))
+    return bad_key (r, key, "must be a number or null");
+  *out = json_node_get_double (n);
+  return TRUE;
+}
+
 /* base_shift, max_shift and the image sequence lengths make the mu of
- * pipelines with dynamic shifting, which Wan's is not. */
+ * pipelines with dynamic shifting, which Wan's is not.  diffusers keeps
+ * keys its class does not know in the config, and its Karras and
+ * exponential sigmas read sigma_min and sigma_max from there. */
 static gboolean
 parse_flow_euler (Reader *r, SoraSchedulerConfig *cfg)
 {
   static const char *const shift_types[] = { "exponential", "linear", NULL };
   guint choice;
-  JsonNode *terminal;
+  gboolean karras, exponential;
 
   cfg->kind = SORA_SCHEDULER_FLOW_EULER;
   if (!read_double (r, "shift", 1.0, 0.0, 1e6, &cfg->shift) ||
       !read_bool (r, "invert_sigmas", FALSE, &cfg->invert_sigmas) ||
+      !read_nullable_double (r, "shift_terminal", 0.0, &cfg->shift_terminal) ||
       !refuse_true (r, "use_dynamic_shifting",
           "diffusers' Wan pipeline passes no mu, which set_timesteps "
           "then needs") ||
       !refuse_true (r, "stochastic_sampling", "fresh noise at every step") ||
-      !refuse_true (r, "use_karras_sigmas", "Karras sigmas") ||
-      !refuse_true (r, "use_exponential_sigmas", "exponential sigmas") ||
-      !refuse_true (r, "use_beta_sigmas", "beta sigmas") ||
+      !read_bool (r, "use_karras_sigmas", FALSE, &karras) ||
+      !read_bool (r, "use_exponential_sigmas", FALSE, &exponential) ||
+      !refuse_true (r, "use_beta_sigmas", "the inverse beta distribution") ||
+      !read_nullable_double (r, "sigma_min", NAN, &cfg->sigma_min) ||
+      !read_nullable_double (r, "sigma_max", NAN, &cfg->sigma_max) ||
       !read_choice (r, "time_shift_type", shift_types, &choice))
     return FALSE;
-  terminal = member (r, "shift_terminal");
-  if (terminal && !JSON_NODE_HOLDS_NULL (terminal)) {
-    if (!node_is_number (terminal))
-      return bad_key (r, "shift_terminal", "must be a number or null");
-    cfg->shift_terminal = json_node_get_double (terminal);
-  }
+  if (karras && exponential)
+    return bad_key (r, "use_karras_sigmas",
+        "and \"use_exponential_sigmas\" are both true (diffusers allows "
+        "one)");
+  cfg->spacing = karras ? SORA_SIGMAS_KARRAS
+      : exponential     ? SORA_SIGMAS_EXPONENTIAL
+                        : SORA_SIGMAS_SHIFTED;
   return TRUE;
 }
 
@@ -658,6 +680,13 @@ sora_scheduler_config_check (const SoraSchedulerConfig *cfg, GError **error)
     return refuse (error, "\"%s\" %g is not supported: it must be positive",
         cfg->kind == SORA_SCHEDULER_UNIPC ? "flow_shift" : "shift", cfg->shift);
   if (cfg->kind == SORA_SCHEDULER_FLOW_EULER) {
+    /* NaN (unset) passes: the schedule's ends are positive. */
+    if (cfg->spacing != SORA_SIGMAS_SHIFTED &&
+        (cfg->sigma_min <= 0.0 || cfg->sigma_max <= 0.0))
+      return refuse (error,
+          "\"sigma_min\" %g and \"sigma_max\" %g are not supported: "
+          "respaced sigmas need positive ends",
+          cfg->sigma_min, cfg->sigma_max);
     if (!(cfg->shift_terminal >= 0.0 && cfg->shift_terminal < 1.0))
       return refuse (error,
           "\"shift_terminal\" %g is not supported: it must be in [0, 1)",

@@ -77,6 +77,14 @@ typedef enum {
   SORA_SCHEDULER_FLOW_EULER, /* FlowMatchEulerDiscreteScheduler */
 } SoraSchedulerKind;
 
+/* Euler's σ after the shift: as they are, or respaced between the ends
+ * (use_karras_sigmas, use_exponential_sigmas). */
+typedef enum {
+  SORA_SIGMAS_SHIFTED,
+  SORA_SIGMAS_KARRAS,
+  SORA_SIGMAS_EXPONENTIAL,
+} SoraSigmaSpacing;
+
 /* The UniPC orders the engine runs (diffusers runs any). */
 #define SORA_UNIPC_MAX_ORDER 3
 /* Entries of disable_corrector kept. */
@@ -101,6 +109,9 @@ typedef struct
   /* Euler only */
   double shift_terminal; /* 0: none (diffusers' null or 0) */
   gboolean invert_sigmas;
+  SoraSigmaSpacing spacing;
+  /* Karras / exponential ends; NaN: the schedule's first and last σ */
+  double sigma_min, sigma_max;
 } SoraSchedulerConfig;
 
 /* The parsers read JSON text; @what (the file) starts every message.

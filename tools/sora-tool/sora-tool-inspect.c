@@ -59,6 +59,9 @@ print_scheduler (const SoraSchedulerConfig *s)
       printf (", shift_terminal %g", s->shift_terminal);
     if (s->invert_sigmas)
       printf (", inverted sigmas");
+    if (s->spacing != SORA_SIGMAS_SHIFTED)
+      printf (", %s sigmas",
+          s->spacing == SORA_SIGMAS_KARRAS ? "Karras" : "exponential");
   }
   printf ("\n");
 }
