@@ -3,10 +3,10 @@
  *
  * UniPCMultistepScheduler (flow sigmas, x0 prediction, bh1 or bh2, orders
  * 1 to SORA_UNIPC_MAX_ORDER) and FlowMatchEulerDiscreteScheduler as
- * diffusers 0.35 computes them: the
- * schedule and the step coefficients on the host in double from the
- * float32 sigmas diffusers keeps, the latent updates on the device as one
- * linear combination each.
+ * diffusers 0.35 computes them: the schedule and the step coefficients on
+ * the host in double from the float32 sigmas diffusers keeps, the latent
+ * updates on the device as linear combinations (one per update up to
+ * SORA_LINCOMB_MAX terms).
  */
 #include <math.h>
 #include <string.h>
