@@ -18,23 +18,24 @@ void sora_scheduler_config_defaults (
     SoraSchedulerConfig *cfg, SoraSchedulerKind kind, double shift);
 
 /* The schedule of @steps steps, as diffusers' set_timesteps makes it.
- * Configs whose maths diffusers' flow path does not support (UniPC order
- * above 2, bh1, no x0 prediction, no lower order final, a sigma_min final
- * sigma; a shift ≤ 0) and @steps 0 are SORA_ERROR_INVALID_ARGUMENT. */
+ * A config sora_scheduler_config_check refuses is its SORA_ERROR_MODEL;
+ * @steps 0, and 1 with an Euler shift_terminal (diffusers' schedule is
+ * NaN), are SORA_ERROR_INVALID_ARGUMENT. */
 SoraScheduler *sora_scheduler_new (
     const SoraSchedulerConfig *cfg, guint steps, GError **error);
 void sora_scheduler_free (SoraScheduler *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SoraScheduler, sora_scheduler_free);
 
 /* How many sample-shaped f32 tensors a scheduler of @cfg keeps on the
- * device (UniPC's history; Euler none). */
+ * device (UniPC's history, solver_order + 2; Euler none). */
 guint sora_scheduler_state_tensors (const SoraSchedulerConfig *cfg);
 
 guint sora_scheduler_get_n_steps (SoraScheduler *s);
 /* The timestep the model sees at step @i (< n_steps): UniPC's int64 values
  * and Euler's float32 ones, both exact as floats. */
 float sora_scheduler_get_timestep (SoraScheduler *s, guint i);
-/* σ_i for @i ≤ n_steps (σ_n is 0), the float32 values diffusers keeps. */
+/* σ_i for @i ≤ n_steps, the float32 values diffusers keeps (σ_n is 0, σ_{n-1}
+ * for UniPC's sigma_min, 1 for Euler's invert_sigmas). */
 float sora_scheduler_get_sigma (SoraScheduler *s, guint i);
 /* The step the next sora_scheduler_step takes. */
 guint sora_scheduler_get_step_index (SoraScheduler *s);

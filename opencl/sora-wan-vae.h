@@ -37,7 +37,8 @@ typedef gboolean (*SoraVaeChunkFunc) (SoraTensor *frames, const guint8 *pixels,
 
 /* Decodes @latents [z_dim, F, h, w] f32, normalised as the DiT makes them,
  * one latent frame at a time with fixed-size caches: @func sees 1 frame for
- * the first latent frame and 4 for each later one, of 8h x 8w.  A FALSE
+ * the first latent frame and 2^(temporal upsamplers) for each later one (4
+ * for Wan2.1), of 8h x 8w.  A FALSE
  * from @func ends the decode with SORA_ERROR_CANCELLED. */
 gboolean sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
     SoraPixelFormat fmt, SoraVaeChunkFunc func, gpointer user_data,

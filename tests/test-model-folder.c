@@ -7,6 +7,7 @@
 
 #include "sora-diffusers.h"
 #include "sora-error.h"
+#include "sora-scheduler.h"
 #include "sora-test-util.h"
 
 static const char *transformer_json =
@@ -313,6 +314,24 @@ test_expected_lists (void)
   g_assert_no_error (error);
 }
 
+/* diffusers' WanAttention norms q and k with one RMSNorm over all heads
+ * whatever qk_norm says: "rms_norm" is the same model. */
+static void
+test_qk_norm (void)
+{
+  const char *names[] = { "rms_norm_across_heads", "rms_norm" };
+  SoraWanTransformerConfig tc;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *json = g_strdup_printf ("{\"qk_norm\": \"%s\"}", names[i]);
+
+    g_assert_true (sora_wan_transformer_config_parse (
+        json, strlen (json), "qk", &tc, &error));
+    g_assert_no_error (error);
+  }
+}
+
 /* The optional "_sora_native_size" (diffusers ignores "_" keys). */
 static void
 test_native_size (void)
@@ -457,6 +476,37 @@ test_bad_tensors (void)
   g_free (dir);
 }
 
+/* What the folder accepts (sora-tool inspect's "valid") the engine's
+ * scheduler runs: one check behind both. */
+static void
+check_scheduler_keys (const char *dir)
+{
+  g_autoptr (GString) s = g_string_new (scheduler_json);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SoraModelFolder) f = NULL;
+  g_autoptr (SoraScheduler) sched = NULL;
+  const SoraSchedulerConfig *cfg;
+
+  g_string_replace (s, "\"solver_order\": 2",
+      "\"solver_order\": 3, \"disable_corrector\": [0, 2]", 1);
+  write_text (dir, "scheduler", "scheduler_config.json", s->str);
+  f = sora_model_folder_open (dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (sora_model_folder_validate (f, &error));
+  cfg = sora_model_folder_get_scheduler_config (f);
+  g_assert_cmpuint (cfg->solver_order, ==, 3);
+  g_assert_cmpuint (cfg->n_disable_corrector, ==, 2);
+  g_assert_cmpuint (cfg->disable_corrector[1], ==, 2);
+  sched = sora_scheduler_new (cfg, 10, &error);
+  g_assert_no_error (error);
+
+  g_string_replace (s, "\"solver_order\": 3", "\"solver_order\": 4", 1);
+  write_text (dir, "scheduler", "scheduler_config.json", s->str);
+  expect_failure (dir, SORA_ERROR_MODEL, "scheduler_config.json",
+      "\"solver_order\" 4 is not supported", NULL);
+  write_text (dir, "scheduler", "scheduler_config.json", scheduler_json);
+}
+
 static void
 test_bad_folders (void)
 {
@@ -536,6 +586,7 @@ test_bad_folders (void)
   expect_failure (dir, SORA_ERROR_MODEL, "scheduler_config.json",
       "\"prediction_type\"", NULL);
   write_text (dir, "scheduler", "scheduler_config.json", scheduler_json);
+  check_scheduler_keys (dir);
 
   /* model_index.json: unknown class, missing or extra component. */
   {
@@ -577,6 +628,7 @@ main (int argc, char **argv)
   sora_test_init (&argc, &argv);
   g_test_add_func ("/model-folder/expected-lists", test_expected_lists);
   g_test_add_func ("/model-folder/native-size", test_native_size);
+  g_test_add_func ("/model-folder/qk-norm", test_qk_norm);
   g_test_add_func ("/model-folder/open-and-validate", test_open_and_validate);
   g_test_add_func ("/model-folder/bad-tensors", test_bad_tensors);
   g_test_add_func ("/model-folder/bad-folders", test_bad_folders);

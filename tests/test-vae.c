@@ -120,6 +120,29 @@ reference_input (const char *ref, const char *name)
   return t;
 }
 
+/* Video frames per latent frame after the first: each temporal
+ * upsampler (temperal_downsample reversed) doubles them. */
+static guint
+frames_per_chunk (const SoraModelFolder *folder)
+{
+  const SoraWanVaeConfig *cfg = sora_model_folder_get_vae_config (folder);
+  guint n = 1;
+
+  for (guint i = 0; i + 1 < cfg->n_levels; i++)
+    n *= cfg->temperal_downsample[i] ? 2 : 1;
+  return n;
+}
+
+/* One chunk per latent frame: 1 video frame, then @per_chunk each. */
+static void
+assert_chunks (const Collect *c, guint latent_frames, guint per_chunk)
+{
+  g_assert_cmpuint (c->chunks, ==, latent_frames);
+  for (guint i = 0; i < c->chunks; i++)
+    g_assert_cmpuint (c->chunk_frames[i], ==, i == 0 ? 1 : per_chunk);
+  g_assert_cmpuint (c->t, ==, 1 + per_chunk * (latent_frames - 1));
+}
+
 static void
 decode (SoraWanVae *vae, SoraTensor *latents, Collect *c, GError **error)
 {
@@ -148,10 +171,7 @@ check_decode (const char *folder_name, const char *ref)
     z = reference_input (ref, lname);
     decode (vae, z, &c, &error);
     g_assert_no_error (error);
-    /* One chunk per latent frame: 1 video frame, then 4 each. */
-    g_assert_cmpuint (c.chunks, ==, f);
-    for (guint i = 0; i < c.chunks; i++)
-      g_assert_cmpuint (c.chunk_frames[i], ==, i == 0 ? 1 : 4);
+    assert_chunks (&c, f, frames_per_chunk (folder));
     want = sora_test_reference (ref, vname, &n);
     g_assert_cmpuint (n, ==, 3 * c.t * c.h * c.w);
     /* fp32 through ~40 convs: 1e-4 (the task's bound); the chunked decode
@@ -249,7 +269,7 @@ random_latents (guint f, guint h, guint w)
 }
 
 static guint64
-decode_peak (SoraWanVae *vae, guint frames)
+decode_peak (SoraWanVae *vae, guint per_chunk, guint frames)
 {
   SoraDevice *dev = sora_test_device ();
   SoraTensor *z = random_latents (frames, 4, 6);
@@ -260,7 +280,7 @@ decode_peak (SoraWanVae *vae, guint frames)
   sora_device_reset_peak (dev);
   decode (vae, z, &c, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (c.t, ==, 1 + 4 * (frames - 1));
+  assert_chunks (&c, frames, per_chunk);
   peak = sora_device_bytes_peak (dev) - before;
   /* Nothing stays behind. */
   g_assert_cmpuint (sora_device_bytes_current (dev), ==, before);
@@ -274,7 +294,9 @@ test_memory (void)
 {
   SoraModelFolder *folder;
   SoraWanVae *vae = open_vae ("wan-tiny", &folder);
-  guint64 p5 = decode_peak (vae, 2), p81 = decode_peak (vae, 21);
+  guint per_chunk = frames_per_chunk (folder);
+  guint64 p5 = decode_peak (vae, per_chunk, 2);
+  guint64 p81 = decode_peak (vae, per_chunk, 21);
 
   g_test_message ("decode peak above the weights: %" G_GUINT64_FORMAT
                   " bytes for 5 frames, %" G_GUINT64_FORMAT " for 81",
@@ -477,10 +499,17 @@ test_errors (void)
   sora_model_folder_free (folder);
 }
 
-/* --- bench: the real config with random weights ----------------------- */
+/* --- folders with another VAE config and random weights ---------------- */
 
+static const char *real_vae_json =
+    "{\"_class_name\": \"AutoencoderKLWan\", \"base_dim\": 96, "
+    "\"z_dim\": 16, \"dim_mult\": [1, 2, 4, 4], \"num_res_blocks\": 2, "
+    "\"attn_scales\": [], \"temperal_downsample\": [false, true, true], "
+    "\"dropout\": 0.0}";
+
+/* A copy of wan-tiny with the VAE of config @json and random weights. */
 static char *
-write_real_vae_folder (void)
+write_vae_folder (const char *json)
 {
   GError *error = NULL;
   char *tmp = g_dir_make_tmp ("sora-vae-bench-XXXXXX", &error);
@@ -490,11 +519,6 @@ write_real_vae_folder (void)
     "transformer/diffusion_pytorch_model.safetensors",
     "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json",
     "tokenizer/special_tokens_map.json", "scheduler/scheduler_config.json" };
-  const char *json =
-      "{\"_class_name\": \"AutoencoderKLWan\", \"base_dim\": 96, "
-      "\"z_dim\": 16, \"dim_mult\": [1, 2, 4, 4], \"num_res_blocks\": 2, "
-      "\"attn_scales\": [], \"temperal_downsample\": [false, true, true], "
-      "\"dropout\": 0.0}";
   SoraWanVaeConfig cfg;
   GPtrArray *expected;
   SoraSafetensor *tensors;
@@ -581,6 +605,37 @@ remove_tree (const char *path)
   g_assert_cmpint (g_rmdir (path), ==, 0);
 }
 
+/* A VAE with one temporal upsampler instead of Wan2.1's two decodes 2
+ * frames per latent frame after the first. */
+static void
+test_temporal_pattern (void)
+{
+  const char *json =
+      "{\"_class_name\": \"AutoencoderKLWan\", \"base_dim\": 4, "
+      "\"z_dim\": 16, \"dim_mult\": [1, 1, 1, 1], \"num_res_blocks\": 1, "
+      "\"attn_scales\": [], \"temperal_downsample\": [false, false, true]}";
+  char *dir = write_vae_folder (json);
+  GError *error = NULL;
+  SoraModelFolder *folder = sora_model_folder_open (dir, &error);
+  SoraWanVae *vae;
+  SoraTensor *z = random_latents (3, 2, 3);
+  Collect c;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (frames_per_chunk (folder), ==, 2);
+  vae = sora_wan_vae_new (sora_test_device (), folder, &error);
+  g_assert_no_error (error);
+  decode (vae, z, &c, &error);
+  g_assert_no_error (error);
+  assert_chunks (&c, 3, frames_per_chunk (folder));
+  g_free (c.video);
+  sora_tensor_free (z);
+  sora_wan_vae_free (vae);
+  sora_model_folder_free (folder);
+  remove_tree (dir);
+  g_free (dir);
+}
+
 static void
 test_bench (void)
 {
@@ -595,7 +650,7 @@ test_bench (void)
   clock_t cpu;
 
   sscanf (env, "%u,%u,%u", &h, &w, &f);
-  dir = write_real_vae_folder ();
+  dir = write_vae_folder (real_vae_json);
   folder = sora_model_folder_open (dir, &error);
   g_assert_no_error (error);
   vae = sora_wan_vae_new (sora_test_device (), folder, &error);
@@ -634,6 +689,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vae/encode/f16", test_encode_f16);
   g_test_add_func ("/vae/encode/bf16", test_encode_bf16);
   g_test_add_func ("/vae/memory", test_memory);
+  g_test_add_func ("/vae/decode/temporal-pattern", test_temporal_pattern);
   g_test_add_func ("/vae/tiling", test_tiling);
   g_test_add_func ("/vae/cancel", test_cancel);
   g_test_add_func ("/vae/errors", test_errors);

@@ -4,7 +4,7 @@ diffusers/transformers classes, saved as diffusers-layout model folders, and
 the reference outputs our engine must reproduce.
 
     python3 -m venv .venv && .venv/bin/pip install -r tools/requirements-fixtures.txt
-    .venv/bin/python tools/make_fixtures.py
+    .venv/bin/python tools/make_fixtures.py [schedulers]
 
 Writes (all committed, so CI never needs torch):
   tests/fixtures/wan-tiny/            WanPipeline.from_pretrained loads it (f32)
@@ -19,7 +19,7 @@ Writes (all committed, so CI never needs torch):
         exactly; only the recipe and the reference outputs are committed.
   tests/fixtures/reference/scheduler-{unipc,euler}.safetensors
         every step of the schedulers on a small latent, with the fake model
-        outputs fed to them
+        outputs fed to them, for each config of scheduler-cases.json
 
 Every parameter is re-drawn after construction (the classes initialise many
 tensors to 0 or 1, which would hide mistakes such as a missing bias or gain).
@@ -418,29 +418,97 @@ def scheduler_noise(sched, steps, index, g):
             "noise/steps": torch.tensor([float(steps)])}
 
 
+# Scheduler configs: (case, keys over the base config, step counts).  The
+# case's fixtures are "<case>/n<steps>/..."; scheduler-cases.json holds each
+# case's scheduler_config.json as diffusers writes it, which the C test
+# parses, and its step counts.
+UNIPC_CASES = [
+    ("shift3", {"flow_shift": 3.0}, (1, 2, 4, 10, 50)),
+    ("shift5", {"flow_shift": 5.0}, (1, 2, 4, 10, 50)),
+    ("order3", {"solver_order": 3}, (1, 2, 3, 4, 10, 50)),
+    ("disable0", {"disable_corrector": [0]}, (1, 2, 4, 10)),
+    ("disable02", {"disable_corrector": [0, 2]}, (4, 10)),
+    ("order3-disable02", {"solver_order": 3, "disable_corrector": [0, 2]},
+     (10,)),
+    ("order1", {"solver_order": 1}, (1, 4, 10)),
+    ("sigma-min", {"final_sigmas_type": "sigma_min"}, (1, 4, 10)),
+    ("order3-sigma-min", {"solver_order": 3, "final_sigmas_type": "sigma_min"},
+     (4, 10)),
+    ("bh1-sigma-min", {"solver_type": "bh1", "final_sigmas_type": "sigma_min"},
+     (4, 10)),
+    ("no-lower-final", {"lower_order_final": False,
+                        "final_sigmas_type": "sigma_min"}, (4, 10)),
+    ("order1-no-lower-final", {"solver_order": 1, "lower_order_final": False},
+     (4,)),
+    ("midpoint", {"solver_type": "midpoint"}, (4,)),
+    # keys the flow sigmas never read
+    ("unused-keys", {"beta_schedule": "squaredcos_cap_v2", "beta_start": 0.5,
+                     "beta_end": 0.7, "rescale_betas_zero_snr": True,
+                     "timestep_spacing": "trailing", "steps_offset": 3,
+                     "sample_max_value": 3.0,
+                     "dynamic_thresholding_ratio": 0.5,
+                     "use_dynamic_shifting": True,
+                     "time_shift_type": "linear"}, (4,)),
+]
+EULER_CASES = [
+    ("shift3", {"shift": 3.0}, (1, 3, 10)),
+    ("shift7", {"shift": 7.0}, (1, 3, 10)),
+    ("shift-terminal", {"shift": 3.0, "shift_terminal": 0.1}, (2, 3, 10)),
+    ("invert", {"shift": 3.0, "invert_sigmas": True}, (1, 3, 10)),
+    ("karras", {"shift": 3.0, "use_karras_sigmas": True}, (1, 3, 10)),
+    ("exponential", {"shift": 3.0, "use_exponential_sigmas": True},
+     (1, 3, 10)),
+    # keys the class does not know, which its Karras sigmas still read
+    ("karras-ends", {"shift": 3.0, "use_karras_sigmas": True,
+                     "sigma_min": 0.01, "sigma_max": 0.9}, (3, 10)),
+    ("unused-keys", {"shift": 3.0, "base_shift": 0.2, "max_shift": 2.0,
+                     "base_image_seq_len": 16, "max_image_seq_len": 64,
+                     "time_shift_type": "linear"}, (3,)),
+]
+
+
+def scheduler_cases(make, cases, g, runs, index):
+    for name, keys, steps in cases:
+        config = None
+        for n in steps:
+            sched = make(keys)
+            config = json.loads(sched.to_json_string())
+            runs.update(scheduler_run(sched, n, g, "%s/n%d/" % (name, n)))
+        index[name] = {"config": config, "steps": list(steps)}
+
+
 def make_scheduler_references():
     g = torch.Generator().manual_seed(11)
-    unipc = {}
-    for shift in (3.0, 5.0):
-        for steps in (1, 2, 4, 10, 50):
-            unipc.update(scheduler_run(
-                UniPCMultistepScheduler.from_config(scheduler().config,
-                                                    flow_shift=shift),
-                steps, g, "shift%g/n%d/" % (shift, steps)))
+    index = {"unipc": {}, "euler": {}}
+    unipc, euler = {}, {}
+
+    def make_unipc(keys):
+        return UniPCMultistepScheduler.from_config(scheduler().config, **keys)
+
+    def make_euler(keys):
+        return FlowMatchEulerDiscreteScheduler.from_config(keys)
+
+    # The first cases and the noise draw first, as they always did, so their
+    # tensors stay the same; the later cases follow.
+    scheduler_cases(make_unipc, UNIPC_CASES[:2], g, unipc, index["unipc"])
     unipc.update(scheduler_noise(scheduler(), 10, 3, g))
-    save(os.path.join(REF, "scheduler-unipc.safetensors"), unipc)
-    euler = {}
-    for shift in (3.0, 7.0):
-        for steps in (1, 3, 10):
-            euler.update(scheduler_run(
-                FlowMatchEulerDiscreteScheduler(shift=shift), steps, g,
-                "shift%g/n%d/" % (shift, steps)))
+    scheduler_cases(make_euler, EULER_CASES[:2], g, euler, index["euler"])
     euler.update(scheduler_noise(FlowMatchEulerDiscreteScheduler(shift=3.0),
                                  10, 3, g))
+    scheduler_cases(make_unipc, UNIPC_CASES[2:], g, unipc, index["unipc"])
+    scheduler_cases(make_euler, EULER_CASES[2:], g, euler, index["euler"])
+    save(os.path.join(REF, "scheduler-unipc.safetensors"), unipc)
     save(os.path.join(REF, "scheduler-euler.safetensors"), euler)
+    with open(os.path.join(REF, "scheduler-cases.json"), "w") as f:
+        json.dump(index, f, indent=1, sort_keys=True)
+        f.write("\n")
 
 
 if __name__ == "__main__":
+    # "schedulers": only the scheduler fixtures (seconds, no models).
+    if sys.argv[1:] == ["schedulers"]:
+        make_scheduler_references()
+        sys.exit(0)
     make_tiny()
     make_wide()
     make_scheduler_references()

@@ -6,6 +6,7 @@
  * the module trees of transformer_wan.py, autoencoder_kl_wan.py and
  * modeling_umt5.py (B.9, C.6, D.5).
  */
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -198,7 +199,10 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
 {
   g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
   Reader r = { obj, what, error };
-  static const char *const qk_norms[] = { "rms_norm_across_heads", NULL };
+  /* diffusers' WanAttention norms q and k with one RMSNorm over all heads
+   * whatever qk_norm names: "rms_norm" computes the same. */
+  static const char *const qk_norms[] = { "rms_norm_across_heads", "rms_norm",
+    NULL };
   guint qk_norm;
   JsonArray *patch;
 
@@ -476,12 +480,158 @@ sora_umt5_config_parse (const char *json, gsize len, const char *what,
   return TRUE;
 }
 
+/* A boolean key whose true the engine does not implement (@why says what
+ * it would take). */
+static gboolean
+refuse_true (Reader *r, const char *key, const char *why)
+{
+  gboolean v;
+
+  if (!read_bool (r, key, FALSE, &v))
+    return FALSE;
+  if (v)
+    return bad_key (r, key, "is true, which is not supported (%s)", why);
+  return TRUE;
+}
+
+/* diffusers skips the corrector at step i when i − 1 is listed; negative
+ * entries never match. */
+static gboolean
+read_disable_corrector (Reader *r, SoraSchedulerConfig *cfg)
+{
+  JsonArray *a;
+
+  if (member (r, "disable_corrector") == NULL)
+    return TRUE;
+  if (!(a = read_array (
+            r, "disable_corrector", 0, SORA_SCHEDULER_MAX_DISABLED)))
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    JsonNode *n = json_array_get_element (a, i);
+
+    if (!node_is_int (n))
+      return bad_key (r, "disable_corrector", "entry %u must be an integer", i);
+    if (json_node_get_int (n) >= 0 && json_node_get_int (n) <= G_MAXUINT)
+      cfg->disable_corrector[cfg->n_disable_corrector++] =
+          json_node_get_int (n);
+  }
+  return TRUE;
+}
+
+/* With use_flow_sigmas, diffusers' UniPC reads no betas, timestep spacing,
+ * steps_offset, thresholding ratio or dynamic shift (the Wan pipeline
+ * passes no mu): only the choices its constructor and set_timesteps refuse
+ * are checked there. */
+static gboolean
+parse_unipc (Reader *r, SoraSchedulerConfig *cfg)
+{
+  static const char *const prediction[] = { "flow_prediction", NULL };
+  /* diffusers runs midpoint, heun and logrho as bh2 */
+  static const char *const solver[] = { "bh2", "bh1", "midpoint", "heun",
+    "logrho", NULL };
+  static const char *const final_sigmas[] = { "zero", "sigma_min", NULL };
+  static const char *const spacing[] = { "linspace", "leading", "trailing",
+    NULL };
+  static const char *const betas[] = { "linear", "scaled_linear",
+    "squaredcos_cap_v2", NULL };
+  static const char *const vp_sigmas = "diffusers then takes the VP sigmas "
+                                       "and its flow steps give NaN";
+  guint choice, solver_type, final_type;
+  gboolean flow_sigmas;
+  JsonNode *n;
+
+  cfg->kind = SORA_SCHEDULER_UNIPC;
+  if (member (r, "prediction_type") == NULL)
+    return bad_key (r, "prediction_type",
+        "is missing: diffusers' default \"epsilon\" is not supported");
+  if (!read_choice (r, "prediction_type", prediction, &choice) ||
+      !read_bool (r, "use_flow_sigmas", FALSE, &flow_sigmas) ||
+      !read_double (r, "flow_shift", 1.0, 0.0, 1e6, &cfg->shift) ||
+      !read_uint (
+          r, "solver_order", 2, 1, G_MAXINT, FALSE, &cfg->solver_order) ||
+      !read_choice (r, "solver_type", solver, &solver_type) ||
+      !read_bool (r, "predict_x0", TRUE, &cfg->predict_x0) ||
+      !read_bool (r, "lower_order_final", TRUE, &cfg->lower_order_final) ||
+      !read_choice (r, "final_sigmas_type", final_sigmas, &final_type) ||
+      !read_disable_corrector (r, cfg) ||
+      !refuse_true (r, "thresholding", "a quantile clamp of each x0") ||
+      !refuse_true (r, "use_karras_sigmas", vp_sigmas) ||
+      !refuse_true (r, "use_exponential_sigmas", vp_sigmas) ||
+      !refuse_true (r, "use_beta_sigmas", vp_sigmas) ||
+      !read_choice (r, "timestep_spacing", spacing, &choice))
+    return FALSE;
+  if (!flow_sigmas)
+    return bad_key (r, "use_flow_sigmas", "must be true");
+  n = member (r, "solver_p");
+  if (n && !JSON_NODE_HOLDS_NULL (n))
+    return bad_key (r, "solver_p", "is set, which is not supported");
+  n = member (r, "trained_betas");
+  if ((n == NULL || JSON_NODE_HOLDS_NULL (n)) &&
+      !read_choice (r, "beta_schedule", betas, &choice))
+    return FALSE;
+  cfg->bh2 = solver_type != 1;
+  cfg->final_sigma_zero = final_type == 0;
+  return TRUE;
+}
+
+/* A number or null (absent: @def). */
+static gboolean
+read_nullable_double (Reader *r, const char *key, double def, double *out)
+{
+  JsonNode *n = member (r, key);
+
+  *out = def;
+  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+    return TRUE;
+  if (!node_is_number (n))
+    return bad_key (r, key, "must be a number or null");
+  *out = json_node_get_double (n);
+  return TRUE;
+}
+
+/* base_shift, max_shift and the image sequence lengths make the mu of
+ * pipelines with dynamic shifting, which Wan's is not.  diffusers keeps
+ * keys its class does not know in the config, and its Karras and
+ * exponential sigmas read sigma_min and sigma_max from there. */
+static gboolean
+parse_flow_euler (Reader *r, SoraSchedulerConfig *cfg)
+{
+  static const char *const shift_types[] = { "exponential", "linear", NULL };
+  guint choice;
+  gboolean karras, exponential;
+
+  cfg->kind = SORA_SCHEDULER_FLOW_EULER;
+  if (!read_double (r, "shift", 1.0, 0.0, 1e6, &cfg->shift) ||
+      !read_bool (r, "invert_sigmas", FALSE, &cfg->invert_sigmas) ||
+      !read_nullable_double (r, "shift_terminal", 0.0, &cfg->shift_terminal) ||
+      !refuse_true (r, "use_dynamic_shifting",
+          "diffusers' Wan pipeline passes no mu, which set_timesteps "
+          "then needs") ||
+      !refuse_true (r, "stochastic_sampling", "fresh noise at every step") ||
+      !read_bool (r, "use_karras_sigmas", FALSE, &karras) ||
+      !read_bool (r, "use_exponential_sigmas", FALSE, &exponential) ||
+      !refuse_true (r, "use_beta_sigmas", "the inverse beta distribution") ||
+      !read_nullable_double (r, "sigma_min", NAN, &cfg->sigma_min) ||
+      !read_nullable_double (r, "sigma_max", NAN, &cfg->sigma_max) ||
+      !read_choice (r, "time_shift_type", shift_types, &choice))
+    return FALSE;
+  if (karras && exponential)
+    return bad_key (r, "use_karras_sigmas",
+        "and \"use_exponential_sigmas\" are both true (diffusers allows "
+        "one)");
+  cfg->spacing = karras ? SORA_SIGMAS_KARRAS
+      : exponential     ? SORA_SIGMAS_EXPONENTIAL
+                        : SORA_SIGMAS_SHIFTED;
+  return TRUE;
+}
+
 gboolean
 sora_scheduler_config_parse (const char *class_name, const char *json,
     gsize len, const char *what, SoraSchedulerConfig *cfg, GError **error)
 {
   g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
   Reader r = { obj, what, error };
+  gboolean ok;
 
   if (obj == NULL)
     return FALSE;
@@ -490,59 +640,83 @@ sora_scheduler_config_parse (const char *class_name, const char *json,
       !read_uint (&r, "num_train_timesteps", 1000, 1, 1u << 20, FALSE,
           &cfg->num_train_timesteps))
     return FALSE;
-
   if (strcmp (class_name, "UniPCMultistepScheduler") == 0) {
-    static const char *const prediction[] = { "epsilon", "flow_prediction",
-      NULL };
-    static const char *const solver[] = { "bh2", "bh1", NULL };
-    static const char *const final_sigmas[] = { "zero", "sigma_min", NULL };
-    guint pred, solver_type, final_type;
-    gboolean flow_sigmas, thresholding;
-
-    cfg->kind = SORA_SCHEDULER_UNIPC;
-    if (!read_choice (&r, "prediction_type", prediction, &pred) ||
-        !read_bool (&r, "use_flow_sigmas", FALSE, &flow_sigmas) ||
-        !read_double (&r, "flow_shift", 1.0, 0.0, 1e6, &cfg->shift) ||
-        !read_uint (&r, "solver_order", 2, 1, 3, FALSE, &cfg->solver_order) ||
-        !read_choice (&r, "solver_type", solver, &solver_type) ||
-        !read_bool (&r, "predict_x0", TRUE, &cfg->predict_x0) ||
-        !read_bool (&r, "lower_order_final", TRUE, &cfg->lower_order_final) ||
-        !read_choice (&r, "final_sigmas_type", final_sigmas, &final_type) ||
-        !read_bool (&r, "thresholding", FALSE, &thresholding))
-      return FALSE;
-    /* Wan denoises with flow matching; the VP/epsilon path is other maths. */
-    if (pred != 1)
-      return bad_key (&r, "prediction_type", "must be \"flow_prediction\"");
-    if (!flow_sigmas)
-      return bad_key (&r, "use_flow_sigmas", "must be true");
-    if (thresholding)
-      return bad_key (&r, "thresholding", "is not supported");
-    cfg->bh2 = solver_type == 0;
-    cfg->final_sigma_zero = final_type == 0;
+    ok = parse_unipc (&r, cfg);
   } else if (strcmp (class_name, "FlowMatchEulerDiscreteScheduler") == 0) {
-    gboolean dynamic, invert, stochastic;
-    JsonNode *terminal;
-
-    cfg->kind = SORA_SCHEDULER_FLOW_EULER;
-    if (!read_double (&r, "shift", 1.0, 0.0, 1e6, &cfg->shift) ||
-        !read_bool (&r, "use_dynamic_shifting", FALSE, &dynamic) ||
-        !read_bool (&r, "invert_sigmas", FALSE, &invert) ||
-        !read_bool (&r, "stochastic_sampling", FALSE, &stochastic))
-      return FALSE;
-    if (dynamic)
-      return bad_key (&r, "use_dynamic_shifting", "is not supported");
-    if (invert)
-      return bad_key (&r, "invert_sigmas", "is not supported");
-    if (stochastic)
-      return bad_key (&r, "stochastic_sampling", "is not supported");
-    terminal = member (&r, "shift_terminal");
-    if (terminal && !JSON_NODE_HOLDS_NULL (terminal))
-      return bad_key (&r, "shift_terminal", "is not supported");
+    ok = parse_flow_euler (&r, cfg);
   } else {
     g_set_error (error, SORA_ERROR, SORA_ERROR_MODEL,
         "%s: unknown scheduler class \"%s\"", what, class_name);
     return FALSE;
   }
+  if (ok && !sora_scheduler_config_check (cfg, error)) {
+    g_prefix_error (error, "%s: ", what);
+    return FALSE;
+  }
+  return ok;
+}
+
+static gboolean G_GNUC_PRINTF (2, 3)
+    refuse (GError **error, const char *fmt, ...)
+{
+  g_autofree char *what = NULL;
+  va_list ap;
+
+  va_start (ap, fmt);
+  what = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, SORA_ERROR, SORA_ERROR_MODEL, "%s", what);
+  return FALSE;
+}
+
+gboolean
+sora_scheduler_config_check (const SoraSchedulerConfig *cfg, GError **error)
+{
+  const char *final = cfg->final_sigma_zero ? "zero" : "sigma_min";
+
+  if (cfg->num_train_timesteps == 0)
+    return refuse (error, "\"num_train_timesteps\" 0 is not supported");
+  if (!(cfg->shift > 0.0))
+    return refuse (error, "\"%s\" %g is not supported: it must be positive",
+        cfg->kind == SORA_SCHEDULER_UNIPC ? "flow_shift" : "shift", cfg->shift);
+  if (cfg->kind == SORA_SCHEDULER_FLOW_EULER) {
+    /* NaN (unset) passes: the schedule's ends are positive. */
+    if (cfg->spacing != SORA_SIGMAS_SHIFTED &&
+        (cfg->sigma_min <= 0.0 || cfg->sigma_max <= 0.0))
+      return refuse (error,
+          "\"sigma_min\" %g and \"sigma_max\" %g are not supported: "
+          "respaced sigmas need positive ends",
+          cfg->sigma_min, cfg->sigma_max);
+    if (!(cfg->shift_terminal >= 0.0 && cfg->shift_terminal < 1.0))
+      return refuse (error,
+          "\"shift_terminal\" %g is not supported: it must be in [0, 1)",
+          cfg->shift_terminal);
+    return TRUE;
+  }
+  if (cfg->kind != SORA_SCHEDULER_UNIPC)
+    return refuse (error, "scheduler kind %d is not supported", cfg->kind);
+  if (cfg->solver_order < 1 || cfg->solver_order > SORA_UNIPC_MAX_ORDER)
+    return refuse (error, "\"solver_order\" %u is not supported (1 to %u)",
+        cfg->solver_order, SORA_UNIPC_MAX_ORDER);
+  if (!cfg->predict_x0)
+    return refuse (error,
+        "\"predict_x0\" false is not supported: diffusers' flow_prediction "
+        "needs it");
+  /* A final σ of 0 has λ = ∞: diffusers' last step multiplies bh1's
+   * B(h) = −∞ by 0, and divides by ∞ in steps of order 2 and more. */
+  if (cfg->final_sigma_zero && !cfg->bh2)
+    return refuse (error,
+        "\"solver_type\" \"bh1\" with \"final_sigmas_type\" \"zero\" "
+        "is not supported: diffusers' last step is NaN");
+  /* A final σ_min repeats the last σ: h = 0, and diffusers' order-3 system
+   * is singular. */
+  if (!cfg->lower_order_final &&
+      cfg->solver_order > (cfg->final_sigma_zero ? 1u : 2u))
+    return refuse (error,
+        "\"lower_order_final\" false with \"solver_order\" %u and "
+        "\"final_sigmas_type\" \"%s\" is not supported: diffusers' last step "
+        "is inf or NaN",
+        cfg->solver_order, final);
   return TRUE;
 }
 

@@ -77,6 +77,21 @@ typedef enum {
   SORA_SCHEDULER_FLOW_EULER, /* FlowMatchEulerDiscreteScheduler */
 } SoraSchedulerKind;
 
+/* Euler's σ after the shift: as they are, or respaced between the ends
+ * (use_karras_sigmas, use_exponential_sigmas). */
+typedef enum {
+  SORA_SIGMAS_SHIFTED,
+  SORA_SIGMAS_KARRAS,
+  SORA_SIGMAS_EXPONENTIAL,
+} SoraSigmaSpacing;
+
+/* The UniPC orders the engine runs (diffusers runs any). */
+#define SORA_UNIPC_MAX_ORDER 3
+/* Entries of disable_corrector kept. */
+#define SORA_SCHEDULER_MAX_DISABLED 64
+
+/* The keys of a scheduler_config.json that change the maths; the parser
+ * refuses the values the engine does not implement by name. */
 typedef struct
 {
   SoraSchedulerKind kind;
@@ -84,10 +99,19 @@ typedef struct
   double shift; /* flow_shift (UniPC) or shift (Euler) */
   /* UniPC only */
   guint solver_order;
-  gboolean bh2; /* solver_type "bh2", else "bh1" */
+  gboolean bh2; /* solver_type "bh2" (or an alias), else "bh1" */
   gboolean predict_x0;
   gboolean lower_order_final;
   gboolean final_sigma_zero; /* final_sigmas_type "zero", else sigma_min */
+  /* disable_corrector: the step after each of these skips UniC */
+  guint n_disable_corrector;
+  guint disable_corrector[SORA_SCHEDULER_MAX_DISABLED];
+  /* Euler only */
+  double shift_terminal; /* 0: none (diffusers' null or 0) */
+  gboolean invert_sigmas;
+  SoraSigmaSpacing spacing;
+  /* Karras / exponential ends; NaN: the schedule's first and last σ */
+  double sigma_min, sigma_max;
 } SoraSchedulerConfig;
 
 /* The parsers read JSON text; @what (the file) starts every message.
@@ -99,9 +123,17 @@ gboolean sora_wan_vae_config_parse (const char *json, gsize len,
     const char *what, SoraWanVaeConfig *cfg, GError **error);
 gboolean sora_umt5_config_parse (const char *json, gsize len, const char *what,
     SoraUmt5Config *cfg, GError **error);
-/* @class_name: the scheduler's class from model_index.json. */
+/* @class_name: the scheduler's class from model_index.json.  Also runs
+ * sora_scheduler_config_check. */
 gboolean sora_scheduler_config_parse (const char *class_name, const char *json,
     gsize len, const char *what, SoraSchedulerConfig *cfg, GError **error);
+/* Whether the engine's scheduler runs @cfg as diffusers does: the one check
+ * behind the folder's parser (sora-tool inspect) and sora_scheduler_new.
+ * SORA_ERROR_MODEL naming the key and its value for an order above
+ * SORA_UNIPC_MAX_ORDER, a shift ≤ 0, a shift_terminal outside [0, 1), and
+ * the configs whose last step diffusers computes as inf or NaN. */
+gboolean sora_scheduler_config_check (
+    const SoraSchedulerConfig *cfg, GError **error);
 
 typedef struct
 {

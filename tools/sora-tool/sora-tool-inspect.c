@@ -41,6 +41,31 @@ print_uints (const char *name, const guint *v, guint n)
   printf ("]");
 }
 
+/* The keys that change the maths (sora_scheduler_config_check accepted
+ * them). */
+static void
+print_scheduler (const SoraSchedulerConfig *s)
+{
+  printf ("  shift %g, %u train steps", s->shift, s->num_train_timesteps);
+  if (s->kind == SORA_SCHEDULER_UNIPC) {
+    printf (", order %u, %s, final sigma %s%s", s->solver_order,
+        s->bh2 ? "bh2" : "bh1", s->final_sigma_zero ? "zero" : "sigma_min",
+        s->lower_order_final ? ", lower order final" : "");
+    if (s->n_disable_corrector)
+      print_uints (", corrector off after steps", s->disable_corrector,
+          s->n_disable_corrector);
+  } else {
+    if (s->shift_terminal > 0.0)
+      printf (", shift_terminal %g", s->shift_terminal);
+    if (s->invert_sigmas)
+      printf (", inverted sigmas");
+    if (s->spacing != SORA_SIGMAS_SHIFTED)
+      printf (", %s sigmas",
+          s->spacing == SORA_SIGMAS_KARRAS ? "Karras" : "exponential");
+  }
+  printf ("\n");
+}
+
 int
 sora_tool_inspect (int argc, char **argv)
 {
@@ -96,10 +121,7 @@ sora_tool_inspect (int argc, char **argv)
             e->vocab_size, e->relative_attention_num_buckets);
         break;
       case SORA_COMPONENT_SCHEDULER:
-        printf ("  shift %g, %u train steps", s->shift, s->num_train_timesteps);
-        if (s->kind == SORA_SCHEDULER_UNIPC)
-          printf (", order %u, %s", s->solver_order, s->bh2 ? "bh2" : "bh1");
-        printf ("\n");
+        print_scheduler (s);
         break;
       default:
         break;
