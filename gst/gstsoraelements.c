@@ -524,12 +524,11 @@ post_load_progress (GstElement *element, GstProgressType type, const char *text)
 }
 
 SoraEngine *
-gst_sora_settings_open_engine (
-    GstSoraSettings *settings, GstElement *element, GCancellable *cancellable)
+gst_sora_settings_open_engine (GstSoraSettings *settings, GstElement *element,
+    GCancellable *cancellable, GError **error)
 {
   SoraEngine *engine;
   gchar *model, *device, *text;
-  GError *error = NULL;
 
   GST_OBJECT_LOCK (element);
   model = g_strdup (settings->model);
@@ -540,25 +539,37 @@ gst_sora_settings_open_engine (
   post_load_progress (element, GST_PROGRESS_TYPE_START, text);
   g_free (text);
 
-  engine = sora_engine_open (model, device, cancellable, &error);
+  engine = sora_engine_open (model, device, cancellable, error);
   if (engine) {
     text = g_strdup_printf (
         "Loaded model %s on %s", model, sora_engine_get_device_name (engine));
     post_load_progress (element, GST_PROGRESS_TYPE_COMPLETE, text);
     g_free (text);
   } else {
-    gboolean cancelled = g_cancellable_is_cancelled (cancellable);
-
     post_load_progress (element,
-        cancelled ? GST_PROGRESS_TYPE_CANCELED : GST_PROGRESS_TYPE_ERROR,
-        error->message);
-    if (!cancelled)
-      gst_sora_post_engine_error (element, error, TRUE, model, device);
-    g_error_free (error);
+        g_cancellable_is_cancelled (cancellable) ? GST_PROGRESS_TYPE_CANCELED
+                                                 : GST_PROGRESS_TYPE_ERROR,
+        (*error)->message);
   }
   g_free (model);
   g_free (device);
   return engine;
+}
+
+void
+gst_sora_settings_post_open_error (
+    GstSoraSettings *settings, GstElement *element, const GError *error)
+{
+  gchar *model, *device;
+
+  /* As open_engine read them: they change only in NULL or READY. */
+  GST_OBJECT_LOCK (element);
+  model = g_strdup (settings->model);
+  device = g_strdup (settings->device);
+  GST_OBJECT_UNLOCK (element);
+  gst_sora_post_engine_error (element, error, TRUE, model, device);
+  g_free (model);
+  g_free (device);
 }
 
 static void

@@ -138,10 +138,13 @@ void gst_sora_settings_warn_long_prompt (GstSoraSettings *settings,
 
 /* Opens the engine for the model and device set now, bracketed by a
  * GST_MESSAGE_PROGRESS START and COMPLETE, ERROR or CANCELED.  NULL when it
- * cannot be opened; unless @cancellable was cancelled, the error is posted
- * (gst_sora_post_engine_error). */
-SoraEngine *gst_sora_settings_open_engine (
-    GstSoraSettings *settings, GstElement *element, GCancellable *cancellable);
+ * cannot be opened, with @error set: unless @cancellable was cancelled,
+ * post it with gst_sora_settings_post_open_error (the caller first stops
+ * what must not go on once the error is on the bus). */
+SoraEngine *gst_sora_settings_open_engine (GstSoraSettings *settings,
+    GstElement *element, GCancellable *cancellable, GError **error);
+void gst_sora_settings_post_open_error (
+    GstSoraSettings *settings, GstElement *element, const GError *error);
 
 /* Denoising progress, as GST_MESSAGE_PROGRESS with code "denoise" (which
  * gst-launch-1.0 prints) beside the `sora/progress` element message.  The

@@ -176,6 +176,7 @@ struct _GstSoraExtend
   /* The model load failed (the error is posted): nothing flows until the
    * element starts again. */
   gboolean failed;
+  gboolean holding; /* the loader is posting that error: input waits */
   gboolean flushing;
   GstFlowReturn srcresult; /* why the task stopped; chain returns it */
   GCancellable *cancellable; /* cancels the generation in progress */
@@ -467,15 +468,30 @@ static gpointer
 gst_sora_extend_loader (gpointer data)
 {
   GstSoraExtend *self = data;
+  GError *error = NULL;
   SoraEngine *engine = gst_sora_settings_open_engine (
-      &self->settings, GST_ELEMENT (self), self->load_cancellable);
+      &self->settings, GST_ELEMENT (self), self->load_cancellable, &error);
+  /* Unless stop() cancelled the load. */
+  gboolean failed =
+      engine == NULL && !g_cancellable_is_cancelled (self->load_cancellable);
 
   g_mutex_lock (&self->lock);
   self->engine = engine;
   self->loaded = TRUE;
-  /* Posted, unless stop() cancelled the load. */
-  if (engine == NULL && !g_cancellable_is_cancelled (self->load_cancellable))
+  /* Input waits while the error is posted: nothing passes after it, and
+   * the flow errors that follow come after it. */
+  self->holding = failed;
+  g_mutex_unlock (&self->lock);
+
+  if (failed)
+    gst_sora_settings_post_open_error (
+        &self->settings, GST_ELEMENT (self), error);
+  g_clear_error (&error);
+
+  g_mutex_lock (&self->lock);
+  if (failed)
     gst_sora_extend_fail_locked (self);
+  self->holding = FALSE;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   return NULL;
@@ -626,7 +642,7 @@ gst_sora_extend_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   if (!self->have_info)
     goto not_negotiated;
   while (self->srcresult == GST_FLOW_OK &&
-      g_queue_get_length (&self->items) >= MAX_QUEUED)
+      (self->holding || g_queue_get_length (&self->items) >= MAX_QUEUED))
     g_cond_wait (&self->cond, &self->lock);
   if (self->srcresult != GST_FLOW_OK)
     goto out;
@@ -1169,7 +1185,8 @@ gst_sora_extend_loop (gpointer data)
   Item *item;
 
   g_mutex_lock (&self->lock);
-  while (self->srcresult == GST_FLOW_OK && g_queue_is_empty (&self->items))
+  while (self->srcresult == GST_FLOW_OK &&
+      (self->holding || g_queue_is_empty (&self->items)))
     g_cond_wait (&self->cond, &self->lock);
   ret = self->srcresult;
   if (ret != GST_FLOW_OK) {

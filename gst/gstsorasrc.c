@@ -677,7 +677,9 @@ static gboolean
 gst_sora_src_load (GstSoraSrc *self)
 {
   SoraEngine *engine;
+  GError *error = NULL;
   guint width, height, frames;
+  gboolean cancelled;
 
   g_mutex_lock (&self->lock);
   engine = self->engine;
@@ -685,12 +687,18 @@ gst_sora_src_load (GstSoraSrc *self)
 
   if (engine == NULL)
     engine = gst_sora_settings_open_engine (
-        &self->settings, GST_ELEMENT (self), self->cancellable);
+        &self->settings, GST_ELEMENT (self), self->cancellable, &error);
   if (engine == NULL) {
+    /* Posted unless stop() cancelled the load, before create() fails (its
+     * flow error is posted too, and the cause must come first). */
+    cancelled = g_cancellable_is_cancelled (self->cancellable);
+    if (!cancelled)
+      gst_sora_settings_post_open_error (
+          &self->settings, GST_ELEMENT (self), error);
+    g_error_free (error);
     g_mutex_lock (&self->lock);
     self->loaded = TRUE;
-    /* The error is posted unless stop() cancelled the load. */
-    self->failed = !g_cancellable_is_cancelled (self->cancellable);
+    self->failed = !cancelled;
     g_cond_broadcast (&self->cond);
     g_mutex_unlock (&self->lock);
     return FALSE;
