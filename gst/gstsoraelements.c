@@ -584,25 +584,12 @@ post_denoise_progress (
 }
 
 void
-gst_sora_post_denoise_start (GstElement *element, guint clip, guint total_steps)
-{
-  gchar *text = g_strdup_printf ("denoising in %u steps", total_steps);
-
-  post_denoise_progress (element, GST_PROGRESS_TYPE_START, clip, text);
-  g_free (text);
-}
-
-void
 gst_sora_post_step_progress (GstElement *element, guint step, guint total_steps,
     guint clip, guint frames_ready, double seconds_per_step)
 {
-  gboolean last = step >= total_steps;
-  gchar *text = last
-      ? g_strdup_printf ("step %u of %u (%.2f s per step); decoding the "
-                         "frames",
-            step, total_steps, seconds_per_step)
-      : g_strdup_printf ("step %u of %u (%.2f s per step)", step, total_steps,
-            seconds_per_step);
+  gchar *text = g_strdup_printf ("step %u of %u done (%.2f s per step)%s", step,
+      total_steps, seconds_per_step,
+      step >= total_steps ? "; decoding the frames" : "");
 
   gst_element_post_message (element,
       gst_message_new_element (GST_OBJECT (element),
@@ -610,9 +597,7 @@ gst_sora_post_step_progress (GstElement *element, guint step, guint total_steps,
               "total-steps", G_TYPE_UINT, total_steps, "clip", G_TYPE_UINT,
               clip, "frames-ready", G_TYPE_UINT, frames_ready,
               "seconds-per-step", G_TYPE_DOUBLE, seconds_per_step, NULL)));
-  post_denoise_progress (element,
-      last ? GST_PROGRESS_TYPE_COMPLETE : GST_PROGRESS_TYPE_CONTINUE, clip,
-      text);
+  post_denoise_progress (element, GST_PROGRESS_TYPE_COMPLETE, clip, text);
   g_free (text);
 }
 

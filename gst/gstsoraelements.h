@@ -146,21 +146,16 @@ SoraEngine *gst_sora_settings_open_engine (GstSoraSettings *settings,
 void gst_sora_settings_post_open_error (
     GstSoraSettings *settings, GstElement *element, const GError *error);
 
-/* Denoising progress, as GST_MESSAGE_PROGRESS with code "denoise" (which
- * gst-launch-1.0 prints) beside the `sora/progress` element message.  The
- * frames are decoded after the last step: a PROGRESS in flight never holds
- * a frame back, so gst-launch-1.0, which waits for it to finish before
- * going from PAUSED to PLAYING, cannot wait on the element.
- *
- * Before a generation: PROGRESS START. */
-void gst_sora_post_denoise_start (
-    GstElement *element, guint clip, guint total_steps);
-/* After each finished step: `sora/progress`, and PROGRESS CONTINUE, or
- * COMPLETE after the last step. */
+/* After each finished denoising step: the `sora/progress` element message
+ * and a GST_MESSAGE_PROGRESS COMPLETE with code "denoise" (the step is a
+ * task done), which gst-launch-1.0 prints.  Never START or CONTINUE: with
+ * one of those in flight gst-launch-1.0 holds a prerolled pipeline in
+ * PAUSED until the task completes, which would hold a stream back for a
+ * whole clip's denoising whenever the next clip starts during preroll. */
 void gst_sora_post_step_progress (GstElement *element, guint step,
     guint total_steps, guint clip, guint frames_ready, double seconds_per_step);
 /* A generation that ended before its last step: PROGRESS CANCELED, or ERROR
- * when it failed. */
+ * when it failed, code "denoise". */
 void gst_sora_post_denoise_stopped (GstElement *element, guint clip,
     guint steps_done, guint total_steps, gboolean failed);
 

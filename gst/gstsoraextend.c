@@ -1126,7 +1126,6 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
       params.steps, params.seed, params.prompt);
   gst_sora_settings_warn_long_prompt (
       &self->settings, GST_ELEMENT (self), engine, &params);
-  gst_sora_post_denoise_start (GST_ELEMENT (self), run.clip, params.steps);
   t0 = g_get_monotonic_time ();
   context = extend_job_pack_rgb (job);
   if (context == NULL) {

@@ -52,9 +52,10 @@
  *   loading, on a thread of its own so that no state change waits for it,
  *   then COMPLETE (its text names the device), ERROR or CANCELED.
  * - GST_MESSAGE_PROGRESS with code "denoise", which gst-launch-1.0 prints:
- *   START when a clip starts, CONTINUE after each denoising step and
- *   COMPLETE after the last one (the frames are decoded after it), or
- *   CANCELED or ERROR when the clip stops early.
+ *   COMPLETE after each denoising step ("Clip 0: step 3 of 20 done (0.52 s
+ *   per step)"; the frames are decoded after the last), CANCELED or ERROR
+ *   when a clip stops before its last step.  Never START or CONTINUE,
+ *   which gst-launch-1.0 would wait for before playing.
  * - Element message `sora/progress` after each denoising step: step (uint,
  *   1 to total-steps), total-steps (uint), clip (uint, from 0),
  *   frames-ready (uint, frames of that clip decoded so far) and
@@ -561,8 +562,8 @@ frames_of_clips (guint first, guint clips)
   return first + (guint64)(clips - 1) * frames_of_clip (first, 1);
 }
 
-/* Runs the engine for @run with the properties as they are now, the
- * denoising between PROGRESS START and COMPLETE (or CANCELED or ERROR). */
+/* Runs the engine for @run with the properties as they are now; a clip
+ * stopped before its last step ends its PROGRESS with CANCELED or ERROR. */
 static gboolean
 gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
     guint64 random_seed, SoraGenerateParams *params, GError **error)
@@ -586,7 +587,6 @@ gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
       params->seed, params->prompt);
   gst_sora_settings_warn_long_prompt (
       &self->settings, GST_ELEMENT (self), self->engine, params);
-  gst_sora_post_denoise_start (GST_ELEMENT (self), run->clip, params->steps);
   if (run->clip == 0)
     ok = sora_engine_generate (self->engine, params, gst_sora_src_on_progress,
         gst_sora_src_on_frames, run, self->cancellable, error);
