@@ -86,6 +86,11 @@ gst_sora_scheduler_get_type (void)
 #define DEFAULT_SCHEDULER SORA_SAMPLER_UNIPC
 #define DEFAULT_DEVICE NULL
 
+/* The values taken; the specs allow the whole type (GstSoraSettings). */
+#define MIN_STEPS 1
+#define MAX_STEPS 1000
+#define MAX_SCALE 100.0 /* of guidance-scale and flow-shift, from 0 */
+
 void
 gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
     const char *prompt_blurb, const char *negative_prompt_blurb,
@@ -98,8 +103,8 @@ gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
       first_id + GST_SORA_SETTINGS_PROP_MODEL,
       g_param_spec_string ("model", "Model",
           "Model folder in the diffusers layout: a Wan2.1 text-to-video "
-          "model such as Wan2.1-T2V-1.3B-Diffusers, as downloaded.  The "
-          "default is $GST_SORA_MODEL when set, else the demo model "
+          "model such as Wan2.1-T2V-1.3B-Diffusers, as downloaded.  Unset "
+          "(the default) is $GST_SORA_MODEL when set, else the demo model "
           "installed with the plugin.  Loaded when the element starts",
           GST_SORA_DEFAULT_MODEL_DIR, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (klass,
@@ -114,31 +119,35 @@ gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_SEED,
       g_param_spec_int64 ("seed", "Seed",
-          "Noise seed, read when a generation starts: the same seed, prompt "
-          "and settings make the same frames on the same device.  -1 draws "
-          "one when the element starts and reports it in sora/clip; "
-          "sorasrc's clip n uses seed + n",
-          -1, G_MAXINT64, DEFAULT_SEED, rw | GST_PARAM_MUTABLE_PLAYING));
+          "Noise seed, -1 or 0 to 9223372036854775807, read when a "
+          "generation starts: the same seed, prompt and settings make the "
+          "same frames on the same device.  -1 draws one when the element "
+          "starts and reports it in sora/clip; sorasrc's clip n uses "
+          "seed + n",
+          G_MININT64, G_MAXINT64, DEFAULT_SEED,
+          rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_STEPS,
-      g_param_spec_uint ("steps", "Steps", steps_blurb, 1, 1000, DEFAULT_STEPS,
-          rw | GST_PARAM_MUTABLE_PLAYING));
+      g_param_spec_uint ("steps", "Steps", steps_blurb, 0, G_MAXUINT,
+          DEFAULT_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_GUIDANCE_SCALE,
       g_param_spec_double ("guidance-scale", "Guidance scale",
-          "Classifier-free guidance: how strongly the prompt (against the "
-          "negative prompt) steers the video (Wan uses 5).  1 or less turns "
-          "it off, which halves the work per step.  Read when a generation "
-          "starts",
-          0.0, 100.0, DEFAULT_GUIDANCE_SCALE, rw | GST_PARAM_MUTABLE_PLAYING));
+          "Classifier-free guidance, 0 to 100: how strongly the prompt "
+          "(against the negative prompt) steers the video (Wan uses 5).  1 "
+          "or less turns it off, which halves the work per step.  Read when "
+          "a generation starts",
+          -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_GUIDANCE_SCALE,
+          rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_FLOW_SHIFT,
       g_param_spec_double ("flow-shift", "Flow shift",
-          "Timestep shift of the flow-matching schedule: larger values spend "
-          "more of the steps at high noise, on composition and motion.  0 "
-          "uses the shift in the model's scheduler config.  Read when a "
-          "generation starts",
-          0.0, 100.0, DEFAULT_FLOW_SHIFT, rw | GST_PARAM_MUTABLE_PLAYING));
+          "Timestep shift of the flow-matching schedule, 0 to 100: larger "
+          "values spend more of the steps at high noise, on composition and "
+          "motion.  0 uses the shift in the model's scheduler config.  Read "
+          "when a generation starts",
+          -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_FLOW_SHIFT,
+          rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
       first_id + GST_SORA_SETTINGS_PROP_SCHEDULER,
       g_param_spec_enum ("scheduler", "Scheduler",
@@ -169,6 +178,9 @@ gst_sora_settings_init (GstSoraSettings *settings)
   settings->flow_shift = DEFAULT_FLOW_SHIFT;
   settings->scheduler = DEFAULT_SCHEDULER;
   settings->device = g_strdup (DEFAULT_DEVICE);
+  settings->refused =
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  settings->checked_prompts = NULL;
 }
 
 void
@@ -178,6 +190,105 @@ gst_sora_settings_clear (GstSoraSettings *settings)
   g_clear_pointer (&settings->prompt, g_free);
   g_clear_pointer (&settings->negative_prompt, g_free);
   g_clear_pointer (&settings->device, g_free);
+  g_clear_pointer (&settings->refused, g_hash_table_unref);
+  g_clear_pointer (&settings->checked_prompts, g_free);
+}
+
+void
+gst_sora_settings_refuse_locked (
+    GstSoraSettings *settings, GParamSpec *pspec, gchar *why)
+{
+  if (why)
+    g_hash_table_replace (settings->refused, (gpointer)pspec->name, why);
+  else
+    g_hash_table_remove (settings->refused, pspec->name);
+}
+
+gboolean
+gst_sora_settings_accept_uint_locked (GstSoraSettings *settings,
+    GParamSpec *pspec, guint value, guint min, guint max)
+{
+  gboolean ok = value >= min && value <= max;
+  gchar *negative = NULL;
+
+  /* gst_util_set_object_arg, as gst-launch-1.0 uses it, reads "-3" as
+   * 2^32 - 3 for an unsigned property. */
+  if (!ok && value > G_MAXINT)
+    negative = g_strdup_printf (" (%d read as unsigned)", (gint)value);
+  gst_sora_settings_refuse_locked (settings, pspec,
+      ok ? NULL
+         : g_strdup_printf ("Property \"%s\" must be %u to %u, not %u%s",
+               pspec->name, min, max, value, negative ? negative : ""));
+  g_free (negative);
+  return ok;
+}
+
+static gboolean
+accept_double_locked (GstSoraSettings *settings, GParamSpec *pspec,
+    gdouble value, gdouble min, gdouble max)
+{
+  gboolean ok = value >= min && value <= max;
+
+  gst_sora_settings_refuse_locked (settings, pspec,
+      ok ? NULL
+         : g_strdup_printf ("Property \"%s\" must be %g to %g, not %g",
+               pspec->name, min, max, value));
+  return ok;
+}
+
+static gboolean
+accept_seed_locked (GstSoraSettings *settings, GParamSpec *pspec, gint64 seed)
+{
+  gboolean ok = seed >= -1;
+
+  gst_sora_settings_refuse_locked (settings, pspec,
+      ok ? NULL
+         : g_strdup_printf (
+               "Property \"%s\" must be -1 (random) or 0 to %" G_GINT64_FORMAT
+               ", not %" G_GINT64_FORMAT,
+               pspec->name, G_MAXINT64, seed));
+  return ok;
+}
+
+/* Sets *@text to @value's string unless that is not UTF-8 (which the
+ * tokenizer and the sora/clip message cannot take). */
+static void
+take_text_locked (GstSoraSettings *settings, GParamSpec *pspec,
+    const GValue *value, gchar **text)
+{
+  const gchar *s = g_value_get_string (value), *end;
+
+  if (s && !g_utf8_validate (s, -1, &end)) {
+    gst_sora_settings_refuse_locked (settings, pspec,
+        g_strdup_printf ("Property \"%s\" is not valid UTF-8 (at byte %td)",
+            pspec->name, end - s));
+    return;
+  }
+  gst_sora_settings_refuse_locked (settings, pspec, NULL);
+  g_free (*text);
+  *text = g_strdup (s);
+}
+
+/* Sets the model folder: unset (NULL) is the default one; an empty string
+ * names no folder, so it is refused rather than opened.  Whether it was
+ * taken. */
+static gboolean
+take_model_locked (
+    GstSoraSettings *settings, GParamSpec *pspec, const GValue *value)
+{
+  const gchar *model = g_value_get_string (value);
+
+  if (model && *model == '\0') {
+    gst_sora_settings_refuse_locked (settings, pspec,
+        g_strdup_printf ("Property \"%s\" is empty: set it to a model "
+                         "folder, or leave it unset for the default one",
+            pspec->name));
+    return FALSE;
+  }
+  gst_sora_settings_refuse_locked (settings, pspec, NULL);
+  g_free (settings->model);
+  settings->model = g_strdup (model ? model : gst_sora_default_model_dir ());
+  return TRUE;
 }
 
 gboolean
@@ -185,40 +296,54 @@ gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
     guint first_id, guint prop_id, const GValue *value, GParamSpec *pspec,
     gboolean *reload)
 {
-  gboolean refused = FALSE;
-  gchar **ready_only = NULL;
+  guint id = prop_id - first_id;
+  gboolean ready_only =
+      id == GST_SORA_SETTINGS_PROP_MODEL || id == GST_SORA_SETTINGS_PROP_DEVICE;
 
-  if (prop_id < first_id || prop_id - first_id >= GST_SORA_SETTINGS_N_PROPS)
+  if (prop_id < first_id || id >= GST_SORA_SETTINGS_N_PROPS)
     return FALSE;
 
   *reload = FALSE;
   GST_OBJECT_LOCK (element);
-  switch (prop_id - first_id) {
+  if (ready_only && GST_STATE (element) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (element);
+    /* Outside the object lock: posting takes it. */
+    gst_sora_warn_ready_only (element, pspec);
+    return TRUE;
+  }
+  switch (id) {
     case GST_SORA_SETTINGS_PROP_MODEL:
-      ready_only = &settings->model;
+      *reload = take_model_locked (settings, pspec, value);
       break;
     case GST_SORA_SETTINGS_PROP_DEVICE:
-      ready_only = &settings->device;
+      g_free (settings->device);
+      settings->device = g_value_dup_string (value);
+      *reload = TRUE;
       break;
     case GST_SORA_SETTINGS_PROP_PROMPT:
-      g_free (settings->prompt);
-      settings->prompt = g_value_dup_string (value);
+      take_text_locked (settings, pspec, value, &settings->prompt);
       break;
     case GST_SORA_SETTINGS_PROP_NEGATIVE_PROMPT:
-      g_free (settings->negative_prompt);
-      settings->negative_prompt = g_value_dup_string (value);
+      take_text_locked (settings, pspec, value, &settings->negative_prompt);
       break;
     case GST_SORA_SETTINGS_PROP_SEED:
-      settings->seed = g_value_get_int64 (value);
+      if (accept_seed_locked (settings, pspec, g_value_get_int64 (value)))
+        settings->seed = g_value_get_int64 (value);
       break;
     case GST_SORA_SETTINGS_PROP_STEPS:
-      settings->steps = g_value_get_uint (value);
+      if (gst_sora_settings_accept_uint_locked (
+              settings, pspec, g_value_get_uint (value), MIN_STEPS, MAX_STEPS))
+        settings->steps = g_value_get_uint (value);
       break;
     case GST_SORA_SETTINGS_PROP_GUIDANCE_SCALE:
-      settings->guidance_scale = g_value_get_double (value);
+      if (accept_double_locked (
+              settings, pspec, g_value_get_double (value), 0.0, MAX_SCALE))
+        settings->guidance_scale = g_value_get_double (value);
       break;
     case GST_SORA_SETTINGS_PROP_FLOW_SHIFT:
-      settings->flow_shift = g_value_get_double (value);
+      if (accept_double_locked (
+              settings, pspec, g_value_get_double (value), 0.0, MAX_SCALE))
+        settings->flow_shift = g_value_get_double (value);
       break;
     case GST_SORA_SETTINGS_PROP_SCHEDULER:
       settings->scheduler = g_value_get_enum (value);
@@ -226,18 +351,7 @@ gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
     default:
       g_assert_not_reached ();
   }
-  if (ready_only && GST_STATE (element) > GST_STATE_READY) {
-    refused = TRUE;
-  } else if (ready_only) {
-    g_free (*ready_only);
-    *ready_only = g_value_dup_string (value);
-    *reload = TRUE;
-  }
   GST_OBJECT_UNLOCK (element);
-
-  /* Outside the object lock: posting takes it. */
-  if (refused)
-    gst_sora_warn_ready_only (element, pspec);
   return TRUE;
 }
 
@@ -308,15 +422,40 @@ gst_sora_settings_clear_params (SoraGenerateParams *params)
   params->prompt = params->negative_prompt = NULL;
 }
 
-gboolean
-gst_sora_settings_check_model (GstSoraSettings *settings, GstElement *element)
+/* The refusals, sorted so that the message does not depend on hashing.
+ * Object lock held. */
+static gchar *
+join_refusals_locked (GstSoraSettings *settings)
 {
+  GList *why = g_list_sort (
+      g_hash_table_get_values (settings->refused), (GCompareFunc)g_strcmp0);
+  GString *text = g_string_new (NULL);
+  GList *l;
+
+  for (l = why; l; l = l->next)
+    g_string_append_printf (
+        text, "%s%s", text->len ? "; " : "", (const gchar *)l->data);
+  g_list_free (why);
+  return g_string_free (text, FALSE);
+}
+
+gboolean
+gst_sora_settings_check (GstSoraSettings *settings, GstElement *element)
+{
+  gchar *refused = NULL;
   gboolean have_model;
 
   GST_OBJECT_LOCK (element);
   have_model = settings->model != NULL;
+  if (g_hash_table_size (settings->refused) > 0)
+    refused = join_refusals_locked (settings);
   GST_OBJECT_UNLOCK (element);
 
+  if (refused) {
+    GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS, ("%s", refused), (NULL));
+    g_free (refused);
+    return FALSE;
+  }
   if (!have_model)
     GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
         ("No model: set model= to a Wan2.1 text-to-video folder in the "
@@ -324,6 +463,57 @@ gst_sora_settings_check_model (GstSoraSettings *settings, GstElement *element)
         ("the demo model is not installed at %s and GST_SORA_MODEL is unset",
             GST_SORA_DEFAULT_MODEL_DIR));
   return have_model;
+}
+
+/* Warns when @text (the prompt called @name) is cut. */
+static void
+warn_if_cut (GstElement *element, SoraEngine *engine, const gchar *name,
+    const gchar *text)
+{
+  guint n_tokens, max_tokens;
+  GError *error = NULL;
+
+  if (!sora_engine_count_tokens (
+          engine, text, &n_tokens, &max_tokens, &error)) {
+    /* The generation fails on it too, and reports it. */
+    GST_WARNING_OBJECT (
+        element, "cannot count the tokens of the %s: %s", name, error->message);
+    g_error_free (error);
+    return;
+  }
+  if (n_tokens > max_tokens)
+    GST_ELEMENT_WARNING (element, LIBRARY, SETTINGS,
+        ("The %s is %u tokens long, but the model reads only %u: the last %u "
+         "are cut",
+            name, n_tokens, max_tokens, n_tokens - max_tokens),
+        (NULL));
+}
+
+void
+gst_sora_settings_warn_long_prompt (GstSoraSettings *settings,
+    GstElement *element, SoraEngine *engine, const SoraGenerateParams *params)
+{
+  /* The negative prompt is used only with guidance. */
+  const gchar *negative =
+      params->guidance_scale > 1.0 ? params->negative_prompt : NULL;
+  gchar *key =
+      g_strdup_printf ("%s\n%s", params->prompt, negative ? negative : "");
+  gboolean checked;
+
+  GST_OBJECT_LOCK (element);
+  checked = g_strcmp0 (key, settings->checked_prompts) == 0;
+  if (!checked) {
+    g_free (settings->checked_prompts);
+    settings->checked_prompts = g_strdup (key);
+  }
+  GST_OBJECT_UNLOCK (element);
+  g_free (key);
+  if (checked)
+    return;
+
+  warn_if_cut (element, engine, "prompt", params->prompt);
+  if (negative)
+    warn_if_cut (element, engine, "negative prompt", negative);
 }
 
 static void
@@ -334,12 +524,11 @@ post_load_progress (GstElement *element, GstProgressType type, const char *text)
 }
 
 SoraEngine *
-gst_sora_settings_open_engine (
-    GstSoraSettings *settings, GstElement *element, GCancellable *cancellable)
+gst_sora_settings_open_engine (GstSoraSettings *settings, GstElement *element,
+    GCancellable *cancellable, GError **error)
 {
   SoraEngine *engine;
   gchar *model, *device, *text;
-  GError *error = NULL;
 
   GST_OBJECT_LOCK (element);
   model = g_strdup (settings->model);
@@ -350,21 +539,17 @@ gst_sora_settings_open_engine (
   post_load_progress (element, GST_PROGRESS_TYPE_START, text);
   g_free (text);
 
-  engine = sora_engine_open (model, device, cancellable, &error);
+  engine = sora_engine_open (model, device, cancellable, error);
   if (engine) {
     text = g_strdup_printf (
         "Loaded model %s on %s", model, sora_engine_get_device_name (engine));
     post_load_progress (element, GST_PROGRESS_TYPE_COMPLETE, text);
     g_free (text);
   } else {
-    gboolean cancelled = g_cancellable_is_cancelled (cancellable);
-
     post_load_progress (element,
-        cancelled ? GST_PROGRESS_TYPE_CANCELED : GST_PROGRESS_TYPE_ERROR,
-        error->message);
-    if (!cancelled)
-      gst_sora_post_engine_error (element, error, TRUE, model, device);
-    g_error_free (error);
+        g_cancellable_is_cancelled (cancellable) ? GST_PROGRESS_TYPE_CANCELED
+                                                 : GST_PROGRESS_TYPE_ERROR,
+        (*error)->message);
   }
   g_free (model);
   g_free (device);
@@ -372,15 +557,61 @@ gst_sora_settings_open_engine (
 }
 
 void
+gst_sora_settings_post_open_error (
+    GstSoraSettings *settings, GstElement *element, const GError *error)
+{
+  gchar *model, *device;
+
+  /* As open_engine read them: they change only in NULL or READY. */
+  GST_OBJECT_LOCK (element);
+  model = g_strdup (settings->model);
+  device = g_strdup (settings->device);
+  GST_OBJECT_UNLOCK (element);
+  gst_sora_post_engine_error (element, error, TRUE, model, device);
+  g_free (model);
+  g_free (device);
+}
+
+static void
+post_denoise_progress (
+    GstElement *element, GstProgressType type, guint clip, const gchar *text)
+{
+  gchar *full = g_strdup_printf ("Clip %u: %s", clip, text);
+
+  gst_element_post_message (element,
+      gst_message_new_progress (GST_OBJECT (element), type, "denoise", full));
+  g_free (full);
+}
+
+void
 gst_sora_post_step_progress (GstElement *element, guint step, guint total_steps,
     guint clip, guint frames_ready, double seconds_per_step)
 {
+  gchar *text = g_strdup_printf ("step %u of %u done (%.2f s per step)%s", step,
+      total_steps, seconds_per_step,
+      step >= total_steps ? "; decoding the frames" : "");
+
   gst_element_post_message (element,
       gst_message_new_element (GST_OBJECT (element),
           gst_structure_new ("sora/progress", "step", G_TYPE_UINT, step,
               "total-steps", G_TYPE_UINT, total_steps, "clip", G_TYPE_UINT,
               clip, "frames-ready", G_TYPE_UINT, frames_ready,
               "seconds-per-step", G_TYPE_DOUBLE, seconds_per_step, NULL)));
+  post_denoise_progress (element, GST_PROGRESS_TYPE_COMPLETE, clip, text);
+  g_free (text);
+}
+
+void
+gst_sora_post_denoise_stopped (GstElement *element, guint clip,
+    guint steps_done, guint total_steps, gboolean failed)
+{
+  gchar *text = g_strdup_printf ("%s after %u of %u steps",
+      failed ? "failed" : "stopped", steps_done, total_steps);
+
+  post_denoise_progress (element,
+      failed ? GST_PROGRESS_TYPE_ERROR : GST_PROGRESS_TYPE_CANCELED, clip,
+      text);
+  g_free (text);
 }
 
 void
@@ -410,13 +641,25 @@ gst_sora_warn_ready_only (GstElement *element, GParamSpec *pspec)
       (NULL));
 }
 
+/* The device as the user asked for it, quoted: @device (the property),
+ * else $SORA_DEVICE, else auto, as sora_device_open reads them. */
+static char *
+describe_device (const char *device)
+{
+  const char *env = g_getenv ("SORA_DEVICE");
+
+  if (device == NULL && env && *env)
+    return g_strdup_printf ("\"%s\" from $SORA_DEVICE", env);
+  return g_strdup_printf ("\"%s\"", device && *device ? device : "auto");
+}
+
 void
 gst_sora_post_engine_error (GstElement *element, const GError *error,
     gboolean loading, const char *model_dir, const char *device)
 {
   GQuark domain = GST_STREAM_ERROR;
   gint code = GST_STREAM_ERROR_FAILED;
-  char *text;
+  char *text, *spec = describe_device (device);
 
   if (loading) {
     gboolean sora = error->domain == SORA_ERROR;
@@ -424,9 +667,9 @@ gst_sora_post_engine_error (GstElement *element, const GError *error,
     if (sora && error->code == SORA_ERROR_DEVICE) {
       domain = GST_LIBRARY_ERROR;
       code = GST_LIBRARY_ERROR_SETTINGS;
-      text = g_strdup_printf ("Cannot use the OpenCL device \"%s\" (set "
+      text = g_strdup_printf ("Cannot use the OpenCL device %s (set "
                               "device= to one listed by sora-tool devices): %s",
-          device ? device : "auto", error->message);
+          spec, error->message);
     } else if (sora &&
         (error->code == SORA_ERROR_MODEL || error->code == SORA_ERROR_FORMAT)) {
       domain = GST_RESOURCE_ERROR;
@@ -447,8 +690,8 @@ gst_sora_post_engine_error (GstElement *element, const GError *error,
       domain = GST_LIBRARY_ERROR;
       code = GST_LIBRARY_ERROR_INIT;
       text = g_strdup_printf ("Cannot set up the model \"%s\" on the OpenCL "
-                              "device \"%s\": %s",
-          model_dir, device ? device : "auto", error->message);
+                              "device %s: %s",
+          model_dir, spec, error->message);
     }
   } else {
     text = g_strdup_printf ("Video generation failed: %s", error->message);
@@ -458,4 +701,5 @@ gst_sora_post_engine_error (GstElement *element, const GError *error,
       g_strdup_printf (
           "%s error %d", g_quark_to_string (error->domain), error->code),
       __FILE__, GST_FUNCTION, __LINE__);
+  g_free (spec);
 }

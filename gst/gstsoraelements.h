@@ -31,7 +31,13 @@ GType gst_sora_scheduler_get_type (void);
 /* The generation settings both elements expose as properties, with the
  * same names, ranges and defaults.  Under the element's object lock: each is
  * read when a generation starts; model and device change only in NULL or
- * READY, as they pick the engine. */
+ * READY, as they pick the engine.
+ *
+ * The property specs take any value of their type, so that a value out of
+ * range reaches the element (GObject would only print a warning and keep
+ * the old one): the element refuses it, keeps the old value and records
+ * why in refused, which fails the next start or generation with an error
+ * naming the property (gst_sora_settings_check). */
 typedef struct
 {
   gchar *model;
@@ -43,6 +49,10 @@ typedef struct
   gdouble flow_shift;
   SoraSampler scheduler;
   gchar *device;
+  /* Property name (static) -> why its last value was refused. */
+  GHashTable *refused;
+  /* The prompts last checked for length: a warning once, not per clip. */
+  gchar *checked_prompts;
 } GstSoraSettings;
 
 /* Their property ids, counted from the element's first one. */
@@ -71,9 +81,12 @@ void gst_sora_settings_clear (GstSoraSettings *settings);
 
 /* Sets property @prop_id if it is one of the settings (installed from
  * @first_id), taking @element's object lock; a change of model or device
- * while above READY is refused with a warning on the bus.  Returns whether
- * @prop_id is a setting; *@reload tells whether model or device changed, so
- * the loaded engine is stale. */
+ * while above READY is refused with a warning on the bus, a value out of
+ * range or a text that is not UTF-8 is refused (recorded for
+ * gst_sora_settings_check).  model unset (NULL) is the default model
+ * (gst_sora_default_model_dir).  Returns whether @prop_id is a setting;
+ * *@reload tells whether model or device changed, so the loaded engine is
+ * stale. */
 gboolean gst_sora_settings_set_property (GstSoraSettings *settings,
     GstElement *element, guint first_id, guint prop_id, const GValue *value,
     GParamSpec *pspec, gboolean *reload);
@@ -83,6 +96,18 @@ gboolean gst_sora_settings_set_property (GstSoraSettings *settings,
 gboolean gst_sora_settings_get_property (GstSoraSettings *settings,
     GstElement *element, guint first_id, guint prop_id, GValue *value);
 
+/* Records that the value just set for @pspec was refused, @why (taken)
+ * saying why and naming the property, or with @why NULL that it was taken,
+ * which forgets an earlier refusal.  Object lock held. */
+void gst_sora_settings_refuse_locked (
+    GstSoraSettings *settings, GParamSpec *pspec, gchar *why);
+
+/* Whether @value is @min to @max: if not, refuses it for @pspec (saying so,
+ * and how a negative number typed for it was read), else forgets an earlier
+ * refusal.  Object lock held. */
+gboolean gst_sora_settings_accept_uint_locked (GstSoraSettings *settings,
+    GParamSpec *pspec, guint value, guint min, guint max);
+
 /* Fills the settings' part of @params, under @element's object lock: copies
  * of prompt and negative-prompt (free them with
  * gst_sora_settings_clear_params), the seed property or @random_seed when it
@@ -91,20 +116,48 @@ void gst_sora_settings_fill_params (GstSoraSettings *settings,
     GstElement *element, guint64 random_seed, SoraGenerateParams *params);
 void gst_sora_settings_clear_params (SoraGenerateParams *params);
 
-/* Whether a model folder is set; if not, posts the error saying so. */
-gboolean gst_sora_settings_check_model (
+/* Whether the settings can be used: no value refused since it was set and
+ * a model folder known.  If not, posts the error saying why (RESOURCE
+ * SETTINGS naming each refused property, or RESOURCE NOT_FOUND).  Called
+ * where the settings are read: when the element starts and when a
+ * generation starts.
+ *
+ * At start it fails the state change rather than posting the error from a
+ * thread of the element: gst-launch-1.0 (1.22, and its source since) loses an
+ * error posted between its set_state(PAUSED) and its main loop's start, and
+ * then never exits, whereas a failed state change makes it exit (with 255, its
+ * code for that, rather than 1). */
+gboolean gst_sora_settings_check (
     GstSoraSettings *settings, GstElement *element);
+
+/* Posts a LIBRARY SETTINGS warning when the prompt of @params (or its
+ * negative prompt, when guidance uses it) is longer than the text encoder
+ * reads, saying how many tokens are cut; checked once per prompt. */
+void gst_sora_settings_warn_long_prompt (GstSoraSettings *settings,
+    GstElement *element, SoraEngine *engine, const SoraGenerateParams *params);
 
 /* Opens the engine for the model and device set now, bracketed by a
  * GST_MESSAGE_PROGRESS START and COMPLETE, ERROR or CANCELED.  NULL when it
- * cannot be opened; unless @cancellable was cancelled, the error is posted
- * (gst_sora_post_engine_error). */
-SoraEngine *gst_sora_settings_open_engine (
-    GstSoraSettings *settings, GstElement *element, GCancellable *cancellable);
+ * cannot be opened, with @error set: unless @cancellable was cancelled,
+ * post it with gst_sora_settings_post_open_error (the caller first stops
+ * what must not go on once the error is on the bus). */
+SoraEngine *gst_sora_settings_open_engine (GstSoraSettings *settings,
+    GstElement *element, GCancellable *cancellable, GError **error);
+void gst_sora_settings_post_open_error (
+    GstSoraSettings *settings, GstElement *element, const GError *error);
 
-/* Posts the `sora/progress` element message for a finished denoising step. */
+/* After each finished denoising step: the `sora/progress` element message
+ * and a GST_MESSAGE_PROGRESS COMPLETE with code "denoise" (the step is a
+ * task done), which gst-launch-1.0 prints.  Never START or CONTINUE: with
+ * one of those in flight gst-launch-1.0 holds a prerolled pipeline in
+ * PAUSED until the task completes, which would hold a stream back for a
+ * whole clip's denoising whenever the next clip starts during preroll. */
 void gst_sora_post_step_progress (GstElement *element, guint step,
     guint total_steps, guint clip, guint frames_ready, double seconds_per_step);
+/* A generation that ended before its last step: PROGRESS CANCELED, or ERROR
+ * when it failed, code "denoise". */
+void gst_sora_post_denoise_stopped (GstElement *element, guint clip,
+    guint steps_done, guint total_steps, gboolean failed);
 
 /* Takes the engine out of *@engine under @lock and frees it after, so that
  * the free does not hold the lock. */

@@ -40,7 +40,8 @@
  * ## Bus messages
  *
  * - GST_MESSAGE_PROGRESS with code "load": START when the model starts
- *   loading, then COMPLETE (its text names the device), ERROR or CANCELED.
+ *   loading, then COMPLETE (its text names the device), ERROR or CANCELED;
+ *   with code "denoise" as sorasrc's, for each extension.
  * - Element message `sora/progress` after each denoising step: step (uint,
  *   1 to total-steps), total-steps (uint), clip (uint, the extension's
  *   index from 0), frames-ready (uint, new frames pushed so far) and
@@ -49,13 +50,18 @@
  *   seed (uint64), generation-time (double, seconds), frames (uint, new
  *   frames), context-frames (uint, the input frames it was given) and
  *   prompt (string).
- * - Errors: RESOURCE NOT_FOUND or OPEN_READ, LIBRARY SETTINGS or INIT and
- *   STREAM FAILED as sorasrc's; CORE NEGOTIATION for a size that is not a
- *   multiple of 16, a buffer before caps, or a still image for which
- *   downstream accepts no frame rate; RESOURCE FAILED when the loading
- *   thread cannot start.  docs/troubleshooting.md lists them.
+ * - Errors: RESOURCE NOT_FOUND or OPEN_READ, RESOURCE SETTINGS, LIBRARY
+ *   SETTINGS or INIT and STREAM FAILED as sorasrc's (a property value
+ *   refused while PLAYING fails the next extension); CORE NEGOTIATION for
+ *   a size that is not a multiple of 16, a buffer before caps, or a still
+ *   image for which downstream accepts no frame rate; RESOURCE FAILED when
+ *   the loading thread cannot start.  docs/troubleshooting.md lists them.
  * - Warning LIBRARY SETTINGS: model, device or framerate was set outside
- *   NULL or READY; the change is ignored.
+ *   NULL or READY; the change is ignored.  Or the prompt is too long, as
+ *   sorasrc's.
+ *
+ * After an error, no more buffers pass: chain returns the flow error and
+ * the stream ends with EOS.
  *
  * ## Example launch lines
  * |[
@@ -93,6 +99,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_sora_extend_debug);
 #define DEFAULT_FRAMERATE_N 16
 #define DEFAULT_FRAMERATE_D 1
 #define DEFAULT_EXTEND_ON_EOS TRUE
+/* The values taken; the specs allow the whole type (GstSoraSettings). */
+#define MIN_EXTEND_FRAMES 1
+#define MAX_EXTEND_FRAMES 4096
+#define MIN_CONTEXT_FRAMES 1
+#define MAX_CONTEXT_FRAMES 256
 
 /* Items between upstream and the source task: enough to keep both threads
  * busy, few enough that upstream waits during a generation. */
@@ -162,6 +173,10 @@ struct _GstSoraExtend
   GCancellable *load_cancellable;
   SoraEngine *engine; /* kept from start until READY→NULL */
   gboolean loaded; /* the load finished, with or without engine */
+  /* The model load failed (the error is posted): nothing flows until the
+   * element starts again. */
+  gboolean failed;
+  gboolean holding; /* the loader is posting that error: input waits */
   gboolean flushing;
   GstFlowReturn srcresult; /* why the task stopped; chain returns it */
   GCancellable *cancellable; /* cancels the generation in progress */
@@ -220,21 +235,22 @@ gst_sora_extend_class_init (GstSoraExtendClass *klass)
       "What the continuation shows.  Read when an extension starts",
       "What the continuation should not show (used when guidance-scale is "
       "above 1).  Read when an extension starts",
-      "Denoising steps per extension: its time grows in proportion; fewer "
-      "are faster and coarser (Wan uses 50).  Read when an extension "
-      "starts");
+      "Denoising steps per extension, 1 to 1000: its time grows in "
+      "proportion; fewer are faster and coarser (Wan uses 50).  Read when an "
+      "extension starts");
   g_object_class_install_property (gobject_class, PROP_EXTEND_FRAMES,
       g_param_spec_uint ("extend-frames", "Extend frames",
-          "New frames per extension, rounded to the nearest multiple of 4 "
-          "(at least 4): 16 are 1 s at 16 fps.  Read when an extension "
-          "starts",
-          1, 4096, DEFAULT_EXTEND_FRAMES, rw | GST_PARAM_MUTABLE_PLAYING));
+          "New frames per extension, 1 to 4096, rounded to the nearest "
+          "multiple of 4 (at least 4): 16 are 1 s at 16 fps.  Read when an "
+          "extension starts",
+          0, G_MAXUINT, DEFAULT_EXTEND_FRAMES, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_CONTEXT_FRAMES,
       g_param_spec_uint ("context-frames", "Context frames",
-          "Input frames kept as context for an extension; the model looks "
-          "at the last 1 + 4k of them, at most 13.  Read for each input "
-          "frame",
-          1, 256, DEFAULT_CONTEXT_FRAMES, rw | GST_PARAM_MUTABLE_PLAYING));
+          "Input frames kept as context for an extension, 1 to 256; the "
+          "model looks at the last 1 + 4k of them, at most 13.  Read for each "
+          "input frame",
+          0, G_MAXUINT, DEFAULT_CONTEXT_FRAMES,
+          rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_FRAMERATE,
       gst_param_spec_fraction ("framerate", "Frame rate",
           "Output frame rate, in frames per second, when the input is a "
@@ -267,7 +283,8 @@ gst_sora_extend_class_init (GstSoraExtendClass *klass)
       "a still image), generated by a Wan2.1 diffusion transformer on an "
       "OpenCL device from the last input frames and a prompt: at EOS and "
       "whenever the extend action signal is emitted.  Posts PROGRESS (code "
-      "load) around the model load, element messages sora/progress (step, "
+      "load) around the model load and (code denoise) for each denoising "
+      "step, element messages sora/progress (step, "
       "total-steps, clip, frames-ready, seconds-per-step) after each "
       "denoising step and sora/clip (clip, seed, generation-time, frames, "
       "context-frames, prompt) after each extension",
@@ -379,10 +396,14 @@ gst_sora_extend_set_property (
       }
       break;
     case PROP_EXTEND_FRAMES:
-      self->extend_frames = g_value_get_uint (value);
+      if (gst_sora_settings_accept_uint_locked (&self->settings, pspec,
+              g_value_get_uint (value), MIN_EXTEND_FRAMES, MAX_EXTEND_FRAMES))
+        self->extend_frames = g_value_get_uint (value);
       break;
     case PROP_CONTEXT_FRAMES:
-      self->context_frames = g_value_get_uint (value);
+      if (gst_sora_settings_accept_uint_locked (&self->settings, pspec,
+              g_value_get_uint (value), MIN_CONTEXT_FRAMES, MAX_CONTEXT_FRAMES))
+        self->context_frames = g_value_get_uint (value);
       break;
     case PROP_EXTEND_ON_EOS:
       self->extend_on_eos = g_value_get_boolean (value);
@@ -428,18 +449,49 @@ gst_sora_extend_get_property (
   GST_OBJECT_UNLOCK (self);
 }
 
+/* Ends the stream after an error that is posted (the model did not load):
+ * the task pushes EOS and stops, chain refuses buffers, until the element
+ * starts again.  Lock held. */
+static void
+gst_sora_extend_fail_locked (GstSoraExtend *self)
+{
+  self->failed = TRUE;
+  /* Flushing, it takes effect when the flush ends (restart). */
+  if (self->srcresult == GST_FLOW_OK)
+    self->srcresult = GST_FLOW_ERROR;
+  g_cond_broadcast (&self->cond);
+}
+
 /* Model loading, on its own thread so that neither the state change nor the
  * pass-through waits for it. */
 static gpointer
 gst_sora_extend_loader (gpointer data)
 {
   GstSoraExtend *self = data;
+  GError *error = NULL;
   SoraEngine *engine = gst_sora_settings_open_engine (
-      &self->settings, GST_ELEMENT (self), self->load_cancellable);
+      &self->settings, GST_ELEMENT (self), self->load_cancellable, &error);
+  /* Unless stop() cancelled the load. */
+  gboolean failed =
+      engine == NULL && !g_cancellable_is_cancelled (self->load_cancellable);
 
   g_mutex_lock (&self->lock);
   self->engine = engine;
   self->loaded = TRUE;
+  /* Input waits while the error is posted: nothing passes after it, and
+   * the flow errors that follow come after it. */
+  self->holding = failed;
+  g_mutex_unlock (&self->lock);
+
+  if (failed)
+    gst_sora_settings_post_open_error (
+        &self->settings, GST_ELEMENT (self), error);
+  g_clear_error (&error);
+
+  g_mutex_lock (&self->lock);
+  if (failed)
+    gst_sora_extend_fail_locked (self);
+  self->holding = FALSE;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   return NULL;
@@ -450,11 +502,12 @@ gst_sora_extend_start (GstSoraExtend *self)
 {
   GError *error = NULL;
 
-  if (!gst_sora_settings_check_model (&self->settings, GST_ELEMENT (self)))
+  if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
     return FALSE;
 
   g_mutex_lock (&self->lock);
   self->loaded = self->engine != NULL;
+  self->failed = FALSE;
   self->random_seed = gst_sora_random_seed ();
   g_mutex_unlock (&self->lock);
   if (self->loaded)
@@ -588,7 +641,8 @@ gst_sora_extend_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   g_mutex_lock (&self->lock);
   if (!self->have_info)
     goto not_negotiated;
-  while (!self->flushing && g_queue_get_length (&self->items) >= MAX_QUEUED)
+  while (self->srcresult == GST_FLOW_OK &&
+      (self->holding || g_queue_get_length (&self->items) >= MAX_QUEUED))
     g_cond_wait (&self->cond, &self->lock);
   if (self->srcresult != GST_FLOW_OK)
     goto out;
@@ -724,7 +778,7 @@ gst_sora_extend_restart (GstSoraExtend *self)
   self->cancellable = g_cancellable_new ();
   self->flushing = FALSE;
   self->eos = FALSE;
-  self->srcresult = GST_FLOW_OK;
+  self->srcresult = self->failed ? GST_FLOW_ERROR : GST_FLOW_OK;
   self->last_end = GST_CLOCK_TIME_NONE;
   self->shift = 0;
   g_mutex_unlock (&self->lock);
@@ -800,7 +854,8 @@ gst_sora_extend_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     return gst_pad_event_default (pad, parent, event);
 
   g_mutex_lock (&self->lock);
-  if (self->flushing) {
+  /* Flushing, or the stream ended (after an error too). */
+  if (self->srcresult != GST_FLOW_OK) {
     g_mutex_unlock (&self->lock);
     gst_event_unref (event);
     return FALSE;
@@ -913,6 +968,7 @@ typedef struct
   gsize frame_size;
   GstClockTime start;
   guint n_out; /* new frames pushed */
+  guint steps_done; /* denoising steps reported */
   GstFlowReturn ret;
 } ExtendRun;
 
@@ -932,6 +988,7 @@ gst_sora_extend_on_progress (
 
   GST_LOG_OBJECT (
       self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
+  run->steps_done = step;
   gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
       run->n_out, seconds_per_step);
   return TRUE;
@@ -1028,13 +1085,19 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
     g_mutex_unlock (&self->lock);
     return GST_FLOW_FLUSHING;
   }
+  if (self->failed) {
+    /* The loader posted why. */
+    g_mutex_unlock (&self->lock);
+    return GST_FLOW_ERROR;
+  }
   engine = self->engine;
   cancellable = g_object_ref (self->cancellable);
   run.clip = self->clip_index++;
   random_seed = self->random_seed;
   g_mutex_unlock (&self->lock);
-  if (engine == NULL) {
-    /* The loader posted why. */
+  /* A value refused while PLAYING fails the extension that would read it
+   * (the error is posted). */
+  if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self))) {
     g_object_unref (cancellable);
     return GST_FLOW_ERROR;
   }
@@ -1061,6 +1124,8 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
       ", %u steps, seed %" G_GUINT64_FORMAT ", prompt \"%s\"",
       run.clip, params.frames, job->n_frames, GST_TIME_ARGS (run.start),
       params.steps, params.seed, params.prompt);
+  gst_sora_settings_warn_long_prompt (
+      &self->settings, GST_ELEMENT (self), engine, &params);
   t0 = g_get_monotonic_time ();
   context = extend_job_pack_rgb (job);
   if (context == NULL) {
@@ -1078,6 +1143,9 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
   flushing = self->flushing;
   g_mutex_unlock (&self->lock);
 
+  if (run.steps_done < params.steps)
+    gst_sora_post_denoise_stopped (
+        GST_ELEMENT (self), run.clip, run.steps_done, params.steps, !flushing);
   if (ok) {
     GST_INFO_OBJECT (self, "extension %u done in %.2f s", run.clip, seconds);
     gst_element_post_message (GST_ELEMENT (self),
@@ -1116,10 +1184,15 @@ gst_sora_extend_loop (gpointer data)
   Item *item;
 
   g_mutex_lock (&self->lock);
-  while (!self->flushing && g_queue_is_empty (&self->items))
+  while (self->srcresult == GST_FLOW_OK &&
+      (self->holding || g_queue_is_empty (&self->items)))
     g_cond_wait (&self->cond, &self->lock);
-  if (self->flushing) {
+  ret = self->srcresult;
+  if (ret != GST_FLOW_OK) {
     g_mutex_unlock (&self->lock);
+    /* Failed elsewhere, and posted: the stream ends here. */
+    if (ret == GST_FLOW_ERROR)
+      gst_pad_push_event (pad, gst_event_new_eos ());
     goto pause;
   }
   item = g_queue_pop_head (&self->items);

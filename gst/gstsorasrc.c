@@ -51,6 +51,11 @@
  * - GST_MESSAGE_PROGRESS with code "load": START when the model starts
  *   loading, on a thread of its own so that no state change waits for it,
  *   then COMPLETE (its text names the device), ERROR or CANCELED.
+ * - GST_MESSAGE_PROGRESS with code "denoise", which gst-launch-1.0 prints:
+ *   COMPLETE after each denoising step ("Clip 0: step 3 of 20 done (0.52 s
+ *   per step)"; the frames are decoded after the last), CANCELED or ERROR
+ *   when a clip stops before its last step.  Never START or CONTINUE,
+ *   which gst-launch-1.0 would wait for before playing.
  * - Element message `sora/progress` after each denoising step: step (uint,
  *   1 to total-steps), total-steps (uint), clip (uint, from 0),
  *   frames-ready (uint, frames of that clip decoded so far) and
@@ -67,14 +72,18 @@
  * - GST_MESSAGE_LATENCY (live only) when the reported latency changes.
  * - Errors: RESOURCE NOT_FOUND (no model, or the folder is not there),
  *   RESOURCE OPEN_READ (a folder the engine cannot use; the message names
- *   the file and what is wrong), RESOURCE SETTINGS (num-frames is not 4k+1),
+ *   the file and what is wrong), RESOURCE SETTINGS (a property value was
+ *   refused: out of range, num-frames not 4k+1, an empty model, a prompt
+ *   that is not UTF-8; at start, or for one set while PLAYING when the next
+ *   clip starts),
  *   LIBRARY SETTINGS (no such OpenCL device), LIBRARY INIT (the model cannot
  *   be set up on the device, e.g. out of memory), CORE NEGOTIATION (a size
  *   that is not a multiple of 16), STREAM FAILED (generation failed).  Each
  *   message says what to change; docs/troubleshooting.md lists them.
  *   RESOURCE FAILED: the generation thread could not be started.
  * - Warning LIBRARY SETTINGS: a property that only changes in NULL or READY
- *   was set later; the change is ignored.
+ *   was set later; the change is ignored.  Or the prompt is longer than the
+ *   512 tokens the model reads: the warning says how many are cut.
  *
  * ## Example launch lines
  * |[
@@ -227,15 +236,15 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
       "PLAYING steers the next clip of the stream",
       "What the video should not show (used when guidance-scale is above "
       "1).  Read when each clip starts",
-      "Denoising steps per clip: the time a clip takes grows in proportion; "
-      "fewer are faster and coarser (Wan uses 50).  Read when each clip "
-      "starts");
+      "Denoising steps per clip, 1 to 1000: the time a clip takes grows in "
+      "proportion; fewer are faster and coarser (Wan uses 50).  Read when "
+      "each clip starts");
   g_object_class_install_property (gobject_class, PROP_NUM_FRAMES,
       g_param_spec_uint ("num-frames", "Number of frames",
-          "Frames of the first clip, 4k+1 (81 are 5 s at Wan's 16 fps); "
-          "each later clip adds num-frames - 1.  0 uses the model's native "
-          "count",
-          0, G_MAXINT, DEFAULT_NUM_FRAMES, rw | GST_PARAM_MUTABLE_READY));
+          "Frames of the first clip, 4k+1 up to 2147483647 (81 are 5 s at "
+          "Wan's 16 fps); each later clip adds num-frames - 1.  0 uses the "
+          "model's native count",
+          0, G_MAXUINT, DEFAULT_NUM_FRAMES, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_IS_LIVE,
       g_param_spec_boolean ("is-live", "Is live",
           "Act as a live source: frames go out at their clock time, the "
@@ -262,7 +271,8 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
       "transformer (umT5, DiT, causal VAE) on an OpenCL device, pushing "
       "frames as they are decoded: one clip, several, or an endless stream "
       "of clips continuing each other.  Posts PROGRESS (code load) around "
-      "the model load, element messages sora/progress (step, total-steps, "
+      "the model load and (code denoise) for each denoising step, element "
+      "messages sora/progress (step, total-steps, "
       "clip, frames-ready, seconds-per-step) after each denoising step and "
       "sora/clip (clip, seed, generation-time, frames, prompt) after each "
       "clip, and, when live, QoS for frames it skips",
@@ -315,6 +325,27 @@ gst_sora_src_finalize (GObject *object)
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
+/* Wan's VAE decodes 1 frame, then 4 per latent frame: num-frames is 4k+1
+ * (or 0).  A value refused fails the next start (GstSoraSettings). */
+static void
+gst_sora_src_take_num_frames_locked (
+    GstSoraSrc *self, GParamSpec *pspec, const GValue *value)
+{
+  guint n = g_value_get_uint (value);
+
+  if (!gst_sora_settings_accept_uint_locked (
+          &self->settings, pspec, n, 0, G_MAXINT))
+    return;
+  if (n != 0 && (n - 1) % 4 != 0) {
+    gst_sora_settings_refuse_locked (&self->settings, pspec,
+        g_strdup_printf ("Property \"%s\" must be 4k+1 (or 0 for the "
+                         "model's): %u is not; the nearest valid value is %u",
+            pspec->name, n, (n + 1) / 4 * 4 + 1));
+    return;
+  }
+  self->num_frames = n;
+}
+
 static void
 gst_sora_src_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
@@ -337,7 +368,7 @@ gst_sora_src_set_property (
       if (GST_STATE (self) > GST_STATE_READY)
         refused = TRUE;
       else
-        self->num_frames = g_value_get_uint (value);
+        gst_sora_src_take_num_frames_locked (self, pspec, value);
       break;
     case PROP_IS_LIVE:
       if (GST_STATE (self) > GST_STATE_READY)
@@ -422,6 +453,7 @@ typedef struct
   gsize frame_size;
   gint64 start_us;
   gboolean first_frame_seen;
+  guint steps_done; /* denoising steps reported */
 } ClipRun;
 
 /* Whether @run is still the clip the element wants.  Lock held. */
@@ -449,6 +481,7 @@ gst_sora_src_on_progress (
 
   GST_LOG_OBJECT (
       self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
+  run->steps_done = step;
   gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
       frames_ready, seconds_per_step);
   return TRUE;
@@ -533,6 +566,48 @@ frames_of_clips (guint first, guint clips)
   return first + (guint64)(clips - 1) * frames_of_clip (first, 1);
 }
 
+/* Runs the engine for @run with the properties as they are now; a clip
+ * stopped before its last step ends its PROGRESS with CANCELED or ERROR. */
+static gboolean
+gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
+    guint64 random_seed, SoraGenerateParams *params, GError **error)
+{
+  gboolean ok, current;
+
+  gst_sora_settings_fill_params (
+      &self->settings, GST_ELEMENT (self), random_seed, params);
+  /* Another seed per clip: the same noise again would repeat its motion. */
+  params->seed += run->clip;
+  params->width = GST_VIDEO_INFO_WIDTH (info);
+  params->height = GST_VIDEO_INFO_HEIGHT (info);
+  params->format = sora_pixel_format_from_video (GST_VIDEO_INFO_FORMAT (info));
+  run->frame_size =
+      sora_pixel_frame_size (params->format, params->width, params->height);
+
+  GST_INFO_OBJECT (self,
+      "clip %u: %ux%u, %u frames, %u steps, seed %" G_GUINT64_FORMAT
+      ", prompt \"%s\"",
+      run->clip, params->width, params->height, params->frames, params->steps,
+      params->seed, params->prompt);
+  gst_sora_settings_warn_long_prompt (
+      &self->settings, GST_ELEMENT (self), self->engine, params);
+  if (run->clip == 0)
+    ok = sora_engine_generate (self->engine, params, gst_sora_src_on_progress,
+        gst_sora_src_on_frames, run, self->cancellable, error);
+  else
+    ok = sora_engine_continue (self->engine, params, gst_sora_src_on_progress,
+        gst_sora_src_on_frames, run, self->cancellable, error);
+
+  if (run->steps_done < params->steps) {
+    g_mutex_lock (&self->lock);
+    current = clip_run_current_locked (run);
+    g_mutex_unlock (&self->lock);
+    gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip,
+        run->steps_done, params->steps, current && !ok);
+  }
+  return ok;
+}
+
 /* Makes the stream's next clip, the first or one continuing the last, with
  * the properties as they are now.  Called without the lock; the clip's
  * frames land in the queue. */
@@ -544,7 +619,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   GError *error = NULL;
   guint64 random_seed;
   guint clips;
-  gboolean ok, current;
+  gboolean ok = FALSE, current;
   double seconds;
 
   g_mutex_lock (&self->lock);
@@ -554,28 +629,11 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   self->clip_frames = 0;
   g_mutex_unlock (&self->lock);
 
-  gst_sora_settings_fill_params (
-      &self->settings, GST_ELEMENT (self), random_seed, &params);
-  /* Another seed per clip: the same noise again would repeat its motion. */
-  params.seed += run.clip;
-  params.width = GST_VIDEO_INFO_WIDTH (info);
-  params.height = GST_VIDEO_INFO_HEIGHT (info);
-  params.format = sora_pixel_format_from_video (GST_VIDEO_INFO_FORMAT (info));
-  run.frame_size =
-      sora_pixel_frame_size (params.format, params.width, params.height);
   run.start_us = g_get_monotonic_time ();
-
-  GST_INFO_OBJECT (self,
-      "clip %u: %ux%u, %u frames, %u steps, seed %" G_GUINT64_FORMAT
-      ", prompt \"%s\"",
-      run.clip, params.width, params.height, params.frames, params.steps,
-      params.seed, params.prompt);
-  if (run.clip == 0)
-    ok = sora_engine_generate (self->engine, &params, gst_sora_src_on_progress,
-        gst_sora_src_on_frames, &run, self->cancellable, &error);
-  else
-    ok = sora_engine_continue (self->engine, &params, gst_sora_src_on_progress,
-        gst_sora_src_on_frames, &run, self->cancellable, &error);
+  /* A value refused while PLAYING fails the clip that would read it (the
+   * error is posted). */
+  if (gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
+    ok = gst_sora_src_generate (self, &run, info, random_seed, &params, &error);
   seconds = (g_get_monotonic_time () - run.start_us) / 1e6;
 
   g_mutex_lock (&self->lock);
@@ -592,9 +650,9 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
                 "seed", G_TYPE_UINT64, params.seed, "generation-time",
                 G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
                 "prompt", G_TYPE_STRING, params.prompt, NULL)));
-  } else if (current) {
+  } else if (current && error) {
     gst_sora_post_engine_error (GST_ELEMENT (self), error, FALSE, NULL, NULL);
-  } else {
+  } else if (!current) {
     GST_DEBUG_OBJECT (self, "clip %u abandoned", run.clip);
   }
 
@@ -623,7 +681,9 @@ static gboolean
 gst_sora_src_load (GstSoraSrc *self)
 {
   SoraEngine *engine;
+  GError *error = NULL;
   guint width, height, frames;
+  gboolean cancelled;
 
   g_mutex_lock (&self->lock);
   engine = self->engine;
@@ -631,12 +691,18 @@ gst_sora_src_load (GstSoraSrc *self)
 
   if (engine == NULL)
     engine = gst_sora_settings_open_engine (
-        &self->settings, GST_ELEMENT (self), self->cancellable);
+        &self->settings, GST_ELEMENT (self), self->cancellable, &error);
   if (engine == NULL) {
+    /* Posted unless stop() cancelled the load, before create() fails (its
+     * flow error is posted too, and the cause must come first). */
+    cancelled = g_cancellable_is_cancelled (self->cancellable);
+    if (!cancelled)
+      gst_sora_settings_post_open_error (
+          &self->settings, GST_ELEMENT (self), error);
+    g_error_free (error);
     g_mutex_lock (&self->lock);
     self->loaded = TRUE;
-    /* The error is posted unless stop() cancelled the load. */
-    self->failed = !g_cancellable_is_cancelled (self->cancellable);
+    self->failed = !cancelled;
     g_cond_broadcast (&self->cond);
     g_mutex_unlock (&self->lock);
     return FALSE;
@@ -697,16 +763,12 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   GError *error = NULL;
   guint num_frames;
 
-  if (!gst_sora_settings_check_model (&self->settings, GST_ELEMENT (self)))
+  if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
     return FALSE;
 
   GST_OBJECT_LOCK (self);
   num_frames = self->num_frames;
   GST_OBJECT_UNLOCK (self);
-
-  /* Wan's VAE decodes 1 frame, then 4 per latent frame. */
-  if (num_frames != 0 && (num_frames - 1) % 4 != 0)
-    goto bad_num_frames;
 
   g_mutex_lock (&self->lock);
   self->loaded = self->engine != NULL;
@@ -733,13 +795,6 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   return TRUE;
 
   /* ERRORS */
-bad_num_frames:
-  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-      ("num-frames must be 4k+1 (or 0 for the model's): %u is not; the "
-       "nearest valid value is %u",
-          num_frames, (num_frames + 1) / 4 * 4 + 1),
-      (NULL));
-  return FALSE;
 no_thread:
   GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
       ("Cannot start the generation thread: %s", error->message), (NULL));

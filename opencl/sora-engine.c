@@ -231,6 +231,23 @@ out:
   return text;
 }
 
+gboolean
+sora_engine_count_tokens (SoraEngine *engine, const char *text, guint *n_tokens,
+    guint *max_tokens, GError **error)
+{
+  char *clean = sora_prompt_clean (text);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  /* As encode_text, without its truncation to the text length. */
+  gboolean ok =
+      sora_tokenizer_encode (engine->tokenizer, clean, 0, ids, NULL, error);
+
+  *n_tokens = ids->len;
+  *max_tokens = SORA_WAN_TEXT_LENGTH;
+  g_array_unref (ids);
+  g_free (clean);
+  return ok;
+}
+
 /* One denoising step's prediction: v = v_u + g·(v_c − v_u) from a batched
  * forward of [x, x] with texts [prompt, negative]. */
 static SoraTensor *

@@ -52,6 +52,13 @@ void sora_engine_get_native_size (
 void sora_engine_get_max_size (
     SoraEngine *engine, guint *width, guint *height, guint *frames);
 
+/* The tokens @text (a prompt) encodes to, special tokens included, in
+ * *@n_tokens, and in *@max_tokens how many the text encoder reads: a longer
+ * prompt is cut to its first *@max_tokens.  FALSE when the tokenizer
+ * fails. */
+gboolean sora_engine_count_tokens (SoraEngine *engine, const char *text,
+    guint *n_tokens, guint *max_tokens, GError **error);
+
 /* Width and height must be multiples of 16 and frames 4k+1: otherwise FALSE
  * and an error that gives the nearest valid values. */
 gboolean sora_engine_check_size (

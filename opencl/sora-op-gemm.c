@@ -58,6 +58,23 @@ backend_from_string (const char *s)
   return SORA_GEMM_AUTO;
 }
 
+/* The backend $SORA_GEMM forces in *@backend, AUTO when it is unset or
+ * empty.  FALSE, naming the variable, for any other value. */
+static gboolean
+forced_backend (SoraGemmBackend *backend, GError **error)
+{
+  const char *env = g_getenv ("SORA_GEMM");
+
+  *backend = env && *env ? backend_from_string (env) : SORA_GEMM_AUTO;
+  if (*backend != SORA_GEMM_AUTO || env == NULL || *env == '\0')
+    return TRUE;
+  g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+      "SORA_GEMM=%s: it must be \"tiled\" or \"clblast\", or unset to use "
+      "the faster one",
+      env);
+  return FALSE;
+}
+
 /* vw is the device's preferred float width (4 to 16).  The accumulators
  * must stay in vector registers: 6 rows x 2 vectors take 12 of AVX2's 16
  * (width 8), 6 x 4 take 24 of AVX-512's 32 (width 16); measured best on
@@ -188,6 +205,7 @@ sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
     SoraGemmBackend backend, GError **error)
 {
   SoraLinear *l;
+  SoraGemmBackend forced; /* applied by sora_gemm_backend */
   gsize esize = sora_dtype_size (dtype);
   void *packed = NULL;
   const void *host = weight;
@@ -200,6 +218,9 @@ sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
         name, out, in);
     return NULL;
   }
+  /* A bad $SORA_GEMM fails the model's first Linear, whatever its dtype. */
+  if (!forced_backend (&forced, error))
+    return NULL;
   if (backend == SORA_GEMM_CLBLAST && dtype != SORA_DTYPE_F32) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
         "linear %s: CLBlast needs f32 weights, not %s", name,
@@ -496,18 +517,21 @@ measure (SoraDevice *dev, const char *key)
 SoraGemmBackend
 sora_gemm_backend (SoraDevice *dev)
 {
-  const char *env = g_getenv ("SORA_GEMM");
+  static gsize warned = 0;
   SoraGemmBackend choice;
+  GError *error = NULL;
   char *key, *path, *stored;
   GKeyFile *kf;
 
-  if (env != NULL && *env != '\0') {
-    choice = backend_from_string (env);
-    if (choice != SORA_GEMM_AUTO)
-      return choice;
-    g_warning (
-        "SORA_GEMM=%s is neither \"tiled\" nor \"clblast\"; ignored", env);
+  if (forced_backend (&choice, &error) && choice != SORA_GEMM_AUTO)
+    return choice;
+  /* Reached only by callers that asked for the name before any Linear,
+   * whose creation fails on it: once is enough. */
+  if (error && g_once_init_enter (&warned)) {
+    g_warning ("%s; ignored", error->message);
+    g_once_init_leave (&warned, 1);
   }
+  g_clear_error (&error);
 
   key = device_key (dev);
   /* Held while measuring, so that concurrent first uses measure once. */

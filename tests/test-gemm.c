@@ -206,6 +206,14 @@ test_backend_choice (void)
   g_assert_no_error (error);
   g_assert_cmpint (sora_linear_get_backend (l), ==, SORA_GEMM_TILED);
   sora_linear_free (l);
+  /* Any other value is an error naming the variable, for every dtype. */
+  g_setenv ("SORA_GEMM", "foo", TRUE);
+  l = sora_linear_new (
+      sora_test_device (), "f16", SORA_DTYPE_F16, 1, 1, &one, NULL, &error);
+  g_assert_null (l);
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_true (g_str_has_prefix (error->message, "SORA_GEMM=foo:"));
+  g_clear_error (&error);
   g_unsetenv ("SORA_GEMM");
 
   if (old)

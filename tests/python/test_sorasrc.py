@@ -28,7 +28,11 @@ def main():
         "sorasrc name=gen num-frames=9 ! video/x-raw,width=48,height=32 ! "
         "fakesink name=sink")
     gen = pipeline.get_by_name("gen")
-    gen.set_property("model", model)
+    # None is the default model: $GST_SORA_MODEL, here the fixture.
+    os.environ["GST_SORA_MODEL"] = model
+    gen.set_property("model", "/elsewhere")
+    gen.set_property("model", None)
+    model_none = gen.get_property("model")
     gen.set_property("prompt", "a paper boat on a river")
     gen.set_property("steps", 3)
     gen.set_property("seed", 11)
@@ -40,7 +44,8 @@ def main():
     sink.set_property("signal-handoffs", True)
     sink.connect("handoff", lambda s, buf, pad: frames.append(buf.pts))
 
-    seen = {"progress": 0, "load": [], "clip": None, "error": None}
+    seen = {"progress": 0, "load": [], "denoise": [], "clip": None,
+            "error": None}
     loop = GLib.MainLoop()
 
     def on_message(bus, msg):
@@ -55,7 +60,7 @@ def main():
                 seen["clip"] = s.to_string()
         elif t == Gst.MessageType.PROGRESS:
             ptype, code, text = msg.parse_progress()
-            seen["load"].append(ptype)
+            seen.setdefault(code, []).append(ptype)
             print("progress %s: %s" % (code, text))
         elif t == Gst.MessageType.ERROR:
             err, debug = msg.parse_error()
@@ -78,7 +83,13 @@ def main():
     if seen["error"]:
         print("FAIL: %s" % seen["error"])
         return 1
+    P = Gst.ProgressType
     checks = [
+        (model_none == model, "model None is %s, not $GST_SORA_MODEL"
+         % model_none),
+        (seen["denoise"] == [P.COMPLETE] * 3,
+         "denoise progress COMPLETE after each of 3 steps, got %s"
+         % seen["denoise"]),
         (seen["progress"] == 3, "3 sora/progress messages, got %d"
          % seen["progress"]),
         (seen["load"][:2] == [Gst.ProgressType.START,

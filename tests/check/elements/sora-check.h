@@ -4,6 +4,8 @@
 #ifndef __SORA_CHECK_H__
 #define __SORA_CHECK_H__
 
+#include <string.h>
+
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 
@@ -62,6 +64,110 @@ wait_element_message (GstHarness *h, const gchar *name)
     gst_message_unref (msg);
     return copy;
   }
+}
+
+/* Waits for the element's error and checks its domain, code and that its
+ * text contains @text. */
+static inline void
+expect_error (GstHarness *h, GQuark domain, gint code, const gchar *text)
+{
+  GstMessage *msg = pop_message (h, GST_MESSAGE_ERROR);
+  GError *error = NULL;
+  gchar *debug = NULL;
+
+  gst_message_parse_error (msg, &error, &debug);
+  GST_INFO ("error: %s (%s)", error->message, debug);
+  fail_unless (g_error_matches (error, domain, code), "got %s %d: %s",
+      g_quark_to_string (error->domain), error->code, error->message);
+  fail_unless (strstr (error->message, text) != NULL, "\"%s\" not in \"%s\"",
+      text, error->message);
+  g_error_free (error);
+  g_free (debug);
+  gst_message_unref (msg);
+}
+
+/* Pops the messages of the next generation's denoising: after each step
+ * the element message sora/progress, then PROGRESS COMPLETE with code
+ * "denoise" naming the step (never START or CONTINUE, which gst-launch-1.0
+ * would wait for).  Those of the model load (code "load") are skipped, other
+ * messages dropped.  Returns the first sora/progress. */
+static inline GstStructure *
+expect_denoise_progress (GstHarness *h, guint steps)
+{
+  GstStructure *first_step = NULL;
+  guint progress = 0, step = 0;
+
+  while (progress < steps) {
+    GstMessage *msg =
+        pop_message (h, GST_MESSAGE_PROGRESS | GST_MESSAGE_ELEMENT);
+    const GstStructure *s = gst_message_get_structure (msg);
+    GstProgressType type;
+    gchar *code, *text, *want;
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
+      if (gst_structure_has_name (s, "sora/progress")) {
+        fail_unless (gst_structure_get_uint (s, "step", &step));
+        fail_unless_equals_int (step, progress + 1);
+        if (first_step == NULL)
+          first_step = gst_structure_copy (s);
+      }
+      gst_message_unref (msg);
+      continue;
+    }
+    gst_message_parse_progress (msg, &type, &code, &text);
+    GST_INFO ("progress %d (%s): %s", type, code, text);
+    if (g_strcmp0 (code, "load") != 0) {
+      fail_unless_equals_string (code, "denoise");
+      fail_unless_equals_int (type, GST_PROGRESS_TYPE_COMPLETE);
+      /* After the sora/progress of its step. */
+      fail_unless_equals_int (step, progress + 1);
+      want = g_strdup_printf ("step %u of %u done", step, steps);
+      fail_unless (strstr (text, want) != NULL, "%s", text);
+      g_free (want);
+      progress++;
+    }
+    g_free (code);
+    g_free (text);
+    gst_message_unref (msg);
+  }
+  return first_step;
+}
+
+/* Sets @name to @value (parsed as gst-launch-1.0 does) on the element of
+ * @h, which is in NULL, then checks that starting it fails with a RESOURCE
+ * SETTINGS error containing @text, and that @name kept @kept. */
+static inline void
+expect_refused (GstHarness *h, const gchar *name, const gchar *value,
+    const gchar *text, const gchar *kept)
+{
+  GstMessage *msg;
+  GError *error = NULL;
+  GValue v = G_VALUE_INIT;
+  gchar *now;
+
+  gst_util_set_object_arg (G_OBJECT (h->element), name, value);
+  g_object_get_property (G_OBJECT (h->element), name,
+      g_value_init (&v,
+          g_object_class_find_property (G_OBJECT_GET_CLASS (h->element), name)
+              ->value_type));
+  now = G_VALUE_HOLDS_STRING (&v) ? g_value_dup_string (&v)
+                                  : gst_value_serialize (&v);
+  g_value_unset (&v);
+  fail_unless_equals_string (now, kept);
+  g_free (now);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
+  msg = pop_message (h, GST_MESSAGE_ERROR);
+  gst_message_parse_error (msg, &error, NULL);
+  g_test_message ("%s=%s: %s", name, value, error->message);
+  fail_unless (
+      g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS),
+      "%s", error->message);
+  fail_unless (strstr (error->message, text) != NULL, "\"%s\" not in \"%s\"",
+      text, error->message);
+  g_error_free (error);
+  gst_message_unref (msg);
+  gst_element_set_state (h->element, GST_STATE_NULL);
 }
 
 /* Whether a message named @name is on the bus now. */

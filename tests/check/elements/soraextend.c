@@ -23,12 +23,14 @@
 #define EXTEND_FRAMES 6
 #define N_STEPS 2
 
+/* soraextend on @model (NULL: wan-tiny), started by the harness. */
 static GstHarness *
-new_extend (guint steps)
+new_extend_on (const gchar *model_dir, guint steps)
 {
   GstElement *element = gst_element_factory_make ("soraextend", NULL);
-  gchar *model =
-      g_build_filename (g_getenv ("SORA_FIXTURES"), "wan-tiny", NULL);
+  gchar *model = model_dir
+      ? g_strdup (model_dir)
+      : g_build_filename (g_getenv ("SORA_FIXTURES"), "wan-tiny", NULL);
   GstBus *bus = gst_bus_new ();
   GstHarness *h;
 
@@ -43,6 +45,12 @@ new_extend (guint steps)
   gst_object_unref (bus);
   g_free (model);
   return h;
+}
+
+static GstHarness *
+new_extend (guint steps)
+{
+  return new_extend_on (NULL, steps);
 }
 
 /* Input frame @i: a pattern of its own, stamped at @fps_n/1 when that is
@@ -98,7 +106,8 @@ pull_contiguous (GstHarness *h, GstClockTime *next, gint fps_n, guint n)
   return buf;
 }
 
-/* Pulls events up to EOS, which must carry @seqnum, with no buffer left. */
+/* Pulls events up to EOS, which must carry @seqnum (unless it is
+ * GST_SEQNUM_INVALID), with no buffer left. */
 static void
 pull_eos (GstHarness *h, guint32 seqnum)
 {
@@ -108,7 +117,7 @@ pull_eos (GstHarness *h, guint32 seqnum)
 
     fail_unless (event != NULL, "no EOS");
     eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
-    if (eos)
+    if (eos && seqnum != GST_SEQNUM_INVALID)
       fail_unless_equals_int (gst_event_get_seqnum (event), seqnum);
     gst_event_unref (event);
     if (eos)
@@ -156,6 +165,7 @@ GST_START_TEST (test_extend_on_eos)
     gst_buffer_unref (out);
     gst_buffer_unref (in[i]);
   }
+  gst_structure_free (expect_denoise_progress (h, N_STEPS));
   s = wait_element_message (h, "sora/clip");
   text = gst_structure_to_string (s);
   g_test_message ("%s", text);
@@ -451,6 +461,72 @@ GST_START_TEST (test_size_not_multiple_of_16)
 
 GST_END_TEST;
 
+/* A model that does not load is fatal: once the error is posted, no more
+ * buffers go through (chain returns the flow error) and the stream ends
+ * (gst-launch-1.0 passed every frame on and then hung). */
+GST_START_TEST (test_error_model_stops_stream)
+{
+  GstHarness *h = new_extend_on ("/nonexistent/wan-model", N_STEPS);
+  GstMessage *msg = pop_message (h, GST_MESSAGE_ERROR);
+  GError *error = NULL;
+
+  gst_message_parse_error (msg, &error, NULL);
+  g_test_message ("%s", error->message);
+  fail_unless (g_error_matches (
+      error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND));
+  g_error_free (error);
+  gst_message_unref (msg);
+
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
+  fail_unless_equals_int (
+      gst_harness_push (h, input_frame (0, 16)), GST_FLOW_ERROR);
+  pull_eos (h, GST_SEQNUM_INVALID);
+  teardown (h);
+}
+
+GST_END_TEST;
+
+/* Values out of range are refused with an error naming the property (not
+ * only GObject's warning, with the run going on). */
+GST_START_TEST (test_error_property_values)
+{
+  GstHarness *h = new_extend (N_STEPS);
+
+  gst_element_set_state (h->element, GST_STATE_NULL);
+  expect_refused (h, "extend-frames", "0",
+      "Property \"extend-frames\" must be 1 to 4096, not 0", "6");
+  gst_util_set_object_arg (G_OBJECT (h->element), "extend-frames", "8");
+  expect_refused (h, "context-frames", "0",
+      "Property \"context-frames\" must be 1 to 256, not 0", "17");
+  teardown (h);
+}
+
+GST_END_TEST;
+
+/* Refused while PLAYING: the next extension fails with the error, and the
+ * stream ends without new frames. */
+GST_START_TEST (test_error_property_while_playing)
+{
+  GstHarness *h = new_extend (N_STEPS);
+  guint i;
+
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
+  for (i = 0; i < 5; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, input_frame (i, 16)), GST_FLOW_OK);
+  g_object_set (h->element, "extend-frames", 0, NULL);
+  push_eos (h);
+  expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+      "Property \"extend-frames\" must be 1 to 4096, not 0");
+  for (i = 0; i < 5; i++)
+    gst_buffer_unref (gst_harness_pull (h));
+  pull_eos (h, GST_SEQNUM_INVALID);
+  fail_if (has_element_message (h, "sora/clip"));
+  teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 soraextend_suite (void)
 {
@@ -468,6 +544,9 @@ soraextend_suite (void)
   tcase_add_test (tc, test_prompt_change_applies_to_next_extension);
   tcase_add_test (tc, test_paused_playing);
   tcase_add_test (tc, test_size_not_multiple_of_16);
+  tcase_add_test (tc, test_error_model_stops_stream);
+  tcase_add_test (tc, test_error_property_values);
+  tcase_add_test (tc, test_error_property_while_playing);
   return s;
 }
 

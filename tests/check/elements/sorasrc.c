@@ -50,26 +50,6 @@ new_src (const gchar *sink_caps, gint64 seed, const gchar *prompt)
   return h;
 }
 
-/* Waits for the element's error and checks its domain, code and that its
- * text contains @text. */
-static void
-expect_error (GstHarness *h, GQuark domain, gint code, const gchar *text)
-{
-  GstMessage *msg = pop_message (h, GST_MESSAGE_ERROR);
-  GError *error = NULL;
-  gchar *debug = NULL;
-
-  gst_message_parse_error (msg, &error, &debug);
-  GST_INFO ("error: %s (%s)", error->message, debug);
-  fail_unless (g_error_matches (error, domain, code), "got %s %d: %s",
-      g_quark_to_string (error->domain), error->code, error->message);
-  fail_unless (strstr (error->message, text) != NULL, "\"%s\" not in \"%s\"",
-      text, error->message);
-  g_error_free (error);
-  g_free (debug);
-  gst_message_unref (msg);
-}
-
 static void
 pull_eos (GstHarness *h)
 {
@@ -509,6 +489,7 @@ GST_START_TEST (test_progress_messages)
   msg = pop_message (h, GST_MESSAGE_PROGRESS);
   gst_message_parse_progress (msg, &type, &code, &text);
   fail_unless_equals_int (type, GST_PROGRESS_TYPE_START);
+  fail_unless_equals_string (code, "load");
   fail_unless (strstr (text, "wan-tiny") != NULL, "%s", text);
   g_free (code);
   g_free (text);
@@ -516,11 +497,12 @@ GST_START_TEST (test_progress_messages)
   msg = pop_message (h, GST_MESSAGE_PROGRESS);
   gst_message_parse_progress (msg, &type, &code, &text);
   fail_unless_equals_int (type, GST_PROGRESS_TYPE_COMPLETE);
+  fail_unless_equals_string (code, "load");
   g_free (code);
   g_free (text);
   gst_message_unref (msg);
-
-  s = wait_element_message (h, "sora/progress");
+  /* Then each denoising step, also as PROGRESS for gst-launch-1.0. */
+  s = expect_denoise_progress (h, N_STEPS);
   fail_unless (gst_structure_get_uint (s, "step", &step));
   fail_unless (gst_structure_get_uint (s, "total-steps", &total));
   fail_unless (gst_structure_get_double (s, "seconds-per-step", &sps));
@@ -536,13 +518,43 @@ GST_START_TEST (test_progress_messages)
 
 GST_END_TEST;
 
+/* model unset (NULL, as Python's None) is $GST_SORA_MODEL. */
+GST_START_TEST (test_model_unset_is_default)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "fog");
+  gchar *fixture = fixture_path ("wan-tiny"), *model;
+
+  g_setenv ("GST_SORA_MODEL", fixture, TRUE);
+  g_object_set (h->element, "model", "/elsewhere", NULL);
+  g_object_set (h->element, "model", NULL, NULL);
+  g_object_get (h->element, "model", &model, NULL);
+  fail_unless_equals_string (model, fixture);
+  g_unsetenv ("GST_SORA_MODEL");
+  gst_harness_play (h);
+  g_ptr_array_unref (pull_clip (h, N_FRAMES));
+  teardown (h);
+  g_free (model);
+  g_free (fixture);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_error_no_model_set)
 {
-  GstHarness *h = gst_harness_new ("sorasrc");
+  GstHarness *h;
   GstBus *bus = gst_bus_new ();
+  gchar *model;
 
-  /* Also when the build installs a default model. */
-  g_object_set (h->element, "model", NULL, NULL);
+  g_unsetenv ("GST_SORA_MODEL");
+  h = gst_harness_new ("sorasrc");
+  g_object_get (h->element, "model", &model, NULL);
+  if (model) {
+    g_test_message ("skipped: the demo model is installed at %s", model);
+    g_free (model);
+    gst_object_unref (bus);
+    gst_harness_teardown (h);
+    return;
+  }
   gst_element_set_bus (h->element, bus);
   fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
       GST_STATE_CHANGE_FAILURE);
@@ -554,15 +566,80 @@ GST_START_TEST (test_error_no_model_set)
 
 GST_END_TEST;
 
-GST_START_TEST (test_error_bad_num_frames)
+/* Values out of range are refused with an error naming the property (not
+ * only GObject's warning, with the run going on); the property keeps its
+ * value. */
+GST_START_TEST (test_error_property_values)
+{
+  const struct
+  {
+    const gchar *name, *value, *text, *kept;
+  } cases[] = {
+    { "steps", "0", "Property \"steps\" must be 1 to 1000, not 0", "2" },
+    { "steps", "-3", "not 4294967293 (-3 read as unsigned)", "2" },
+    { "guidance-scale", "-2",
+        "Property \"guidance-scale\" must be 0 to 100, not -2", "5" },
+    { "flow-shift", "101", "Property \"flow-shift\" must be 0 to 100, not 101",
+        "0" },
+    { "num-frames", "-1",
+        "Property \"num-frames\" must be 0 to 2147483647, not 4294967295",
+        "9" },
+    { "num-frames", "10",
+        "Property \"num-frames\" must be 4k+1 (or 0 for the model's): 10 "
+        "is not; the nearest valid value is 9",
+        "9" },
+    { "seed", "-5",
+        "Property \"seed\" must be -1 (random) or 0 to 9223372036854775807, "
+        "not -5",
+        "1" },
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GstHarness *h = new_src (TINY_CAPS, 1, "fog");
+
+    expect_refused (
+        h, cases[i].name, cases[i].value, cases[i].text, cases[i].kept);
+    teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* An empty model or a prompt that is not UTF-8 are refused too. */
+GST_START_TEST (test_error_text_values)
 {
   GstHarness *h = new_src (TINY_CAPS, 1, "fog");
+  gchar *model;
 
-  g_object_set (h->element, "num-frames", 10, NULL);
-  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
-      GST_STATE_CHANGE_FAILURE);
-  expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-      "nearest valid value is 9");
+  g_object_get (h->element, "model", &model, NULL);
+  expect_refused (h, "model", "",
+      "Property \"model\" is empty: set it to a model folder, or leave it "
+      "unset for the default one",
+      model);
+  teardown (h);
+  g_free (model);
+
+  /* A C application can set one (GObject does not check); the error names
+   * it whichever property is set last. */
+  h = new_src (TINY_CAPS, 1, "fog");
+  g_object_set (h->element, "prompt", "a \xff lighthouse", NULL);
+  expect_refused (h, "negative-prompt", "blur",
+      "Property \"prompt\" is not valid UTF-8 (at byte 2)", "blur");
+  teardown (h);
+}
+
+GST_END_TEST;
+
+/* A valid value after a refused one is taken, and forgets the refusal. */
+GST_START_TEST (test_property_refusal_forgotten)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "a lighthouse");
+
+  g_object_set (h->element, "steps", 0, NULL);
+  g_object_set (h->element, "steps", N_STEPS, NULL);
+  gst_harness_play (h);
+  g_ptr_array_unref (pull_clip (h, N_FRAMES));
   teardown (h);
 }
 
@@ -654,6 +731,26 @@ GST_START_TEST (test_error_corrupt_weights)
   g_free (fixture);
   g_free (model);
   g_free (tmp);
+}
+
+GST_END_TEST;
+
+/* A device from $SORA_DEVICE is named as such. */
+GST_START_TEST (test_error_unknown_device_from_env)
+{
+  gchar *old = g_strdup (g_getenv ("SORA_DEVICE"));
+  GstHarness *h = new_src (TINY_CAPS, 1, "fog");
+
+  g_setenv ("SORA_DEVICE", "no-such-gpu", TRUE);
+  gst_harness_play (h);
+  expect_error (h, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_SETTINGS,
+      "Cannot use the OpenCL device \"no-such-gpu\" from $SORA_DEVICE");
+  teardown (h);
+  if (old)
+    g_setenv ("SORA_DEVICE", old, TRUE);
+  else
+    g_unsetenv ("SORA_DEVICE");
+  g_free (old);
 }
 
 GST_END_TEST;
@@ -903,6 +1000,99 @@ GST_START_TEST (test_clips_endless)
 
 GST_END_TEST;
 
+/* Runs on the generation thread: refuses a steps value while clip 0 runs,
+ * so clip 1, which reads it when it starts, fails. */
+static GstBusSyncReply
+refuse_steps_in_clip_0 (GstBus *bus, GstMessage *msg, gpointer user_data)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+  guint clip;
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
+      gst_structure_has_name (s, "sora/progress") &&
+      gst_structure_get_uint (s, "clip", &clip) && clip == 0)
+    g_object_set (user_data, "steps", 0, NULL);
+  return GST_BUS_PASS;
+}
+
+/* Refused while PLAYING: the next clip fails with the error and the stream
+ * ends (with the first clip's frames that went out before, however many:
+ * none goes out after the error). */
+GST_START_TEST (test_error_property_while_playing)
+{
+  GstHarness *h = new_src (TINY_CAPS, 1, "a lighthouse");
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstEvent *event;
+  guint steps;
+
+  g_object_set (h->element, "clips", 2, NULL);
+  gst_bus_set_sync_handler (bus, refuse_steps_in_clip_0, h->element, NULL);
+  gst_harness_play (h);
+  expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+      "Property \"steps\" must be 1 to 1000, not 0");
+  while ((event = gst_harness_pull_event (h))) {
+    gboolean eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+
+    gst_event_unref (event);
+    if (eos)
+      break;
+  }
+  fail_unless (event != NULL, "no EOS");
+  g_test_message (
+      "%u frames before the error", gst_harness_buffers_received (h));
+  fail_unless (gst_harness_buffers_received (h) <= N_FRAMES);
+  g_object_get (h->element, "steps", &steps, NULL);
+  fail_unless_equals_int (steps, N_STEPS);
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  gst_object_unref (bus);
+  teardown (h);
+}
+
+GST_END_TEST;
+
+/* A prompt longer than the text encoder reads: a warning saying how much
+ * is cut, once for the stream, not per clip. */
+GST_START_TEST (test_long_prompt_warning)
+{
+  GString *prompt = g_string_new (NULL);
+  GstHarness *h;
+  GstMessage *msg;
+  GError *error = NULL;
+  GstBus *bus;
+  guint i;
+
+  /* Each word is one token or more: over 512 with the end token. */
+  for (i = 0; i < 600; i++)
+    g_string_append (prompt, "lighthouse ");
+  h = new_src (TINY_CAPS, 1, prompt->str);
+  g_object_set (h->element, "clips", 2, NULL);
+  gst_harness_play (h);
+  g_ptr_array_unref (pull_contiguous (h, 0, N_FRAMES + N_EXTEND));
+  pull_eos (h);
+  msg = pop_message (h, GST_MESSAGE_WARNING);
+  gst_message_parse_warning (msg, &error, NULL);
+  g_test_message ("%s", error->message);
+  fail_unless (
+      g_error_matches (error, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_SETTINGS));
+  fail_unless (g_str_has_prefix (error->message, "The prompt is "), "%s",
+      error->message);
+  fail_unless (strstr (error->message,
+                   " tokens long, but the model reads "
+                   "only 512: the last ") != NULL,
+      "%s", error->message);
+  g_error_free (error);
+  gst_message_unref (msg);
+  /* Both clips have started: a second warning would be on the bus. */
+  bus = gst_element_get_bus (h->element);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_if (msg != NULL, "warned again");
+  gst_object_unref (bus);
+  teardown (h);
+  g_string_free (prompt, TRUE);
+}
+
+GST_END_TEST;
+
 /* Checks the next QoS message: frames @from to @from + @n - 1 not shown,
  * @dropped in all so far. */
 static void
@@ -1028,10 +1218,16 @@ sorasrc_suite (void)
   tcase_add_test (tc, test_paused_playing);
   tcase_add_test (tc, test_paused_playing_live);
   tcase_add_test (tc, test_progress_messages);
+  tcase_add_test (tc, test_model_unset_is_default);
   tcase_add_test (tc, test_error_no_model_set);
-  tcase_add_test (tc, test_error_bad_num_frames);
+  tcase_add_test (tc, test_error_property_values);
+  tcase_add_test (tc, test_error_text_values);
+  tcase_add_test (tc, test_property_refusal_forgotten);
+  tcase_add_test (tc, test_error_property_while_playing);
+  tcase_add_test (tc, test_long_prompt_warning);
   tcase_add_test (tc, test_error_missing_model);
   tcase_add_test (tc, test_error_corrupt_weights);
+  tcase_add_test (tc, test_error_unknown_device_from_env);
   tcase_add_test (tc, test_error_unknown_device);
   tcase_add_test (tc, test_ready_only_properties);
   tcase_add_test (tc, test_clips_contiguous);
