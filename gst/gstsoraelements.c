@@ -439,6 +439,28 @@ join_refusals_locked (GstSoraSettings *settings)
   return g_string_free (text, FALSE);
 }
 
+/* A folder that is not a model fails the start at once: posted from the
+ * loading thread, such an error can reach gst-launch-1.0 while it is still
+ * changing state, where it is lost and the pipeline hangs. */
+static gboolean
+check_model_folder (GstSoraSettings *settings, GstElement *element)
+{
+  GError *error = NULL;
+  gchar *model;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (element);
+  model = g_strdup (settings->model);
+  GST_OBJECT_UNLOCK (element);
+  ok = sora_engine_check_model (model, &error);
+  if (!ok) {
+    gst_sora_settings_post_open_error (settings, element, error);
+    g_error_free (error);
+  }
+  g_free (model);
+  return ok;
+}
+
 gboolean
 gst_sora_settings_check (GstSoraSettings *settings, GstElement *element)
 {
@@ -456,13 +478,15 @@ gst_sora_settings_check (GstSoraSettings *settings, GstElement *element)
     g_free (refused);
     return FALSE;
   }
-  if (!have_model)
+  if (!have_model) {
     GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
         ("No model: set model= to a Wan2.1 text-to-video folder in the "
          "diffusers layout"),
         ("the demo model is not installed at %s and GST_SORA_MODEL is unset",
             GST_SORA_DEFAULT_MODEL_DIR));
-  return have_model;
+    return FALSE;
+  }
+  return check_model_folder (settings, element);
 }
 
 /* Warns when @text (the prompt called @name) is cut. */

@@ -70,6 +70,16 @@ cancelled (GCancellable *cancellable, GError **error)
   return FALSE;
 }
 
+gboolean
+sora_engine_check_model (const char *model_dir, GError **error)
+{
+  SoraModelFolder *folder = sora_model_folder_open (model_dir, error);
+  gboolean ok = folder && sora_model_folder_validate (folder, error);
+
+  sora_model_folder_free (folder);
+  return ok;
+}
+
 SoraEngine *
 sora_engine_open (const char *model_dir, const char *device,
     GCancellable *cancellable, GError **error)

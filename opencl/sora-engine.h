@@ -37,6 +37,11 @@ typedef struct _SoraEngine SoraEngine;
  * @device (see sora_device_open: "auto", "gpu", "cpu", "P:D", a name part;
  * NULL uses $SORA_DEVICE, else auto) and uploads its weights.  Slow: call it
  * off any UI or state-change thread. */
+/* Checks, without loading any weight, that @model_dir is a model folder the
+ * engine can run (configs, tensor names and shapes): the quick part of
+ * sora_engine_open, for callers that must fail at once. */
+gboolean sora_engine_check_model (const char *model_dir, GError **error);
+
 SoraEngine *sora_engine_open (const char *model_dir, const char *device,
     GCancellable *cancellable, GError **error);
 void sora_engine_free (SoraEngine *engine);

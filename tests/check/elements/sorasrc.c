@@ -650,7 +650,9 @@ GST_START_TEST (test_error_missing_model)
   GstHarness *h = new_src (TINY_CAPS, 1, "fog");
 
   g_object_set (h->element, "model", "/nonexistent/wan-model", NULL);
-  gst_harness_play (h);
+  /* checked when the element starts, without loading */
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
   expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
       "/nonexistent/wan-model");
   teardown (h);
@@ -721,7 +723,8 @@ GST_START_TEST (test_error_corrupt_weights)
 
   h = new_src (TINY_CAPS, 1, "fog");
   g_object_set (h->element, "model", model, NULL);
-  gst_harness_play (h);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
   expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
       "diffusion_pytorch_model.safetensors");
   teardown (h);
