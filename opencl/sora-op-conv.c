@@ -1,19 +1,13 @@
 /* gst-sora engine op: 3-D convolution
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <stdio.h>
-#include <string.h>
-
 #include "sora-op.h"
 #include "sora-op-conv.h"
 #include "sora-tune.h"
 
 /* The output tile one work-item of conv3d_panel computes: m pixels along a
  * row x n output channels (the packed panel width), in vectors of vw. */
-typedef struct
-{
-  int m, n, vw;
-} ConvTile;
+typedef SoraTile ConvTile;
 
 /* A weight's shape [Cout, Cin, kt, kh, kw]. */
 typedef struct
@@ -56,18 +50,6 @@ kernel_shape (const SoraTensor *weight, ConvKernel *k, GError **error)
   k->kh = weight->shape[3];
   k->kw = weight->shape[4];
   return TRUE;
-}
-
-/* Parses "MxN[xVW]" ($SORA_CONV_TILE, a stored choice) as gemm.c does. */
-static gboolean
-parse_tile (SoraDevice *dev, const char *s, ConvTile *tile)
-{
-  *tile = (ConvTile){ 0, 0, sora_tune_vector_width (dev) };
-  return s[strspn (s, "0123456789x")] == '\0' &&
-      sscanf (s, "%dx%dx%d", &tile->m, &tile->n, &tile->vw) >= 2 &&
-      tile->m > 0 && tile->m <= 16 &&
-      (tile->vw == 4 || tile->vw == 8 || tile->vw == 16) && tile->n > 0 &&
-      tile->n % tile->vw == 0 && tile->n / tile->vw <= 8;
 }
 
 static ConvTile device_tile (SoraDevice *dev, SoraDType dtype);
@@ -276,14 +258,6 @@ typedef struct
 } ConvProbe;
 
 static gboolean
-valid_tile (SoraDevice *dev, const char *value)
-{
-  ConvTile tile;
-
-  return parse_tile (dev, value, &tile);
-}
-
-static gboolean
 probe_init (SoraDevice *dev, gpointer data)
 {
   ConvProbe *c = data;
@@ -341,7 +315,7 @@ probe_setup (
   ConvRun *r = g_new (ConvRun, 1);
   ConvTile tile;
 
-  parse_tile (dev, candidate, &tile);
+  sora_tune_parse_tile (dev, candidate, &tile);
   r->c = data;
   r->w = weight_new (r->c->w, FALSE, &tile, error);
   if (r->w == NULL)
@@ -368,7 +342,8 @@ sora_conv_tile_name (SoraDevice *dev, SoraDType dtype)
     G_STRINGIFY (PROBE_C) "x" G_STRINGIFY (PROBE_T) "x" G_STRINGIFY (
         PROBE_H) "x" G_STRINGIFY (PROBE_W) " 3x3x3",
     2.0 * PROBE_C * PROBE_C * PROBE_TAPS * PROBE_T * PROBE_H * PROBE_W,
-    valid_tile, probe_init, probe_clear, probe_setup, probe_run, probe_free };
+    sora_tune_valid_tile, probe_init, probe_clear, probe_setup, probe_run,
+    probe_free };
   char **candidates = sora_tune_tile_candidates (dev);
   ConvProbe probe = { dtype };
   char *value;
@@ -386,7 +361,7 @@ device_tile (SoraDevice *dev, SoraDType dtype)
   char *value = sora_conv_tile_name (dev, dtype);
   ConvTile tile;
 
-  parse_tile (dev, value, &tile);
+  sora_tune_parse_tile (dev, value, &tile);
   g_free (value);
   return tile;
 }

@@ -10,10 +10,7 @@
 #include "sora-tune.h"
 
 /* The tile one work-item computes in gemm.cl, in vectors of vw floats. */
-typedef struct
-{
-  int m, n, vw;
-} GemmTile;
+typedef SoraTile GemmTile;
 
 struct _SoraLinear
 {
@@ -50,28 +47,6 @@ backend_from_string (const char *s)
   if (g_strcmp0 (s, "clblast") == 0)
     return SORA_GEMM_CLBLAST;
   return SORA_GEMM_AUTO;
-}
-
-/* Parses "MxN[xVW]" ($SORA_GEMM_TILE, a stored choice): VW 4, 8 or 16
- * dividing N, the device's preferred width when left out; at most 16
- * rows and 8 vectors (a kernel's accumulators). */
-static gboolean
-parse_tile (SoraDevice *dev, const char *s, GemmTile *tile)
-{
-  *tile = (GemmTile){ 0, 0, sora_tune_vector_width (dev) };
-  return s[strspn (s, "0123456789x")] == '\0' &&
-      sscanf (s, "%dx%dx%d", &tile->m, &tile->n, &tile->vw) >= 2 &&
-      tile->m > 0 && tile->m <= 16 &&
-      (tile->vw == 4 || tile->vw == 8 || tile->vw == 16) && tile->n > 0 &&
-      tile->n % tile->vw == 0 && tile->n / tile->vw <= 8;
-}
-
-static gboolean
-valid_tile (SoraDevice *dev, const char *value)
-{
-  GemmTile tile;
-
-  return parse_tile (dev, value, &tile);
 }
 
 static char *
@@ -481,7 +456,7 @@ tile_setup (
   GemmProbe *p = data;
   GemmTile tile;
 
-  parse_tile (dev, candidate, &tile);
+  sora_tune_parse_tile (dev, candidate, &tile);
   return gemm_run_new (linear_new (dev, "gemm-probe", p->dtype, PROBE_N,
                            PROBE_K, p->w, NULL, SORA_GEMM_TILED, &tile, error),
       p);
@@ -520,7 +495,7 @@ sora_gemm_tile_name (SoraDevice *dev, SoraDType dtype)
 {
   char *name = g_strdup_printf ("gemm-tile-%s", sora_dtype_name (dtype));
   SoraTuneSpec spec =
-      gemm_spec (name, "SORA_GEMM_TILE", valid_tile, tile_setup);
+      gemm_spec (name, "SORA_GEMM_TILE", sora_tune_valid_tile, tile_setup);
   char **candidates = sora_tune_tile_candidates (dev);
   GemmProbe probe = { dtype };
   char *value;
@@ -538,7 +513,7 @@ device_tile (SoraDevice *dev, SoraDType dtype)
   char *value = sora_gemm_tile_name (dev, dtype);
   GemmTile tile;
 
-  parse_tile (dev, value, &tile);
+  sora_tune_parse_tile (dev, value, &tile);
   g_free (value);
   return tile;
 }

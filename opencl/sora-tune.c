@@ -1,6 +1,7 @@
 /* gst-sora engine: kernel parameters chosen per device by timing
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "sora-tune.h"
@@ -243,6 +244,25 @@ sora_tune_register_tiles (
         tiles[n++] = (SoraRegTile){ rows[r], nv, vw };
     }
   return n;
+}
+
+gboolean
+sora_tune_parse_tile (SoraDevice *dev, const char *s, SoraTile *tile)
+{
+  *tile = (SoraTile){ 0, 0, sora_tune_vector_width (dev) };
+  return s[strspn (s, "0123456789x")] == '\0' &&
+      sscanf (s, "%dx%dx%d", &tile->m, &tile->n, &tile->vw) >= 2 &&
+      tile->m > 0 && tile->m <= 16 &&
+      (tile->vw == 4 || tile->vw == 8 || tile->vw == 16) && tile->n > 0 &&
+      tile->n % tile->vw == 0 && tile->n / tile->vw <= 8;
+}
+
+gboolean
+sora_tune_valid_tile (SoraDevice *dev, const char *value)
+{
+  SoraTile tile;
+
+  return sora_tune_parse_tile (dev, value, &tile);
 }
 
 char **

@@ -57,6 +57,18 @@ typedef struct
 guint sora_tune_register_tiles (
     SoraDevice *dev, SoraRegTile tiles[SORA_MAX_REG_TILES]);
 
+/* A GEMM-like kernel's tile: m rows x n columns, in vectors of vw. */
+typedef struct
+{
+  int m, n, vw;
+} SoraTile;
+
+/* Parses "MxN[xVW]": VW 4, 8 or 16 dividing N, the device's preferred
+ * width when left out; at most 16 rows and 8 vectors (a kernel's
+ * accumulators). */
+gboolean sora_tune_parse_tile (SoraDevice *dev, const char *s, SoraTile *tile);
+gboolean sora_tune_valid_tile (SoraDevice *dev, const char *value);
+
 /* Those tiles as "MxNxVW" (N = nv·vw columns), the candidates of the GEMM
  * and convolution tiles; a NULL-terminated array to g_strfreev. */
 char **sora_tune_tile_candidates (SoraDevice *dev);
