@@ -45,17 +45,17 @@ tuning_path (void)
   return path;
 }
 
-/* The stored choices; an unreadable file is reported and left empty (the
- * next store replaces it). */
+/* The stored choices; an unreadable file is left empty (the next store
+ * replaces it), and reported when @warn. */
 static GKeyFile *
-load_choices (void)
+load_choices (gboolean warn)
 {
   GKeyFile *kf = g_key_file_new ();
   char *path = tuning_path ();
   GError *error = NULL;
 
   if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &error)) {
-    if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    if (warn && !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
       g_warning (
           "tuning: ignoring %s (%s); measuring again", path, error->message);
     g_error_free (error);
@@ -67,12 +67,12 @@ load_choices (void)
 }
 
 /* Reads the file again just before writing, to keep what other processes
- * stored meanwhile. */
+ * stored meanwhile (an unreadable file was reported when read first). */
 static void
 store_choice (const char *key, const SoraTuneSpec *spec, const char *value,
     const char *measured)
 {
-  GKeyFile *kf = load_choices ();
+  GKeyFile *kf = load_choices (FALSE);
   char *path = tuning_path ();
   char *name = g_strdup_printf ("%s-measured", spec->name);
   GError *error = NULL;
@@ -186,7 +186,7 @@ tune (SoraDevice *dev, const char *key, const SoraTuneSpec *spec,
 static char *
 stored_choice (SoraDevice *dev, const char *key, const SoraTuneSpec *spec)
 {
-  GKeyFile *kf = load_choices ();
+  GKeyFile *kf = load_choices (TRUE);
   char *value = g_key_file_get_string (kf, key, spec->name, NULL);
 
   if (value && !spec->valid (dev, value)) {
@@ -292,7 +292,7 @@ sora_tune_tile_candidates (SoraDevice *dev)
 char *
 sora_tune_report (const SoraDeviceInfo *info)
 {
-  GKeyFile *kf = load_choices ();
+  GKeyFile *kf = load_choices (TRUE);
   char *key = device_key (info);
   char **names = g_key_file_get_keys (kf, key, NULL, NULL);
   GString *report = g_string_new (NULL);
