@@ -74,7 +74,7 @@ store_choice (const char *key, const SoraTuneSpec *spec, const char *value,
 {
   GKeyFile *kf = load_choices (FALSE);
   char *path = tuning_path ();
-  char *name = g_strdup_printf ("%s-measured", spec->name);
+  char *name = g_strdup_printf ("%s-gflops", spec->name);
   GError *error = NULL;
 
   g_key_file_set_string (kf, key, spec->name, value);
