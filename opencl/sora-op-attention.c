@@ -1,58 +1,88 @@
 /* gst-sora engine op: fused multi-head attention
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "sora-op.h"
 #include "sora-op-attention.h"
+#include "sora-tune.h"
 
 #define OP "attention"
 
-/* Register blocking (see kernels/attention.cl), as gemm.c picks it: ROWS
- * rows × NVK vectors of the device's preferred width take 12 of AVX2's 16
- * vector registers (width 8) and 24 of AVX-512's 32 (width 16). */
-#define ROWS 6
-/* Keys per key block, rounded to whole panels: the block's K and V (128 KB
- * at head dim 128) stay in L2 while a work-item's row blocks use them.  On
- * PoCL (Zen 3) 128 beat 32, 64 and 256 keys. */
-#define BLOCK_KEYS 128
 /* Private output rows, and as many query rows, per work-item, in floats
  * (192 KB in all, in L2): more rows per work-item read K and V fewer
  * times.  On PoCL, 48 -> 192 rows at head dim 128 took N = 32760 from 0.65x
  * to 0.82x of the GEMM rate. */
 #define PRIVATE_FLOATS 24576
 
+/* Register blocking (see kernels/attention.cl): ROWS query rows x NVK key
+ * vectors of the device's preferred width, and BK keys per key block (a
+ * multiple of the panel, KT = VW·NVK keys: the block's K and V, 128 KB at
+ * head dim 128 and 128 keys, stay in L2 while a work-item's row blocks use
+ * them).  Chosen per device by timing (sora-tune.h); "ROWSxNVKxBK". */
+typedef struct
+{
+  int rows, nvk, bk, vw;
+} AttnTile;
+
+/* Tuning probe: self-attention of 1024 tokens, 2 heads of 128. */
+#define PROBE_N 1024
+#define PROBE_HEADS 2
+#define PROBE_DIM 128
+
+static gboolean
+parse_tile (SoraDevice *dev, const char *s, AttnTile *t)
+{
+  *t = (AttnTile){ 0, 0, 0, sora_tune_vector_width (dev) };
+  return s[strspn (s, "0123456789x")] == '\0' &&
+      sscanf (s, "%dx%dx%d", &t->rows, &t->nvk, &t->bk) == 3 && t->rows > 0 &&
+      t->rows <= 16 && t->nvk > 0 && t->nvk <= 4 && t->bk > 0 &&
+      t->bk <= 1024 && t->bk % (t->vw * t->nvk) == 0;
+}
+
+static gboolean
+valid_tile (SoraDevice *dev, const char *value)
+{
+  AttnTile t;
+
+  return parse_tile (dev, value, &t);
+}
+
 /* The K and V panels of the slices one launch does stay under this many
  * bytes (at least one slice): all 24 slices of a 480p CFG step at once
  * would take 805 MB. */
 #define PACK_BUDGET (96u << 20)
 
-/* Key panels: KT = vw·nvk keys, vw the device's preferred float width. */
+/* The key panels of a launch's slices. */
 typedef struct
 {
-  gsize vw, nvk, panels;
+  gsize panels;
   gsize slice_bytes; /* K (or V) panels of one slice */
   gsize slices; /* per launch */
 } PackPlan;
 
 static PackPlan
-pack_plan (SoraDevice *dev, gsize total_slices, gsize nk, gsize dim)
+pack_plan (const AttnTile *tile, gsize total_slices, gsize nk, gsize dim)
 {
-  guint width = sora_device_get_info (dev)->preferred_float_width;
+  gsize kt = tile->vw * tile->nvk;
   PackPlan plan;
 
-  plan.vw = width >= 16 ? 16 : width >= 8 ? 8 : 4;
-  plan.nvk = plan.vw >= 16 ? 4 : 2;
-  plan.panels = (nk + plan.vw * plan.nvk - 1) / (plan.vw * plan.nvk);
-  plan.slice_bytes = plan.panels * plan.vw * plan.nvk * dim * sizeof (float);
+  plan.panels = (nk + kt - 1) / kt;
+  plan.slice_bytes = plan.panels * kt * dim * sizeof (float);
   plan.slices = CLAMP (
       PACK_BUDGET / 2 / MAX (plan.slice_bytes, 1), 1, MAX (total_slices, 1));
   return plan;
 }
 
+static AttnTile device_tile (SoraDevice *dev);
+
 guint64
 sora_op_attention_temp_bytes (
     SoraDevice *dev, gsize batch, guint heads, gsize nk, gsize dim)
 {
-  PackPlan plan = pack_plan (dev, batch * heads, nk, dim);
+  AttnTile tile = device_tile (dev);
+  PackPlan plan = pack_plan (&tile, batch * heads, nk, dim);
 
   return 2ull * plan.slices * plan.slice_bytes;
 }
@@ -66,9 +96,10 @@ check_f32_shape (
       sora_op_check_int (t->numel, OP, t, error);
 }
 
-gboolean
-sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
-    const SoraAttentionParams *p, GError **error)
+/* sora_op_attention with the given tile. */
+static gboolean
+attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
+    const SoraAttentionParams *p, const AttnTile *tile, GError **error)
 {
   gsize batch, nq, nk, channels, dim, dv, nc, rb, slices, pack_bytes;
   PackPlan plan;
@@ -122,14 +153,14 @@ sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     return TRUE;
 
   slices = batch * p->heads;
-  plan = pack_plan (q->dev, slices, nk, dim);
-  for (dv = plan.vw; dim % dv != 0; dv /= 2)
+  plan = pack_plan (tile, slices, nk, dim);
+  for (dv = tile->vw; dim % dv != 0; dv /= 2)
     ;
-  nc = dim / dv % plan.nvk == 0 ? plan.nvk : dim / dv % 2 == 0 ? 2 : 1;
+  nc = dim / dv % tile->nvk == 0 ? tile->nvk : dim / dv % 2 == 0 ? 2 : 1;
   /* From the head dim alone: a value from the sequence length would be a
    * kernel to compile for each frame size. */
-  rb = CLAMP (PRIVATE_FLOATS / (ROWS * dim), 1, 32);
-  global[0] = (nq + rb * ROWS - 1) / (rb * ROWS);
+  rb = CLAMP (PRIVATE_FLOATS / (tile->rows * dim), 1, 32);
+  global[0] = (nq + rb * tile->rows - 1) / (rb * tile->rows);
   pack_bytes = plan.slices * plan.slice_bytes;
   if (!sora_op_check_int (pack_bytes / sizeof (float), OP, k, error))
     return FALSE;
@@ -142,14 +173,14 @@ sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     return FALSE;
   }
 
-  options = g_strdup_printf ("-DHEAD_DIM=%" G_GSIZE_FORMAT
-                             " -DVW=%" G_GSIZE_FORMAT " -DNVK=%" G_GSIZE_FORMAT
-                             " -DBK=%" G_GSIZE_FORMAT " -DDV=%" G_GSIZE_FORMAT
-                             " -DNC=%" G_GSIZE_FORMAT " -DRB=%" G_GSIZE_FORMAT
-                             " -DROWS=%d%s%s",
-      dim, plan.vw, plan.nvk,
-      MAX (BLOCK_KEYS / (plan.vw * plan.nvk), 1) * plan.vw * plan.nvk, dv, nc,
-      rb, ROWS, p->bias ? " -DHAS_BIAS" : "", p->key_mask ? " -DHAS_MASK" : "");
+  options =
+      g_strdup_printf ("-DHEAD_DIM=%" G_GSIZE_FORMAT " -DVW=%" G_GSIZE_FORMAT
+                       " -DNVK=%" G_GSIZE_FORMAT " -DBK=%" G_GSIZE_FORMAT
+                       " -DDV=%" G_GSIZE_FORMAT " -DNC=%" G_GSIZE_FORMAT
+                       " -DRB=%" G_GSIZE_FORMAT " -DROWS=%d%s%s",
+          dim, (gsize)tile->vw, (gsize)tile->nvk, (gsize)tile->bk, dv, nc, rb,
+          tile->rows, p->bias ? " -DHAS_BIAS" : "",
+          p->key_mask ? " -DHAS_MASK" : "");
   /* The panels are reused by the next slices once the queue (in order) has
    * run the attention of these. */
   for (gsize bh0 = 0; ok && bh0 < slices; bh0 += plan.slices) {
@@ -173,4 +204,130 @@ sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   sora_device_release (q->dev, vp, pack_bytes);
   g_free (options);
   return ok;
+}
+
+gboolean
+sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
+    const SoraAttentionParams *p, GError **error)
+{
+  AttnTile tile = device_tile (q->dev);
+
+  return attention (q, k, v, out, p, &tile, error);
+}
+
+/* Tuning. */
+
+typedef struct
+{
+  SoraTensor *q, *k, *v, *out;
+} AttnProbe;
+
+static gboolean
+probe_init (SoraDevice *dev, gpointer data)
+{
+  AttnProbe *a = data;
+  gsize shape[3] = { 1, PROBE_N, PROBE_HEADS * PROBE_DIM };
+  gsize n = PROBE_N * PROBE_HEADS * PROBE_DIM;
+  float *values = g_new (float, n);
+  SoraTensor **t[] = { &a->q, &a->k, &a->v, &a->out };
+  GError *error = NULL;
+
+  /* Scores of a few units, as trained models have. */
+  for (gsize i = 0; i < n; i++)
+    values[i] = (float)((int)(i * 7919 % 17) - 8) / 8;
+  for (guint i = 0; i < G_N_ELEMENTS (t) && error == NULL; i++)
+    if ((*t[i] = sora_tensor_new (
+             dev, "attention-probe", SORA_DTYPE_F32, 3, shape, &error)))
+      sora_tensor_write (*t[i], values, &error);
+  g_free (values);
+  if (error == NULL)
+    return TRUE;
+  g_warning ("attention: cannot set up the tuning probe: %s", error->message);
+  g_error_free (error);
+  return FALSE;
+}
+
+static void
+probe_clear (gpointer data)
+{
+  AttnProbe *a = data;
+
+  sora_tensor_free (a->q);
+  sora_tensor_free (a->k);
+  sora_tensor_free (a->v);
+  sora_tensor_free (a->out);
+}
+
+typedef struct
+{
+  AttnProbe *a;
+  AttnTile tile;
+} AttnRun;
+
+static gpointer
+probe_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  AttnRun *r = g_new (AttnRun, 1);
+
+  r->a = data;
+  parse_tile (dev, candidate, &r->tile);
+  return r;
+}
+
+static gboolean
+probe_run (gpointer run, GError **error)
+{
+  AttnRun *r = run;
+  SoraAttentionParams p = { PROBE_HEADS, 1.0f / 11.3f };
+
+  return attention (
+             r->a->q, r->a->k, r->a->v, r->a->out, &p, &r->tile, error) &&
+      sora_device_finish (r->a->q->dev, error);
+}
+
+/* The register tiles with about 128 keys per block, in whole panels. */
+char **
+sora_attention_tile_candidates (SoraDevice *dev)
+{
+  SoraRegTile reg[SORA_MAX_REG_TILES];
+  guint n = sora_tune_register_tiles (dev, reg);
+  char **candidates = g_new0 (char *, n + 1);
+
+  for (guint i = 0; i < n; i++) {
+    int kt = reg[i].vw * reg[i].nv;
+
+    candidates[i] = g_strdup_printf (
+        "%dx%dx%d", reg[i].m, reg[i].nv, MAX (128 / kt, 1) * kt);
+  }
+  return candidates;
+}
+
+char *
+sora_attention_tile_name (SoraDevice *dev)
+{
+  SoraTuneSpec spec = { "attention-tile", "SORA_ATTENTION_TILE",
+    G_STRINGIFY (PROBE_N) "x" G_STRINGIFY (PROBE_HEADS) "x" G_STRINGIFY (
+        PROBE_DIM),
+    4.0 * PROBE_N * PROBE_N * PROBE_DIM * PROBE_HEADS, valid_tile, probe_init,
+    probe_clear, probe_setup, probe_run, g_free };
+  char **candidates = sora_attention_tile_candidates (dev);
+  AttnProbe probe = { NULL };
+  char *value;
+
+  value =
+      sora_tune_choose (dev, &spec, (const char *const *)candidates, &probe);
+  g_strfreev (candidates);
+  return value;
+}
+
+static AttnTile
+device_tile (SoraDevice *dev)
+{
+  char *value = sora_attention_tile_name (dev);
+  AttnTile tile;
+
+  parse_tile (dev, value, &tile);
+  g_free (value);
+  return tile;
 }

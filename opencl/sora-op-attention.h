@@ -35,6 +35,16 @@ gboolean sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v,
 guint64 sora_op_attention_temp_bytes (
     SoraDevice *dev, gsize batch, guint heads, gsize nk, gsize dim);
 
+/* The kernel's register tile on @dev, "ROWSxNVKxBK" (query rows x key
+ * vectors of the device's preferred width, keys per block):
+ * $SORA_ATTENTION_TILE when set, else the one stored for this device and
+ * driver, else the fastest of a fixed set timed on first use (self-attention
+ * of 1024 tokens, 2 heads of 128) and stored (sora-tune.h).  A string to
+ * g_free. */
+char *sora_attention_tile_name (SoraDevice *dev);
+/* The fixed set timed on @dev; a NULL-terminated array to g_strfreev. */
+char **sora_attention_tile_candidates (SoraDevice *dev);
+
 G_END_DECLS
 
 #endif /* __SORA_OP_ATTENTION_H__ */

@@ -3,13 +3,11 @@
  */
 #include "sora-op.h"
 #include "sora-op-conv.h"
+#include "sora-tune.h"
 
 /* The output tile one work-item of conv3d_panel computes: m pixels along a
  * row x n output channels (the packed panel width), in vectors of vw. */
-typedef struct
-{
-  int m, n, vw;
-} ConvTile;
+typedef SoraTile ConvTile;
 
 /* A weight's shape [Cout, Cin, kt, kh, kw]. */
 typedef struct
@@ -54,21 +52,12 @@ kernel_shape (const SoraTensor *weight, ConvKernel *k, GError **error)
   return TRUE;
 }
 
-/* As in gemm.cl's tile: 6 pixels x 2 vectors of the device's preferred
- * width keep 12 accumulators, which fit AVX2's 16 vector registers next to
- * the 2 weight vectors and an input broadcast. */
-static ConvTile
-device_tile (SoraDevice *dev)
-{
-  guint width = sora_device_get_info (dev)->preferred_float_width;
-  ConvTile tile = { 6, 0, width >= 16 ? 16 : width >= 8 ? 8 : 4 };
+static ConvTile device_tile (SoraDevice *dev, SoraDType dtype);
 
-  tile.n = 2 * tile.vw;
-  return tile;
-}
-
-SoraConvWeight *
-sora_conv_weight_new (SoraTensor *weight, gboolean widen, GError **error)
+/* sora_conv_weight_new with the given tile, or the device's when NULL. */
+static SoraConvWeight *
+weight_new (
+    SoraTensor *weight, gboolean widen, const ConvTile *tile, GError **error)
 {
   SoraConvWeight *cw;
   gsize k, global[2];
@@ -83,7 +72,7 @@ sora_conv_weight_new (SoraTensor *weight, gboolean widen, GError **error)
   cw->desc = sora_tensor_describe (weight);
   cw->k = shape;
   cw->dtype = widen ? SORA_DTYPE_F32 : weight->dtype;
-  cw->tile = device_tile (cw->dev);
+  cw->tile = tile ? *tile : device_tile (cw->dev, cw->dtype);
   k = shape.cin * shape.kt * shape.kh * shape.kw;
   global[0] = k;
   global[1] = (shape.cout + cw->tile.n - 1) / cw->tile.n * cw->tile.n;
@@ -111,6 +100,12 @@ sora_conv_weight_new (SoraTensor *weight, gboolean widen, GError **error)
     return NULL;
   }
   return cw;
+}
+
+SoraConvWeight *
+sora_conv_weight_new (SoraTensor *weight, gboolean widen, GError **error)
+{
+  return weight_new (weight, widen, NULL, error);
 }
 
 void
@@ -246,4 +241,127 @@ sora_op_conv3d (SoraTensor *x, SoraTensor *cache, SoraTensor *weight,
   ok = conv_launch (x, cache, packed, bias, p, y, out, tc, error);
   sora_conv_weight_free (packed);
   return ok;
+}
+
+/* Tuning: a 3x3x3 causal conv of 128 channels on 2 frames of 16x48, a VAE
+ * decoder's middle. */
+#define PROBE_C 128
+#define PROBE_T 2
+#define PROBE_H 16
+#define PROBE_W 48
+#define PROBE_TAPS 27
+
+typedef struct
+{
+  SoraDType dtype; /* of the packed weight */
+  SoraTensor *x, *w, *y;
+} ConvProbe;
+
+static gboolean
+probe_init (SoraDevice *dev, gpointer data)
+{
+  ConvProbe *c = data;
+  gsize xs[4] = { PROBE_C, PROBE_T, PROBE_H, PROBE_W };
+  gsize ws[5] = { PROBE_C, PROBE_C, 3, 3, 3 };
+  gsize n = MAX (
+      PROBE_C * PROBE_T * PROBE_H * PROBE_W, PROBE_C * PROBE_C * PROBE_TAPS);
+  float *values = g_new (float, n);
+  GError *error = NULL;
+
+  for (gsize i = 0; i < n; i++)
+    values[i] = (float)((int)(i % 7) - 3) / 64;
+  c->x = sora_tensor_new (dev, "conv-probe.x", SORA_DTYPE_F32, 4, xs, &error);
+  if (c->x && sora_tensor_write_f32 (c->x, values, &error))
+    c->w = sora_tensor_new (dev, "conv-probe.w", c->dtype, 5, ws, &error);
+  if (c->w && sora_tensor_write_f32 (c->w, values, &error))
+    c->y = sora_tensor_new (dev, "conv-probe.y", SORA_DTYPE_F32, 4, xs, &error);
+  g_free (values);
+  if (c->y)
+    return TRUE;
+  g_warning ("conv3d: cannot set up the tuning probe: %s", error->message);
+  g_error_free (error);
+  return FALSE;
+}
+
+static void
+probe_clear (gpointer data)
+{
+  ConvProbe *c = data;
+
+  sora_tensor_free (c->x);
+  sora_tensor_free (c->w);
+  sora_tensor_free (c->y);
+}
+
+typedef struct
+{
+  ConvProbe *c;
+  SoraConvWeight *w;
+} ConvRun;
+
+static void
+probe_free (gpointer run)
+{
+  ConvRun *r = run;
+
+  sora_conv_weight_free (r->w);
+  g_free (r);
+}
+
+static gpointer
+probe_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  ConvRun *r = g_new (ConvRun, 1);
+  ConvTile tile;
+
+  sora_tune_parse_tile (dev, candidate, &tile);
+  r->c = data;
+  r->w = weight_new (r->c->w, FALSE, &tile, error);
+  if (r->w == NULL)
+    g_clear_pointer (&r, g_free);
+  return r;
+}
+
+static gboolean
+probe_run (gpointer run, GError **error)
+{
+  ConvRun *r = run;
+  SoraConv3dParams p = { 1, 1, 1, 2, 1, 1, 1, 1 };
+
+  return sora_op_conv3d_packed (
+             r->c->x, NULL, r->w, NULL, &p, r->c->y, error) &&
+      sora_device_finish (r->c->x->dev, error);
+}
+
+char *
+sora_conv_tile_name (SoraDevice *dev, SoraDType dtype)
+{
+  char *name = g_strdup_printf ("conv-tile-%s", sora_dtype_name (dtype));
+  SoraTuneSpec spec = { name, "SORA_CONV_TILE",
+    G_STRINGIFY (PROBE_C) "x" G_STRINGIFY (PROBE_T) "x" G_STRINGIFY (
+        PROBE_H) "x" G_STRINGIFY (PROBE_W) " 3x3x3",
+    2.0 * PROBE_C * PROBE_C * PROBE_TAPS * PROBE_T * PROBE_H * PROBE_W,
+    sora_tune_valid_tile, probe_init, probe_clear, probe_setup, probe_run,
+    probe_free };
+  char **candidates = sora_tune_tile_candidates (dev);
+  ConvProbe probe = { dtype };
+  char *value;
+
+  value =
+      sora_tune_choose (dev, &spec, (const char *const *)candidates, &probe);
+  g_strfreev (candidates);
+  g_free (name);
+  return value;
+}
+
+static ConvTile
+device_tile (SoraDevice *dev, SoraDType dtype)
+{
+  char *value = sora_conv_tile_name (dev, dtype);
+  ConvTile tile;
+
+  sora_tune_parse_tile (dev, value, &tile);
+  g_free (value);
+  return tile;
 }

@@ -44,6 +44,13 @@ gboolean sora_op_conv3d_packed (SoraTensor *x, SoraTensor *cache,
     SoraConvWeight *weight, SoraTensor *bias, const SoraConv3dParams *p,
     SoraTensor *y, GError **error);
 
+/* The convolution's output tile for weights packed in @dtype on @dev,
+ * "MxNxVW" (M pixels of a row x N output channels, in vectors of VW):
+ * $SORA_CONV_TILE=MxN[xVW] when set, else the one stored for this device
+ * and driver, else the fastest of a fixed set timed on first use (a 3x3x3
+ * conv of 128 channels) and stored (sora-tune.h).  A string to g_free. */
+char *sora_conv_tile_name (SoraDevice *dev, SoraDType dtype);
+
 G_END_DECLS
 
 #endif /* __SORA_OP_CONV_H__ */

@@ -7,19 +7,10 @@
 #include "sora-clblast.h"
 #include "sora-op.h"
 #include "sora-op-gemm.h"
-
-/* The shape the backends are timed on: a Wan attention projection for a
- * short sequence. */
-#define PROBE_M 512
-#define PROBE_N 1536
-#define PROBE_K 1536
-#define PROBE_RUNS 2
+#include "sora-tune.h"
 
 /* The tile one work-item computes in gemm.cl, in vectors of vw floats. */
-typedef struct
-{
-  int m, n, vw;
-} GemmTile;
+typedef SoraTile GemmTile;
 
 struct _SoraLinear
 {
@@ -73,31 +64,6 @@ forced_backend (SoraGemmBackend *backend, GError **error)
       "the faster one",
       env);
   return FALSE;
-}
-
-/* vw is the device's preferred float width (4 to 16).  The accumulators
- * must stay in vector registers: 6 rows x 2 vectors take 12 of AVX2's 16
- * (width 8), 6 x 4 take 24 of AVX-512's 32 (width 16); measured best on
- * those cores.  $SORA_GEMM_TILE=MxN or MxNxVW overrides it (N a multiple of
- * VW), for tests and tuning. */
-static GemmTile
-device_tile (SoraDevice *dev)
-{
-  const char *env = g_getenv ("SORA_GEMM_TILE");
-  guint width = sora_device_get_info (dev)->preferred_float_width;
-  GemmTile tile = { 6, 0, width >= 16 ? 16 : width >= 8 ? 8 : 4 };
-  GemmTile want = { 0, 0, tile.vw };
-
-  tile.n = tile.vw * (tile.vw >= 16 ? 4 : 2);
-  if (env == NULL)
-    return tile;
-  if (sscanf (env, "%dx%dx%d", &want.m, &want.n, &want.vw) >= 2 && want.m > 0 &&
-      (want.vw == 4 || want.vw == 8 || want.vw == 16) && want.n > 0 &&
-      want.n % want.vw == 0)
-    return want;
-  g_warning (
-      "SORA_GEMM_TILE=%s ignored: not MxN[xVW], VW 4/8/16 dividing N", env);
-  return tile;
 }
 
 static char *
@@ -199,10 +165,14 @@ upload (SoraDevice *dev, const void *host, gsize bytes, const char *what,
   return buf;
 }
 
-SoraLinear *
-sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
-    gsize out, gsize in, const void *weight, const float *bias,
-    SoraGemmBackend backend, GError **error)
+static GemmTile device_tile (SoraDevice *dev, SoraDType dtype);
+
+/* As sora_linear_new_full, with the tiled kernel's tile given, or the
+ * device's for @dtype when @tile is NULL. */
+static SoraLinear *
+linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
+    gsize in, const void *weight, const float *bias, SoraGemmBackend backend,
+    const GemmTile *tile, GError **error)
 {
   SoraLinear *l;
   SoraGemmBackend forced; /* applied by sora_gemm_backend */
@@ -237,7 +207,7 @@ sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
   l->out = out;
   l->in = in;
   l->backend = backend;
-  l->tile = device_tile (dev);
+  l->tile = tile ? *tile : device_tile (dev, dtype);
   l->options = tiled_options (dtype, FALSE, l->tile);
 
   if (backend == SORA_GEMM_TILED)
@@ -265,6 +235,15 @@ sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
 fail:
   sora_linear_free (l);
   return NULL;
+}
+
+SoraLinear *
+sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
+    gsize out, gsize in, const void *weight, const float *bias,
+    SoraGemmBackend backend, GError **error)
+{
+  return linear_new (
+      dev, name, dtype, out, in, weight, bias, backend, NULL, error);
 }
 
 SoraLinear *
@@ -364,7 +343,7 @@ sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n, gsize k,
   const char *op = "matmul_batched";
   char *options;
   gboolean ok;
-  GemmTile tile = device_tile (dev);
+  GemmTile tile;
 
   if (!sora_op_check_dtype (x, op, SORA_DTYPE_F32, error) ||
       !sora_op_check_dtype (w, op, SORA_DTYPE_F32, error) ||
@@ -386,6 +365,7 @@ sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n, gsize k,
   if (!check_extent (y, batch, m, n, y_batch_stride, ldy, error))
     return FALSE;
 
+  tile = device_tile (dev, SORA_DTYPE_F32);
   options = tiled_options (SORA_DTYPE_F32, TRUE, tile);
   ok = run_tiled (dev, options, tile, batch, m, n, k, x->buf, x_batch_stride,
       ldx, w->buf, w_batch_stride, ldw, NULL, y->buf, y_batch_stride, ldy,
@@ -394,168 +374,179 @@ sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n, gsize k,
   return ok;
 }
 
-/* Choosing the backend: decided once per device and driver, from timing. */
+/* Tuning (sora-tune.h): the tile per weight dtype, then the f32 backend,
+ * timed on a Wan attention projection for a short sequence. */
+#define PROBE_M 512
+#define PROBE_N 1536
+#define PROBE_K 1536
+#define PROBE_SHAPE "512x1536x1536"
 
-G_LOCK_DEFINE_STATIC (choices);
-static GHashTable *choices; /* device key -> SoraGemmBackend */
-
-/* "platform | device | driver", usable as a GKeyFile group name. */
-static char *
-device_key (SoraDevice *dev)
+typedef struct
 {
-  const SoraDeviceInfo *info = sora_device_get_info (dev);
-  char *key = g_strdup_printf (
-      "%s | %s | %s", info->platform_name, info->name, info->driver_version);
+  SoraDType dtype;
+  void *w; /* [PROBE_N, PROBE_K] in dtype */
+  SoraTensor *x, *y;
+} GemmProbe;
 
-  g_strdelimit (key, "[]\n\r", '_');
-  return key;
-}
-
-static char *
-choices_path (void)
+static gboolean
+gemm_probe_init (SoraDevice *dev, gpointer data)
 {
-  char *dir = sora_device_cache_dir ("choices");
-  char *path = g_build_filename (dir, "gemm.ini", NULL);
-
-  g_free (dir);
-  return path;
-}
-
-/* Best time of PROBE_RUNS products after one untimed run (which also
- * builds the kernels); a negative time when the backend fails. */
-static double
-probe_ms (SoraDevice *dev, SoraGemmBackend backend, const float *w,
-    SoraTensor *x, SoraTensor *y, GError **error)
-{
-  SoraLinear *l = sora_linear_new_full (dev, "gemm-probe", SORA_DTYPE_F32,
-      PROBE_N, PROBE_K, w, NULL, backend, error);
-  double best = G_MAXDOUBLE;
-
-  if (l == NULL)
-    return -1;
-  for (int run = 0; run <= PROBE_RUNS; run++) {
-    gint64 t0 = g_get_monotonic_time ();
-
-    if (!sora_op_linear (l, x, y, error) || !sora_device_finish (dev, error)) {
-      best = -1;
-      break;
-    }
-    if (run > 0)
-      best = MIN (best, (g_get_monotonic_time () - t0) / 1000.0);
-  }
-  sora_linear_free (l);
-  return best;
-}
-
-static double
-gflops (double ms)
-{
-  return ms > 0 ? 2.0 * PROBE_M * PROBE_N * PROBE_K / (ms * 1e6) : 0;
-}
-
-/* Times both backends and stores the verdict under @key. */
-static SoraGemmBackend
-measure (SoraDevice *dev, const char *key)
-{
+  GemmProbe *p = data;
+  SoraDType dtype = p->dtype;
   GError *error = NULL;
   float *w = g_new (float, (gsize)PROBE_N *PROBE_K);
-  SoraTensor *x, *y;
-  double tiled = -1, clblast = -1;
-  SoraGemmBackend choice = SORA_GEMM_TILED;
-  GKeyFile *kf;
-  char *path;
 
-  for (gsize i = 0; i < PROBE_N * PROBE_K; i++)
+  for (gsize i = 0; i < (gsize)PROBE_N * PROBE_K; i++)
     w[i] = (float)((int)(i % 7) - 3) / 64;
-  x = sora_tensor_new_v (dev, "gemm-probe.x", SORA_DTYPE_F32, &error, 2,
+  p->dtype = dtype;
+  p->w = g_malloc ((gsize)PROBE_N * PROBE_K * sora_dtype_size (dtype));
+  sora_convert_from_f32 (dtype, w, p->w, (gsize)PROBE_N * PROBE_K);
+  p->x = sora_tensor_new_v (dev, "gemm-probe.x", SORA_DTYPE_F32, &error, 2,
       (gsize)PROBE_M, (gsize)PROBE_K);
-  y = x == NULL ? NULL
-                : sora_tensor_new_v (dev, "gemm-probe.y", SORA_DTYPE_F32,
-                      &error, 2, (gsize)PROBE_M, (gsize)PROBE_N);
-  if (x && y && sora_tensor_write (x, w, &error))
-    tiled = probe_ms (dev, SORA_GEMM_TILED, w, x, y, &error);
-  if (error) {
-    /* Nothing to compare; the tiled kernel's own error will show on use. */
-    g_warning ("gemm: timing the tiled kernel failed: %s", error->message);
-    g_clear_error (&error);
-  } else {
-    clblast = probe_ms (dev, SORA_GEMM_CLBLAST, w, x, y, &error);
-    if (error) {
-      g_info ("gemm: CLBlast is unusable here: %s", error->message);
-      g_clear_error (&error);
-    } else if (clblast < tiled) {
-      choice = SORA_GEMM_CLBLAST;
-    }
-  }
-  sora_tensor_free (x);
-  sora_tensor_free (y);
+  p->y = p->x == NULL ? NULL
+                      : sora_tensor_new_v (dev, "gemm-probe.y", SORA_DTYPE_F32,
+                            &error, 2, (gsize)PROBE_M, (gsize)PROBE_N);
+  if (p->y)
+    sora_tensor_write (p->x, w, &error);
   g_free (w);
-  g_info ("gemm on %s: tiled %.1f GFLOP/s, CLBlast %.1f GFLOP/s: using %s", key,
-      gflops (tiled), gflops (clblast), sora_gemm_backend_to_string (choice));
-  if (tiled < 0)
-    return choice;
+  if (error == NULL)
+    return TRUE;
+  /* Nothing to time; the op's own error will show on use. */
+  g_warning ("gemm: cannot set up the tuning probe: %s", error->message);
+  g_error_free (error);
+  return FALSE;
+}
 
-  kf = g_key_file_new ();
-  path = choices_path ();
-  g_key_file_load_from_file (kf, path, G_KEY_FILE_KEEP_COMMENTS, NULL);
-  g_key_file_set_string (
-      kf, key, "backend", sora_gemm_backend_to_string (choice));
-  g_key_file_set_string (kf, key, "probe",
-      G_STRINGIFY (PROBE_M) "x" G_STRINGIFY (PROBE_N) "x" G_STRINGIFY (
-          PROBE_K));
-  g_key_file_set_double (kf, key, "tiled_gflops", gflops (tiled));
-  g_key_file_set_double (kf, key, "clblast_gflops", gflops (clblast));
-  if (!g_key_file_save_to_file (kf, path, &error)) {
-    g_warning ("gemm: cannot store the backend choice: %s", error->message);
-    g_clear_error (&error);
-  }
-  g_free (path);
-  g_key_file_free (kf);
-  return choice;
+static void
+gemm_probe_clear (gpointer data)
+{
+  GemmProbe *p = data;
+
+  sora_tensor_free (p->x);
+  sora_tensor_free (p->y);
+  g_free (p->w);
+}
+
+/* One timed product: a Linear of the candidate on the probe's tensors. */
+typedef struct
+{
+  SoraLinear *l;
+  GemmProbe *p;
+} GemmRun;
+
+static gboolean
+gemm_probe_run (gpointer run, GError **error)
+{
+  GemmRun *r = run;
+
+  return sora_op_linear (r->l, r->p->x, r->p->y, error) &&
+      sora_device_finish (r->l->dev, error);
+}
+
+static void
+gemm_probe_free (gpointer run)
+{
+  GemmRun *r = run;
+
+  sora_linear_free (r->l);
+  g_free (r);
+}
+
+static gpointer
+gemm_run_new (SoraLinear *l, GemmProbe *p)
+{
+  GemmRun *r;
+
+  if (l == NULL)
+    return NULL;
+  r = g_new (GemmRun, 1);
+  r->l = l;
+  r->p = p;
+  return r;
+}
+
+static gpointer
+tile_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  GemmProbe *p = data;
+  GemmTile tile;
+
+  sora_tune_parse_tile (dev, candidate, &tile);
+  return gemm_run_new (linear_new (dev, "gemm-probe", p->dtype, PROBE_N,
+                           PROBE_K, p->w, NULL, SORA_GEMM_TILED, &tile, error),
+      p);
+}
+
+static gboolean
+valid_backend (SoraDevice *dev, const char *value)
+{
+  return backend_from_string (value) != SORA_GEMM_AUTO;
+}
+
+static gpointer
+backend_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  GemmProbe *p = data;
+
+  return gemm_run_new (
+      sora_linear_new_full (dev, "gemm-probe", SORA_DTYPE_F32, PROBE_N, PROBE_K,
+          p->w, NULL, backend_from_string (candidate), error),
+      p);
+}
+
+static SoraTuneSpec
+gemm_spec (const char *name, const char *env,
+    gboolean (*valid) (SoraDevice *, const char *),
+    gpointer (*setup) (SoraDevice *, const char *, gpointer, GError **))
+{
+  return (SoraTuneSpec){ name, env, PROBE_SHAPE,
+    2.0 * PROBE_M * PROBE_N * PROBE_K, valid, gemm_probe_init, gemm_probe_clear,
+    setup, gemm_probe_run, gemm_probe_free };
+}
+
+char *
+sora_gemm_tile_name (SoraDevice *dev, SoraDType dtype)
+{
+  char *name = g_strdup_printf ("gemm-tile-%s", sora_dtype_name (dtype));
+  SoraTuneSpec spec =
+      gemm_spec (name, "SORA_GEMM_TILE", sora_tune_valid_tile, tile_setup);
+  char **candidates = sora_tune_tile_candidates (dev);
+  GemmProbe probe = { dtype };
+  char *value;
+
+  value =
+      sora_tune_choose (dev, &spec, (const char *const *)candidates, &probe);
+  g_strfreev (candidates);
+  g_free (name);
+  return value;
+}
+
+static GemmTile
+device_tile (SoraDevice *dev, SoraDType dtype)
+{
+  char *value = sora_gemm_tile_name (dev, dtype);
+  GemmTile tile;
+
+  sora_tune_parse_tile (dev, value, &tile);
+  g_free (value);
+  return tile;
 }
 
 SoraGemmBackend
 sora_gemm_backend (SoraDevice *dev)
 {
-  static gsize warned = 0;
-  SoraGemmBackend choice;
-  GError *error = NULL;
-  char *key, *path, *stored;
-  GKeyFile *kf;
+  /* Tiled first: the choice when neither can be timed. */
+  static const char *const candidates[] = { "tiled", "clblast", NULL };
+  SoraTuneSpec spec =
+      gemm_spec ("gemm-backend", "SORA_GEMM", valid_backend, backend_setup);
+  GemmProbe probe = { SORA_DTYPE_F32 };
+  char *value = sora_tune_choose (dev, &spec, candidates, &probe);
+  SoraGemmBackend backend = backend_from_string (value);
 
-  if (forced_backend (&choice, &error) && choice != SORA_GEMM_AUTO)
-    return choice;
-  /* Reached only by callers that asked for the name before any Linear,
-   * whose creation fails on it: once is enough. */
-  if (error && g_once_init_enter (&warned)) {
-    g_warning ("%s; ignored", error->message);
-    g_once_init_leave (&warned, 1);
-  }
-  g_clear_error (&error);
-
-  key = device_key (dev);
-  /* Held while measuring, so that concurrent first uses measure once. */
-  G_LOCK (choices);
-  if (choices == NULL)
-    choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  choice = GPOINTER_TO_INT (g_hash_table_lookup (choices, key));
-  if (choice == SORA_GEMM_AUTO) {
-    kf = g_key_file_new ();
-    path = choices_path ();
-    stored = g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, NULL)
-        ? g_key_file_get_string (kf, key, "backend", NULL)
-        : NULL;
-    choice = backend_from_string (stored);
-    if (choice == SORA_GEMM_AUTO)
-      choice = measure (dev, key);
-    g_hash_table_insert (choices, g_strdup (key), GINT_TO_POINTER (choice));
-    g_free (stored);
-    g_free (path);
-    g_key_file_free (kf);
-  }
-  G_UNLOCK (choices);
-  g_free (key);
-  return choice;
+  g_free (value);
+  return backend;
 }
 
 const char *

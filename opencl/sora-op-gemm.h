@@ -10,13 +10,11 @@ G_BEGIN_DECLS
 
 /* Where a Linear's product runs.
  *
- * SORA_GEMM_AUTO picks per device: $SORA_GEMM ("tiled" or "clblast") when
- * set, else the choice stored in sora_device_cache_dir ("choices")/gemm.ini
- * for this device and driver, else one measured on first use (both backends
- * timed on 512x1536x1536) and stored there.  f16 and bf16 weights always
- * use the tiled kernel: CLBlast has only an f32 path that every device can
- * run.  The tiled kernel's tile follows the device's preferred vector width;
- * $SORA_GEMM_TILE=MxN[xVW] overrides it (for tests and tuning). */
+ * SORA_GEMM_AUTO picks per device (sora-tune.h): $SORA_GEMM ("tiled" or
+ * "clblast") when set, else the choice stored for this device and driver,
+ * else one measured on first use (both backends timed on 512x1536x1536)
+ * and stored.  f16 and bf16 weights always use the tiled kernel: CLBlast
+ * has only an f32 path that every device can run. */
 typedef enum {
   SORA_GEMM_AUTO,
   SORA_GEMM_TILED, /* our register-tiled kernel, gemm.cl */
@@ -29,6 +27,13 @@ const char *sora_gemm_backend_to_string (SoraGemmBackend backend);
  * if nothing decided it yet. */
 SoraGemmBackend sora_gemm_backend (SoraDevice *dev);
 const char *sora_gemm_backend_name (SoraDevice *dev);
+
+/* The tiled kernel's tile for @dtype weights on @dev, "MxNxVW" (M rows x N
+ * columns, in vectors of VW): $SORA_GEMM_TILE=MxN[xVW] when set, else the
+ * one stored for this device and driver, else the fastest of the register
+ * tiles sora_tune_register_tiles() lists, timed on first use on
+ * 512x1536x1536 and stored.  A string to g_free. */
+char *sora_gemm_tile_name (SoraDevice *dev, SoraDType dtype);
 
 typedef struct _SoraLinear SoraLinear;
 

@@ -321,6 +321,36 @@ test_speed_long (void)
   check_speed (32760, 1, 4093);
 }
 
+/* Every tile the tuner may pick here and odd ones, through the override,
+ * on odd shapes: head dims that no vector divides, rows and keys past
+ * the tiles, bias and mask. */
+static void
+test_tiles (void)
+{
+  char **candidates = sora_attention_tile_candidates (sora_test_device ());
+  const char *odd[] = { "1x1x16", "5x2x64", NULL };
+  Case a = { 2, 37, 61, 2, 20, 1.0f, TRUE, TRUE };
+  Case b = { 1, 33, 33, 3, 5, 1.0f / sqrtf (5) };
+
+  for (guint set = 0; set < 2; set++) {
+    const char *const *tiles = set == 0 ? (const char *const *)candidates : odd;
+
+    for (guint i = 0; tiles[i]; i++) {
+      char *chosen;
+
+      g_setenv ("SORA_ATTENTION_TILE", tiles[i], TRUE);
+      chosen = sora_attention_tile_name (sora_test_device ());
+      g_assert_cmpstr (chosen, ==, tiles[i]);
+      g_free (chosen);
+      g_test_message ("tile %s", tiles[i]);
+      check_random (&a, "bias+mask");
+      check_random (&b, "self");
+    }
+  }
+  g_unsetenv ("SORA_ATTENTION_TILE");
+  g_strfreev (candidates);
+}
+
 static void
 test_errors (void)
 {
@@ -373,6 +403,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attention/slice-groups", test_slice_groups);
   g_test_add_func ("/attention/speed", test_speed);
   g_test_add_func ("/attention/speed-long", test_speed_long);
+  g_test_add_func ("/attention/tiles", test_tiles);
   g_test_add_func ("/attention/errors", test_errors);
   return g_test_run ();
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "sora-test-util.h"
+#include "sora-tune.h"
 
 /* fp32 sums of at most a few thousand products, compared with double sums:
  * the rounding error stays far below this. */
@@ -603,6 +604,46 @@ expect_error (SoraTensor *x, SoraTensor *cache, SoraTensor *w, SoraTensor *b,
   g_clear_error (&error);
 }
 
+/* Every tile the tuner may pick here, the tiles of other vector widths
+ * and odd ones, through the override: channels and pixels past the tiles,
+ * f32 and f16 weights. */
+static void
+test_tiles (void)
+{
+  char **candidates = sora_tune_tile_candidates (sora_test_device ());
+  const char *odd[] = { "6x32x16", "3x8x4", "5x24x8", NULL };
+  ConvCase c = { .cin = 17,
+    .cout = 19,
+    .t = 2,
+    .h = 5,
+    .w = 37,
+    .kt = 3,
+    .kh = 3,
+    .kw = 3,
+    .p = { 1, 1, 1, 2, 1, 1, 1, 1 },
+    .bias = TRUE };
+
+  for (guint set = 0; set < 2; set++) {
+    const char *const *tiles = set == 0 ? (const char *const *)candidates : odd;
+
+    for (guint i = 0; tiles[i]; i++) {
+      char *chosen;
+
+      g_setenv ("SORA_CONV_TILE", tiles[i], TRUE);
+      chosen = sora_conv_tile_name (sora_test_device (), SORA_DTYPE_F32);
+      g_assert_cmpstr (chosen, ==, tiles[i]);
+      g_free (chosen);
+      g_test_message ("tile %s", tiles[i]);
+      c.wdtype = SORA_DTYPE_F32;
+      check_conv (&c, "causal 3x3x3");
+      c.wdtype = SORA_DTYPE_F16;
+      check_conv (&c, "causal 3x3x3");
+    }
+  }
+  g_unsetenv ("SORA_CONV_TILE");
+  g_strfreev (candidates);
+}
+
 static void
 test_errors (void)
 {
@@ -655,6 +696,7 @@ main (int argc, char **argv)
   g_test_add_func ("/conv/cache-equivalence", test_cache_equivalence);
   g_test_add_func ("/conv/half-weights", test_half_weights);
   g_test_add_func ("/conv/speed", test_speed);
+  g_test_add_func ("/conv/tiles", test_tiles);
   g_test_add_func ("/conv/errors", test_errors);
   return g_test_run ();
 }

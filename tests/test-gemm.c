@@ -4,6 +4,9 @@
  */
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdio.h>
+
+#include "sora-tune.h"
 
 #include "sora-test-util.h"
 
@@ -182,12 +185,12 @@ test_backend_choice (void)
   g_unsetenv ("SORA_GEMM");
   name = sora_gemm_backend_name (sora_test_device ());
   g_test_message ("measured backend: %s", name);
-  path = g_build_filename (dir, "choices", "gemm.ini", NULL);
+  path = g_build_filename (dir, "choices", "tuning.ini", NULL);
   g_assert_true (g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &error));
   g_assert_no_error (error);
   groups = g_key_file_get_groups (kf, NULL);
   g_assert_nonnull (groups[0]);
-  stored = g_key_file_get_string (kf, groups[0], "backend", &error);
+  stored = g_key_file_get_string (kf, groups[0], "gemm-backend", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (stored, ==, name);
   /* Asked again, the same answer without measuring. */
@@ -317,27 +320,165 @@ test_batched (void)
       2, 1030, 9, 300, 1030 * 300, 300, 9 * 301, 301, 1030 * 9 + 1, 9);
 }
 
-/* The tiles other devices get (64 columns of 16-wide vectors, 8 of 4-wide)
+/* Every tile the tuner may pick here, the tiles of other vector widths
  * and odd ones, through the override. */
 static void
-test_other_tiles (void)
+test_tiles (void)
 {
-  const char *tiles[] = { "6x64x16", "3x8x4", "5x24x8", "1x16x16" };
+  char **candidates = sora_tune_tile_candidates (sora_test_device ());
+  const char *odd[] = { "6x64x16", "3x8x4", "5x24x8", "1x16x16", NULL };
 
-  for (guint i = 0; i < G_N_ELEMENTS (tiles); i++) {
-    g_setenv ("SORA_GEMM_TILE", tiles[i], TRUE);
-    g_test_message ("tile %s", tiles[i]);
-    for (guint s = 0; s < G_N_ELEMENTS (shapes); s += 2)
-      check_linear (SORA_DTYPE_F32, SORA_GEMM_TILED, 1, &shapes[s][0],
-          shapes[s][1], shapes[s][2], s % 4 == 0);
-    check_linear (SORA_DTYPE_F16, SORA_GEMM_TILED, 1, &shapes[3][0],
-        shapes[3][1], shapes[3][2], TRUE);
-    check_linear (SORA_DTYPE_BF16, SORA_GEMM_TILED, 1, &shapes[4][0],
-        shapes[4][1], shapes[4][2], FALSE);
-    check_batched (
-        3, 7, 65, 33, 7 * 36 + 5, 36, 65 * 34 + 2, 34, 7 * 69 + 3, 69);
+  for (guint set = 0; set < 2; set++) {
+    const char *const *tiles = set == 0 ? (const char *const *)candidates : odd;
+
+    for (guint i = 0; tiles[i]; i++) {
+      char *chosen;
+
+      g_setenv ("SORA_GEMM_TILE", tiles[i], TRUE);
+      chosen = sora_gemm_tile_name (sora_test_device (), SORA_DTYPE_F32);
+      g_assert_cmpstr (chosen, ==, tiles[i]);
+      g_free (chosen);
+      g_test_message ("tile %s", tiles[i]);
+      for (guint s = 0; s < G_N_ELEMENTS (shapes); s += 2)
+        check_linear (SORA_DTYPE_F32, SORA_GEMM_TILED, 1, &shapes[s][0],
+            shapes[s][1], shapes[s][2], s % 4 == 0);
+      check_linear (SORA_DTYPE_F16, SORA_GEMM_TILED, 1, &shapes[3][0],
+          shapes[3][1], shapes[3][2], TRUE);
+      check_linear (SORA_DTYPE_BF16, SORA_GEMM_TILED, 1, &shapes[4][0],
+          shapes[4][1], shapes[4][2], FALSE);
+      check_batched (
+          3, 7, 65, 33, 7 * 36 + 5, 36, 65 * 34 + 2, 34, 7 * 69 + 3, 69);
+    }
   }
   g_unsetenv ("SORA_GEMM_TILE");
+  g_strfreev (candidates);
+}
+
+/* Run in a subprocess, so that nothing is chosen in memory yet: prints the
+ * f32 tile the engine takes, with warnings not fatal (the parent checks
+ * them). */
+static void
+print_tile (void)
+{
+  char *tile;
+
+  g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  tile = sora_gemm_tile_name (sora_test_device (), SORA_DTYPE_F32);
+  printf ("tile=%s\n", tile);
+  g_free (tile);
+}
+
+/* The tile in a fresh process, and its stderr; the stored tile after. */
+static char *
+tile_in_subprocess (const char *ini, char **stored)
+{
+  GKeyFile *kf = g_key_file_new ();
+  char **groups;
+  char *out;
+
+  g_test_trap_subprocess ("/gemm/tuning-cache/subprocess", 0, 0);
+  g_test_trap_assert_passed ();
+  g_assert_true (g_key_file_load_from_file (kf, ini, G_KEY_FILE_NONE, NULL));
+  groups = g_key_file_get_groups (kf, NULL);
+  g_assert_nonnull (groups[0]);
+  *stored = g_key_file_get_string (kf, groups[0], "gemm-tile-f32", NULL);
+  g_assert_nonnull (*stored);
+  g_strfreev (groups);
+  g_key_file_free (kf);
+  out = g_strdup_printf ("tile=%s\n", *stored);
+  return out;
+}
+
+static void
+set_stored (const char *ini, const char *value)
+{
+  GKeyFile *kf = g_key_file_new ();
+  char **groups;
+
+  g_assert_true (g_key_file_load_from_file (kf, ini, G_KEY_FILE_NONE, NULL));
+  groups = g_key_file_get_groups (kf, NULL);
+  g_key_file_set_string (kf, groups[0], "gemm-tile-f32", value);
+  g_assert_true (g_key_file_save_to_file (kf, ini, NULL));
+  g_strfreev (groups);
+  g_key_file_free (kf);
+}
+
+/* Tuned once and stored; a new process reads the stored tile back (even
+ * one the tuner would not pick) without measuring; $SORA_GEMM_TILE wins
+ * over it; an invalid stored value or an unreadable file is reported and
+ * measured again, the file rewritten. */
+static void
+test_tuning_cache (void)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("sora-tune-XXXXXX", &error);
+  char *old = g_strdup (g_getenv ("SORA_CACHE_DIR"));
+  char *ini, *want, *stored;
+  char **candidates = sora_tune_tile_candidates (sora_test_device ());
+
+  g_assert_no_error (error);
+  g_setenv ("SORA_CACHE_DIR", dir, TRUE);
+  g_unsetenv ("SORA_GEMM_TILE");
+  ini = g_build_filename (dir, "choices", "tuning.ini", NULL);
+
+  /* Tuned: one of the candidates, stored with what was measured. */
+  want = tile_in_subprocess (ini, &stored);
+  g_test_trap_assert_stdout (want);
+  g_assert_true (g_strv_contains ((const char *const *)candidates, stored));
+  g_free (want);
+  g_free (stored);
+
+  /* Read back, not measured again: the tuner never picks 3x8x4. */
+  set_stored (ini, "3x8x4");
+  want = tile_in_subprocess (ini, &stored);
+  g_test_trap_assert_stdout ("tile=3x8x4\n");
+  g_free (want);
+  g_free (stored);
+
+  g_setenv ("SORA_GEMM_TILE", "5x24x8", TRUE);
+  want = tile_in_subprocess (ini, &stored);
+  g_test_trap_assert_stdout ("tile=5x24x8\n");
+  g_assert_cmpstr (stored, ==, "3x8x4");
+  g_free (want);
+  g_free (stored);
+  /* An invalid override is reported and ignored. */
+  g_setenv ("SORA_GEMM_TILE", "6x50", TRUE);
+  want = tile_in_subprocess (ini, &stored);
+  g_test_trap_assert_stdout ("tile=3x8x4\n");
+  g_test_trap_assert_stderr ("*SORA_GEMM_TILE=6x50 is not a valid*");
+  g_unsetenv ("SORA_GEMM_TILE");
+  g_free (want);
+  g_free (stored);
+
+  set_stored (ini, "0x0x16");
+  want = tile_in_subprocess (ini, &stored);
+  g_test_trap_assert_stdout (want);
+  g_test_trap_assert_stderr ("*stored gemm-tile-f32=0x0x16 is invalid*");
+  g_assert_true (g_strv_contains ((const char *const *)candidates, stored));
+  g_free (want);
+  g_free (stored);
+
+  g_assert_true (g_file_set_contents (ini, "[unclosed\n\x01=", -1, NULL));
+  want = tile_in_subprocess (ini, &stored);
+  g_test_trap_assert_stdout (want);
+  g_test_trap_assert_stderr ("*tuning: ignoring*");
+  g_assert_true (g_strv_contains ((const char *const *)candidates, stored));
+  g_free (want);
+  g_free (stored);
+
+  if (old)
+    g_setenv ("SORA_CACHE_DIR", old, TRUE);
+  else
+    g_unsetenv ("SORA_CACHE_DIR");
+  g_remove (ini);
+  g_free (ini);
+  ini = g_build_filename (dir, "choices", NULL);
+  g_rmdir (ini);
+  g_rmdir (dir);
+  g_free (ini);
+  g_free (old);
+  g_free (dir);
+  g_strfreev (candidates);
 }
 
 static void
@@ -405,7 +546,9 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm/clblast-f32", test_clblast_f32);
   g_test_add_func ("/gemm/3d", test_3d);
   g_test_add_func ("/gemm/batched", test_batched);
-  g_test_add_func ("/gemm/other-tiles", test_other_tiles);
+  g_test_add_func ("/gemm/tiles", test_tiles);
+  g_test_add_func ("/gemm/tuning-cache", test_tuning_cache);
+  g_test_add_func ("/gemm/tuning-cache/subprocess", print_tile);
   g_test_add_func ("/gemm/errors", test_errors);
   return g_test_run ();
 }

@@ -941,6 +941,50 @@ bench_model (Bench *b)
   g_free (tiny);
 }
 
+/* One tuned parameter: printed, recorded, freed. */
+static void
+print_param (Bench *b, const char *name, char *value)
+{
+  printf ("  %-16s %s\n", name, value);
+  if (b->json) {
+    json_builder_set_member_name (b->json, name);
+    json_builder_add_string_value (b->json, value);
+  }
+  g_free (value);
+}
+
+/* The tuned kernel parameters the benches run with, timed now when none
+ * are stored yet (so that no bench times the tuning). */
+static void
+print_tuning (Bench *b)
+{
+  static const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
+    SORA_DTYPE_BF16 };
+
+  printf ("tuned parameters (SORA_GEMM_TILE, SORA_ATTENTION_TILE, "
+          "SORA_CONV_TILE force them):\n");
+  if (b->json) {
+    json_builder_set_member_name (b->json, "tuning");
+    json_builder_begin_object (b->json);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++) {
+    char *name = g_strdup_printf ("gemm-tile-%s", sora_dtype_name (dtypes[i]));
+
+    print_param (b, name, sora_gemm_tile_name (b->dev, dtypes[i]));
+    g_free (name);
+  }
+  print_param (b, "attention-tile", sora_attention_tile_name (b->dev));
+  for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++) {
+    char *name = g_strdup_printf ("conv-tile-%s", sora_dtype_name (dtypes[i]));
+
+    print_param (b, name, sora_conv_tile_name (b->dev, dtypes[i]));
+    g_free (name);
+  }
+  if (b->json)
+    json_builder_end_object (b->json);
+  printf ("\n");
+}
+
 /* The benchmarks, in the order they run; each prints its own rows.  Add
  * other ops here. */
 static const struct
@@ -1036,11 +1080,9 @@ sora_tool_bench (int argc, char **argv)
   backend = sora_gemm_backend_name (b.dev);
   printf ("device: %s (%s)\ngemm backend chosen for it: %s\n%s"
           "times: best of up to 5 runs after one untimed run, rows of a table "
-          "interleaved\n\n",
+          "interleaved\n",
       info->name, info->driver_version, backend,
       quick ? "quick: small shapes\n" : "");
-  printf ("%-8s %-18s %-12s %10s %10s %8s\n", "bench", "shape (MxNxK)",
-      "backend", "ms", "GFLOP/s", "/OpenBLAS");
 
   if (json_path) {
     b.json = json_builder_new ();
@@ -1056,6 +1098,11 @@ sora_tool_bench (int argc, char **argv)
         b.json, openblas_sgemm ? "OpenBLAS (OPENBLAS_CORETYPE unset)" : "none");
     json_builder_set_member_name (b.json, "quick");
     json_builder_add_boolean_value (b.json, quick);
+  }
+  print_tuning (&b);
+  printf ("%-8s %-18s %-12s %10s %10s %8s\n", "bench", "shape (MxNxK)",
+      "backend", "ms", "GFLOP/s", "/OpenBLAS");
+  if (b.json) {
     json_builder_set_member_name (b.json, "rows");
     json_builder_begin_array (b.json);
   }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "sora-device.h"
+#include "sora-tune.h"
 #include "sora-tool.h"
 
 int
@@ -19,9 +20,25 @@ sora_tool_devices (int argc, char **argv)
     return 1;
   }
   for (guint i = 0; i < list->len; i++) {
-    char *report =
-        sora_device_info_report (&g_array_index (list, SoraDeviceInfo, i));
-    printf ("%s\n", report);
+    const SoraDeviceInfo *info = &g_array_index (list, SoraDeviceInfo, i);
+    char *report = sora_device_info_report (info);
+    char *tuned = sora_tune_report (info);
+
+    printf ("%s", report);
+    if (tuned) {
+      char **lines = g_strsplit (tuned, "\n", -1);
+      char *dir = sora_device_cache_dir ("choices");
+
+      printf ("  tuned (%s/tuning.ini):\n", dir);
+      g_free (dir);
+      for (guint l = 0; lines[l] && *lines[l]; l++)
+        printf ("    %s\n", lines[l]);
+      g_strfreev (lines);
+    } else {
+      printf ("  tuned parameters: none yet (timed on first use)\n");
+    }
+    printf ("\n");
+    g_free (tuned);
     g_free (report);
   }
   g_array_unref (list);

@@ -1,0 +1,310 @@
+/* gst-sora engine: kernel parameters chosen per device by timing
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sora-tune.h"
+
+/* Timed runs per candidate after the untimed one, interleaved across the
+ * candidates so that a change in a shared machine's load falls on all:
+ * at least MIN_ROUNDS, and more, up to MAX_ROUNDS, while a candidate's runs
+ * took under BUDGET_S in all.  The best run counts.  On 2 busy cores, 3
+ * runs of 20 ms picked GEMM tiles for f16 and bf16 that were 7-13% slower
+ * than the best; up to 7 picked the best for all three dtypes. */
+#define MIN_ROUNDS 2
+#define MAX_ROUNDS 7
+#define BUDGET_S 0.2
+
+/* Held while measuring, so that concurrent first uses measure once;
+ * recursive, as one parameter's probe may need another's (the GEMM
+ * backend probe runs the tiled kernel with its tuned tile). */
+static GRecMutex lock;
+static GHashTable *chosen; /* "device key\nname" -> value */
+
+/* "platform | device | driver", usable as a GKeyFile group name.  PoCL
+ * names its CPU devices after the LLVM target ("pthread-skylake-avx512-
+ * ..."), so hosts with other vector units get other keys. */
+static char *
+device_key (const SoraDeviceInfo *info)
+{
+  char *key = g_strdup_printf (
+      "%s | %s | %s", info->platform_name, info->name, info->driver_version);
+
+  g_strdelimit (key, "[]\n\r", '_');
+  return key;
+}
+
+static char *
+tuning_path (void)
+{
+  char *dir = sora_device_cache_dir ("choices");
+  char *path = g_build_filename (dir, "tuning.ini", NULL);
+
+  g_free (dir);
+  return path;
+}
+
+/* The stored choices; an unreadable file is left empty (the next store
+ * replaces it), and reported when @warn. */
+static GKeyFile *
+load_choices (gboolean warn)
+{
+  GKeyFile *kf = g_key_file_new ();
+  char *path = tuning_path ();
+  GError *error = NULL;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &error)) {
+    if (warn && !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      g_warning (
+          "tuning: ignoring %s (%s); measuring again", path, error->message);
+    g_error_free (error);
+    g_key_file_free (kf);
+    kf = g_key_file_new ();
+  }
+  g_free (path);
+  return kf;
+}
+
+/* Reads the file again just before writing, to keep what other processes
+ * stored meanwhile (an unreadable file was reported when read first). */
+static void
+store_choice (const char *key, const SoraTuneSpec *spec, const char *value,
+    const char *measured)
+{
+  GKeyFile *kf = load_choices (FALSE);
+  char *path = tuning_path ();
+  char *name = g_strdup_printf ("%s-gflops", spec->name);
+  GError *error = NULL;
+
+  g_key_file_set_string (kf, key, spec->name, value);
+  g_key_file_set_string (kf, key, name, measured);
+  g_free (name);
+  name = g_strdup_printf ("%s-probe", spec->name);
+  g_key_file_set_string (kf, key, name, spec->probe);
+  if (!g_key_file_save_to_file (kf, path, &error)) {
+    g_warning (
+        "tuning: cannot store %s in %s: %s", spec->name, path, error->message);
+    g_error_free (error);
+  }
+  g_free (name);
+  g_free (path);
+  g_key_file_free (kf);
+}
+
+/* Best seconds of one run per candidate into @best (negative where it
+ * cannot run); returns the index of the fastest, or -1 when none runs. */
+static int
+measure (SoraDevice *dev, const SoraTuneSpec *spec,
+    const char *const *candidates, gpointer data, double *best)
+{
+  guint n = g_strv_length ((char **)candidates);
+  gpointer *probes = g_new0 (gpointer, n);
+  double *spent = g_new0 (double, n);
+  GError *error = NULL;
+  int fastest = -1;
+
+  for (guint c = 0; c < n; c++) {
+    best[c] = -1;
+    probes[c] = spec->setup (dev, candidates[c], data, &error);
+    if (probes[c] && !spec->run (probes[c], &error))
+      g_clear_pointer (&probes[c], spec->free);
+    if (probes[c] == NULL) {
+      g_info ("tuning %s: %s cannot run: %s", spec->name, candidates[c],
+          error->message);
+      g_clear_error (&error);
+    } else {
+      best[c] = G_MAXDOUBLE;
+    }
+  }
+  for (int round = 0; round < MAX_ROUNDS; round++)
+    for (guint c = 0; c < n; c++) {
+      gint64 t0 = g_get_monotonic_time ();
+      double s;
+
+      if (probes[c] == NULL || (round >= MIN_ROUNDS && spent[c] >= BUDGET_S))
+        continue;
+      if (!spec->run (probes[c], &error)) {
+        g_info ("tuning %s: %s failed: %s", spec->name, candidates[c],
+            error->message);
+        g_clear_error (&error);
+        g_clear_pointer (&probes[c], spec->free);
+        best[c] = -1;
+        continue;
+      }
+      s = (g_get_monotonic_time () - t0) / 1e6;
+      best[c] = MIN (best[c], s);
+      spent[c] += s;
+    }
+  for (guint c = 0; c < n; c++) {
+    if (probes[c] && (fastest < 0 || best[c] < best[fastest]))
+      fastest = c;
+    g_clear_pointer (&probes[c], spec->free);
+  }
+  g_free (probes);
+  g_free (spent);
+  return fastest;
+}
+
+/* Times the candidates and stores the winner; the first candidate when
+ * none runs (its own error will show on use), then not stored. */
+static char *
+tune (SoraDevice *dev, const char *key, const SoraTuneSpec *spec,
+    const char *const *candidates, gpointer data)
+{
+  guint n = g_strv_length ((char **)candidates);
+  double *best = g_new (double, n);
+  GString *measured = g_string_new (NULL);
+  int fastest = -1;
+  char *value;
+
+  for (guint c = 0; c < n; c++)
+    best[c] = -1;
+  if (spec->init (dev, data))
+    fastest = measure (dev, spec, candidates, data, best);
+  spec->clear (data);
+
+  for (guint c = 0; c < n; c++)
+    g_string_append_printf (measured, "%s%s:%.1f", c ? " " : "", candidates[c],
+        best[c] > 0 ? spec->flops / best[c] / 1e9 : 0);
+  g_info ("tuning %s on %s (GFLOP/s on %s): %s", spec->name, key, spec->probe,
+      measured->str);
+  if (fastest < 0) {
+    g_warning ("tuning %s: no candidate ran on %s; using %s", spec->name, key,
+        candidates[0]);
+    value = g_strdup (candidates[0]);
+  } else {
+    value = g_strdup (candidates[fastest]);
+    store_choice (key, spec, value, measured->str);
+  }
+  g_string_free (measured, TRUE);
+  g_free (best);
+  return value;
+}
+
+/* The stored value, or NULL (with a warning when it is invalid). */
+static char *
+stored_choice (SoraDevice *dev, const char *key, const SoraTuneSpec *spec)
+{
+  GKeyFile *kf = load_choices (TRUE);
+  char *value = g_key_file_get_string (kf, key, spec->name, NULL);
+
+  if (value && !spec->valid (dev, value)) {
+    g_warning ("tuning: stored %s=%s is invalid for %s; measuring again",
+        spec->name, value, key);
+    g_clear_pointer (&value, g_free);
+  }
+  g_key_file_free (kf);
+  return value;
+}
+
+char *
+sora_tune_choose (SoraDevice *dev, const SoraTuneSpec *spec,
+    const char *const *candidates, gpointer data)
+{
+  const char *env = spec->env ? g_getenv (spec->env) : NULL;
+  char *key, *entry, *value;
+
+  if (env != NULL && *env != '\0') {
+    if (spec->valid (dev, env))
+      return g_strdup (env);
+    g_warning (
+        "%s=%s is not a valid %s here; ignored", spec->env, env, spec->name);
+  }
+
+  key = device_key (sora_device_get_info (dev));
+  entry = g_strdup_printf ("%s\n%s", key, spec->name);
+  g_rec_mutex_lock (&lock);
+  if (chosen == NULL)
+    chosen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  value = g_strdup (g_hash_table_lookup (chosen, entry));
+  if (value == NULL) {
+    value = stored_choice (dev, key, spec);
+    if (value == NULL)
+      value = tune (dev, key, spec, candidates, data);
+    g_hash_table_insert (chosen, g_strdup (entry), g_strdup (value));
+  }
+  g_rec_mutex_unlock (&lock);
+  g_free (entry);
+  g_free (key);
+  return value;
+}
+
+int
+sora_tune_vector_width (SoraDevice *dev)
+{
+  guint width = sora_device_get_info (dev)->preferred_float_width;
+
+  return width >= 16 ? 16 : width >= 8 ? 8 : 4;
+}
+
+guint
+sora_tune_register_tiles (
+    SoraDevice *dev, SoraRegTile tiles[SORA_MAX_REG_TILES])
+{
+  static const int rows[] = { 4, 6, 8, 12 };
+  int vw = sora_tune_vector_width (dev);
+  int regs = vw >= 16 ? 32 : 16;
+  guint n = 0;
+
+  for (guint r = 0; r < G_N_ELEMENTS (rows); r++)
+    for (int nv = 1; nv <= 4; nv++) {
+      int acc = rows[r] * nv;
+
+      if (acc + nv + 1 <= regs && 2 * acc >= regs && n < SORA_MAX_REG_TILES)
+        tiles[n++] = (SoraRegTile){ rows[r], nv, vw };
+    }
+  return n;
+}
+
+gboolean
+sora_tune_parse_tile (SoraDevice *dev, const char *s, SoraTile *tile)
+{
+  *tile = (SoraTile){ 0, 0, sora_tune_vector_width (dev) };
+  return s[strspn (s, "0123456789x")] == '\0' &&
+      sscanf (s, "%dx%dx%d", &tile->m, &tile->n, &tile->vw) >= 2 &&
+      tile->m > 0 && tile->m <= 16 &&
+      (tile->vw == 4 || tile->vw == 8 || tile->vw == 16) && tile->n > 0 &&
+      tile->n % tile->vw == 0 && tile->n / tile->vw <= 8;
+}
+
+gboolean
+sora_tune_valid_tile (SoraDevice *dev, const char *value)
+{
+  SoraTile tile;
+
+  return sora_tune_parse_tile (dev, value, &tile);
+}
+
+char **
+sora_tune_tile_candidates (SoraDevice *dev)
+{
+  SoraRegTile reg[SORA_MAX_REG_TILES];
+  guint n = sora_tune_register_tiles (dev, reg);
+  char **candidates = g_new0 (char *, n + 1);
+
+  for (guint i = 0; i < n; i++)
+    candidates[i] = g_strdup_printf (
+        "%dx%dx%d", reg[i].m, reg[i].nv * reg[i].vw, reg[i].vw);
+  return candidates;
+}
+
+char *
+sora_tune_report (const SoraDeviceInfo *info)
+{
+  GKeyFile *kf = load_choices (TRUE);
+  char *key = device_key (info);
+  char **names = g_key_file_get_keys (kf, key, NULL, NULL);
+  GString *report = g_string_new (NULL);
+
+  for (guint i = 0; names && names[i]; i++) {
+    char *value = g_key_file_get_string (kf, key, names[i], NULL);
+
+    g_string_append_printf (report, "%s = %s\n", names[i], value);
+    g_free (value);
+  }
+  g_strfreev (names);
+  g_free (key);
+  g_key_file_free (kf);
+  return g_string_free (report, report->len == 0);
+}

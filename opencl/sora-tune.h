@@ -1,0 +1,85 @@
+/* gst-sora engine: kernel parameters chosen per device by timing
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __SORA_TUNE_H__
+#define __SORA_TUNE_H__
+
+#include "sora-device.h"
+
+G_BEGIN_DECLS
+
+/* One tunable parameter of an op.  Its values are short strings the op
+ * parses ("tiled", "6x64x16").  When measuring, @init makes the probe's
+ * inputs in the op's @data (FALSE, with a warning, when it cannot),
+ * @setup prepares one timed run of a candidate (kernels built) and
+ * returns NULL with @error when the candidate cannot run on the device,
+ * @run runs it and returns when the device is done, and @clear frees
+ * what @init made (also after a failed @init). */
+typedef struct
+{
+  const char *name; /* the cache entry: "gemm-tile-f16" */
+  const char *env; /* forces the value when set and valid */
+  const char *probe; /* the probe's shape, recorded with the choice */
+  double flops; /* of one probe run */
+  gboolean (*valid) (SoraDevice *dev, const char *value);
+  gboolean (*init) (SoraDevice *dev, gpointer data);
+  void (*clear) (gpointer data);
+  gpointer (*setup) (
+      SoraDevice *dev, const char *candidate, gpointer data, GError **error);
+  gboolean (*run) (gpointer run, GError **error);
+  void (*free) (gpointer run);
+} SoraTuneSpec;
+
+/* The value of @spec on @dev: $env when it is set and valid (else a
+ * warning); else the value stored for this device and driver in
+ * sora_device_cache_dir ("choices")/tuning.ini; else the fastest of
+ * @candidates (NULL-terminated, a fixed set per device, never derived
+ * from the data), each set up, run once untimed, then timed in
+ * interleaved rounds; the winner is then stored.  An unreadable file or
+ * invalid stored value is ignored with a warning and the file rewritten.
+ * Returns a string to g_free. */
+char *sora_tune_choose (SoraDevice *dev, const SoraTuneSpec *spec,
+    const char *const *candidates, gpointer data);
+
+/* A register tile: m rows x nv vectors of vw floats. */
+typedef struct
+{
+  int m, nv, vw;
+} SoraRegTile;
+
+#define SORA_MAX_REG_TILES 16
+
+/* The register tiles worth timing on @dev, the widest preferred vector
+ * width (4, 8 or 16) first: those whose m·nv accumulators, nv operand
+ * vectors and one broadcast fit the vector registers (32 at width 16, as
+ * AVX-512; else 16, as AVX2) and fill at least half of them (fewer leave
+ * FMA latency exposed).  Returns how many were written to @tiles. */
+guint sora_tune_register_tiles (
+    SoraDevice *dev, SoraRegTile tiles[SORA_MAX_REG_TILES]);
+
+/* A GEMM-like kernel's tile: m rows x n columns, in vectors of vw. */
+typedef struct
+{
+  int m, n, vw;
+} SoraTile;
+
+/* Parses "MxN[xVW]": VW 4, 8 or 16 dividing N, the device's preferred
+ * width when left out; at most 16 rows and 8 vectors (a kernel's
+ * accumulators). */
+gboolean sora_tune_parse_tile (SoraDevice *dev, const char *s, SoraTile *tile);
+gboolean sora_tune_valid_tile (SoraDevice *dev, const char *value);
+
+/* Those tiles as "MxNxVW" (N = nv·vw columns), the candidates of the GEMM
+ * and convolution tiles; a NULL-terminated array to g_strfreev. */
+char **sora_tune_tile_candidates (SoraDevice *dev);
+
+/* The preferred float width rounded to 4, 8 or 16. */
+int sora_tune_vector_width (SoraDevice *dev);
+
+/* What is stored for the device @info describes, one "name = value
+ * (GFLOP/s on probe)" line each, or NULL when nothing is yet. */
+char *sora_tune_report (const SoraDeviceInfo *info);
+
+G_END_DECLS
+
+#endif /* __SORA_TUNE_H__ */
