@@ -7,15 +7,21 @@
 #include "sora-test-engine.h"
 
 SoraEngine *
-sora_test_open_tiny (void)
+sora_test_open_fixture (const char *name)
 {
   GError *error = NULL;
-  char *dir = sora_test_fixture ("wan-tiny");
+  char *dir = sora_test_fixture (name);
   SoraEngine *engine = sora_engine_open (dir, NULL, NULL, &error);
 
   g_assert_no_error (error);
   g_free (dir);
   return engine;
+}
+
+SoraEngine *
+sora_test_open_tiny (void)
+{
+  return sora_test_open_fixture ("wan-tiny");
 }
 
 void

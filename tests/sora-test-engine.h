@@ -9,7 +9,9 @@
 
 G_BEGIN_DECLS
 
-/* tests/fixtures/wan-tiny on the device under test. */
+/* tests/fixtures/NAME on the device under test. */
+SoraEngine *sora_test_open_fixture (const char *name);
+/* tests/fixtures/wan-tiny on it. */
 SoraEngine *sora_test_open_tiny (void);
 
 /* What a run hands its callbacks: the f32 frames as diffusers' "np" output

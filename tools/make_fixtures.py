@@ -4,12 +4,25 @@ diffusers/transformers classes, saved as diffusers-layout model folders, and
 the reference outputs our engine must reproduce.
 
     python3 -m venv .venv && .venv/bin/pip install -r tools/requirements-fixtures.txt
-    .venv/bin/python tools/make_fixtures.py [schedulers]
+    .venv/bin/python tools/make_fixtures.py [TARGET...]
+
+TARGETs (all when none is named): tiny, wide, schedulers, extend,
+real-extents.
 
 Writes (all committed, so CI never needs torch):
   tests/fixtures/wan-tiny/            WanPipeline.from_pretrained loads it (f32)
   tests/fixtures/wan-tiny-f16/        the same weights stored as f16
   tests/fixtures/wan-tiny-bf16/       ... and as bf16
+  tests/fixtures/wan-tiny-real-extents/
+        Wan2.1's extents with tiny widths: a DiT of one block with
+        rope_max_seq_len 1024 (so any size Wan makes, up to 1920x1088 and
+        81 frames) and a VAE of wan-tiny's shape (Wan's 8x spatial and 4x
+        temporal factors) 8 channels wide; wan-tiny's text encoder,
+        tokenizer and scheduler, linked
+  tests/fixtures/reference/real-extents-*.safetensors
+        WanPipeline at those sizes and the VAE at 832x480, on inputs from
+        the recipe generator (below); only every stride-th output value, as
+        the whole outputs are far too big for git
   tests/fixtures/reference/tiny-*.safetensors
         inputs, outputs and intermediate points of each component
   tests/fixtures/reference/wide-*.safetensors + wide-recipe.json
@@ -142,12 +155,13 @@ def tiny_text_encoder(vocab):
     return UMT5EncoderModel(config).eval()
 
 
-def tiny_transformer():
+def tiny_transformer(num_layers=2, rope_max_seq_len=32):
     return WanTransformer3DModel(
         patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
         in_channels=16, out_channels=16, text_dim=32, freq_dim=256,
-        ffn_dim=32, num_layers=2, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", rope_max_seq_len=32).eval()
+        ffn_dim=32, num_layers=num_layers, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=rope_max_seq_len).eval()
 
 
 def wide_transformer():
@@ -158,9 +172,9 @@ def wide_transformer():
         qk_norm="rms_norm_across_heads").eval()
 
 
-def tiny_vae():
-    return AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1],
-                            num_res_blocks=1,
+def tiny_vae(base_dim=3):
+    return AutoencoderKLWan(base_dim=base_dim, z_dim=16,
+                            dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                             temperal_downsample=[False, True, True]).eval()
 
 
@@ -383,6 +397,78 @@ def make_wide():
                    "tensors": recipe}, f, indent=1, default=json_default)
 
 
+# --- real extents ----------------------------------------------------------------
+REAL = "wan-tiny-real-extents"
+# Wan2.1's sizes (width, height, frames): 480p and 720p at lengths that keep
+# the test quick, the largest frame and a one-patch-wide strip of it.
+REAL_SIZES = ((832, 480, 81), (1280, 720, 17), (1920, 1088, 5), (16, 1088, 5))
+# About this many output values of each are kept (see sampled).
+REAL_SAMPLES = 16384
+# Unit-variance uniform inputs: recipe_values (name, n, REAL_SCALE, 0).
+REAL_SCALE = 1.75
+
+
+def recipe_tensor(name, shape):
+    return torch.from_numpy(
+        recipe_values(name, int(np.prod(shape)), REAL_SCALE, 0.0)
+    ).reshape(shape)
+
+
+def sampled(values, prefix):
+    """Every stride-th value of @values (flattened), the stride the first
+    prime that keeps at most REAL_SAMPLES: a prime, so that the samples
+    wander over rows, columns, channels and frames."""
+    flat = values.flatten()
+    stride = max(2, -(-flat.numel() // REAL_SAMPLES))
+    while any(stride % d == 0 for d in range(2, int(stride ** 0.5) + 1)):
+        stride += 1
+    return {prefix + "stride": torch.tensor([float(stride)]),
+            prefix + "samples": flat[::stride].clone()}
+
+
+def make_real_extents():
+    tiny = os.path.join(FIXTURES, "wan-tiny")
+    folder = os.path.join(FIXTURES, REAL)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    # Wider than wan-tiny's VAE: with 3 channels its RMS norms of near-zero
+    # vectors make big frames chaotic (a 1e-5 change of the latents moves
+    # some pixels by 0.5, so f32 rounding alone fails any parity bound);
+    # with 8 a 1e-4 change moves them by 1e-3.
+    for name, model, seed in (
+            ("transformer", tiny_transformer(num_layers=1,
+                                             rope_max_seq_len=1024), 4),
+            ("vae", tiny_vae(base_dim=8), 5)):
+        randomize(model, seed)
+        model.save_pretrained(os.path.join(folder, name),
+                              safe_serialization=True)
+    shutil.copy(os.path.join(tiny, "model_index.json"), folder)
+    for part in ("scheduler", "text_encoder", "tokenizer"):
+        os.symlink(os.path.join("..", "wan-tiny", part),
+                   os.path.join(folder, part))
+    pipe = WanPipeline.from_pretrained(folder).to(torch.float32)
+
+    out = {}
+    for width, height, frames in REAL_SIZES:
+        key = "%dx%dx%d" % (width, height, frames)
+        shape = (1, 16, (frames - 1) // 4 + 1, height // 8, width // 8)
+        video = pipe(prompt="a red fox in snow", height=height, width=width,
+                     num_frames=frames, num_inference_steps=1,
+                     guidance_scale=1.0,
+                     latents=recipe_tensor("real/" + key, shape),
+                     output_type="np", max_sequence_length=16).frames[0]
+        out.update(sampled(torch.from_numpy(video), key + "/"))
+    save(os.path.join(REF, "real-extents-pipeline.safetensors"), out)
+
+    vae = pipe.vae
+    mean = torch.tensor(vae.config.latents_mean).view(1, 16, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std).view(1, 16, 1, 1, 1)
+    z = recipe_tensor("real/vae/832x480x5", (1, 16, 2, 60, 104))
+    video = vae.decode(z * std + mean, return_dict=False)[0]
+    save(os.path.join(REF, "real-extents-vae.safetensors"),
+         sampled(video, "832x480x5/"))
+
+
 # --- schedulers ------------------------------------------------------------------
 def scheduler_run(sched, steps, g, prefix):
     """Runs @sched for @steps on a small latent with a fake model whose
@@ -504,12 +590,20 @@ def make_scheduler_references():
         f.write("\n")
 
 
-if __name__ == "__main__":
-    # "schedulers": only the scheduler fixtures (seconds, no models).
-    if sys.argv[1:] == ["schedulers"]:
-        make_scheduler_references()
-        sys.exit(0)
-    make_tiny()
-    make_wide()
-    make_scheduler_references()
+def make_extend_reference():
     save(os.path.join(REF, "tiny-extend.safetensors"), extend_reference())
+
+
+# In this order: make_real_extents and the extend reference use wan-tiny.
+TARGETS = {"tiny": make_tiny, "wide": make_wide,
+           "schedulers": make_scheduler_references,
+           "extend": make_extend_reference,
+           "real-extents": make_real_extents}
+
+if __name__ == "__main__":
+    # Some of them, named on the command line, else all.
+    for target in sys.argv[1:] or TARGETS:
+        if target not in TARGETS:
+            sys.exit("unknown target %s: not one of %s"
+                     % (target, ", ".join(TARGETS)))
+        TARGETS[target]()
