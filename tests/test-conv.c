@@ -650,17 +650,18 @@ test_errors (void)
   GError *error = NULL;
   SoraDevice *dev = sora_test_device ();
   SoraConv3dParams p = { 1, 1, 1, 2, 1, 1, 1, 1 }, p0 = p;
-  SoraTensor *x =
-      sora_tensor_new_v (dev, "x", SORA_DTYPE_F32, &error, 4, 3, 2, 7, 9);
-  SoraTensor *w =
-      sora_tensor_new_v (dev, "w", SORA_DTYPE_F32, &error, 5, 5, 3, 3, 3, 3);
-  SoraTensor *w4 =
-      sora_tensor_new_v (dev, "w4", SORA_DTYPE_F32, &error, 5, 5, 4, 3, 3, 3);
-  SoraTensor *cache =
-      sora_tensor_new_v (dev, "cache", SORA_DTYPE_F32, &error, 4, 3, 1, 7, 8);
-  SoraTensor *b = sora_tensor_new_v (dev, "b", SORA_DTYPE_F32, &error, 1, 4);
-  SoraTensor *y =
-      sora_tensor_new_v (dev, "y", SORA_DTYPE_F32, &error, 4, 5, 2, 7, 8);
+  SoraTensor *x = sora_tensor_new_v (dev, "x", SORA_DTYPE_F32, &error, 4,
+      (gsize)3, (gsize)2, (gsize)7, (gsize)9);
+  SoraTensor *w = sora_tensor_new_v (dev, "w", SORA_DTYPE_F32, &error, 5,
+      (gsize)5, (gsize)3, (gsize)3, (gsize)3, (gsize)3);
+  SoraTensor *w4 = sora_tensor_new_v (dev, "w4", SORA_DTYPE_F32, &error, 5,
+      (gsize)5, (gsize)4, (gsize)3, (gsize)3, (gsize)3);
+  SoraTensor *cache = sora_tensor_new_v (dev, "cache", SORA_DTYPE_F32, &error,
+      4, (gsize)3, (gsize)1, (gsize)7, (gsize)8);
+  SoraTensor *b =
+      sora_tensor_new_v (dev, "b", SORA_DTYPE_F32, &error, 1, (gsize)4);
+  SoraTensor *y = sora_tensor_new_v (dev, "y", SORA_DTYPE_F32, &error, 4,
+      (gsize)5, (gsize)2, (gsize)7, (gsize)8);
 
   g_assert_no_error (error);
   expect_error (x, NULL, w, NULL, &p, y,

@@ -72,9 +72,10 @@ test_memory_accounting (void)
   SoraTensor *a, *b;
 
   sora_device_reset_peak (dev);
-  a = sora_tensor_new_v (dev, "a", SORA_DTYPE_F32, &error, 2, 100, 10);
+  a = sora_tensor_new_v (
+      dev, "a", SORA_DTYPE_F32, &error, 2, (gsize)100, (gsize)10);
   g_assert_no_error (error);
-  b = sora_tensor_new_v (dev, "b", SORA_DTYPE_BF16, &error, 1, 7);
+  b = sora_tensor_new_v (dev, "b", SORA_DTYPE_BF16, &error, 1, (gsize)7);
   g_assert_no_error (error);
   g_assert_cmpuint (sora_device_bytes_current (dev), ==, before + 4000 + 14);
   sora_tensor_free (a);

@@ -473,10 +473,10 @@ test_errors (void)
 {
   SoraModelFolder *folder;
   SoraWanVae *vae = open_vae ("wan-tiny", &folder);
-  SoraTensor *z = sora_tensor_new_v (
-      sora_test_device (), "z8", SORA_DTYPE_F32, NULL, 4, 8, 1, 3, 5);
-  SoraTensor *v = sora_tensor_new_v (
-      sora_test_device (), "video4", SORA_DTYPE_F32, NULL, 4, 3, 4, 16, 16);
+  SoraTensor *z = sora_tensor_new_v (sora_test_device (), "z8", SORA_DTYPE_F32,
+      NULL, 4, (gsize)8, (gsize)1, (gsize)3, (gsize)5);
+  SoraTensor *v = sora_tensor_new_v (sora_test_device (), "video4",
+      SORA_DTYPE_F32, NULL, 4, (gsize)3, (gsize)4, (gsize)16, (gsize)16);
   GError *error = NULL;
   Collect c = { 0 };
 
