@@ -251,7 +251,7 @@ sora_tune_register_tiles (
     for (int nv = 1; nv <= 4; nv++) {
       int acc = rows[r] * nv;
 
-      if (acc + nv + 1 <= regs && 2 * acc >= regs && n < SORA_MAX_REG_TILES)
+      if (acc + nv + 1 <= regs && 4 * acc >= 3 * regs && n < SORA_MAX_REG_TILES)
         tiles[n++] = (SoraRegTile){ rows[r], nv, vw };
     }
   return n;

@@ -52,8 +52,12 @@ typedef struct
 /* The register tiles worth timing on @dev, the widest preferred vector
  * width (4, 8 or 16) first: those whose m·nv accumulators, nv operand
  * vectors and one broadcast fit the vector registers (32 at width 16, as
- * AVX-512; else 16, as AVX2) and fill at least half of them (fewer leave
- * FMA latency exposed).  Returns how many were written to @tiles. */
+ * AVX-512; else 16, as AVX2) and fill at least three quarters of them:
+ * 6x4, 8x3 and 12x2 vectors at width 16 (6x4 was the hand-tuned AVX-512
+ * tile), 4x3, 6x2 and 12x1 at width 8 (6x2 the AVX2 one).  Tiles filling
+ * half measured 2-25% slower on AVX-512, and each candidate is a kernel
+ * to compile on first use (the cold start).  Returns how many were written
+ * to @tiles. */
 guint sora_tune_register_tiles (
     SoraDevice *dev, SoraRegTile tiles[SORA_MAX_REG_TILES]);
 
