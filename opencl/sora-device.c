@@ -37,6 +37,26 @@ query_device_uint (cl_device_id id, cl_device_info param)
   return v;
 }
 
+/* The float vector width that sizes the gemm, conv and attention tiles.
+ * $SORA_VECTOR_WIDTH (4, 8 or 16) overrides the device's: valgrind hides
+ * AVX-512, so PoCL reports 8 there and 16 natively, and a native run builds
+ * the kernels a valgrind run needs only with the same tiles
+ * (tests/check/run-valgrind.sh). */
+static guint
+preferred_float_width (cl_device_id id)
+{
+  const char *env = g_getenv ("SORA_VECTOR_WIDTH");
+  guint width = query_device_uint (id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT);
+
+  if (env == NULL)
+    return width;
+  if (g_strcmp0 (env, "4") == 0 || g_strcmp0 (env, "8") == 0 ||
+      g_strcmp0 (env, "16") == 0)
+    return (guint)g_ascii_strtoull (env, NULL, 10);
+  g_warning ("SORA_VECTOR_WIDTH=%s ignored: not 4, 8 or 16", env);
+  return width;
+}
+
 static void
 fill_info (SoraDeviceInfo *info, cl_platform_id platform, cl_device_id id,
     guint pi, guint di)
@@ -76,8 +96,7 @@ fill_info (SoraDeviceInfo *info, cl_platform_id platform, cl_device_id id,
   info->max_alloc = query_device_ulong (id, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
   clGetDeviceInfo (id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof (wg), &wg, NULL);
   info->max_work_group = wg;
-  info->preferred_float_width =
-      query_device_uint (id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT);
+  info->preferred_float_width = preferred_float_width (id);
   extensions = query_device_string (id, CL_DEVICE_EXTENSIONS);
   info->has_fp16 = strstr (extensions, "cl_khr_fp16") != NULL;
   g_free (extensions);
