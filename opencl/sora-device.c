@@ -56,6 +56,26 @@ query_work_item_sizes (cl_device_id id, gsize sizes[3])
   g_free (all);
 }
 
+/* The float vector width that sizes the gemm, conv and attention tiles.
+ * $SORA_VECTOR_WIDTH (4, 8 or 16) overrides the device's: valgrind hides
+ * AVX-512, so PoCL reports 8 there and 16 natively, and a native run builds
+ * the kernels a valgrind run needs only with the same tiles
+ * (tests/check/run-valgrind.sh). */
+static guint
+preferred_float_width (cl_device_id id)
+{
+  const char *env = g_getenv ("SORA_VECTOR_WIDTH");
+  guint width = query_device_uint (id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT);
+
+  if (env == NULL)
+    return width;
+  if (g_strcmp0 (env, "4") == 0 || g_strcmp0 (env, "8") == 0 ||
+      g_strcmp0 (env, "16") == 0)
+    return (guint)g_ascii_strtoull (env, NULL, 10);
+  g_warning ("SORA_VECTOR_WIDTH=%s ignored: not 4, 8 or 16", env);
+  return width;
+}
+
 static void
 fill_info (SoraDeviceInfo *info, cl_platform_id platform, cl_device_id id,
     guint pi, guint di)
@@ -96,8 +116,7 @@ fill_info (SoraDeviceInfo *info, cl_platform_id platform, cl_device_id id,
   clGetDeviceInfo (id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof (wg), &wg, NULL);
   info->max_work_group = wg;
   query_work_item_sizes (id, info->max_work_item);
-  info->preferred_float_width =
-      query_device_uint (id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT);
+  info->preferred_float_width = preferred_float_width (id);
   extensions = query_device_string (id, CL_DEVICE_EXTENSIONS);
   info->has_fp16 = strstr (extensions, "cl_khr_fp16") != NULL;
   g_free (extensions);

@@ -79,18 +79,32 @@ wait_messages (GstElement *pipeline, GstMessageType type, guint n)
   gst_object_unref (bus);
 }
 
+/* The running test's pipeline, stopped by the teardown even after a failed
+ * check: with CK_FORK=no (valgrind) the process would otherwise exit while
+ * a streaming thread still compiles kernels in PoCL, and LLVM's exit-time
+ * destructors crash it (SIGSEGV) after the failure was reported. */
+static GstElement *under_test;
+
+static void
+stop_pipeline (void)
+{
+  if (under_test == NULL)
+    return;
+  gst_element_set_state (under_test, GST_STATE_NULL);
+  gst_clear_object (&under_test);
+}
+
 /* A pipeline that has made one whole clip: kernels compile when first used
  * (about 40 s for all of them on 2 cores with a cold cache, far longer
  * under valgrind), which is not a hang, so the cycles start warm. */
 static GstElement *
-new_warm_pipeline (void)
+start_warm_pipeline (void)
 {
-  GstElement *pipeline = new_pipeline ();
-
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  wait_messages (pipeline, GST_MESSAGE_EOS, 1);
-  set_state_timed (pipeline, GST_STATE_NULL);
-  return pipeline;
+  under_test = new_pipeline ();
+  gst_element_set_state (under_test, GST_STATE_PLAYING);
+  wait_messages (under_test, GST_MESSAGE_EOS, 1);
+  set_state_timed (under_test, GST_STATE_NULL);
+  return under_test;
 }
 
 /* Where cycle @i stops the element: at once, after the model loaded, after
@@ -115,7 +129,7 @@ wait_for_cycle_point (GstElement *pipeline, guint i)
 
 GST_START_TEST (test_playing_null_cycles)
 {
-  GstElement *pipeline = new_warm_pipeline ();
+  GstElement *pipeline = start_warm_pipeline ();
   gint64 worst = 0, dt;
   guint i, n = n_cycles ();
 
@@ -127,14 +141,13 @@ GST_START_TEST (test_playing_null_cycles)
   }
   g_test_message (
       "%u PLAYING->NULL cycles, slowest PLAYING->NULL %.3f s", n, worst / 1e6);
-  gst_object_unref (pipeline);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_paused_ready_cycles)
 {
-  GstElement *pipeline = new_warm_pipeline ();
+  GstElement *pipeline = start_warm_pipeline ();
   gint64 worst = 0, dt;
   guint i, n = n_cycles ();
 
@@ -155,7 +168,6 @@ GST_START_TEST (test_paused_ready_cycles)
   set_state_timed (pipeline, GST_STATE_NULL);
   g_test_message (
       "%u PAUSED->READY cycles, slowest PAUSED->READY %.3f s", n, worst / 1e6);
-  gst_object_unref (pipeline);
 }
 
 GST_END_TEST;
@@ -167,6 +179,7 @@ sorasrc_stress_suite (void)
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, NULL, stop_pipeline);
   tcase_add_test (tc, test_playing_null_cycles);
   tcase_add_test (tc, test_paused_ready_cycles);
   return s;
