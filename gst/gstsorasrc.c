@@ -131,7 +131,7 @@ enum {
 
 /* The engine converts to YUV with BT.709 limited range: say so. */
 #define SORA_SIZE_FPS                                                          \
-  "width = (int) [ 16, 4096 ], height = (int) [ 16, 4096 ], "                  \
+  "width = (int) [ 16, 16384 ], height = (int) [ 16, 16384 ], "                \
   "framerate = (fraction) [ 1/2147483647, 2147483647/1 ], "                    \
   "pixel-aspect-ratio = (fraction) 1/1, interlace-mode = (string) progressive"
 
@@ -192,6 +192,8 @@ static GstStateChangeReturn gst_sora_src_change_state (
     GstElement *element, GstStateChange transition);
 static gboolean gst_sora_src_start (GstBaseSrc *bsrc);
 static gboolean gst_sora_src_stop (GstBaseSrc *bsrc);
+static GstCaps *gst_sora_src_get_caps (GstBaseSrc *bsrc, GstCaps *filter);
+static gboolean gst_sora_src_negotiate (GstBaseSrc *bsrc);
 static GstCaps *gst_sora_src_fixate (GstBaseSrc *bsrc, GstCaps *caps);
 static gboolean gst_sora_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps);
 static gboolean gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query);
@@ -271,6 +273,8 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
 
   bsrc_class->start = GST_DEBUG_FUNCPTR (gst_sora_src_start);
   bsrc_class->stop = GST_DEBUG_FUNCPTR (gst_sora_src_stop);
+  bsrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_sora_src_get_caps);
+  bsrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_sora_src_negotiate);
   bsrc_class->fixate = GST_DEBUG_FUNCPTR (gst_sora_src_fixate);
   bsrc_class->set_caps = GST_DEBUG_FUNCPTR (gst_sora_src_set_caps);
   bsrc_class->query = GST_DEBUG_FUNCPTR (gst_sora_src_query);
@@ -783,17 +787,81 @@ gst_sora_src_change_state (GstElement *element, GstStateChange transition)
   return ret;
 }
 
+/* The template, narrowed to the sizes the model's RoPE covers once it is
+ * loaded (the device's memory bounds width x height x frames together: a
+ * size beyond it fails before the first step, naming the nearest that
+ * fits). */
+static GstCaps *
+gst_sora_src_get_caps (GstBaseSrc *bsrc, GstCaps *filter)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+  GstCaps *caps = gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (bsrc));
+  guint width = 0, height = 0;
+
+  g_mutex_lock (&self->lock);
+  if (self->engine)
+    sora_engine_get_max_size (self->engine, &width, &height, NULL);
+  g_mutex_unlock (&self->lock);
+  if (width > 0) {
+    caps = gst_caps_make_writable (caps);
+    gst_caps_set_simple (caps, "width", GST_TYPE_INT_RANGE, 16, width, "height",
+        GST_TYPE_INT_RANGE, 16, height, NULL);
+  }
+  if (filter) {
+    GstCaps *both =
+        gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+
+    gst_caps_unref (caps);
+    caps = both;
+  }
+  return caps;
+}
+
+/* Waits for the model (on the streaming thread; unlock() ends the wait),
+ * whose RoPE range bounds the caps and whose native size they fixate to;
+ * when downstream wants none of the sizes it can make, says which it can. */
+static gboolean
+gst_sora_src_negotiate (GstBaseSrc *bsrc)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+  guint width = 0, height = 0;
+  gboolean flushing;
+
+  g_mutex_lock (&self->lock);
+  while (!self->loaded && !self->flushing)
+    g_cond_wait (&self->cond, &self->lock);
+  if (self->engine)
+    sora_engine_get_max_size (self->engine, &width, &height, NULL);
+  g_mutex_unlock (&self->lock);
+
+  if (GST_BASE_SRC_CLASS (parent_class)->negotiate (bsrc))
+    return TRUE;
+  g_mutex_lock (&self->lock);
+  flushing = self->flushing;
+  g_mutex_unlock (&self->lock);
+  if (width > 0 && !flushing) {
+    GstCaps *peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (bsrc), NULL);
+    gchar *want = gst_caps_to_string (peer);
+
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Downstream accepts no size the model can generate: widths 16 to "
+         "%u and heights 16 to %u, in multiples of 16",
+            width, height),
+        ("downstream accepts %s", want));
+    g_free (want);
+    gst_caps_unref (peer);
+  }
+  return FALSE;
+}
+
 static GstCaps *
 gst_sora_src_fixate (GstBaseSrc *bsrc, GstCaps *caps)
 {
   GstSoraSrc *self = GST_SORA_SRC (bsrc);
   guint width = FALLBACK_WIDTH, height = FALLBACK_HEIGHT, frames, i;
 
-  /* The native size comes with the model: wait for the load (on the
-   * streaming thread; unlock() ends the wait). */
+  /* negotiate() waited for the model */
   g_mutex_lock (&self->lock);
-  while (!self->loaded && !self->flushing)
-    g_cond_wait (&self->cond, &self->lock);
   if (self->engine)
     sora_engine_get_native_size (self->engine, &width, &height, &frames);
   g_mutex_unlock (&self->lock);

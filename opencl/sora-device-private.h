@@ -17,6 +17,7 @@ struct _SoraDevice
   cl_command_queue queue;
   GHashTable *programs; /* "program|options" -> cl_program */
   GHashTable *kernels; /* "program|options|kernel" -> cl_kernel */
+  GHashTable *variants; /* "program|options|kernel|work-group" launched */
   guint64 bytes_current;
   guint64 bytes_peak;
 };

@@ -37,6 +37,25 @@ query_device_uint (cl_device_id id, cl_device_info param)
   return v;
 }
 
+/* The first three of CL_DEVICE_MAX_WORK_ITEM_SIZES (a device may have more
+ * dimensions). */
+static void
+query_work_item_sizes (cl_device_id id, gsize sizes[3])
+{
+  size_t bytes = 0, *all;
+
+  sizes[0] = sizes[1] = sizes[2] = 1;
+  if (clGetDeviceInfo (id, CL_DEVICE_MAX_WORK_ITEM_SIZES, 0, NULL, &bytes) !=
+          CL_SUCCESS ||
+      bytes < 3 * sizeof (size_t))
+    return;
+  all = g_malloc (bytes);
+  if (clGetDeviceInfo (id, CL_DEVICE_MAX_WORK_ITEM_SIZES, bytes, all, NULL) ==
+      CL_SUCCESS)
+    memcpy (sizes, all, 3 * sizeof (size_t));
+  g_free (all);
+}
+
 static void
 fill_info (SoraDeviceInfo *info, cl_platform_id platform, cl_device_id id,
     guint pi, guint di)
@@ -76,6 +95,7 @@ fill_info (SoraDeviceInfo *info, cl_platform_id platform, cl_device_id id,
   info->max_alloc = query_device_ulong (id, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
   clGetDeviceInfo (id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof (wg), &wg, NULL);
   info->max_work_group = wg;
+  query_work_item_sizes (id, info->max_work_item);
   info->preferred_float_width =
       query_device_uint (id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT);
   extensions = query_device_string (id, CL_DEVICE_EXTENSIONS);
@@ -293,6 +313,7 @@ sora_device_open (const char *spec, GError **error)
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_program);
   dev->kernels =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
+  dev->variants = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return dev;
 
 fail:
@@ -308,6 +329,7 @@ sora_device_free (SoraDevice *dev)
   if (dev->queue)
     clFinish (dev->queue);
   g_clear_pointer (&dev->kernels, g_hash_table_unref);
+  g_clear_pointer (&dev->variants, g_hash_table_unref);
   g_clear_pointer (&dev->programs, g_hash_table_unref);
   if (dev->queue)
     clReleaseCommandQueue (dev->queue);
@@ -429,67 +451,4 @@ sora_device_finish (SoraDevice *dev, GError **error)
 {
   return sora_cl_check (
       clFinish (dev->queue), "clFinish", dev->info.name, error);
-}
-
-gboolean
-sora_device_run (SoraDevice *dev, const char *program, const char *options,
-    const char *kernel, guint dims, const gsize *global, const gsize *local,
-    GError **error, ...)
-{
-  cl_kernel k;
-  va_list ap;
-  cl_uint index = 0;
-  size_t g[3], l[3];
-  cl_int status = CL_SUCCESS;
-
-  g_return_val_if_fail (dims >= 1 && dims <= 3, FALSE);
-  k = sora_device_kernel (dev, program, options, kernel, error);
-  if (k == NULL)
-    return FALSE;
-
-  va_start (ap, error);
-  for (;;) {
-    SoraArg arg = va_arg (ap, SoraArg);
-
-    if (arg.kind == SORA_ARG_END)
-      break;
-    switch (arg.kind) {
-      case SORA_ARG_MEM:
-        status = clSetKernelArg (k, index, sizeof (cl_mem), &arg.mem);
-        break;
-      case SORA_ARG_INT:
-        status = clSetKernelArg (k, index, sizeof (cl_int), &arg.i);
-        break;
-      case SORA_ARG_FLOAT:
-        status = clSetKernelArg (k, index, sizeof (cl_float), &arg.f);
-        break;
-      case SORA_ARG_LOCAL:
-        status = clSetKernelArg (k, index, arg.local_bytes, NULL);
-        break;
-      default:
-        g_assert_not_reached ();
-    }
-    if (status != CL_SUCCESS)
-      break;
-    index++;
-  }
-  va_end (ap);
-  if (status != CL_SUCCESS) {
-    char *what = g_strdup_printf ("argument %u of kernel %s", index, kernel);
-    sora_cl_check (status, "clSetKernelArg", what, error);
-    g_free (what);
-    return FALSE;
-  }
-
-  for (guint i = 0; i < dims; i++) {
-    l[i] = local ? local[i] : 0;
-    g[i] = global[i];
-    if (l[i] > 0)
-      g[i] = (g[i] + l[i] - 1) / l[i] * l[i];
-    if (g[i] == 0)
-      return TRUE; /* nothing to do */
-  }
-  status = clEnqueueNDRangeKernel (
-      dev->queue, k, dims, NULL, g, local ? l : NULL, 0, NULL, NULL);
-  return sora_cl_check (status, "clEnqueueNDRangeKernel", kernel, error);
 }

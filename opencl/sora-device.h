@@ -30,6 +30,7 @@ typedef struct
   gboolean local_mem_is_global; /* CL_GLOBAL: emulated, as on PoCL */
   guint64 max_alloc;
   gsize max_work_group;
+  gsize max_work_item[3]; /* CL_DEVICE_MAX_WORK_ITEM_SIZES */
   guint preferred_float_width;
   gboolean has_fp16; /* cl_khr_fp16 */
 } SoraDeviceInfo;
@@ -94,11 +95,18 @@ typedef struct
 #define SORA_END ((SoraArg){ .kind = SORA_ARG_END })
 
 /* Sets the kernel's arguments from the SoraArg list (ended by SORA_END) and
- * enqueues it.  @global is rounded up to a multiple of @local when @local is
- * given; kernels check their own bounds. */
+ * enqueues it.  The work-group is @local, or a fixed default where @local is
+ * NULL or 0 in a dimension (sora-launch.c); it is checked against the
+ * kernel's and the device's limits and shrunk to fit unless the kernel has
+ * local-memory arguments.  @global is padded to whole work-groups: kernels
+ * check their own bounds. */
 gboolean sora_device_run (SoraDevice *dev, const char *program,
     const char *options, const char *kernel, guint dims, const gsize *global,
     const gsize *local, GError **error, ...);
+
+/* Kernel variants launched so far: one per program, options and
+ * work-group, each of which a runtime such as PoCL compiles once. */
+guint sora_device_variants (SoraDevice *dev);
 
 /* Cache directory for programs and measured choices; created on demand. */
 char *sora_device_cache_dir (const char *sub);

@@ -149,6 +149,23 @@ sora_engine_get_native_size (
     *frames = MIN (81, max_f);
 }
 
+void
+sora_engine_get_max_size (
+    SoraEngine *engine, guint *width, guint *height, guint *frames)
+{
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
+  const SoraWanVaeConfig *vc =
+      sora_model_folder_get_vae_config (engine->folder);
+  guint rope = tc->rope_max_seq_len;
+
+  if (width)
+    *width = rope * tc->patch_size[2] * vc->scale_factor_spatial / 16 * 16;
+  if (height)
+    *height = rope * tc->patch_size[1] * vc->scale_factor_spatial / 16 * 16;
+  if (frames)
+    *frames = (rope * tc->patch_size[0] - 1) * vc->scale_factor_temporal + 1;
+}
+
 gboolean
 sora_engine_check_size (guint width, guint height, guint frames, GError **error)
 {
@@ -444,32 +461,93 @@ sora_engine_denoise_bytes (SoraEngine *engine, const SoraGenerateParams *params,
       (batch + 3 + sora_scheduler_state_tensors (&sched_cfg)) * latents;
 }
 
-/* Refuses, before the first step rather than in the middle of one, a run
- * whose denoising (with the most text rows, 512) cannot fit beside what the
- * device holds (a streaming umT5 holds no layer between encodings); the
- * VAE decode tiles itself to fit. */
+/* Whether @params' size is in the model's RoPE range, and its denoising
+ * (with the most text rows, 512) fits beside what the device holds (a
+ * streaming umT5 holds no layer between encodings); the VAE decode tiles
+ * itself to fit. */
 static gboolean
-check_memory (SoraEngine *engine, const SoraGenerateParams *params,
+size_fits (SoraEngine *engine, const SoraGenerateParams *params,
+    guint n_latent_frames, guint64 *need)
+{
+  const SoraDeviceInfo *info = sora_device_get_info (engine->dev);
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
+  const SoraWanVaeConfig *vc =
+      sora_model_folder_get_vae_config (engine->folder);
+  guint patch_h = vc->scale_factor_spatial * tc->patch_size[1];
+  guint patch_w = vc->scale_factor_spatial * tc->patch_size[2];
+
+  *need = sora_engine_denoise_bytes (engine, params, n_latent_frames, 512);
+  return n_latent_frames / tc->patch_size[0] <= tc->rope_max_seq_len &&
+      params->height / patch_h <= tc->rope_max_seq_len &&
+      params->width / patch_w <= tc->rope_max_seq_len &&
+      sora_device_bytes_current (engine->dev) + *need <= info->global_mem;
+}
+
+/* The largest size of @params' aspect (multiples of 16), and the most
+ * frames (4k+1) at @params' size, that fit: the error's suggestions. */
+static void
+nearest_fit (SoraEngine *engine, const SoraGenerateParams *params,
+    guint n_latent_frames, guint *width, guint *height, guint *frames)
+{
+  SoraGenerateParams p = *params;
+  guint64 need;
+
+  *width = *height = *frames = 0;
+  for (guint s = 256; s > 0 && *width == 0; s--) {
+    p.width = MAX (16, params->width * s / 256 / 16 * 16);
+    p.height = MAX (16, params->height * s / 256 / 16 * 16);
+    if (size_fits (engine, &p, n_latent_frames, &need)) {
+      *width = p.width;
+      *height = p.height;
+    }
+  }
+  p = *params;
+  for (guint t = n_latent_frames; t > 0 && *frames == 0; t--)
+    if (size_fits (engine, &p, t, &need))
+      *frames = (t - 1) * 4 + 1;
+}
+
+/* Refuses, before the first step rather than in the middle of one, a size
+ * beyond the model's RoPE range or the device's memory, naming the limit
+ * and the nearest size that fits. */
+static gboolean
+check_fits (SoraEngine *engine, const SoraGenerateParams *params,
     guint n_latent_frames, GError **error)
 {
   const SoraDeviceInfo *info = sora_device_get_info (engine->dev);
-  guint64 held = sora_device_bytes_current (engine->dev);
-  guint64 need =
-      sora_engine_denoise_bytes (engine, params, n_latent_frames, 512);
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
+  guint64 held = sora_device_bytes_current (engine->dev), need;
+  guint w, h, f;
+  char *limit, *nearest;
+  gboolean memory;
 
-  g_debug ("%ux%u, %u frames: the denoising needs about %" G_GUINT64_FORMAT
-           " MB beside the %" G_GUINT64_FORMAT " MB held, of %" G_GUINT64_FORMAT
-           " MB on %s",
-      params->width, params->height, params->frames, need >> 20, held >> 20,
-      info->global_mem >> 20, info->name);
-  if (held + need <= info->global_mem)
+  if (size_fits (engine, params, n_latent_frames, &need))
     return TRUE;
-  g_set_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY,
-      "%ux%u with %u frames needs about %.1f GB of device memory to denoise, "
-      "beside the %.1f GB of weights held, but %s has %.1f GB: ask for fewer "
-      "frames or a smaller size, or use a device with more memory",
-      params->width, params->height, params->frames, need / 1e9, held / 1e9,
-      info->name, info->global_mem / 1e9);
+  memory = held + need > info->global_mem;
+  if (memory)
+    limit = g_strdup_printf ("needs about %.1f GB of device memory to "
+                             "denoise, beside the %.1f GB of weights held, "
+                             "but %s has %.1f GB",
+        need / 1e9, held / 1e9, info->name, info->global_mem / 1e9);
+  else
+    limit = g_strdup_printf ("is beyond the model's RoPE range of %u "
+                             "positions per axis",
+        tc->rope_max_seq_len);
+  nearest_fit (engine, params, n_latent_frames, &w, &h, &f);
+  if (w == 0)
+    nearest = g_strdup ("no size fits: use a device with more memory");
+  else if (f == 0)
+    nearest = g_strdup_printf ("the nearest size that fits is %ux%u", w, h);
+  else
+    nearest = g_strdup_printf ("the nearest that fit are %ux%u, or %u frames "
+                               "at %ux%u",
+        w, h, f, params->width, params->height);
+  g_set_error (error, SORA_ERROR,
+      memory ? SORA_ERROR_OUT_OF_MEMORY : SORA_ERROR_INVALID_ARGUMENT,
+      "%ux%u with %u frames %s; %s", params->width, params->height,
+      params->frames, limit, nearest);
+  g_free (limit);
+  g_free (nearest);
   return FALSE;
 }
 
@@ -486,7 +564,7 @@ sora_engine_new_latents (SoraEngine *engine, const SoraGenerateParams *params,
   SoraTensor *x;
   float *host;
 
-  if (!check_memory (engine, params, n_latent_frames, error))
+  if (!check_fits (engine, params, n_latent_frames, error))
     return NULL;
   x = sora_tensor_new (engine->dev, "latents", SORA_DTYPE_F32, 5, shape, error);
   if (x == NULL)

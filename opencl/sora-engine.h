@@ -46,6 +46,12 @@ const char *sora_engine_get_device_name (SoraEngine *engine);
 void sora_engine_get_native_size (
     SoraEngine *engine, guint *width, guint *height, guint *frames);
 
+/* The largest width, height and frame count the model's RoPE covers (the
+ * device's memory may allow less: generation checks it before the first
+ * step). */
+void sora_engine_get_max_size (
+    SoraEngine *engine, guint *width, guint *height, guint *frames);
+
 /* Width and height must be multiples of 16 and frames 4k+1: otherwise FALSE
  * and an error that gives the nearest valid values. */
 gboolean sora_engine_check_size (

@@ -157,11 +157,9 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   for (dv = tile->vw; dim % dv != 0; dv /= 2)
     ;
   nc = dim / dv % tile->nvk == 0 ? tile->nvk : dim / dv % 2 == 0 ? 2 : 1;
-  /* Halved while half the rows still cover nq: few distinct values, as
-   * each is a kernel to compile. */
+  /* From the head dim alone: a value from the sequence length would be a
+   * kernel to compile for each frame size. */
   rb = CLAMP (PRIVATE_FLOATS / (tile->rows * dim), 1, 32);
-  while (rb > 1 && (rb / 2) * tile->rows >= nq)
-    rb /= 2;
   global[0] = (nq + rb * tile->rows - 1) / (rb * tile->rows);
   pack_bytes = plan.slices * plan.slice_bytes;
   if (!sora_op_check_int (pack_bytes / sizeof (float), OP, k, error))

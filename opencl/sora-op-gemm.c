@@ -99,22 +99,17 @@ run_tiled (SoraDevice *dev, const char *options, GemmTile tile, gsize batch,
     gsize w_bs, gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy,
     GError **error)
 {
-  const SoraDeviceInfo *info = sora_device_get_info (dev);
   gsize panels = MAX (BLOCK_N / tile.n, 1), block_n = panels * tile.n;
   gsize row_tiles = (m + tile.m - 1) / tile.m;
-  gsize local[3] = { 1, panels, 1 };
-  /* Work-groups of a row tile when there are enough row tiles to keep
-   * every compute unit busy, else the runtime's choice.  They are the same
-   * for every N (a narrower block rounds its panels up, the extra
+  /* A work-group is a row tile across the block's panels, the same for
+   * every M and N (a narrower block rounds its panels up, the extra
    * work-items returning at once): PoCL compiles a kernel for each
    * work-group size it meets. */
-  gboolean groups = panels <= info->max_work_group &&
-      row_tiles >= 4 * MAX (info->compute_units, 1);
+  gsize local[3] = { 1, panels, 1 };
 
   for (gsize n0 = 0; n0 < n; n0 += block_n) {
     gsize n1 = MIN (n, n0 + block_n);
-    gsize global[3] = { row_tiles,
-      groups ? panels : (n1 - n0 + tile.n - 1) / tile.n, batch };
+    gsize global[3] = { row_tiles, panels, batch };
     gsize k0 = 0;
 
     /* The first K slice writes Y with the bias, the others add to it; k = 0
@@ -122,13 +117,13 @@ run_tiled (SoraDevice *dev, const char *options, GemmTile tile, gsize batch,
     do {
       gsize kc = MIN (BLOCK_K, k - k0);
 
-      if (!sora_device_run (dev, "gemm", options, "gemm", 3, global,
-              groups ? local : NULL, error, SORA_MEM (x), SORA_INT (x_bs),
-              SORA_INT (ldx), SORA_MEM (w), SORA_INT (w_bs), SORA_INT (ldw),
-              SORA_MEM (bias), SORA_INT (bias != NULL && k0 == 0), SORA_MEM (y),
-              SORA_INT (y_bs), SORA_INT (ldy), SORA_INT (m),
-              SORA_INT (n0 / tile.n), SORA_INT (n1), SORA_INT (k0),
-              SORA_INT (kc), SORA_INT (k0 > 0), SORA_END))
+      if (!sora_device_run (dev, "gemm", options, "gemm", 3, global, local,
+              error, SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx),
+              SORA_MEM (w), SORA_INT (w_bs), SORA_INT (ldw), SORA_MEM (bias),
+              SORA_INT (bias != NULL && k0 == 0), SORA_MEM (y), SORA_INT (y_bs),
+              SORA_INT (ldy), SORA_INT (m), SORA_INT (n0 / tile.n),
+              SORA_INT (n1), SORA_INT (k0), SORA_INT (kc), SORA_INT (k0 > 0),
+              SORA_END))
         return FALSE;
       k0 += kc;
     } while (k0 < k);

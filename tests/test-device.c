@@ -170,6 +170,60 @@ test_build_error_names_program (void)
   g_clear_error (&error);
 }
 
+/* Launches get fixed work-groups: an odd global range is padded (the kernel
+ * checks its bounds), other ranges add no variant to compile, a request
+ * beyond the kernel's limit is shrunk, and one that sizes local memory is
+ * refused by name instead. */
+static void
+test_work_groups (void)
+{
+  GError *error = NULL;
+  SoraDevice *dev = sora_test_device ();
+  const SoraDeviceInfo *info = sora_device_get_info (dev);
+  gsize n = 1000003, shape[1] = { n }, small = 17, huge = 1 << 24;
+  gsize too_many[2] = { 2 * info->max_work_group, 1 }, rows[2];
+  SoraTensor *src =
+      sora_tensor_new (dev, "src", SORA_DTYPE_F32, 1, shape, &error);
+  SoraTensor *dst =
+      sora_tensor_new (dev, "dst", SORA_DTYPE_F32, 1, shape, &error);
+  float *host = g_new (float, n), *back = g_new0 (float, n);
+  guint variants;
+
+  g_assert_no_error (error);
+  for (gsize i = 0; i < n; i++)
+    host[i] = i * 0.5f;
+  g_assert_true (sora_tensor_write (src, host, &error));
+  g_assert_true (sora_device_run (dev, "convert", NULL, "convert_to_f32", 1, &n,
+      NULL, &error, SORA_MEM (src->buf), SORA_MEM (dst->buf), SORA_INT (n),
+      SORA_END));
+  g_assert_no_error (error);
+  g_assert_true (sora_tensor_read (dst, back, &error));
+  g_assert_cmpmem (back, n * sizeof (float), host, n * sizeof (float));
+  variants = sora_device_variants (dev);
+  g_assert_true (sora_device_run (dev, "convert", NULL, "convert_to_f32", 1,
+      &small, NULL, &error, SORA_MEM (src->buf), SORA_MEM (dst->buf),
+      SORA_INT (small), SORA_END));
+  g_assert_cmpuint (sora_device_variants (dev), ==, variants);
+  g_assert_true (sora_device_run (dev, "convert", NULL, "convert_to_f32", 1,
+      &small, &huge, &error, SORA_MEM (src->buf), SORA_MEM (dst->buf),
+      SORA_INT (small), SORA_END));
+  g_assert_no_error (error);
+
+  rows[0] = too_many[0];
+  rows[1] = 1;
+  g_assert_false (sora_device_run (dev, "norm", NULL, "softmax_rows", 2, rows,
+      too_many, &error, SORA_MEM (src->buf), SORA_MEM (dst->buf), SORA_INT (16),
+      SORA_LOCAL (too_many[0] * sizeof (float)), SORA_END));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
+  g_assert_nonnull (strstr (error->message, "softmax_rows"));
+  g_assert_nonnull (strstr (error->message, info->name));
+  g_clear_error (&error);
+  g_free (host);
+  g_free (back);
+  sora_tensor_free (src);
+  sora_tensor_free (dst);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -182,5 +236,6 @@ main (int argc, char **argv)
   g_test_add_func ("/device/program-cache", test_program_cache);
   g_test_add_func ("/device/unknown-kernel", test_unknown_kernel);
   g_test_add_func ("/device/build-error", test_build_error_names_program);
+  g_test_add_func ("/device/work-groups", test_work_groups);
   return g_test_run ();
 }

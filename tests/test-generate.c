@@ -183,7 +183,56 @@ test_memory_check (void)
   g_assert_nonnull (strstr (error->message, "16384x16384 with 81 frames"));
   g_assert_nonnull (
       strstr (error->message, sora_engine_get_device_name (engine)));
+  g_assert_nonnull (strstr (error->message, "the nearest"));
   g_clear_error (&error);
+
+  /* The tiny model's RoPE has 32 positions per axis: 512 pixels. */
+  p.width = 1024;
+  p.height = 768;
+  p.frames = 17;
+  x = sora_engine_new_latents (engine, &p, 5, NULL, &error);
+  g_assert_null (x);
+  g_assert_nonnull (strstr (error->message, "RoPE range of 32 positions"));
+  g_assert_nonnull (
+      strstr (error->message, "the nearest size that fits is 512x384"));
+  g_clear_error (&error);
+  sora_engine_free (engine);
+}
+
+/* After one clip, a new width, height or frame count builds nothing new:
+ * no program, and no kernel at a new work-group size (which PoCL compiles
+ * again).  Before launches had fixed work-groups, every size added some. */
+static void
+test_compile_once (void)
+{
+  static const guint sizes[][3] = { { 48, 32, 9 }, { 320, 240, 5 },
+    { 128, 496, 13 }, { 512, 64, 1 } };
+  SoraEngine *engine = sora_test_open_tiny ();
+  SoraDevice *dev = sora_engine_get_device (engine);
+  guint variants = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    SoraGenerateParams p = reference_params;
+    SoraTestCollected c;
+    GError *error = NULL;
+
+    p.steps = 1;
+    p.width = sizes[i][0];
+    p.height = sizes[i][1];
+    p.frames = sizes[i][2];
+    sora_test_collected_init (&c, SORA_PIXEL_RGB);
+    g_assert_true (sora_engine_run (
+        engine, &p, 16, NULL, NULL, sora_test_collect_chunk, &c, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (
+        c.pixels->len, ==, (gsize)p.width * p.height * 3 * p.frames);
+    sora_test_collected_clear (&c);
+    g_test_message ("%ux%u, %u frames: %u kernel variants", p.width, p.height,
+        p.frames, sora_device_variants (dev));
+    if (i == 0)
+      variants = sora_device_variants (dev);
+    g_assert_cmpuint (sora_device_variants (dev), ==, variants);
+  }
   sora_engine_free (engine);
 }
 
@@ -257,6 +306,7 @@ main (int argc, char **argv)
   g_test_add_func ("/generate/pipeline-parity", test_pipeline_parity);
   g_test_add_func ("/generate/seed-determinism", test_seed_determinism);
   g_test_add_func ("/generate/size-errors", test_size_errors);
+  g_test_add_func ("/generate/compile-once", test_compile_once);
   g_test_add_func ("/generate/memory-check", test_memory_check);
   g_test_add_func (
       "/generate/text-encoder-streaming", test_text_encoder_streaming);

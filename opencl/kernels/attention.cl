@@ -76,6 +76,9 @@ attention_pack (const __global float *k, const __global float *v,
   __global float *vc = vp + (size_t) chunk * panels * KT * CW + d % CW;
   float t[KT];
 
+  if (d >= HEAD_DIM)
+    return;
+
 #pragma unroll
   for (int j = 0; j < KT; j++) {
     int key = panel * KT + j;
@@ -160,7 +163,9 @@ attention (const __global float *q, const __global float *kp,
   for (int key0 = 0; key0 < nk; key0 += BK) {
     const int nb = min (BK, nk - key0);
 
-    for (int r0 = 0; r0 < RB * ROWS; r0 += ROWS) {
+    /* Row groups wholly past nq are skipped: RB is fixed per head dim, so
+     * short sequences leave most of them empty. */
+    for (int r0 = 0; r0 < RB * ROWS && row0 + r0 < nq; r0 += ROWS) {
       float s[ROWS][BK];
       float alpha[ROWS];
 

@@ -242,6 +242,20 @@ GST_START_TEST (test_size_not_multiple_of_16)
 
 GST_END_TEST;
 
+/* The tiny model's RoPE covers 32 x 16 pixels per axis: the caps say so,
+ * and a larger size is refused naming the range. */
+GST_START_TEST (test_size_beyond_rope)
+{
+  GstHarness *h = new_src ("video/x-raw,width=1024,height=512", 1, "fog");
+
+  gst_harness_play (h);
+  expect_error (h, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+      "widths 16 to 512 and heights 16 to 512");
+  teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_num_buffers)
 {
   GstHarness *h = new_src (TINY_CAPS, 1, "a lighthouse");
@@ -1004,6 +1018,7 @@ sorasrc_suite (void)
   tcase_add_test (tc, test_native_caps);
   tcase_add_test (tc, test_forced_size_and_timestamps);
   tcase_add_test (tc, test_size_not_multiple_of_16);
+  tcase_add_test (tc, test_size_beyond_rope);
   tcase_add_test (tc, test_num_buffers);
   tcase_add_test (tc, test_seed_determinism);
   tcase_add_test (tc, test_random_seed_reported);

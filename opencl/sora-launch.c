@@ -1,0 +1,228 @@
+/* gst-sora engine: kernel launches, and the one rule for their work-groups
+ *
+ * A launch's work-group is the op's request or, when the op gives none, a
+ * fixed default: never the runtime's choice, which derives it from the global
+ * size.  PoCL compiles a work-group function for every size it meets (seconds
+ * for each new frame size), and one of 2640 work-items of conv3d_panel
+ * overflowed its stack.  The global range is padded to whole work-groups and
+ * kernels check their own bounds.  Every limit is checked before the launch:
+ * CL_KERNEL_WORK_GROUP_SIZE, CL_DEVICE_MAX_WORK_ITEM_SIZES, the kernel's
+ * local memory, and on CPU runtimes, which keep a work-group's private
+ * memory on one thread's stack, its private memory.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdarg.h>
+
+#include "sora-device-private.h"
+
+/* Work-items along the first dimension when the op asks for nothing: a
+ * multiple of every GPU's SIMD width, and on CPU runtimes enough to
+ * vectorise across work-items. */
+#define DEFAULT_GROUP 64
+
+/* A work-group's private memory on a CPU runtime, which lays it out on a
+ * worker thread's stack. */
+#define CPU_PRIVATE_BUDGET (256 * 1024)
+
+/* What a built kernel allows, queried once per launch (the runtime keeps
+ * them; the queries are cheap). */
+typedef struct
+{
+  gsize max_group;
+  guint64 local_mem, private_mem;
+} KernelLimits;
+
+static gboolean
+kernel_limits (SoraDevice *dev, cl_kernel k, const char *kernel,
+    KernelLimits *limits, GError **error)
+{
+  size_t group = 0;
+  cl_ulong local = 0, priv = 0;
+  cl_int status;
+
+  status = clGetKernelWorkGroupInfo (
+      k, dev->id, CL_KERNEL_WORK_GROUP_SIZE, sizeof (group), &group, NULL);
+  if (status == CL_SUCCESS)
+    status = clGetKernelWorkGroupInfo (
+        k, dev->id, CL_KERNEL_LOCAL_MEM_SIZE, sizeof (local), &local, NULL);
+  if (status == CL_SUCCESS)
+    status = clGetKernelWorkGroupInfo (
+        k, dev->id, CL_KERNEL_PRIVATE_MEM_SIZE, sizeof (priv), &priv, NULL);
+  if (!sora_cl_check (status, "clGetKernelWorkGroupInfo", kernel, error))
+    return FALSE;
+  limits->max_group = MIN (group, dev->info.max_work_group);
+  limits->local_mem = local;
+  limits->private_mem = priv;
+  return TRUE;
+}
+
+static gsize
+group_items (const size_t *l, guint dims)
+{
+  gsize n = 1;
+
+  for (guint i = 0; i < dims; i++)
+    n *= l[i];
+  return n;
+}
+
+static gboolean
+group_fits (
+    SoraDevice *dev, const KernelLimits *limits, const size_t *l, guint dims)
+{
+  gsize n = group_items (l, dims);
+
+  for (guint i = 0; i < dims; i++)
+    if (l[i] > dev->info.max_work_item[i])
+      return FALSE;
+  return n <= limits->max_group &&
+      (!dev->info.is_cpu || n * limits->private_mem <= CPU_PRIVATE_BUDGET);
+}
+
+/* Fills @l with the work-group for a launch of @kernel.  An op that sizes
+ * local memory from its work-group (@exact) gets its request or an error;
+ * otherwise the largest dimension is halved until the group fits, which
+ * keeps it to a few fixed sizes per kernel and device. */
+static gboolean
+choose_group (SoraDevice *dev, cl_kernel k, const char *kernel, guint dims,
+    const gsize *local, gboolean exact, guint64 local_args, size_t *l,
+    GError **error)
+{
+  KernelLimits limits;
+
+  if (!kernel_limits (dev, k, kernel, &limits, error))
+    return FALSE;
+  for (guint i = 0; i < dims; i++)
+    l[i] = local && local[i] > 0 ? local[i] : i == 0 ? DEFAULT_GROUP : 1;
+  while (!exact && !group_fits (dev, &limits, l, dims) &&
+      group_items (l, dims) > 1) {
+    guint big = 0;
+
+    for (guint i = 1; i < dims; i++)
+      if (l[i] > l[big])
+        big = i;
+    l[big] /= 2;
+  }
+  if (!group_fits (dev, &limits, l, dims)) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
+        "Kernel %s cannot run a work-group of %" G_GSIZE_FORMAT
+        " work-items on device \"%s\" (at most %" G_GSIZE_FORMAT
+        " for this kernel, %" G_GUINT64_FORMAT " bytes of private memory each)",
+        kernel, group_items (l, dims), dev->info.name, limits.max_group,
+        limits.private_mem);
+    return FALSE;
+  }
+  if (limits.local_mem + local_args > dev->info.local_mem) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
+        "Kernel %s needs %" G_GUINT64_FORMAT " bytes of local memory but "
+        "device \"%s\" has %" G_GUINT64_FORMAT,
+        kernel, limits.local_mem + local_args, dev->info.name,
+        dev->info.local_mem);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Counts the variants the runtime compiles: one per program, options and
+ * work-group (see sora_device_variants). */
+static void
+note_variant (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, const size_t *l, guint dims)
+{
+  char *key =
+      g_strdup_printf ("%s|%s|%s|%zu,%zu,%zu", program, options ? options : "",
+          kernel, l[0], dims > 1 ? l[1] : 1, dims > 2 ? l[2] : 1);
+
+  if (g_hash_table_add (dev->variants, key))
+    g_debug ("new kernel variant %s", key);
+}
+
+static gboolean
+set_args (cl_kernel k, const char *kernel, va_list ap, guint64 *local_args,
+    GError **error)
+{
+  cl_uint index = 0;
+  cl_int status = CL_SUCCESS;
+
+  *local_args = 0;
+  for (;;) {
+    SoraArg arg = va_arg (ap, SoraArg);
+
+    if (arg.kind == SORA_ARG_END)
+      return TRUE;
+    switch (arg.kind) {
+      case SORA_ARG_MEM:
+        status = clSetKernelArg (k, index, sizeof (cl_mem), &arg.mem);
+        break;
+      case SORA_ARG_INT:
+        status = clSetKernelArg (k, index, sizeof (cl_int), &arg.i);
+        break;
+      case SORA_ARG_FLOAT:
+        status = clSetKernelArg (k, index, sizeof (cl_float), &arg.f);
+        break;
+      case SORA_ARG_LOCAL:
+        status = clSetKernelArg (k, index, arg.local_bytes, NULL);
+        *local_args += arg.local_bytes;
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+    if (status != CL_SUCCESS) {
+      char *what = g_strdup_printf ("argument %u of kernel %s", index, kernel);
+
+      sora_cl_check (status, "clSetKernelArg", what, error);
+      g_free (what);
+      return FALSE;
+    }
+    index++;
+  }
+}
+
+gboolean
+sora_device_run (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, guint dims, const gsize *global, const gsize *local,
+    GError **error, ...)
+{
+  cl_kernel k;
+  va_list ap;
+  guint64 local_args;
+  size_t g[3], l[3];
+  gboolean ok;
+
+  g_return_val_if_fail (dims >= 1 && dims <= 3, FALSE);
+  for (guint i = 0; i < dims; i++)
+    if (global[i] == 0)
+      return TRUE; /* nothing to do */
+  k = sora_device_kernel (dev, program, options, kernel, error);
+  if (k == NULL)
+    return FALSE;
+  va_start (ap, error);
+  ok = set_args (k, kernel, ap, &local_args, error);
+  va_end (ap);
+  if (!ok ||
+      !choose_group (
+          dev, k, kernel, dims, local, local_args > 0, local_args, l, error))
+    return FALSE;
+  for (guint i = 0; i < dims; i++) {
+    g[i] = (global[i] + l[i] - 1) / l[i] * l[i];
+    /* Kernels index with int. */
+    if (g[i] > G_MAXINT32) {
+      g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+          "Kernel %s: %" G_GSIZE_FORMAT " work-items are too many for one "
+          "launch",
+          kernel, global[i]);
+      return FALSE;
+    }
+  }
+  note_variant (dev, program, options, kernel, l, dims);
+  return sora_cl_check (
+      clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, g, l, 0, NULL, NULL),
+      "clEnqueueNDRangeKernel", kernel, error);
+}
+
+guint
+sora_device_variants (SoraDevice *dev)
+{
+  return g_hash_table_size (dev->variants);
+}
