@@ -374,5 +374,5 @@ main (int argc, char **argv)
   g_test_add_func ("/attention/speed", test_speed);
   g_test_add_func ("/attention/speed-long", test_speed_long);
   g_test_add_func ("/attention/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -532,5 +532,5 @@ main (int argc, char **argv)
   g_test_add_func ("/dit/wrong-model", test_wrong_model);
   g_test_add_func ("/dit/bad-inputs", test_bad_inputs);
   g_test_add_func ("/dit/wide", test_wide);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -313,5 +313,5 @@ main (int argc, char **argv)
   g_test_add_func ("/generate/cancel", test_cancel);
   g_test_add_func ("/generate/prompt-clean", test_prompt_clean);
   g_test_add_func ("/generate/missing-model", test_missing_model);
-  return g_test_run ();
+  return sora_test_run ();
 }
