@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "sora-device.h"
+#include "sora-op-gemm.h"
 #include "sora-tune.h"
 #include "sora-tool.h"
 
@@ -57,5 +58,18 @@ sora_tool_devices (int argc, char **argv)
       sora_device_get_info (chosen)->device_index,
       sora_device_get_info (chosen)->name);
   sora_device_free (chosen);
+  return 0;
+}
+
+/* For tools/check-gpu-resources.sh: what the engine builds for a GPU,
+ * without opening a device. */
+int
+sora_tool_gpu_variants (int argc, char **argv)
+{
+  char **gemm = sora_gemm_gpu_variants ();
+
+  for (guint i = 0; gemm[i]; i++)
+    printf ("gemm-gpu %s\n", gemm[i]);
+  g_strfreev (gemm);
   return 0;
 }
