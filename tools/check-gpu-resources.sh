@@ -24,9 +24,9 @@ skip () {
 
 command -v "$CLANG" >/dev/null 2>&1 || skip "$CLANG not found (apt-get install clang-15)"
 LIBCLC=$(dpkg -L libclc-15 2>/dev/null | grep 'nvptx64--nvidiacl.bc$' | head -n 1)
-[ -n "$LIBCLC" ] && [ -f "$LIBCLC" ] || skip "libclc-15 not installed (apt-get install libclc-15)"
+[ -f "${LIBCLC:-/nonexistent}" ] || skip "libclc-15 not installed (apt-get install libclc-15)"
 AMDCLC=$(dpkg -L libclc-15 2>/dev/null | grep 'amdgcn--amdhsa.bc$' | head -n 1)
-[ -n "$AMDCLC" ] && [ -f "$AMDCLC" ] || skip "libclc-15 has no amdgcn--amdhsa.bc"
+[ -f "${AMDCLC:-/nonexistent}" ] || skip "libclc-15 has no amdgcn--amdhsa.bc"
 [ -x "$PTXAS" ] || skip "ptxas not found (CUDA toolkit, /usr/local/cuda/bin)"
 
 one=false
