@@ -323,10 +323,15 @@ linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
       parse_gpu_tile (tile, &l->gpu);
     l->options = gpu_options (dtype, l->gpu);
   } else {
-    if (tile == NULL)
-      l->tile = device_tile (dev, dtype);
-    else
+    /* CLBlast runs only gemm_add_bias from gemm.cl, which any tile builds:
+     * where the device gets the GPU forms, the CPU form's tile is not
+     * worth tuning for it. */
+    if (tile != NULL)
       parse_tile (dev, tile, &l->tile);
+    else if (backend == SORA_GEMM_CLBLAST && sora_tune_gpu_kernels (dev))
+      l->tile = (GemmTile){ 1, 4, 4 };
+    else
+      l->tile = device_tile (dev, dtype);
     l->options = tiled_options (dtype, FALSE, l->tile);
   }
 
