@@ -77,6 +77,132 @@ pack_plan (const AttnTile *tile, gsize total_slices, gsize nk, gsize dim)
 
 static AttnTile device_tile (SoraDevice *dev);
 
+/* attention-gpu.cl's tile: BQ query rows per work-group, TD work-items per
+ * row ("BQxTD"), TD a power of two: on PoCL 3.1, a TD that does not divide
+ * the keys per tile (3 or 6 of 32) gave wrong results when the keys span
+ * several tiles, while Oclgrind ran the same kernel correctly and without
+ * findings. */
+typedef struct
+{
+  int bq, td;
+} GpuAttnTile;
+
+/* 256 work-items each (a multiple of every GPU's SIMD width). */
+static const char *const gpu_tiles[] = { "32x8", "64x4", "16x16", NULL };
+
+/* The head dims the engine's models use (DiT, umT5, VAE), for
+ * sora_attention_gpu_variants. */
+static const guint gpu_head_dims[] = { 128, 64, 384 };
+
+#define GPU_MAX_CHANNELS 32 /* output channels per work-item */
+/* What a work-group may stage on any GPU (the resource check's bound). */
+#define GPU_LOCAL_BUDGET (48 * 1024)
+
+static gboolean
+parse_gpu_tile (const char *s, GpuAttnTile *t)
+{
+  *t = (GpuAttnTile){ 0 };
+  return s[strspn (s, "0123456789x")] == '\0' &&
+      sscanf (s, "%dx%d", &t->bq, &t->td) == 2 && t->bq > 0 && t->td > 0 &&
+      (t->td & (t->td - 1)) == 0 && t->bq * t->td <= 1024;
+}
+
+static gboolean
+valid_gpu_tile (SoraDevice *dev, const char *value)
+{
+  GpuAttnTile t;
+
+  return parse_gpu_tile (value, &t) &&
+      (gsize)t.bq * t.td <= sora_device_get_info (dev)->max_work_group;
+}
+
+/* @t for head dim @dim: more work-items per row (as many fewer rows) while
+ * a work-item would hold over GPU_MAX_CHANNELS outputs. */
+static GpuAttnTile
+gpu_fit (GpuAttnTile t, gsize dim)
+{
+  while ((dim + t.td - 1) / t.td > GPU_MAX_CHANNELS && t.bq > 1) {
+    t.td *= 2;
+    t.bq /= 2;
+  }
+  return t;
+}
+
+/* The build options of fitted tile @t: up to 32 keys per tile, fewer while
+ * the staged K, V and scores (attention-gpu.cl) exceed @local_mem bytes. */
+static char *
+gpu_options (
+    GpuAttnTile t, gsize dim, gboolean bias, gboolean mask, guint64 local_mem)
+{
+  int bk = 32;
+
+  while (
+      bk > 1 && (guint64)bk * (2 * dim + 1 + t.bq) * sizeof (float) > local_mem)
+    bk /= 2;
+  return g_strdup_printf (
+      "-DHEAD_DIM=%" G_GSIZE_FORMAT " -DBQ=%d -DTD=%d -DBK=%d%s%s", dim, t.bq,
+      t.td, bk, bias ? " -DHAS_BIAS" : "", mask ? " -DHAS_MASK" : "");
+}
+
+char **
+sora_attention_gpu_variants (void)
+{
+  GPtrArray *all = g_ptr_array_new ();
+
+  for (guint d = 0; d < G_N_ELEMENTS (gpu_head_dims); d++)
+    for (guint i = 0; gpu_tiles[i]; i++)
+      for (int extra = 0; extra < 2; extra++) {
+        GpuAttnTile t;
+
+        parse_gpu_tile (gpu_tiles[i], &t);
+        t = gpu_fit (t, gpu_head_dims[d]);
+        char *o =
+            gpu_options (t, gpu_head_dims[d], extra, extra, GPU_LOCAL_BUDGET);
+
+        /* Wide heads fit several tiles to the same one. */
+        if (g_ptr_array_find_with_equal_func (all, o, g_str_equal, NULL))
+          g_free (o);
+        else
+          g_ptr_array_add (all, o);
+      }
+  g_ptr_array_add (all, NULL);
+  return (char **)g_ptr_array_free (all, FALSE);
+}
+
+char **
+sora_attention_gpu_tile_candidates (void)
+{
+  return g_strdupv ((char **)gpu_tiles);
+}
+
+static GpuAttnTile device_gpu_tile (SoraDevice *dev);
+
+/* The GPU form: the checked shapes' attention, one launch. */
+static gboolean
+attention_gpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
+    const SoraAttentionParams *p, GpuAttnTile tile, gsize batch, gsize nq,
+    gsize nk, gsize dim, GError **error)
+{
+  GpuAttnTile t = gpu_fit (tile, dim);
+  gsize threads = (gsize)t.bq * t.td;
+  gsize global[2] = { (nq + t.bq - 1) / t.bq * threads, batch * p->heads };
+  gsize local[2] = { threads, 1 };
+  guint64 local_mem =
+      MIN (sora_device_get_info (q->dev)->local_mem, GPU_LOCAL_BUDGET);
+  char *options =
+      gpu_options (t, dim, p->bias != NULL, p->key_mask != NULL, local_mem);
+  gboolean ok;
+
+  ok = sora_device_run (q->dev, "attention-gpu", options, "attention_gpu", 2,
+      global, local, error, SORA_MEM (q->buf), SORA_MEM (k->buf),
+      SORA_MEM (v->buf), SORA_MEM (out->buf),
+      SORA_MEM (p->bias ? p->bias->buf : NULL),
+      SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
+      SORA_INT (nk), SORA_INT (p->heads), SORA_FLOAT (p->scale), SORA_END);
+  g_free (options);
+  return ok;
+}
+
 guint64
 sora_op_attention_temp_bytes (
     SoraDevice *dev, gsize batch, guint heads, gsize nk, gsize dim)
@@ -96,10 +222,12 @@ check_f32_shape (
       sora_op_check_int (t->numel, OP, t, error);
 }
 
-/* sora_op_attention with the given tile. */
+/* sora_op_attention with the given tile: the GPU form's when @gpu is set,
+ * else @tile's. */
 static gboolean
 attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
-    const SoraAttentionParams *p, const AttnTile *tile, GError **error)
+    const SoraAttentionParams *p, const AttnTile *tile, const GpuAttnTile *gpu,
+    GError **error)
 {
   gsize batch, nq, nk, channels, dim, dv, nc, rb, slices, pack_bytes;
   PackPlan plan;
@@ -151,6 +279,8 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   }
   if (nq == 0 || batch == 0)
     return TRUE;
+  if (gpu)
+    return attention_gpu (q, k, v, out, p, *gpu, batch, nq, nk, dim, error);
 
   slices = batch * p->heads;
   plan = pack_plan (tile, slices, nk, dim);
@@ -210,9 +340,15 @@ gboolean
 sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     const SoraAttentionParams *p, GError **error)
 {
-  AttnTile tile = device_tile (q->dev);
+  AttnTile tile;
+  GpuAttnTile gpu;
 
-  return attention (q, k, v, out, p, &tile, error);
+  if (sora_tune_gpu_kernels (q->dev)) {
+    gpu = device_gpu_tile (q->dev);
+    return attention (q, k, v, out, p, NULL, &gpu, error);
+  }
+  tile = device_tile (q->dev);
+  return attention (q, k, v, out, p, &tile, NULL, error);
 }
 
 /* Tuning. */
@@ -262,6 +398,8 @@ typedef struct
 {
   AttnProbe *a;
   AttnTile tile;
+  GpuAttnTile gpu;
+  gboolean is_gpu;
 } AttnRun;
 
 static gpointer
@@ -271,7 +409,20 @@ probe_setup (
   AttnRun *r = g_new (AttnRun, 1);
 
   r->a = data;
+  r->is_gpu = FALSE;
   parse_tile (dev, candidate, &r->tile);
+  return r;
+}
+
+static gpointer
+gpu_probe_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  AttnRun *r = g_new (AttnRun, 1);
+
+  r->a = data;
+  r->is_gpu = TRUE;
+  parse_gpu_tile (candidate, &r->gpu);
   return r;
 }
 
@@ -281,8 +432,8 @@ probe_run (gpointer run, GError **error)
   AttnRun *r = run;
   SoraAttentionParams p = { PROBE_HEADS, 1.0f / 11.3f };
 
-  return attention (
-             r->a->q, r->a->k, r->a->v, r->a->out, &p, &r->tile, error) &&
+  return attention (r->a->q, r->a->k, r->a->v, r->a->out, &p,
+             r->is_gpu ? NULL : &r->tile, r->is_gpu ? &r->gpu : NULL, error) &&
       sora_device_finish (r->a->q->dev, error);
 }
 
@@ -303,14 +454,44 @@ sora_attention_tile_candidates (SoraDevice *dev)
   return candidates;
 }
 
+static SoraTuneSpec
+attention_spec (const char *name, const char *env,
+    gboolean (*valid) (SoraDevice *, const char *),
+    gpointer (*setup) (SoraDevice *, const char *, gpointer, GError **))
+{
+  return (SoraTuneSpec){ name, env,
+    G_STRINGIFY (PROBE_N) "x" G_STRINGIFY (PROBE_HEADS) "x" G_STRINGIFY (
+        PROBE_DIM),
+    4.0 * PROBE_N * PROBE_N * PROBE_DIM * PROBE_HEADS, valid, probe_init,
+    probe_clear, setup, probe_run, g_free };
+}
+
+char *
+sora_attention_gpu_tile_name (SoraDevice *dev)
+{
+  SoraTuneSpec spec = attention_spec ("attention-gpu-tile",
+      "SORA_ATTENTION_GPU_TILE", valid_gpu_tile, gpu_probe_setup);
+  AttnProbe probe = { NULL };
+
+  return sora_tune_choose (dev, &spec, gpu_tiles, &probe);
+}
+
+static GpuAttnTile
+device_gpu_tile (SoraDevice *dev)
+{
+  char *value = sora_attention_gpu_tile_name (dev);
+  GpuAttnTile tile;
+
+  parse_gpu_tile (value, &tile);
+  g_free (value);
+  return tile;
+}
+
 char *
 sora_attention_tile_name (SoraDevice *dev)
 {
-  SoraTuneSpec spec = { "attention-tile", "SORA_ATTENTION_TILE",
-    G_STRINGIFY (PROBE_N) "x" G_STRINGIFY (PROBE_HEADS) "x" G_STRINGIFY (
-        PROBE_DIM),
-    4.0 * PROBE_N * PROBE_N * PROBE_DIM * PROBE_HEADS, valid_tile, probe_init,
-    probe_clear, probe_setup, probe_run, g_free };
+  SoraTuneSpec spec = attention_spec (
+      "attention-tile", "SORA_ATTENTION_TILE", valid_tile, probe_setup);
   char **candidates = sora_attention_tile_candidates (dev);
   AttnProbe probe = { NULL };
   char *value;

@@ -45,6 +45,17 @@ char *sora_attention_tile_name (SoraDevice *dev);
 /* The fixed set timed on @dev; a NULL-terminated array to g_strfreev. */
 char **sora_attention_tile_candidates (SoraDevice *dev);
 
+/* The GPU form's tile (attention-gpu.cl, taken where
+ * sora_tune_gpu_kernels() says so), "BQxTD" (query rows per work-group,
+ * work-items per row): $SORA_ATTENTION_GPU_TILE when set, else stored or
+ * timed as above.  A string to g_free. */
+char *sora_attention_gpu_tile_name (SoraDevice *dev);
+/* The GPU tiles a device may get; a NULL-terminated array to g_strfreev. */
+char **sora_attention_gpu_tile_candidates (void);
+/* The build options of every GPU variant (program "attention-gpu") for the
+ * models' head dims, for offline resource checks; to g_strfreev. */
+char **sora_attention_gpu_variants (void);
+
 G_END_DECLS
 
 #endif /* __SORA_OP_ATTENTION_H__ */

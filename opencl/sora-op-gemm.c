@@ -12,6 +12,13 @@
 /* The tile one work-item computes in gemm.cl, in vectors of vw floats. */
 typedef SoraTile GemmTile;
 
+/* gemm-gpu.cl's tile: a work-group's WG_M x WG_N block of Y over slices of
+ * WG_K of K, each work-item's RM x RN block of it. */
+typedef struct
+{
+  int wm, wn, wk, rm, rn;
+} GpuTile;
+
 struct _SoraLinear
 {
   SoraDevice *dev;
@@ -19,6 +26,7 @@ struct _SoraLinear
   gsize out, in;
   SoraGemmBackend backend;
   GemmTile tile; /* tile.n: packed panel width */
+  GpuTile gpu; /* SORA_GEMM_GPU's tile */
   cl_mem weight;
   gsize weight_bytes;
   cl_mem bias;
@@ -34,6 +42,8 @@ sora_gemm_backend_to_string (SoraGemmBackend backend)
       return "tiled";
     case SORA_GEMM_CLBLAST:
       return "clblast";
+    case SORA_GEMM_GPU:
+      return "gpu";
     default:
       return "auto";
   }
@@ -46,6 +56,8 @@ backend_from_string (const char *s)
     return SORA_GEMM_TILED;
   if (g_strcmp0 (s, "clblast") == 0)
     return SORA_GEMM_CLBLAST;
+  if (g_strcmp0 (s, "gpu") == 0)
+    return SORA_GEMM_GPU;
   return SORA_GEMM_AUTO;
 }
 
@@ -64,6 +76,97 @@ forced_backend (SoraGemmBackend *backend, GError **error)
       "the faster one",
       env);
   return FALSE;
+}
+
+/* The GPU tiles timed on a device: 256 work-items each (a multiple of
+ * every GPU's SIMD width), 8 to 64 accumulators, 6 to 17 KiB of local
+ * memory. */
+static const char *const gpu_tiles[] = { "64x64x16x4x4", "128x64x16x8x4",
+  "128x128x16x8x8", "32x64x16x2x4", NULL };
+
+/* Local memory a GPU tile stages (gemm-gpu.cl: the K slices of X and W,
+ * a padding word per row). */
+#define GPU_TILE_LOCAL(t) ((gsize)(t).wk * ((t).wm + (t).wn + 2) * 4)
+/* What a work-group may stage on any GPU. */
+#define GPU_LOCAL_BUDGET (48 * 1024)
+
+/* Parses "WMxWNxWKxRMxRN" ($SORA_GEMM_GPU_TILE, a stored choice). */
+static gboolean
+parse_gpu_tile (const char *s, GpuTile *t)
+{
+  *t = (GpuTile){ 0 };
+  return s[strspn (s, "0123456789x")] == '\0' &&
+      sscanf (s, "%dx%dx%dx%dx%d", &t->wm, &t->wn, &t->wk, &t->rm, &t->rn) ==
+      5 &&
+      t->wm > 0 && t->wn > 0 && t->wk > 0 && t->rm > 0 && t->rn > 0 &&
+      t->wk % 4 == 0 && t->wm % t->rm == 0 && t->wn % t->rn == 0 &&
+      t->rm * t->rn <= 64 && GPU_TILE_LOCAL (*t) <= GPU_LOCAL_BUDGET;
+}
+
+static gsize
+gpu_threads (GpuTile t)
+{
+  return (gsize)(t.wm / t.rm) * (t.wn / t.rn);
+}
+
+/* A tile whose work-group the device takes. */
+static gboolean
+valid_gpu_tile (SoraDevice *dev, const char *value)
+{
+  GpuTile t;
+
+  return parse_gpu_tile (value, &t) &&
+      gpu_threads (t) <= sora_device_get_info (dev)->max_work_group;
+}
+
+static char *
+gpu_options (SoraDType dtype, GpuTile t)
+{
+  return g_strdup_printf ("%s -DWG_M=%d -DWG_N=%d -DWG_K=%d -DRM=%d -DRN=%d",
+      sora_storage_options (dtype), t.wm, t.wn, t.wk, t.rm, t.rn);
+}
+
+char **
+sora_gemm_gpu_variants (void)
+{
+  static const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
+    SORA_DTYPE_BF16 };
+  GPtrArray *all = g_ptr_array_new ();
+
+  for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
+    for (guint i = 0; gpu_tiles[i]; i++) {
+      GpuTile t;
+
+      parse_gpu_tile (gpu_tiles[i], &t);
+      g_ptr_array_add (all, gpu_options (dtypes[d], t));
+    }
+  g_ptr_array_add (all, NULL);
+  return (char **)g_ptr_array_free (all, FALSE);
+}
+
+char **
+sora_gemm_gpu_tile_candidates (void)
+{
+  return g_strdupv ((char **)gpu_tiles);
+}
+
+/* Launches gemm-gpu.cl's kernel: a work-group per WG_M x WG_N block of Y
+ * (columns along the first axis), all of K at once. */
+static gboolean
+run_gpu (SoraDevice *dev, const char *options, GpuTile t, gsize batch, gsize m,
+    gsize n, gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w, gsize w_bs,
+    gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy, GError **error)
+{
+  gsize threads = gpu_threads (t);
+  gsize global[3] = { (n + t.wn - 1) / t.wn * threads, (m + t.wm - 1) / t.wm,
+    batch };
+  gsize local[3] = { threads, 1, 1 };
+
+  return sora_device_run (dev, "gemm-gpu", options, "gemm_gpu", 3, global,
+      local, error, SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx), SORA_MEM (w),
+      SORA_INT (w_bs), SORA_INT (ldw), SORA_MEM (bias), SORA_INT (bias != NULL),
+      SORA_MEM (y), SORA_INT (y_bs), SORA_INT (ldy), SORA_INT (m), SORA_INT (n),
+      SORA_INT (k), SORA_END);
 }
 
 static char *
@@ -166,13 +269,14 @@ upload (SoraDevice *dev, const void *host, gsize bytes, const char *what,
 }
 
 static GemmTile device_tile (SoraDevice *dev, SoraDType dtype);
+static GpuTile device_gpu_tile (SoraDevice *dev, SoraDType dtype);
 
-/* As sora_linear_new_full, with the tiled kernel's tile given, or the
- * device's for @dtype when @tile is NULL. */
+/* As sora_linear_new_full, with the tiled or GPU kernel's tile given
+ * (valid), or the device's for @dtype when @tile is NULL. */
 static SoraLinear *
 linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
     gsize in, const void *weight, const float *bias, SoraGemmBackend backend,
-    const GemmTile *tile, GError **error)
+    const char *tile, GError **error)
 {
   SoraLinear *l;
   SoraGemmBackend forced; /* applied by sora_gemm_backend */
@@ -198,8 +302,9 @@ linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
     return NULL;
   }
   if (backend == SORA_GEMM_AUTO)
-    backend =
-        dtype == SORA_DTYPE_F32 ? sora_gemm_backend (dev) : SORA_GEMM_TILED;
+    backend = dtype == SORA_DTYPE_F32 ? sora_gemm_backend (dev)
+        : sora_tune_gpu_kernels (dev) ? SORA_GEMM_GPU
+                                      : SORA_GEMM_TILED;
 
   l = g_new0 (SoraLinear, 1);
   l->dev = dev;
@@ -207,8 +312,24 @@ linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
   l->out = out;
   l->in = in;
   l->backend = backend;
-  l->tile = tile ? *tile : device_tile (dev, dtype);
-  l->options = tiled_options (dtype, FALSE, l->tile);
+  if (backend == SORA_GEMM_GPU) {
+    if (tile == NULL)
+      l->gpu = device_gpu_tile (dev, dtype);
+    else
+      parse_gpu_tile (tile, &l->gpu);
+    l->options = gpu_options (dtype, l->gpu);
+  } else {
+    /* CLBlast runs only gemm_add_bias from gemm.cl, which any tile builds:
+     * where the device gets the GPU forms, the CPU form's tile is not
+     * worth tuning for it. */
+    if (tile != NULL)
+      sora_tune_parse_tile (dev, tile, &l->tile);
+    else if (backend == SORA_GEMM_CLBLAST && sora_tune_gpu_kernels (dev))
+      l->tile = (GemmTile){ 1, 4, 4 };
+    else
+      l->tile = device_tile (dev, dtype);
+    l->options = tiled_options (dtype, FALSE, l->tile);
+  }
 
   if (backend == SORA_GEMM_TILED)
     host = packed =
@@ -302,6 +423,9 @@ sora_op_linear (SoraLinear *l, SoraTensor *x, SoraTensor *y, GError **error)
   if (l->backend == SORA_GEMM_TILED)
     return run_tiled (l->dev, l->options, l->tile, 1, m, n, k, x->buf, 0, k,
         l->weight, 0, k, l->bias, y->buf, 0, n, error);
+  if (l->backend == SORA_GEMM_GPU)
+    return run_gpu (l->dev, l->options, l->gpu, 1, m, n, k, x->buf, 0, k,
+        l->weight, 0, k, l->bias, y->buf, 0, n, error);
 
   if (!sora_clblast_sgemm_xwt (sora_device_get_queue (l->dev), m, n, k, x->buf,
           0, k, l->weight, 0, k, y->buf, 0, n, l->op, error))
@@ -365,6 +489,16 @@ sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n, gsize k,
   if (!check_extent (y, batch, m, n, y_batch_stride, ldy, error))
     return FALSE;
 
+  if (sora_tune_gpu_kernels (dev)) {
+    GpuTile gpu = device_gpu_tile (dev, SORA_DTYPE_F32);
+
+    options = gpu_options (SORA_DTYPE_F32, gpu);
+    ok = run_gpu (dev, options, gpu, batch, m, n, k, x->buf, x_batch_stride,
+        ldx, w->buf, w_batch_stride, ldw, NULL, y->buf, y_batch_stride, ldy,
+        error);
+    g_free (options);
+    return ok;
+  }
   tile = device_tile (dev, SORA_DTYPE_F32);
   options = tiled_options (SORA_DTYPE_F32, TRUE, tile);
   ok = run_tiled (dev, options, tile, batch, m, n, k, x->buf, x_batch_stride,
@@ -470,11 +604,22 @@ tile_setup (
     SoraDevice *dev, const char *candidate, gpointer data, GError **error)
 {
   GemmProbe *p = data;
-  GemmTile tile;
 
-  sora_tune_parse_tile (dev, candidate, &tile);
-  return gemm_run_new (linear_new (dev, "gemm-probe", p->dtype, PROBE_N,
-                           PROBE_K, p->w, NULL, SORA_GEMM_TILED, &tile, error),
+  return gemm_run_new (
+      linear_new (dev, "gemm-probe", p->dtype, PROBE_N, PROBE_K, p->w, NULL,
+          SORA_GEMM_TILED, candidate, error),
+      p);
+}
+
+static gpointer
+gpu_tile_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  GemmProbe *p = data;
+
+  return gemm_run_new (
+      linear_new (dev, "gemm-probe", p->dtype, PROBE_N, PROBE_K, p->w, NULL,
+          SORA_GEMM_GPU, candidate, error),
       p);
 }
 
@@ -523,6 +668,30 @@ sora_gemm_tile_name (SoraDevice *dev, SoraDType dtype)
   return value;
 }
 
+char *
+sora_gemm_gpu_tile_name (SoraDevice *dev, SoraDType dtype)
+{
+  char *name = g_strdup_printf ("gemm-gpu-tile-%s", sora_dtype_name (dtype));
+  SoraTuneSpec spec =
+      gemm_spec (name, "SORA_GEMM_GPU_TILE", valid_gpu_tile, gpu_tile_setup);
+  GemmProbe probe = { dtype };
+  char *value = sora_tune_choose (dev, &spec, gpu_tiles, &probe);
+
+  g_free (name);
+  return value;
+}
+
+static GpuTile
+device_gpu_tile (SoraDevice *dev, SoraDType dtype)
+{
+  char *value = sora_gemm_gpu_tile_name (dev, dtype);
+  GpuTile tile;
+
+  parse_gpu_tile (value, &tile);
+  g_free (value);
+  return tile;
+}
+
 static GemmTile
 device_tile (SoraDevice *dev, SoraDType dtype)
 {
@@ -537,12 +706,16 @@ device_tile (SoraDevice *dev, SoraDType dtype)
 SoraGemmBackend
 sora_gemm_backend (SoraDevice *dev)
 {
-  /* Tiled first: the choice when neither can be timed. */
-  static const char *const candidates[] = { "tiled", "clblast", NULL };
-  SoraTuneSpec spec =
-      gemm_spec ("gemm-backend", "SORA_GEMM", valid_backend, backend_setup);
+  /* Ours first: the choice when neither can be timed.  The GPU forms'
+   * choice is stored apart, so that forcing them on a CPU (SORA_KERNELS)
+   * does not read back the CPU's. */
+  static const char *const cpu[] = { "tiled", "clblast", NULL };
+  static const char *const gpu[] = { "gpu", "clblast", NULL };
+  gboolean on_gpu = sora_tune_gpu_kernels (dev);
+  SoraTuneSpec spec = gemm_spec (on_gpu ? "gemm-backend-gpu" : "gemm-backend",
+      "SORA_GEMM", valid_backend, backend_setup);
   GemmProbe probe = { SORA_DTYPE_F32 };
-  char *value = sora_tune_choose (dev, &spec, candidates, &probe);
+  char *value = sora_tune_choose (dev, &spec, on_gpu ? gpu : cpu, &probe);
   SoraGemmBackend backend = backend_from_string (value);
 
   g_free (value);

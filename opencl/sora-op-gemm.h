@@ -10,15 +10,18 @@ G_BEGIN_DECLS
 
 /* Where a Linear's product runs.
  *
- * SORA_GEMM_AUTO picks per device (sora-tune.h): $SORA_GEMM ("tiled" or
- * "clblast") when set, else the choice stored for this device and driver,
- * else one measured on first use (both backends timed on 512x1536x1536)
- * and stored.  f16 and bf16 weights always use the tiled kernel: CLBlast
- * has only an f32 path that every device can run. */
+ * SORA_GEMM_AUTO picks per device (sora-tune.h): $SORA_GEMM ("tiled",
+ * "gpu" or "clblast") when set, else the choice stored for this device and
+ * driver, else one measured on first use (ours and CLBlast timed on
+ * 512x1536x1536) and stored; ours is the GPU kernel where the device gets
+ * GPU kernels (sora_tune_gpu_kernels), else the tiled one.  f16 and bf16
+ * weights always use ours: CLBlast has only an f32 path that every device
+ * can run. */
 typedef enum {
   SORA_GEMM_AUTO,
   SORA_GEMM_TILED, /* our register-tiled kernel, gemm.cl */
   SORA_GEMM_CLBLAST, /* CLBlast SGEMM */
+  SORA_GEMM_GPU, /* our work-group-tiled kernel for GPUs, gemm-gpu.cl */
 } SoraGemmBackend;
 
 const char *sora_gemm_backend_to_string (SoraGemmBackend backend);
@@ -34,6 +37,21 @@ const char *sora_gemm_backend_name (SoraDevice *dev);
  * tiles sora_tune_register_tiles() lists, timed on first use on
  * 512x1536x1536 and stored.  A string to g_free. */
 char *sora_gemm_tile_name (SoraDevice *dev, SoraDType dtype);
+
+/* The GPU kernel's tile for @dtype weights on @dev, "WMxWNxWKxRMxRN" (a
+ * work-group's WM x WN block of the output over WK-deep slices of K, each
+ * work-item's RM x RN of it): $SORA_GEMM_GPU_TILE when set, else the one
+ * stored for this device and driver, else the fastest of
+ * sora_gemm_gpu_tile_candidates(), timed on first use and stored.  A
+ * string to g_free. */
+char *sora_gemm_gpu_tile_name (SoraDevice *dev, SoraDType dtype);
+
+/* The GPU tiles a device may get; a NULL-terminated array to g_strfreev. */
+char **sora_gemm_gpu_tile_candidates (void);
+
+/* The build options of every GPU GEMM variant (program "gemm-gpu"), for
+ * offline resource checks; a NULL-terminated array to g_strfreev. */
+char **sora_gemm_gpu_variants (void);
 
 typedef struct _SoraLinear SoraLinear;
 
@@ -58,8 +76,8 @@ gboolean sora_op_linear (
 
 /* For each of @batch products, Y[m, n] = X[m, k] · W[n, k]ᵀ, all f32, each
  * matrix given by its tensor, the element offset between batches and its
- * row stride (leading dimension), all in elements.  Always the tiled
- * kernel. */
+ * row stride (leading dimension), all in elements.  The GPU kernel where
+ * the device gets GPU kernels, else the tiled one. */
 gboolean sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n,
     gsize k, SoraTensor *x, gsize x_batch_stride, gsize ldx, SoraTensor *w,
     gsize w_batch_stride, gsize ldw, SoraTensor *y, gsize y_batch_stride,

@@ -230,6 +230,20 @@ sora_tune_choose (SoraDevice *dev, const SoraTuneSpec *spec,
   return value;
 }
 
+gboolean
+sora_tune_gpu_kernels (SoraDevice *dev)
+{
+  const char *env = g_getenv ("SORA_KERNELS");
+
+  if (g_strcmp0 (env, "gpu") == 0)
+    return TRUE;
+  if (g_strcmp0 (env, "cpu") == 0)
+    return FALSE;
+  if (env != NULL && *env != '\0')
+    g_warning ("SORA_KERNELS=%s is neither \"gpu\" nor \"cpu\"; ignored", env);
+  return sora_device_get_info (dev)->is_gpu;
+}
+
 int
 sora_tune_vector_width (SoraDevice *dev)
 {

@@ -77,6 +77,11 @@ gboolean sora_tune_valid_tile (SoraDevice *dev, const char *value);
  * and convolution tiles; a NULL-terminated array to g_strfreev. */
 char **sora_tune_tile_candidates (SoraDevice *dev);
 
+/* Whether @dev gets the GPU forms of the heavy kernels (work-group tiles
+ * staged through local memory): $SORA_KERNELS = "gpu" or "cpu" when set
+ * (to test the GPU forms on a CPU runtime), else whether it is a GPU. */
+gboolean sora_tune_gpu_kernels (SoraDevice *dev);
+
 /* The preferred float width rounded to 4, 8 or 16. */
 int sora_tune_vector_width (SoraDevice *dev);
 

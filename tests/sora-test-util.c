@@ -14,8 +14,8 @@ static SoraDevice *device;
 static void
 free_device (void)
 {
-  sora_device_free (device);
-  g_rand_free (rng);
+  g_clear_pointer (&device, sora_device_free);
+  g_clear_pointer (&rng, g_rand_free);
 }
 
 void
@@ -28,6 +28,15 @@ sora_test_init (int *argc, char ***argv)
   rng = g_rand_new_with_seed (seed);
   g_test_message ("random inputs from SORA_TEST_SEED=%u", seed);
   atexit (free_device);
+}
+
+int
+sora_test_run (void)
+{
+  int status = g_test_run ();
+
+  free_device ();
+  return status;
 }
 
 SoraDevice *

@@ -13,6 +13,11 @@ G_BEGIN_DECLS
 /* Parses the GTest arguments and seeds the random inputs: a fresh seed each
  * run (printed, so a failure can be repeated with SORA_TEST_SEED=...). */
 void sora_test_init (int *argc, char ***argv);
+/* g_test_run(), then the device freed while the OpenCL runtime still
+ * works: Oclgrind's runtime frees its thread-local state before atexit
+ * handlers run, so a device released from one (the fallback after
+ * sora_test_init) corrupts its heap. */
+int sora_test_run (void);
 
 /* The device under test: $SORA_DEVICE, else "auto".  Opened once. */
 SoraDevice *sora_test_device (void);

@@ -99,8 +99,9 @@ check_inputs (const Case *c, const Inputs *in, gsize row_step, const char *what,
     p.key_mask = sora_test_upload ("mask", SORA_DTYPE_F32, in->mask, 2, ms);
   t0 = g_get_monotonic_time ();
   c0 = clock ();
-  g_assert_true (sora_op_attention (q, k, v, out, &p, &error));
-  g_assert_true (sora_device_finish (sora_test_device (), &error));
+  sora_op_attention (q, k, v, out, &p, &error);
+  g_assert_no_error (error);
+  sora_device_finish (sora_test_device (), &error);
   g_assert_no_error (error);
   if (t) {
     t->wall = (g_get_monotonic_time () - t0) / 1e6;
@@ -280,6 +281,83 @@ test_slice_groups (void)
   check_random (&c, "slice groups");
 }
 
+/* The GPU form (forced as SORA_KERNELS=gpu would) with every tile the
+ * tuner may pick and odd ones (work-groups of 10 and 32), on @n_cases. */
+static void
+check_gpu_tiles (const Case *cases, guint n_cases)
+{
+  char **candidates = sora_attention_gpu_tile_candidates ();
+  GStrvBuilder *builder = g_strv_builder_new ();
+  char **tiles;
+
+  g_strv_builder_addv (builder, (const char **)candidates);
+  g_strv_builder_add (builder, "8x4");
+  g_strv_builder_add (builder, "5x2");
+  tiles = g_strv_builder_end (builder);
+  g_setenv ("SORA_KERNELS", "gpu", TRUE);
+  for (guint t = 0; tiles[t]; t++) {
+    char *chosen;
+
+    g_setenv ("SORA_ATTENTION_GPU_TILE", tiles[t], TRUE);
+    chosen = sora_attention_gpu_tile_name (sora_test_device ());
+    g_assert_cmpstr (chosen, ==, tiles[t]);
+    g_free (chosen);
+    g_test_message ("gpu tile %s", tiles[t]);
+    for (guint i = 0; i < n_cases; i++) {
+      Case c = cases[i];
+      Inputs in;
+
+      inputs_random (&c, &in);
+      /* The last case: batch item 1 has every key masked. */
+      if (i == n_cases - 1 && c.mask && c.batch > 1)
+        for (gsize j = 0; j < c.nk; j++)
+          in.mask[c.nk + j] = 0.0f;
+      check_inputs (&c, &in, 1, "gpu", NULL);
+      inputs_clear (&in);
+    }
+  }
+  g_unsetenv ("SORA_ATTENTION_GPU_TILE");
+  g_unsetenv ("SORA_KERNELS");
+  g_strfreev (tiles);
+  g_strfreev (candidates);
+  g_strv_builder_unref (builder);
+}
+
+static void
+test_gpu (void)
+{
+  static const Case cases[] = {
+    { 1, 1, 1, 1, 8, 1.0f },
+    { 1, 129, 129, 2, 128, 0.0884f },
+    { 1, 97, 97, 1, 384, 0.051f },
+    { 1, 33, 33, 3, 5, 0.45f },
+    { 2, 300, 77, 3, 40, 0.158f },
+    { 1, 5, 512, 2, 128, 0.0884f },
+    { 1, 17, 1, 1, 64, 1.0f },
+    { 1, 70, 70, 4, 16, 0.25f, TRUE, FALSE },
+    { 3, 37, 61, 2, 64, 1.0f, FALSE, TRUE },
+    { 2, 37, 61, 2, 64, 1.0f, TRUE, TRUE },
+  };
+
+  check_gpu_tiles (cases, G_N_ELEMENTS (cases));
+}
+
+/* Small odd shapes only: the ones Oclgrind runs (tests/gpu-proof.sh). */
+static void
+test_gpu_small (void)
+{
+  static const Case cases[] = {
+    { 1, 1, 1, 1, 8, 1.0f },
+    { 1, 9, 9, 1, 128, 0.0884f },
+    { 1, 3, 5, 1, 384, 0.051f },
+    { 1, 7, 37, 2, 5, 0.45f },
+    { 1, 9, 70, 1, 8, 0.35f },
+    { 2, 5, 3, 2, 64, 1.0f, TRUE, TRUE },
+  };
+
+  check_gpu_tiles (cases, G_N_ELEMENTS (cases));
+}
+
 /* Runs the DiT's self-attention shape at @n tokens, checking every
  * @row_step-th query row, and logs the rate (4·Nq·Nk·D·H flop) per wall
  * second and per CPU second. */
@@ -405,5 +483,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attention/speed-long", test_speed_long);
   g_test_add_func ("/attention/tiles", test_tiles);
   g_test_add_func ("/attention/errors", test_errors);
-  return g_test_run ();
+  g_test_add_func ("/attention/gpu", test_gpu);
+  g_test_add_func ("/attention/gpu-small", test_gpu_small);
+  return sora_test_run ();
 }

@@ -699,5 +699,5 @@ main (int argc, char **argv)
   g_test_add_func ("/conv/speed", test_speed);
   g_test_add_func ("/conv/tiles", test_tiles);
   g_test_add_func ("/conv/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -127,5 +127,5 @@ main (int argc, char **argv)
   g_test_add_func ("/convert/device-f16", test_device_f16);
   g_test_add_func ("/convert/device-bf16", test_device_bf16);
   g_test_add_func ("/convert/size-mismatch", test_size_mismatch);
-  return g_test_run ();
+  return sora_test_run ();
 }

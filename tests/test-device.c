@@ -240,5 +240,5 @@ main (int argc, char **argv)
   g_test_add_func ("/device/unknown-kernel", test_unknown_kernel);
   g_test_add_func ("/device/build-error", test_build_error_names_program);
   g_test_add_func ("/device/work-groups", test_work_groups);
-  return g_test_run ();
+  return sora_test_run ();
 }

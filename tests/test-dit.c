@@ -579,5 +579,5 @@ main (int argc, char **argv)
   g_test_add_func ("/dit/bad-inputs", test_bad_inputs);
   g_test_add_func ("/dit/cancel-between-blocks", test_cancel_between_blocks);
   g_test_add_func ("/dit/wide", test_wide);
-  return g_test_run ();
+  return sora_test_run ();
 }

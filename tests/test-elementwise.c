@@ -371,5 +371,5 @@ main (int argc, char **argv)
   g_test_add_func ("/elementwise/add-gated", test_add_gated);
   g_test_add_func ("/elementwise/lincomb", test_lincomb);
   g_test_add_func ("/elementwise/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -325,5 +325,5 @@ main (int argc, char **argv)
   g_test_add_func ("/extend/cancel", test_cancel);
   g_test_add_func ("/extend/public", test_public);
   g_test_add_func ("/extend/continue", test_continue);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -165,7 +165,8 @@ test_3d (void)
 }
 
 /* On a fresh cache the choice is measured and stored; SORA_GEMM forces
- * it, f16 weights staying on the tiled kernel. */
+ * it, f16 weights staying on our kernel (the GPU one where the device gets
+ * the GPU forms). */
 static void
 test_backend_choice (void)
 {
@@ -179,6 +180,8 @@ test_backend_choice (void)
   guint16 one = sora_f32_to_f16 (1.0f);
   float onef = 1.0f;
   SoraLinear *l;
+  gboolean gpu = sora_tune_gpu_kernels (sora_test_device ());
+  SoraGemmBackend ours = gpu ? SORA_GEMM_GPU : SORA_GEMM_TILED;
 
   g_assert_no_error (error);
   g_setenv ("SORA_CACHE_DIR", dir, TRUE);
@@ -190,7 +193,9 @@ test_backend_choice (void)
   g_assert_no_error (error);
   groups = g_key_file_get_groups (kf, NULL);
   g_assert_nonnull (groups[0]);
-  stored = g_key_file_get_string (kf, groups[0], "gemm-backend", &error);
+  /* Stored apart for the GPU forms (a GPU, or SORA_KERNELS=gpu). */
+  stored = g_key_file_get_string (
+      kf, groups[0], gpu ? "gemm-backend-gpu" : "gemm-backend", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (stored, ==, name);
   /* Asked again, the same answer without measuring. */
@@ -201,7 +206,7 @@ test_backend_choice (void)
   l = sora_linear_new (
       sora_test_device (), "f16", SORA_DTYPE_F16, 1, 1, &one, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (sora_linear_get_backend (l), ==, SORA_GEMM_TILED);
+  g_assert_cmpint (sora_linear_get_backend (l), ==, ours);
   sora_linear_free (l);
   g_setenv ("SORA_GEMM", "tiled", TRUE);
   l = sora_linear_new (
@@ -352,6 +357,78 @@ test_tiles (void)
   }
   g_unsetenv ("SORA_GEMM_TILE");
   g_strfreev (candidates);
+}
+
+/* The GPU kernel's tiles: every one the tuner may pick, and odd ones
+ * (work-groups of 32 and 128, one-row register blocks, K slices of 4). */
+static char **
+gpu_tiles (void)
+{
+  char **candidates = sora_gemm_gpu_tile_candidates ();
+  GStrvBuilder *all = g_strv_builder_new ();
+  char **tiles;
+
+  g_strv_builder_addv (all, (const char **)candidates);
+  g_strv_builder_add (all, "8x12x4x1x3");
+  g_strv_builder_add (all, "16x32x8x2x2");
+  tiles = g_strv_builder_end (all);
+  g_strv_builder_unref (all);
+  g_strfreev (candidates);
+  return tiles;
+}
+
+/* Each GPU tile on @n_shapes of the shapes (all three weight dtypes, with
+ * and without bias) and on strided batches, forced on this device as
+ * SORA_KERNELS=gpu would. */
+static void
+check_gpu_tiles (const gsize (*sh)[3], guint n_shapes)
+{
+  char **tiles = gpu_tiles ();
+  const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
+    SORA_DTYPE_BF16 };
+
+  g_setenv ("SORA_KERNELS", "gpu", TRUE);
+  for (guint i = 0; tiles[i]; i++) {
+    char *chosen;
+
+    g_setenv ("SORA_GEMM_GPU_TILE", tiles[i], TRUE);
+    chosen = sora_gemm_gpu_tile_name (sora_test_device (), SORA_DTYPE_F32);
+    g_assert_cmpstr (chosen, ==, tiles[i]);
+    g_free (chosen);
+    g_test_message ("gpu tile %s", tiles[i]);
+    for (guint s = 0; s < n_shapes; s++)
+      check_linear (dtypes[s % 3], SORA_GEMM_GPU, 1, &sh[s][0], sh[s][1],
+          sh[s][2], s % 2 == 0);
+    check_batched (
+        3, 7, 65, 33, 7 * 36 + 5, 36, 65 * 34 + 2, 34, 7 * 69 + 3, 69);
+    check_batched (2, 13, 5, 21, 13 * 21, 21, 0, 21, 13 * 5, 5);
+  }
+  g_unsetenv ("SORA_GEMM_GPU_TILE");
+  g_unsetenv ("SORA_KERNELS");
+  g_strfreev (tiles);
+}
+
+/* Every shape, so each dtype meets tiles straddled and K sliced. */
+static void
+test_gpu (void)
+{
+  check_gpu_tiles (shapes, G_N_ELEMENTS (shapes));
+}
+
+/* Small odd shapes only: the ones Oclgrind runs (tests/gpu-proof.sh). */
+static void
+test_gpu_small (void)
+{
+  static const gsize small[][3] = {
+    { 1, 1, 1 },
+    { 5, 7, 3 },
+    { 9, 13, 21 },
+    { 37, 70, 21 },
+    { 3, 130, 5 },
+    { 70, 9, 33 },
+  };
+
+  check_gpu_tiles (small, G_N_ELEMENTS (small));
 }
 
 /* Run in a subprocess, so that nothing is chosen in memory yet: prints the
@@ -547,8 +624,10 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm/3d", test_3d);
   g_test_add_func ("/gemm/batched", test_batched);
   g_test_add_func ("/gemm/tiles", test_tiles);
+  g_test_add_func ("/gemm/gpu", test_gpu);
+  g_test_add_func ("/gemm/gpu-small", test_gpu_small);
   g_test_add_func ("/gemm/tuning-cache", test_tuning_cache);
   g_test_add_func ("/gemm/tuning-cache/subprocess", print_tile);
   g_test_add_func ("/gemm/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

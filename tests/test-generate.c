@@ -303,5 +303,5 @@ main (int argc, char **argv)
       "/generate/text-encoder-streaming", test_text_encoder_streaming);
   g_test_add_func ("/generate/cancel", test_cancel);
   g_test_add_func ("/generate/missing-model", test_missing_model);
-  return g_test_run ();
+  return sora_test_run ();
 }

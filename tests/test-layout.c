@@ -420,5 +420,5 @@ main (int argc, char **argv)
   g_test_add_func ("/layout/time-split", test_time_split);
   g_test_add_func ("/layout/concat-slice", test_concat_slice);
   g_test_add_func ("/layout/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -632,5 +632,5 @@ main (int argc, char **argv)
   g_test_add_func ("/model-folder/open-and-validate", test_open_and_validate);
   g_test_add_func ("/model-folder/bad-tensors", test_bad_tensors);
   g_test_add_func ("/model-folder/bad-folders", test_bad_folders);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -61,5 +61,5 @@ main (int argc, char **argv)
   sora_test_init (&argc, &argv);
   g_test_add_func ("/noise/philox-known-answers", test_known_answers);
   g_test_add_func ("/noise/normal", test_normal);
-  return g_test_run ();
+  return sora_test_run ();
 }

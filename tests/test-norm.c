@@ -303,5 +303,5 @@ main (int argc, char **argv)
   g_test_add_func ("/norm/rms-norm-channels", test_rms_norm_channels);
   g_test_add_func ("/norm/softmax", test_softmax);
   g_test_add_func ("/norm/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -153,5 +153,5 @@ main (int argc, char **argv)
   sora_test_init (&argc, &argv);
   g_test_add_func ("/pixels/formats", test_formats);
   g_test_add_func ("/pixels/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -171,5 +171,5 @@ main (int argc, char **argv)
   g_test_add_func ("/rope/apply", test_rope);
   g_test_add_func ("/rope/table-values", test_table_values);
   g_test_add_func ("/rope/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

@@ -368,5 +368,5 @@ main (int argc, char **argv)
   g_test_add_func ("/scheduler/add-noise", test_add_noise);
   g_test_add_func ("/scheduler/refused-keys", test_refused_keys);
   g_test_add_func ("/scheduler/errors", test_errors);
-  return g_test_run ();
+  return sora_test_run ();
 }

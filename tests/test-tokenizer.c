@@ -348,5 +348,5 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer/fixture-variants", test_fixture_variants);
   g_test_add_func ("/tokenizer/known-vectors", test_known_vectors);
   g_test_add_func ("/tokenizer/hostile-files", test_hostile_files);
-  return g_test_run ();
+  return sora_test_run ();
 }

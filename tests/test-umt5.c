@@ -135,5 +135,5 @@ main (int argc, char **argv)
   g_test_add_func ("/umt5/f16", test_f16);
   g_test_add_func ("/umt5/bf16", test_bf16);
   g_test_add_func ("/umt5/stream", test_stream);
-  return g_test_run ();
+  return sora_test_run ();
 }

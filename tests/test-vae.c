@@ -695,5 +695,5 @@ main (int argc, char **argv)
   g_test_add_func ("/vae/errors", test_errors);
   if (g_getenv ("SORA_VAE_BENCH"))
     g_test_add_func ("/vae/bench", test_bench);
-  return g_test_run ();
+  return sora_test_run ();
 }

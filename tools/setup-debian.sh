@@ -16,6 +16,7 @@ packages="
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
   valgrind
   clang libclang-rt-14-dev
+  clang-15 libclc-15 oclgrind
   $*
 "
 

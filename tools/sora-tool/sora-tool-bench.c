@@ -17,6 +17,7 @@
 #include "sora-recipe.h"
 #include "sora-safetensors.h"
 #include "sora-tool.h"
+#include "sora-tune.h"
 #include "sora-umt5.h"
 #include "sora-wan-dit.h"
 #include "sora-wan-vae.h"
@@ -220,7 +221,12 @@ bench_gemm (Bench *b)
     { "tiled f16", SORA_DTYPE_F16, SORA_GEMM_TILED },
     { "tiled bf16", SORA_DTYPE_BF16, SORA_GEMM_TILED },
     { "clblast f32", SORA_DTYPE_F32, SORA_GEMM_CLBLAST },
+    { "gpu f32", SORA_DTYPE_F32, SORA_GEMM_GPU },
+    { "gpu f16", SORA_DTYPE_F16, SORA_GEMM_GPU },
+    { "gpu bf16", SORA_DTYPE_BF16, SORA_GEMM_GPU },
   };
+  /* The GPU forms only where the engine would take them (SORA_KERNELS). */
+  gboolean gpu = sora_tune_gpu_kernels (b->dev);
 
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     const gsize *dims = b->quick ? quick_shapes[s] : shapes[s];
@@ -252,6 +258,8 @@ bench_gemm (Bench *b)
              b->dev, "y", SORA_DTYPE_F32, &error, 2, h.m, h.n)) &&
         sora_tensor_write (x, h.x, &error)) {
       for (guint v = 0; v < G_N_ELEMENTS (variants); v++) {
+        if (variants[v].backend == SORA_GEMM_GPU && !gpu)
+          continue;
         sora_convert_from_f32 (variants[v].dtype, h.w, stored, h.n * h.k);
         d[v] = (GemmDevice){ sora_linear_new_full (b->dev, "bench",
                                  variants[v].dtype, h.n, h.k, stored, NULL,

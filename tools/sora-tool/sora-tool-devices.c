@@ -4,6 +4,8 @@
 #include <stdio.h>
 
 #include "sora-device.h"
+#include "sora-op-attention.h"
+#include "sora-op-gemm.h"
 #include "sora-tune.h"
 #include "sora-tool.h"
 
@@ -57,5 +59,22 @@ sora_tool_devices (int argc, char **argv)
       sora_device_get_info (chosen)->device_index,
       sora_device_get_info (chosen)->name);
   sora_device_free (chosen);
+  return 0;
+}
+
+/* For tools/check-gpu-resources.sh: what the engine builds for a GPU,
+ * without opening a device. */
+int
+sora_tool_gpu_variants (int argc, char **argv)
+{
+  char **gemm = sora_gemm_gpu_variants ();
+  char **attention = sora_attention_gpu_variants ();
+
+  for (guint i = 0; gemm[i]; i++)
+    printf ("gemm-gpu %s\n", gemm[i]);
+  g_strfreev (gemm);
+  for (guint i = 0; attention[i]; i++)
+    printf ("attention-gpu %s\n", attention[i]);
+  g_strfreev (attention);
   return 0;
 }

@@ -22,6 +22,9 @@ static const struct
       "print the token ids of a prompt (MODEL_DIR|tokenizer.json TEXT)" },
   { "run-dit", sora_tool_run_dit,
       "one DiT forward against a reference (MODEL_DIR REFERENCE.safetensors)" },
+  { "gpu-variants", sora_tool_gpu_variants,
+      "list the GPU kernel variants' build options, one \"PROGRAM OPTIONS\" "
+      "a line" },
 };
 
 static void

@@ -11,5 +11,6 @@ int sora_tool_inspect (int argc, char **argv);
 int sora_tool_bench (int argc, char **argv);
 int sora_tool_tokenize (int argc, char **argv);
 int sora_tool_run_dit (int argc, char **argv);
+int sora_tool_gpu_variants (int argc, char **argv);
 
 #endif /* __SORA_TOOL_H__ */

@@ -1,0 +1,142 @@
+/* Matrix product Y = X·Wᵀ (+ bias) for GPUs, X [m, k] and Y [m, n] f32
+ * row-major, W [n, k] row-major in its storage dtype (a Linear's weight as
+ * stored, or a runtime f32 matrix), per batch.
+ *
+ * A work-group of THREADS work-items computes a WG_M x WG_N tile of Y.  K
+ * passes in slices of WG_K: the work-group stages the X and W slices in
+ * local memory, k-major, with 4-wide loads along K (coalesced: the
+ * WG_K / 4 work-items of a row read it contiguously), then each work-item
+ * accumulates an RM x RN register block, its rows and columns strided by
+ * the work-group's row and column counts so that neighbouring work-items
+ * read neighbouring local words (no bank conflicts) and a row is a
+ * broadcast.  f16 and bf16 weights are widened as they are loaded.
+ *
+ * Built with -DWG_M, -DWG_N, -DWG_K (a multiple of 4), -DRM, -DRN (dividing
+ * WG_M and WG_N); THREADS = (WG_M / RM) * (WG_N / RN) is the required
+ * work-group, along the first axis. */
+
+#define TM (WG_M / RM)
+#define TN (WG_N / RN)
+#define THREADS (TM * TN)
+#define KV (WG_K / 4)
+/* One word of padding per k row: the staging stores walk K within a row
+ * and would otherwise hit one bank. */
+#define XS_LD (WG_M + 1)
+#define WS_LD (WG_N + 1)
+
+#if defined(STORAGE_F16)
+#define LOAD_W4(p) vload_half4 (0, (const __global half *) (p))
+#define LOAD_W1(p) vload_half (0, (const __global half *) (p))
+#elif defined(STORAGE_BF16)
+#define LOAD_W4(p) as_float4 (convert_uint4 (vload4 (0, (p))) << 16)
+#define LOAD_W1(p) as_float ((uint) * (p) << 16)
+#else
+#define LOAD_W4(p) vload4 (0, (p))
+#define LOAD_W1(p) (*(p))
+#endif
+
+/* Four elements of row @row from column @col of a [rows, ld] matrix, zero
+ * past @rows or @cols; the X and W forms differ only in the load. */
+#define LOAD_SLICE(type, load4, load1)                                      \
+  inline float4 load_slice_##type (const __global type * a, int ld,         \
+      int row, int rows, int col, int cols)                                 \
+  {                                                                         \
+    const __global type *p = a + (size_t) row * ld + col;                   \
+    float t[4];                                                             \
+                                                                            \
+    if (row >= rows)                                                        \
+      return (float4) (0.0f);                                               \
+    if (col + 4 <= cols)                                                    \
+      return load4 (p);                                                     \
+    for (int e = 0; e < 4; e++)                                             \
+      t[e] = col + e < cols ? load1 (p + e) : 0.0f;                         \
+    return vload4 (0, t);                                                   \
+  }
+
+#define LOAD_X4(p) vload4 (0, (p))
+#define LOAD_X1(p) (*(p))
+LOAD_SLICE (float, LOAD_X4, LOAD_X1)
+#if defined(STORAGE_F16) || defined(STORAGE_BF16)
+LOAD_SLICE (ushort, LOAD_W4, LOAD_W1)
+#define load_slice_w load_slice_ushort
+#else
+#define load_slice_w load_slice_float
+#endif
+
+/* Stores the rows x WG_K slice at (@row0, @k0) of @a k-major into @s. */
+#define STAGE(s, ld_s, rows_tile, load, a, lda, row0, rows, k0, k, lid)     \
+  for (int e = (lid); e < (rows_tile) * KV; e += THREADS) {                 \
+    int r = e / KV, kv = e % KV;                                            \
+    float4 v = load ((a), (lda), (row0) + r, (rows), (k0) + 4 * kv, (k));   \
+    s[(4 * kv + 0) * (ld_s) + r] = v.s0;                                    \
+    s[(4 * kv + 1) * (ld_s) + r] = v.s1;                                    \
+    s[(4 * kv + 2) * (ld_s) + r] = v.s2;                                    \
+    s[(4 * kv + 3) * (ld_s) + r] = v.s3;                                    \
+  }
+
+/* Grid: [column tiles * THREADS, row tiles, batch], work-group [THREADS, 1,
+ * 1].  Strides and leading dimensions are in elements. */
+__kernel __attribute__((reqd_work_group_size (THREADS, 1, 1)))
+void
+gemm_gpu (const __global float *x, int x_bs, int ldx,
+    const __global stored_t * w, int w_bs, int ldw,
+    const __global float *bias, int has_bias, __global float *y, int y_bs, int ldy,
+    int m, int n, int k)
+{
+  __local float xs[WG_K * XS_LD];
+  __local float ws[WG_K * WS_LD];
+  int lid = get_local_id (0);
+  int tm = lid / TN, tn = lid % TN;
+  int m0 = get_group_id (1) * WG_M, n0 = get_group_id (0) * WG_N;
+  size_t b = get_global_id (2);
+  float acc[RM][RN];
+
+  /* The whole work-group leaves together (the range is padded). */
+  if (n0 >= n || m0 >= m)
+    return;
+  x += b * x_bs;
+  w += b * w_bs;
+  y += b * y_bs;
+#pragma unroll
+  for (int i = 0; i < RM; i++)
+#pragma unroll
+    for (int j = 0; j < RN; j++)
+      acc[i][j] = 0.0f;
+
+  for (int k0 = 0; k0 < k; k0 += WG_K) {
+    STAGE (xs, XS_LD, WG_M, load_slice_float, x, ldx, m0, m, k0, k, lid);
+    STAGE (ws, WS_LD, WG_N, load_slice_w, w, ldw, n0, n, k0, k, lid);
+    barrier (CLK_LOCAL_MEM_FENCE);
+#pragma unroll 4
+    for (int kk = 0; kk < WG_K; kk++) {
+      float a[RM], c[RN];
+
+#pragma unroll
+      for (int i = 0; i < RM; i++)
+        a[i] = xs[kk * XS_LD + tm + i * TM];
+#pragma unroll
+      for (int j = 0; j < RN; j++)
+        c[j] = ws[kk * WS_LD + tn + j * TN];
+#pragma unroll
+      for (int i = 0; i < RM; i++)
+#pragma unroll
+        for (int j = 0; j < RN; j++)
+          acc[i][j] = fma (a[i], c[j], acc[i][j]);
+    }
+    barrier (CLK_LOCAL_MEM_FENCE);
+  }
+
+#pragma unroll
+  for (int i = 0; i < RM; i++) {
+    int row = m0 + tm + i * TM;
+
+#pragma unroll
+    for (int j = 0; j < RN; j++) {
+      int col = n0 + tn + j * TN;
+
+      if (row < m && col < n)
+        y[(size_t) row * ldy + col] =
+            acc[i][j] + (has_bias ? bias[col] : 0.0f);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+#!/bin/sh
+# One prepared check for a GPU machine lent for minutes (issue 19): sets up
+# OpenCL for the NVIDIA driver if needed, then runs, each under its own
+# timeout so that one failure leaves the others' figures:
+#   devices   sora-tool devices
+#   tests     the engine's parity tests (the GPU forms) on SORA_DEVICE
+#   bench     sora-tool bench gemm attention --json
+#   torch     tools/device_check_torch.py (f32 GEMM and SDPA on CUDA)
+# Everything goes under $OUT: NAME.log per stage, bench.json, torch.json,
+# and stages.json ({"stage", "rc", "seconds"} per stage; rc 124 = timeout).
+#
+# usage: OUT=DIR tools/device-check.sh [--quick] [BUILD-DIR]
+#   SORA_DEVICE   the device to test (default gpu; cpu to rehearse on PoCL,
+#                 with SORA_KERNELS=gpu for the GPU forms)
+#   TESTS         the engine tests to run (default: gemm attention conv norm
+#                 elementwise rope layout)
+#   CARRY         a folder with lib/ (ocl-icd's libOpenCL.so.1, libclblast,
+#                 what the build links) and wheels/ (pip wheels), used when
+#                 the machine lacks them
+# SPDX-License-Identifier: LGPL-2.1-or-later
+set -u
+
+quick=
+if [ "${1:-}" = "--quick" ]; then
+  quick=--quick
+  shift
+fi
+build=${1:-build}
+: "${OUT:?set OUT to the folder for the results}"
+export SORA_DEVICE="${SORA_DEVICE:-gpu}"
+mkdir -p "$OUT"
+stages=$OUT/stages.jsonl
+: >"$stages"
+
+note () {
+  echo "device-check: $*" | tee -a "$OUT/setup.log"
+}
+
+# stage NAME SECONDS COMMAND...: runs it with its log, records rc and time.
+stage () {
+  name=$1
+  limit=$2
+  shift 2
+  t0=$(date +%s)
+  timeout -k 10 "$limit" "$@" >"$OUT/$name.log" 2>&1
+  rc=$?
+  t1=$(date +%s)
+  printf '{"stage": "%s", "rc": %d, "seconds": %d}\n' "$name" "$rc" \
+    "$((t1 - t0))" >>"$stages"
+  note "$name: rc $rc in $((t1 - t0)) s"
+}
+
+# OpenCL for the NVIDIA driver: the loader from CARRY when the system has
+# none, and a generated .icd naming the driver's library wherever it is.
+setup_opencl () {
+  if [ -n "${CARRY:-}" ] && [ -d "$CARRY/lib" ]; then
+    export LD_LIBRARY_PATH="$CARRY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    note "using carried libraries from $CARRY/lib"
+  fi
+  if [ -n "${OCL_ICD_VENDORS:-}" ] || [ "$SORA_DEVICE" = cpu ]; then
+    return
+  fi
+  if ls /etc/OpenCL/vendors/*nvidia*.icd >/dev/null 2>&1; then
+    note "driver ICD: $(ls /etc/OpenCL/vendors/*nvidia*.icd)"
+    return
+  fi
+  lib=$( (ldconfig -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1/ {print $NF}';
+    find /usr/lib /usr/lib64 /usr/local/nvidia /usr/local/cuda* /opt \
+      -name 'libnvidia-opencl.so.1' 2>/dev/null) | head -n 1)
+  if [ -z "$lib" ]; then
+    note "no libnvidia-opencl.so.1 found; OpenCL sees only what is installed"
+    return
+  fi
+  mkdir -p "$OUT/vendors"
+  echo "$lib" >"$OUT/vendors/nvidia.icd"
+  export OCL_ICD_VENDORS="$OUT/vendors"
+  note "generated $OUT/vendors/nvidia.icd -> $lib"
+}
+
+setup_opencl
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
+  uname -a
+} >"$OUT/machine.log" 2>&1
+
+tool=$build/tools/sora-tool/sora-tool
+stage devices 60 "$tool" devices
+# The GPU forms and their CPU-side references: the parity tests that run in
+# minutes (the model tests need the trained weights).
+for t in ${TESTS:-gemm attention conv norm elementwise rope layout}; do
+  stage "test-$t" 240 "$build/tests/test-$t" --tap
+done
+stage bench 300 "$tool" bench gemm attention $quick --json "$OUT/bench.json"
+stage torch 300 sh -c "python3 tools/device_check_torch.py $quick >'$OUT/torch.json'"
+
+# One JSON array of the stages.
+{
+  echo "["
+  sed '$!s/$/,/' "$stages"
+  echo "]"
+} >"$OUT/stages.json"
+rm -f "$stages"
+note "done; results in $OUT"

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""The PyTorch side of tools/device-check.sh: f32 GEMM at the DiT's shapes
+(TF32 off) and f32 scaled-dot-product attention on one CUDA device, timed
+with CUDA events (best of 5 after one untimed run), printed as one JSON
+object.  Prints {"skipped": reason} when torch or CUDA is missing.
+
+    python3 tools/device_check_torch.py [--quick]
+"""
+import json
+import sys
+
+
+def best_ms(torch, fn, runs=5):
+    fn()
+    torch.cuda.synchronize()
+    best = None
+    for _ in range(runs):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        ms = start.elapsed_time(end)
+        best = ms if best is None else min(best, ms)
+    return best
+
+
+def main():
+    quick = "--quick" in sys.argv[1:]
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError as e:
+        print(json.dumps({"skipped": "no torch: %s" % e}))
+        return 0
+    if not torch.cuda.is_available():
+        print(json.dumps({"skipped": "torch has no CUDA device"}))
+        return 0
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    dev = torch.device("cuda")
+    out = {"device": torch.cuda.get_device_name(0),
+           "torch": torch.__version__, "cuda": torch.version.cuda,
+           "gemm": [], "attention": []}
+    rows = (96,) if quick else (4096, 32760)
+    for m in rows:
+        for n, k in ((1536, 1536), (8960, 1536), (1536, 8960)):
+            x = torch.randn(m, k, device=dev)
+            w = torch.randn(n, k, device=dev)
+            ms = best_ms(torch, lambda: x @ w.t())
+            out["gemm"].append({"shape": "%dx%dx%d" % (m, n, k), "ms": ms,
+                                "gflops": 2.0 * m * n * k / ms / 1e6})
+            del x, w
+    n, heads, dim = (256, 2, 128) if quick else (32760, 12, 128)
+    q, k, v = (torch.randn(1, heads, n, dim, device=dev) for _ in range(3))
+    ms = best_ms(torch, lambda: F.scaled_dot_product_attention(q, k, v))
+    out["attention"].append({"n": n, "heads": heads, "dim": dim, "ms": ms,
+                             "gflops": 4.0 * n * n * dim * heads / ms / 1e6})
+    out["peak_bytes"] = torch.cuda.max_memory_allocated()
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
