@@ -13,6 +13,7 @@ import html
 import html.entities
 import os
 import re
+import subprocess
 import sys
 import unicodedata
 
@@ -174,6 +175,9 @@ def main():
               encoding="utf-8") as out:
         out.write(head)
         fix_table(out)
+    # In the repository's style (its .clang-format), as the sources are.
+    subprocess.run(["clang-format", "-i"] + [os.path.join(outdir, name)
+                   for name in ("sora-html-table.h", "sora-text-fix-table.h")], check=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ usage: pip install pyuegc==16.0.3 regex==2024.11.6
        gen-unicode-tables.py [OUTDIR]   (default: this script's folder)
 """
 import os
+import subprocess
 import sys
 from importlib.metadata import version
 
@@ -93,6 +94,9 @@ def main():
     with open(os.path.join(outdir, 'sora-word-table.h'), 'w',
               encoding='utf-8') as out:
         word_table(out)
+    # In the repository's style (its .clang-format), as the sources are.
+    subprocess.run(["clang-format", "-i"] + [os.path.join(outdir, name)
+                   for name in ('sora-grapheme-table.h', 'sora-word-table.h')], check=True)
 
 
 if __name__ == '__main__':
