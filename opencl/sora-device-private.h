@@ -17,7 +17,8 @@ struct _SoraDevice
   cl_command_queue queue;
   GHashTable *programs; /* "program|options" -> cl_program */
   GHashTable *kernels; /* "program|options|kernel" -> cl_kernel */
-  GHashTable *variants; /* "program|options|kernel|work-group" launched */
+  GHashTable *launched; /* cl_kernel -> its limits and work-groups */
+  guint variants; /* kernel and work-group pairs launched */
   guint64 bytes_current;
   guint64 bytes_peak;
 };

@@ -332,7 +332,7 @@ sora_device_open (const char *spec, GError **error)
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_program);
   dev->kernels =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
-  dev->variants = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  dev->launched = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   return dev;
 
 fail:
@@ -348,7 +348,7 @@ sora_device_free (SoraDevice *dev)
   if (dev->queue)
     clFinish (dev->queue);
   g_clear_pointer (&dev->kernels, g_hash_table_unref);
-  g_clear_pointer (&dev->variants, g_hash_table_unref);
+  g_clear_pointer (&dev->launched, g_hash_table_unref);
   g_clear_pointer (&dev->programs, g_hash_table_unref);
   if (dev->queue)
     clReleaseCommandQueue (dev->queue);

@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdarg.h>
+#include <string.h>
 
 #include "sora-device-private.h"
 
@@ -25,22 +26,28 @@
  * worker thread's stack. */
 #define CPU_PRIVATE_BUDGET (256 * 1024)
 
-/* What a built kernel allows, queried once per launch (the runtime keeps
- * them; the queries are cheap). */
+/* What a built kernel allows, queried at its first launch, and the
+ * work-groups it has been launched with (each a variant PoCL compiles). */
+#define MAX_GROUPS 4
+
 typedef struct
 {
   gsize max_group;
   guint64 local_mem, private_mem;
+  guint n_groups;
+  size_t groups[MAX_GROUPS][3];
 } KernelLimits;
 
-static gboolean
-kernel_limits (SoraDevice *dev, cl_kernel k, const char *kernel,
-    KernelLimits *limits, GError **error)
+static KernelLimits *
+kernel_limits (SoraDevice *dev, cl_kernel k, const char *kernel, GError **error)
 {
+  KernelLimits *limits = g_hash_table_lookup (dev->launched, k);
   size_t group = 0;
   cl_ulong local = 0, priv = 0;
   cl_int status;
 
+  if (limits)
+    return limits;
   status = clGetKernelWorkGroupInfo (
       k, dev->id, CL_KERNEL_WORK_GROUP_SIZE, sizeof (group), &group, NULL);
   if (status == CL_SUCCESS)
@@ -50,11 +57,13 @@ kernel_limits (SoraDevice *dev, cl_kernel k, const char *kernel,
     status = clGetKernelWorkGroupInfo (
         k, dev->id, CL_KERNEL_PRIVATE_MEM_SIZE, sizeof (priv), &priv, NULL);
   if (!sora_cl_check (status, "clGetKernelWorkGroupInfo", kernel, error))
-    return FALSE;
+    return NULL;
+  limits = g_new0 (KernelLimits, 1);
   limits->max_group = MIN (group, dev->info.max_work_group);
   limits->local_mem = local;
   limits->private_mem = priv;
-  return TRUE;
+  g_hash_table_insert (dev->launched, k, limits);
+  return limits;
 }
 
 static gsize
@@ -89,13 +98,13 @@ choose_group (SoraDevice *dev, cl_kernel k, const char *kernel, guint dims,
     const gsize *local, gboolean exact, guint64 local_args, size_t *l,
     GError **error)
 {
-  KernelLimits limits;
+  KernelLimits *limits = kernel_limits (dev, k, kernel, error);
 
-  if (!kernel_limits (dev, k, kernel, &limits, error))
+  if (limits == NULL)
     return FALSE;
   for (guint i = 0; i < dims; i++)
     l[i] = local && local[i] > 0 ? local[i] : i == 0 ? DEFAULT_GROUP : 1;
-  while (!exact && !group_fits (dev, &limits, l, dims) &&
+  while (!exact && !group_fits (dev, limits, l, dims) &&
       group_items (l, dims) > 1) {
     guint big = 0;
 
@@ -104,38 +113,43 @@ choose_group (SoraDevice *dev, cl_kernel k, const char *kernel, guint dims,
         big = i;
     l[big] /= 2;
   }
-  if (!group_fits (dev, &limits, l, dims)) {
+  if (!group_fits (dev, limits, l, dims)) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
         "Kernel %s cannot run a work-group of %" G_GSIZE_FORMAT
         " work-items on device \"%s\" (at most %" G_GSIZE_FORMAT
         " for this kernel, %" G_GUINT64_FORMAT " bytes of private memory each)",
-        kernel, group_items (l, dims), dev->info.name, limits.max_group,
-        limits.private_mem);
+        kernel, group_items (l, dims), dev->info.name, limits->max_group,
+        limits->private_mem);
     return FALSE;
   }
-  if (limits.local_mem + local_args > dev->info.local_mem) {
+  if (limits->local_mem + local_args > dev->info.local_mem) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
         "Kernel %s needs %" G_GUINT64_FORMAT " bytes of local memory but "
         "device \"%s\" has %" G_GUINT64_FORMAT,
-        kernel, limits.local_mem + local_args, dev->info.name,
+        kernel, limits->local_mem + local_args, dev->info.name,
         dev->info.local_mem);
     return FALSE;
   }
   return TRUE;
 }
 
-/* Counts the variants the runtime compiles: one per program, options and
- * work-group (see sora_device_variants). */
+/* Counts the variants the runtime compiles: one per kernel (program,
+ * options) and work-group (see sora_device_variants). */
 static void
-note_variant (SoraDevice *dev, const char *program, const char *options,
-    const char *kernel, const size_t *l, guint dims)
+note_variant (SoraDevice *dev, cl_kernel k, const char *kernel, const size_t *l,
+    guint dims)
 {
-  char *key =
-      g_strdup_printf ("%s|%s|%s|%zu,%zu,%zu", program, options ? options : "",
-          kernel, l[0], dims > 1 ? l[1] : 1, dims > 2 ? l[2] : 1);
+  KernelLimits *limits = g_hash_table_lookup (dev->launched, k);
+  size_t group[3] = { l[0], dims > 1 ? l[1] : 1, dims > 2 ? l[2] : 1 };
 
-  if (g_hash_table_add (dev->variants, key))
-    g_debug ("new kernel variant %s", key);
+  for (guint i = 0; i < limits->n_groups; i++)
+    if (memcmp (limits->groups[i], group, sizeof (group)) == 0)
+      return;
+  dev->variants++;
+  g_debug ("new kernel variant: %s with a work-group of %zux%zux%zu", kernel,
+      group[0], group[1], group[2]);
+  if (limits->n_groups < MAX_GROUPS)
+    memcpy (limits->groups[limits->n_groups++], group, sizeof (group));
 }
 
 static gboolean
@@ -215,7 +229,7 @@ sora_device_run (SoraDevice *dev, const char *program, const char *options,
       return FALSE;
     }
   }
-  note_variant (dev, program, options, kernel, l, dims);
+  note_variant (dev, k, kernel, l, dims);
   return sora_cl_check (
       clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, g, l, 0, NULL, NULL),
       "clEnqueueNDRangeKernel", kernel, error);
@@ -224,5 +238,5 @@ sora_device_run (SoraDevice *dev, const char *program, const char *options,
 guint
 sora_device_variants (SoraDevice *dev)
 {
-  return g_hash_table_size (dev->variants);
+  return dev->variants;
 }
