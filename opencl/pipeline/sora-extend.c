@@ -10,7 +10,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "sora-engine-private.h"
+#include "sora-engine-internal.h"
 #include "sora-ops.h"
 
 guint

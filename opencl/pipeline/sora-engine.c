@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "sora-engine-private.h"
+#include "sora-engine-internal.h"
 #include "sora-noise.h"
 #include "sora-ops.h"
 #include "sora-prompt-clean.h"
