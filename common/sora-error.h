@@ -1,4 +1,4 @@
-/* gst-sora engine: errors
+/* gst-sora: the error domain of the engine and its adapters (GLib only)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #ifndef __SORA_ERROR_H__

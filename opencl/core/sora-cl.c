@@ -1,13 +1,7 @@
-/* gst-sora engine: errors
+/* gst-sora engine: OpenCL error checking
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "sora-cl.h"
-
-GQuark
-sora_error_quark (void)
-{
-  return g_quark_from_static_string ("sora-error-quark");
-}
 
 const char *
 sora_cl_error_name (cl_int status)

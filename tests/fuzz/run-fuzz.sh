@@ -33,8 +33,8 @@ sources=$(ls "$top"/ext/safetensors/*.c "$top"/ext/diffusers/*.c \
 # shellcheck disable=SC2086
 $clang $flags -DCL_TARGET_OPENCL_VERSION=120 \
   -I"$top/ext" -I"$top/ext/safetensors" -I"$top/ext/diffusers" \
-  -I"$top/ext/tokenizer" -I"$top/common" -I"$top/opencl/core" \
-  "$here/fuzz-$target.c" $sources "$top/opencl/core/sora-cl.c" \
+  -I"$top/ext/tokenizer" -I"$top/common" \
+  "$here/fuzz-$target.c" $sources "$top/common/sora-error.c" \
   $(pkg-config --cflags --libs glib-2.0 json-glib-1.0) \
   -o "$work/fuzz-$target"
 
