@@ -4,7 +4,7 @@
 #ifndef __SORA_TEST_ENGINE_H__
 #define __SORA_TEST_ENGINE_H__
 
-#include "sora-engine-internal.h"
+#include "sora-engine-test.h"
 #include "sora-test-util.h"
 
 G_BEGIN_DECLS

@@ -1,26 +1,17 @@
-/* gst-sora engine: entry points for tests and tools
+/* gst-sora engine: what sora-engine.c and sora-extend.c share
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Only pipeline/ includes this, and sora-engine-test.h, as the tests drive
+ * the same steps; nothing here is API.
  */
-#ifndef __SORA_ENGINE_PRIVATE_H__
-#define __SORA_ENGINE_PRIVATE_H__
+#ifndef __SORA_ENGINE_INTERNAL_H__
+#define __SORA_ENGINE_INTERNAL_H__
 
 #include "sora-engine.h"
 #include "sora-scheduler.h"
 #include "sora-wan-vae.h"
 
 G_BEGIN_DECLS
-
-/* What sora_engine_generate does, with the knobs parity tests need: the
- * text length (Wan uses 512), initial latents instead of seeded noise
- * ([in_channels, F, h, w] f32 on the host, or NULL), and the decoded chunks
- * as the VAE hands them over (f32 frames and pixels). */
-gboolean sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
-    guint text_length, const float *initial_latents, SoraProgressFunc progress,
-    SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
-    GError **error);
-
-/* --- Video extension (sora-extend.c) and the engine internals it shares
- * with sora_engine_run. --- */
 
 /* The text length of Wan's public pipeline. */
 #define SORA_WAN_TEXT_LENGTH 512
@@ -40,21 +31,7 @@ gboolean sora_engine_public_pixels (SoraTensor *frames, const guint8 *pixels,
     guint n_frames, guint width, guint height, gpointer user_data);
 
 SoraDevice *sora_engine_get_device (SoraEngine *engine);
-
-/* Reloads umT5 to stream its layers through the device at each encoding
- * (sora_umt5_new), or to keep them.  The engine streams when umT5 takes
- * over a quarter of the device's memory. */
-gboolean sora_engine_set_text_encoder_streaming (
-    SoraEngine *engine, gboolean stream, GError **error);
 SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
-
-/* The device bytes the denoising of @n_latent_frames at @params's size
- * allocates beside the weights: a DiT forward with @text_length text rows,
- * the latents, the guidance batch, the predictions and the scheduler's
- * history.  new_latents refuses a run whose estimate does not fit the
- * device. */
-guint64 sora_engine_denoise_bytes (SoraEngine *engine,
-    const SoraGenerateParams *params, guint n_latent_frames, guint text_length);
 
 /* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for
  * @params's size: @initial ([in_channels, F, h, w] f32 on the host) or,
@@ -82,21 +59,6 @@ gboolean sora_engine_denoise_decode (SoraEngine *engine,
  * last 13 context frames (0.8 s at Wan's 16 fps). */
 #define SORA_EXTEND_CONTEXT_LATENTS 4
 
-/* What sora_engine_extend does, with the knobs tests need: the text length,
- * the most context latent frames (≥ 1), initial latents
- * ([in_channels, F, h, w] f32 on the host, F = context latents + new ones,
- * or NULL for seeded noise), only the new frames' chunks as the VAE hands
- * them over, and a host copy of the final latents in @final_latents
- * (g_free it; NULL: not wanted). */
-gboolean sora_engine_extend_run (SoraEngine *engine,
-    const SoraGenerateParams *params, guint text_length, const guint8 *context,
-    guint n_context_frames, guint max_context_latents,
-    const float *initial_latents, SoraProgressFunc progress,
-    SoraVaeChunkFunc chunk, gpointer user_data, float **final_latents,
-    GCancellable *cancellable, GError **error);
-
-/* --- end of video extension --- */
-
 /* The last frames (packed RGB, oldest first) of the last clip decoded by
  * generate, extend or continue; NULL or no frames before the first. */
 const guint8 *sora_engine_get_tail (
@@ -104,4 +66,4 @@ const guint8 *sora_engine_get_tail (
 
 G_END_DECLS
 
-#endif /* __SORA_ENGINE_PRIVATE_H__ */
+#endif /* __SORA_ENGINE_INTERNAL_H__ */

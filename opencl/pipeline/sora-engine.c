@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sora-engine-internal.h"
+#include "sora-engine-test.h"
 #include "sora-noise.h"
 #include "sora-ops.h"
 #include "sora-prompt-clean.h"

@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "sora-engine-internal.h"
+#include "sora-engine-test.h"
 #include "sora-ops.h"
 
 guint
