@@ -59,11 +59,11 @@ gst_sora_scheduler_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    { SORA_SAMPLER_UNIPC,
+    { SORA_SCHEDULER_UNIPC,
         "UniPC multistep predictor-corrector on the flow-matching schedule, "
         "as diffusers' UniPCMultistepScheduler (Wan's own sampler)",
         "unipc" },
-    { SORA_SAMPLER_EULER,
+    { SORA_SCHEDULER_EULER,
         "First-order Euler on the flow-matching schedule, as diffusers' "
         "FlowMatchEulerDiscreteScheduler",
         "euler" },
@@ -83,7 +83,7 @@ gst_sora_scheduler_get_type (void)
 #define DEFAULT_STEPS 50
 #define DEFAULT_GUIDANCE_SCALE 5.0
 #define DEFAULT_FLOW_SHIFT 0.0
-#define DEFAULT_SCHEDULER SORA_SAMPLER_UNIPC
+#define DEFAULT_SCHEDULER SORA_SCHEDULER_UNIPC
 #define DEFAULT_DEVICE NULL
 
 /* The values taken; the specs allow the whole type (GstSoraSettings). */
@@ -409,7 +409,7 @@ gst_sora_settings_fill_params (GstSoraSettings *settings, GstElement *element,
   params->steps = settings->steps;
   params->guidance_scale = settings->guidance_scale;
   params->flow_shift = settings->flow_shift;
-  params->sampler = settings->scheduler;
+  params->scheduler = settings->scheduler;
   GST_OBJECT_UNLOCK (element);
 }
 

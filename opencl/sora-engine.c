@@ -404,12 +404,8 @@ scheduler_config (SoraEngine *engine, const SoraGenerateParams *params,
       sora_model_folder_get_scheduler_config (engine->folder);
 
   *cfg = *sc;
-  if ((params->sampler == SORA_SAMPLER_EULER) !=
-      (sc->kind == SORA_SCHEDULER_FLOW_EULER))
-    sora_scheduler_config_defaults (cfg,
-        params->sampler == SORA_SAMPLER_EULER ? SORA_SCHEDULER_FLOW_EULER
-                                              : SORA_SCHEDULER_UNIPC,
-        sc->shift);
+  if (params->scheduler != sc->kind)
+    sora_scheduler_config_defaults (cfg, params->scheduler, sc->shift);
   if (params->flow_shift > 0)
     cfg->shift = params->flow_shift;
 }

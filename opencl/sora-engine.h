@@ -15,10 +15,14 @@ G_BEGIN_DECLS
  * naming the file), SORA_ERROR_OUT_OF_MEMORY, SORA_ERROR_CANCELLED,
  * SORA_ERROR_INVALID_ARGUMENT (sizes, steps), others for failed runs. */
 
+/* The scheduler (sampler) of the denoising loop, in the one enum for it: a
+ * model folder's scheduler_config.json (SoraSchedulerConfig), the elements'
+ * "scheduler" property and the tools all use these values (docs/model.md
+ * §Schedulers). */
 typedef enum {
-  SORA_SAMPLER_UNIPC, /* flow-matching UniPC multistep (Wan's own) */
-  SORA_SAMPLER_EULER, /* flow-matching Euler */
-} SoraSampler;
+  SORA_SCHEDULER_UNIPC, /* flow-matching UniPC multistep (Wan's own) */
+  SORA_SCHEDULER_EULER, /* flow-matching Euler */
+} SoraSchedulerKind;
 
 typedef enum {
   SORA_PIXEL_RGB, /* packed 8-bit R, G, B */
@@ -77,7 +81,7 @@ typedef struct
   guint steps;
   double guidance_scale; /* ≤ 1: no classifier-free guidance */
   double flow_shift; /* ≤ 0: the model's scheduler config */
-  SoraSampler sampler;
+  SoraSchedulerKind scheduler;
   guint width, height, frames;
   SoraPixelFormat format;
 } SoraGenerateParams;

@@ -151,7 +151,7 @@ params_for (const char *prompt, guint64 seed, guint frames)
     .seed = seed,
     .steps = STEPS,
     .guidance_scale = GUIDANCE,
-    .sampler = SORA_SAMPLER_UNIPC,
+    .scheduler = SORA_SCHEDULER_UNIPC,
     .width = SIZE,
     .height = SIZE,
     .frames = frames,

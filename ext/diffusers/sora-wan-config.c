@@ -600,7 +600,7 @@ parse_flow_euler (Reader *r, SoraSchedulerConfig *cfg)
   guint choice;
   gboolean karras, exponential;
 
-  cfg->kind = SORA_SCHEDULER_FLOW_EULER;
+  cfg->kind = SORA_SCHEDULER_EULER;
   if (!read_double (r, "shift", 1.0, 0.0, 1e6, &cfg->shift) ||
       !read_bool (r, "invert_sigmas", FALSE, &cfg->invert_sigmas) ||
       !read_nullable_double (r, "shift_terminal", 0.0, &cfg->shift_terminal) ||
@@ -679,7 +679,7 @@ sora_scheduler_config_check (const SoraSchedulerConfig *cfg, GError **error)
   if (!(cfg->shift > 0.0))
     return refuse (error, "\"%s\" %g is not supported: it must be positive",
         cfg->kind == SORA_SCHEDULER_UNIPC ? "flow_shift" : "shift", cfg->shift);
-  if (cfg->kind == SORA_SCHEDULER_FLOW_EULER) {
+  if (cfg->kind == SORA_SCHEDULER_EULER) {
     /* NaN (unset) passes: the schedule's ends are positive. */
     if (cfg->spacing != SORA_SIGMAS_SHIFTED &&
         (cfg->sigma_min <= 0.0 || cfg->sigma_max <= 0.0))
