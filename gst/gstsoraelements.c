@@ -18,13 +18,6 @@ gst_sora_default_model_dir (void)
   return g_file_test (dir, G_FILE_TEST_IS_DIR) ? dir : NULL;
 }
 
-/* The nearest width or height the model takes: a multiple of 16, ≥ 16. */
-static guint
-nearest_multiple_of_16 (guint v)
-{
-  return MAX (16, (v + 8) / 16 * 16);
-}
-
 gboolean
 gst_sora_video_info_from_caps (
     GstElement *element, GstCaps *caps, GstVideoInfo *info)
@@ -35,7 +28,8 @@ gst_sora_video_info_from_caps (
     goto bad_caps;
   width = GST_VIDEO_INFO_WIDTH (info);
   height = GST_VIDEO_INFO_HEIGHT (info);
-  if (width % 16 != 0 || height % 16 != 0)
+  if (sora_engine_nearest_side (width) != width ||
+      sora_engine_nearest_side (height) != height)
     goto bad_size;
   return TRUE;
 
@@ -48,8 +42,8 @@ bad_size:
   GST_ELEMENT_ERROR (element, CORE, NEGOTIATION,
       ("Width and height must be multiples of 16: %ux%u is not; the "
        "nearest valid size is %ux%u",
-          width, height, nearest_multiple_of_16 (width),
-          nearest_multiple_of_16 (height)),
+          width, height, sora_engine_nearest_side (width),
+          sora_engine_nearest_side (height)),
       ("caps %" GST_PTR_FORMAT, caps));
   return FALSE;
 }

@@ -180,9 +180,9 @@ sora_engine_get_max_size (
 gboolean
 sora_engine_check_size (guint width, guint height, guint frames, GError **error)
 {
-  guint w = MAX (16, (width + 8) / 16 * 16);
-  guint h = MAX (16, (height + 8) / 16 * 16);
-  guint f = frames < 1 ? 1 : (frames - 1 + 2) / 4 * 4 + 1;
+  guint w = sora_engine_nearest_side (width);
+  guint h = sora_engine_nearest_side (height);
+  guint f = sora_engine_nearest_frames (frames);
 
   if (width == w && height == h && frames == f)
     return TRUE;

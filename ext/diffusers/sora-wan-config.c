@@ -231,9 +231,9 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
               json_array_get_element (size, i), 1, 65536, &cfg->native_size[i]))
         return bad_key (&r, "_sora_native_size",
             "must be [width, height, frames], integers in [1, 65536]");
-    /* what sora_engine_check_size accepts */
-    if (cfg->native_size[0] % 16 || cfg->native_size[1] % 16 ||
-        cfg->native_size[2] % 4 != 1)
+    if (sora_engine_nearest_side (cfg->native_size[0]) != cfg->native_size[0] ||
+        sora_engine_nearest_side (cfg->native_size[1]) != cfg->native_size[1] ||
+        sora_engine_nearest_frames (cfg->native_size[2]) != cfg->native_size[2])
       return bad_key (&r, "_sora_native_size",
           "must have width and height multiples of 16 and 4k+1 frames");
   }
