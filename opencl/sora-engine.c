@@ -432,9 +432,9 @@ sora_engine_denoise_bytes (SoraEngine *engine, const SoraGenerateParams *params,
 }
 
 /* Whether @params' size is in the model's RoPE range, and its denoising
- * (with the most text rows, 512) fits beside what the device holds (a
- * streaming umT5 holds no layer between encodings); the VAE decode tiles
- * itself to fit. */
+ * (with the most text rows, SORA_WAN_TEXT_LENGTH) fits beside what the device
+ * holds (a streaming umT5 holds no layer between encodings); the VAE decode
+ * tiles itself to fit. */
 static gboolean
 size_fits (SoraEngine *engine, const SoraGenerateParams *params,
     guint n_latent_frames, guint64 *need)
@@ -446,7 +446,8 @@ size_fits (SoraEngine *engine, const SoraGenerateParams *params,
   guint patch_h = vc->scale_factor_spatial * tc->patch_size[1];
   guint patch_w = vc->scale_factor_spatial * tc->patch_size[2];
 
-  *need = sora_engine_denoise_bytes (engine, params, n_latent_frames, 512);
+  *need = sora_engine_denoise_bytes (
+      engine, params, n_latent_frames, SORA_WAN_TEXT_LENGTH);
   return n_latent_frames / tc->patch_size[0] <= tc->rope_max_seq_len &&
       params->height / patch_h <= tc->rope_max_seq_len &&
       params->width / patch_w <= tc->rope_max_seq_len &&
