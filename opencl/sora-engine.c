@@ -4,7 +4,7 @@
  *   classifier-free guidance (both branches in one batched DiT forward)
  *   -> streaming VAE decode, chunk by chunk.
  *
- * Mirrors diffusers' WanPipeline.__call__ (../shared/design/wan-model.md A).
+ * Mirrors diffusers' WanPipeline.__call__ (docs/model.md §Pipeline).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -2,9 +2,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Defaults are the diffusers / transformers class defaults (see
- * shared/design/wan-model.md B.1, C.1, D.1, A.8); the tensor lists follow
+ * docs/model.md §DiT, §VAE, §umT5, §Schedulers); the tensor lists follow
  * the module trees of transformer_wan.py, autoencoder_kl_wan.py and
- * modeling_umt5.py (B.9, C.6, D.5).
+ * modeling_umt5.py (docs/model.md §Tensors).
  */
 #include <math.h>
 #include <stdarg.h>
