@@ -18,13 +18,6 @@ gst_sora_default_model_dir (void)
   return g_file_test (dir, G_FILE_TEST_IS_DIR) ? dir : NULL;
 }
 
-/* The nearest width or height the model takes: a multiple of 16, ≥ 16. */
-static guint
-nearest_multiple_of_16 (guint v)
-{
-  return MAX (16, (v + 8) / 16 * 16);
-}
-
 gboolean
 gst_sora_video_info_from_caps (
     GstElement *element, GstCaps *caps, GstVideoInfo *info)
@@ -35,7 +28,8 @@ gst_sora_video_info_from_caps (
     goto bad_caps;
   width = GST_VIDEO_INFO_WIDTH (info);
   height = GST_VIDEO_INFO_HEIGHT (info);
-  if (width % 16 != 0 || height % 16 != 0)
+  if (sora_engine_nearest_side (width) != width ||
+      sora_engine_nearest_side (height) != height)
     goto bad_size;
   return TRUE;
 
@@ -48,8 +42,8 @@ bad_size:
   GST_ELEMENT_ERROR (element, CORE, NEGOTIATION,
       ("Width and height must be multiples of 16: %ux%u is not; the "
        "nearest valid size is %ux%u",
-          width, height, nearest_multiple_of_16 (width),
-          nearest_multiple_of_16 (height)),
+          width, height, sora_engine_nearest_side (width),
+          sora_engine_nearest_side (height)),
       ("caps %" GST_PTR_FORMAT, caps));
   return FALSE;
 }
@@ -59,11 +53,11 @@ gst_sora_scheduler_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    { SORA_SAMPLER_UNIPC,
+    { SORA_SCHEDULER_UNIPC,
         "UniPC multistep predictor-corrector on the flow-matching schedule, "
         "as diffusers' UniPCMultistepScheduler (Wan's own sampler)",
         "unipc" },
-    { SORA_SAMPLER_EULER,
+    { SORA_SCHEDULER_EULER,
         "First-order Euler on the flow-matching schedule, as diffusers' "
         "FlowMatchEulerDiscreteScheduler",
         "euler" },
@@ -83,7 +77,7 @@ gst_sora_scheduler_get_type (void)
 #define DEFAULT_STEPS 50
 #define DEFAULT_GUIDANCE_SCALE 5.0
 #define DEFAULT_FLOW_SHIFT 0.0
-#define DEFAULT_SCHEDULER SORA_SAMPLER_UNIPC
+#define DEFAULT_SCHEDULER SORA_SCHEDULER_UNIPC
 #define DEFAULT_DEVICE NULL
 
 /* The values taken; the specs allow the whole type (GstSoraSettings). */
@@ -409,7 +403,7 @@ gst_sora_settings_fill_params (GstSoraSettings *settings, GstElement *element,
   params->steps = settings->steps;
   params->guidance_scale = settings->guidance_scale;
   params->flow_shift = settings->flow_shift;
-  params->sampler = settings->scheduler;
+  params->scheduler = settings->scheduler;
   GST_OBJECT_UNLOCK (element);
 }
 

@@ -24,7 +24,8 @@ const char *gst_sora_default_model_dir (void);
 gboolean gst_sora_video_info_from_caps (
     GstElement *element, GstCaps *caps, GstVideoInfo *info);
 
-/* The sampler enum as a GType (nicks "unipc", "euler"). */
+/* The engine's SoraSchedulerKind as a GType, for the scheduler property: the
+ * same values, nicks "unipc" and "euler". */
 #define GST_TYPE_SORA_SCHEDULER (gst_sora_scheduler_get_type ())
 GType gst_sora_scheduler_get_type (void);
 
@@ -47,7 +48,7 @@ typedef struct
   guint steps;
   gdouble guidance_scale;
   gdouble flow_shift;
-  SoraSampler scheduler;
+  SoraSchedulerKind scheduler;
   gchar *device;
   /* Property name (static) -> why its last value was refused. */
   GHashTable *refused;
@@ -111,7 +112,7 @@ gboolean gst_sora_settings_accept_uint_locked (GstSoraSettings *settings,
 /* Fills the settings' part of @params, under @element's object lock: copies
  * of prompt and negative-prompt (free them with
  * gst_sora_settings_clear_params), the seed property or @random_seed when it
- * is -1, steps, guidance scale, flow shift and sampler. */
+ * is -1, steps, guidance scale, flow shift and scheduler. */
 void gst_sora_settings_fill_params (GstSoraSettings *settings,
     GstElement *element, guint64 random_seed, SoraGenerateParams *params);
 void gst_sora_settings_clear_params (SoraGenerateParams *params);

@@ -336,11 +336,11 @@ gst_sora_src_take_num_frames_locked (
   if (!gst_sora_settings_accept_uint_locked (
           &self->settings, pspec, n, 0, G_MAXINT))
     return;
-  if (n != 0 && (n - 1) % 4 != 0) {
+  if (n != 0 && sora_engine_nearest_frames (n) != n) {
     gst_sora_settings_refuse_locked (&self->settings, pspec,
         g_strdup_printf ("Property \"%s\" must be 4k+1 (or 0 for the "
                          "model's): %u is not; the nearest valid value is %u",
-            pspec->name, n, (n + 1) / 4 * 4 + 1));
+            pspec->name, n, sora_engine_nearest_frames (n)));
     return;
   }
   self->num_frames = n;

@@ -151,7 +151,7 @@ params_for (const char *prompt, guint64 seed, guint frames)
     .seed = seed,
     .steps = STEPS,
     .guidance_scale = GUIDANCE,
-    .sampler = SORA_SAMPLER_UNIPC,
+    .scheduler = SORA_SCHEDULER_UNIPC,
     .width = SIZE,
     .height = SIZE,
     .frames = frames,
@@ -304,8 +304,9 @@ test_continuity (void)
     SoraGenerateParams p = params_for (json_object_get_string_member (c, "en"),
         json_object_get_int_member (c, "seed"), NEW_FRAMES);
     /* 9 context frames are 3 latent frames (1 + 4 + 4) */
-    SoraTestContinuity r = sora_test_continuity (
-        engine, &p, 512, contexts->data + i * clip_bytes, CONTEXT_FRAMES, 3);
+    SoraTestContinuity r =
+        sora_test_continuity (engine, &p, SORA_WAN_TEXT_LENGTH,
+            contexts->data + i * clip_bytes, CONTEXT_FRAMES, 3);
 
     ratio_sum += r.d_cond / r.d_uncond;
     g_test_message ("continuity %s | %.3f conditioned, %.3f unconditioned",

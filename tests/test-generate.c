@@ -14,7 +14,7 @@ static const SoraGenerateParams reference_params = {
   .negative_prompt = "blurry",
   .steps = 3,
   .guidance_scale = 5.0,
-  .sampler = SORA_SAMPLER_UNIPC,
+  .scheduler = SORA_SCHEDULER_UNIPC,
   .width = 48,
   .height = 32,
   .frames = 9,
@@ -252,6 +252,14 @@ test_size_errors (void)
   g_assert_false (sora_engine_check_size (64, 48, 12, &error));
   g_assert_nonnull (strstr (error->message, "with 13 frames"));
   g_clear_error (&error);
+  /* the rules the elements take from the engine: ties round up, and the
+   * smallest values are 16 and 1 */
+  g_assert_cmpuint (sora_engine_nearest_side (0), ==, 16);
+  g_assert_cmpuint (sora_engine_nearest_side (24), ==, 32);
+  g_assert_cmpuint (sora_engine_nearest_side (23), ==, 16);
+  g_assert_cmpuint (sora_engine_nearest_frames (0), ==, 1);
+  g_assert_cmpuint (sora_engine_nearest_frames (11), ==, 13);
+  g_assert_cmpuint (sora_engine_nearest_frames (10), ==, 9);
 }
 
 /* Cancelled during step 1: the run stops before step 2 with CANCELLED. */

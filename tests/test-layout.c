@@ -149,8 +149,9 @@ test_upsample (void)
   check_upsample (SORA_DTYPE_BF16, 5, 1, 3, 2);
 }
 
-/* patchify against B.2: y[n, (c·ph + a)·pw + β] = x[c, f, y·ph + a, z·pw + β],
- * then unpatchify against B.6, and the round trip through both. */
+/* patchify against docs/model.md §DiT (patch embedding):
+ * y[n, (c·ph + a)·pw + β] = x[c, f, y·ph + a, z·pw + β], then unpatchify
+ * against §DiT (unpatchify), and the round trip through both. */
 static void
 check_patches (gsize c, gsize f, gsize h, gsize w, guint ph, guint pw)
 {

@@ -219,7 +219,7 @@ assert_expected (GPtrArray *list, const char *name, guint ndim, ...)
   g_error ("%s not in the expected list", name);
 }
 
-/* The lists against the counts and names of wan-model.md B.9, C.6, D.5, F. */
+/* The lists against the counts and names of docs/model.md §Tensors. */
 static void
 test_expected_lists (void)
 {

@@ -149,7 +149,7 @@ test_generate (gconstpointer data)
     .prompt = "a red fox in snow",
     .steps = 1,
     .guidance_scale = 1.0,
-    .sampler = SORA_SAMPLER_UNIPC,
+    .scheduler = SORA_SCHEDULER_UNIPC,
     .width = size->width,
     .height = size->height,
     .frames = size->frames,

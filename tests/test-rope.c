@@ -95,7 +95,7 @@ test_rope (void)
   check_rope (1, 2, 3, 2, 5, 64, FALSE);
 }
 
-/* The split for D = 128 from the design notes: pairs [0, 22) turn with the
+/* The split for D = 128 (docs/model.md §RoPE): pairs [0, 22) turn with the
  * frame, [22, 43) with the row, [43, 64) with the column; the first pair of
  * each axis turns by exactly its position. */
 static void

@@ -223,7 +223,7 @@ static void
 test_add_noise (void)
 {
   check_noise (SORA_SCHEDULER_UNIPC, "scheduler-unipc.safetensors");
-  check_noise (SORA_SCHEDULER_FLOW_EULER, "scheduler-euler.safetensors");
+  check_noise (SORA_SCHEDULER_EULER, "scheduler-euler.safetensors");
 }
 
 static void
@@ -335,7 +335,7 @@ test_errors (void)
   bad = cfg;
   bad.lower_order_final = FALSE;
   assert_refused (&bad, 4, SORA_ERROR_MODEL, "\"lower_order_final\" false");
-  sora_scheduler_config_defaults (&bad, SORA_SCHEDULER_FLOW_EULER, 3.0);
+  sora_scheduler_config_defaults (&bad, SORA_SCHEDULER_EULER, 3.0);
   bad.shift_terminal = 0.1;
   assert_refused (&bad, 1, SORA_ERROR_INVALID_ARGUMENT, "\"shift_terminal\"");
 

@@ -175,11 +175,11 @@ test_fixture_variants (void)
 }
 
 /* A hand-made tokenizer.json with a few pieces of the real umT5 vocab (ids
- * from section E.7 of the design notes, transformers' umT5 test), so the
+ * from transformers' umT5 test, docs/model.md §Prompt), so the
  * known vectors come out through the same code. Scores are made up; each
  * word here is a single piece, so any negative scores give these ids. The
  * normalizer is the current converter's: Strip(right) drops the space
- * before "<extra_id_0>", which E.7's ids need. */
+ * before "<extra_id_0>", which those ids need. */
 static const char tiny_json[] =
     "{\"added_tokens\":["
     "{\"id\":0,\"content\":\"<pad>\",\"single_word\":false,\"lstrip\":false,"
@@ -215,8 +215,8 @@ static const struct
   const char *text;
   gint32 ids[16];
 } tiny_cases[] = {
-  /* E.7, mapped to the tiny ids: 1460 -> 3, 339 -> 4, 312 -> 5, 19014 -> 6,
-   * 10620 -> 7, 758 -> 8, 256299 -> 17, 2355 -> 9, 274 -> 10. */
+  /* transformers' ids, mapped to the tiny ones: 1460 -> 3, 339 -> 4, 312 -> 5,
+   * 19014 -> 6, 10620 -> 7, 758 -> 8, 256299 -> 17, 2355 -> 9, 274 -> 10. */
   { "This is the reason why we <extra_id_0> them.",
       { 3, 4, 5, 6, 7, 8, 17, 9, 10, 1, -1 } },
   { "This is the reason why we them.", { 3, 4, 5, 6, 7, 8, 9, 10, 1, -1 } },

@@ -2,9 +2,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Defaults are the diffusers / transformers class defaults (see
- * shared/design/wan-model.md B.1, C.1, D.1, A.8); the tensor lists follow
+ * docs/model.md §DiT, §VAE, §umT5, §Schedulers); the tensor lists follow
  * the module trees of transformer_wan.py, autoencoder_kl_wan.py and
- * modeling_umt5.py (B.9, C.6, D.5).
+ * modeling_umt5.py (docs/model.md §Tensors).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -231,9 +231,9 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
               json_array_get_element (size, i), 1, 65536, &cfg->native_size[i]))
         return bad_key (&r, "_sora_native_size",
             "must be [width, height, frames], integers in [1, 65536]");
-    /* what sora_engine_check_size accepts */
-    if (cfg->native_size[0] % 16 || cfg->native_size[1] % 16 ||
-        cfg->native_size[2] % 4 != 1)
+    if (sora_engine_nearest_side (cfg->native_size[0]) != cfg->native_size[0] ||
+        sora_engine_nearest_side (cfg->native_size[1]) != cfg->native_size[1] ||
+        sora_engine_nearest_frames (cfg->native_size[2]) != cfg->native_size[2])
       return bad_key (&r, "_sora_native_size",
           "must have width and height multiples of 16 and 4k+1 frames");
   }
@@ -600,7 +600,7 @@ parse_flow_euler (Reader *r, SoraSchedulerConfig *cfg)
   guint choice;
   gboolean karras, exponential;
 
-  cfg->kind = SORA_SCHEDULER_FLOW_EULER;
+  cfg->kind = SORA_SCHEDULER_EULER;
   if (!read_double (r, "shift", 1.0, 0.0, 1e6, &cfg->shift) ||
       !read_bool (r, "invert_sigmas", FALSE, &cfg->invert_sigmas) ||
       !read_nullable_double (r, "shift_terminal", 0.0, &cfg->shift_terminal) ||
@@ -679,7 +679,7 @@ sora_scheduler_config_check (const SoraSchedulerConfig *cfg, GError **error)
   if (!(cfg->shift > 0.0))
     return refuse (error, "\"%s\" %g is not supported: it must be positive",
         cfg->kind == SORA_SCHEDULER_UNIPC ? "flow_shift" : "shift", cfg->shift);
-  if (cfg->kind == SORA_SCHEDULER_FLOW_EULER) {
+  if (cfg->kind == SORA_SCHEDULER_EULER) {
     /* NaN (unset) passes: the schedule's ends are positive. */
     if (cfg->spacing != SORA_SIGMAS_SHIFTED &&
         (cfg->sigma_min <= 0.0 || cfg->sigma_max <= 0.0))

@@ -4,6 +4,7 @@
 #ifndef __SORA_WAN_CONFIG_H__
 #define __SORA_WAN_CONFIG_H__
 
+#include "sora-engine.h"
 #include "sora-safetensors.h"
 
 G_BEGIN_DECLS
@@ -72,11 +73,6 @@ typedef struct
   guint eos_token_id;
 } SoraUmt5Config;
 
-typedef enum {
-  SORA_SCHEDULER_UNIPC, /* UniPCMultistepScheduler, flow sigmas */
-  SORA_SCHEDULER_FLOW_EULER, /* FlowMatchEulerDiscreteScheduler */
-} SoraSchedulerKind;
-
 /* Euler's σ after the shift: as they are, or respaced between the ends
  * (use_karras_sigmas, use_exponential_sigmas). */
 typedef enum {
@@ -94,6 +90,8 @@ typedef enum {
  * refuses the values the engine does not implement by name. */
 typedef struct
 {
+  /* UNIPC: UniPCMultistepScheduler with flow sigmas; EULER:
+   * FlowMatchEulerDiscreteScheduler */
   SoraSchedulerKind kind;
   guint num_train_timesteps;
   double shift; /* flow_shift (UniPC) or shift (Euler) */

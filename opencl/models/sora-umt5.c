@@ -1,5 +1,5 @@
 /* gst-sora engine: the umT5 text encoder (UMT5EncoderModel), read top to
- * bottom.  Formulas: ../shared/design/wan-model.md section D.
+ * bottom.  Formulas and pitfalls: docs/model.md §umT5.
  *
  *   h = E[ids]
  *   per layer:  a = RMS(h)·w0;  h += Attn(a·Wq, a·Wk, a·Wv; bias_l, mask)·Wo

@@ -1,6 +1,6 @@
 /* gst-sora engine: the Wan2.1 diffusion transformer (WanTransformer3DModel
- * in diffusers), read top to bottom.  Formulas: ../shared/design/wan-model.md
- * section B.
+ * in diffusers), read top to bottom.  Formulas and pitfalls: docs/model.md
+ * §DiT and §RoPE.
  *
  *   X = patchify(latents)·Wpᵀ + bp                      tokens [B, L, d]
  *   temb = lin2(SiLU(lin1(sinusoid(t))));  M = time_proj(SiLU(temb)) [B, 6, d]

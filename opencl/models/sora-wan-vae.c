@@ -1,5 +1,5 @@
 /* gst-sora engine: the Wan2.1 causal 3D VAE (AutoencoderKLWan), read top to
- * bottom.  Formulas: ../shared/design/wan-model.md section C; the reference
+ * bottom.  Formulas and pitfalls: docs/model.md §VAE; the reference
  * is diffusers' autoencoder_kl_wan.py.
  *
  *   decode: z = z_n·std + mean;  x = post_quant_conv (z)

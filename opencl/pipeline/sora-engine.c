@@ -4,7 +4,7 @@
  *   classifier-free guidance (both branches in one batched DiT forward)
  *   -> streaming VAE decode, chunk by chunk.
  *
- * Mirrors diffusers' WanPipeline.__call__ (../shared/design/wan-model.md A).
+ * Mirrors diffusers' WanPipeline.__call__ (docs/model.md §Pipeline).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -181,9 +181,9 @@ sora_engine_get_max_size (
 gboolean
 sora_engine_check_size (guint width, guint height, guint frames, GError **error)
 {
-  guint w = MAX (16, (width + 8) / 16 * 16);
-  guint h = MAX (16, (height + 8) / 16 * 16);
-  guint f = frames < 1 ? 1 : (frames - 1 + 2) / 4 * 4 + 1;
+  guint w = sora_engine_nearest_side (width);
+  guint h = sora_engine_nearest_side (height);
+  guint f = sora_engine_nearest_frames (frames);
 
   if (width == w && height == h && frames == f)
     return TRUE;
@@ -405,12 +405,8 @@ scheduler_config (SoraEngine *engine, const SoraGenerateParams *params,
       sora_model_folder_get_scheduler_config (engine->folder);
 
   *cfg = *sc;
-  if ((params->sampler == SORA_SAMPLER_EULER) !=
-      (sc->kind == SORA_SCHEDULER_FLOW_EULER))
-    sora_scheduler_config_defaults (cfg,
-        params->sampler == SORA_SAMPLER_EULER ? SORA_SCHEDULER_FLOW_EULER
-                                              : SORA_SCHEDULER_UNIPC,
-        sc->shift);
+  if (params->scheduler != sc->kind)
+    sora_scheduler_config_defaults (cfg, params->scheduler, sc->shift);
   if (params->flow_shift > 0)
     cfg->shift = params->flow_shift;
 }
@@ -437,9 +433,9 @@ sora_engine_denoise_bytes (SoraEngine *engine, const SoraGenerateParams *params,
 }
 
 /* Whether @params' size is in the model's RoPE range, and its denoising
- * (with the most text rows, 512) fits beside what the device holds (a
- * streaming umT5 holds no layer between encodings); the VAE decode tiles
- * itself to fit. */
+ * (with the most text rows, SORA_WAN_TEXT_LENGTH) fits beside what the device
+ * holds (a streaming umT5 holds no layer between encodings); the VAE decode
+ * tiles itself to fit. */
 static gboolean
 size_fits (SoraEngine *engine, const SoraGenerateParams *params,
     guint n_latent_frames, guint64 *need)
@@ -451,7 +447,8 @@ size_fits (SoraEngine *engine, const SoraGenerateParams *params,
   guint patch_h = vc->scale_factor_spatial * tc->patch_size[1];
   guint patch_w = vc->scale_factor_spatial * tc->patch_size[2];
 
-  *need = sora_engine_denoise_bytes (engine, params, n_latent_frames, 512);
+  *need = sora_engine_denoise_bytes (
+      engine, params, n_latent_frames, SORA_WAN_TEXT_LENGTH);
   return n_latent_frames / tc->patch_size[0] <= tc->rope_max_seq_len &&
       params->height / patch_h <= tc->rope_max_seq_len &&
       params->width / patch_w <= tc->rope_max_seq_len &&

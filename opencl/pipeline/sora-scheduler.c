@@ -68,7 +68,7 @@ check_config (const SoraSchedulerConfig *cfg, guint steps, GError **error)
   }
   /* diffusers stretches 1 − σ by (1 − σ_last) / (1 − shift_terminal): 0/0
    * when the only σ is 1. */
-  if (cfg->kind == SORA_SCHEDULER_FLOW_EULER && cfg->shift_terminal > 0.0 &&
+  if (cfg->kind == SORA_SCHEDULER_EULER && cfg->shift_terminal > 0.0 &&
       steps == 1) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
         "scheduler: \"shift_terminal\" %g with 1 step (diffusers' schedule "

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sora-engine-private.h"
 #include "sora-ops.h"
 #include "sora-recipe.h"
 #include "sora-safetensors.h"
@@ -956,10 +957,10 @@ bench_model (Bench *b)
   umt5_case (b, "tiny", tiny, 2, 32);
   vae_case (b, "tiny", tiny, tiny_vae);
   if (!b->quick) {
-    dit_recipe_case (
-        b, "1.3B widths", 2, SORA_DTYPE_F32, wide_lat, 512, warm_lat);
-    dit_recipe_case (
-        b, "1.3B full", 30, SORA_DTYPE_F16, full_lat, 512, warm_lat);
+    dit_recipe_case (b, "1.3B widths", 2, SORA_DTYPE_F32, wide_lat,
+        SORA_WAN_TEXT_LENGTH, warm_lat);
+    dit_recipe_case (b, "1.3B full", 30, SORA_DTYPE_F16, full_lat,
+        SORA_WAN_TEXT_LENGTH, warm_lat);
   }
   g_free (tiny);
 }

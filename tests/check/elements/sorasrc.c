@@ -904,7 +904,7 @@ engine_clips (const gchar *prompt_0, const gchar *prompt_1, guint64 seed)
   GError *error = NULL;
   SoraEngine *engine = sora_engine_open (model, NULL, NULL, &error);
   SoraGenerateParams params = { prompt_0, "", seed, N_STEPS, 5.0, 0.0,
-    SORA_SAMPLER_UNIPC, 48, 32, N_FRAMES, SORA_PIXEL_I420 };
+    SORA_SCHEDULER_UNIPC, 48, 32, N_FRAMES, SORA_PIXEL_I420 };
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
 
   fail_unless (engine != NULL, "%s", error ? error->message : "");
