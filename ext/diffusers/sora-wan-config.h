@@ -4,7 +4,7 @@
 #ifndef __SORA_WAN_CONFIG_H__
 #define __SORA_WAN_CONFIG_H__
 
-#include "sora-engine.h"
+#include "sora-rules.h"
 #include "sora-safetensors.h"
 
 G_BEGIN_DECLS

@@ -9,6 +9,10 @@
 
 G_BEGIN_DECLS
 
+/* The text length of Wan's public pipeline: prompts are padded or cut to
+ * this many tokens before umT5. */
+#define SORA_WAN_TEXT_LENGTH 512
+
 typedef struct _SoraUmt5 SoraUmt5;
 
 /* Uploads the text encoder of @folder (validated by the caller, and kept

@@ -9,12 +9,10 @@
 
 #include "sora-engine.h"
 #include "sora-scheduler.h"
+#include "sora-umt5.h"
 #include "sora-wan-vae.h"
 
 G_BEGIN_DECLS
-
-/* The text length of Wan's public pipeline. */
-#define SORA_WAN_TEXT_LENGTH 512
 
 /* The public callbacks behind the internal ones: sora_engine_public_progress
  * and sora_engine_public_pixels take a SoraPublicCallbacks as user data. */

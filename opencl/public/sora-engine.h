@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "sora-error.h"
+#include "sora-rules.h"
 
 G_BEGIN_DECLS
 
@@ -14,15 +15,6 @@ G_BEGIN_DECLS
  * device), SORA_ERROR_MODEL / SORA_ERROR_FORMAT (an unusable model folder,
  * naming the file), SORA_ERROR_OUT_OF_MEMORY, SORA_ERROR_CANCELLED,
  * SORA_ERROR_INVALID_ARGUMENT (sizes, steps), others for failed runs. */
-
-/* The scheduler (sampler) of the denoising loop, in the one enum for it: a
- * model folder's scheduler_config.json (SoraSchedulerConfig), the elements'
- * "scheduler" property and the tools all use these values (docs/model.md
- * §Schedulers). */
-typedef enum {
-  SORA_SCHEDULER_UNIPC, /* flow-matching UniPC multistep (Wan's own) */
-  SORA_SCHEDULER_EULER, /* flow-matching Euler */
-} SoraSchedulerKind;
 
 typedef enum {
   SORA_PIXEL_RGB, /* packed 8-bit R, G, B */
@@ -67,26 +59,6 @@ void sora_engine_get_max_size (
  * fails. */
 gboolean sora_engine_count_tokens (SoraEngine *engine, const char *text,
     guint *n_tokens, guint *max_tokens, GError **error);
-
-/* The sizes the model takes (docs/model.md §Geometry): width and height
- * multiples of 16 (the VAE's 8 pixels per latent times the transformer's
- * 2x2 patch) and frame counts 4k+1 (the VAE's first frame, then 4 per latent
- * frame).  Inline so that the model-folder parser in ext/, which is also
- * built without the engine, states them no other way.
- *
- * The nearest width or height, a multiple of 16 and at least 16: */
-static inline guint
-sora_engine_nearest_side (guint size)
-{
-  return MAX (16, (size + 8) / 16 * 16);
-}
-
-/* The nearest frame count 4k+1, at least 1: */
-static inline guint
-sora_engine_nearest_frames (guint frames)
-{
-  return frames < 1 ? 1 : (frames + 1) / 4 * 4 + 1;
-}
 
 /* Width and height must be multiples of 16 and frames 4k+1: otherwise FALSE
  * and an error that gives the nearest valid values. */

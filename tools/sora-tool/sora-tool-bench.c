@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sora-engine-private.h"
 #include "sora-ops.h"
 #include "sora-recipe.h"
 #include "sora-safetensors.h"
