@@ -359,6 +359,56 @@ test_tiles (void)
   g_strfreev (candidates);
 }
 
+/* The CPU kernel's K slices: the tuner's candidates and odd ones, so that
+ * the shapes cross several slices and column blocks (f16 and bf16 weights
+ * are widened per block), and a bad value refused. */
+static void
+test_block_k (void)
+{
+  const char *rows[] = { "256", "512", "1024", "16", "100", NULL };
+
+  for (guint i = 0; rows[i]; i++) {
+    char *chosen;
+
+    g_setenv ("SORA_GEMM_BLOCK_K", rows[i], TRUE);
+    chosen = sora_gemm_block_k_name (sora_test_device ());
+    g_assert_cmpstr (chosen, ==, rows[i]);
+    g_free (chosen);
+    g_test_message ("K slice %s", rows[i]);
+    for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+      check_linear (s % 3 == 0 ? SORA_DTYPE_F32
+              : s % 3 == 1     ? SORA_DTYPE_F16
+                               : SORA_DTYPE_BF16,
+          SORA_GEMM_TILED, 1, &shapes[s][0], shapes[s][1], shapes[s][2],
+          s % 2 == 0);
+    check_batched (
+        2, 1030, 9, 300, 1030 * 300, 300, 9 * 301, 301, 1030 * 9 + 1, 9);
+  }
+  g_unsetenv ("SORA_GEMM_BLOCK_K");
+}
+
+static void
+test_block_k_invalid (void)
+{
+  char *chosen;
+
+  /* The warning is what the parent checks. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  g_setenv ("SORA_GEMM_BLOCK_K", "8", TRUE);
+  chosen = sora_gemm_block_k_name (sora_test_device ());
+  g_assert_cmpstr (chosen, !=, "8");
+  g_free (chosen);
+}
+
+static void
+test_block_k_errors (void)
+{
+  g_test_trap_subprocess ("/gemm/block-k/invalid/subprocess", 0, 0);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr (
+      "*SORA_GEMM_BLOCK_K=8 is not a valid gemm-block-k here; ignored*");
+}
+
 /* The GPU kernel's tiles: every one the tuner may pick, and odd ones
  * (work-groups of 32 and 128, one-row register blocks, K slices of 4). */
 static char **
@@ -624,6 +674,9 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm/3d", test_3d);
   g_test_add_func ("/gemm/batched", test_batched);
   g_test_add_func ("/gemm/tiles", test_tiles);
+  g_test_add_func ("/gemm/block-k", test_block_k);
+  g_test_add_func ("/gemm/block-k/invalid", test_block_k_errors);
+  g_test_add_func ("/gemm/block-k/invalid/subprocess", test_block_k_invalid);
   g_test_add_func ("/gemm/gpu", test_gpu);
   g_test_add_func ("/gemm/gpu-small", test_gpu_small);
   g_test_add_func ("/gemm/tuning-cache", test_tuning_cache);

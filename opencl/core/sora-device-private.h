@@ -21,6 +21,8 @@ struct _SoraDevice
   guint variants; /* kernel and work-group pairs launched */
   guint64 bytes_current;
   guint64 bytes_peak;
+  cl_mem scratch; /* sora_device_scratch */
+  gsize scratch_bytes;
 };
 
 G_END_DECLS

@@ -347,6 +347,7 @@ sora_device_free (SoraDevice *dev)
     return;
   if (dev->queue)
     clFinish (dev->queue);
+  sora_device_release (dev, dev->scratch, dev->scratch_bytes);
   g_clear_pointer (&dev->kernels, g_hash_table_unref);
   g_clear_pointer (&dev->launched, g_hash_table_unref);
   g_clear_pointer (&dev->programs, g_hash_table_unref);
@@ -452,6 +453,22 @@ sora_device_alloc (
   dev->bytes_current += bytes;
   dev->bytes_peak = MAX (dev->bytes_peak, dev->bytes_current);
   return buf;
+}
+
+cl_mem
+sora_device_scratch (
+    SoraDevice *dev, gsize bytes, const char *what, GError **error)
+{
+  if (bytes <= dev->scratch_bytes)
+    return dev->scratch;
+  /* Commands already queued may still read the old one; OpenCL keeps it
+   * alive until they are done. */
+  sora_device_release (dev, dev->scratch, dev->scratch_bytes);
+  dev->scratch_bytes = 0;
+  dev->scratch = sora_device_alloc (dev, bytes, what, error);
+  if (dev->scratch)
+    dev->scratch_bytes = bytes;
+  return dev->scratch;
 }
 
 void

@@ -61,6 +61,13 @@ cl_mem sora_device_alloc (
     SoraDevice *dev, gsize bytes, const char *what, GError **error);
 void sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes);
 
+/* A buffer of at least @bytes that belongs to the device, for an op's
+ * temporaries between its own launches: the next call may replace it.
+ * Safe because a device's commands are issued from one thread into one
+ * in-order queue. */
+cl_mem sora_device_scratch (
+    SoraDevice *dev, gsize bytes, const char *what, GError **error);
+
 /* Waits for every queued command. */
 gboolean sora_device_finish (SoraDevice *dev, GError **error);
 

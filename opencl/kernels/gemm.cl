@@ -57,13 +57,14 @@ load_w_strided (const __global float *w, int ldw, int col, int n, int kk)
 
 /* Grid: [ceil(m / TILE_M), panels of a block of columns, batch].  Batch
  * strides and leading dimensions are in elements; for packed panels ldw is
- * the full K (the panel's rows).  Only the panels from panel0 on and the
- * slice [k0, k0 + k) of K are done: large products run in blocks of
- * columns and K that stay in cache, the later K slices adding to Y
- * (accumulate). */
+ * the panel's rows.  Only the panels from panel0 on and the slice
+ * [k0, k0 + k) of K are done: large products run in blocks of columns and
+ * K that stay in cache, the later K slices adding to Y (accumulate).
+ * Packed panels are read from panel w_panel0 and row w_k0 on: (0, k0) in
+ * the weight itself, (panel0, 0) in a block that gemm_widen made. */
 __kernel void
 gemm (const __global float *x, int x_bs, int ldx,
-    const __global stored_t * w, int w_bs, int ldw,
+    const __global stored_t * w, int w_bs, int ldw, int w_panel0, int w_k0,
     const __global float *bias, int has_bias,
     __global float *y, int y_bs, int ldy, int m, int panel0, int n, int k0,
     int k, int accumulate)
@@ -82,7 +83,7 @@ gemm (const __global float *x, int x_bs, int ldx,
 #if defined(W_STRIDED)
   w += b * w_bs + k0;
 #else
-  w += ((size_t) panel * ldw + k0) * TILE_N;
+  w += ((size_t) (panel - w_panel0) * ldw + w_k0) * TILE_N;
 #endif
 
   /* Rows past m read the last row (in bounds) and are not stored. */
@@ -136,6 +137,26 @@ gemm (const __global float *x, int x_bs, int ldx,
     }
   }
 }
+
+#if !defined(W_STRIDED)
+/* Widens rows [k0, k0 + k) of the packed panels from panel0 on (the
+ * second grid axis; those from panels_end on do not exist) to f32, into
+ * wide [panels][k][TILE_N] for the f32 build of gemm: f16 and bf16 weights
+ * are then converted once per cache block instead of once per row tile,
+ * where the conversions took a quarter of the FMA issue slots. */
+__kernel void
+gemm_widen (const __global stored_t * w, int ldw, int panel0, int panels_end,
+    int k0, int k, __global float *wide)
+{
+  int i = get_global_id (0);
+  int p = get_global_id (1);
+
+  if (i >= k * NV || panel0 + p >= panels_end)
+    return;
+  w += ((size_t) (panel0 + p) * ldw + k0) * TILE_N;
+  vstorev (LOAD_W (0, i), i, wide + (size_t) p * k * TILE_N);
+}
+#endif
 
 /* y[i, j] += bias[j] over y [rows, n], after a GEMM library's product. */
 __kernel void

@@ -26,12 +26,14 @@ struct _SoraLinear
   gsize out, in;
   SoraGemmBackend backend;
   GemmTile tile; /* tile.n: packed panel width */
+  gsize block_k; /* SORA_GEMM_TILED's K slice */
   GpuTile gpu; /* SORA_GEMM_GPU's tile */
   cl_mem weight;
   gsize weight_bytes;
   cl_mem bias;
   gsize bias_bytes;
   char *options;
+  char *wide_options; /* f16/bf16 weights in the tiled kernel: its f32 build */
 };
 
 const char *
@@ -177,48 +179,93 @@ tiled_options (SoraDType dtype, gboolean strided, GemmTile tile)
       tile.n, tile.vw);
 }
 
-/* Large products run in blocks of BLOCK_N columns and BLOCK_K of K: a W
- * block of 3 MB in f32, which stays in the last-level cache while all of
- * X's row tiles pass over it.  A work-group is one row tile across the
- * block's panels, so its slice of X stays in L1/L2 while W streams.  On
- * PoCL (2 Zen 3 cores) this took the DiT's shapes from 0.5-0.85x to
- * 0.94-1.1x of OpenBLAS against the runtime's own work-groups. */
+/* Large products run in blocks of BLOCK_N columns and of a K slice
+ * (tuned per device, as the W block must stay in the core's own cache:
+ * 768 KB in f32 at 256 rows, which took the DiT's shapes on an AVX-512
+ * Xeon with 2 MB of L2 per core from 0.79-0.88x to 0.97-1.03x of OpenBLAS,
+ * against 1024 rows, the best on 2 Zen 3 cores with a 32 MB L3).  A
+ * work-group is one row tile across the block's panels, so its slice of X
+ * stays in L1 while W's block streams from L2. */
 #define BLOCK_N 768
-#define BLOCK_K 1024
 
-/* Launches gemm.cl's kernel; the arguments are in elements and fit int
- * (the callers check). */
-static gboolean
-run_tiled (SoraDevice *dev, const char *options, GemmTile tile, gsize batch,
-    gsize m, gsize n, gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w,
-    gsize w_bs, gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy,
-    GError **error)
+/* The K slices timed per device, and the one the tile is tuned with. */
+static const char *const block_ks[] = { "256", "512", "1024", NULL };
+#define PROBE_BLOCK_K 256
+
+/* How run_tiled runs: gemm.cl built with @options for W's dtype and
+ * layout; for packed f16/bf16 weights @wide_options, the f32 build, runs on
+ * each block of W widened to f32 by the former's gemm_widen. */
+typedef struct
 {
-  gsize panels = MAX (BLOCK_N / tile.n, 1), block_n = panels * tile.n;
-  gsize row_tiles = (m + tile.m - 1) / tile.m;
+  const char *options, *wide_options;
+  GemmTile tile;
+  gsize block_k;
+} TiledKernel;
+
+/* One block of columns [n0, n1) over the K slice [k0, k0 + kc). */
+static gboolean
+run_tiled_block (SoraDevice *dev, const TiledKernel *t, gsize batch, gsize m,
+    gsize n, gsize n0, gsize n1, gsize k0, gsize kc, cl_mem x, gsize x_bs,
+    gsize ldx, cl_mem w, gsize w_bs, gsize ldw, cl_mem bias, cl_mem y,
+    gsize y_bs, gsize ldy, GError **error)
+{
+  gsize panels = MAX (BLOCK_N / t->tile.n, 1);
+  gsize panel0 = n0 / t->tile.n;
+  gsize global[3] = { (m + t->tile.m - 1) / t->tile.m, panels, batch };
   /* A work-group is a row tile across the block's panels, the same for
    * every M and N (a narrower block rounds its panels up, the extra
    * work-items returning at once): PoCL compiles a kernel for each
    * work-group size it meets. */
   gsize local[3] = { 1, panels, 1 };
+  const char *options = t->options;
+  gsize w_panel0 = 0, w_k0 = k0;
+
+  if (t->wide_options) {
+    gsize nv = t->tile.n / t->tile.vw;
+    gsize widen[2] = { kc * nv, panels };
+    cl_mem wide = sora_device_scratch (dev,
+        panels * t->tile.n * t->block_k * sizeof (float),
+        "gemm's widened weight block", error);
+
+    if (wide == NULL ||
+        !sora_device_run (dev, "gemm", t->options, "gemm_widen", 2, widen, NULL,
+            error, SORA_MEM (w), SORA_INT (ldw), SORA_INT (panel0),
+            SORA_INT ((n + t->tile.n - 1) / t->tile.n), SORA_INT (k0),
+            SORA_INT (kc), SORA_MEM (wide), SORA_END))
+      return FALSE;
+    options = t->wide_options;
+    w = wide;
+    ldw = kc;
+    w_panel0 = panel0;
+    w_k0 = 0;
+  }
+  /* The first K slice writes Y with the bias, the others add to it. */
+  return sora_device_run (dev, "gemm", options, "gemm", 3, global, local, error,
+      SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx), SORA_MEM (w),
+      SORA_INT (w_bs), SORA_INT (ldw), SORA_INT (w_panel0), SORA_INT (w_k0),
+      SORA_MEM (bias), SORA_INT (bias != NULL && k0 == 0), SORA_MEM (y),
+      SORA_INT (y_bs), SORA_INT (ldy), SORA_INT (m), SORA_INT (panel0),
+      SORA_INT (n1), SORA_INT (k0), SORA_INT (kc), SORA_INT (k0 > 0), SORA_END);
+}
+
+/* Launches gemm.cl's kernel over the blocks; the arguments are in elements
+ * and fit int (the callers check). */
+static gboolean
+run_tiled (SoraDevice *dev, const TiledKernel *t, gsize batch, gsize m, gsize n,
+    gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w, gsize w_bs, gsize ldw,
+    cl_mem bias, cl_mem y, gsize y_bs, gsize ldy, GError **error)
+{
+  gsize block_n = MAX (BLOCK_N / t->tile.n, 1) * t->tile.n;
 
   for (gsize n0 = 0; n0 < n; n0 += block_n) {
-    gsize n1 = MIN (n, n0 + block_n);
-    gsize global[3] = { row_tiles, panels, batch };
     gsize k0 = 0;
 
-    /* The first K slice writes Y with the bias, the others add to it; k = 0
-     * still writes. */
+    /* k = 0 still writes Y (the bias, or zeros). */
     do {
-      gsize kc = MIN (BLOCK_K, k - k0);
+      gsize kc = MIN (t->block_k, k - k0);
 
-      if (!sora_device_run (dev, "gemm", options, "gemm", 3, global, local,
-              error, SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx),
-              SORA_MEM (w), SORA_INT (w_bs), SORA_INT (ldw), SORA_MEM (bias),
-              SORA_INT (bias != NULL && k0 == 0), SORA_MEM (y), SORA_INT (y_bs),
-              SORA_INT (ldy), SORA_INT (m), SORA_INT (n0 / tile.n),
-              SORA_INT (n1), SORA_INT (k0), SORA_INT (kc), SORA_INT (k0 > 0),
-              SORA_END))
+      if (!run_tiled_block (dev, t, batch, m, n, n0, MIN (n, n0 + block_n), k0,
+              kc, x, x_bs, ldx, w, w_bs, ldw, bias, y, y_bs, ldy, error))
         return FALSE;
       k0 += kc;
     } while (k0 < k);
@@ -269,14 +316,16 @@ upload (SoraDevice *dev, const void *host, gsize bytes, const char *what,
 }
 
 static GemmTile device_tile (SoraDevice *dev, SoraDType dtype);
+static gsize device_block_k (SoraDevice *dev);
 static GpuTile device_gpu_tile (SoraDevice *dev, SoraDType dtype);
 
 /* As sora_linear_new_full, with the tiled or GPU kernel's tile given
- * (valid), or the device's for @dtype when @tile is NULL. */
+ * (valid), or the device's for @dtype when @tile is NULL, and likewise the
+ * tiled kernel's K slice when @block_k is 0. */
 static SoraLinear *
 linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
     gsize in, const void *weight, const float *bias, SoraGemmBackend backend,
-    const char *tile, GError **error)
+    const char *tile, gsize block_k, GError **error)
 {
   SoraLinear *l;
   SoraGemmBackend forced; /* applied by sora_gemm_backend */
@@ -329,6 +378,10 @@ linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
     else
       l->tile = device_tile (dev, dtype);
     l->options = tiled_options (dtype, FALSE, l->tile);
+    if (backend == SORA_GEMM_TILED && dtype != SORA_DTYPE_F32)
+      l->wide_options = tiled_options (SORA_DTYPE_F32, FALSE, l->tile);
+    if (backend == SORA_GEMM_TILED)
+      l->block_k = block_k ? block_k : device_block_k (dev);
   }
 
   if (backend == SORA_GEMM_TILED)
@@ -364,7 +417,7 @@ sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
     SoraGemmBackend backend, GError **error)
 {
   return linear_new (
-      dev, name, dtype, out, in, weight, bias, backend, NULL, error);
+      dev, name, dtype, out, in, weight, bias, backend, NULL, 0, error);
 }
 
 SoraLinear *
@@ -384,6 +437,7 @@ sora_linear_free (SoraLinear *l)
   sora_device_release (l->dev, l->bias, l->bias_bytes);
   g_free (l->op);
   g_free (l->options);
+  g_free (l->wide_options);
   g_free (l);
 }
 
@@ -420,9 +474,12 @@ sora_op_linear (SoraLinear *l, SoraTensor *x, SoraTensor *y, GError **error)
   if (m == 0)
     return TRUE;
 
-  if (l->backend == SORA_GEMM_TILED)
-    return run_tiled (l->dev, l->options, l->tile, 1, m, n, k, x->buf, 0, k,
-        l->weight, 0, k, l->bias, y->buf, 0, n, error);
+  if (l->backend == SORA_GEMM_TILED) {
+    TiledKernel t = { l->options, l->wide_options, l->tile, l->block_k };
+
+    return run_tiled (l->dev, &t, 1, m, n, k, x->buf, 0, k, l->weight, 0, k,
+        l->bias, y->buf, 0, n, error);
+  }
   if (l->backend == SORA_GEMM_GPU)
     return run_gpu (l->dev, l->options, l->gpu, 1, m, n, k, x->buf, 0, k,
         l->weight, 0, k, l->bias, y->buf, 0, n, error);
@@ -467,7 +524,7 @@ sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n, gsize k,
   const char *op = "matmul_batched";
   char *options;
   gboolean ok;
-  GemmTile tile;
+  TiledKernel t;
 
   if (!sora_op_check_dtype (x, op, SORA_DTYPE_F32, error) ||
       !sora_op_check_dtype (w, op, SORA_DTYPE_F32, error) ||
@@ -499,11 +556,12 @@ sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n, gsize k,
     g_free (options);
     return ok;
   }
-  tile = device_tile (dev, SORA_DTYPE_F32);
-  options = tiled_options (SORA_DTYPE_F32, TRUE, tile);
-  ok = run_tiled (dev, options, tile, batch, m, n, k, x->buf, x_batch_stride,
-      ldx, w->buf, w_batch_stride, ldw, NULL, y->buf, y_batch_stride, ldy,
-      error);
+  t.tile = device_tile (dev, SORA_DTYPE_F32);
+  t.block_k = device_block_k (dev);
+  t.options = options = tiled_options (SORA_DTYPE_F32, TRUE, t.tile);
+  t.wide_options = NULL;
+  ok = run_tiled (dev, &t, batch, m, n, k, x->buf, x_batch_stride, ldx, w->buf,
+      w_batch_stride, ldw, NULL, y->buf, y_batch_stride, ldy, error);
   g_free (options);
   return ok;
 }
@@ -607,7 +665,7 @@ tile_setup (
 
   return gemm_run_new (
       linear_new (dev, "gemm-probe", p->dtype, PROBE_N, PROBE_K, p->w, NULL,
-          SORA_GEMM_TILED, candidate, error),
+          SORA_GEMM_TILED, candidate, PROBE_BLOCK_K, error),
       p);
 }
 
@@ -619,8 +677,30 @@ gpu_tile_setup (
 
   return gemm_run_new (
       linear_new (dev, "gemm-probe", p->dtype, PROBE_N, PROBE_K, p->w, NULL,
-          SORA_GEMM_GPU, candidate, error),
+          SORA_GEMM_GPU, candidate, 0, error),
       p);
+}
+
+/* The device's f32 tile with the candidate K slice. */
+static gpointer
+block_k_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  GemmProbe *p = data;
+
+  return gemm_run_new (linear_new (dev, "gemm-probe", SORA_DTYPE_F32, PROBE_N,
+                           PROBE_K, p->w, NULL, SORA_GEMM_TILED, NULL,
+                           g_ascii_strtoull (candidate, NULL, 10), error),
+      p);
+}
+
+/* A K slice of 16 to 65536 rows ($SORA_GEMM_BLOCK_K, a stored choice). */
+static gboolean
+valid_block_k (SoraDevice *dev, const char *value)
+{
+  guint64 rows;
+
+  return g_ascii_string_to_unsigned (value, 10, 16, 65536, &rows, NULL);
 }
 
 static gboolean
@@ -690,6 +770,26 @@ device_gpu_tile (SoraDevice *dev, SoraDType dtype)
   parse_gpu_tile (value, &tile);
   g_free (value);
   return tile;
+}
+
+char *
+sora_gemm_block_k_name (SoraDevice *dev)
+{
+  SoraTuneSpec spec = gemm_spec (
+      "gemm-block-k", "SORA_GEMM_BLOCK_K", valid_block_k, block_k_setup);
+  GemmProbe probe = { SORA_DTYPE_F32 };
+
+  return sora_tune_choose (dev, &spec, block_ks, &probe);
+}
+
+static gsize
+device_block_k (SoraDevice *dev)
+{
+  char *value = sora_gemm_block_k_name (dev);
+  gsize rows = g_ascii_strtoull (value, NULL, 10);
+
+  g_free (value);
+  return rows;
 }
 
 static GemmTile

@@ -38,6 +38,11 @@ const char *sora_gemm_backend_name (SoraDevice *dev);
  * 512x1536x1536 and stored.  A string to g_free. */
 char *sora_gemm_tile_name (SoraDevice *dev, SoraDType dtype);
 
+/* The tiled kernel's K slice on @dev, in rows (256, 512 or 1024: its block
+ * of W must stay in cache): $SORA_GEMM_BLOCK_K when set, else stored, else
+ * timed as the tile is.  A string to g_free. */
+char *sora_gemm_block_k_name (SoraDevice *dev);
+
 /* The GPU kernel's tile for @dtype weights on @dev, "WMxWNxWKxRMxRN" (a
  * work-group's WM x WN block of the output over WK-deep slices of K, each
  * work-item's RM x RN of it): $SORA_GEMM_GPU_TILE when set, else the one

@@ -984,8 +984,8 @@ print_tuning (Bench *b)
   static const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
     SORA_DTYPE_BF16 };
 
-  printf ("tuned parameters (SORA_GEMM_TILE, SORA_ATTENTION_TILE, "
-          "SORA_CONV_TILE force them):\n");
+  printf ("tuned parameters (SORA_GEMM_TILE, SORA_GEMM_BLOCK_K, "
+          "SORA_ATTENTION_TILE, SORA_CONV_TILE force them):\n");
   if (b->json) {
     json_builder_set_member_name (b->json, "tuning");
     json_builder_begin_object (b->json);
@@ -996,6 +996,7 @@ print_tuning (Bench *b)
     print_param (b, name, sora_gemm_tile_name (b->dev, dtypes[i]));
     g_free (name);
   }
+  print_param (b, "gemm-block-k", sora_gemm_block_k_name (b->dev));
   print_param (b, "attention-tile", sora_attention_tile_name (b->dev));
   for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++) {
     char *name = g_strdup_printf ("conv-tile-%s", sora_dtype_name (dtypes[i]));
