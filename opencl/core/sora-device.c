@@ -471,6 +471,12 @@ sora_device_scratch (
   return dev->scratch;
 }
 
+gsize
+sora_device_scratch_bytes (SoraDevice *dev)
+{
+  return dev->scratch_bytes;
+}
+
 void
 sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes)
 {

@@ -67,6 +67,8 @@ void sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes);
  * in-order queue. */
 cl_mem sora_device_scratch (
     SoraDevice *dev, gsize bytes, const char *what, GError **error);
+/* Its size now (counted in sora_device_bytes_current). */
+gsize sora_device_scratch_bytes (SoraDevice *dev);
 
 /* Waits for every queued command. */
 gboolean sora_device_finish (SoraDevice *dev, GError **error);
