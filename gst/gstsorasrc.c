@@ -38,13 +38,22 @@
  * and height are multiples of 16 and fixate to the model's native size; the
  * frame rate fixates to 16/1, Wan's own.
  *
- * With is-live=true the element reports the latency property (or, when it is
- * 0, the time the first clip took to produce its first frame) as its
- * latency.  When generation falls behind the clock it skips ahead as
- * imagefreeze's live loop does rather than falling ever later: a frame whose
- * end, plus that latency, is past in running time is dropped when a newer
- * frame is already queued, and otherwise goes out at the clock's current
- * frame slot, so the timestamps jump over the frames that never came.
+ * With is-live=true the element stamps the first frame with the running
+ * time it became available at, as a camera stamps a frame with when it was
+ * captured (after a flushing seek, the first frame after it), and each
+ * later one 1/framerate after the one before; a frame leaves at its time,
+ * so the element plays straight into a clock-synchronised sink.  It
+ * reports the latency property (or, when it is 0, the time the first clip
+ * took to produce its first frame) as its latency.  When generation falls
+ * behind the clock it skips ahead as imagefreeze's live loop does rather
+ * than falling ever later: a frame whose end, plus the pipeline's latency,
+ * is past in running time is dropped when a newer frame is already queued,
+ * and otherwise goes out at the clock's current frame slot, so the
+ * timestamps jump over the frames that never came.  A continuation slower
+ * than its frames play posts a warning saying so and what helps.  With
+ * keep-up=true the element holds real time by itself: each clip's steps
+ * (down to min-steps) and guidance are chosen from how long the last clip
+ * took, so that a clip takes 4/5 of the time its frames play.
  *
  * ## Bus messages
  *
@@ -63,8 +72,10 @@
  * - Element message `sora/clip` when a clip is done: clip (uint), seed
  *   (uint64, the seed that clip used: with seed=-1 the one drawn at start,
  *   plus the clip index), generation-time (double, seconds from the clip's
- *   start to its last frame), frames (uint, the frames it added) and prompt
- *   (string).
+ *   start to its last frame), frames (uint, the frames it added), prompt
+ *   (string), steps (uint) and guidance-scale (double) it used (keep-up's
+ *   choice) and speed (double, seconds of video made per second: below 1
+ *   is slower than real time).
  * - GST_MESSAGE_QOS (live only) for each run of frames skipped because they
  *   came too late: live, running-time, stream-time, timestamp and duration
  *   of the skipped frames, jitter, and processed and dropped frame counts
@@ -84,6 +95,10 @@
  * - Warning LIBRARY SETTINGS: a property that only changes in NULL or READY
  *   was set later; the change is ignored.  Or the prompt is longer than the
  *   512 tokens the model reads: the warning says how many are cut.
+ * - Warning CORE CLOCK (live only): a clip after the first took longer than
+ *   its frames play ("Live generation runs 2.1x slower than real time, so
+ *   frames are skipped.  Fewer steps, ..."); once, and again only when
+ *   generation gets slower than that by a tenth.
  *
  * ## Example launch lines
  * |[
@@ -102,9 +117,10 @@
  * |[
  * gst-launch-1.0 sorasrc \
  *     prompt="a blue square moving up on a white background" clips=0 \
- *     num-frames=17 steps=20 is-live=true ! \
+ *     num-frames=17 steps=20 is-live=true keep-up=true ! \
  *     video/x-raw,width=64,height=64 ! videoconvert ! autovideosink
- * ]| Shows an endless stream on screen, each clip continuing the last.
+ * ]| Shows an endless stream on screen, each clip continuing the last, with
+ * as many of the 20 steps as keep real time.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -164,16 +180,11 @@ static GstStaticPadTemplate src_template =
             ", colorimetry = (string) bt709; "
             "video/x-raw, format = (string) { RGB, RGBA }, " SORA_SIZE_FPS));
 
-/* What clips took: keep-up plans the next from it. */
+/* What the last clip took: keep-up plans the next from it. */
 typedef struct
 {
-  guint steps; /* of the last clip; 0 before the first */
-  /* Wall seconds per transformer pass (a step is 2 with guidance, 1
-   * without), steps timed from the clip's start: the engine may time a step
-   * before the device has finished it.  Up at once when clips get slower,
-   * down by halves when faster, as a load comes and goes. */
-  double pass_seconds;
-  double tail_seconds; /* of the last clip after its last step: decoding */
+  guint passes; /* transformer passes: steps, twice with guidance; 0: none */
+  double seconds;
 } SoraClipCost;
 
 struct _GstSoraSrc
@@ -522,7 +533,6 @@ typedef struct
   gint64 start_us;
   gboolean first_frame_seen;
   guint steps_done; /* denoising steps reported */
-  gint64 denoised_us; /* monotonic time of the last one */
 } ClipRun;
 
 /* Whether @run is still the clip the element wants.  Lock held. */
@@ -551,7 +561,6 @@ gst_sora_src_on_progress (
   GST_LOG_OBJECT (
       self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
   run->steps_done = step;
-  run->denoised_us = g_get_monotonic_time ();
   gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
       frames_ready, seconds_per_step);
   return TRUE;
@@ -644,55 +653,29 @@ frames_seconds (guint frames, const GstVideoInfo *info)
       GST_VIDEO_INFO_FPS_N (info);
 }
 
-/* How many steps of @step_seconds fit in @seconds, at most MAX_STEPS. */
-static guint
-steps_within (double seconds, double step_seconds)
-{
-  if (seconds <= 0)
-    return 0;
-  if (step_seconds <= 0 || seconds / step_seconds >= MAX_STEPS)
-    return MAX_STEPS;
-  return (guint)(seconds / step_seconds);
-}
-
-/* keep-up's choice for a clip costing as @cost says to be made in @budget
- * seconds: the most steps, up to params->steps, with guidance while that is
- * at least @min_steps, else without (guidance-scale 1 halves a step's work),
- * never fewer than @min_steps or params->steps if lower. */
+/* keep-up's choice for a clip to be made in @budget seconds, where the
+ * last one took @cost: the transformer passes scaled by the ratio of the
+ * two (a step is one pass, two with guidance; the engine may time a step
+ * before the device has finished it, so only the whole clip is timed).  As
+ * a clip also decodes, whatever its steps, fewer passes shorten it by less
+ * than in proportion and more lengthen it by less: the choice approaches
+ * the budget from the last clip's side, clip by clip.  The steps are the
+ * most of those passes, up to params->steps, with guidance while that is
+ * at least @min_steps, else without, never fewer than @min_steps (or
+ * params->steps if lower). */
 static void
 keep_up_choose (const SoraClipCost *cost, double budget, guint min_steps,
     SoraGenerateParams *params)
 {
-  double pass = cost->pass_seconds;
-  double left = budget - cost->tail_seconds;
-  guint fewest = MIN (min_steps, params->steps), fit;
+  double passes = MIN (cost->passes * budget / cost->seconds, 2.0 * MAX_STEPS);
+  guint fewest = MIN (min_steps, params->steps);
 
-  if (params->guidance_scale > 1) {
-    fit = steps_within (left, 2 * pass);
-    if (fit >= fewest) {
-      params->steps = MIN (params->steps, fit);
-      return;
-    }
-    params->guidance_scale = 1;
+  if (params->guidance_scale > 1 && passes / 2 >= fewest) {
+    params->steps = MIN (params->steps, (guint)(passes / 2));
+    return;
   }
-  fit = steps_within (left, pass);
-  params->steps = CLAMP (fit, fewest, params->steps);
-}
-
-/* Adds a clip made with @params in @seconds, of which @denoise_seconds up
- * to its last step, to @cost. */
-static void
-sora_clip_cost_add (SoraClipCost *cost, const SoraGenerateParams *params,
-    double seconds, double denoise_seconds)
-{
-  double pass =
-      denoise_seconds / params->steps / (params->guidance_scale > 1 ? 2 : 1);
-
-  if (cost->steps > 0 && pass < cost->pass_seconds)
-    pass = (pass + cost->pass_seconds) / 2;
-  cost->pass_seconds = pass;
-  cost->tail_seconds = seconds - denoise_seconds;
-  cost->steps = params->steps;
+  params->guidance_scale = MIN (params->guidance_scale, 1.0);
+  params->steps = CLAMP ((guint)passes, fewest, params->steps);
 }
 
 /* With keep-up=true, live, and a clip made to plan from: chooses the steps
@@ -713,17 +696,16 @@ gst_sora_src_keep_up (
   g_mutex_lock (&self->lock);
   cost = self->last_cost;
   g_mutex_unlock (&self->lock);
-  if (!keep_up || cost.steps == 0 ||
+  if (!keep_up || cost.passes == 0 || cost.seconds <= 0 ||
       !gst_base_src_is_live (GST_BASE_SRC (self)))
     return;
 
   keep_up_choose (&cost, KEEP_UP_SHARE * frames_seconds (params->frames, info),
       min_steps, params);
   GST_DEBUG_OBJECT (self,
-      "keep-up: %.4f s per pass, %.2f s after the steps: now %u steps, "
+      "keep-up: last clip %u passes in %.2f s: now %u steps, "
       "guidance-scale %g",
-      cost.pass_seconds, cost.tail_seconds, params->steps,
-      params->guidance_scale);
+      cost.passes, cost.seconds, params->steps, params->guidance_scale);
 }
 
 /* Runs the engine for @run with the properties as they are now (keep-up
@@ -847,8 +829,8 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   g_mutex_lock (&self->lock);
   current = clip_run_current_locked (&run);
   if (current && ok) {
-    sora_clip_cost_add (&self->last_cost, &params, seconds,
-        (run.denoised_us - run.start_us) / 1e6);
+    self->last_cost.passes = params.steps * (params.guidance_scale > 1 ? 2 : 1);
+    self->last_cost.seconds = seconds;
     speed = frames_seconds (params.frames, info) / seconds;
   }
   g_mutex_unlock (&self->lock);
@@ -1001,7 +983,7 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   self->processed = self->dropped = 0;
   self->pipeline_latency = GST_CLOCK_TIME_NONE;
   self->offset = GST_CLOCK_TIME_NONE;
-  self->last_cost.steps = 0;
+  self->last_cost.passes = 0;
   self->warned_speed = 0;
   self->total_frames = num_frames;
   self->random_seed = gst_sora_random_seed ();

@@ -444,8 +444,8 @@ GST_END_TEST;
 
 /* 17 frames, paused in the middle; @live_props makes it live with a latency
  * well above the tiny model's clip time, so no frame is late.  The queue
- * lets the source run ahead of the clock-synchronised sink: straight into
- * it, a live sorasrc currently skips most frames as late (docs/obs.md). */
+ * lets the source run ahead of the clock-synchronised sink
+ * (test_live_into_synced_sink plays without one). */
 static void
 check_paused_playing (const gchar *live_props)
 {
