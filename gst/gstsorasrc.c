@@ -231,7 +231,7 @@ struct _GstSoraSrc
   GstClockTime offset;
   GstClockID clock_id; /* create() waits on it for a frame's time */
   guint64 processed, dropped; /* frames, for QoS messages */
-  SoraClipCost last_cost; /* of the last clip made; steps 0: none yet */
+  SoraClipCost last_cost; /* of the last clip made; passes 0: none yet */
   double warned_speed; /* in the last slow-generation warning; 0: none */
 };
 
@@ -337,8 +337,10 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
       "the model load and (code denoise) for each denoising step, element "
       "messages sora/progress (step, total-steps, "
       "clip, frames-ready, seconds-per-step) after each denoising step and "
-      "sora/clip (clip, seed, generation-time, frames, prompt) after each "
-      "clip, and, when live, QoS for frames it skips",
+      "sora/clip (clip, seed, generation-time, frames, prompt, steps, "
+      "guidance-scale, speed) after each clip, and, when live, QoS for "
+      "frames it skips and a warning when generation is slower than real "
+      "time",
       "gst-sora developers");
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
