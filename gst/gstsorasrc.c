@@ -96,7 +96,7 @@
  *   was set later; the change is ignored.  Or the prompt is longer than the
  *   512 tokens the model reads: the warning says how many are cut.
  * - Warning CORE CLOCK (live only): a clip after the first took longer than
- *   its frames play ("Live generation runs 2.1x slower than real time, so
+ *   its frames play ("Live generation runs 2.10x slower than real time, so
  *   frames are skipped.  Fewer steps, ..."); once, and again only when
  *   generation gets slower than that by a tenth.
  *
@@ -146,6 +146,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
 /* keep-up plans a clip to take this share of the time its frames play: the
  * rest absorbs a clip slower than the one it was planned from. */
 #define KEEP_UP_SHARE 0.8
+/* ... and gives it at most this many times the last clip's work, as one
+ * fast clip (a load paused) promises little about the next. */
+#define KEEP_UP_GROWTH 1.5
 /* The slow-generation warning comes again when generation is this much
  * slower than when it last came. */
 #define WARN_AGAIN_SPEED 0.9
@@ -661,7 +664,8 @@ frames_seconds (guint frames, const GstVideoInfo *info)
  * before the device has finished it, so only the whole clip is timed).  As
  * a clip also decodes, whatever its steps, fewer passes shorten it by less
  * than in proportion and more lengthen it by less: the choice approaches
- * the budget from the last clip's side, clip by clip.  The steps are the
+ * the budget from the last clip's side, clip by clip, and grows by
+ * KEEP_UP_GROWTH at most.  The steps are the
  * most of those passes, up to params->steps, with guidance while that is
  * at least @min_steps, else without, never fewer than @min_steps (or
  * params->steps if lower). */
@@ -669,7 +673,7 @@ static void
 keep_up_choose (const SoraClipCost *cost, double budget, guint min_steps,
     SoraGenerateParams *params)
 {
-  double passes = MIN (cost->passes * budget / cost->seconds, 2.0 * MAX_STEPS);
+  double passes = cost->passes * MIN (budget / cost->seconds, KEEP_UP_GROWTH);
   guint fewest = MIN (min_steps, params->steps);
 
   if (params->guidance_scale > 1 && passes / 2 >= fewest) {
@@ -677,7 +681,7 @@ keep_up_choose (const SoraClipCost *cost, double budget, guint min_steps,
     return;
   }
   params->guidance_scale = MIN (params->guidance_scale, 1.0);
-  params->steps = CLAMP ((guint)passes, fewest, params->steps);
+  params->steps = CLAMP ((guint)MIN (passes, MAX_STEPS), fewest, params->steps);
 }
 
 /* With keep-up=true, live, and a clip made to plan from: chooses the steps
@@ -789,7 +793,7 @@ gst_sora_src_check_speed (GstSoraSrc *self, guint clip, double speed,
         self->min_steps);
   GST_OBJECT_UNLOCK (self);
   GST_ELEMENT_WARNING (self, CORE, CLOCK,
-      ("Live generation runs %.1fx slower than real time, so frames are "
+      ("Live generation runs %.2fx slower than real time, so frames are "
        "skipped.  Fewer steps, guidance-scale=1, a smaller size, a GPU or "
        "a larger latency help%s",
           1 / speed, hint),
@@ -1427,17 +1431,21 @@ gst_sora_src_wait_locked (GstSoraSrc *self, GstClockTime running_time)
 {
   GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
   GstClockReturn ret;
+  GstClockID id;
 
-  if (clock == NULL)
+  if (clock == NULL || !GST_CLOCK_TIME_IS_VALID (running_time)) {
+    g_clear_object (&clock);
     return TRUE;
-  self->clock_id = gst_clock_new_single_shot_id (
+  }
+  /* unlock() unschedules it, which ends the wait even before it starts. */
+  id = self->clock_id = gst_clock_new_single_shot_id (
       clock, running_time + gst_element_get_base_time (GST_ELEMENT (self)));
   gst_object_unref (clock);
   g_mutex_unlock (&self->lock);
-  ret = gst_clock_id_wait (self->clock_id, NULL);
+  ret = gst_clock_id_wait (id, NULL);
   g_mutex_lock (&self->lock);
-  gst_clock_id_unref (self->clock_id);
   self->clock_id = NULL;
+  gst_clock_id_unref (id);
   return ret != GST_CLOCK_UNSCHEDULED && !self->flushing;
 }
 
