@@ -38,13 +38,22 @@
  * and height are multiples of 16 and fixate to the model's native size; the
  * frame rate fixates to 16/1, Wan's own.
  *
- * With is-live=true the element reports the latency property (or, when it is
- * 0, the time the first clip took to produce its first frame) as its
- * latency.  When generation falls behind the clock it skips ahead as
- * imagefreeze's live loop does rather than falling ever later: a frame whose
- * end, plus that latency, is past in running time is dropped when a newer
- * frame is already queued, and otherwise goes out at the clock's current
- * frame slot, so the timestamps jump over the frames that never came.
+ * With is-live=true the element stamps the first frame with the running
+ * time it became available at, as a camera stamps a frame with when it was
+ * captured (after a flushing seek, the first frame after it), and each
+ * later one 1/framerate after the one before; a frame leaves at its time,
+ * so the element plays straight into a clock-synchronised sink.  It
+ * reports the latency property (or, when it is 0, the time the first clip
+ * took to produce its first frame) as its latency.  When generation falls
+ * behind the clock it skips ahead as imagefreeze's live loop does rather
+ * than falling ever later: a frame whose end, plus the pipeline's latency,
+ * is past in running time is dropped when a newer frame is already queued,
+ * and otherwise goes out at the clock's current frame slot, so the
+ * timestamps jump over the frames that never came.  A continuation slower
+ * than its frames play posts a warning saying so and what helps.  With
+ * keep-up=true the element holds real time by itself: each clip's steps
+ * (down to min-steps) and guidance are chosen from how long the last clip
+ * took, so that a clip takes 4/5 of the time its frames play.
  *
  * ## Bus messages
  *
@@ -63,8 +72,10 @@
  * - Element message `sora/clip` when a clip is done: clip (uint), seed
  *   (uint64, the seed that clip used: with seed=-1 the one drawn at start,
  *   plus the clip index), generation-time (double, seconds from the clip's
- *   start to its last frame), frames (uint, the frames it added) and prompt
- *   (string).
+ *   start to its last frame), frames (uint, the frames it added), prompt
+ *   (string), steps (uint) and guidance-scale (double) it used (keep-up's
+ *   choice) and speed (double, seconds of video made per second: below 1
+ *   is slower than real time).
  * - GST_MESSAGE_QOS (live only) for each run of frames skipped because they
  *   came too late: live, running-time, stream-time, timestamp and duration
  *   of the skipped frames, jitter, and processed and dropped frame counts
@@ -84,6 +95,10 @@
  * - Warning LIBRARY SETTINGS: a property that only changes in NULL or READY
  *   was set later; the change is ignored.  Or the prompt is longer than the
  *   512 tokens the model reads: the warning says how many are cut.
+ * - Warning CORE CLOCK (live only): a clip after the first took longer than
+ *   its frames play ("Live generation runs 2.10x slower than real time, so
+ *   frames are skipped.  Fewer steps, ..."); once, and again only when
+ *   generation gets slower than that by a tenth.
  *
  * ## Example launch lines
  * |[
@@ -102,9 +117,10 @@
  * |[
  * gst-launch-1.0 sorasrc \
  *     prompt="a blue square moving up on a white background" clips=0 \
- *     num-frames=17 steps=20 is-live=true ! \
+ *     num-frames=17 steps=20 is-live=true keep-up=true ! \
  *     video/x-raw,width=64,height=64 ! videoconvert ! autovideosink
- * ]| Shows an endless stream on screen, each clip continuing the last.
+ * ]| Shows an endless stream on screen, each clip continuing the last, with
+ * as many of the 20 steps as keep real time.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -122,6 +138,20 @@ GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
 #define DEFAULT_IS_LIVE FALSE
 #define DEFAULT_LATENCY 0
 #define DEFAULT_CLIPS 1
+#define DEFAULT_KEEP_UP FALSE
+#define DEFAULT_MIN_STEPS 4
+/* The steps property's range, which min-steps shares. */
+#define MAX_STEPS 1000
+
+/* keep-up plans a clip to take this share of the time its frames play: the
+ * rest absorbs a clip slower than the one it was planned from. */
+#define KEEP_UP_SHARE 0.8
+/* ... and gives it at most this many times the last clip's work, as one
+ * fast clip (a load paused) promises little about the next. */
+#define KEEP_UP_GROWTH 1.5
+/* The slow-generation warning comes again when generation is this much
+ * slower than when it last came. */
+#define WARN_AGAIN_SPEED 0.9
 
 /* Until the model says otherwise: Wan2.1's 480p size and frame rate. */
 #define FALLBACK_WIDTH 832
@@ -136,6 +166,8 @@ enum {
   PROP_IS_LIVE,
   PROP_LATENCY,
   PROP_CLIPS,
+  PROP_KEEP_UP,
+  PROP_MIN_STEPS,
 };
 
 /* The engine converts to YUV with BT.709 limited range: say so. */
@@ -151,6 +183,13 @@ static GstStaticPadTemplate src_template =
             ", colorimetry = (string) bt709; "
             "video/x-raw, format = (string) { RGB, RGBA }, " SORA_SIZE_FPS));
 
+/* What the last clip took: keep-up plans the next from it. */
+typedef struct
+{
+  guint passes; /* transformer passes: steps, twice with guidance; 0: none */
+  double seconds;
+} SoraClipCost;
+
 struct _GstSoraSrc
 {
   GstPushSrc parent;
@@ -160,6 +199,8 @@ struct _GstSoraSrc
   guint num_frames;
   GstClockTime latency;
   guint clips;
+  gboolean keep_up;
+  guint min_steps;
 
   /* Streaming state, under lock; cond is broadcast on every change. */
   GMutex lock;
@@ -184,7 +225,17 @@ struct _GstSoraSrc
   guint64 random_seed; /* drawn at start for seed=-1 */
   guint64 n_frames; /* number of the next frame out */
   GstClockTime measured_latency;
+  /* The LATENCY event's, which sinks wait on top of a frame's running time;
+   * GST_CLOCK_TIME_NONE until one comes. */
+  GstClockTime pipeline_latency;
+  /* Live: added to each frame's position to make its timestamp, so that the
+   * first frame out is stamped with the running time it became available
+   * at; GST_CLOCK_TIME_NONE until then. */
+  GstClockTime offset;
+  GstClockID clock_id; /* create() waits on it for a frame's time */
   guint64 processed, dropped; /* frames, for QoS messages */
+  SoraClipCost last_cost; /* of the last clip made; passes 0: none yet */
+  double warned_speed; /* in the last slow-generation warning; 0: none */
 };
 
 #define gst_sora_src_parent_class parent_class
@@ -208,10 +259,9 @@ static gboolean gst_sora_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps);
 static gboolean gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query);
 static gboolean gst_sora_src_is_seekable (GstBaseSrc *bsrc);
 static gboolean gst_sora_src_do_seek (GstBaseSrc *bsrc, GstSegment *segment);
+static gboolean gst_sora_src_event (GstBaseSrc *bsrc, GstEvent *event);
 static gboolean gst_sora_src_unlock (GstBaseSrc *bsrc);
 static gboolean gst_sora_src_unlock_stop (GstBaseSrc *bsrc);
-static void gst_sora_src_get_times (GstBaseSrc *bsrc, GstBuffer *buffer,
-    GstClockTime *start, GstClockTime *end);
 static GstFlowReturn gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer);
 
 static void
@@ -264,6 +314,22 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
           "never ends.  Read when a clip ends, so a change while PLAYING "
           "lengthens or ends the stream",
           0, G_MAXUINT, DEFAULT_CLIPS, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_KEEP_UP,
+      g_param_spec_boolean ("keep-up", "Keep up with real time",
+          "When live: choose each continuing clip's steps (down to "
+          "min-steps) and guidance (off before the steps go below "
+          "min-steps) from how long the last clip took, so that its frames "
+          "are ready in time; the sora/clip message says what was chosen.  "
+          "The steps and guidance-scale properties are the most it uses.  "
+          "Read when each clip starts",
+          DEFAULT_KEEP_UP, rw | GST_PARAM_MUTABLE_PLAYING));
+  /* Any value reaches the element, which refuses one out of range. */
+  g_object_class_install_property (gobject_class, PROP_MIN_STEPS,
+      g_param_spec_uint ("min-steps", "Minimum steps",
+          "The fewest denoising steps keep-up chooses, 1 to 1000 (fewer are "
+          "faster and coarser); when steps is lower, steps.  Read when each "
+          "clip starts",
+          0, G_MAXUINT, DEFAULT_MIN_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_set_static_metadata (element_class, "Text to video source",
       "Source/Video",
@@ -274,8 +340,10 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
       "the model load and (code denoise) for each denoising step, element "
       "messages sora/progress (step, total-steps, "
       "clip, frames-ready, seconds-per-step) after each denoising step and "
-      "sora/clip (clip, seed, generation-time, frames, prompt) after each "
-      "clip, and, when live, QoS for frames it skips",
+      "sora/clip (clip, seed, generation-time, frames, prompt, steps, "
+      "guidance-scale, speed) after each clip, and, when live, QoS for "
+      "frames it skips and a warning when generation is slower than real "
+      "time",
       "gst-sora developers");
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
@@ -290,9 +358,9 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
   bsrc_class->query = GST_DEBUG_FUNCPTR (gst_sora_src_query);
   bsrc_class->is_seekable = GST_DEBUG_FUNCPTR (gst_sora_src_is_seekable);
   bsrc_class->do_seek = GST_DEBUG_FUNCPTR (gst_sora_src_do_seek);
+  bsrc_class->event = GST_DEBUG_FUNCPTR (gst_sora_src_event);
   bsrc_class->unlock = GST_DEBUG_FUNCPTR (gst_sora_src_unlock);
   bsrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_sora_src_unlock_stop);
-  bsrc_class->get_times = GST_DEBUG_FUNCPTR (gst_sora_src_get_times);
   psrc_class->create = GST_DEBUG_FUNCPTR (gst_sora_src_create);
 }
 
@@ -303,6 +371,8 @@ gst_sora_src_init (GstSoraSrc *self)
   self->num_frames = DEFAULT_NUM_FRAMES;
   self->latency = DEFAULT_LATENCY;
   self->clips = DEFAULT_CLIPS;
+  self->keep_up = DEFAULT_KEEP_UP;
+  self->min_steps = DEFAULT_MIN_STEPS;
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
@@ -380,6 +450,14 @@ gst_sora_src_set_property (
     case PROP_CLIPS:
       self->clips = g_value_get_uint (value);
       break;
+    case PROP_KEEP_UP:
+      self->keep_up = g_value_get_boolean (value);
+      break;
+    case PROP_MIN_STEPS:
+      if (gst_sora_settings_accept_uint_locked (
+              &self->settings, pspec, g_value_get_uint (value), 1, MAX_STEPS))
+        self->min_steps = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -422,6 +500,12 @@ gst_sora_src_get_property (
       break;
     case PROP_CLIPS:
       g_value_set_uint (value, self->clips);
+      break;
+    case PROP_KEEP_UP:
+      g_value_set_boolean (value, self->keep_up);
+      break;
+    case PROP_MIN_STEPS:
+      g_value_set_uint (value, self->min_steps);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -566,8 +650,73 @@ frames_of_clips (guint first, guint clips)
   return first + (guint64)(clips - 1) * frames_of_clip (first, 1);
 }
 
-/* Runs the engine for @run with the properties as they are now; a clip
- * stopped before its last step ends its PROGRESS with CANCELED or ERROR. */
+/* The seconds @frames play for at @info's frame rate. */
+static double
+frames_seconds (guint frames, const GstVideoInfo *info)
+{
+  return (double)frames * GST_VIDEO_INFO_FPS_D (info) /
+      GST_VIDEO_INFO_FPS_N (info);
+}
+
+/* keep-up's choice for a clip to be made in @budget seconds, where the
+ * last one took @cost: the transformer passes scaled by the ratio of the
+ * two (a step is one pass, two with guidance; the engine may time a step
+ * before the device has finished it, so only the whole clip is timed).  As
+ * a clip also decodes, whatever its steps, fewer passes shorten it by less
+ * than in proportion and more lengthen it by less: the choice approaches
+ * the budget from the last clip's side, clip by clip, and grows by
+ * KEEP_UP_GROWTH at most.  The steps are the
+ * most of those passes, up to params->steps, with guidance while that is
+ * at least @min_steps, else without, never fewer than @min_steps (or
+ * params->steps if lower). */
+static void
+keep_up_choose (const SoraClipCost *cost, double budget, guint min_steps,
+    SoraGenerateParams *params)
+{
+  double passes = cost->passes * MIN (budget / cost->seconds, KEEP_UP_GROWTH);
+  guint fewest = MIN (min_steps, params->steps);
+
+  if (params->guidance_scale > 1 && passes / 2 >= fewest) {
+    params->steps = MIN (params->steps, (guint)(passes / 2));
+    return;
+  }
+  params->guidance_scale = MIN (params->guidance_scale, 1.0);
+  params->steps = CLAMP ((guint)MIN (passes, MAX_STEPS), fewest, params->steps);
+}
+
+/* With keep-up=true, live, and a clip made to plan from: chooses the steps
+ * and guidance of the clip @params describes so that it takes
+ * KEEP_UP_SHARE of the time its frames play. */
+static void
+gst_sora_src_keep_up (
+    GstSoraSrc *self, const GstVideoInfo *info, SoraGenerateParams *params)
+{
+  SoraClipCost cost;
+  gboolean keep_up;
+  guint min_steps;
+
+  GST_OBJECT_LOCK (self);
+  keep_up = self->keep_up;
+  min_steps = self->min_steps;
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->lock);
+  cost = self->last_cost;
+  g_mutex_unlock (&self->lock);
+  if (!keep_up || cost.passes == 0 || cost.seconds <= 0 ||
+      !gst_base_src_is_live (GST_BASE_SRC (self)))
+    return;
+
+  keep_up_choose (&cost, KEEP_UP_SHARE * frames_seconds (params->frames, info),
+      min_steps, params);
+  GST_DEBUG_OBJECT (self,
+      "keep-up: last clip %u passes in %.2f s: now %u steps, "
+      "guidance-scale %g",
+      cost.passes, cost.seconds, params->steps, params->guidance_scale);
+}
+
+/* Runs the engine for @run with the properties as they are now (keep-up
+ * may lower steps and guidance); a clip stopped before its last step ends
+ * its PROGRESS with CANCELED or ERROR. */
 static gboolean
 gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
     guint64 random_seed, SoraGenerateParams *params, GError **error)
@@ -581,6 +730,7 @@ gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
   params->width = GST_VIDEO_INFO_WIDTH (info);
   params->height = GST_VIDEO_INFO_HEIGHT (info);
   params->format = sora_pixel_format_from_video (GST_VIDEO_INFO_FORMAT (info));
+  gst_sora_src_keep_up (self, info, params);
   run->frame_size =
       sora_pixel_frame_size (params->format, params->width, params->height);
 
@@ -608,6 +758,52 @@ gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
   return ok;
 }
 
+/* Live, from the second clip on (the first one's wait is the latency):
+ * when generation ran slower than real time (@speed, seconds of video per
+ * second, below 1), a warning saying so and what helps, once, and again
+ * only when it gets slower still.  QoS messages count the frames skipped,
+ * but users read warnings. */
+static void
+gst_sora_src_check_speed (GstSoraSrc *self, guint clip, double speed,
+    double seconds, const SoraGenerateParams *params)
+{
+  gboolean warn, keep_up;
+  gchar *hint;
+
+  if (clip == 0 || speed >= 1 || !gst_base_src_is_live (GST_BASE_SRC (self)))
+    return;
+  g_mutex_lock (&self->lock);
+  warn =
+      self->warned_speed == 0 || speed < self->warned_speed * WARN_AGAIN_SPEED;
+  if (warn)
+    self->warned_speed = speed;
+  g_mutex_unlock (&self->lock);
+  if (!warn)
+    return;
+
+  GST_OBJECT_LOCK (self);
+  keep_up = self->keep_up;
+  if (!keep_up)
+    hint = g_strdup ("; keep-up=true chooses the steps by itself");
+  else if (params->steps > self->min_steps)
+    hint = g_strdup (" (keep-up=true takes fewer steps from the next clip)");
+  else
+    hint = g_strdup_printf (" (keep-up=true is at min-steps=%u: a lower one "
+                            "lets it take fewer steps)",
+        self->min_steps);
+  GST_OBJECT_UNLOCK (self);
+  GST_ELEMENT_WARNING (self, CORE, CLOCK,
+      ("Live generation runs %.2fx slower than real time, so frames are "
+       "skipped.  Fewer steps, guidance-scale=1, a smaller size, a GPU or "
+       "a larger latency help%s",
+          1 / speed, hint),
+      ("clip %u: %u frames in %.2f s (%.2f s of video), %u steps, "
+       "guidance-scale %g, %ux%u",
+          clip, params->frames, seconds, seconds * speed, params->steps,
+          params->guidance_scale, params->width, params->height));
+  g_free (hint);
+}
+
 /* Makes the stream's next clip, the first or one continuing the last, with
  * the properties as they are now.  Called without the lock; the clip's
  * frames land in the queue. */
@@ -620,7 +816,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   guint64 random_seed;
   guint clips;
   gboolean ok = FALSE, current;
-  double seconds;
+  double seconds, speed = 0;
 
   g_mutex_lock (&self->lock);
   run.clip = self->clip_index++;
@@ -638,6 +834,11 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
 
   g_mutex_lock (&self->lock);
   current = clip_run_current_locked (&run);
+  if (current && ok) {
+    self->last_cost.passes = params.steps * (params.guidance_scale > 1 ? 2 : 1);
+    self->last_cost.seconds = seconds;
+    speed = frames_seconds (params.frames, info) / seconds;
+  }
   g_mutex_unlock (&self->lock);
 
   /* Messages first: once create() sees the clip end, EOS or the flow error
@@ -649,7 +850,10 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
             gst_structure_new ("sora/clip", "clip", G_TYPE_UINT, run.clip,
                 "seed", G_TYPE_UINT64, params.seed, "generation-time",
                 G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
-                "prompt", G_TYPE_STRING, params.prompt, NULL)));
+                "prompt", G_TYPE_STRING, params.prompt, "steps", G_TYPE_UINT,
+                params.steps, "guidance-scale", G_TYPE_DOUBLE,
+                params.guidance_scale, "speed", G_TYPE_DOUBLE, speed, NULL)));
+    gst_sora_src_check_speed (self, run.clip, speed, seconds, &params);
   } else if (current && error) {
     gst_sora_post_engine_error (GST_ELEMENT (self), error, FALSE, NULL, NULL);
   } else if (!current) {
@@ -783,6 +987,10 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   self->clip_index = 0;
   self->n_frames = 0;
   self->processed = self->dropped = 0;
+  self->pipeline_latency = GST_CLOCK_TIME_NONE;
+  self->offset = GST_CLOCK_TIME_NONE;
+  self->last_cost.passes = 0;
+  self->warned_speed = 0;
   self->total_frames = num_frames;
   self->random_seed = gst_sora_random_seed ();
   self->cancellable = g_cancellable_new ();
@@ -1048,6 +1256,8 @@ gst_sora_src_do_seek (GstBaseSrc *bsrc, GstSegment *segment)
         GST_VIDEO_INFO_FPS_N (&self->info),
         GST_VIDEO_INFO_FPS_D (&self->info) * GST_SECOND);
   gst_sora_src_restart_clip_locked (self, frame);
+  /* A flushing seek starts the running time again. */
+  self->offset = GST_CLOCK_TIME_NONE;
   g_mutex_unlock (&self->lock);
 
   GST_DEBUG_OBJECT (self,
@@ -1062,6 +1272,24 @@ reverse:
   return FALSE;
 }
 
+/* Sinks show a frame until its running time plus the pipeline's latency,
+ * which the LATENCY event brings: a frame is late only past that. */
+static gboolean
+gst_sora_src_event (GstBaseSrc *bsrc, GstEvent *event)
+{
+  GstSoraSrc *self = GST_SORA_SRC (bsrc);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
+    GstClockTime latency;
+
+    gst_event_parse_latency (event, &latency);
+    g_mutex_lock (&self->lock);
+    self->pipeline_latency = latency;
+    g_mutex_unlock (&self->lock);
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
+}
+
 static gboolean
 gst_sora_src_unlock (GstBaseSrc *bsrc)
 {
@@ -1071,6 +1299,8 @@ gst_sora_src_unlock (GstBaseSrc *bsrc)
    * pausing keeps its frames. */
   g_mutex_lock (&self->lock);
   self->flushing = TRUE;
+  if (self->clock_id)
+    gst_clock_id_unschedule (self->clock_id);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   return TRUE;
@@ -1087,61 +1317,147 @@ gst_sora_src_unlock_stop (GstBaseSrc *bsrc)
   return TRUE;
 }
 
-static void
-gst_sora_src_get_times (
-    GstBaseSrc *bsrc, GstBuffer *buffer, GstClockTime *start, GstClockTime *end)
+/* The running time now, GST_CLOCK_TIME_NONE unless live and clocked. */
+static GstClockTime
+gst_sora_src_running_time_now (GstSoraSrc *self)
 {
-  /* Only a live source waits for the clock. */
-  if (gst_base_src_is_live (bsrc)) {
-    *start = GST_BUFFER_PTS (buffer);
-    *end = *start + GST_BUFFER_DURATION (buffer);
-  } else {
-    *start = *end = GST_CLOCK_TIME_NONE;
-  }
+  GstClock *clock;
+  GstClockTime now, base_time;
+
+  if (!gst_base_src_is_live (GST_BASE_SRC (self)))
+    return GST_CLOCK_TIME_NONE;
+  clock = gst_element_get_clock (GST_ELEMENT (self));
+  if (clock == NULL)
+    return GST_CLOCK_TIME_NONE;
+  base_time = gst_element_get_base_time (GST_ELEMENT (self));
+  now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  return now > base_time ? now - base_time : 0;
+}
+
+/* How long after its running time a sink still shows a frame: the
+ * pipeline's latency once configured, else the one reported.  Call without
+ * self->lock. */
+static GstClockTime
+gst_sora_src_get_deadline (GstSoraSrc *self)
+{
+  GstClockTime latency = gst_sora_src_get_latency (self);
+
+  g_mutex_lock (&self->lock);
+  if (GST_CLOCK_TIME_IS_VALID (self->pipeline_latency))
+    latency = MAX (latency, self->pipeline_latency);
+  g_mutex_unlock (&self->lock);
+  return latency;
+}
+
+/* The position of frame @n in the stream, before the offset. */
+static GstClockTime
+frame_position (guint64 n, gint fps_n, gint fps_d)
+{
+  return gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
+}
+
+/* The running time of stream position @position: the offset added, as in
+ * the timestamps.  Lock held; takes the object lock. */
+static GstClockTime
+gst_sora_src_running_time (GstSoraSrc *self, GstClockTime position)
+{
+  GstClockTime running_time;
+
+  GST_OBJECT_LOCK (self);
+  running_time = gst_segment_to_running_time (
+      &GST_BASE_SRC (self)->segment, GST_FORMAT_TIME, position);
+  GST_OBJECT_UNLOCK (self);
+  if (!GST_CLOCK_TIME_IS_VALID (running_time))
+    return running_time;
+  return running_time +
+      (GST_CLOCK_TIME_IS_VALID (self->offset) ? self->offset : 0);
+}
+
+/* Live, at the first frame out (@n) since start or a seek: the offset that
+ * stamps it with @now, the running time it became available at, as a
+ * camera stamps a frame with when it was captured.  Generation before it
+ * (the model load, the first clip) is then no lateness, and each later
+ * frame's lateness is what generation adds to that.  Lock held. */
+static void
+gst_sora_src_anchor_locked (
+    GstSoraSrc *self, guint64 n, gint fps_n, gint fps_d, GstClockTime now)
+{
+  GstClockTime running_time;
+
+  if (GST_CLOCK_TIME_IS_VALID (self->offset) || !GST_CLOCK_TIME_IS_VALID (now))
+    return;
+  self->offset = 0;
+  running_time =
+      gst_sora_src_running_time (self, frame_position (n, fps_n, fps_d));
+  if (GST_CLOCK_TIME_IS_VALID (running_time) && now > running_time)
+    self->offset = now - running_time;
+  GST_DEBUG_OBJECT (self,
+      "frame %" G_GUINT64_FORMAT " available at %" GST_TIME_FORMAT
+      ": offset %" GST_TIME_FORMAT,
+      n, GST_TIME_ARGS (now), GST_TIME_ARGS (self->offset));
 }
 
 /* The number of the first frame a sink can still show: earlier ones end,
- * in running time and with @wait on top, before the clock's now (@now).  0
- * unless live and clocked.  Takes the object lock. */
+ * in running time and with @deadline on top, before @now.  0 unless live
+ * and clocked.  Lock held; takes the object lock. */
 static guint64
-gst_sora_src_first_timely_frame (GstSoraSrc *self, GstClockTime wait,
-    gint fps_n, gint fps_d, GstClockTime *now)
+gst_sora_src_first_timely_frame_locked (GstSoraSrc *self, GstClockTime deadline,
+    gint fps_n, gint fps_d, GstClockTime now)
 {
-  GstClock *clock;
-  GstClockTime base_time, pts;
+  GstClockTime wait, pts;
 
-  *now = GST_CLOCK_TIME_NONE;
-  if (!gst_base_src_is_live (GST_BASE_SRC (self)) || fps_n <= 0)
+  if (!GST_CLOCK_TIME_IS_VALID (now) || fps_n <= 0)
     return 0;
-  clock = gst_element_get_clock (GST_ELEMENT (self));
-  if (clock == NULL)
-    return 0;
-  base_time = gst_element_get_base_time (GST_ELEMENT (self));
-  *now = gst_clock_get_time (clock);
-  gst_object_unref (clock);
-  *now = *now > base_time ? *now - base_time : 0;
-  if (*now <= wait)
+  wait = deadline + self->offset;
+  if (now <= wait)
     return 0;
 
   GST_OBJECT_LOCK (self);
   pts = gst_segment_position_from_running_time (
-      &GST_BASE_SRC (self)->segment, GST_FORMAT_TIME, *now - wait);
+      &GST_BASE_SRC (self)->segment, GST_FORMAT_TIME, now - wait);
   GST_OBJECT_UNLOCK (self);
   if (!GST_CLOCK_TIME_IS_VALID (pts))
     return 0;
   return gst_util_uint64_scale (pts, fps_n, fps_d * GST_SECOND);
 }
 
+/* Waits until the clock reaches @running_time, as basesrc would for a
+ * pseudo-live source (which would also shift the timestamps by the time of
+ * the first frame, where the element could not see it).  Lock held,
+ * released while waiting.  FALSE when unlock() ended the wait. */
+static gboolean
+gst_sora_src_wait_locked (GstSoraSrc *self, GstClockTime running_time)
+{
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  GstClockReturn ret;
+  GstClockID id;
+
+  if (clock == NULL || !GST_CLOCK_TIME_IS_VALID (running_time)) {
+    g_clear_object (&clock);
+    return TRUE;
+  }
+  /* unlock() unschedules it, which ends the wait even before it starts. */
+  id = self->clock_id = gst_clock_new_single_shot_id (
+      clock, running_time + gst_element_get_base_time (GST_ELEMENT (self)));
+  gst_object_unref (clock);
+  g_mutex_unlock (&self->lock);
+  ret = gst_clock_id_wait (id, NULL);
+  g_mutex_lock (&self->lock);
+  self->clock_id = NULL;
+  gst_clock_id_unref (id);
+  return ret != GST_CLOCK_UNSCHEDULED && !self->flushing;
+}
+
 /* Reports frames @first to @end - 1 as not shown (live: too late). */
 static void
 gst_sora_src_post_qos (GstSoraSrc *self, guint64 first, guint64 end,
-    GstClockTime now, gint fps_n, gint fps_d, guint64 processed,
-    guint64 dropped)
+    GstClockTime now, gint fps_n, gint fps_d, GstClockTime offset,
+    guint64 processed, guint64 dropped)
 {
   GstBaseSrc *bsrc = GST_BASE_SRC (self);
-  GstClockTime pts = gst_util_uint64_scale (first, fps_d * GST_SECOND, fps_n);
-  GstClockTime duration =
-      gst_util_uint64_scale (end, fps_d * GST_SECOND, fps_n) - pts;
+  GstClockTime pts = frame_position (first, fps_n, fps_d) + offset;
+  GstClockTime duration = frame_position (end, fps_n, fps_d) + offset - pts;
   GstClockTime running_time, stream_time;
   GstMessage *msg;
 
@@ -1171,8 +1487,8 @@ gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
 {
   GstSoraSrc *self = GST_SORA_SRC (psrc);
   GstBuffer *buf;
-  GstClockTime latency = gst_sora_src_get_latency (self);
-  GstClockTime now = GST_CLOCK_TIME_NONE;
+  GstClockTime deadline = gst_sora_src_get_deadline (self);
+  GstClockTime now, offset;
   guint64 n, first_late, timely, processed, dropped;
   gint fps_n, fps_d;
 
@@ -1188,44 +1504,54 @@ gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
       goto flushing;
     if (self->failed)
       goto failed;
-    buf = g_queue_pop_head (&self->frames);
+    buf = g_queue_peek_head (&self->frames);
     if (buf == NULL)
       goto eos;
-    /* The worker may be waiting for room. */
-    g_cond_broadcast (&self->cond);
     n = self->n_frames;
+    now = gst_sora_src_running_time_now (self);
+    gst_sora_src_anchor_locked (self, n, fps_n, fps_d, now);
 
     /* Live and late: catch up on the frames queued behind this one, or,
      * when it is the newest there is, show it now (imagefreeze's skip). */
-    timely =
-        gst_sora_src_first_timely_frame (self, latency, fps_n, fps_d, &now);
-    if (timely > n && !g_queue_is_empty (&self->frames)) {
-      gst_buffer_unref (buf);
+    timely = gst_sora_src_first_timely_frame_locked (
+        self, deadline, fps_n, fps_d, now);
+    if (timely > n && g_queue_get_length (&self->frames) > 1) {
+      gst_buffer_unref (g_queue_pop_head (&self->frames));
+      /* The worker may be waiting for room. */
+      g_cond_broadcast (&self->cond);
       self->n_frames++;
       self->dropped++;
       continue;
     }
-    if (timely > n) {
-      self->dropped += timely - n;
-      n = timely;
-    }
-    break;
+    n = MAX (n, timely);
+    /* A live frame leaves at its time; a seek or flush meanwhile makes the
+     * frame another or none. */
+    if (!GST_CLOCK_TIME_IS_VALID (now))
+      break;
+    if (!gst_sora_src_wait_locked (self,
+            gst_sora_src_running_time (self, frame_position (n, fps_n, fps_d))))
+      goto flushing;
+    if (g_queue_peek_head (&self->frames) == buf)
+      break;
   }
+  g_queue_pop_head (&self->frames);
+  g_cond_broadcast (&self->cond);
+  self->dropped += n - self->n_frames;
   self->n_frames = n + 1;
   self->processed++;
   processed = self->processed;
   dropped = self->dropped;
+  offset = GST_CLOCK_TIME_IS_VALID (self->offset) ? self->offset : 0;
   g_mutex_unlock (&self->lock);
 
   if (n > first_late)
     gst_sora_src_post_qos (
-        self, first_late, n, now, fps_n, fps_d, processed, dropped);
+        self, first_late, n, now, fps_n, fps_d, offset, processed, dropped);
 
-  GST_BUFFER_PTS (buf) = gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
+  GST_BUFFER_PTS (buf) = frame_position (n, fps_n, fps_d) + offset;
   /* From the next frame's time, so durations add up without drift. */
   GST_BUFFER_DURATION (buf) =
-      gst_util_uint64_scale (n + 1, fps_d * GST_SECOND, fps_n) -
-      GST_BUFFER_PTS (buf);
+      frame_position (n + 1, fps_n, fps_d) + offset - GST_BUFFER_PTS (buf);
   GST_BUFFER_OFFSET (buf) = n;
   GST_BUFFER_OFFSET_END (buf) = n + 1;
   gst_object_sync_values (GST_OBJECT (self), GST_BUFFER_PTS (buf));

@@ -8,6 +8,7 @@
 
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
+#include <gst/base/gstbasesrc.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 
@@ -443,8 +444,8 @@ GST_END_TEST;
 
 /* 17 frames, paused in the middle; @live_props makes it live with a latency
  * well above the tiny model's clip time, so no frame is late.  The queue
- * lets the source run ahead of the clock-synchronised sink: straight into
- * it, a live sorasrc currently skips most frames as late (docs/obs.md). */
+ * lets the source run ahead of the clock-synchronised sink
+ * (test_live_into_synced_sink plays without one). */
 static void
 check_paused_playing (const gchar *live_props)
 {
@@ -592,6 +593,10 @@ GST_START_TEST (test_error_property_values)
         "Property \"seed\" must be -1 (random) or 0 to 9223372036854775807, "
         "not -5",
         "1" },
+    { "min-steps", "0", "Property \"min-steps\" must be 1 to 1000, not 0",
+        "4" },
+    { "min-steps", "1001", "Property \"min-steps\" must be 1 to 1000, not 1001",
+        "4" },
   };
   guint i;
 
@@ -1201,6 +1206,224 @@ GST_START_TEST (test_live_drops_late_frames)
 
 GST_END_TEST;
 
+/* What a live pipeline into a clock-synchronised sink (no queue) showed. */
+typedef struct
+{
+  guint rendered; /* frames the sink rendered */
+  guint64 dropped; /* frames the source skipped, from its last QoS */
+  GPtrArray *clips; /* the sora/clip structures */
+  GPtrArray *warnings; /* the warnings' texts */
+} LiveRun;
+
+static void
+live_run_clear (LiveRun *run)
+{
+  g_ptr_array_unref (run->clips);
+  g_ptr_array_unref (run->warnings);
+}
+
+/* Records a message of sorasrc's; TRUE at EOS.  Fails on an error. */
+static gboolean
+live_run_take (LiveRun *run, GstMessage *msg)
+{
+  GError *error = NULL;
+  guint64 processed;
+  GstFormat format;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ERROR:
+      gst_message_parse_error (msg, &error, NULL);
+      fail ("error: %s", error->message);
+      break;
+    case GST_MESSAGE_WARNING:
+      gst_message_parse_warning (msg, &error, NULL);
+      g_test_message ("warning: %s", error->message);
+      g_ptr_array_add (run->warnings, g_strdup (error->message));
+      g_error_free (error);
+      break;
+    case GST_MESSAGE_QOS:
+      if (GST_IS_BASE_SRC (GST_MESSAGE_SRC (msg)))
+        gst_message_parse_qos_stats (msg, &format, &processed, &run->dropped);
+      break;
+    case GST_MESSAGE_ELEMENT:
+      if (gst_message_has_name (msg, "sora/clip")) {
+        const GstStructure *s = gst_message_get_structure (msg);
+        gchar *text = gst_structure_to_string (s);
+
+        g_test_message ("%s", text);
+        g_free (text);
+        g_ptr_array_add (run->clips, gst_structure_copy (s));
+      }
+      break;
+    default:
+      break;
+  }
+  return GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
+}
+
+/* Plays sorasrc on wan-tiny, live, with @props, straight into a
+ * clock-synchronised fakesink, to EOS. */
+static void
+run_live (const gchar *props, LiveRun *run)
+{
+  gchar *model = fixture_path ("wan-tiny");
+  gchar *launch = g_strdup_printf ("sorasrc model=%s num-frames=%d seed=3 "
+                                   "is-live=true %s ! " TINY_CAPS
+                                   " ! fakesink name=sink sync=true",
+      model, N_FRAMES, props);
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (launch, &error);
+  GstElement *sink;
+  Rendered rendered;
+  GstBus *bus;
+  GstMessage *msg;
+  gboolean eos = FALSE;
+
+  fail_unless (pipeline != NULL, "%s", error ? error->message : "");
+  g_test_message ("%s", launch);
+  run->dropped = 0;
+  run->clips =
+      g_ptr_array_new_with_free_func ((GDestroyNotify)gst_structure_free);
+  run->warnings = g_ptr_array_new_with_free_func (g_free);
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_mutex_init (&rendered.lock);
+  g_cond_init (&rendered.cond);
+  rendered.pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  g_object_set (sink, "signal-handoffs", TRUE, NULL);
+  g_signal_connect (
+      sink, "handoff", G_CALLBACK (rendered_on_handoff), &rendered);
+
+  bus = gst_element_get_bus (pipeline);
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE);
+  while (!eos) {
+    msg = gst_bus_timed_pop (bus, BUS_TIMEOUT);
+    fail_unless (msg != NULL, "no EOS");
+    eos = live_run_take (run, msg);
+    gst_message_unref (msg);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  run->rendered = rendered.pts->len;
+  g_test_message ("%u frames rendered, %" G_GUINT64_FORMAT " skipped",
+      run->rendered, run->dropped);
+
+  g_array_unref (rendered.pts);
+  g_mutex_clear (&rendered.lock);
+  g_cond_clear (&rendered.cond);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (pipeline);
+  g_free (launch);
+  g_free (model);
+}
+
+/* Issue #17: live with a latency set, straight into a clock-synchronised
+ * sink.  wan-tiny with 2 steps makes a clip hundreds of times faster than
+ * it plays, so nothing may be skipped: every frame of the 3 clips is
+ * rendered, without a QoS message. */
+GST_START_TEST (test_live_into_synced_sink)
+{
+  LiveRun run;
+
+  run_live ("clips=3 steps=2 latency=1000000000", &run);
+  fail_unless_equals_uint64 (run.dropped, 0);
+  fail_unless_equals_int (run.rendered, N_FRAMES + 2 * N_EXTEND);
+  fail_unless_equals_int (run.clips->len, 3);
+  fail_unless_equals_int (run.warnings->len, 0);
+  live_run_clear (&run);
+}
+
+GST_END_TEST;
+
+/* 1000 steps with guidance: on PoCL each clip of wan-tiny takes seconds
+ * (3 s on 2 busy cores) for the 0.5 s its frames play. */
+#define SLOW_PROPS "steps=1000 guidance-scale=5 latency=300000000"
+
+/* The second clip, of 4 frames (0.25 s: a step would have to take under
+ * 0.25 ms, where a step launches dozens of kernels), is slower than real
+ * time: frames are skipped (the 0.3 s latency cannot hide it), and a
+ * warning says so and what helps. */
+
+GST_START_TEST (test_live_too_slow_warns)
+{
+  LiveRun run;
+  const gchar *text;
+  double speed;
+
+  run_live ("clips=2 num-frames=5 " SLOW_PROPS, &run);
+  fail_unless_equals_int (run.clips->len, 2);
+  fail_unless (gst_structure_get_double (
+      g_ptr_array_index (run.clips, 1), "speed", &speed));
+  fail_unless (speed < 1, "the slow clip kept up: %g", speed);
+  fail_unless (run.dropped > 0, "no frame skipped");
+  fail_unless_equals_int (run.warnings->len, 1);
+  text = g_ptr_array_index (run.warnings, 0);
+  fail_unless (g_str_has_prefix (text, "Live generation runs "), "%s", text);
+  fail_unless (strstr (text,
+                   "x slower than real time, so frames are "
+                   "skipped.  Fewer steps, guidance-scale=1, a "
+                   "smaller size, a GPU or a larger latency help; "
+                   "keep-up=true chooses the steps by itself"),
+      "%s", text);
+  live_run_clear (&run);
+}
+
+GST_END_TEST;
+
+static volatile gint load_on;
+
+/* A CPU load generator: spins until load_on is cleared. */
+static gpointer
+spin (gpointer data)
+{
+  guint64 n = 0;
+
+  while (g_atomic_int_get (&load_on))
+    n++;
+  return GUINT_TO_POINTER ((guint)n);
+}
+
+/* keep-up under load: the slow settings above, 2 threads spinning on the
+ * CPU PoCL runs on, and keep-up=true.  The continuations get fewer steps
+ * (at least min-steps), reported in sora/clip, and the frames keep coming:
+ * of the 49 frames of 6 clips at most a quarter may be skipped (the first
+ * continuation is planned from the first clip, which compiled kernels, and
+ * compiles the context encoder's; a clip may be slower than the one it was
+ * planned from when the load swings), where without keep-up each
+ * continuation loses most of its 8 frames. */
+GST_START_TEST (test_live_keep_up_under_load)
+{
+  GThread *load[2];
+  LiveRun run;
+  guint i, steps;
+  double guidance;
+
+  g_atomic_int_set (&load_on, 1);
+  for (i = 0; i < G_N_ELEMENTS (load); i++)
+    load[i] = g_thread_new ("load", spin, NULL);
+  run_live ("clips=6 keep-up=true min-steps=2 " SLOW_PROPS, &run);
+  g_atomic_int_set (&load_on, 0);
+  for (i = 0; i < G_N_ELEMENTS (load); i++)
+    g_thread_join (load[i]);
+
+  fail_unless_equals_int (run.clips->len, 6);
+  for (i = 1; i < run.clips->len; i++) {
+    GstStructure *s = g_ptr_array_index (run.clips, i);
+
+    fail_unless (gst_structure_get_uint (s, "steps", &steps));
+    fail_unless (gst_structure_get_double (s, "guidance-scale", &guidance));
+    fail_unless (steps < 1000, "clip %u kept 1000 steps", i);
+    fail_unless (steps >= 2, "clip %u: %u steps, below min-steps", i, steps);
+    fail_unless (guidance == 5 || guidance == 1, "%g", guidance);
+  }
+  fail_unless (run.rendered + run.dropped >= N_FRAMES + 5 * N_EXTEND);
+  fail_unless (run.dropped * 4 <= N_FRAMES + 5 * N_EXTEND,
+      "%" G_GUINT64_FORMAT " frames skipped", run.dropped);
+  live_run_clear (&run);
+}
+
+GST_END_TEST;
+
 static Suite *
 sorasrc_suite (void)
 {
@@ -1237,6 +1460,9 @@ sorasrc_suite (void)
   tcase_add_test (tc, test_clips_prompt_steers_next_clip);
   tcase_add_test (tc, test_clips_endless);
   tcase_add_test (tc, test_live_drops_late_frames);
+  tcase_add_test (tc, test_live_into_synced_sink);
+  tcase_add_test (tc, test_live_too_slow_warns);
+  tcase_add_test (tc, test_live_keep_up_under_load);
   return s;
 }
 
