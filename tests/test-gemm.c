@@ -364,7 +364,7 @@ test_tiles (void)
 static char **
 gpu_tiles (void)
 {
-  char **candidates = sora_gemm_gpu_tile_candidates ();
+  char **candidates = sora_tune_gpu_tile_candidates ();
   GStrvBuilder *all = g_strv_builder_new ();
   char **tiles;
 
