@@ -644,6 +644,85 @@ test_tiles (void)
   g_strfreev (candidates);
 }
 
+/* The GPU form (forced as SORA_KERNELS=gpu would) with every tile the
+ * tuner may pick and odd ones (work-groups of 32 and 128, one-column
+ * register blocks, K slices of 4 and 8), on @n_cases. */
+static void
+check_gpu_tiles (const ConvCase *cases, guint n_cases)
+{
+  char **candidates = sora_tune_gpu_tile_candidates ();
+  GStrvBuilder *builder = g_strv_builder_new ();
+  char **tiles;
+
+  g_strv_builder_addv (builder, (const char **)candidates);
+  g_strv_builder_add (builder, "8x12x4x1x3");
+  g_strv_builder_add (builder, "32x8x8x4x1");
+  tiles = g_strv_builder_end (builder);
+  g_setenv ("SORA_KERNELS", "gpu", TRUE);
+  for (guint t = 0; tiles[t]; t++) {
+    char *chosen;
+
+    g_setenv ("SORA_CONV_GPU_TILE", tiles[t], TRUE);
+    chosen = sora_conv_gpu_tile_name (sora_test_device (), SORA_DTYPE_F32);
+    g_assert_cmpstr (chosen, ==, tiles[t]);
+    g_free (chosen);
+    g_test_message ("gpu tile %s", tiles[t]);
+    for (guint i = 0; i < n_cases; i++)
+      check_conv (&cases[i], "gpu");
+  }
+  g_unsetenv ("SORA_CONV_GPU_TILE");
+  g_unsetenv ("SORA_KERNELS");
+  g_strfreev (tiles);
+  g_strfreev (candidates);
+  g_strv_builder_unref (builder);
+}
+
+/* Every kernel shape and stride of the VAE on odd sizes: pixels and
+ * channels past the work-group tiles, K over several slices, cached
+ * frames, all three weight dtypes. */
+static void
+test_gpu (void)
+{
+  static const ConvCase cases[] = {
+    { 17, 19, 2, 0, 5, 37, 3, 3, 3, { 1, 1, 1, 2, 1, 1, 1, 1 }, SORA_DTYPE_F32,
+        TRUE },
+    { 5, 70, 1, 2, 9, 15, 3, 3, 3, { 1, 1, 1, 0, 1, 1, 1, 1 }, SORA_DTYPE_BF16,
+        FALSE },
+    { 13, 3, 3, 0, 7, 9, 1, 1, 1, { 1, 1, 1, 0, 0, 0, 0, 0 }, SORA_DTYPE_F16,
+        TRUE },
+    { 3, 6, 3, 0, 11, 13, 3, 1, 1, { 1, 1, 1, 2, 0, 0, 0, 0 }, SORA_DTYPE_F32,
+        TRUE },
+    { 7, 5, 4, 1, 7, 9, 3, 1, 1, { 2, 1, 1, 0, 0, 0, 0, 0 }, SORA_DTYPE_F16,
+        TRUE },
+    { 3, 9, 2, 0, 17, 21, 1, 3, 3, { 1, 1, 1, 0, 1, 1, 1, 1 }, SORA_DTYPE_BF16,
+        TRUE },
+    { 3, 5, 2, 0, 8, 11, 1, 3, 3, { 1, 2, 2, 0, 0, 1, 0, 1 }, SORA_DTYPE_F32,
+        TRUE },
+    { 2, 1, 1, 0, 1, 1, 3, 3, 3, { 1, 1, 1, 2, 1, 1, 1, 1 }, SORA_DTYPE_F32,
+        TRUE },
+  };
+
+  check_gpu_tiles (cases, G_N_ELEMENTS (cases));
+}
+
+/* Small odd shapes only: the ones Oclgrind runs (tests/gpu-proof.sh). */
+static void
+test_gpu_small (void)
+{
+  static const ConvCase cases[] = {
+    { 3, 5, 2, 1, 3, 7, 3, 3, 3, { 1, 1, 1, 1, 1, 1, 1, 1 }, SORA_DTYPE_F32,
+        TRUE },
+    { 2, 3, 3, 0, 3, 5, 3, 1, 1, { 2, 1, 1, 2, 0, 0, 0, 0 }, SORA_DTYPE_F16,
+        FALSE },
+    { 3, 2, 1, 0, 5, 7, 1, 3, 3, { 1, 2, 2, 0, 0, 1, 0, 1 }, SORA_DTYPE_BF16,
+        TRUE },
+    { 5, 3, 1, 0, 2, 3, 1, 1, 1, { 1, 1, 1, 0, 0, 0, 0, 0 }, SORA_DTYPE_F32,
+        TRUE },
+  };
+
+  check_gpu_tiles (cases, G_N_ELEMENTS (cases));
+}
+
 static void
 test_errors (void)
 {
@@ -698,6 +777,8 @@ main (int argc, char **argv)
   g_test_add_func ("/conv/half-weights", test_half_weights);
   g_test_add_func ("/conv/speed", test_speed);
   g_test_add_func ("/conv/tiles", test_tiles);
+  g_test_add_func ("/conv/gpu", test_gpu);
+  g_test_add_func ("/conv/gpu-small", test_gpu_small);
   g_test_add_func ("/conv/errors", test_errors);
   return sora_test_run ();
 }

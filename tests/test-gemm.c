@@ -414,7 +414,7 @@ test_block_k_errors (void)
 static char **
 gpu_tiles (void)
 {
-  char **candidates = sora_gemm_gpu_tile_candidates ();
+  char **candidates = sora_tune_gpu_tile_candidates ();
   GStrvBuilder *all = g_strv_builder_new ();
   char **tiles;
 

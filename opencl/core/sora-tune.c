@@ -303,6 +303,56 @@ sora_tune_tile_candidates (SoraDevice *dev)
   return candidates;
 }
 
+/* 256 work-items each (a multiple of every GPU's SIMD width), 8 to 64
+ * accumulators, 6 to 17 KiB of local memory. */
+static const char *const gpu_tiles[] = { "64x64x16x4x4", "128x64x16x8x4",
+  "128x128x16x8x8", "32x64x16x2x4", NULL };
+
+/* Local memory a GPU tile stages (gemm-gpu.cl: the K slices of X and W,
+ * a padding word per row). */
+#define GPU_TILE_LOCAL(t) ((gsize)(t).wk * ((t).wm + (t).wn + 2) * 4)
+
+gboolean
+sora_tune_parse_gpu_tile (const char *s, SoraGpuTile *t)
+{
+  *t = (SoraGpuTile){ 0 };
+  return s[strspn (s, "0123456789x")] == '\0' &&
+      sscanf (s, "%dx%dx%dx%dx%d", &t->wm, &t->wn, &t->wk, &t->rm, &t->rn) ==
+      5 &&
+      t->wm > 0 && t->wn > 0 && t->wk > 0 && t->rm > 0 && t->rn > 0 &&
+      t->wk % 4 == 0 && t->wm % t->rm == 0 && t->wn % t->rn == 0 &&
+      t->rm * t->rn <= 64 && GPU_TILE_LOCAL (*t) <= SORA_GPU_LOCAL_BUDGET;
+}
+
+gsize
+sora_tune_gpu_tile_threads (SoraGpuTile t)
+{
+  return (gsize)(t.wm / t.rm) * (t.wn / t.rn);
+}
+
+gboolean
+sora_tune_valid_gpu_tile (SoraDevice *dev, const char *value)
+{
+  SoraGpuTile t;
+
+  return sora_tune_parse_gpu_tile (value, &t) &&
+      sora_tune_gpu_tile_threads (t) <=
+      sora_device_get_info (dev)->max_work_group;
+}
+
+char *
+sora_tune_gpu_tile_options (SoraGpuTile t)
+{
+  return g_strdup_printf ("-DWG_M=%d -DWG_N=%d -DWG_K=%d -DRM=%d -DRN=%d", t.wm,
+      t.wn, t.wk, t.rm, t.rn);
+}
+
+char **
+sora_tune_gpu_tile_candidates (void)
+{
+  return g_strdupv ((char **)gpu_tiles);
+}
+
 char *
 sora_tune_report (const SoraDeviceInfo *info)
 {

@@ -77,6 +77,31 @@ gboolean sora_tune_valid_tile (SoraDevice *dev, const char *value);
  * and convolution tiles; a NULL-terminated array to g_strfreev. */
 char **sora_tune_tile_candidates (SoraDevice *dev);
 
+/* gemm-gpu.cl's tile, shared by its GEMM and convolution: a work-group's
+ * WG_M x WG_N block of the output over slices of WG_K of K, each
+ * work-item's RM x RN block of it. */
+typedef struct
+{
+  int wm, wn, wk, rm, rn;
+} SoraGpuTile;
+
+/* What a work-group may stage on any GPU (the resource check's bound). */
+#define SORA_GPU_LOCAL_BUDGET (48 * 1024)
+
+/* Parses "WMxWNxWKxRMxRN": WK a multiple of 4, RM and RN dividing WM and
+ * WN, at most 64 accumulators, the staged slices within
+ * SORA_GPU_LOCAL_BUDGET. */
+gboolean sora_tune_parse_gpu_tile (const char *s, SoraGpuTile *tile);
+/* A tile sora_tune_parse_gpu_tile() takes whose work-group @dev runs. */
+gboolean sora_tune_valid_gpu_tile (SoraDevice *dev, const char *value);
+/* Its work-group: (WM / RM)·(WN / RN) work-items. */
+gsize sora_tune_gpu_tile_threads (SoraGpuTile tile);
+/* Its build options, "-DWG_M=.. -DWG_N=.. -DWG_K=.. -DRM=.. -DRN=..", a
+ * string to g_free. */
+char *sora_tune_gpu_tile_options (SoraGpuTile tile);
+/* The tiles timed on a device, a NULL-terminated array to g_strfreev. */
+char **sora_tune_gpu_tile_candidates (void);
+
 /* Whether @dev gets the GPU forms of the heavy kernels (work-group tiles
  * staged through local memory): $SORA_KERNELS = "gpu" or "cpu" when set
  * (to test the GPU forms on a CPU runtime), else whether it is a GPU. */

@@ -13,7 +13,11 @@
  *
  * Built with -DWG_M, -DWG_N, -DWG_K (a multiple of 4), -DRM, -DRN (dividing
  * WG_M and WG_N); THREADS = (WG_M / RM) * (WG_N / RN) is the required
- * work-group, along the first axis. */
+ * work-group, along the first axis.
+ *
+ * -DCONV3D builds conv3d_gpu instead of gemm_gpu: the GPU form of conv.cl's
+ * convolution, this product with X the input's implicit im2col matrix,
+ * gathered as it is staged. */
 
 #define TM (WG_M / RM)
 #define TN (WG_N / RN)
@@ -74,6 +78,42 @@ LOAD_SLICE (ushort, LOAD_W4, LOAD_W1)
     s[(4 * kv + 3) * (ld_s) + r] = v.s3;                                    \
   }
 
+/* acc += the staged slices' product, for the work-item whose block has
+ * rows tm + i·TM and columns tn + j·TN. */
+__attribute__ ((always_inline)) inline void
+multiply_slice (const __local float *xs, const __local float *ws, int tm,
+    int tn, float acc[RM][RN])
+{
+#pragma unroll 4
+  for (int kk = 0; kk < WG_K; kk++) {
+    float a[RM], c[RN];
+
+#pragma unroll
+    for (int i = 0; i < RM; i++)
+      a[i] = xs[kk * XS_LD + tm + i * TM];
+#pragma unroll
+    for (int j = 0; j < RN; j++)
+      c[j] = ws[kk * WS_LD + tn + j * TN];
+#pragma unroll
+    for (int i = 0; i < RM; i++)
+#pragma unroll
+      for (int j = 0; j < RN; j++)
+        acc[i][j] = fma (a[i], c[j], acc[i][j]);
+  }
+}
+
+__attribute__ ((always_inline)) inline void
+zero_block (float acc[RM][RN])
+{
+#pragma unroll
+  for (int i = 0; i < RM; i++)
+#pragma unroll
+    for (int j = 0; j < RN; j++)
+      acc[i][j] = 0.0f;
+}
+
+#if !defined(CONV3D)
+
 /* Grid: [column tiles * THREADS, row tiles, batch], work-group [THREADS, 1,
  * 1].  Strides and leading dimensions are in elements. */
 __kernel __attribute__((reqd_work_group_size (THREADS, 1, 1)))
@@ -97,32 +137,12 @@ gemm_gpu (const __global float *x, int x_bs, int ldx,
   x += b * x_bs;
   w += b * w_bs;
   y += b * y_bs;
-#pragma unroll
-  for (int i = 0; i < RM; i++)
-#pragma unroll
-    for (int j = 0; j < RN; j++)
-      acc[i][j] = 0.0f;
-
+  zero_block (acc);
   for (int k0 = 0; k0 < k; k0 += WG_K) {
     STAGE (xs, XS_LD, WG_M, load_slice_float, x, ldx, m0, m, k0, k, lid);
     STAGE (ws, WS_LD, WG_N, load_slice_w, w, ldw, n0, n, k0, k, lid);
     barrier (CLK_LOCAL_MEM_FENCE);
-#pragma unroll 4
-    for (int kk = 0; kk < WG_K; kk++) {
-      float a[RM], c[RN];
-
-#pragma unroll
-      for (int i = 0; i < RM; i++)
-        a[i] = xs[kk * XS_LD + tm + i * TM];
-#pragma unroll
-      for (int j = 0; j < RN; j++)
-        c[j] = ws[kk * WS_LD + tn + j * TN];
-#pragma unroll
-      for (int i = 0; i < RM; i++)
-#pragma unroll
-        for (int j = 0; j < RN; j++)
-          acc[i][j] = fma (a[i], c[j], acc[i][j]);
-    }
+    multiply_slice (xs, ws, tm, tn, acc);
     barrier (CLK_LOCAL_MEM_FENCE);
   }
 
@@ -140,3 +160,95 @@ gemm_gpu (const __global float *x, int x_bs, int ldx,
     }
   }
 }
+
+#else
+
+/* The convolution of conv.cl (channel-first [C, T, H, W] activations, the
+ * same padding: zero frames, then the cache's frames, then x's in time;
+ * pad_top / pad_left zeros in front in space), built with -DKT/KH/KW and
+ * -DST/SH/SW as there.  M = output pixels, N = Cout, K = Cin·KT·KH·KW in
+ * PyTorch's order, so that W is the weight [Cout, Cin, KT, KH, KW] as a
+ * [Cout, K] matrix.  Indices fit int: the op checks every tensor's size. */
+#define TAPS (KT * KH * KW)
+
+/* Each work-item gathers the X slice's values of one pixel, so that its
+ * position is worked out once. */
+#if THREADS % WG_M != 0
+#error "conv3d_gpu needs WG_M to divide the work-group"
+#endif
+
+/* Stores X's slice at @k0 for row @r, its columns @q, @q + THREADS / WG_M,
+ * ...: pixel (ti0, iy0, ix0) is the input position of its first tap (in
+ * the padded sequence, less the zero frames), @live is FALSE past M.
+ * Taps in the padding, and columns past @k, are zero. */
+__attribute__ ((always_inline)) inline void
+stage_patches (__local float *xs, const __global float *x,
+    const __global float *cache, int t_x, int tc, int h, int wd, int k0,
+    int k, int r, int q, bool live, int ti0, int iy0, int ix0)
+{
+  for (int kk = q; kk < WG_K; kk += THREADS / WG_M) {
+    int kg = k0 + kk;
+    int ci = kg / TAPS, tap = kg % TAPS;
+    int ti = ti0 + tap / (KH * KW);
+    int iy = iy0 + tap / KW % KH;
+    int ix = ix0 + tap % KW;
+    float v = 0.0f;
+
+    if (live && kg < k && ti >= 0 && iy >= 0 && iy < h && ix >= 0 && ix < wd)
+      v = ti < tc ? cache[((ci * tc + ti) * h + iy) * wd + ix]
+          : x[((ci * t_x + ti - tc) * h + iy) * wd + ix];
+    xs[kk * XS_LD + r] = v;
+  }
+}
+
+/* Grid: [pixel tiles * THREADS, channel tiles], work-group [THREADS, 1].
+ * @w is the weight as [Cout, K] rows in its storage dtype; @bias NULL or
+ * [Cout]. */
+__kernel __attribute__((reqd_work_group_size (THREADS, 1, 1)))
+void
+conv3d_gpu (const __global float *x, const __global float *cache,
+    const __global stored_t * w, const __global float *bias,
+    __global float *y, int cin, int t_x, int tc, int h, int wd, int cout,
+    int h_out, int w_out, int t_out, int pad_t, int pad_top, int pad_left)
+{
+  __local float xs[WG_K * XS_LD];
+  __local float ws[WG_K * WS_LD];
+  int lid = get_local_id (0);
+  /* Neighbouring work-items hold neighbouring pixels: Y's rows are output
+   * channels, so that its stores are coalesced. */
+  int tm = lid % TM, tn = lid / TM;
+  int m = t_out * h_out * w_out, k = cin * TAPS;
+  int m0 = get_group_id (0) * WG_M, n0 = get_group_id (1) * WG_N;
+  int r = lid % WG_M, pixel = m0 + r;
+  int ox = pixel % w_out, oy = pixel / w_out % h_out;
+  int ot = pixel / w_out / h_out;
+  float acc[RM][RN];
+
+  /* The whole work-group leaves together (the range is padded). */
+  if (n0 >= cout || m0 >= m)
+    return;
+  zero_block (acc);
+  for (int k0 = 0; k0 < k; k0 += WG_K) {
+    stage_patches (xs, x, cache, t_x, tc, h, wd, k0, k, r, lid / WG_M,
+        pixel < m, ot * ST - pad_t, oy * SH - pad_top, ox * SW - pad_left);
+    STAGE (ws, WS_LD, WG_N, load_slice_w, w, k, n0, cout, k0, k, lid);
+    barrier (CLK_LOCAL_MEM_FENCE);
+    multiply_slice (xs, ws, tm, tn, acc);
+    barrier (CLK_LOCAL_MEM_FENCE);
+  }
+
+#pragma unroll
+  for (int j = 0; j < RN; j++) {
+    int co = n0 + tn + j * TN;
+
+#pragma unroll
+    for (int i = 0; i < RM; i++) {
+      int p = m0 + tm + i * TM;
+
+      if (p < m && co < cout)
+        y[co * m + p] = acc[i][j] + (bias ? bias[co] : 0.0f);
+    }
+  }
+}
+
+#endif

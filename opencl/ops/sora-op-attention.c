@@ -95,8 +95,6 @@ static const char *const gpu_tiles[] = { "32x8", "64x4", "16x16", NULL };
 static const guint gpu_head_dims[] = { 128, 64, 384 };
 
 #define GPU_MAX_CHANNELS 32 /* output channels per work-item */
-/* What a work-group may stage on any GPU (the resource check's bound). */
-#define GPU_LOCAL_BUDGET (48 * 1024)
 
 static gboolean
 parse_gpu_tile (const char *s, GpuAttnTile *t)
@@ -156,8 +154,8 @@ sora_attention_gpu_variants (void)
 
         parse_gpu_tile (gpu_tiles[i], &t);
         t = gpu_fit (t, gpu_head_dims[d]);
-        char *o =
-            gpu_options (t, gpu_head_dims[d], extra, extra, GPU_LOCAL_BUDGET);
+        char *o = gpu_options (
+            t, gpu_head_dims[d], extra, extra, SORA_GPU_LOCAL_BUDGET);
 
         /* Wide heads fit several tiles to the same one. */
         if (g_ptr_array_find_with_equal_func (all, o, g_str_equal, NULL))
@@ -188,7 +186,7 @@ attention_gpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   gsize global[2] = { (nq + t.bq - 1) / t.bq * threads, batch * p->heads };
   gsize local[2] = { threads, 1 };
   guint64 local_mem =
-      MIN (sora_device_get_info (q->dev)->local_mem, GPU_LOCAL_BUDGET);
+      MIN (sora_device_get_info (q->dev)->local_mem, SORA_GPU_LOCAL_BUDGET);
   char *options =
       gpu_options (t, dim, p->bias != NULL, p->key_mask != NULL, local_mem);
   gboolean ok;

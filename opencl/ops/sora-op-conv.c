@@ -15,13 +15,19 @@ typedef struct
   gsize cout, cin, kt, kh, kw;
 } ConvKernel;
 
+/* Two forms, as for the GEMM: conv3d_panel (conv.cl) for CPUs, and
+ * conv3d_gpu (gemm-gpu.cl, -DCONV3D) where sora_tune_gpu_kernels() says
+ * so, whose work-group tile stages the input patches and the weights
+ * through local memory. */
 struct _SoraConvWeight
 {
   SoraDevice *dev;
   char *desc; /* the weight tensor it came from, for errors */
   ConvKernel k;
   SoraDType dtype; /* as packed */
-  ConvTile tile;
+  gboolean gpu; /* the GPU form: weight rows [Cout, K], gpu_tile */
+  ConvTile tile; /* the CPU form's: panels of tile.n channels */
+  SoraGpuTile gpu_tile;
   cl_mem buf;
   gsize bytes;
 };
@@ -52,15 +58,29 @@ kernel_shape (const SoraTensor *weight, ConvKernel *k, GError **error)
   return TRUE;
 }
 
-static ConvTile device_tile (SoraDevice *dev, SoraDType dtype);
+/* A GPU tile conv3d_gpu takes: each work-item gathers one pixel's inputs,
+ * so WM must divide the work-group. */
+static gboolean
+valid_gpu_tile (SoraDevice *dev, const char *value)
+{
+  SoraGpuTile t;
 
-/* sora_conv_weight_new with the given tile, or the device's when NULL. */
+  return sora_tune_valid_gpu_tile (dev, value) &&
+      sora_tune_parse_gpu_tile (value, &t) &&
+      sora_tune_gpu_tile_threads (t) % t.wm == 0;
+}
+
+static ConvTile device_tile (SoraDevice *dev, SoraDType dtype);
+static SoraGpuTile device_gpu_tile (SoraDevice *dev, SoraDType dtype);
+
+/* sora_conv_weight_new in the GPU form when @gpu, else the CPU form, with
+ * the given (valid) tile, or the device's when NULL. */
 static SoraConvWeight *
-weight_new (
-    SoraTensor *weight, gboolean widen, const ConvTile *tile, GError **error)
+weight_new (SoraTensor *weight, gboolean widen, gboolean gpu, const char *tile,
+    GError **error)
 {
   SoraConvWeight *cw;
-  gsize k, global[2];
+  gsize k, panel, global[2];
   char *options, *what;
   gboolean ok;
   ConvKernel shape;
@@ -72,10 +92,21 @@ weight_new (
   cw->desc = sora_tensor_describe (weight);
   cw->k = shape;
   cw->dtype = widen ? SORA_DTYPE_F32 : weight->dtype;
-  cw->tile = tile ? *tile : device_tile (cw->dev, cw->dtype);
+  cw->gpu = gpu;
+  if (gpu && tile)
+    sora_tune_parse_gpu_tile (tile, &cw->gpu_tile);
+  else if (gpu)
+    cw->gpu_tile = device_gpu_tile (cw->dev, cw->dtype);
+  else if (tile)
+    sora_tune_parse_tile (cw->dev, tile, &cw->tile);
+  else
+    cw->tile = device_tile (cw->dev, cw->dtype);
+  /* Panels of one channel are the weight's own rows, as the GPU form
+   * reads them. */
+  panel = gpu ? 1 : cw->tile.n;
   k = shape.cin * shape.kt * shape.kh * shape.kw;
   global[0] = k;
-  global[1] = (shape.cout + cw->tile.n - 1) / cw->tile.n * cw->tile.n;
+  global[1] = (shape.cout + panel - 1) / panel * panel;
   cw->bytes = global[1] * k * sora_dtype_size (cw->dtype);
   if (!sora_op_check_int (global[1] * k, "conv3d", weight, error)) {
     sora_conv_weight_free (cw);
@@ -88,8 +119,8 @@ weight_new (
     sora_conv_weight_free (cw);
     return NULL;
   }
-  options = g_strdup_printf ("%s -DCONV_PACK -DTILE_N=%d%s",
-      sora_storage_options (weight->dtype), cw->tile.n,
+  options = g_strdup_printf ("%s -DCONV_PACK -DTILE_N=%" G_GSIZE_FORMAT "%s",
+      sora_storage_options (weight->dtype), panel,
       cw->dtype != weight->dtype ? " -DPACK_F32" : "");
   ok = sora_device_run (cw->dev, "conv", options, "conv3d_pack", 2, global,
       NULL, error, SORA_MEM (weight->buf), SORA_MEM (cw->buf),
@@ -105,7 +136,8 @@ weight_new (
 SoraConvWeight *
 sora_conv_weight_new (SoraTensor *weight, gboolean widen, GError **error)
 {
-  return weight_new (weight, widen, NULL, error);
+  return weight_new (
+      weight, widen, sora_tune_gpu_kernels (weight->dev), NULL, error);
 }
 
 void
@@ -170,29 +202,43 @@ conv_check (const SoraTensor *x, const SoraTensor *cache, const ConvKernel *k,
       (!cache || sora_op_check_int (cache->numel, "conv3d", cache, error));
 }
 
+/* The build options both forms share: weight storage, kernel size and
+ * strides (kt, kh, kw, st, sh, sw in @g). */
+static char *
+geometry_options (SoraDType dtype, const guint g[6])
+{
+  return g_strdup_printf ("%s -DKT=%u -DKH=%u -DKW=%u -DST=%u -DSH=%u -DSW=%u",
+      sora_storage_options (dtype), g[0], g[1], g[2], g[3], g[4], g[5]);
+}
+
+static char *
+gpu_options (const char *geometry, SoraGpuTile t)
+{
+  char *tile = sora_tune_gpu_tile_options (t);
+  char *options = g_strdup_printf ("%s %s -DCONV3D", geometry, tile);
+
+  g_free (tile);
+  return options;
+}
+
 /* Runs conv3d_panel on checked arguments (see conv_check). */
 static gboolean
-conv_launch (SoraTensor *x, SoraTensor *cache, SoraConvWeight *weight,
+launch_cpu (SoraTensor *x, SoraTensor *cache, SoraConvWeight *weight,
     SoraTensor *bias, const SoraConv3dParams *p, SoraTensor *y,
-    const gsize out[4], gsize tc, GError **error)
+    const gsize out[4], gsize tc, const char *geometry, GError **error)
 {
   ConvTile tile = weight->tile;
   gsize tiles_w, global[2];
   char *options;
   gboolean ok;
 
-  if (y->numel == 0)
-    return TRUE;
   tiles_w = (out[3] + tile.m - 1) / tile.m;
   global[0] = tiles_w * out[2] * out[1];
   global[1] = (out[0] + tile.n - 1) / tile.n;
   if (!sora_op_check_int (global[0], "conv3d", y, error))
     return FALSE;
-  options = g_strdup_printf ("%s -DTILE_M=%d -DTILE_N=%d -DVW=%d -DKT=%u "
-                             "-DKH=%u -DKW=%u -DST=%u -DSH=%u -DSW=%u",
-      sora_storage_options (weight->dtype), tile.m, tile.n, tile.vw,
-      (guint)weight->k.kt, (guint)weight->k.kh, (guint)weight->k.kw,
-      p->stride_t, p->stride_h, p->stride_w);
+  options = g_strdup_printf (
+      "%s -DTILE_M=%d -DTILE_N=%d -DVW=%d", geometry, tile.m, tile.n, tile.vw);
   ok = sora_device_run (x->dev, "conv", options, "conv3d_panel", 2, global,
       NULL, error, SORA_MEM (x->buf), SORA_MEM (cache ? cache->buf : NULL),
       SORA_MEM (weight->buf), SORA_MEM (bias ? bias->buf : NULL),
@@ -202,6 +248,57 @@ conv_launch (SoraTensor *x, SoraTensor *cache, SoraConvWeight *weight,
       SORA_INT (out[1]), SORA_INT (p->pad_t_front), SORA_INT (p->pad_top),
       SORA_INT (p->pad_left), SORA_INT (tiles_w), SORA_END);
   g_free (options);
+  return ok;
+}
+
+/* Runs conv3d_gpu on checked arguments: a work-group per block of WM
+ * output pixels x WN channels. */
+static gboolean
+launch_gpu (SoraTensor *x, SoraTensor *cache, SoraConvWeight *weight,
+    SoraTensor *bias, const SoraConv3dParams *p, SoraTensor *y,
+    const gsize out[4], gsize tc, const char *geometry, GError **error)
+{
+  SoraGpuTile t = weight->gpu_tile;
+  gsize threads = sora_tune_gpu_tile_threads (t);
+  gsize pixels = out[1] * out[2] * out[3];
+  gsize global[2] = { (pixels + t.wm - 1) / t.wm * threads,
+    (out[0] + t.wn - 1) / t.wn };
+  gsize local[2] = { threads, 1 };
+  char *options;
+  gboolean ok;
+
+  if (!sora_op_check_int (global[0], "conv3d", y, error))
+    return FALSE;
+  options = gpu_options (geometry, t);
+  ok = sora_device_run (x->dev, "gemm-gpu", options, "conv3d_gpu", 2, global,
+      local, error, SORA_MEM (x->buf), SORA_MEM (cache ? cache->buf : NULL),
+      SORA_MEM (weight->buf), SORA_MEM (bias ? bias->buf : NULL),
+      SORA_MEM (y->buf), SORA_INT (x->shape[0]), SORA_INT (x->shape[1]),
+      SORA_INT (tc), SORA_INT (x->shape[2]), SORA_INT (x->shape[3]),
+      SORA_INT (out[0]), SORA_INT (out[2]), SORA_INT (out[3]),
+      SORA_INT (out[1]), SORA_INT (p->pad_t_front), SORA_INT (p->pad_top),
+      SORA_INT (p->pad_left), SORA_END);
+  g_free (options);
+  return ok;
+}
+
+/* Runs the weight's form on checked arguments. */
+static gboolean
+conv_launch (SoraTensor *x, SoraTensor *cache, SoraConvWeight *weight,
+    SoraTensor *bias, const SoraConv3dParams *p, SoraTensor *y,
+    const gsize out[4], gsize tc, GError **error)
+{
+  guint g[6] = { weight->k.kt, weight->k.kh, weight->k.kw, p->stride_t,
+    p->stride_h, p->stride_w };
+  char *geometry;
+  gboolean ok;
+
+  if (y->numel == 0)
+    return TRUE;
+  geometry = geometry_options (weight->dtype, g);
+  ok = (weight->gpu ? launch_gpu : launch_cpu) (
+      x, cache, weight, bias, p, y, out, tc, geometry, error);
+  g_free (geometry);
   return ok;
 }
 
@@ -308,19 +405,36 @@ probe_free (gpointer run)
   g_free (r);
 }
 
+/* A timed run of @w (NULL when it could not be made) on the probe @c. */
+static gpointer
+probe_run_new (ConvProbe *c, SoraConvWeight *w)
+{
+  ConvRun *r;
+
+  if (w == NULL)
+    return NULL;
+  r = g_new (ConvRun, 1);
+  r->c = c;
+  r->w = w;
+  return r;
+}
+
 static gpointer
 probe_setup (
     SoraDevice *dev, const char *candidate, gpointer data, GError **error)
 {
-  ConvRun *r = g_new (ConvRun, 1);
-  ConvTile tile;
+  ConvProbe *c = data;
 
-  sora_tune_parse_tile (dev, candidate, &tile);
-  r->c = data;
-  r->w = weight_new (r->c->w, FALSE, &tile, error);
-  if (r->w == NULL)
-    g_clear_pointer (&r, g_free);
-  return r;
+  return probe_run_new (c, weight_new (c->w, FALSE, FALSE, candidate, error));
+}
+
+static gpointer
+gpu_probe_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  ConvProbe *c = data;
+
+  return probe_run_new (c, weight_new (c->w, FALSE, TRUE, candidate, error));
 }
 
 static gboolean
@@ -334,17 +448,20 @@ probe_run (gpointer run, GError **error)
       sora_device_finish (r->c->x->dev, error);
 }
 
-char *
-sora_conv_tile_name (SoraDevice *dev, SoraDType dtype)
+/* The conv tile named "conv[-gpu]-tile-DTYPE" for @dtype on @dev. */
+static char *
+choose_tile (SoraDevice *dev, SoraDType dtype, gboolean gpu)
 {
-  char *name = g_strdup_printf ("conv-tile-%s", sora_dtype_name (dtype));
-  SoraTuneSpec spec = { name, "SORA_CONV_TILE",
+  char *name = g_strdup_printf (
+      "conv%s-tile-%s", gpu ? "-gpu" : "", sora_dtype_name (dtype));
+  SoraTuneSpec spec = { name, gpu ? "SORA_CONV_GPU_TILE" : "SORA_CONV_TILE",
     G_STRINGIFY (PROBE_C) "x" G_STRINGIFY (PROBE_T) "x" G_STRINGIFY (
         PROBE_H) "x" G_STRINGIFY (PROBE_W) " 3x3x3",
     2.0 * PROBE_C * PROBE_C * PROBE_TAPS * PROBE_T * PROBE_H * PROBE_W,
-    sora_tune_valid_tile, probe_init, probe_clear, probe_setup, probe_run,
-    probe_free };
-  char **candidates = sora_tune_tile_candidates (dev);
+    gpu ? valid_gpu_tile : sora_tune_valid_tile, probe_init, probe_clear,
+    gpu ? gpu_probe_setup : probe_setup, probe_run, probe_free };
+  char **candidates =
+      gpu ? sora_tune_gpu_tile_candidates () : sora_tune_tile_candidates (dev);
   ConvProbe probe = { dtype };
   char *value;
 
@@ -353,6 +470,18 @@ sora_conv_tile_name (SoraDevice *dev, SoraDType dtype)
   g_strfreev (candidates);
   g_free (name);
   return value;
+}
+
+char *
+sora_conv_tile_name (SoraDevice *dev, SoraDType dtype)
+{
+  return choose_tile (dev, dtype, FALSE);
+}
+
+char *
+sora_conv_gpu_tile_name (SoraDevice *dev, SoraDType dtype)
+{
+  return choose_tile (dev, dtype, TRUE);
 }
 
 static ConvTile
@@ -364,4 +493,53 @@ device_tile (SoraDevice *dev, SoraDType dtype)
   sora_tune_parse_tile (dev, value, &tile);
   g_free (value);
   return tile;
+}
+
+static SoraGpuTile
+device_gpu_tile (SoraDevice *dev, SoraDType dtype)
+{
+  char *value = sora_conv_gpu_tile_name (dev, dtype);
+  SoraGpuTile tile;
+
+  sora_tune_parse_gpu_tile (value, &tile);
+  g_free (value);
+  return tile;
+}
+
+/* The kernel shapes and strides of Wan's VAE (kt, kh, kw, st, sh, sw): the
+ * 3x3x3 convs, 1x1x1 shortcuts, the (3,1,1) time convs of the temporal
+ * up- and downsamplers, 3x3 per-frame convs after spatial upsampling and
+ * the stride-2 ones of spatial downsampling. */
+static const guint vae_kernels[][6] = {
+  { 3, 3, 3, 1, 1, 1 },
+  { 1, 1, 1, 1, 1, 1 },
+  { 3, 1, 1, 1, 1, 1 },
+  { 3, 1, 1, 2, 1, 1 },
+  { 1, 3, 3, 1, 1, 1 },
+  { 1, 3, 3, 1, 2, 2 },
+};
+
+char **
+sora_conv_gpu_variants (void)
+{
+  static const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
+    SORA_DTYPE_BF16 };
+  char **tiles = sora_tune_gpu_tile_candidates ();
+  GPtrArray *all = g_ptr_array_new ();
+
+  for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
+    for (guint g = 0; g < G_N_ELEMENTS (vae_kernels); g++) {
+      char *geometry = geometry_options (dtypes[d], vae_kernels[g]);
+
+      for (guint i = 0; tiles[i]; i++) {
+        SoraGpuTile t;
+
+        sora_tune_parse_gpu_tile (tiles[i], &t);
+        g_ptr_array_add (all, gpu_options (geometry, t));
+      }
+      g_free (geometry);
+    }
+  g_strfreev (tiles);
+  g_ptr_array_add (all, NULL);
+  return (char **)g_ptr_array_free (all, FALSE);
 }

@@ -28,7 +28,8 @@ gboolean sora_op_conv3d (SoraTensor *x, SoraTensor *cache, SoraTensor *weight,
     SoraTensor *bias, const SoraConv3dParams *p, SoraTensor *y, GError **error);
 
 /* A convolution's weight laid out once for fast convolutions: panels of
- * output channels, in the stored dtype or widened to f32.  Layers that run
+ * output channels (the weight's own rows for the GPU form, where the
+ * device gets it), in the stored dtype or widened to f32.  Layers that run
  * more than once keep one of these instead of the weight tensor. */
 typedef struct _SoraConvWeight SoraConvWeight;
 
@@ -50,6 +51,19 @@ gboolean sora_op_conv3d_packed (SoraTensor *x, SoraTensor *cache,
  * and driver, else the fastest of a fixed set timed on first use (a 3x3x3
  * conv of 128 channels) and stored (sora-tune.h).  A string to g_free. */
 char *sora_conv_tile_name (SoraDevice *dev, SoraDType dtype);
+
+/* The GPU form's tile (conv3d_gpu, taken where sora_tune_gpu_kernels()
+ * says so), "WMxWNxWKxRMxRN" as the GPU GEMM's (a work-group's WM output
+ * pixels x WN channels over WK-deep slices of Cin·taps, each work-item's
+ * RM x RN of it; WM dividing the work-group): $SORA_CONV_GPU_TILE when
+ * set, else stored or timed as above among
+ * sora_tune_gpu_tile_candidates().  A string to g_free. */
+char *sora_conv_gpu_tile_name (SoraDevice *dev, SoraDType dtype);
+
+/* The build options of every GPU variant (program "gemm-gpu") for the
+ * kernel shapes of Wan's VAE, for offline resource checks; to
+ * g_strfreev. */
+char **sora_conv_gpu_variants (void);
 
 G_END_DECLS
 

@@ -1,7 +1,6 @@
 /* gst-sora engine op: matrix products (Linear layers and batched matmul)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "sora-clblast.h"
@@ -12,12 +11,8 @@
 /* The tile one work-item computes in gemm.cl, in vectors of vw floats. */
 typedef SoraTile GemmTile;
 
-/* gemm-gpu.cl's tile: a work-group's WG_M x WG_N block of Y over slices of
- * WG_K of K, each work-item's RM x RN block of it. */
-typedef struct
-{
-  int wm, wn, wk, rm, rn;
-} GpuTile;
+/* gemm-gpu.cl's tile (sora-tune.h). */
+typedef SoraGpuTile GpuTile;
 
 struct _SoraLinear
 {
@@ -80,52 +75,14 @@ forced_backend (SoraGemmBackend *backend, GError **error)
   return FALSE;
 }
 
-/* The GPU tiles timed on a device: 256 work-items each (a multiple of
- * every GPU's SIMD width), 8 to 64 accumulators, 6 to 17 KiB of local
- * memory. */
-static const char *const gpu_tiles[] = { "64x64x16x4x4", "128x64x16x8x4",
-  "128x128x16x8x8", "32x64x16x2x4", NULL };
-
-/* Local memory a GPU tile stages (gemm-gpu.cl: the K slices of X and W,
- * a padding word per row). */
-#define GPU_TILE_LOCAL(t) ((gsize)(t).wk * ((t).wm + (t).wn + 2) * 4)
-/* What a work-group may stage on any GPU. */
-#define GPU_LOCAL_BUDGET (48 * 1024)
-
-/* Parses "WMxWNxWKxRMxRN" ($SORA_GEMM_GPU_TILE, a stored choice). */
-static gboolean
-parse_gpu_tile (const char *s, GpuTile *t)
-{
-  *t = (GpuTile){ 0 };
-  return s[strspn (s, "0123456789x")] == '\0' &&
-      sscanf (s, "%dx%dx%dx%dx%d", &t->wm, &t->wn, &t->wk, &t->rm, &t->rn) ==
-      5 &&
-      t->wm > 0 && t->wn > 0 && t->wk > 0 && t->rm > 0 && t->rn > 0 &&
-      t->wk % 4 == 0 && t->wm % t->rm == 0 && t->wn % t->rn == 0 &&
-      t->rm * t->rn <= 64 && GPU_TILE_LOCAL (*t) <= GPU_LOCAL_BUDGET;
-}
-
-static gsize
-gpu_threads (GpuTile t)
-{
-  return (gsize)(t.wm / t.rm) * (t.wn / t.rn);
-}
-
-/* A tile whose work-group the device takes. */
-static gboolean
-valid_gpu_tile (SoraDevice *dev, const char *value)
-{
-  GpuTile t;
-
-  return parse_gpu_tile (value, &t) &&
-      gpu_threads (t) <= sora_device_get_info (dev)->max_work_group;
-}
-
 static char *
 gpu_options (SoraDType dtype, GpuTile t)
 {
-  return g_strdup_printf ("%s -DWG_M=%d -DWG_N=%d -DWG_K=%d -DRM=%d -DRN=%d",
-      sora_storage_options (dtype), t.wm, t.wn, t.wk, t.rm, t.rn);
+  char *tile = sora_tune_gpu_tile_options (t);
+  char *options = g_strdup_printf ("%s %s", sora_storage_options (dtype), tile);
+
+  g_free (tile);
+  return options;
 }
 
 char **
@@ -133,23 +90,19 @@ sora_gemm_gpu_variants (void)
 {
   static const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
     SORA_DTYPE_BF16 };
+  char **tiles = sora_tune_gpu_tile_candidates ();
   GPtrArray *all = g_ptr_array_new ();
 
   for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
-    for (guint i = 0; gpu_tiles[i]; i++) {
+    for (guint i = 0; tiles[i]; i++) {
       GpuTile t;
 
-      parse_gpu_tile (gpu_tiles[i], &t);
+      sora_tune_parse_gpu_tile (tiles[i], &t);
       g_ptr_array_add (all, gpu_options (dtypes[d], t));
     }
+  g_strfreev (tiles);
   g_ptr_array_add (all, NULL);
   return (char **)g_ptr_array_free (all, FALSE);
-}
-
-char **
-sora_gemm_gpu_tile_candidates (void)
-{
-  return g_strdupv ((char **)gpu_tiles);
 }
 
 /* Launches gemm-gpu.cl's kernel: a work-group per WG_M x WG_N block of Y
@@ -159,7 +112,7 @@ run_gpu (SoraDevice *dev, const char *options, GpuTile t, gsize batch, gsize m,
     gsize n, gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w, gsize w_bs,
     gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy, GError **error)
 {
-  gsize threads = gpu_threads (t);
+  gsize threads = sora_tune_gpu_tile_threads (t);
   gsize global[3] = { (n + t.wn - 1) / t.wn * threads, (m + t.wm - 1) / t.wm,
     batch };
   gsize local[3] = { threads, 1, 1 };
@@ -365,7 +318,7 @@ linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
     if (tile == NULL)
       l->gpu = device_gpu_tile (dev, dtype);
     else
-      parse_gpu_tile (tile, &l->gpu);
+      sora_tune_parse_gpu_tile (tile, &l->gpu);
     l->options = gpu_options (dtype, l->gpu);
   } else {
     /* CLBlast runs only gemm_add_bias from gemm.cl, which any tile builds:
@@ -752,11 +705,14 @@ char *
 sora_gemm_gpu_tile_name (SoraDevice *dev, SoraDType dtype)
 {
   char *name = g_strdup_printf ("gemm-gpu-tile-%s", sora_dtype_name (dtype));
-  SoraTuneSpec spec =
-      gemm_spec (name, "SORA_GEMM_GPU_TILE", valid_gpu_tile, gpu_tile_setup);
+  SoraTuneSpec spec = gemm_spec (
+      name, "SORA_GEMM_GPU_TILE", sora_tune_valid_gpu_tile, gpu_tile_setup);
+  char **candidates = sora_tune_gpu_tile_candidates ();
   GemmProbe probe = { dtype };
-  char *value = sora_tune_choose (dev, &spec, gpu_tiles, &probe);
+  char *value =
+      sora_tune_choose (dev, &spec, (const char *const *)candidates, &probe);
 
+  g_strfreev (candidates);
   g_free (name);
   return value;
 }
@@ -767,7 +723,7 @@ device_gpu_tile (SoraDevice *dev, SoraDType dtype)
   char *value = sora_gemm_gpu_tile_name (dev, dtype);
   GpuTile tile;
 
-  parse_gpu_tile (value, &tile);
+  sora_tune_parse_gpu_tile (value, &tile);
   g_free (value);
   return tile;
 }

@@ -47,12 +47,9 @@ char *sora_gemm_block_k_name (SoraDevice *dev);
  * work-group's WM x WN block of the output over WK-deep slices of K, each
  * work-item's RM x RN of it): $SORA_GEMM_GPU_TILE when set, else the one
  * stored for this device and driver, else the fastest of
- * sora_gemm_gpu_tile_candidates(), timed on first use and stored.  A
+ * sora_tune_gpu_tile_candidates(), timed on first use and stored.  A
  * string to g_free. */
 char *sora_gemm_gpu_tile_name (SoraDevice *dev, SoraDType dtype);
-
-/* The GPU tiles a device may get; a NULL-terminated array to g_strfreev. */
-char **sora_gemm_gpu_tile_candidates (void);
 
 /* The build options of every GPU GEMM variant (program "gemm-gpu"), for
  * offline resource checks; a NULL-terminated array to g_strfreev. */

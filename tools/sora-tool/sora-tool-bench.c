@@ -968,7 +968,7 @@ bench_model (Bench *b)
 static void
 print_param (Bench *b, const char *name, char *value)
 {
-  printf ("  %-16s %s\n", name, value);
+  printf ("  %-18s %s\n", name, value);
   if (b->json) {
     json_builder_set_member_name (b->json, name);
     json_builder_add_string_value (b->json, value);
@@ -976,33 +976,48 @@ print_param (Bench *b, const char *name, char *value)
   g_free (value);
 }
 
-/* The tuned kernel parameters the benches run with, timed now when none
- * are stored yet (so that no bench times the tuning). */
+/* Prints the tile @choose names for each weight dtype, as PREFIX-DTYPE. */
 static void
-print_tuning (Bench *b)
+print_dtype_params (
+    Bench *b, const char *prefix, char *(*choose) (SoraDevice *, SoraDType))
 {
   static const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
     SORA_DTYPE_BF16 };
 
+  for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++) {
+    char *name = g_strdup_printf ("%s-%s", prefix, sora_dtype_name (dtypes[i]));
+
+    print_param (b, name, choose (b->dev, dtypes[i]));
+    g_free (name);
+  }
+}
+
+/* The tuned kernel parameters the benches run with, timed now when none
+ * are stored yet (so that no bench times the tuning): the GEMM's tiled
+ * form always (its rows always run), the GPU forms where the device gets
+ * them, else the CPU forms of attention and convolution. */
+static void
+print_tuning (Bench *b)
+{
+  gboolean gpu = sora_tune_gpu_kernels (b->dev);
+
   printf ("tuned parameters (SORA_GEMM_TILE, SORA_GEMM_BLOCK_K, "
-          "SORA_ATTENTION_TILE, SORA_CONV_TILE force them):\n");
+          "SORA_ATTENTION_TILE, SORA_CONV_TILE and their _GPU_ forms force "
+          "them):\n");
   if (b->json) {
     json_builder_set_member_name (b->json, "tuning");
     json_builder_begin_object (b->json);
   }
-  for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++) {
-    char *name = g_strdup_printf ("gemm-tile-%s", sora_dtype_name (dtypes[i]));
-
-    print_param (b, name, sora_gemm_tile_name (b->dev, dtypes[i]));
-    g_free (name);
-  }
+  print_dtype_params (b, "gemm-tile", sora_gemm_tile_name);
   print_param (b, "gemm-block-k", sora_gemm_block_k_name (b->dev));
-  print_param (b, "attention-tile", sora_attention_tile_name (b->dev));
-  for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++) {
-    char *name = g_strdup_printf ("conv-tile-%s", sora_dtype_name (dtypes[i]));
-
-    print_param (b, name, sora_conv_tile_name (b->dev, dtypes[i]));
-    g_free (name);
+  if (gpu) {
+    print_dtype_params (b, "gemm-gpu-tile", sora_gemm_gpu_tile_name);
+    print_param (
+        b, "attention-gpu-tile", sora_attention_gpu_tile_name (b->dev));
+    print_dtype_params (b, "conv-gpu-tile", sora_conv_gpu_tile_name);
+  } else {
+    print_param (b, "attention-tile", sora_attention_tile_name (b->dev));
+    print_dtype_params (b, "conv-tile", sora_conv_tile_name);
   }
   if (b->json)
     json_builder_end_object (b->json);

@@ -5,6 +5,7 @@
 
 #include "sora-device.h"
 #include "sora-op-attention.h"
+#include "sora-op-conv.h"
 #include "sora-op-gemm.h"
 #include "sora-tune.h"
 #include "sora-tool.h"
@@ -69,6 +70,7 @@ sora_tool_gpu_variants (int argc, char **argv)
 {
   char **gemm = sora_gemm_gpu_variants ();
   char **attention = sora_attention_gpu_variants ();
+  char **conv = sora_conv_gpu_variants ();
 
   for (guint i = 0; gemm[i]; i++)
     printf ("gemm-gpu %s\n", gemm[i]);
@@ -76,5 +78,9 @@ sora_tool_gpu_variants (int argc, char **argv)
   for (guint i = 0; attention[i]; i++)
     printf ("attention-gpu %s\n", attention[i]);
   g_strfreev (attention);
+  /* The convolution's GPU form is gemm-gpu.cl's conv3d_gpu. */
+  for (guint i = 0; conv[i]; i++)
+    printf ("gemm-gpu %s\n", conv[i]);
+  g_strfreev (conv);
   return 0;
 }
