@@ -71,16 +71,24 @@ typedef gboolean (*SoraDenoiseHook) (SoraScheduler *scheduler, guint step,
 
 /* The rest of sora_engine_run from the latents @x (denoised in place, then
  * viewed as [C, F, h, w]): text encode, the denoising loop with @hook, the
- * streaming decode. */
+ * streaming decode of its latent frames from @n_decoded on.  @n_decoded > 0
+ * says that x's first @n_decoded latent frames are the last clip's
+ * (sora_engine_get_last_clip): the decode goes on from that clip's causal
+ * state instead of decoding them again.  Once decoded, the clip is the
+ * last one; after a failed decode there is none. */
 gboolean sora_engine_denoise_decode (SoraEngine *engine,
     const SoraGenerateParams *params, guint text_length, SoraTensor *x,
-    SoraDenoiseHook hook, gpointer hook_data, SoraProgressFunc progress,
-    SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
-    GError **error);
+    SoraDenoiseHook hook, gpointer hook_data, guint n_decoded,
+    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    GCancellable *cancellable, GError **error);
 
 /* The most context latent frames sora_engine_extend conditions on: 4, the
  * last 13 context frames (0.8 s at Wan's 16 fps). */
 #define SORA_EXTEND_CONTEXT_LATENTS 4
+
+/* The most latent frames of the last clip sora_engine_continue conditions
+ * on. */
+#define SORA_CONTINUE_CONTEXT_LATENTS 5
 
 /* What sora_engine_extend does, with the knobs tests need: the text length,
  * the most context latent frames (≥ 1), initial latents
@@ -95,12 +103,23 @@ gboolean sora_engine_extend_run (SoraEngine *engine,
     SoraVaeChunkFunc chunk, gpointer user_data, float **final_latents,
     GCancellable *cancellable, GError **error);
 
+/* What sora_engine_continue does, with the knobs of
+ * sora_engine_extend_run; the context is the last clip's last
+ * @max_context_latents (at least 1, at most as many as it keeps) latent
+ * frames. */
+gboolean sora_engine_continue_run (SoraEngine *engine,
+    const SoraGenerateParams *params, guint text_length,
+    guint max_context_latents, const float *initial_latents,
+    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    float **final_latents, GCancellable *cancellable, GError **error);
+
 /* --- end of video extension --- */
 
-/* The last frames (packed RGB, oldest first) of the last clip decoded by
- * generate, extend or continue; NULL or no frames before the first. */
-const guint8 *sora_engine_get_tail (
-    SoraEngine *engine, guint *n_frames, guint *width, guint *height);
+/* The last SORA_CONTINUE_CONTEXT_LATENTS latent frames [C, K, h, w] of the
+ * last clip decoded by generate, extend or continue, as they were decoded,
+ * and its size; NULL when there is none (none yet, or its decode failed). */
+SoraTensor *sora_engine_get_last_clip (
+    SoraEngine *engine, guint *width, guint *height);
 
 G_END_DECLS
 
