@@ -131,7 +131,7 @@ sora_test_continuity (SoraEngine *engine, const SoraGenerateParams *p,
   channels = x->shape[1];
   plane = x->shape[3] * x->shape[4];
   g_assert_true (sora_engine_denoise_decode (engine, p, text_length, x,
-      keep_final, &uncond, NULL, ignore_chunk, NULL, NULL, &error));
+      keep_final, &uncond, 0, NULL, ignore_chunk, NULL, NULL, &error));
   g_assert_no_error (error);
   r.d_cond = frame_distance (cond, k, cond, k - 1, channels, f, plane);
   r.d_uncond = frame_distance (uncond, k, cond, k - 1, channels, f, plane);

@@ -223,14 +223,6 @@ count_frames (const guint8 *pixels, guint n, guint width, guint height,
   return TRUE;
 }
 
-static gboolean
-checksum_frames (const guint8 *pixels, guint n, guint width, guint height,
-    gpointer user_data)
-{
-  g_checksum_update (user_data, pixels, (gsize)n * width * height * 3);
-  return TRUE;
-}
-
 /* The public call: seeded, a single context frame (k = 0), I420 out; only
  * the new frames arrive, 4 per chunk. */
 static void
@@ -259,25 +251,29 @@ test_public (void)
 }
 
 /* Clips that continue each other: nothing to continue on a fresh engine;
- * after a generate, continue extends its last frames; the tail the engine
- * keeps is the last 13 frames of the clip, and the same continuation with
- * those frames passed to sora_engine_extend gives the same pixels. */
+ * after a generate of 17 frames (5 latent frames, all of which condition)
+ * continue's new frames are exactly those of one decode of the clip's
+ * latents followed by the new ones (the decode goes on from the clip's
+ * causal state instead of re-encoding its frames), and the clip's own
+ * frames are that decode's first 17; a continuation continues too; another
+ * size is refused. */
 static void
 test_continue (void)
 {
   GError *error = NULL;
   SoraEngine *engine = sora_test_open_tiny ();
   SoraGenerateParams p = reference_params;
+  gsize clip_bytes = 17 * 48 * 32 * 3, new_bytes = 8 * 48 * 32 * 3;
+  SoraTestCollected clip, cont, whole;
   Counted c = { 0 };
-  guint n, w, h;
-  const guint8 *tail;
-  guint8 *kept;
-  GChecksum *a = g_checksum_new (G_CHECKSUM_SHA1);
-  GChecksum *b = g_checksum_new (G_CHECKSUM_SHA1);
+  float *latents = NULL;
+  SoraTensor *z;
 
+  sora_test_collected_init (&clip, SORA_PIXEL_RGB);
+  sora_test_collected_init (&cont, SORA_PIXEL_RGB);
+  sora_test_collected_init (&whole, SORA_PIXEL_RGB);
   p.seed = 5;
   p.steps = 2;
-  p.format = SORA_PIXEL_I420;
   p.frames = 8;
   g_assert_false (
       sora_engine_continue (engine, &p, NULL, count_frames, &c, NULL, &error));
@@ -285,33 +281,47 @@ test_continue (void)
   g_clear_error (&error);
 
   p.frames = 17;
-  g_assert_true (
-      sora_engine_generate (engine, &p, NULL, count_frames, &c, NULL, &error));
+  g_assert_true (sora_engine_run (engine, &p, 16, NULL, NULL,
+      sora_test_collect_chunk, &clip, NULL, &error));
   g_assert_no_error (error);
-  tail = sora_engine_get_tail (engine, &n, &w, &h);
-  g_assert_cmpuint (n, ==, 13);
-  g_assert_cmpuint (w, ==, 48);
-  g_assert_cmpuint (h, ==, 32);
-  kept = g_memdup2 (tail, n * w * h * 3);
-
   p.frames = 8;
-  p.format = SORA_PIXEL_RGB;
-  g_assert_true (sora_engine_continue (
-      engine, &p, NULL, checksum_frames, a, NULL, &error));
+  p.seed = 6;
+  g_assert_true (
+      sora_engine_continue_run (engine, &p, 16, SORA_CONTINUE_CONTEXT_LATENTS,
+          NULL, NULL, sora_test_collect_chunk, &cont, &latents, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (sora_engine_extend (
-      engine, &p, kept, n, NULL, checksum_frames, b, NULL, &error));
+  g_assert_cmpuint (clip.pixels->len, ==, clip_bytes);
+  g_assert_cmpuint (cont.pixels->len, ==, new_bytes);
+
+  z = sora_tensor_new_v (sora_engine_get_device (engine), "latents",
+      SORA_DTYPE_F32, &error, 4, 16, 5 + 2, 4, 6);
   g_assert_no_error (error);
-  g_assert_cmpstr (g_checksum_get_string (a), ==, g_checksum_get_string (b));
+  g_assert_true (sora_tensor_write (z, latents, &error));
+  g_assert_true (sora_wan_vae_decode (sora_engine_get_vae (engine), z,
+      SORA_PIXEL_RGB, sora_test_collect_chunk, &whole, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (whole.pixels->len, ==, clip_bytes + new_bytes);
+  g_assert_cmpmem (
+      whole.pixels->data, clip_bytes, clip.pixels->data, clip_bytes);
+  g_assert_cmpmem (
+      whole.pixels->data + clip_bytes, new_bytes, cont.pixels->data, new_bytes);
+
+  p.format = SORA_PIXEL_I420;
+  g_assert_true (
+      sora_engine_continue (engine, &p, NULL, count_frames, &c, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (c.frames, ==, 8);
 
   p.width = 64;
   g_assert_false (
       sora_engine_continue (engine, &p, NULL, count_frames, &c, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_checksum_free (a);
-  g_checksum_free (b);
-  g_free (kept);
+  sora_tensor_free (z);
+  g_free (latents);
+  sora_test_collected_clear (&clip);
+  sora_test_collected_clear (&cont);
+  sora_test_collected_clear (&whole);
   sora_engine_free (engine);
 }
 

@@ -1057,36 +1057,135 @@ check_input (const SoraTensor *x, guint channels, const char *what,
   return FALSE;
 }
 
-gboolean
-sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraPixelFormat fmt,
-    SoraVaeChunkFunc func, gpointer user_data, GError **error)
+/* A cache slot's frames in host memory. */
+typedef struct
 {
-  gsize f, h, w;
-  TilePlan plan = { 0 };
-  Caches *caches = NULL;
+  float *data;
+  gsize shape[4];
+} ParkedSlot;
+
+struct _SoraWanVaeDecoder
+{
+  SoraWanVae *vae;
+  gsize h, w;
+  TilePlan plan;
+  Caches *caches; /* one per tile */
+  guint n_tiles;
+  ParkedSlot *parked; /* [tile · n_slots + slot] while parked, else NULL */
+};
+
+SoraWanVaeDecoder *
+sora_wan_vae_decoder_new (SoraWanVae *vae, gsize h, gsize w)
+{
+  SoraWanVaeDecoder *d = g_new0 (SoraWanVaeDecoder, 1);
+
+  d->vae = vae;
+  d->h = h;
+  d->w = w;
+  tile_plan_choose (vae, h, w, &d->plan);
+  d->n_tiles = d->plan.ny * d->plan.nx;
+  d->caches = g_new0 (Caches, d->n_tiles);
+  for (guint i = 0; i < d->n_tiles; i++)
+    caches_init (&d->caches[i], vae->dec.n_slots);
+  return d;
+}
+
+void
+sora_wan_vae_decoder_free (SoraWanVaeDecoder *d)
+{
+  if (d == NULL)
+    return;
+  for (guint i = 0; i < d->n_tiles; i++)
+    caches_clear (&d->caches[i]);
+  for (guint i = 0; d->parked && i < d->n_tiles * d->vae->dec.n_slots; i++)
+    g_free (d->parked[i].data);
+  g_free (d->parked);
+  g_free (d->caches);
+  tile_plan_clear (&d->plan);
+  g_free (d);
+}
+
+gboolean
+sora_wan_vae_decoder_park (SoraWanVaeDecoder *d, GError **error)
+{
+  guint n_slots = d->vae->dec.n_slots;
+
+  if (d->parked)
+    return TRUE;
+  d->parked = g_new0 (ParkedSlot, d->n_tiles * n_slots);
+  for (guint i = 0; i < d->n_tiles * n_slots; i++) {
+    SoraTensor **t = &d->caches[i / n_slots].frames[i % n_slots];
+    ParkedSlot *p = &d->parked[i];
+
+    if (*t == NULL)
+      continue;
+    memcpy (p->shape, (*t)->shape, sizeof (p->shape));
+    if (!(p->data = g_try_new (float, (*t)->numel))) {
+      g_set_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY,
+          "VAE decode: no host memory for %" G_GSIZE_FORMAT
+          " bytes of decoder cache",
+          (*t)->nbytes);
+      return FALSE;
+    }
+    if (!sora_tensor_read_f32 (*t, p->data, error))
+      return FALSE;
+    g_clear_pointer (t, sora_tensor_free);
+  }
+  return TRUE;
+}
+
+/* Moves parked caches back to the device. */
+static gboolean
+unpark (SoraWanVaeDecoder *d, GError **error)
+{
+  guint n_slots = d->vae->dec.n_slots;
+
+  for (guint i = 0; d->parked && i < d->n_tiles * n_slots; i++) {
+    SoraTensor **t = &d->caches[i / n_slots].frames[i % n_slots];
+    ParkedSlot *p = &d->parked[i];
+
+    if (p->data == NULL)
+      continue;
+    if (*t == NULL &&
+        !(*t = new_act (d->vae->dev, "vae cache", p->shape[0], p->shape[1],
+              p->shape[2], p->shape[3], error)))
+      return FALSE;
+    if (!sora_tensor_write_f32 (*t, p->data, error))
+      return FALSE;
+    g_clear_pointer (&p->data, g_free);
+  }
+  g_clear_pointer (&d->parked, g_free);
+  return TRUE;
+}
+
+gboolean
+sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
+    SoraPixelFormat fmt, SoraVaeChunkFunc func, gpointer user_data,
+    GError **error)
+{
+  SoraWanVae *vae = d->vae;
   SoraTensor *z = NULL, *x = NULL, *frames = NULL;
   gboolean ok = FALSE;
-  guint n_tiles = 0;
 
   if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
     return FALSE;
-  f = latents->shape[1];
-  h = latents->shape[2];
-  w = latents->shape[3];
-  tile_plan_choose (vae, h, w, &plan);
-  n_tiles = plan.ny * plan.nx;
-  caches = g_new0 (Caches, n_tiles);
-  for (guint i = 0; i < n_tiles; i++)
-    caches_init (&caches[i], vae->dec.n_slots);
-  if (!(z = new_act (
-            vae->dev, "vae latent frame", vae->cfg.z_dim, 1, h, w, error)))
-    goto out;
-  for (gsize k = 0; k < f; k++) {
+  if (latents->shape[2] != d->h || latents->shape[3] != d->w) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "VAE decode: latents of %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+        " cannot continue a decode of %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT,
+        latents->shape[3], latents->shape[2], d->w, d->h);
+    return FALSE;
+  }
+  if (!unpark (d, error) ||
+      !(z = new_act (vae->dev, "vae latent frame", vae->cfg.z_dim, 1, d->h,
+            d->w, error)))
+    return FALSE;
+  for (gsize k = 0; k < latents->shape[1]; k++) {
     if (!sora_op_slice (latents, 1, k, 1, z, error) ||
         !sora_op_mul (z, vae->std, z, error) ||
         !sora_op_add (z, vae->mean, z, error) ||
         !(x = conv (NULL, &vae->post_quant, z, 0, 1, FALSE, 0, error)) ||
-        !(frames = decode_chunk (vae, &plan, caches, x, error)) ||
+        !(frames = decode_chunk (vae, &d->plan, d->caches, x, error)) ||
         !emit_chunk (frames, fmt, func, user_data, error))
       goto out;
     g_clear_pointer (&x, sora_tensor_free);
@@ -1095,13 +1194,24 @@ sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraPixelFormat fmt,
   ok = TRUE;
 
 out:
-  for (guint i = 0; i < n_tiles; i++)
-    caches_clear (&caches[i]);
-  g_free (caches);
-  tile_plan_clear (&plan);
   sora_tensor_free (z);
   sora_tensor_free (x);
   sora_tensor_free (frames);
+  return ok;
+}
+
+gboolean
+sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraPixelFormat fmt,
+    SoraVaeChunkFunc func, gpointer user_data, GError **error)
+{
+  SoraWanVaeDecoder *d;
+  gboolean ok;
+
+  if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
+    return FALSE;
+  d = sora_wan_vae_decoder_new (vae, latents->shape[2], latents->shape[3]);
+  ok = sora_wan_vae_decoder_run (d, latents, fmt, func, user_data, error);
+  sora_wan_vae_decoder_free (d);
   return ok;
 }
 

@@ -44,6 +44,25 @@ gboolean sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
     SoraPixelFormat fmt, SoraVaeChunkFunc func, gpointer user_data,
     GError **error);
 
+/* The causal state of a decode that may go on: a decode split at latent
+ * frame boundaries over several calls of sora_wan_vae_decoder_run makes
+ * the frames one call over all of them makes (the first latent frame of
+ * the first call gives 1 frame).  It holds the decoder's caches, for
+ * latents of @h x @w. */
+typedef struct _SoraWanVaeDecoder SoraWanVaeDecoder;
+
+SoraWanVaeDecoder *sora_wan_vae_decoder_new (SoraWanVae *vae, gsize h, gsize w);
+void sora_wan_vae_decoder_free (SoraWanVaeDecoder *decoder);
+/* Moves @decoder's caches to host memory until its next run, which moves
+ * them back: a decode waiting for the next clip need not hold device
+ * memory (GBs at 832x480) while that clip is denoised. */
+gboolean sora_wan_vae_decoder_park (SoraWanVaeDecoder *decoder, GError **error);
+/* sora_wan_vae_decode, going on from the latent frames @decoder has
+ * decoded; @latents must be of its h x w. */
+gboolean sora_wan_vae_decoder_run (SoraWanVaeDecoder *decoder,
+    SoraTensor *latents, SoraPixelFormat fmt, SoraVaeChunkFunc func,
+    gpointer user_data, GError **error);
+
 /* Encodes @video [3, T, H, W] f32 in [-1, 1] with T = 1 + 4k, in the
  * reference's chunks (frame 0, then 4 at a time): the latent mean
  * [z_dim, 1 + k, H/8, W/8], normalised ((μ − mean) / std) when

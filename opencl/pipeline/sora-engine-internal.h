@@ -46,21 +46,30 @@ typedef gboolean (*SoraDenoiseHook) (SoraScheduler *scheduler, guint step,
 
 /* The rest of sora_engine_run from the latents @x (denoised in place, then
  * viewed as [C, F, h, w]): text encode, the denoising loop with @hook, the
- * streaming decode. */
+ * streaming decode of its latent frames from @n_decoded on.  @n_decoded > 0
+ * says that x's first @n_decoded latent frames are the last clip's
+ * (sora_engine_get_last_clip): the decode goes on from that clip's causal
+ * state instead of decoding them again.  Once decoded, the clip is the
+ * last one; after a failed decode there is none. */
 gboolean sora_engine_denoise_decode (SoraEngine *engine,
     const SoraGenerateParams *params, guint text_length, SoraTensor *x,
-    SoraDenoiseHook hook, gpointer hook_data, SoraProgressFunc progress,
-    SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
-    GError **error);
+    SoraDenoiseHook hook, gpointer hook_data, guint n_decoded,
+    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    GCancellable *cancellable, GError **error);
 
 /* The most context latent frames sora_engine_extend conditions on: 4, the
  * last 13 context frames (0.8 s at Wan's 16 fps). */
 #define SORA_EXTEND_CONTEXT_LATENTS 4
 
-/* The last frames (packed RGB, oldest first) of the last clip decoded by
- * generate, extend or continue; NULL or no frames before the first. */
-const guint8 *sora_engine_get_tail (
-    SoraEngine *engine, guint *n_frames, guint *width, guint *height);
+/* The most latent frames of the last clip sora_engine_continue conditions
+ * on. */
+#define SORA_CONTINUE_CONTEXT_LATENTS 5
+
+/* The last SORA_CONTINUE_CONTEXT_LATENTS latent frames [C, K, h, w] of the
+ * last clip decoded by generate, extend or continue, as they were decoded,
+ * and its size; NULL when there is none (none yet, or its decode failed). */
+SoraTensor *sora_engine_get_last_clip (
+    SoraEngine *engine, guint *width, guint *height);
 
 G_END_DECLS
 

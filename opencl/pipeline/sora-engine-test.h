@@ -35,6 +35,16 @@ gboolean sora_engine_extend_run (SoraEngine *engine,
     SoraVaeChunkFunc chunk, gpointer user_data, float **final_latents,
     GCancellable *cancellable, GError **error);
 
+/* What sora_engine_continue does, with the knobs of
+ * sora_engine_extend_run; the context is the last clip's last
+ * @max_context_latents (at least 1, at most as many as it keeps) latent
+ * frames. */
+gboolean sora_engine_continue_run (SoraEngine *engine,
+    const SoraGenerateParams *params, guint text_length,
+    guint max_context_latents, const float *initial_latents,
+    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    float **final_latents, GCancellable *cancellable, GError **error);
+
 /* Reloads umT5 to stream its layers through the device at each encoding
  * (sora_umt5_new), or to keep them.  The engine streams when umT5 takes
  * over a quarter of the device's memory. */

@@ -34,11 +34,12 @@ struct _SoraEngine
   char *cached_key;
   SoraTensor *cached_text;
 
-  /* The last frames of the last decoded clip as packed RGB, so that
-   * sora_engine_continue can extend it without the caller's format. */
-  GByteArray *tail;
-  guint tail_frames, tail_width, tail_height;
-  SoraTensor *tail_pixels; /* device scratch for one chunk's RGB */
+  /* The last decoded clip, for sora_engine_continue: its last latent
+   * frames [C, K, h, w] as they were decoded, the decoder's causal state
+   * after them, and its size. */
+  SoraTensor *last_latents;
+  SoraWanVaeDecoder *last_decoder;
+  guint last_width, last_height;
 };
 
 void
@@ -48,9 +49,8 @@ sora_engine_free (SoraEngine *engine)
     return;
   sora_tensor_free (engine->cached_text);
   g_free (engine->cached_key);
-  if (engine->tail)
-    g_byte_array_unref (engine->tail);
-  sora_tensor_free (engine->tail_pixels);
+  sora_tensor_free (engine->last_latents);
+  sora_wan_vae_decoder_free (engine->last_decoder);
   sora_wan_vae_free (engine->vae);
   sora_wan_dit_free (engine->dit);
   sora_umt5_free (engine->text_encoder);
@@ -306,48 +306,10 @@ out:
 
 typedef struct
 {
-  SoraEngine *engine;
   GCancellable *cancellable;
   SoraVaeChunkFunc chunk;
   gpointer user_data;
-  GError *error;
 } DecodeData;
-
-/* Appends a decoded chunk to the engine's RGB tail, keeping the frames the
- * longest extension conditions on. */
-static gboolean
-keep_tail (SoraEngine *engine, SoraTensor *frames, GError **error)
-{
-  guint n = frames->shape[1], h = frames->shape[2], w = frames->shape[3];
-  gsize frame = sora_pixel_frame_size (SORA_PIXEL_RGB, w, h);
-  guint keep = 1 + 4 * (SORA_EXTEND_CONTEXT_LATENTS - 1);
-
-  if (engine->tail_pixels == NULL || engine->tail_pixels->nbytes < n * frame) {
-    sora_tensor_free (engine->tail_pixels);
-    engine->tail_pixels = sora_tensor_new_v (engine->dev, "tail pixels",
-        SORA_DTYPE_F32, error, 1, (n * frame + 3) / 4);
-    if (engine->tail_pixels == NULL)
-      return FALSE;
-  }
-  g_byte_array_set_size (engine->tail, (engine->tail_frames + n) * frame);
-  if (!sora_op_to_pixels (frames, SORA_PIXEL_RGB, engine->tail_pixels->buf,
-          engine->tail_pixels->nbytes, error) ||
-      !sora_cl_check (
-          clEnqueueReadBuffer (sora_device_get_queue (engine->dev),
-              engine->tail_pixels->buf, CL_TRUE, 0, n * frame,
-              engine->tail->data + engine->tail_frames * frame, 0, NULL, NULL),
-          "clEnqueueReadBuffer", "tail pixels", error))
-    return FALSE;
-  engine->tail_frames += n;
-  engine->tail_width = w;
-  engine->tail_height = h;
-  if (engine->tail_frames > keep) {
-    g_byte_array_remove_range (
-        engine->tail, 0, (engine->tail_frames - keep) * frame);
-    engine->tail_frames = keep;
-  }
-  return TRUE;
-}
 
 static gboolean
 on_chunk (SoraTensor *frames, const guint8 *pixels, guint n_frames, guint width,
@@ -355,20 +317,79 @@ on_chunk (SoraTensor *frames, const guint8 *pixels, guint n_frames, guint width,
 {
   DecodeData *d = user_data;
 
-  if (g_cancellable_is_cancelled (d->cancellable) ||
-      !keep_tail (d->engine, frames, &d->error))
-    return FALSE;
-  return d->chunk (frames, pixels, n_frames, width, height, d->user_data);
+  return !g_cancellable_is_cancelled (d->cancellable) &&
+      d->chunk (frames, pixels, n_frames, width, height, d->user_data);
 }
 
-const guint8 *
-sora_engine_get_tail (
-    SoraEngine *engine, guint *n_frames, guint *width, guint *height)
+SoraTensor *
+sora_engine_get_last_clip (SoraEngine *engine, guint *width, guint *height)
 {
-  *n_frames = engine->tail_frames;
-  *width = engine->tail_width;
-  *height = engine->tail_height;
-  return engine->tail ? engine->tail->data : NULL;
+  *width = engine->last_width;
+  *height = engine->last_height;
+  return engine->last_latents;
+}
+
+/* Keeps the last SORA_CONTINUE_CONTEXT_LATENTS latent frames of the decoded
+ * @x [C, F, h, w] and the state of @decoder after them for a later
+ * sora_engine_continue. */
+static gboolean
+keep_last_clip (SoraEngine *engine, const SoraGenerateParams *params,
+    SoraTensor *x, SoraWanVaeDecoder *decoder, GError **error)
+{
+  gsize c = x->shape[0], f = x->shape[1], plane = x->shape[2] * x->shape[3];
+  gsize k = MIN (f, SORA_CONTINUE_CONTEXT_LATENTS);
+
+  engine->last_latents = sora_tensor_new_v (engine->dev, "last clip latents",
+      SORA_DTYPE_F32, error, 4, c, k, x->shape[2], x->shape[3]);
+  if (engine->last_latents == NULL ||
+      !sora_op_copy_slab (
+          x, engine->last_latents, c, plane, f, f - k, k, 0, k, error) ||
+      !sora_wan_vae_decoder_park (decoder, error)) {
+    g_clear_pointer (&engine->last_latents, sora_tensor_free);
+    sora_wan_vae_decoder_free (decoder);
+    return FALSE;
+  }
+  engine->last_decoder = decoder;
+  engine->last_width = params->width;
+  engine->last_height = params->height;
+  return TRUE;
+}
+
+/* Decodes latent frames [@n_decoded, F) of @x [C, F, h, w], going on from
+ * the last clip's decode when @n_decoded > 0, and keeps what a later
+ * sora_engine_continue needs in place of the last clip's. */
+static gboolean
+decode_clip (SoraEngine *engine, const SoraGenerateParams *params,
+    SoraTensor *x, guint n_decoded, DecodeData *d, GError **error)
+{
+  gsize f = x->shape[1] - n_decoded;
+  SoraWanVaeDecoder *decoder = g_steal_pointer (&engine->last_decoder);
+  SoraTensor *part = x;
+  gboolean ok;
+
+  g_return_val_if_fail (n_decoded == 0 || decoder != NULL, FALSE);
+  g_clear_pointer (&engine->last_latents, sora_tensor_free);
+  if (n_decoded == 0) {
+    sora_wan_vae_decoder_free (decoder);
+    decoder = sora_wan_vae_decoder_new (engine->vae, x->shape[2], x->shape[3]);
+  }
+  if (n_decoded > 0 &&
+      (!(part = sora_tensor_new_v (engine->dev, "new latents", SORA_DTYPE_F32,
+             error, 4, x->shape[0], f, x->shape[2], x->shape[3])) ||
+          !sora_op_slice (x, 1, n_decoded, f, part, error))) {
+    sora_tensor_free (part);
+    sora_wan_vae_decoder_free (decoder);
+    return FALSE;
+  }
+  ok = sora_wan_vae_decoder_run (
+      decoder, part, params->format, on_chunk, d, error);
+  if (part != x)
+    sora_tensor_free (part);
+  if (!ok) {
+    sora_wan_vae_decoder_free (decoder);
+    return FALSE;
+  }
+  return keep_last_clip (engine, params, x, decoder, error);
 }
 
 gboolean
@@ -553,9 +574,9 @@ sora_engine_new_latents (SoraEngine *engine, const SoraGenerateParams *params,
 gboolean
 sora_engine_denoise_decode (SoraEngine *engine,
     const SoraGenerateParams *params, guint text_length, SoraTensor *x,
-    SoraDenoiseHook hook, gpointer hook_data, SoraProgressFunc progress,
-    SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
-    GError **error)
+    SoraDenoiseHook hook, gpointer hook_data, guint n_decoded,
+    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    GCancellable *cancellable, GError **error)
 {
   gboolean guided = params->guidance_scale > 1.0;
   SoraSchedulerConfig sched_cfg;
@@ -564,7 +585,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
   gsize video_shape[4];
   guint n_steps;
   gboolean ok = FALSE;
-  DecodeData decode = { engine, cancellable, chunk, user_data, NULL };
+  DecodeData decode = { cancellable, chunk, user_data };
 
   scheduler_config (engine, params, &sched_cfg);
   scheduler = sora_scheduler_new (&sched_cfg, params->steps, error);
@@ -606,21 +627,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
   memcpy (video_shape, x->shape + 1, sizeof (video_shape));
   if (!sora_tensor_reshape (x, 4, video_shape, error))
     goto out;
-  /* A new clip: what a later sora_engine_continue extends. */
-  if (engine->tail == NULL)
-    engine->tail = g_byte_array_new ();
-  g_byte_array_set_size (engine->tail, 0);
-  engine->tail_frames = 0;
-  ok = sora_wan_vae_decode (
-      engine->vae, x, params->format, on_chunk, &decode, error);
-  if (decode.error) {
-    /* keep_tail failed and stopped the decode: report why. */
-    g_clear_error (error);
-    g_propagate_error (error, decode.error);
-    ok = FALSE;
-  }
-  if (!ok)
-    engine->tail_frames = 0;
+  ok = decode_clip (engine, params, x, n_decoded, &decode, error);
 
 out:
   sora_scheduler_free (scheduler);
@@ -645,7 +652,7 @@ sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
       (params->frames - 1) / vc->scale_factor_temporal + 1, initial_latents,
       error);
   ok = x &&
-      sora_engine_denoise_decode (engine, params, text_length, x, NULL, NULL,
+      sora_engine_denoise_decode (engine, params, text_length, x, NULL, NULL, 0,
           progress, chunk, user_data, cancellable, error);
   sora_tensor_free (x);
   return ok;

@@ -5,6 +5,9 @@
  *   part becomes z_ctx noised to that step's sigma with its own initial
  *   noise (temporal inpainting), after the last step z_ctx itself; causal
  *   decode of the whole clip, of which the new frames are handed on.
+ *   Continuing the engine's own last clip starts from its latents instead
+ *   of an encode, and decodes only the new part, going on from that clip's
+ *   decoder state.
  *
  * docs/extension.md gives the method and its limits.
  *
@@ -127,16 +130,22 @@ upload_context (SoraDevice *dev, const guint8 *context, guint n_frames,
 }
 
 static gboolean
-check_request (const SoraGenerateParams *params, const guint8 *context,
-    guint n_context_frames, guint max_context_latents, GError **error)
+check_context (const guint8 *context, guint n_context_frames,
+    guint max_context_latents, GError **error)
 {
-  if (context == NULL || n_context_frames < 1 || max_context_latents < 1) {
-    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
-        "Video extension needs at least 1 context frame (got %u, at most %u "
-        "context latent frames)",
-        context ? n_context_frames : 0, max_context_latents);
-    return FALSE;
-  }
+  if (context && n_context_frames >= 1 && max_context_latents >= 1)
+    return TRUE;
+  g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+      "Video extension needs at least 1 context frame (got %u, at most %u "
+      "context latent frames)",
+      context ? n_context_frames : 0, max_context_latents);
+  return FALSE;
+}
+
+/* Whether @params asks for new frames the extension can make. */
+static gboolean
+check_new_frames (const SoraGenerateParams *params, GError **error)
+{
   if (params->frames == 0 || params->frames % 4 != 0) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
         "Video extension makes new frames 4 at a time: %u new frames cannot "
@@ -151,6 +160,47 @@ check_request (const SoraGenerateParams *params, const guint8 *context,
   return TRUE;
 }
 
+/* Extends a clip whose last latent frames are @e->z_ctx [C, K, h, w]
+ * by params->frames new frames: with @continued, the engine's last clip,
+ * whose decode goes on; else one whose K latent frames are decoded again
+ * for the decoder's causal state, their frames not handed on. */
+static gboolean
+extend_latents (SoraEngine *engine, const SoraGenerateParams *params,
+    guint text_length, Extension *e, gboolean continued,
+    const float *initial_latents, GCancellable *cancellable, GError **error)
+{
+  SoraDevice *dev = sora_engine_get_device (engine);
+  guint k = e->z_ctx->shape[1];
+  SoraTensor *x;
+  gboolean ok = FALSE;
+
+  x = sora_engine_new_latents (
+      engine, params, k + params->frames / 4, initial_latents, error);
+  if (x == NULL)
+    return FALSE;
+  if (e->z_ctx->shape[0] != x->shape[1]) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_MODEL,
+        "Video extension needs a text-to-video model whose transformer takes "
+        "the VAE's %" G_GSIZE_FORMAT " latent channels, not %" G_GSIZE_FORMAT,
+        e->z_ctx->shape[0], x->shape[1]);
+    goto out;
+  }
+  if (!(e->noise_ctx = sora_tensor_new (dev, "extension context noise",
+            SORA_DTYPE_F32, 4, e->z_ctx->shape, error)) ||
+      !(e->noisy = sora_tensor_new (dev, "extension noisy context",
+            SORA_DTYPE_F32, 4, e->z_ctx->shape, error)) ||
+      !copy_context (e->noise_ctx, x, FALSE, error))
+    goto out;
+  e->skip_chunks = continued ? 0 : k;
+  ok = sora_engine_denoise_decode (engine, params, text_length, x,
+      impose_context, e, continued ? k : 0, on_progress, on_chunk, e,
+      cancellable, error);
+
+out:
+  sora_tensor_free (x);
+  return ok;
+}
+
 gboolean
 sora_engine_extend_run (SoraEngine *engine, const SoraGenerateParams *params,
     guint text_length, const guint8 *context, guint n_context_frames,
@@ -158,56 +208,34 @@ sora_engine_extend_run (SoraEngine *engine, const SoraGenerateParams *params,
     SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
     float **final_latents, GCancellable *cancellable, GError **error)
 {
-  SoraDevice *dev = sora_engine_get_device (engine);
   Extension e = { .final_latents = final_latents,
     .progress = progress,
     .chunk = chunk,
     .user_data = user_data };
-  SoraTensor *video = NULL, *x = NULL;
-  guint k, used;
-  gboolean ok = FALSE;
+  SoraTensor *video;
+  guint used;
+  gboolean ok;
 
   if (final_latents)
     *final_latents = NULL;
-  if (!check_request (
-          params, context, n_context_frames, max_context_latents, error))
+  if (!check_context (context, n_context_frames, max_context_latents, error) ||
+      !check_new_frames (params, error))
     return FALSE;
   /* The context latents: frame 1 + 4j closes latent frame j. */
-  k = MIN ((n_context_frames - 1) / 4, max_context_latents - 1);
-  used = 1 + 4 * k;
-  video = upload_context (dev,
+  used = 1 + 4 * MIN ((n_context_frames - 1) / 4, max_context_latents - 1);
+  video = upload_context (sora_engine_get_device (engine),
       context +
           (gsize)(n_context_frames - used) * params->height * params->width * 3,
       used, params->width, params->height, error);
-  if (video == NULL ||
-      !(e.z_ctx = sora_wan_vae_encode (
-            sora_engine_get_vae (engine), video, TRUE, error)) ||
-      !(x = sora_engine_new_latents (engine, params, k + 1 + params->frames / 4,
-            initial_latents, error)))
-    goto out;
-  if (e.z_ctx->shape[0] != x->shape[1]) {
-    g_set_error (error, SORA_ERROR, SORA_ERROR_MODEL,
-        "Video extension needs a text-to-video model whose transformer takes "
-        "the VAE's %" G_GSIZE_FORMAT " latent channels, not %" G_GSIZE_FORMAT,
-        e.z_ctx->shape[0], x->shape[1]);
-    goto out;
-  }
-  if (!(e.noise_ctx = sora_tensor_new (dev, "extension context noise",
-            SORA_DTYPE_F32, 4, e.z_ctx->shape, error)) ||
-      !(e.noisy = sora_tensor_new (dev, "extension noisy context",
-            SORA_DTYPE_F32, 4, e.z_ctx->shape, error)) ||
-      !copy_context (e.noise_ctx, x, FALSE, error))
-    goto out;
-  e.skip_chunks = k + 1;
-  ok = sora_engine_denoise_decode (engine, params, text_length, x,
-      impose_context, &e, on_progress, on_chunk, &e, cancellable, error);
-
-out:
+  ok = video &&
+      (e.z_ctx = sora_wan_vae_encode (
+           sora_engine_get_vae (engine), video, TRUE, error)) &&
+      extend_latents (engine, params, text_length, &e, FALSE, initial_latents,
+          cancellable, error);
   if (!ok && final_latents)
     g_clear_pointer (final_latents, g_free);
   extension_clear (&e);
   sora_tensor_free (video);
-  sora_tensor_free (x);
   return ok;
 }
 
@@ -226,16 +254,23 @@ sora_engine_extend (SoraEngine *engine, const SoraGenerateParams *params,
 }
 
 gboolean
-sora_engine_continue (SoraEngine *engine, const SoraGenerateParams *params,
-    SoraProgressFunc progress, SoraFramesFunc frames, gpointer user_data,
-    GCancellable *cancellable, GError **error)
+sora_engine_continue_run (SoraEngine *engine, const SoraGenerateParams *params,
+    guint text_length, guint max_context_latents, const float *initial_latents,
+    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    float **final_latents, GCancellable *cancellable, GError **error)
 {
-  guint n, width, height;
-  const guint8 *tail = sora_engine_get_tail (engine, &n, &width, &height);
-  guint8 *context;
+  Extension e = { .final_latents = final_latents,
+    .progress = progress,
+    .chunk = chunk,
+    .user_data = user_data };
+  guint width, height;
+  SoraTensor *last = sora_engine_get_last_clip (engine, &width, &height);
+  gsize c, f, k, plane;
   gboolean ok;
 
-  if (tail == NULL || n == 0) {
+  if (final_latents)
+    *final_latents = NULL;
+  if (last == NULL) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
         "There is no previous clip to continue");
     return FALSE;
@@ -246,10 +281,32 @@ sora_engine_continue (SoraEngine *engine, const SoraGenerateParams *params,
         params->height);
     return FALSE;
   }
-  /* The decode about to run replaces the tail. */
-  context = g_memdup2 (tail, (gsize)n * width * height * 3);
-  ok = sora_engine_extend (engine, params, context, n, progress, frames,
-      user_data, cancellable, error);
-  g_free (context);
+  c = last->shape[0];
+  f = last->shape[1];
+  k = CLAMP (max_context_latents, 1, f);
+  plane = last->shape[2] * last->shape[3];
+  /* A copy: the decode about to run replaces the last clip. */
+  ok = check_new_frames (params, error) &&
+      (e.z_ctx = sora_tensor_new_v (sora_engine_get_device (engine),
+           "extension context latents", SORA_DTYPE_F32, error, 4, c, k,
+           last->shape[2], last->shape[3])) &&
+      sora_op_copy_slab (last, e.z_ctx, c, plane, f, f - k, k, 0, k, error) &&
+      extend_latents (engine, params, text_length, &e, TRUE, initial_latents,
+          cancellable, error);
+  if (!ok && final_latents)
+    g_clear_pointer (final_latents, g_free);
+  extension_clear (&e);
   return ok;
+}
+
+gboolean
+sora_engine_continue (SoraEngine *engine, const SoraGenerateParams *params,
+    SoraProgressFunc progress, SoraFramesFunc frames, gpointer user_data,
+    GCancellable *cancellable, GError **error)
+{
+  SoraPublicCallbacks d = { progress, frames, user_data };
+
+  return sora_engine_continue_run (engine, params, SORA_WAN_TEXT_LENGTH,
+      SORA_CONTINUE_CONTEXT_LATENTS, NULL, sora_engine_public_progress,
+      sora_engine_public_pixels, &d, NULL, cancellable, error);
 }

@@ -119,8 +119,10 @@ gboolean sora_engine_extend (SoraEngine *engine,
     gpointer user_data, GCancellable *cancellable, GError **error);
 
 /* Continues the last clip this engine made (by generate, extend or
- * continue) from the decoded frames it keeps: as sora_engine_extend with
- * that clip's last frames as context, params->width/height its size.
+ * continue), params->width/height its size: as sora_engine_extend, but
+ * conditioned on that clip's last latent frames as they were decoded (no
+ * VAE round trip) and decoded on from its decoder's causal state, so the
+ * seam is as smooth as the model makes it (docs/extension.md).
  * SORA_ERROR_INVALID_ARGUMENT when there is no such clip. */
 gboolean sora_engine_continue (SoraEngine *engine,
     const SoraGenerateParams *params, SoraProgressFunc progress,
