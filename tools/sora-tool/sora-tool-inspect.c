@@ -3,7 +3,7 @@
  */
 #include <stdio.h>
 
-#include "sora-diffusers.h"
+#include "sora-model.h"
 #include "sora-tool.h"
 
 static void
