@@ -41,11 +41,23 @@ find (const SoraWeights *w, const char *name, SoraDType *dtype, GError **error)
   return t;
 }
 
-/* The tensor's bytes, copied out of the (unaligned) mapping. */
+/* The tensor's values copied out of the (unaligned) mapping, widened to
+ * f32 when @to_f32; *@dtype (the stored one) becomes theirs (g_free). */
 static gpointer
-copy_data (const SoraSafetensor *t)
+host_values (const SoraSafetensor *t, gboolean to_f32, SoraDType *dtype)
 {
-  return g_memdup2 (t->data, t->nbytes);
+  /* never NULL, even for no elements */
+  gpointer raw = g_malloc (MAX (t->nbytes, sizeof (float)));
+  float *f;
+
+  memcpy (raw, t->data, t->nbytes);
+  if (!to_f32 || *dtype == SORA_DTYPE_F32)
+    return raw;
+  f = g_new (float, MAX (t->numel, 1));
+  sora_convert_to_f32 (*dtype, raw, f, t->numel);
+  g_free (raw);
+  *dtype = SORA_DTYPE_F32;
+  return f;
 }
 
 float *
@@ -54,7 +66,6 @@ sora_weights_read_f32 (const SoraWeights *w, const char *name, gsize numel,
 {
   SoraDType dtype;
   const SoraSafetensor *t = find (w, name, &dtype, error);
-  gpointer raw;
   float *out;
 
   if (t == NULL)
@@ -66,10 +77,7 @@ sora_weights_read_f32 (const SoraWeights *w, const char *name, gsize numel,
         t->file, name, t->numel, numel);
     return NULL;
   }
-  raw = copy_data (t);
-  out = g_new (float, MAX (t->numel, 1));
-  sora_convert_to_f32 (dtype, raw, out, t->numel);
-  g_free (raw);
+  out = host_values (t, TRUE, &dtype);
   if (numel_out)
     *numel_out = t->numel;
   return out;
@@ -103,22 +111,9 @@ upload (const SoraWeights *w, const char *name, gboolean to_f32, GError **error)
     for (guint i = 0; i < t->ndim; i++)
       shape[i] = t->shape[i];
   }
-  if (to_f32)
-    dtype = SORA_DTYPE_F32;
+  raw = host_values (t, to_f32, &dtype);
   dev_t = sora_tensor_new (w->dev, name, dtype, ndim, shape, error);
-  if (dev_t == NULL)
-    return NULL;
-  raw = copy_data (t);
-  if (to_f32 && t->dtype != SORA_SAFE_F32) {
-    SoraDType stored;
-    float *f = g_new (float, MAX (t->numel, 1));
-    sora_weights_dtype (t->dtype, &stored);
-    sora_convert_to_f32 (stored, raw, f, t->numel);
-    ok = sora_tensor_write (dev_t, f, error);
-    g_free (f);
-  } else {
-    ok = sora_tensor_write (dev_t, raw, error);
-  }
+  ok = dev_t && sora_tensor_write (dev_t, raw, error);
   g_free (raw);
   if (!ok)
     g_clear_pointer (&dev_t, sora_tensor_free);
@@ -164,14 +159,7 @@ sora_weights_linear (
     if (bias == NULL)
       goto out;
   }
-  raw = copy_data (t);
-  if (w->widen && dtype != SORA_DTYPE_F32) {
-    float *f = g_new (float, t->numel);
-    sora_convert_to_f32 (dtype, raw, f, t->numel);
-    g_free (raw);
-    raw = f;
-    dtype = SORA_DTYPE_F32;
-  }
+  raw = host_values (t, w->widen, &dtype);
   linear = sora_linear_new (
       w->dev, prefix, dtype, t->shape[0], in, raw, bias, error);
 
