@@ -76,7 +76,7 @@ sora_umt5_get_dim (SoraUmt5 *m)
 }
 
 /* --- the weights ---------------------------------------------------------
- * One table per module; the sizes are those of the config (umt5_sizes). */
+ * One table per module; sora_umt5_modules gives the sizes from the config. */
 
 enum { D, INNER, FF, VOCAB, BUCKETS, HEADS };
 /* Where a module loads: the model's struct or one of its layers. */
@@ -162,7 +162,7 @@ load_layer (SoraUmt5 *m, guint i, Layer *l, GError **error)
 {
   SoraWeights w = { m->dev, m->folder, SORA_COMPONENT_TEXT_ENCODER, FALSE };
 
-  /* the layers follow the embedding */
+  /* sora_umt5_modules: the embedding, then layer by layer */
   return sora_weights_load (&w, m->uses->pdata[1 + i], l, NULL, error);
 }
 

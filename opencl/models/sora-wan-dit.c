@@ -121,7 +121,8 @@ sora_wan_dit_get_config (SoraWanDit *dit)
 }
 
 /* --- the weights ---------------------------------------------------------
- * One table per module; the sizes are those of the config (dit_sizes). */
+ * One table per module; sora_wan_dit_modules gives the sizes from the
+ * config. */
 
 enum { D, IN, P0, P1, P2, FREQ, TEXT, FFN, KV, OUTP, IM, POS };
 /* Module flags: the config's optional parts. */
