@@ -66,18 +66,11 @@ typedef struct
   guint8 size;
   guint8 mul;
 } SoraDim;
-#define SORA_DIM(size)                                                         \
-  {                                                                            \
-    (size), 1                                                                  \
-  }
-#define SORA_DIM_MUL(size, mul)                                                \
-  {                                                                            \
-    (size), (mul)                                                              \
-  }
-#define SORA_DIM_K(k)                                                          \
-  {                                                                            \
-    SORA_SIZE_ONE, (k)                                                         \
-  }
+/* clang-format off */
+#define SORA_DIM(size) { (size), 1 }
+#define SORA_DIM_MUL(size, mul) { (size), (mul) }
+#define SORA_DIM_K(k) { SORA_SIZE_ONE, (k) }
+/* clang-format on */
 
 typedef enum {
   /* NAME.weight [out, in...] and NAME.bias [out]: a SoraLinear * (the
@@ -120,10 +113,9 @@ typedef struct
   guint n_params;
 } SoraModule;
 
-#define SORA_MODULE(table)                                                     \
-  {                                                                            \
-    (table), G_N_ELEMENTS (table)                                              \
-  }
+/* clang-format off */
+#define SORA_MODULE(table) { (table), G_N_ELEMENTS (table) }
+/* clang-format on */
 
 /* One instance of a module in a model; @part, @tag and @index are the
  * model's own (which struct the module loads into). */
