@@ -9,6 +9,9 @@
 #include "sora-error.h"
 #include "sora-scheduler.h"
 #include "sora-test-util.h"
+#include "sora-umt5.h"
+#include "sora-wan-dit.h"
+#include "sora-wan-vae.h"
 
 static const char *transformer_json =
     "{\"_class_name\": \"WanTransformer3DModel\", \"patch_size\": [1, 2, 2],"

@@ -34,6 +34,11 @@ Writes (all committed, so CI never needs torch):
         every step of the schedulers on a small latent, with the fake model
         outputs fed to them, for each config of scheduler-cases.json
 
+Every folder and the wide recipe are checked against the engine's tables
+(tools/check_fixture_tensors.py, through `sora-tool inspect --json`: the
+sora-tool of $SORA_TOOL or build/): a tensor on one side only stops the run.
+meson test fixture-tensors checks the committed ones again.
+
 Every parameter is re-drawn after construction (the classes initialise many
 tensors to 0 or 1, which would hide mistakes such as a missing bias or gain).
 """
@@ -51,10 +56,15 @@ from diffusers import (AutoencoderKLWan, FlowMatchEulerDiscreteScheduler,
                        WanTransformer3DModel)
 from transformers import T5TokenizerFast, UMT5Config, UMT5EncoderModel
 
+from check_fixture_tensors import check_folder, check_recipe
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 REF = os.path.join(FIXTURES, "reference")
 TOKENIZER_JSON = os.path.join(FIXTURES, "tokenizer", "tokenizer.json")
+
+SORA_TOOL = os.environ.get(
+    "SORA_TOOL", os.path.join(ROOT, "build", "tools", "sora-tool", "sora-tool"))
 
 torch.set_grad_enabled(False)
 torch.set_num_threads(2)
@@ -113,6 +123,20 @@ def randomize(model, seed):
     for name, p in model.named_parameters():
         scale, offset = scale_for(name, tuple(p.shape))
         p.copy_(offset + scale * (2 * torch.rand(p.shape, generator=g) - 1))
+
+
+def check_tensors(path):
+    """Stops unless the folder (or recipe) at @path holds exactly the
+    tensors the engine's tables name."""
+    if not os.path.exists(SORA_TOOL):
+        print("note: no %s: build it (or set SORA_TOOL) to check %s against "
+              "the engine's tables; meson test fixture-tensors will"
+              % (SORA_TOOL, path))
+        return
+    check = check_recipe if path.endswith(".json") else check_folder
+    problems = check(SORA_TOOL, path)
+    if problems:
+        sys.exit("\n".join(problems))
 
 
 # --- capture of intermediate points --------------------------------------------
@@ -246,6 +270,7 @@ def make_tiny():
         # Converting in place would round the f32 weights: save a copy.
         copy = copy_pipeline(pipe)
         copy.to(dtype).save_pretrained(folder, safe_serialization=True)
+        check_tensors(folder)
         folders[suffix] = folder
     # Each reference is the f32 model on that folder's (rounded) weights.
     for suffix, folder in folders.items():
@@ -395,6 +420,7 @@ def make_wide():
                               # diffusers' bookkeeping, in no stable order
                               if k != "_use_default_values"},
                    "tensors": recipe}, f, indent=1, default=json_default)
+    check_tensors(os.path.join(REF, "wide-recipe.json"))
 
 
 # --- real extents ----------------------------------------------------------------
@@ -446,6 +472,7 @@ def make_real_extents():
     for part in ("scheduler", "text_encoder", "tokenizer"):
         os.symlink(os.path.join("..", "wan-tiny", part),
                    os.path.join(folder, part))
+    check_tensors(folder)
     pipe = WanPipeline.from_pretrained(folder).to(torch.float32)
 
     out = {}

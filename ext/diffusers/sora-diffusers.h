@@ -75,17 +75,6 @@ const SoraSafetensor *sora_model_folder_find_tensor (
     const SoraModelFolder *folder, SoraComponent component, const char *name,
     GError **error);
 
-/* The expected tensors of a weight component (NULL for the others). */
-GPtrArray *sora_model_folder_expected_tensors (
-    const SoraModelFolder *folder, SoraComponent component);
-
-/* Checks that every expected tensor of every component exists with its
- * shape and a weight dtype (F32, F16, BF16), and that the tokenizer has a
- * tokenizer.json: errors name the file, the tensor, the expected and the
- * found shape. */
-gboolean sora_model_folder_validate (
-    const SoraModelFolder *folder, GError **error);
-
 G_END_DECLS
 
 #endif /* __SORA_DIFFUSERS_H__ */

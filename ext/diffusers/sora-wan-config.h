@@ -1,4 +1,4 @@
-/* gst-sora: configs of the Wan2.1 components and the tensors they imply
+/* gst-sora: configs of the Wan2.1 components
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #ifndef __SORA_WAN_CONFIG_H__
@@ -132,23 +132,6 @@ gboolean sora_scheduler_config_parse (const char *class_name, const char *json,
  * the configs whose last step diffusers computes as inf or NaN. */
 gboolean sora_scheduler_config_check (
     const SoraSchedulerConfig *cfg, GError **error);
-
-typedef struct
-{
-  char *name;
-  char *alt_name; /* another accepted name (tied weights) */
-  guint ndim;
-  gsize shape[SORA_SAFETENSORS_MAX_DIMS];
-} SoraExpectedTensor;
-
-void sora_expected_tensor_free (SoraExpectedTensor *t);
-
-/* Every tensor the engine reads for a config, in module order: a
- * GPtrArray of SoraExpectedTensor that frees its elements. */
-GPtrArray *sora_wan_transformer_expected_tensors (
-    const SoraWanTransformerConfig *cfg);
-GPtrArray *sora_wan_vae_expected_tensors (const SoraWanVaeConfig *cfg);
-GPtrArray *sora_umt5_expected_tensors (const SoraUmt5Config *cfg);
 
 G_END_DECLS
 

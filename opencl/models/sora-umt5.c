@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "sora-ops.h"
@@ -34,6 +35,7 @@ struct _SoraUmt5
   SoraUmt5Config cfg;
   const SoraSafetensor *embedding; /* [vocab, d] in the mapping */
   SoraDType embedding_dtype;
+  GPtrArray *uses; /* the modules (SoraModuleUse) */
   Layer *layers;
   SoraTensor *final_ln;
 };
@@ -62,6 +64,7 @@ sora_umt5_free (SoraUmt5 *m)
   for (guint i = 0; m->layers && i < m->cfg.num_layers; i++)
     layer_clear (&m->layers[i]);
   g_free (m->layers);
+  g_clear_pointer (&m->uses, g_ptr_array_unref);
   sora_tensor_free (m->final_ln);
   g_free (m);
 }
@@ -72,70 +75,111 @@ sora_umt5_get_dim (SoraUmt5 *m)
   return m->cfg.d_model;
 }
 
+/* --- the weights ---------------------------------------------------------
+ * One table per module; sora_umt5_modules gives the sizes from the config. */
+
+enum { D, INNER, FF, VOCAB, BUCKETS, HEADS };
+/* Where a module loads: the model's struct or one of its layers. */
+enum { USE_TOP, USE_LAYER };
+
+#define S(size) SORA_DIM (size)
+#define TOP(field) offsetof (SoraUmt5, field)
+#define LAYER(field) offsetof (Layer, field)
+
+static const SoraParam embedding_params[] = {
+  /* tied to encoder.embed_tokens: a file may hold either name; the table
+   * stays on the host */
+  { "shared.weight", SORA_PARAM_MAPPED, 0, 2, { S (VOCAB), S (D) },
+      TOP (embedding), NULL, "encoder.embed_tokens.weight" },
+};
+
+static const SoraParam layer_params[] = {
+  { "layer.0.layer_norm.weight", SORA_PARAM_F32, 0, 1, { S (D) }, LAYER (ln0) },
+  { "layer.0.SelfAttention.q", SORA_PARAM_MATRIX, 0, 2, { S (INNER), S (D) },
+      LAYER (q) },
+  { "layer.0.SelfAttention.k", SORA_PARAM_MATRIX, 0, 2, { S (INNER), S (D) },
+      LAYER (k) },
+  { "layer.0.SelfAttention.v", SORA_PARAM_MATRIX, 0, 2, { S (INNER), S (D) },
+      LAYER (v) },
+  { "layer.0.SelfAttention.o", SORA_PARAM_MATRIX, 0, 2, { S (D), S (INNER) },
+      LAYER (o) },
+  { "layer.0.SelfAttention.relative_attention_bias.weight", SORA_PARAM_HOST, 0,
+      2, { S (BUCKETS), S (HEADS) }, LAYER (rel_bias) },
+  { "layer.1.layer_norm.weight", SORA_PARAM_F32, 0, 1, { S (D) }, LAYER (ln1) },
+  { "layer.1.DenseReluDense.wi_0", SORA_PARAM_MATRIX, 0, 2, { S (FF), S (D) },
+      LAYER (wi0) },
+  { "layer.1.DenseReluDense.wi_1", SORA_PARAM_MATRIX, 0, 2, { S (FF), S (D) },
+      LAYER (wi1) },
+  { "layer.1.DenseReluDense.wo", SORA_PARAM_MATRIX, 0, 2, { S (D), S (FF) },
+      LAYER (wo) },
+};
+
+static const SoraParam final_params[] = {
+  { "encoder.final_layer_norm.weight", SORA_PARAM_F32, 0, 1, { S (D) },
+      TOP (final_ln) },
+};
+
+#undef S
+#undef TOP
+#undef LAYER
+
+static const SoraModule embedding_module = SORA_MODULE (embedding_params);
+static const SoraModule layer_module = SORA_MODULE (layer_params);
+static const SoraModule final_module = SORA_MODULE (final_params);
+
+GPtrArray *
+sora_umt5_modules (const SoraUmt5Config *cfg)
+{
+  GPtrArray *uses = sora_module_uses_new ();
+  const gsize s[SORA_MODULE_MAX_SIZES] = { [D] = cfg->d_model,
+    [INNER] = (gsize)cfg->num_heads * cfg->d_kv,
+    [FF] = cfg->d_ff,
+    [VOCAB] = cfg->vocab_size,
+    [BUCKETS] = cfg->relative_attention_num_buckets,
+    [HEADS] = cfg->num_heads };
+
+  sora_module_uses_add (uses, &embedding_module, 0, s, NULL);
+  for (guint i = 0; i < cfg->num_layers; i++) {
+    SoraModuleUse *use =
+        sora_module_uses_add (uses, &layer_module, 0, s, "encoder.block.%u", i);
+    use->tag = USE_LAYER;
+    use->index = i;
+  }
+  sora_module_uses_add (uses, &final_module, 0, s, NULL);
+  return uses;
+}
+
+GPtrArray *
+sora_umt5_expected_tensors (const SoraUmt5Config *cfg)
+{
+  g_autoptr (GPtrArray) uses = sora_umt5_modules (cfg);
+
+  return sora_module_uses_expected (uses);
+}
+
 static gboolean
 load_layer (SoraUmt5 *m, guint i, Layer *l, GError **error)
 {
-  const SoraUmt5Config *c = &m->cfg;
-  SoraWeights weights = { m->dev, m->folder, SORA_COMPONENT_TEXT_ENCODER,
-    FALSE };
-  const SoraWeights *w = &weights;
-  char *p = g_strdup_printf ("encoder.block.%u.layer.", i);
-  char *name;
-  gboolean ok = FALSE;
+  SoraWeights w = { m->dev, m->folder, SORA_COMPONENT_TEXT_ENCODER, FALSE };
 
-#define LINEAR(field, suffix)                                                  \
-  name = g_strconcat (p, suffix, NULL);                                        \
-  l->field = sora_weights_linear (w, name, FALSE, error);                      \
-  g_free (name);                                                               \
-  if (l->field == NULL)                                                        \
-    goto out;
-#define GAIN(field, suffix)                                                    \
-  name = g_strconcat (p, suffix, NULL);                                        \
-  l->field = sora_weights_tensor_f32 (w, name, error);                         \
-  g_free (name);                                                               \
-  if (l->field == NULL)                                                        \
-    goto out;
-
-  GAIN (ln0, "0.layer_norm.weight");
-  LINEAR (q, "0.SelfAttention.q");
-  LINEAR (k, "0.SelfAttention.k");
-  LINEAR (v, "0.SelfAttention.v");
-  LINEAR (o, "0.SelfAttention.o");
-  GAIN (ln1, "1.layer_norm.weight");
-  LINEAR (wi0, "1.DenseReluDense.wi_0");
-  LINEAR (wi1, "1.DenseReluDense.wi_1");
-  LINEAR (wo, "1.DenseReluDense.wo");
-#undef LINEAR
-#undef GAIN
-  name =
-      g_strconcat (p, "0.SelfAttention.relative_attention_bias.weight", NULL);
-  l->rel_bias = sora_weights_read_f32 (w, name,
-      (gsize)c->relative_attention_num_buckets * c->num_heads, NULL, error);
-  g_free (name);
-  ok = l->rel_bias != NULL;
-
-out:
-  g_free (p);
-  return ok;
+  /* sora_umt5_modules: the embedding, then layer by layer */
+  return sora_weights_load (&w, m->uses->pdata[1 + i], l, NULL, error);
 }
 
 guint64
 sora_umt5_weight_bytes (const SoraModelFolder *folder)
 {
-  g_autoptr (GPtrArray) expected =
-      sora_model_folder_expected_tensors (folder, SORA_COMPONENT_TEXT_ENCODER);
+  SoraWeights w = { NULL, folder, SORA_COMPONENT_TEXT_ENCODER, FALSE };
+  g_autoptr (GPtrArray) uses =
+      sora_umt5_modules (sora_model_folder_get_text_encoder_config (folder));
   guint64 bytes = 0;
 
   /* The layers: the embedding table stays on the host. */
-  for (guint i = 0; i < expected->len; i++) {
-    const SoraExpectedTensor *e = expected->pdata[i];
-    const SoraSafetensor *t;
+  for (guint i = 0; i < uses->len; i++) {
+    const SoraModuleUse *use = uses->pdata[i];
 
-    if (!g_str_has_prefix (e->name, "encoder.block."))
-      continue;
-    t = sora_model_folder_find_tensor (
-        folder, SORA_COMPONENT_TEXT_ENCODER, e->name, NULL);
-    bytes += t ? t->nbytes : 0;
+    if (use->tag == USE_LAYER)
+      bytes += sora_weights_use_bytes (&w, use);
   }
   return bytes;
 }
@@ -146,23 +190,24 @@ sora_umt5_new (SoraDevice *dev, const SoraModelFolder *folder, gboolean stream,
 {
   SoraUmt5 *m = g_new0 (SoraUmt5, 1);
   SoraWeights w = { dev, folder, SORA_COMPONENT_TEXT_ENCODER, FALSE };
-  GError *local = NULL;
 
   m->dev = dev;
   m->folder = folder;
   m->stream = stream;
   m->cfg = *sora_model_folder_get_text_encoder_config (folder);
-  m->embedding = sora_model_folder_find_tensor (
-      folder, SORA_COMPONENT_TEXT_ENCODER, "shared.weight", &local);
-  if (m->embedding == NULL) {
-    /* The tied copy may be the one a file holds. */
-    m->embedding = sora_model_folder_find_tensor (folder,
-        SORA_COMPONENT_TEXT_ENCODER, "encoder.embed_tokens.weight", NULL);
-    if (m->embedding == NULL) {
-      g_propagate_error (error, local);
-      goto fail;
+  m->uses = sora_umt5_modules (&m->cfg);
+  m->layers = g_new0 (Layer, m->cfg.num_layers);
+  for (guint i = 0; i < m->uses->len; i++) {
+    const SoraModuleUse *use = m->uses->pdata[i];
+    gpointer base = m;
+
+    if (use->tag == USE_LAYER) {
+      if (stream)
+        continue;
+      base = &m->layers[use->index];
     }
-    g_clear_error (&local);
+    if (!sora_weights_load (&w, use, base, NULL, error))
+      goto fail;
   }
   if (!sora_weights_dtype (m->embedding->dtype, &m->embedding_dtype) ||
       m->embedding->ndim != 2 || m->embedding->shape[1] != m->cfg.d_model) {
@@ -171,14 +216,6 @@ sora_umt5_new (SoraDevice *dev, const SoraModelFolder *folder, gboolean stream,
         m->embedding->file, m->embedding->name, m->cfg.d_model);
     goto fail;
   }
-  m->layers = g_new0 (Layer, m->cfg.num_layers);
-  for (guint i = 0; !stream && i < m->cfg.num_layers; i++)
-    if (!load_layer (m, i, &m->layers[i], error))
-      goto fail;
-  m->final_ln =
-      sora_weights_tensor_f32 (&w, "encoder.final_layer_norm.weight", error);
-  if (m->final_ln == NULL)
-    goto fail;
   return m;
 
 fail:

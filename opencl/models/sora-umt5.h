@@ -6,6 +6,7 @@
 
 #include "sora-diffusers.h"
 #include "sora-model.h"
+#include "sora-weights.h"
 
 G_BEGIN_DECLS
 
@@ -14,6 +15,11 @@ G_BEGIN_DECLS
 #define SORA_WAN_TEXT_LENGTH 512
 
 typedef struct _SoraUmt5 SoraUmt5;
+
+/* The modules of an encoder of @cfg, in the order of the module tree
+ * (a GPtrArray of SoraModuleUse), and the tensors they name. */
+GPtrArray *sora_umt5_modules (const SoraUmt5Config *cfg);
+GPtrArray *sora_umt5_expected_tensors (const SoraUmt5Config *cfg);
 
 /* Uploads the text encoder of @folder (validated by the caller, and kept
  * open while the encoder lives).  The token embedding table stays in the

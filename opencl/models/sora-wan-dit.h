@@ -6,10 +6,17 @@
 
 #include "sora-diffusers.h"
 #include "sora-model.h"
+#include "sora-weights.h"
 
 G_BEGIN_DECLS
 
 typedef struct _SoraWanDit SoraWanDit;
+
+/* The modules of a transformer of @cfg, in the order of the module tree
+ * (a GPtrArray of SoraModuleUse), and the tensors they name. */
+GPtrArray *sora_wan_dit_modules (const SoraWanTransformerConfig *cfg);
+GPtrArray *sora_wan_transformer_expected_tensors (
+    const SoraWanTransformerConfig *cfg);
 
 /* Uploads the transformer of @folder (validated by the caller), each weight
  * in its stored dtype.  Text-to-video only: a config with image inputs

@@ -6,11 +6,18 @@
 
 #include "sora-diffusers.h"
 #include "sora-engine.h"
+#include "sora-model.h"
 #include "sora-tensor.h"
+#include "sora-weights.h"
 
 G_BEGIN_DECLS
 
 typedef struct _SoraWanVae SoraWanVae;
+
+/* The modules of a VAE of @cfg, in the order of the module tree (a
+ * GPtrArray of SoraModuleUse), and the tensors they name. */
+GPtrArray *sora_wan_vae_modules (const SoraWanVaeConfig *cfg);
+GPtrArray *sora_wan_vae_expected_tensors (const SoraWanVaeConfig *cfg);
 
 /* Uploads the VAE of @folder (validated by the caller). */
 SoraWanVae *sora_wan_vae_new (

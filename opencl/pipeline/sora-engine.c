@@ -24,6 +24,7 @@ struct _SoraEngine
 {
   SoraDevice *dev;
   SoraModelFolder *folder;
+  const SoraWanVaeConfig *vae_cfg; /* the folder's, read once */
   SoraTokenizer *tokenizer;
   SoraUmt5 *text_encoder;
   SoraWanDit *dit;
@@ -92,6 +93,7 @@ sora_engine_open (const char *model_dir, const char *device,
   if (engine->folder == NULL ||
       !sora_model_folder_validate (engine->folder, error))
     goto fail;
+  engine->vae_cfg = sora_model_folder_get_vae_config (engine->folder);
   engine->dev = sora_device_open (device, error);
   if (engine->dev == NULL)
     goto fail;
@@ -135,8 +137,7 @@ sora_engine_get_native_size (
     SoraEngine *engine, guint *width, guint *height, guint *frames)
 {
   const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
-  const SoraWanVaeConfig *vc =
-      sora_model_folder_get_vae_config (engine->folder);
+  const SoraWanVaeConfig *vc = engine->vae_cfg;
   /* A model may say what it was trained at; Wan2.1 is trained at 832x480
    * with 81 frames, and a model whose RoPE covers fewer patches along an
    * axis (small models) gets that many instead. */
@@ -166,8 +167,7 @@ sora_engine_get_max_size (
     SoraEngine *engine, guint *width, guint *height, guint *frames)
 {
   const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
-  const SoraWanVaeConfig *vc =
-      sora_model_folder_get_vae_config (engine->folder);
+  const SoraWanVaeConfig *vc = engine->vae_cfg;
   guint rope = tc->rope_max_seq_len;
 
   if (width)
@@ -438,8 +438,7 @@ sora_engine_denoise_bytes (SoraEngine *engine, const SoraGenerateParams *params,
 {
   SoraSchedulerConfig sched_cfg;
   const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
-  const SoraWanVaeConfig *vc =
-      sora_model_folder_get_vae_config (engine->folder);
+  const SoraWanVaeConfig *vc = engine->vae_cfg;
   guint batch = params->guidance_scale > 1.0 ? 2 : 1;
   gsize h = params->height / vc->scale_factor_spatial;
   gsize w = params->width / vc->scale_factor_spatial;
@@ -463,8 +462,7 @@ size_fits (SoraEngine *engine, const SoraGenerateParams *params,
 {
   const SoraDeviceInfo *info = sora_device_get_info (engine->dev);
   const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
-  const SoraWanVaeConfig *vc =
-      sora_model_folder_get_vae_config (engine->folder);
+  const SoraWanVaeConfig *vc = engine->vae_cfg;
   guint patch_h = vc->scale_factor_spatial * tc->patch_size[1];
   guint patch_w = vc->scale_factor_spatial * tc->patch_size[2];
 
@@ -549,8 +547,7 @@ sora_engine_new_latents (SoraEngine *engine, const SoraGenerateParams *params,
     guint n_latent_frames, const float *initial, GError **error)
 {
   const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (engine->dit);
-  const SoraWanVaeConfig *vc =
-      sora_model_folder_get_vae_config (engine->folder);
+  const SoraWanVaeConfig *vc = engine->vae_cfg;
   gsize shape[5] = { 1, tc->in_channels, n_latent_frames,
     params->height / vc->scale_factor_spatial,
     params->width / vc->scale_factor_spatial };
@@ -640,8 +637,7 @@ sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
     SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
     GError **error)
 {
-  const SoraWanVaeConfig *vc =
-      sora_model_folder_get_vae_config (engine->folder);
+  const SoraWanVaeConfig *vc = engine->vae_cfg;
   SoraTensor *x;
   gboolean ok;
 

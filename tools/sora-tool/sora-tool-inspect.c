@@ -1,10 +1,13 @@
 /* sora-tool inspect: what a model folder holds, or why it cannot be used
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <json-glib/json-glib.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "sora-diffusers.h"
+#include "sora-model.h"
 #include "sora-tool.h"
+#include "sora-weights.h"
 
 static void
 print_weights (const SoraModelFolder *folder, SoraComponent c)
@@ -66,6 +69,64 @@ print_scheduler (const SoraSchedulerConfig *s)
   printf ("\n");
 }
 
+static void
+add_tensors (JsonBuilder *b, GPtrArray *expected)
+{
+  json_builder_begin_array (b);
+  for (guint i = 0; i < expected->len; i++) {
+    const SoraExpectedTensor *e = expected->pdata[i];
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, e->name);
+    if (e->alt_name) {
+      json_builder_set_member_name (b, "alt_name");
+      json_builder_add_string_value (b, e->alt_name);
+    }
+    json_builder_set_member_name (b, "shape");
+    json_builder_begin_array (b);
+    for (guint d = 0; d < e->ndim; d++)
+      json_builder_add_int_value (b, e->shape[d]);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
+/* --json: the tensors the engine reads from each weight component, from
+ * the configs and the models' tables, whether the files hold them or not
+ * (tools/check_fixture_tensors.py compares them with the files). */
+static int
+print_json (const SoraModelFolder *folder)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "path");
+  json_builder_add_string_value (b, sora_model_folder_get_path (folder));
+  json_builder_set_member_name (b, "tensors");
+  json_builder_begin_object (b);
+  for (guint c = 0; c < SORA_N_COMPONENTS; c++) {
+    g_autoptr (GPtrArray) expected = sora_model_expected_tensors (folder, c);
+
+    if (expected == NULL)
+      continue;
+    json_builder_set_member_name (b, sora_component_name (c));
+    add_tensors (b, expected);
+  }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  text = json_generator_to_data (gen, NULL);
+  printf ("%s\n", text);
+  return 0;
+}
+
 int
 sora_tool_inspect (int argc, char **argv)
 {
@@ -77,11 +138,15 @@ sora_tool_inspect (int argc, char **argv)
   const SoraUmt5Config *e;
   const SoraSchedulerConfig *s;
 
-  if (argc != 2) {
-    fprintf (stderr, "usage: sora-tool inspect MODEL_DIR\n");
+  gboolean json = argc == 3 && strcmp (argv[1], "--json") == 0;
+
+  if (argc != 2 && !json) {
+    fprintf (stderr, "usage: sora-tool inspect [--json] MODEL_DIR\n");
     return 2;
   }
-  folder = sora_model_folder_open (argv[1], &error);
+  folder = sora_model_folder_open (argv[argc - 1], &error);
+  if (folder && json)
+    return print_json (folder);
   if (folder == NULL || !sora_model_folder_validate (folder, &error)) {
     fprintf (stderr, "sora-tool: %s\n", error->message);
     return 1;

@@ -15,7 +15,8 @@ static const struct
   { "devices", sora_tool_devices,
       "list the OpenCL devices and what they report" },
   { "inspect", sora_tool_inspect,
-      "check a diffusers model folder and summarize it (MODEL_DIR)" },
+      "check a diffusers model folder and summarize it, or list the tensors "
+      "the engine reads from it ([--json] MODEL_DIR)" },
   { "bench", sora_tool_bench,
       "time the ops against OpenBLAS ([BENCH...] --quick --json FILE)" },
   { "tokenize", sora_tool_tokenize,
