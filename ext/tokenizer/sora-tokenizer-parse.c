@@ -142,6 +142,57 @@ decode_base64 (const char *text, gsize *len, const char *path, const char *what,
   return g_base64_decode (text, len);
 }
 
+/* The string member @key of @obj, named "@path.@key" in errors. */
+static gboolean
+get_member_string (SoraTokenizer *tok, JsonObject *obj, const char *path,
+    const char *key, gboolean required, const char **out, GError **error)
+{
+  g_autofree char *at = g_strconcat (path, ".", key, NULL);
+
+  return get_string (obj, key, at, required, out, tok->what, error);
+}
+
+/* The boolean member @key of @obj, named "@path.@key" in errors. */
+static gboolean
+get_member_bool (SoraTokenizer *tok, JsonObject *obj, const char *path,
+    const char *key, gboolean fallback, gboolean *out, GError **error)
+{
+  g_autofree char *at = g_strconcat (path, ".", key, NULL);
+
+  return get_bool (obj, key, at, fallback, out, tok->what, error);
+}
+
+static gboolean
+unsupported (SoraTokenizer *tok, const char *path, const char *key,
+    const char *value, GError **error)
+{
+  g_autofree char *at = g_strconcat (path, ".", key, NULL);
+
+  return sora_tokenizer_fail (
+      error, tok->what, at, "\"%s\" is not supported", value);
+}
+
+typedef gboolean (*ParseFunc) (
+    SoraTokenizer *tok, JsonNode *node, const char *path, GError **error);
+
+/* A "Sequence": every element of its array @key, in order, by @parse. */
+static gboolean
+parse_sequence (SoraTokenizer *tok, JsonObject *obj, const char *path,
+    const char *key, ParseFunc parse, GError **error)
+{
+  g_autofree char *at = g_strconcat (path, ".", key, NULL);
+  JsonArray *list = get_array (member (obj, key), at, tok->what, error);
+
+  if (list == NULL)
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (list); i++) {
+    g_autofree char *item = g_strdup_printf ("%s[%u]", at, i);
+    if (!parse (tok, json_array_get_element (list, i), item, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* --------------------------------------------------------- normalizer -- */
 
 static void
@@ -154,117 +205,142 @@ normalizer_clear (Normalizer *n)
 }
 
 static gboolean
+parse_precompiled (SoraTokenizer *tok, JsonObject *obj, const char *path,
+    Normalizer *n, GError **error)
+{
+  g_autofree char *key = g_strconcat (path, ".precompiled_charsmap", NULL);
+  g_autofree char *where = NULL;
+  g_autofree guint8 *blob = NULL;
+  const char *b64;
+  gsize len;
+
+  if (!get_string (
+          obj, "precompiled_charsmap", key, TRUE, &b64, tok->what, error))
+    return FALSE;
+  blob = decode_base64 (b64, &len, key, tok->what, error);
+  if (blob == NULL)
+    return FALSE;
+  where = g_strdup_printf ("%s: \"%s\"", tok->what, key);
+  n->kind = NORM_PRECOMPILED;
+  n->map = sora_charsmap_new (blob, len, where, error);
+  return n->map != NULL;
+}
+
+static gboolean
+parse_replace (SoraTokenizer *tok, JsonObject *obj, const char *path,
+    Normalizer *n, GError **error)
+{
+  g_autofree char *key = g_strconcat (path, ".pattern", NULL);
+  g_autofree char *escaped = NULL;
+  JsonObject *pattern =
+      get_object (member (obj, "pattern"), key, tok->what, error);
+  const char *literal = NULL, *regex = NULL, *content;
+  GError *re_error = NULL;
+
+  if (pattern == NULL ||
+      !get_string (pattern, "String", key, FALSE, &literal, tok->what, error) ||
+      !get_string (pattern, "Regex", key, FALSE, &regex, tok->what, error))
+    return FALSE;
+  if ((literal == NULL) == (regex == NULL))
+    return sora_tokenizer_fail (
+        error, tok->what, key, "needs one of String or Regex");
+  escaped = literal ? g_regex_escape_string (literal, -1) : NULL;
+  n->kind = NORM_REPLACE;
+  n->regex = g_regex_new (literal ? escaped : regex, 0, 0, &re_error);
+  if (n->regex == NULL) {
+    sora_tokenizer_fail (
+        error, tok->what, key, "is not a usable regex: %s", re_error->message);
+    g_error_free (re_error);
+    return FALSE;
+  }
+  if (!get_member_string (tok, obj, path, "content", TRUE, &content, error))
+    return FALSE;
+  n->content = g_strdup (content);
+  return TRUE;
+}
+
+static gboolean
 parse_normalizer (
     SoraTokenizer *tok, JsonNode *node, const char *path, GError **error)
 {
   JsonObject *obj = get_object (node, path, tok->what, error);
-  const char *type;
-  char *key;
   Normalizer n = { 0 };
+  const char *type;
   gboolean ok;
 
-  if (obj == NULL)
+  if (obj == NULL ||
+      !get_member_string (tok, obj, path, "type", TRUE, &type, error))
     return FALSE;
-  key = g_strconcat (path, ".type", NULL);
-  ok = get_string (obj, "type", key, TRUE, &type, tok->what, error);
-  g_free (key);
-  if (!ok)
-    return FALSE;
-
-  if (strcmp (type, "Sequence") == 0) {
-    JsonArray *list;
-    key = g_strconcat (path, ".normalizers", NULL);
-    list = get_array (member (obj, "normalizers"), key, tok->what, error);
-    g_free (key);
-    if (list == NULL)
-      return FALSE;
-    for (guint i = 0; i < json_array_get_length (list); i++) {
-      key = g_strdup_printf ("%s.normalizers[%u]", path, i);
-      ok = parse_normalizer (tok, json_array_get_element (list, i), key, error);
-      g_free (key);
-      if (!ok)
-        return FALSE;
-    }
-    return TRUE;
-  }
-
+  if (strcmp (type, "Sequence") == 0)
+    return parse_sequence (
+        tok, obj, path, "normalizers", parse_normalizer, error);
   if (strcmp (type, "Precompiled") == 0) {
-    const char *b64;
-    guint8 *blob;
-    gsize len;
-
-    key = g_strconcat (path, ".precompiled_charsmap", NULL);
-    ok = get_string (
-        obj, "precompiled_charsmap", key, TRUE, &b64, tok->what, error);
-    blob = ok ? decode_base64 (b64, &len, key, tok->what, error) : NULL;
-    if (blob != NULL) {
-      char *where = g_strdup_printf ("%s: \"%s\"", tok->what, key);
-      n.map = sora_charsmap_new (blob, len, where, error);
-      g_free (where);
-    }
-    g_free (blob);
-    g_free (key);
-    if (n.map == NULL)
-      return FALSE;
-    n.kind = NORM_PRECOMPILED;
+    ok = parse_precompiled (tok, obj, path, &n, error);
   } else if (strcmp (type, "Replace") == 0) {
-    JsonObject *pattern;
-    const char *literal = NULL, *regex = NULL, *content;
-    GError *re_error = NULL;
-
-    key = g_strconcat (path, ".pattern", NULL);
-    pattern = get_object (member (obj, "pattern"), key, tok->what, error);
-    ok = pattern != NULL &&
-        get_string (
-            pattern, "String", key, FALSE, &literal, tok->what, error) &&
-        get_string (pattern, "Regex", key, FALSE, &regex, tok->what, error);
-    if (ok && (literal == NULL) == (regex == NULL))
-      ok = sora_tokenizer_fail (
-          error, tok->what, key, "needs one of String or Regex");
-    if (ok) {
-      char *escaped = literal ? g_regex_escape_string (literal, -1) : NULL;
-      n.regex = g_regex_new (literal ? escaped : regex, 0, 0, &re_error);
-      g_free (escaped);
-      if (n.regex == NULL) {
-        ok = sora_tokenizer_fail (error, tok->what, key,
-            "is not a usable regex: %s", re_error->message);
-        g_error_free (re_error);
-      }
-    }
-    g_free (key);
-    key = g_strconcat (path, ".content", NULL);
-    ok = ok &&
-        get_string (obj, "content", key, TRUE, &content, tok->what, error);
-    g_free (key);
-    if (!ok) {
-      normalizer_clear (&n);
-      return FALSE;
-    }
-    n.kind = NORM_REPLACE;
-    n.content = g_strdup (content);
+    ok = parse_replace (tok, obj, path, &n, error);
   } else if (strcmp (type, "Strip") == 0) {
-    key = g_strconcat (path, ".strip_left", NULL);
-    ok = get_bool (obj, "strip_left", key, TRUE, &n.left, tok->what, error);
-    g_free (key);
-    key = g_strconcat (path, ".strip_right", NULL);
-    ok = ok &&
-        get_bool (obj, "strip_right", key, TRUE, &n.right, tok->what, error);
-    g_free (key);
-    if (!ok)
-      return FALSE;
     n.kind = NORM_STRIP;
+    ok = get_member_bool (tok, obj, path, "strip_left", TRUE, &n.left, error) &&
+        get_member_bool (tok, obj, path, "strip_right", TRUE, &n.right, error);
   } else {
-    key = g_strconcat (path, ".type", NULL);
-    sora_tokenizer_fail (
-        error, tok->what, key, "\"%s\" is not supported", type);
-    g_free (key);
-    return FALSE;
+    ok = unsupported (tok, path, "type", type, error);
   }
-  g_array_append_val (tok->normalizers, n);
-  return TRUE;
+  if (ok)
+    g_array_append_val (tok->normalizers, n);
+  else
+    normalizer_clear (&n);
+  return ok;
 }
 
 /* ------------------------------------------------------ pre-tokenizer -- */
+
+/* As tokenizers reads it: add_prefix_space false means never, else
+ * prepend_scheme decides, always by default. */
+static gboolean
+parse_prepend (SoraTokenizer *tok, JsonObject *obj, const char *path,
+    Prepend *out, GError **error)
+{
+  g_autofree char *key = g_strconcat (path, ".prepend_scheme", NULL);
+  gboolean has_prefix_space = member (obj, "add_prefix_space") != NULL;
+  gboolean prefix_space;
+  const char *scheme;
+
+  if (!get_member_bool (
+          tok, obj, path, "add_prefix_space", TRUE, &prefix_space, error) ||
+      !get_string (
+          obj, "prepend_scheme", key, FALSE, &scheme, tok->what, error))
+    return FALSE;
+  if (has_prefix_space && !prefix_space && scheme != NULL)
+    return sora_tokenizer_fail (
+        error, tok->what, key, "contradicts add_prefix_space");
+  if (has_prefix_space && !prefix_space)
+    *out = PREPEND_NEVER;
+  else if (scheme == NULL || strcmp (scheme, "always") == 0)
+    *out = PREPEND_ALWAYS;
+  else if (strcmp (scheme, "first") == 0)
+    *out = PREPEND_FIRST;
+  else if (strcmp (scheme, "never") == 0)
+    *out = PREPEND_NEVER;
+  else
+    return unsupported (tok, path, "prepend_scheme", scheme, error);
+  return TRUE;
+}
+
+static gboolean
+parse_metaspace (SoraTokenizer *tok, JsonObject *obj, const char *path,
+    PreTokenizer *p, GError **error)
+{
+  g_autofree char *key = g_strconcat (path, ".replacement", NULL);
+  const char *rep;
+
+  if (!get_string (obj, "replacement", key, TRUE, &rep, tok->what, error))
+    return FALSE;
+  if (g_utf8_strlen (rep, -1) != 1 || strlen (rep) >= 8)
+    return sora_tokenizer_fail (error, tok->what, key, "must be one character");
+  strcpy (p->replacement, rep);
+  return get_member_bool (tok, obj, path, "split", TRUE, &p->split, error) &&
+      parse_prepend (tok, obj, path, &p->prepend, error);
+}
 
 static gboolean
 parse_pre_tokenizer (
@@ -272,87 +348,22 @@ parse_pre_tokenizer (
 {
   JsonObject *obj = get_object (node, path, tok->what, error);
   PreTokenizer p = { 0 };
-  const char *type, *rep, *scheme;
-  gboolean prefix_space, has_prefix_space;
-  char *key;
-  gboolean ok;
+  const char *type;
 
-  if (obj == NULL)
+  if (obj == NULL ||
+      !get_member_string (tok, obj, path, "type", TRUE, &type, error))
     return FALSE;
-  key = g_strconcat (path, ".type", NULL);
-  ok = get_string (obj, "type", key, TRUE, &type, tok->what, error);
-  if (ok && strcmp (type, "Sequence") == 0) {
-    JsonArray *list;
-    g_free (key);
-    key = g_strconcat (path, ".pretokenizers", NULL);
-    list = get_array (member (obj, "pretokenizers"), key, tok->what, error);
-    g_free (key);
-    if (list == NULL)
-      return FALSE;
-    for (guint i = 0; i < json_array_get_length (list); i++) {
-      key = g_strdup_printf ("%s.pretokenizers[%u]", path, i);
-      ok = parse_pre_tokenizer (
-          tok, json_array_get_element (list, i), key, error);
-      g_free (key);
-      if (!ok)
-        return FALSE;
-    }
-    return TRUE;
-  }
-  if (ok && strcmp (type, "WhitespaceSplit") == 0) {
-    g_free (key);
+  if (strcmp (type, "Sequence") == 0)
+    return parse_sequence (
+        tok, obj, path, "pretokenizers", parse_pre_tokenizer, error);
+  if (strcmp (type, "WhitespaceSplit") == 0)
     p.whitespace_split = TRUE;
-    g_array_append_val (tok->pre, p);
-    return TRUE;
-  }
-  if (ok && strcmp (type, "Metaspace") != 0)
-    ok = sora_tokenizer_fail (
-        error, tok->what, key, "\"%s\" is not supported", type);
-  g_free (key);
-  if (!ok)
+  else if (strcmp (type, "Metaspace") != 0)
+    return unsupported (tok, path, "type", type, error);
+  else if (!parse_metaspace (tok, obj, path, &p, error))
     return FALSE;
-
-  key = g_strconcat (path, ".replacement", NULL);
-  ok = get_string (obj, "replacement", key, TRUE, &rep, tok->what, error);
-  if (ok && (g_utf8_strlen (rep, -1) != 1 || strlen (rep) >= 8))
-    ok = sora_tokenizer_fail (error, tok->what, key, "must be one character");
-  if (ok)
-    strcpy (p.replacement, rep);
-  g_free (key);
-  key = g_strconcat (path, ".split", NULL);
-  ok = ok && get_bool (obj, "split", key, TRUE, &p.split, tok->what, error);
-  g_free (key);
-  key = g_strconcat (path, ".add_prefix_space", NULL);
-  has_prefix_space = member (obj, "add_prefix_space") != NULL;
-  ok = ok &&
-      get_bool (
-          obj, "add_prefix_space", key, TRUE, &prefix_space, tok->what, error);
-  g_free (key);
-  key = g_strconcat (path, ".prepend_scheme", NULL);
-  ok = ok &&
-      get_string (obj, "prepend_scheme", key, FALSE, &scheme, tok->what, error);
-  if (ok) {
-    /* As tokenizers reads it: add_prefix_space false means never, else
-     * prepend_scheme decides, always by default. */
-    if (has_prefix_space && !prefix_space && scheme != NULL)
-      ok = sora_tokenizer_fail (
-          error, tok->what, key, "contradicts add_prefix_space");
-    else if (has_prefix_space && !prefix_space)
-      p.prepend = PREPEND_NEVER;
-    else if (scheme == NULL || strcmp (scheme, "always") == 0)
-      p.prepend = PREPEND_ALWAYS;
-    else if (strcmp (scheme, "first") == 0)
-      p.prepend = PREPEND_FIRST;
-    else if (strcmp (scheme, "never") == 0)
-      p.prepend = PREPEND_NEVER;
-    else
-      ok = sora_tokenizer_fail (
-          error, tok->what, key, "\"%s\" is not supported", scheme);
-  }
-  g_free (key);
-  if (ok)
-    g_array_append_val (tok->pre, p);
-  return ok;
+  g_array_append_val (tok->pre, p);
+  return TRUE;
 }
 
 static gboolean
@@ -369,9 +380,7 @@ parse_model (SoraTokenizer *tok, JsonNode *node, GError **error)
     return FALSE;
   if (strcmp (type, "Unigram") != 0)
     return sora_tokenizer_fail (error, tok->what, "model.type",
-        "\"%s\" is not supported "
-        "(only Unigram)",
-        type);
+        "\"%s\" is not supported(only Unigram)", type);
   vocab = get_array (member (obj, "vocab"), "model.vocab", tok->what, error);
   if (vocab == NULL)
     return FALSE;
@@ -480,9 +489,7 @@ parse_post_processor (SoraTokenizer *tok, JsonNode *node, GError **error)
     return FALSE;
   if (strcmp (type, "TemplateProcessing") != 0)
     return sora_tokenizer_fail (error, tok->what, "post_processor.type",
-        "\"%s\" is not "
-        "supported",
-        type);
+        "\"%s\" is notsupported", type);
   single = get_array (
       member (obj, "single"), "post_processor.single", tok->what, error);
   specials = single ? get_object (member (obj, "special_tokens"),

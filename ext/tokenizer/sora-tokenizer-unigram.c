@@ -75,11 +75,42 @@ emit_piece (const SoraTokenizer *tok, const char *text, gsize len, GArray *ids,
     g_array_set_size (ids, start);
   }
   if (tok->unk_id < 0)
-    return sora_tokenizer_fail (error, tok->what, "model.unk_id",
-        "is needed for an "
-        "unknown piece");
+    return sora_tokenizer_fail (
+        error, tok->what, "model.unk_id", "is needed for anunknown piece");
   g_array_append_val (ids, tok->unk_id);
   return TRUE;
+}
+
+/* Offers best[end] every vocab piece word[start, end); returns whether one
+ * of them is the single character at @start (@clen bytes). */
+static gboolean
+relax_from (const SoraTokenizer *tok, const char *word, gsize n, gsize start,
+    gsize clen, Best *best)
+{
+  gboolean has_single = FALSE;
+  gint32 node = 0;
+
+  for (gsize end = start; end < n;) {
+    const TrieNode *t;
+    gint32 child = g_array_index (tok->trie, TrieNode, node).first_child;
+
+    while (child >= 0 &&
+        g_array_index (tok->trie, TrieNode, child).byte != (guint8)word[end])
+      child = g_array_index (tok->trie, TrieNode, child).next;
+    if (child < 0)
+      break;
+    node = child;
+    end++;
+    t = &g_array_index (tok->trie, TrieNode, node);
+    if (t->id >= 0) {
+      double cand = best[start].score + tok->scores[t->id];
+      if (best[end].start < 0 || cand > best[end].score)
+        best[end] = (Best){ cand, start, t->id };
+      if (end - start == clen)
+        has_single = TRUE;
+    }
+  }
+  return has_single;
 }
 
 /* Appends the ids of @word: the best-scoring segmentation (tokenizers'
@@ -97,35 +128,12 @@ sora_tokenizer_unigram_encode (const SoraTokenizer *tok, const char *word,
     best[i] = (Best){ 0.0, -1, -1 };
   for (gsize start = 0; start < n && ok;) {
     gsize clen = g_utf8_next_char (word + start) - (word + start);
-    gboolean has_single = FALSE;
-    gint32 node = 0;
 
-    for (gsize end = start; end < n;) {
-      const TrieNode *t;
-      gint32 child = g_array_index (tok->trie, TrieNode, node).first_child;
-
-      while (child >= 0 &&
-          g_array_index (tok->trie, TrieNode, child).byte != (guint8)word[end])
-        child = g_array_index (tok->trie, TrieNode, child).next;
-      if (child < 0)
-        break;
-      node = child;
-      end++;
-      t = &g_array_index (tok->trie, TrieNode, node);
-      if (t->id >= 0) {
-        double cand = best[start].score + tok->scores[t->id];
-        if (best[end].start < 0 || cand > best[end].score)
-          best[end] = (Best){ cand, start, t->id };
-        if (end - start == clen)
-          has_single = TRUE;
-      }
-    }
-    if (!has_single) {
+    if (!relax_from (tok, word, n, start, clen, best)) {
       double cand = best[start].score + tok->unk_score;
       if (tok->unk_id < 0)
         ok = sora_tokenizer_fail (error, tok->what, "model.unk_id",
-            "is needed for an "
-            "unknown character");
+            "is needed for anunknown character");
       else if (best[start + clen].start < 0 || cand > best[start + clen].score)
         best[start + clen] = (Best){ cand, start, tok->unk_id };
     }

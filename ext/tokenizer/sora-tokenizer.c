@@ -238,36 +238,16 @@ pieces_free (GArray *pieces)
   g_array_free (pieces, TRUE);
 }
 
-gboolean
-sora_tokenizer_encode (SoraTokenizer *tok, const char *text, gsize max_length,
-    GArray *ids, GArray *mask, GError **error)
+/* The pieces of @text after the added-token split on the raw text, the
+ * normalizers, the split on the normalized text and the pre-tokenizers. */
+static GArray *
+split_text (const SoraTokenizer *tok, const char *text, gsize len)
 {
-  gsize len = strlen (text), n_special = tok->prefix->len + tok->suffix->len;
   GArray *raw = g_array_new (FALSE, FALSE, sizeof (Piece));
   GArray *pieces = g_array_new (FALSE, FALSE, sizeof (Piece));
-  gboolean ok = TRUE;
-  guint n_real;
 
-  g_return_val_if_fail (
-      g_array_get_element_size (ids) == sizeof (gint32), FALSE);
-  if (!g_utf8_validate_len (text, len, NULL)) {
-    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
-        "%s: the text to encode is not valid UTF-8", tok->what);
-    ok = FALSE;
-  }
-  if (ok && max_length > 0 && max_length < n_special) {
-    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
-        "%s: max_length %" G_GSIZE_FORMAT
-        " leaves no room for the %" G_GSIZE_FORMAT " special tokens",
-        tok->what, max_length, n_special);
-    ok = FALSE;
-  }
-
-  /* Added tokens on the raw text; normalize the rest and look for the
-   * normalized added tokens there. */
-  if (ok)
-    split_added (tok, FALSE, text, len, TRUE, raw);
-  for (guint i = 0; ok && i < raw->len; i++) {
+  split_added (tok, FALSE, text, len, TRUE, raw);
+  for (guint i = 0; i < raw->len; i++) {
     Piece *p = &g_array_index (raw, Piece, i);
     GString *s;
 
@@ -280,14 +260,70 @@ sora_tokenizer_encode (SoraTokenizer *tok, const char *text, gsize max_length,
     split_added (tok, TRUE, s->str, s->len, p->first, pieces);
     g_string_free (s, TRUE);
   }
-  for (guint i = 0; ok && i < tok->pre->len; i++) {
+  pieces_free (raw);
+  for (guint i = 0; i < tok->pre->len; i++) {
     GArray *next = g_array_new (FALSE, FALSE, sizeof (Piece));
     pre_tokenize (&g_array_index (tok->pre, PreTokenizer, i), pieces, next);
     pieces_free (pieces);
     pieces = next;
   }
+  return pieces;
+}
 
+/* Truncation keeps the start of the content and every special token;
+ * padding fills up to @max_length, and @mask marks the real tokens. */
+static void
+finish_ids (
+    const SoraTokenizer *tok, gsize max_length, GArray *ids, GArray *mask)
+{
+  guint n_real, size;
+
+  if (max_length > 0 && ids->len + tok->suffix->len > max_length)
+    g_array_set_size (ids, max_length - tok->suffix->len);
+  g_array_append_vals (ids, tok->suffix->data, tok->suffix->len);
+  n_real = ids->len;
+  while (ids->len < max_length)
+    g_array_append_val (ids, tok->pad_id);
+  if (mask == NULL)
+    return;
+  size = g_array_get_element_size (mask);
+  g_array_set_size (mask, ids->len);
+  for (guint i = 0; i < ids->len; i++) {
+    if (size == 1)
+      g_array_index (mask, guint8, i) = i < n_real;
+    else
+      g_array_index (mask, gint32, i) = i < n_real;
+  }
+}
+
+gboolean
+sora_tokenizer_encode (SoraTokenizer *tok, const char *text, gsize max_length,
+    GArray *ids, GArray *mask, GError **error)
+{
+  gsize len = strlen (text), n_special = tok->prefix->len + tok->suffix->len;
+  GArray *pieces;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (
+      g_array_get_element_size (ids) == sizeof (gint32), FALSE);
+  g_return_val_if_fail (mask == NULL || g_array_get_element_size (mask) == 1 ||
+          g_array_get_element_size (mask) == 4,
+      FALSE);
   g_array_set_size (ids, 0);
+  if (!g_utf8_validate_len (text, len, NULL)) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "%s: the text to encode is not valid UTF-8", tok->what);
+    return FALSE;
+  }
+  if (max_length > 0 && max_length < n_special) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "%s: max_length %" G_GSIZE_FORMAT
+        " leaves no room for the %" G_GSIZE_FORMAT " special tokens",
+        tok->what, max_length, n_special);
+    return FALSE;
+  }
+
+  pieces = split_text (tok, text, len);
   g_array_append_vals (ids, tok->prefix->data, tok->prefix->len);
   for (guint i = 0; ok && i < pieces->len; i++) {
     Piece *p = &g_array_index (pieces, Piece, i);
@@ -296,31 +332,11 @@ sora_tokenizer_encode (SoraTokenizer *tok, const char *text, gsize max_length,
     else
       ok = sora_tokenizer_unigram_encode (tok, p->text, p->len, ids, error);
   }
-  pieces_free (raw);
   pieces_free (pieces);
   if (!ok) {
     g_array_set_size (ids, 0);
     return FALSE;
   }
-
-  /* Truncation keeps the start of the content and every special token. */
-  if (max_length > 0 && ids->len + tok->suffix->len > max_length)
-    g_array_set_size (ids, max_length - tok->suffix->len);
-  g_array_append_vals (ids, tok->suffix->data, tok->suffix->len);
-  n_real = ids->len;
-  while (ids->len < max_length)
-    g_array_append_val (ids, tok->pad_id);
-
-  if (mask != NULL) {
-    guint size = g_array_get_element_size (mask);
-    g_return_val_if_fail (size == 1 || size == 4, FALSE);
-    g_array_set_size (mask, ids->len);
-    for (guint i = 0; i < ids->len; i++) {
-      if (size == 1)
-        g_array_index (mask, guint8, i) = i < n_real;
-      else
-        g_array_index (mask, gint32, i) = i < n_real;
-    }
-  }
+  finish_ids (tok, max_length, ids, mask);
   return TRUE;
 }
