@@ -187,10 +187,65 @@ check_class (Reader *r, const char *key, const char *want)
   return TRUE;
 }
 
+/* An array of @min_len..@max_len integers in [@min, @max] into @out, its
+ * length into @n_out when not NULL; @why is the error for a bad entry. */
+static gboolean
+read_uint_array (Reader *r, const char *key, guint min_len, guint max_len,
+    guint min, guint max, const char *why, guint *out, guint *n_out)
+{
+  JsonArray *a = read_array (r, key, min_len, max_len);
+
+  if (a == NULL)
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    if (!int_in_range (json_array_get_element (a, i), min, max, &out[i]))
+      return bad_key (r, key, "%s", why);
+  if (n_out != NULL)
+    *n_out = json_array_get_length (a);
+  return TRUE;
+}
+
 static JsonObject *
 parse_json (const char *json, gsize len, const char *what, GError **error)
 {
   return sora_json_parse_object (json, len, CONFIG_MAX_DEPTH, what, error);
+}
+
+/* "_sora_native_size": a size the engine can run at. */
+static gboolean
+read_native_size (Reader *r, guint *size)
+{
+  if (!read_uint_array (r, "_sora_native_size", 3, 3, 1, 65536,
+          "must be [width, height, frames], integers in [1, 65536]", size,
+          NULL))
+    return FALSE;
+  if (sora_engine_nearest_side (size[0]) != size[0] ||
+      sora_engine_nearest_side (size[1]) != size[1] ||
+      sora_engine_nearest_frames (size[2]) != size[2])
+    return bad_key (r, "_sora_native_size",
+        "must have width and height multiples of 16 and 4k+1 frames");
+  return TRUE;
+}
+
+/* What the keys must satisfy together; fills in the derived sizes. */
+static gboolean
+check_transformer (Reader *r, SoraWanTransformerConfig *cfg)
+{
+  /* diffusers: out_channels = out_channels or in_channels */
+  if (cfg->out_channels == 0)
+    cfg->out_channels = cfg->in_channels;
+  /* RoPE rotates pairs of the head dim; the sinusoid has cos and sin
+   * halves. */
+  if (cfg->attention_head_dim % 2)
+    return bad_key (r, "attention_head_dim", "must be even, not %u",
+        cfg->attention_head_dim);
+  if (cfg->freq_dim % 2)
+    return bad_key (r, "freq_dim", "must be even, not %u", cfg->freq_dim);
+  if ((guint64)cfg->num_attention_heads * cfg->attention_head_dim > MAX_DIM)
+    return bad_key (r, "num_attention_heads",
+        "times attention_head_dim exceeds %u", MAX_DIM);
+  cfg->inner_dim = cfg->num_attention_heads * cfg->attention_head_dim;
+  return TRUE;
 }
 
 gboolean
@@ -204,39 +259,18 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
   static const char *const qk_norms[] = { "rms_norm_across_heads", "rms_norm",
     NULL };
   guint qk_norm;
-  JsonArray *patch;
 
   if (obj == NULL)
     return FALSE;
   memset (cfg, 0, sizeof (*cfg));
   cfg->patch_size[0] = 1;
   cfg->patch_size[1] = cfg->patch_size[2] = 2;
-  if (member (&r, "patch_size")) {
-    if (!(patch = read_array (&r, "patch_size", 3, 3)))
-      return FALSE;
-    for (guint i = 0; i < 3; i++)
-      if (!int_in_range (
-              json_array_get_element (patch, i), 1, 16, &cfg->patch_size[i]))
-        return bad_key (&r, "patch_size",
-            "entries must be integers in "
-            "[1, 16]");
-  }
-  if (member (&r, "_sora_native_size")) {
-    JsonArray *size = read_array (&r, "_sora_native_size", 3, 3);
-
-    if (size == NULL)
-      return FALSE;
-    for (guint i = 0; i < 3; i++)
-      if (!int_in_range (
-              json_array_get_element (size, i), 1, 65536, &cfg->native_size[i]))
-        return bad_key (&r, "_sora_native_size",
-            "must be [width, height, frames], integers in [1, 65536]");
-    if (sora_engine_nearest_side (cfg->native_size[0]) != cfg->native_size[0] ||
-        sora_engine_nearest_side (cfg->native_size[1]) != cfg->native_size[1] ||
-        sora_engine_nearest_frames (cfg->native_size[2]) != cfg->native_size[2])
-      return bad_key (&r, "_sora_native_size",
-          "must have width and height multiples of 16 and 4k+1 frames");
-  }
+  if ((member (&r, "patch_size") &&
+          !read_uint_array (&r, "patch_size", 3, 3, 1, 16,
+              "entries must be integers in [1, 16]", cfg->patch_size, NULL)) ||
+      (member (&r, "_sora_native_size") &&
+          !read_native_size (&r, cfg->native_size)))
+    return FALSE;
   if (!check_class (&r, "_class_name", "WanTransformer3DModel") ||
       !read_uint (&r, "num_attention_heads", 40, 1, 1024, FALSE,
           &cfg->num_attention_heads) ||
@@ -259,23 +293,7 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
       !read_uint (&r, "pos_embed_seq_len", 0, 1, MAX_DIM, TRUE,
           &cfg->pos_embed_seq_len))
     return FALSE;
-  /* diffusers: out_channels = out_channels or in_channels */
-  if (cfg->out_channels == 0)
-    cfg->out_channels = cfg->in_channels;
-  /* RoPE rotates pairs of the head dim; the sinusoid has cos and sin
-   * halves. */
-  if (cfg->attention_head_dim % 2)
-    return bad_key (&r, "attention_head_dim", "must be even, not %u",
-        cfg->attention_head_dim);
-  if (cfg->freq_dim % 2)
-    return bad_key (&r, "freq_dim", "must be even, not %u", cfg->freq_dim);
-  if ((guint64)cfg->num_attention_heads * cfg->attention_head_dim > MAX_DIM)
-    return bad_key (&r, "num_attention_heads",
-        "times attention_head_dim "
-        "exceeds %u",
-        MAX_DIM);
-  cfg->inner_dim = cfg->num_attention_heads * cfg->attention_head_dim;
-  return TRUE;
+  return check_transformer (&r, cfg);
 }
 
 static const float default_latents_mean[16] = {
@@ -344,16 +362,71 @@ read_latent_stats (Reader *r, const char *key, const float *def, guint z_dim,
   return TRUE;
 }
 
+/* dim_mult, then temperal_downsample (one entry fewer), whose defaults
+ * have four levels. */
+static gboolean
+read_levels (Reader *r, SoraWanVaeConfig *cfg)
+{
+  static const guint def_mult[] = { 1, 2, 4, 4 };
+  JsonArray *a;
+
+  if (member (r, "dim_mult")) {
+    if (!read_uint_array (r, "dim_mult", 1, SORA_WAN_VAE_MAX_LEVELS, 1, 64,
+            "entries must be integers in [1, 64]", cfg->dim_mult,
+            &cfg->n_levels))
+      return FALSE;
+  } else {
+    cfg->n_levels = G_N_ELEMENTS (def_mult);
+    memcpy (cfg->dim_mult, def_mult, sizeof (def_mult));
+  }
+  if (!member (r, "temperal_downsample")) {
+    if (cfg->n_levels != 4)
+      return bad_key (r, "temperal_downsample",
+          "is missing and its default has 3 entries, but dim_mult has %u",
+          cfg->n_levels);
+    cfg->temperal_downsample[1] = cfg->temperal_downsample[2] = TRUE;
+    return TRUE;
+  }
+  if (!(a = read_array (
+            r, "temperal_downsample", cfg->n_levels - 1, cfg->n_levels - 1)))
+    return FALSE;
+  for (guint i = 0; i + 1 < cfg->n_levels; i++) {
+    JsonNode *n = json_array_get_element (a, i);
+    if (!JSON_NODE_HOLDS_VALUE (n) ||
+        json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+      return bad_key (
+          r, "temperal_downsample", "entries must be true or false");
+    cfg->temperal_downsample[i] = json_node_get_boolean (n);
+  }
+  return TRUE;
+}
+
+static gboolean
+read_attn_scales (Reader *r, SoraWanVaeConfig *cfg)
+{
+  JsonArray *a;
+
+  if (!member (r, "attn_scales"))
+    return TRUE;
+  if (!(a = read_array (r, "attn_scales", 0, SORA_WAN_VAE_MAX_LEVELS)))
+    return FALSE;
+  cfg->n_attn_scales = json_array_get_length (a);
+  for (guint i = 0; i < cfg->n_attn_scales; i++) {
+    if (!node_is_number (json_array_get_element (a, i)))
+      return bad_key (r, "attn_scales", "entries must be numbers");
+    cfg->attn_scales[i] = json_node_get_double (json_array_get_element (a, i));
+  }
+  return TRUE;
+}
+
 gboolean
 sora_wan_vae_config_parse (const char *json, gsize len, const char *what,
     SoraWanVaeConfig *cfg, GError **error)
 {
   g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
   Reader r = { obj, what, error };
-  static const guint def_mult[] = { 1, 2, 4, 4 };
   gboolean is_residual;
   double dropout;
-  JsonArray *a;
 
   if (obj == NULL)
     return FALSE;
@@ -378,66 +451,15 @@ sora_wan_vae_config_parse (const char *json, gsize len, const char *what,
     cfg->decoder_base_dim = cfg->base_dim;
   /* The Wan2.2 VAE (residual blocks, patchified input) is another model. */
   if (is_residual)
-    return bad_key (&r, "is_residual",
-        "is true (the Wan2.2 VAE), which is "
-        "not supported");
+    return bad_key (
+        &r, "is_residual", "is true (the Wan2.2 VAE), which is not supported");
   if (member (&r, "patch_size") &&
       !JSON_NODE_HOLDS_NULL (member (&r, "patch_size")))
-    return bad_key (&r, "patch_size",
-        "is set (the Wan2.2 VAE), which is not "
-        "supported");
-
-  if (member (&r, "dim_mult")) {
-    if (!(a = read_array (&r, "dim_mult", 1, SORA_WAN_VAE_MAX_LEVELS)))
-      return FALSE;
-    cfg->n_levels = json_array_get_length (a);
-    for (guint i = 0; i < cfg->n_levels; i++)
-      if (!int_in_range (
-              json_array_get_element (a, i), 1, 64, &cfg->dim_mult[i]))
-        return bad_key (&r, "dim_mult",
-            "entries must be integers in "
-            "[1, 64]");
-  } else {
-    cfg->n_levels = G_N_ELEMENTS (def_mult);
-    memcpy (cfg->dim_mult, def_mult, sizeof (def_mult));
-  }
-
-  if (member (&r, "temperal_downsample")) {
-    if (!(a = read_array (
-              &r, "temperal_downsample", cfg->n_levels - 1, cfg->n_levels - 1)))
-      return FALSE;
-    for (guint i = 0; i + 1 < cfg->n_levels; i++) {
-      JsonNode *n = json_array_get_element (a, i);
-      if (!JSON_NODE_HOLDS_VALUE (n) ||
-          json_node_get_value_type (n) != G_TYPE_BOOLEAN)
-        return bad_key (&r, "temperal_downsample",
-            "entries must be true or "
-            "false");
-      cfg->temperal_downsample[i] = json_node_get_boolean (n);
-    }
-  } else if (cfg->n_levels == 4) {
-    cfg->temperal_downsample[1] = cfg->temperal_downsample[2] = TRUE;
-  } else {
-    return bad_key (&r, "temperal_downsample",
-        "is missing and its default "
-        "has 3 entries, but dim_mult has %u",
-        cfg->n_levels);
-  }
-
-  if (member (&r, "attn_scales")) {
-    if (!(a = read_array (&r, "attn_scales", 0, SORA_WAN_VAE_MAX_LEVELS)))
-      return FALSE;
-    cfg->n_attn_scales = json_array_get_length (a);
-    for (guint i = 0; i < cfg->n_attn_scales; i++) {
-      if (!node_is_number (json_array_get_element (a, i)))
-        return bad_key (&r, "attn_scales", "entries must be numbers");
-      cfg->attn_scales[i] =
-          json_node_get_double (json_array_get_element (a, i));
-    }
-  }
-
-  return read_latent_stats (&r, "latents_mean", default_latents_mean,
-             cfg->z_dim, FALSE, cfg->latents_mean) &&
+    return bad_key (
+        &r, "patch_size", "is set (the Wan2.2 VAE), which is not supported");
+  return read_levels (&r, cfg) && read_attn_scales (&r, cfg) &&
+      read_latent_stats (&r, "latents_mean", default_latents_mean, cfg->z_dim,
+          FALSE, cfg->latents_mean) &&
       read_latent_stats (&r, "latents_std", default_latents_std, cfg->z_dim,
           TRUE, cfg->latents_std);
 }
