@@ -123,12 +123,13 @@ out:
   c->in_probe += g_get_monotonic_time () - now;
 }
 
-int
-sora_tool_run_dit (int argc, char **argv)
+/* FALSE (with the message printed) when the options do not parse or the
+ * two arguments are not there. */
+static gboolean
+parse_options (int *argc, char ***argv, double *tolerance)
 {
-  double tolerance = 1e-4;
   GOptionEntry entries[] = { { "tolerance", 0, 0, G_OPTION_ARG_DOUBLE,
-                                 &tolerance,
+                                 tolerance,
                                  "largest relative L2 error that passes "
                                  "(default 1e-4)",
                                  "TOL" },
@@ -137,32 +138,117 @@ sora_tool_run_dit (int argc, char **argv)
       "MODEL_DIR REFERENCE.safetensors - one DiT forward against a "
       "reference");
   GError *error = NULL;
-  SoraModelFolder *folder = NULL;
-  SoraSafetensors *ref = NULL;
-  SoraDevice *dev = NULL;
-  SoraWanDit *dit = NULL;
-  SoraTensor *latents = NULL, *text = NULL, *out = NULL;
-  float *timesteps = NULL, *result = NULL;
-  gsize n;
-  Check check = { NULL };
-  SoraProbe probe = { check_point, &check };
-  gint64 start;
-  clock_t cpu;
-  int status = 1;
+  gboolean ok;
 
-  setvbuf (stdout, NULL, _IOLBF, 0);
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 3) {
+  ok = g_option_context_parse (ctx, argc, argv, &error) && *argc == 3;
+  if (!ok)
     fprintf (stderr, "sora-tool run-dit: %s\n",
         error ? error->message
               : "usage: sora-tool run-dit [--tolerance TOL] MODEL_DIR "
                 "REFERENCE.safetensors");
-    g_clear_error (&error);
-    g_option_context_free (ctx);
-    return 2;
-  }
+  g_clear_error (&error);
   g_option_context_free (ctx);
+  return ok;
+}
 
+/* The forward's inputs, from the reference. */
+typedef struct
+{
+  SoraTensor *latents, *text;
+  float *timesteps;
+} Inputs;
+
+static gboolean
+load_inputs (
+    SoraDevice *dev, const SoraSafetensors *ref, Inputs *in, GError **error)
+{
+  gsize n;
+
+  in->latents = upload (dev, ref, "hidden_states", error);
+  in->text =
+      in->latents ? upload (dev, ref, "encoder_hidden_states", error) : NULL;
+  in->timesteps =
+      in->text ? reference_f32 (ref, "timestep", &n, NULL, error) : NULL;
+  if (in->timesteps == NULL)
+    return FALSE;
+  if (n != in->latents->shape[0]) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_FORMAT,
+        "%s: \"timestep\" has %" G_GSIZE_FORMAT
+        " values for a batch of %" G_GSIZE_FORMAT,
+        sora_safetensors_get_path (ref), n, in->latents->shape[0]);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+inputs_clear (Inputs *in)
+{
+  sora_tensor_free (in->latents);
+  sora_tensor_free (in->text);
+  g_free (in->timesteps);
+}
+
+/* With probes: the times are since the start of the forward, less the
+ * read-backs, and include compiling the kernels on first use. */
+static gboolean
+probed_forward (SoraWanDit *dit, const Inputs *in, Check *check, GError **error)
+{
+  SoraProbe probe = { check_point, check };
+  SoraTensor *out;
+
+  printf ("\n%-16s %12s %13s\n", "point", "rel. L2 err", "time");
+  check->start = g_get_monotonic_time ();
+  out = sora_wan_dit_forward (
+      dit, in->latents, in->timesteps, in->text, &probe, NULL, error);
+  sora_tensor_free (out);
+  return out != NULL;
+}
+
+/* Once more without probes, the kernels built: the forward's own time,
+ * up to the result on the host. */
+static gboolean
+timed_forward (SoraWanDit *dit, const Inputs *in, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  clock_t cpu = clock ();
+  SoraTensor *out = sora_wan_dit_forward (
+      dit, in->latents, in->timesteps, in->text, NULL, NULL, error);
+  float *result;
+  gboolean ok;
+
+  if (out == NULL)
+    return FALSE;
+  result = g_new (float, out->numel);
+  ok = sora_tensor_read_f32 (out, result, error);
+  if (ok)
+    printf ("\nforward: %.3f s wall, %.3f s process CPU (no probes, kernels "
+            "built)\n",
+        (g_get_monotonic_time () - start) / 1e6,
+        (double)(clock () - cpu) / CLOCKS_PER_SEC);
+  g_free (result);
+  sora_tensor_free (out);
+  return ok;
+}
+
+int
+sora_tool_run_dit (int argc, char **argv)
+{
+  double tolerance = 1e-4;
+  GError *error = NULL;
+  SoraModelFolder *folder = NULL;
+  SoraSafetensors *ref = NULL;
+  SoraDevice *dev = NULL;
+  SoraWanDit *dit = NULL;
+  Inputs in = { NULL };
+  Check check = { NULL };
+  gint64 start;
+  int status = 1;
+
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  if (!parse_options (&argc, &argv, &tolerance))
+    return 2;
   folder = sora_model_folder_open (argv[1], &error);
   if (folder == NULL || !sora_model_folder_validate (folder, &error))
     goto out;
@@ -181,46 +267,12 @@ sora_tool_run_dit (int argc, char **argv)
     goto out;
   printf (
       "weights uploaded in %.2f s\n", (g_get_monotonic_time () - start) / 1e6);
-  latents = upload (dev, ref, "hidden_states", &error);
-  text = latents ? upload (dev, ref, "encoder_hidden_states", &error) : NULL;
-  timesteps = text ? reference_f32 (ref, "timestep", &n, NULL, &error) : NULL;
-  if (timesteps == NULL)
-    goto out;
-  if (n != latents->shape[0]) {
-    g_set_error (&error, SORA_ERROR, SORA_ERROR_FORMAT,
-        "%s: \"timestep\" has %" G_GSIZE_FORMAT
-        " values for a batch of %" G_GSIZE_FORMAT,
-        argv[2], n, latents->shape[0]);
-    goto out;
-  }
-
-  /* With probes: the times are since the start of the forward, less the
-   * read-backs, and include compiling the kernels on first use. */
-  printf ("\n%-16s %12s %13s\n", "point", "rel. L2 err", "time");
   check.ref = ref;
   check.tolerance = tolerance;
-  check.start = g_get_monotonic_time ();
-  out = sora_wan_dit_forward (
-      dit, latents, timesteps, text, &probe, NULL, &error);
-  if (out == NULL)
+  if (!load_inputs (dev, ref, &in, &error) ||
+      !probed_forward (dit, &in, &check, &error) ||
+      !timed_forward (dit, &in, &error))
     goto out;
-  g_clear_pointer (&out, sora_tensor_free);
-
-  /* Once more without probes, the kernels built: the forward's own time,
-   * up to the result on the host. */
-  start = g_get_monotonic_time ();
-  cpu = clock ();
-  out =
-      sora_wan_dit_forward (dit, latents, timesteps, text, NULL, NULL, &error);
-  if (out == NULL)
-    goto out;
-  result = g_new (float, out->numel);
-  if (!sora_tensor_read_f32 (out, result, &error))
-    goto out;
-  printf ("\nforward: %.3f s wall, %.3f s process CPU (no probes, kernels "
-          "built)\n",
-      (g_get_monotonic_time () - start) / 1e6,
-      (double)(clock () - cpu) / CLOCKS_PER_SEC);
   status = check.failed ? 1 : 0;
   printf ("%s: %u point%s above the tolerance %.1g\n", status ? "FAIL" : "PASS",
       check.failed, check.failed == 1 ? "" : "s", tolerance);
@@ -230,11 +282,7 @@ out:
     fprintf (stderr, "sora-tool run-dit: %s\n", error->message);
     g_error_free (error);
   }
-  sora_tensor_free (out);
-  sora_tensor_free (latents);
-  sora_tensor_free (text);
-  g_free (timesteps);
-  g_free (result);
+  inputs_clear (&in);
   sora_wan_dit_free (dit);
   sora_device_free (dev);
   sora_safetensors_free (ref);
