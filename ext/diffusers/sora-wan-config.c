@@ -45,11 +45,11 @@ member (Reader *r, const char *key)
   return json_object_get_member (r->obj, key);
 }
 
+/* Whether @n is a JSON value of @type (G_TYPE_INT64 for an integer). */
 static gboolean
-node_is_int (JsonNode *n)
+node_is (JsonNode *n, GType type)
 {
-  return JSON_NODE_HOLDS_VALUE (n) &&
-      json_node_get_value_type (n) == G_TYPE_INT64;
+  return JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == type;
 }
 
 static gboolean
@@ -65,7 +65,7 @@ int_in_range (JsonNode *n, guint min, guint max, guint *out)
 {
   gint64 v;
 
-  if (!node_is_int (n))
+  if (!node_is (n, G_TYPE_INT64))
     return FALSE;
   v = json_node_get_int (n);
   if (v < min || v > max)
@@ -117,8 +117,7 @@ read_bool (Reader *r, const char *key, gboolean def, gboolean *out)
   *out = def;
   if (n == NULL)
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) ||
-      json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+  if (!node_is (n, G_TYPE_BOOLEAN))
     return bad_key (r, key, "must be true or false");
   *out = json_node_get_boolean (n);
   return TRUE;
@@ -136,8 +135,7 @@ read_choice (Reader *r, const char *key, const char *const *allowed, guint *out)
   *out = 0;
   if (n == NULL)
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) ||
-      json_node_get_value_type (n) != G_TYPE_STRING)
+  if (!node_is (n, G_TYPE_STRING))
     return bad_key (r, key, "must be a string");
   s = json_node_get_string (n);
   for (guint i = 0; allowed[i]; i++)
@@ -180,8 +178,7 @@ check_class (Reader *r, const char *key, const char *want)
 
   if (n == NULL)
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) ||
-      json_node_get_value_type (n) != G_TYPE_STRING ||
+  if (!node_is (n, G_TYPE_STRING) ||
       strcmp (json_node_get_string (n), want) != 0)
     return bad_key (r, key, "must be \"%s\"", want);
   return TRUE;
@@ -392,8 +389,7 @@ read_levels (Reader *r, SoraWanVaeConfig *cfg)
     return FALSE;
   for (guint i = 0; i + 1 < cfg->n_levels; i++) {
     JsonNode *n = json_array_get_element (a, i);
-    if (!JSON_NODE_HOLDS_VALUE (n) ||
-        json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    if (!node_is (n, G_TYPE_BOOLEAN))
       return bad_key (
           r, "temperal_downsample", "entries must be true or false");
     cfg->temperal_downsample[i] = json_node_get_boolean (n);
@@ -531,7 +527,7 @@ read_disable_corrector (Reader *r, SoraSchedulerConfig *cfg)
   for (guint i = 0; i < json_array_get_length (a); i++) {
     JsonNode *n = json_array_get_element (a, i);
 
-    if (!node_is_int (n))
+    if (!node_is (n, G_TYPE_INT64))
       return bad_key (r, "disable_corrector", "entry %u must be an integer", i);
     if (json_node_get_int (n) >= 0 && json_node_get_int (n) <= G_MAXUINT)
       cfg->disable_corrector[cfg->n_disable_corrector++] =
