@@ -75,6 +75,15 @@ sora_test_collect_chunk (SoraTensor *frames, const guint8 *pixels, guint n,
   return TRUE;
 }
 
+gboolean
+sora_test_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraChunkFunc func,
+    gpointer user_data, GError **error)
+{
+  SoraFrameSink sink = { SORA_PIXEL_RGB, 0, NULL, func, user_data };
+
+  return sora_wan_vae_decode (vae, latents, sora_frame_sink_take, &sink, error);
+}
+
 static gboolean
 keep_final (SoraScheduler *scheduler, guint step, SoraTensor *latents,
     gpointer user_data, GError **error)
@@ -131,7 +140,7 @@ sora_test_continuity (SoraEngine *engine, const SoraGenerateParams *p,
   channels = x->shape[1];
   plane = x->shape[3] * x->shape[4];
   g_assert_true (sora_engine_denoise_decode (engine, p, text_length, x,
-      keep_final, &uncond, 0, NULL, ignore_chunk, NULL, NULL, &error));
+      keep_final, &uncond, 0, 0, NULL, ignore_chunk, NULL, NULL, &error));
   g_assert_no_error (error);
   r.d_cond = frame_distance (cond, k, cond, k - 1, channels, f, plane);
   r.d_uncond = frame_distance (uncond, k, cond, k - 1, channels, f, plane);

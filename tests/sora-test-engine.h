@@ -29,11 +29,16 @@ typedef struct
 
 void sora_test_collected_init (SoraTestCollected *c, SoraPixelFormat format);
 void sora_test_collected_clear (SoraTestCollected *c);
-/* SoraProgressFunc and SoraVaeChunkFunc filling a SoraTestCollected. */
+/* SoraProgressFunc and SoraChunkFunc filling a SoraTestCollected. */
 gboolean sora_test_collect_progress (
     guint step, guint total, double seconds, gpointer user_data);
 gboolean sora_test_collect_chunk (SoraTensor *frames, const guint8 *pixels,
     guint n, guint width, guint height, gpointer user_data);
+
+/* sora_wan_vae_decode of @latents with its chunks in RGB for @func, through
+ * the pipeline's frame sink as the engine's decode takes them. */
+gboolean sora_test_vae_decode (SoraWanVae *vae, SoraTensor *latents,
+    SoraChunkFunc func, gpointer user_data, GError **error);
 
 /* The continuity of an extension: the first new latent frame against the
  * clean last context latent frame, for the extension of @context by @p and

@@ -33,15 +33,19 @@ check_activation (SoraActivation act, gsize n, gboolean in_place)
   double *want = g_new (double, n);
   SoraTensor *tx, *ty;
   char *what = g_strdup_printf ("%s n %" G_GSIZE_FORMAT "%s",
-      act == SORA_ACT_SILU ? "silu" : "gelu_tanh", n,
-      in_place ? " in place" : "");
+      act == SORA_ACT_SILU            ? "silu"
+          : act == SORA_ACT_GELU_TANH ? "gelu_tanh"
+                                      : "clamp_unit",
+      n, in_place ? " in place" : "");
 
   /* Saturated tails too, where exp and the cube overflow. */
   for (gsize i = 0; i < n; i += 5)
     x[i] *= 12.0f;
   for (gsize i = 0; i < n; i++) {
     double v = x[i];
-    want[i] = act == SORA_ACT_SILU ? v / (1.0 + exp (-v)) : gelu_tanh_ref (v);
+    want[i] = act == SORA_ACT_SILU  ? v / (1.0 + exp (-v))
+        : act == SORA_ACT_GELU_TANH ? gelu_tanh_ref (v)
+                                    : CLAMP (v, -1.0, 1.0);
   }
   tx = sora_test_upload ("x", SORA_DTYPE_F32, x, 1, shape);
   ty = in_place ? tx : sora_test_new_f32 ("y", 1, shape);
@@ -67,9 +71,64 @@ test_activations (void)
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
     check_activation (SORA_ACT_SILU, sizes[i], FALSE);
     check_activation (SORA_ACT_GELU_TANH, sizes[i], FALSE);
+    check_activation (SORA_ACT_CLAMP_UNIT, sizes[i], FALSE);
   }
   check_activation (SORA_ACT_SILU, 1537, TRUE);
   check_activation (SORA_ACT_GELU_TANH, 1537, TRUE);
+  check_activation (SORA_ACT_CLAMP_UNIT, 1537, TRUE);
+}
+
+/* A tile's linear ramps (in = 0 or out = 0: none on that side). */
+static double
+ramp_ref (gsize i, gsize n, guint in, guint out)
+{
+  if (i < in)
+    return (double)i / in;
+  if (i >= n - out)
+    return (double)(n - i) / out;
+  return 1.0;
+}
+
+/* sora_op_blend_tile on odd shapes, ramps on some sides, against the sum in
+ * double; and a tile past the frame's edge refused. */
+static void
+test_blend_tile (void)
+{
+  const gsize c = 3, t = 2, h = 37, w = 29, th = 19, tw = 13, y0 = 11, x0 = 16;
+  const guint ramps[4] = { 5, 0, 4, 3 };
+  gsize fshape[] = { c, t, h, w }, tshape[] = { c, t, th, tw };
+  float *frame = sora_test_random (c * t * h * w, -1.0f, 1.0f);
+  float *tile = sora_test_random (c * t * th * tw, -1.0f, 1.0f), *got;
+  double *want = g_new (double, c *t *h *w);
+  SoraTensor *tf = sora_test_upload ("frame", SORA_DTYPE_F32, frame, 4, fshape);
+  SoraTensor *tt = sora_test_upload ("tile", SORA_DTYPE_F32, tile, 4, tshape);
+  GError *error = NULL;
+
+  for (gsize i = 0; i < c * t * h * w; i++)
+    want[i] = frame[i];
+  for (gsize p = 0; p < c * t; p++)
+    for (gsize y = 0; y < th; y++)
+      for (gsize x = 0; x < tw; x++)
+        want[(p * h + y0 + y) * w + x0 + x] +=
+            ramp_ref (y, th, ramps[0], ramps[1]) *
+            ramp_ref (x, tw, ramps[2], ramps[3]) * tile[(p * th + y) * tw + x];
+  g_assert_true (sora_op_blend_tile (tt, tf, y0, x0, ramps, &error));
+  g_assert_no_error (error);
+  got = sora_test_download (tf);
+  /* Products and one sum per element: f32 rounding only. */
+  sora_assert_close (got, want, c * t * h * w, 1e-6, "blend_tile");
+
+  g_assert_false (sora_op_blend_tile (tt, tf, h - th + 1, x0, ramps, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "does not fit frame"));
+  g_clear_error (&error);
+
+  sora_tensor_free (tf);
+  sora_tensor_free (tt);
+  g_free (frame);
+  g_free (tile);
+  g_free (want);
+  g_free (got);
 }
 
 /* Where tanh (z) is close to -1, 0.5x (1 + tanh (z)) cancels in f32 (a
@@ -370,6 +429,7 @@ main (int argc, char **argv)
   g_test_add_func ("/elementwise/modulate", test_modulate);
   g_test_add_func ("/elementwise/add-gated", test_add_gated);
   g_test_add_func ("/elementwise/lincomb", test_lincomb);
+  g_test_add_func ("/elementwise/blend-tile", test_blend_tile);
   g_test_add_func ("/elementwise/errors", test_errors);
   return sora_test_run ();
 }

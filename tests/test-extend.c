@@ -297,8 +297,8 @@ test_continue (void)
       SORA_DTYPE_F32, &error, 4, 16, 5 + 2, 4, 6);
   g_assert_no_error (error);
   g_assert_true (sora_tensor_write (z, latents, &error));
-  g_assert_true (sora_wan_vae_decode (sora_engine_get_vae (engine), z,
-      SORA_PIXEL_RGB, sora_test_collect_chunk, &whole, &error));
+  g_assert_true (sora_test_vae_decode (sora_engine_get_vae (engine), z,
+      sora_test_collect_chunk, &whole, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (whole.pixels->len, ==, clip_bytes + new_bytes);
   g_assert_cmpmem (

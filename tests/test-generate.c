@@ -162,7 +162,7 @@ test_memory_check (void)
   x = sora_engine_new_latents (engine, &p, 3, NULL, &error);
   g_assert_no_error (error);
   g_assert_false (sora_engine_denoise_decode (engine, &p, 16, x,
-      stop_before_decode, NULL, 0, NULL, NULL, NULL, NULL, &error));
+      stop_before_decode, NULL, 0, 0, NULL, NULL, NULL, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
   g_clear_error (&error);
   used = sora_device_bytes_peak (dev) - held;

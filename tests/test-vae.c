@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "sora-op-pixels.h"
-#include "sora-test-util.h"
+#include "sora-test-engine.h"
 #include "sora-wan-vae.h"
 
 typedef struct
@@ -148,7 +148,7 @@ decode (SoraWanVae *vae, SoraTensor *latents, Collect *c, GError **error)
 {
   memset (c, 0, sizeof (*c));
   c->start = g_get_monotonic_time ();
-  sora_wan_vae_decode (vae, latents, SORA_PIXEL_RGB, collect, c, error);
+  sora_test_vae_decode (vae, latents, collect, c, error);
 }
 
 static void
@@ -456,8 +456,7 @@ test_cancel (void)
   Collect c = { 0 };
 
   c.stop_after = 2;
-  g_assert_false (
-      sora_wan_vae_decode (vae, z, SORA_PIXEL_RGB, collect, &c, &error));
+  g_assert_false (sora_test_vae_decode (vae, z, collect, &c, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
   g_assert_cmpuint (c.chunks, ==, 2);
   g_assert_cmpuint (sora_device_bytes_current (dev), ==, before);
@@ -480,8 +479,7 @@ test_errors (void)
   GError *error = NULL;
   Collect c = { 0 };
 
-  g_assert_false (
-      sora_wan_vae_decode (vae, z, SORA_PIXEL_RGB, collect, &c, &error));
+  g_assert_false (sora_test_vae_decode (vae, z, collect, &c, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "z8"));

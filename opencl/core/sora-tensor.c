@@ -334,3 +334,13 @@ sora_tensor_check_shape (const SoraTensor *t, const char *op, guint ndim,
   }
   return ok;
 }
+
+gboolean
+sora_tensor_zero (SoraTensor *t, GError **error)
+{
+  const guint8 zero = 0;
+
+  return sora_cl_check (clEnqueueFillBuffer (sora_device_get_queue (t->dev),
+                            t->buf, &zero, 1, 0, t->nbytes, 0, NULL, NULL),
+      "clEnqueueFillBuffer", t->name, error);
+}

@@ -66,6 +66,8 @@ gboolean sora_tensor_read (SoraTensor *t, void *host, GError **error);
 gboolean sora_tensor_write_f32 (
     SoraTensor *t, const float *host, GError **error);
 gboolean sora_tensor_read_f32 (SoraTensor *t, float *host, GError **error);
+/* Sets every element to zero, on the device. */
+gboolean sora_tensor_zero (SoraTensor *t, GError **error);
 
 /* "name [2, 3, 4] f32", for error messages. */
 char *sora_tensor_describe (const SoraTensor *t);

@@ -1,10 +1,11 @@
 /* Element-wise ops: activations, broadcast add/mul, AdaLN modulation,
- * the gated residual and linear combinations. */
+ * the gated residual, linear combinations and blending tiles. */
 
 /* The values of SoraActivation and of the binary ops in
  * sora-op-elementwise.[ch]. */
 #define ACT_SILU 0
 #define ACT_GELU_TANH 1
+#define ACT_CLAMP_UNIT 2
 #define OP_ADD 0
 #define OP_MUL 1
 
@@ -21,9 +22,11 @@ activate (const __global float *x, __global float *y, int n, int act)
    * which keeps its digits where tanh (z) rounds to -1 (x < -5). */
   if (act == ACT_SILU)
     y[i] = v / (1.0f + exp (-v));
-  else
+  else if (act == ACT_GELU_TANH)
     y[i] = v / (1.0f + exp (-1.5957691216057308f * (v + 0.044715f * v * v *
                 v)));
+  else
+    y[i] = clamp (v, -1.0f, 1.0f);
 }
 
 /* y = a op b, b broadcast to a's shape [n0, n1, n2, n3, n4] (n0 implied by
@@ -102,4 +105,34 @@ lincomb (__global float *y, const __global float *x0,
   if (terms > 3)
     acc += c3 * x3[i];
   y[i] = acc;
+}
+
+/* Weight of a tile's row or column @i of @n: a linear ramp up over the first
+ * @in (where the previous tile fades out) and down over the last @out, so
+ * that two overlapping tiles' weights sum to 1 as in diffusers' blend_h/v. */
+inline float
+ramp (int i, int n, int in, int out)
+{
+  if (i < in)
+    return (float) i / (float) in;
+  if (i >= n - out)
+    return (float) (n - i) / (float) out;
+  return 1.0f;
+}
+
+/* frame[p, y0 + y, x0 + x] += w(y)·w(x)·tile[p, y, x] for the planes p of
+ * tile [planes, th, tw] and frame [planes, h, w]. */
+__kernel void
+blend_tile (const __global float *tile, __global float *frame, int th,
+    int tw, int h, int w, int y0, int x0, int top, int bottom, int left,
+    int right, int planes)
+{
+  int x = get_global_id (0), y = get_global_id (1), p = get_global_id (2);
+  float weight;
+
+  if (x >= tw || y >= th || p >= planes)
+    return;
+  weight = ramp (y, th, top, bottom) * ramp (x, tw, left, right);
+  frame[((size_t) p * h + y0 + y) * w + x0 + x] +=
+      weight * tile[((size_t) p * th + y) * tw + x];
 }

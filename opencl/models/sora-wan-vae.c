@@ -22,7 +22,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "sora-op-pixels.h"
 #include "sora-op.h"
 #include "sora-ops.h"
 #include "sora-wan-vae-private.h"
@@ -606,24 +605,18 @@ tile_plan_choose (const SoraWanVae *vae, guint h, guint w, TilePlan *t)
   }
 }
 
-/* Adds @tile's weighted contribution to @frame at latent (ty, tx) of the
- * plan's tile (iy, ix). */
+/* Adds @tile's weighted contribution to @frame at the plan's tile
+ * (iy, ix), @scale video pixels per latent one. */
 static gboolean
 blend_tile (const TilePlan *t, guint iy, guint ix, guint scale,
     SoraTensor *tile, SoraTensor *frame, GError **error)
 {
-  gsize th = tile->shape[2], tw = tile->shape[3];
-  gsize planes = tile->shape[0] * tile->shape[1];
-  gsize global[3] = { tw, th, planes };
-  int ramp = t->overlap * scale;
+  guint ramp = t->overlap * scale;
+  guint ramps[4] = { iy > 0 ? ramp : 0, iy + 1 < t->ny ? ramp : 0,
+    ix > 0 ? ramp : 0, ix + 1 < t->nx ? ramp : 0 };
 
-  return sora_device_run (tile->dev, "vae", NULL, "vae_blend_tile", 3, global,
-      NULL, error, SORA_MEM (tile->buf), SORA_MEM (frame->buf), SORA_INT (th),
-      SORA_INT (tw), SORA_INT (frame->shape[2]), SORA_INT (frame->shape[3]),
-      SORA_INT (t->ys[iy] * scale), SORA_INT (t->xs[ix] * scale),
-      SORA_INT (iy > 0 ? ramp : 0), SORA_INT (iy + 1 < t->ny ? ramp : 0),
-      SORA_INT (ix > 0 ? ramp : 0), SORA_INT (ix + 1 < t->nx ? ramp : 0),
-      SORA_INT (planes), SORA_END);
+  return sora_op_blend_tile (
+      tile, frame, t->ys[iy] * scale, t->xs[ix] * scale, ramps, error);
 }
 
 /* The latent region of tile (iy, ix) of the post_quant_conv output @x. */
@@ -653,7 +646,6 @@ decode_chunk (SoraWanVae *vae, const TilePlan *t, Caches *caches, SoraTensor *x,
 {
   guint scale = 1u << (vae->cfg.n_levels - 1);
   SoraTensor *out = NULL;
-  float zero = 0.0f;
 
   if (t->ny * t->nx == 1)
     return coder_run (&vae->dec, &caches[0], x, error);
@@ -670,10 +662,7 @@ decode_chunk (SoraWanVae *vae, const TilePlan *t, Caches *caches, SoraTensor *x,
       if (out == NULL &&
           (!(out = new_act (x->dev, "vae frames", o->shape[0], o->shape[1],
                  x->shape[2] * scale, x->shape[3] * scale, error)) ||
-              !sora_cl_check (
-                  clEnqueueFillBuffer (sora_device_get_queue (x->dev), out->buf,
-                      &zero, sizeof (zero), 0, out->nbytes, 0, NULL, NULL),
-                  "clEnqueueFillBuffer", out->name, error))) {
+              !sora_tensor_zero (out, error))) {
         sora_tensor_free (o);
         goto fail;
       }
@@ -690,37 +679,21 @@ fail:
   return NULL;
 }
 
-/* Clamps @frames in place, packs them and hands both to @func. */
+/* Clamps @frames in place, as the reference's decode ends, and hands them
+ * to @func. */
 static gboolean
-emit_chunk (SoraTensor *frames, SoraPixelFormat fmt, SoraVaeChunkFunc func,
-    gpointer user_data, GError **error)
+emit_chunk (SoraTensor *frames, SoraVaeChunkFunc func, gpointer user_data,
+    GError **error)
 {
-  SoraDevice *dev = frames->dev;
-  gsize n = frames->shape[1], h = frames->shape[2], w = frames->shape[3];
-  gsize bytes = n * sora_pixel_frame_size (fmt, w, h);
-  gsize global = frames->numel;
-  cl_mem buf;
-  guint8 *pixels;
-  gboolean ok;
-
-  if (!sora_op_check_int (frames->numel, "vae_clamp", frames, error) ||
-      !sora_device_run (dev, "vae", NULL, "vae_clamp", 1, &global, NULL, error,
-          SORA_MEM (frames->buf), SORA_INT (frames->numel), SORA_END) ||
-      !(buf = sora_device_alloc (dev, bytes, "vae pixels", error)))
+  if (!sora_op_activate (frames, SORA_ACT_CLAMP_UNIT, frames, error))
     return FALSE;
-  pixels = g_malloc (bytes);
-  ok = sora_op_to_pixels (frames, fmt, buf, bytes, error) &&
-      sora_cl_check (clEnqueueReadBuffer (sora_device_get_queue (dev), buf,
-                         CL_TRUE, 0, bytes, pixels, 0, NULL, NULL),
-          "clEnqueueReadBuffer", "vae pixels", error);
-  sora_device_release (dev, buf, bytes);
-  if (ok && !func (frames, pixels, n, w, h, user_data)) {
+  if (func (frames, user_data, error))
+    return TRUE;
+  if (error == NULL || *error == NULL)
     g_set_error (error, SORA_ERROR, SORA_ERROR_CANCELLED,
-        "VAE decode: cancelled after a chunk of %" G_GSIZE_FORMAT " frames", n);
-    ok = FALSE;
-  }
-  g_free (pixels);
-  return ok;
+        "VAE decode: cancelled after a chunk of %" G_GSIZE_FORMAT " frames",
+        frames->shape[1]);
+  return FALSE;
 }
 
 static gboolean
@@ -843,8 +816,7 @@ unpark (SoraWanVaeDecoder *d, GError **error)
 
 gboolean
 sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
-    SoraPixelFormat fmt, SoraVaeChunkFunc func, gpointer user_data,
-    GError **error)
+    SoraVaeChunkFunc func, gpointer user_data, GError **error)
 {
   SoraWanVae *vae = d->vae;
   SoraTensor *z = NULL, *x = NULL, *frames = NULL;
@@ -869,7 +841,7 @@ sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
         !sora_op_add (z, vae->mean, z, error) ||
         !(x = conv (NULL, &vae->post_quant, z, 0, 1, FALSE, 0, error)) ||
         !(frames = decode_chunk (vae, &d->plan, d->caches, x, error)) ||
-        !emit_chunk (frames, fmt, func, user_data, error))
+        !emit_chunk (frames, func, user_data, error))
       goto out;
     g_clear_pointer (&x, sora_tensor_free);
     g_clear_pointer (&frames, sora_tensor_free);
@@ -884,7 +856,7 @@ out:
 }
 
 gboolean
-sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraPixelFormat fmt,
+sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
     SoraVaeChunkFunc func, gpointer user_data, GError **error)
 {
   SoraWanVaeDecoder *d;
@@ -893,7 +865,7 @@ sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraPixelFormat fmt,
   if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
     return FALSE;
   d = sora_wan_vae_decoder_new (vae, latents->shape[2], latents->shape[3]);
-  ok = sora_wan_vae_decoder_run (d, latents, fmt, func, user_data, error);
+  ok = sora_wan_vae_decoder_run (d, latents, func, user_data, error);
   sora_wan_vae_decoder_free (d);
   return ok;
 }

@@ -5,7 +5,6 @@
 #define __SORA_WAN_VAE_H__
 
 #include "sora-diffusers.h"
-#include "sora-engine.h"
 #include "sora-model.h"
 #include "sora-tensor.h"
 #include "sora-weights.h"
@@ -33,14 +32,13 @@ void sora_wan_vae_free (SoraWanVae *vae);
 gboolean sora_wan_vae_set_tiling (
     SoraWanVae *vae, guint tile_h, guint tile_w, guint overlap, GError **error);
 
-/* Called for each decoded chunk as soon as it exists: @frames [3, n, H, W]
- * f32 clamped to [-1, 1] and @pixels the same n frames in the decode's
- * format (sora_op_to_pixels: RGB values round ((x + 1) / 2 · 255), as
- * diffusers' numpy_to_pil rounds; export_to_video would truncate), each
- * sora_pixel_frame_size() bytes; both are valid during the call.  Return
- * FALSE to cancel. */
-typedef gboolean (*SoraVaeChunkFunc) (SoraTensor *frames, const guint8 *pixels,
-    guint n_frames, guint width, guint height, gpointer user_data);
+/* Called for each decoded chunk as soon as it exists, with @frames
+ * [3, n, H, W] f32 clamped to [-1, 1] on the device, valid during the
+ * call: what becomes of them (pixels, nothing) is the caller's.  Return
+ * FALSE to end the decode: with @error set when something failed, else it
+ * is cancelled. */
+typedef gboolean (*SoraVaeChunkFunc) (
+    SoraTensor *frames, gpointer user_data, GError **error);
 
 /* Decodes @latents [z_dim, F, h, w] f32, normalised as the DiT makes them,
  * one latent frame at a time with fixed-size caches: @func sees 1 frame for
@@ -48,8 +46,7 @@ typedef gboolean (*SoraVaeChunkFunc) (SoraTensor *frames, const guint8 *pixels,
  * for Wan2.1), of 8h x 8w.  A FALSE
  * from @func ends the decode with SORA_ERROR_CANCELLED. */
 gboolean sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
-    SoraPixelFormat fmt, SoraVaeChunkFunc func, gpointer user_data,
-    GError **error);
+    SoraVaeChunkFunc func, gpointer user_data, GError **error);
 
 /* The causal state of a decode that may go on: a decode split at latent
  * frame boundaries over several calls of sora_wan_vae_decoder_run makes
@@ -67,8 +64,8 @@ gboolean sora_wan_vae_decoder_park (SoraWanVaeDecoder *decoder, GError **error);
 /* sora_wan_vae_decode, going on from the latent frames @decoder has
  * decoded; @latents must be of its h x w. */
 gboolean sora_wan_vae_decoder_run (SoraWanVaeDecoder *decoder,
-    SoraTensor *latents, SoraPixelFormat fmt, SoraVaeChunkFunc func,
-    gpointer user_data, GError **error);
+    SoraTensor *latents, SoraVaeChunkFunc func, gpointer user_data,
+    GError **error);
 
 /* Encodes @video [3, T, H, W] f32 in [-1, 1] with T = 1 + 4k, in the
  * reference's chunks (frame 0, then 4 at a time): the latent mean

@@ -238,3 +238,41 @@ sora_op_lincomb (SoraTensor *y, guint n, SoraTensor *const *xs,
       SORA_FLOAT (c[0]), SORA_FLOAT (c[1]), SORA_FLOAT (c[2]),
       SORA_FLOAT (c[3]), SORA_INT (y->numel), SORA_INT (n), SORA_END);
 }
+
+gboolean
+sora_op_blend_tile (SoraTensor *tile, SoraTensor *frame, gsize y0, gsize x0,
+    const guint ramps[4], GError **error)
+{
+  const char *op = "blend_tile";
+  gsize th, tw, planes, global[3];
+
+  if (!check_f32 (tile, op, error) || !check_f32 (frame, op, error))
+    return FALSE;
+  if (tile->ndim != 4 || frame->ndim != 4 ||
+      tile->shape[0] != frame->shape[0] || tile->shape[1] != frame->shape[1] ||
+      y0 + tile->shape[2] > frame->shape[2] ||
+      x0 + tile->shape[3] > frame->shape[3] ||
+      ramps[0] + ramps[1] > tile->shape[2] ||
+      ramps[2] + ramps[3] > tile->shape[3]) {
+    char *dt = sora_tensor_describe (tile), *df = sora_tensor_describe (frame);
+
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "%s: tile %s with ramps %u, %u, %u, %u does not fit frame %s at "
+        "(%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT ")",
+        op, dt, ramps[0], ramps[1], ramps[2], ramps[3], df, y0, x0);
+    g_free (dt);
+    g_free (df);
+    return FALSE;
+  }
+  th = tile->shape[2];
+  tw = tile->shape[3];
+  planes = tile->shape[0] * tile->shape[1];
+  global[0] = tw;
+  global[1] = th;
+  global[2] = planes;
+  return sora_device_run (tile->dev, "elementwise", NULL, op, 3, global, NULL,
+      error, SORA_MEM (tile->buf), SORA_MEM (frame->buf), SORA_INT (th),
+      SORA_INT (tw), SORA_INT (frame->shape[2]), SORA_INT (frame->shape[3]),
+      SORA_INT (y0), SORA_INT (x0), SORA_INT (ramps[0]), SORA_INT (ramps[1]),
+      SORA_INT (ramps[2]), SORA_INT (ramps[3]), SORA_INT (planes), SORA_END);
+}

@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 typedef enum {
   SORA_ACT_SILU, /* x · sigmoid (x) */
   SORA_ACT_GELU_TANH, /* 0.5x (1 + tanh (√(2/π) (x + 0.044715x³))) */
+  SORA_ACT_CLAMP_UNIT, /* clamp (x, -1, 1) */
 } SoraActivation;
 
 /* y = act (x), f32, same element count; @y may be @x. */
@@ -49,6 +50,15 @@ gboolean sora_op_add_gated (SoraTensor *x, SoraTensor *y, SoraTensor *mod,
  * @xs. */
 gboolean sora_op_lincomb (SoraTensor *y, guint n, SoraTensor *const *xs,
     const float *coefs, GError **error);
+
+/* frame[c, t, y0 + y, x0 + x] += w(y) · w(x) · tile[c, t, y, x] for @tile
+ * [C, T, th, tw] inside @frame [C, T, H, W], f32: the weights ramp
+ * linearly up over the first @ramps[0] rows and down over the last
+ * @ramps[1], and likewise over the first @ramps[2] and last @ramps[3]
+ * columns (0: no ramp), so that overlapping tiles' weights sum to 1 (the
+ * VAE's tiled decode, as diffusers' blend_v and blend_h). */
+gboolean sora_op_blend_tile (SoraTensor *tile, SoraTensor *frame, gsize y0,
+    gsize x0, const guint ramps[4], GError **error);
 
 G_END_DECLS
 

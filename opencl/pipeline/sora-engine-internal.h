@@ -8,6 +8,7 @@
 #define __SORA_ENGINE_INTERNAL_H__
 
 #include "sora-engine.h"
+#include "sora-frames.h"
 #include "sora-scheduler.h"
 #include "sora-umt5.h"
 #include "sora-wan-vae.h"
@@ -46,15 +47,17 @@ typedef gboolean (*SoraDenoiseHook) (SoraScheduler *scheduler, guint step,
 
 /* The rest of sora_engine_run from the latents @x (denoised in place, then
  * viewed as [C, F, h, w]): text encode, the denoising loop with @hook, the
- * streaming decode of its latent frames from @n_decoded on.  @n_decoded > 0
- * says that x's first @n_decoded latent frames are the last clip's
+ * streaming decode of its latent frames from @n_decoded on, whose first
+ * @n_hidden are decoded for the decoder's causal state only (their frames
+ * are neither converted nor handed on).  @n_decoded > 0 says that x's
+ * first @n_decoded latent frames are the last clip's
  * (sora_engine_get_last_clip): the decode goes on from that clip's causal
  * state instead of decoding them again.  Once decoded, the clip is the
  * last one; after a failed decode there is none. */
 gboolean sora_engine_denoise_decode (SoraEngine *engine,
     const SoraGenerateParams *params, guint text_length, SoraTensor *x,
-    SoraDenoiseHook hook, gpointer hook_data, guint n_decoded,
-    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    SoraDenoiseHook hook, gpointer hook_data, guint n_decoded, guint n_hidden,
+    SoraProgressFunc progress, SoraChunkFunc chunk, gpointer user_data,
     GCancellable *cancellable, GError **error);
 
 /* The most context latent frames sora_engine_extend conditions on: 4, the

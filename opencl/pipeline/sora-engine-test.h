@@ -19,7 +19,7 @@ G_BEGIN_DECLS
  * as the VAE hands them over (f32 frames and pixels). */
 gboolean sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
     guint text_length, const float *initial_latents, SoraProgressFunc progress,
-    SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
+    SoraChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
     GError **error);
 
 /* What sora_engine_extend does, with the knobs tests need: the text length,
@@ -32,7 +32,7 @@ gboolean sora_engine_extend_run (SoraEngine *engine,
     const SoraGenerateParams *params, guint text_length, const guint8 *context,
     guint n_context_frames, guint max_context_latents,
     const float *initial_latents, SoraProgressFunc progress,
-    SoraVaeChunkFunc chunk, gpointer user_data, float **final_latents,
+    SoraChunkFunc chunk, gpointer user_data, float **final_latents,
     GCancellable *cancellable, GError **error);
 
 /* What sora_engine_continue does, with the knobs of
@@ -42,7 +42,7 @@ gboolean sora_engine_extend_run (SoraEngine *engine,
 gboolean sora_engine_continue_run (SoraEngine *engine,
     const SoraGenerateParams *params, guint text_length,
     guint max_context_latents, const float *initial_latents,
-    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    SoraProgressFunc progress, SoraChunkFunc chunk, gpointer user_data,
     float **final_latents, GCancellable *cancellable, GError **error);
 
 /* Reloads umT5 to stream its layers through the device at each encoding

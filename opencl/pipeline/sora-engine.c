@@ -304,23 +304,6 @@ out:
   return out;
 }
 
-typedef struct
-{
-  GCancellable *cancellable;
-  SoraVaeChunkFunc chunk;
-  gpointer user_data;
-} DecodeData;
-
-static gboolean
-on_chunk (SoraTensor *frames, const guint8 *pixels, guint n_frames, guint width,
-    guint height, gpointer user_data)
-{
-  DecodeData *d = user_data;
-
-  return !g_cancellable_is_cancelled (d->cancellable) &&
-      d->chunk (frames, pixels, n_frames, width, height, d->user_data);
-}
-
 SoraTensor *
 sora_engine_get_last_clip (SoraEngine *engine, guint *width, guint *height)
 {
@@ -360,7 +343,7 @@ keep_last_clip (SoraEngine *engine, const SoraGenerateParams *params,
  * sora_engine_continue needs in place of the last clip's. */
 static gboolean
 decode_clip (SoraEngine *engine, const SoraGenerateParams *params,
-    SoraTensor *x, guint n_decoded, DecodeData *d, GError **error)
+    SoraTensor *x, guint n_decoded, SoraFrameSink *sink, GError **error)
 {
   gsize f = x->shape[1] - n_decoded;
   SoraWanVaeDecoder *decoder = g_steal_pointer (&engine->last_decoder);
@@ -382,7 +365,7 @@ decode_clip (SoraEngine *engine, const SoraGenerateParams *params,
     return FALSE;
   }
   ok = sora_wan_vae_decoder_run (
-      decoder, part, params->format, on_chunk, d, error);
+      decoder, part, sora_frame_sink_take, sink, error);
   if (part != x)
     sora_tensor_free (part);
   if (!ok) {
@@ -571,8 +554,8 @@ sora_engine_new_latents (SoraEngine *engine, const SoraGenerateParams *params,
 gboolean
 sora_engine_denoise_decode (SoraEngine *engine,
     const SoraGenerateParams *params, guint text_length, SoraTensor *x,
-    SoraDenoiseHook hook, gpointer hook_data, guint n_decoded,
-    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    SoraDenoiseHook hook, gpointer hook_data, guint n_decoded, guint n_hidden,
+    SoraProgressFunc progress, SoraChunkFunc chunk, gpointer user_data,
     GCancellable *cancellable, GError **error)
 {
   gboolean guided = params->guidance_scale > 1.0;
@@ -582,7 +565,8 @@ sora_engine_denoise_decode (SoraEngine *engine,
   gsize video_shape[4];
   guint n_steps;
   gboolean ok = FALSE;
-  DecodeData decode = { cancellable, chunk, user_data };
+  SoraFrameSink sink = { params->format, n_hidden, cancellable, chunk,
+    user_data };
 
   scheduler_config (engine, params, &sched_cfg);
   scheduler = sora_scheduler_new (&sched_cfg, params->steps, error);
@@ -624,7 +608,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
   memcpy (video_shape, x->shape + 1, sizeof (video_shape));
   if (!sora_tensor_reshape (x, 4, video_shape, error))
     goto out;
-  ok = decode_clip (engine, params, x, n_decoded, &decode, error);
+  ok = decode_clip (engine, params, x, n_decoded, &sink, error);
 
 out:
   sora_scheduler_free (scheduler);
@@ -634,7 +618,7 @@ out:
 gboolean
 sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
     guint text_length, const float *initial_latents, SoraProgressFunc progress,
-    SoraVaeChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
+    SoraChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
     GError **error)
 {
   const SoraWanVaeConfig *vc = engine->vae_cfg;
@@ -649,7 +633,7 @@ sora_engine_run (SoraEngine *engine, const SoraGenerateParams *params,
       error);
   ok = x &&
       sora_engine_denoise_decode (engine, params, text_length, x, NULL, NULL, 0,
-          progress, chunk, user_data, cancellable, error);
+          0, progress, chunk, user_data, cancellable, error);
   sora_tensor_free (x);
   return ok;
 }

@@ -30,9 +30,8 @@ typedef struct
   SoraTensor *noisy; /* z_ctx at the current step's noise level */
   float **final_latents;
 
-  guint skip_chunks; /* the context's chunks, decoded for the causal cache */
   SoraProgressFunc progress;
-  SoraVaeChunkFunc chunk;
+  SoraChunkFunc chunk;
   gpointer user_data;
 } Extension;
 
@@ -93,10 +92,6 @@ on_chunk (SoraTensor *frames, const guint8 *pixels, guint n_frames, guint width,
 {
   Extension *e = user_data;
 
-  if (e->skip_chunks > 0) {
-    e->skip_chunks--;
-    return TRUE;
-  }
   return e->chunk == NULL ||
       e->chunk (frames, pixels, n_frames, width, height, e->user_data);
 }
@@ -191,10 +186,9 @@ extend_latents (SoraEngine *engine, const SoraGenerateParams *params,
             SORA_DTYPE_F32, 4, e->z_ctx->shape, error)) ||
       !copy_context (e->noise_ctx, x, FALSE, error))
     goto out;
-  e->skip_chunks = continued ? 0 : k;
   ok = sora_engine_denoise_decode (engine, params, text_length, x,
-      impose_context, e, continued ? k : 0, on_progress, on_chunk, e,
-      cancellable, error);
+      impose_context, e, continued ? k : 0, continued ? 0 : k, on_progress,
+      on_chunk, e, cancellable, error);
 
 out:
   sora_tensor_free (x);
@@ -205,7 +199,7 @@ gboolean
 sora_engine_extend_run (SoraEngine *engine, const SoraGenerateParams *params,
     guint text_length, const guint8 *context, guint n_context_frames,
     guint max_context_latents, const float *initial_latents,
-    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    SoraProgressFunc progress, SoraChunkFunc chunk, gpointer user_data,
     float **final_latents, GCancellable *cancellable, GError **error)
 {
   Extension e = { .final_latents = final_latents,
@@ -256,7 +250,7 @@ sora_engine_extend (SoraEngine *engine, const SoraGenerateParams *params,
 gboolean
 sora_engine_continue_run (SoraEngine *engine, const SoraGenerateParams *params,
     guint text_length, guint max_context_latents, const float *initial_latents,
-    SoraProgressFunc progress, SoraVaeChunkFunc chunk, gpointer user_data,
+    SoraProgressFunc progress, SoraChunkFunc chunk, gpointer user_data,
     float **final_latents, GCancellable *cancellable, GError **error)
 {
   Extension e = { .final_latents = final_latents,

@@ -502,8 +502,7 @@ typedef struct
 } VaeStep;
 
 static gboolean
-vae_chunk (SoraTensor *frames, const guint8 *pixels, guint n_frames,
-    guint width, guint height, gpointer user_data)
+vae_chunk (SoraTensor *frames, gpointer user_data, GError **error)
 {
   return TRUE;
 }
@@ -513,8 +512,7 @@ vae_step (gpointer data, gboolean warmup, GError **error)
 {
   VaeStep *v = data;
 
-  return sora_wan_vae_decode (
-      v->vae, v->latents, SORA_PIXEL_RGB, vae_chunk, NULL, error);
+  return sora_wan_vae_decode (v->vae, v->latents, vae_chunk, NULL, error);
 }
 
 /* The decode of latents @lat [z_dim, F, h, w], per latent frame. */
