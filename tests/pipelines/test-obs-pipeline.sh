@@ -76,7 +76,8 @@ t0=$(date +%s)
 # under other tests' load is no part of what this test checks).
 p=$(block 1)
 [ -n "$p" ] || fail "no first OBS pipeline in $doc"
-p=$(swap "$p" "sorasrc " "sorasrc num-frames=9 steps=2 num-buffers=20 ")
+p=$(swap "$p" " steps=4 " " steps=2 ")
+p=$(swap "$p" "sorasrc " "sorasrc num-frames=9 num-buffers=20 ")
 run_obs "$p" "format=(string)RGBA, width=(int)64, height=(int)64" 20
 
 p=$(block 2)
