@@ -88,7 +88,7 @@
 
 #include <gst/video/video.h>
 
-#include "gstsoraelements.h"
+#include "gstsoramessages.h"
 #include "gstsoraextend.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_sora_extend_debug);

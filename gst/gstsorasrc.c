@@ -128,7 +128,7 @@
 
 #include <gst/video/video.h>
 
-#include "gstsoraelements.h"
+#include "gstsoramessages.h"
 #include "gstsorasrc.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
