@@ -81,8 +81,6 @@ gst_sora_scheduler_get_type (void)
 #define DEFAULT_DEVICE NULL
 
 /* The values taken; the specs allow the whole type (GstSoraSettings). */
-#define MIN_STEPS 1
-#define MAX_STEPS 1000
 #define MAX_SCALE 100.0 /* of guidance-scale and flow-shift, from 0 */
 
 void
@@ -285,34 +283,22 @@ take_model_locked (
   return TRUE;
 }
 
-gboolean
-gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
-    guint first_id, guint prop_id, const GValue *value, GParamSpec *pspec,
-    gboolean *reload)
+/* Sets a setting, property @id; whether the engine is stale for it.  Object
+ * lock held. */
+static gboolean
+set_setting_locked (
+    GstSoraSettings *settings, guint id, const GValue *value, GParamSpec *pspec)
 {
-  guint id = prop_id - first_id;
-  gboolean ready_only =
-      id == GST_SORA_SETTINGS_PROP_MODEL || id == GST_SORA_SETTINGS_PROP_DEVICE;
+  gboolean reload = FALSE;
 
-  if (prop_id < first_id || id >= GST_SORA_SETTINGS_N_PROPS)
-    return FALSE;
-
-  *reload = FALSE;
-  GST_OBJECT_LOCK (element);
-  if (ready_only && GST_STATE (element) > GST_STATE_READY) {
-    GST_OBJECT_UNLOCK (element);
-    /* Outside the object lock: posting takes it. */
-    gst_sora_warn_ready_only (element, pspec);
-    return TRUE;
-  }
   switch (id) {
     case GST_SORA_SETTINGS_PROP_MODEL:
-      *reload = take_model_locked (settings, pspec, value);
+      reload = take_model_locked (settings, pspec, value);
       break;
     case GST_SORA_SETTINGS_PROP_DEVICE:
       g_free (settings->device);
       settings->device = g_value_dup_string (value);
-      *reload = TRUE;
+      reload = TRUE;
       break;
     case GST_SORA_SETTINGS_PROP_PROMPT:
       take_text_locked (settings, pspec, value, &settings->prompt);
@@ -325,8 +311,8 @@ gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
         settings->seed = g_value_get_int64 (value);
       break;
     case GST_SORA_SETTINGS_PROP_STEPS:
-      if (gst_sora_settings_accept_uint_locked (
-              settings, pspec, g_value_get_uint (value), MIN_STEPS, MAX_STEPS))
+      if (gst_sora_settings_accept_uint_locked (settings, pspec,
+              g_value_get_uint (value), GST_SORA_MIN_STEPS, GST_SORA_MAX_STEPS))
         settings->steps = g_value_get_uint (value);
       break;
     case GST_SORA_SETTINGS_PROP_GUIDANCE_SCALE:
@@ -345,7 +331,34 @@ gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
     default:
       g_assert_not_reached ();
   }
+  return reload;
+}
+
+gboolean
+gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
+    guint first_id, guint prop_id, const GValue *value, GParamSpec *pspec,
+    SoraEngine **engine, GMutex *lock)
+{
+  guint id = prop_id - first_id;
+  gboolean ready_only =
+      id == GST_SORA_SETTINGS_PROP_MODEL || id == GST_SORA_SETTINGS_PROP_DEVICE;
+  gboolean reload;
+
+  if (prop_id < first_id || id >= GST_SORA_SETTINGS_N_PROPS)
+    return FALSE;
+
+  GST_OBJECT_LOCK (element);
+  if (ready_only && GST_STATE (element) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (element);
+    /* Outside the object lock: posting takes it. */
+    gst_sora_warn_ready_only (element, pspec);
+    return TRUE;
+  }
+  reload = set_setting_locked (settings, id, value, pspec);
   GST_OBJECT_UNLOCK (element);
+  /* The next start opens the new model or device. */
+  if (reload)
+    gst_sora_drop_engine (engine, lock);
   return TRUE;
 }
 
@@ -549,4 +562,33 @@ guint64
 gst_sora_random_seed (void)
 {
   return (((guint64)g_random_int () << 32) | g_random_int ()) & G_MAXINT64;
+}
+
+gsize
+gst_sora_params_set_video (SoraGenerateParams *params, const GstVideoInfo *info)
+{
+  params->width = GST_VIDEO_INFO_WIDTH (info);
+  params->height = GST_VIDEO_INFO_HEIGHT (info);
+  switch (GST_VIDEO_INFO_FORMAT (info)) {
+    case GST_VIDEO_FORMAT_NV12:
+      params->format = SORA_PIXEL_NV12;
+      break;
+    case GST_VIDEO_FORMAT_RGB:
+      params->format = SORA_PIXEL_RGB;
+      break;
+    case GST_VIDEO_FORMAT_RGBA:
+      params->format = SORA_PIXEL_RGBA;
+      break;
+    default:
+      /* The templates allow nothing else. */
+      params->format = SORA_PIXEL_I420;
+      break;
+  }
+  return sora_pixel_frame_size (params->format, params->width, params->height);
+}
+
+GstClockTime
+gst_sora_frame_position (guint64 n, gint fps_n, gint fps_d)
+{
+  return gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
 }

@@ -56,6 +56,10 @@ typedef struct
   gchar *checked_prompts;
 } GstSoraSettings;
 
+/* The steps property's range, which sorasrc's min-steps shares. */
+#define GST_SORA_MIN_STEPS 1
+#define GST_SORA_MAX_STEPS 1000
+
 /* Their property ids, counted from the element's first one. */
 enum {
   GST_SORA_SETTINGS_PROP_MODEL,
@@ -85,12 +89,13 @@ void gst_sora_settings_clear (GstSoraSettings *settings);
  * while above READY is refused with a warning on the bus, a value out of
  * range or a text that is not UTF-8 is refused (recorded for
  * gst_sora_settings_check).  model unset (NULL) is the default model
- * (gst_sora_default_model_dir).  Returns whether @prop_id is a setting;
- * *@reload tells whether model or device changed, so the loaded engine is
- * stale. */
+ * (gst_sora_default_model_dir).  Returns whether @prop_id is a setting.
+ * When model or device changed, the engine loaded for the old ones is
+ * stale: it is dropped from *@engine (gst_sora_drop_engine with @lock), so
+ * that the next start opens the new one. */
 gboolean gst_sora_settings_set_property (GstSoraSettings *settings,
     GstElement *element, guint first_id, guint prop_id, const GValue *value,
-    GParamSpec *pspec, gboolean *reload);
+    GParamSpec *pspec, SoraEngine **engine, GMutex *lock);
 
 /* Gets property @prop_id if it is one of the settings, under @element's
  * object lock.  Returns whether it is. */
@@ -143,6 +148,17 @@ void gst_sora_drop_engine (SoraEngine **engine, GMutex *lock);
 
 /* A seed for seed=-1: random, ≥ 0 as the property's range. */
 guint64 gst_sora_random_seed (void);
+
+/* Sets the size and pixel format of @params from @info (I420, NV12, RGB or
+ * RGBA, as the elements' templates allow) and returns the bytes of one
+ * frame in that format, as the engine hands frames over. */
+gsize gst_sora_params_set_video (
+    SoraGenerateParams *params, const GstVideoInfo *info);
+
+/* Where frame @n of a stream at @fps_n/@fps_d starts, from its first
+ * frame: each frame's duration is the next one's position less its own, so
+ * that durations add up without drift. */
+GstClockTime gst_sora_frame_position (guint64 n, gint fps_n, gint fps_d);
 
 G_END_DECLS
 

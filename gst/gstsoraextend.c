@@ -375,15 +375,11 @@ gst_sora_extend_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstSoraExtend *self = GST_SORA_EXTEND (object);
-  gboolean refused = FALSE, reload;
+  gboolean refused = FALSE;
 
   if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
-          PROP_SETTINGS, prop_id, value, pspec, &reload)) {
-    /* The next start opens the new model or device. */
-    if (reload)
-      gst_sora_drop_engine (&self->engine, &self->lock);
+          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock))
     return;
-  }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -500,8 +496,6 @@ gst_sora_extend_loader (gpointer data)
 static gboolean
 gst_sora_extend_start (GstSoraExtend *self)
 {
-  GError *error = NULL;
-
   if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
     return FALSE;
 
@@ -514,19 +508,11 @@ gst_sora_extend_start (GstSoraExtend *self)
     return TRUE;
 
   self->load_cancellable = g_cancellable_new ();
-  self->loader = g_thread_try_new (
-      "soraextend-load", gst_sora_extend_loader, self, &error);
+  self->loader = gst_sora_start_thread (GST_ELEMENT (self), "soraextend-load",
+      "model loading", gst_sora_extend_loader, self);
   if (self->loader == NULL)
-    goto no_thread;
-  return TRUE;
-
-  /* ERRORS */
-no_thread:
-  GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-      ("Cannot start the model loading thread: %s", error->message), (NULL));
-  g_error_free (error);
-  g_clear_object (&self->load_cancellable);
-  return FALSE;
+    g_clear_object (&self->load_cancellable);
+  return self->loader != NULL;
 }
 
 static void
@@ -932,9 +918,9 @@ gst_sora_extend_advance (
     GstSoraExtend *self, GstClockTime pts, GstClockTime duration)
 {
   if (!GST_CLOCK_TIME_IS_VALID (duration))
-    duration = gst_util_uint64_scale (GST_SECOND,
-        GST_VIDEO_INFO_FPS_D (&self->out_info),
-        GST_VIDEO_INFO_FPS_N (&self->out_info));
+    duration =
+        gst_sora_frame_position (1, GST_VIDEO_INFO_FPS_N (&self->out_info),
+            GST_VIDEO_INFO_FPS_D (&self->out_info));
   if (GST_CLOCK_TIME_IS_VALID (pts))
     self->last_end = pts + duration;
   else if (GST_CLOCK_TIME_IS_VALID (self->last_end))
@@ -952,9 +938,9 @@ gst_sora_extend_push_input (GstSoraExtend *self, GstBuffer *buffer)
     if (GST_BUFFER_DTS_IS_VALID (buffer))
       GST_BUFFER_DTS (buffer) += self->shift;
     if (!GST_BUFFER_DURATION_IS_VALID (buffer))
-      GST_BUFFER_DURATION (buffer) = gst_util_uint64_scale (GST_SECOND,
-          GST_VIDEO_INFO_FPS_D (&self->out_info),
-          GST_VIDEO_INFO_FPS_N (&self->out_info));
+      GST_BUFFER_DURATION (buffer) =
+          gst_sora_frame_position (1, GST_VIDEO_INFO_FPS_N (&self->out_info),
+              GST_VIDEO_INFO_FPS_D (&self->out_info));
   }
   gst_sora_extend_advance (
       self, GST_BUFFER_PTS (buffer), GST_BUFFER_DURATION (buffer));
@@ -1010,13 +996,12 @@ gst_sora_extend_on_frames (const guint8 *pixels, guint n_frames, guint width,
     GstBuffer *buf =
         gst_buffer_new_memdup (pixels + i * run->frame_size, run->frame_size);
     guint n = run->n_out++;
-    GstClockTime pts =
-        run->start + gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
+    GstClockTime pts = run->start + gst_sora_frame_position (n, fps_n, fps_d);
 
     GST_BUFFER_PTS (buf) = pts;
     /* From the next frame's time, so durations add up without drift. */
-    GST_BUFFER_DURATION (buf) = run->start +
-        gst_util_uint64_scale (n + 1, fps_d * GST_SECOND, fps_n) - pts;
+    GST_BUFFER_DURATION (buf) =
+        run->start + gst_sora_frame_position (n + 1, fps_n, fps_d) - pts;
     self->last_end = pts + GST_BUFFER_DURATION (buf);
     GST_LOG_OBJECT (
         self, "new frame %u at %" GST_TIME_FORMAT, n, GST_TIME_ARGS (pts));
@@ -1108,14 +1093,7 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
   params.frames = sora_engine_extend_round_frames (self->extend_frames);
   GST_OBJECT_UNLOCK (self);
 
-  params.width = GST_VIDEO_INFO_WIDTH (&self->out_info);
-  params.height = GST_VIDEO_INFO_HEIGHT (&self->out_info);
-  params.format =
-      GST_VIDEO_INFO_FORMAT (&self->out_info) == GST_VIDEO_FORMAT_RGBA
-      ? SORA_PIXEL_RGBA
-      : SORA_PIXEL_RGB;
-  run.frame_size =
-      sora_pixel_frame_size (params.format, params.width, params.height);
+  run.frame_size = gst_sora_params_set_video (&params, &self->out_info);
   run.start = GST_CLOCK_TIME_IS_VALID (self->last_end) ? self->last_end : 0;
   run.ret = GST_FLOW_OK;
 
@@ -1148,17 +1126,13 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
         GST_ELEMENT (self), run.clip, run.steps_done, params.steps, !flushing);
   if (ok) {
     GST_INFO_OBJECT (self, "extension %u done in %.2f s", run.clip, seconds);
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self),
-            gst_structure_new ("sora/clip", "clip", G_TYPE_UINT, run.clip,
-                "seed", G_TYPE_UINT64, params.seed, "generation-time",
-                G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
-                "context-frames", G_TYPE_UINT, job->n_frames, "prompt",
-                G_TYPE_STRING, params.prompt, NULL)));
+    gst_sora_post_clip_done (GST_ELEMENT (self), run.clip, &params, seconds,
+        "context-frames", G_TYPE_UINT, job->n_frames, "prompt", G_TYPE_STRING,
+        params.prompt, NULL);
     /* Later input follows the inserted frames. */
-    self->shift += (GstClockTime)gst_util_uint64_scale (params.frames,
-        GST_VIDEO_INFO_FPS_D (&self->out_info) * GST_SECOND,
-        GST_VIDEO_INFO_FPS_N (&self->out_info));
+    self->shift += gst_sora_frame_position (params.frames,
+        GST_VIDEO_INFO_FPS_N (&self->out_info),
+        GST_VIDEO_INFO_FPS_D (&self->out_info));
   } else if (flushing) {
     GST_DEBUG_OBJECT (self, "extension %u stopped by a flush", run.clip);
     run.ret = GST_FLOW_FLUSHING;

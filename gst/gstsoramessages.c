@@ -106,6 +106,23 @@ gst_sora_post_denoise_stopped (GstElement *element, guint clip,
 }
 
 void
+gst_sora_post_clip_done (GstElement *element, guint clip,
+    const SoraGenerateParams *params, double seconds, const char *first_field,
+    ...)
+{
+  GstStructure *s = gst_structure_new ("sora/clip", "clip", G_TYPE_UINT, clip,
+      "seed", G_TYPE_UINT64, params->seed, "generation-time", G_TYPE_DOUBLE,
+      seconds, "frames", G_TYPE_UINT, params->frames, NULL);
+  va_list args;
+
+  va_start (args, first_field);
+  gst_structure_set_valist (s, first_field, args);
+  va_end (args);
+  gst_element_post_message (
+      element, gst_message_new_element (GST_OBJECT (element), s));
+}
+
+void
 gst_sora_warn_ready_only (GstElement *element, GParamSpec *pspec)
 {
   GST_ELEMENT_WARNING (element, LIBRARY, SETTINGS,
@@ -113,6 +130,21 @@ gst_sora_warn_ready_only (GstElement *element, GParamSpec *pspec)
        "the change is ignored",
           pspec->name),
       (NULL));
+}
+
+GThread *
+gst_sora_start_thread (GstElement *element, const char *name, const char *what,
+    GThreadFunc func, gpointer data)
+{
+  GError *error = NULL;
+  GThread *thread = g_thread_try_new (name, func, data, &error);
+
+  if (thread == NULL) {
+    GST_ELEMENT_ERROR (element, RESOURCE, FAILED,
+        ("Cannot start the %s thread: %s", what, error->message), (NULL));
+    g_error_free (error);
+  }
+  return thread;
 }
 
 /* The device as the user asked for it, quoted: @device (the property),

@@ -31,6 +31,14 @@ void gst_sora_post_step_progress (GstElement *element, guint step,
 void gst_sora_post_denoise_stopped (GstElement *element, guint clip,
     guint steps_done, guint total_steps, gboolean failed);
 
+/* The `sora/clip` element message for a generation done: clip (uint),
+ * seed (uint64), generation-time (double, @seconds) and frames (uint) from
+ * @params, then the fields @first_field and on add (as gst_structure_set
+ * takes them, NULL-terminated). */
+void gst_sora_post_clip_done (GstElement *element, guint clip,
+    const SoraGenerateParams *params, double seconds, const char *first_field,
+    ...) G_GNUC_NULL_TERMINATED;
+
 /* Posts the warning for a NULL-or-READY-only property set above READY.
  * Call without the object lock. */
 void gst_sora_warn_ready_only (GstElement *element, GParamSpec *pspec);
@@ -41,6 +49,11 @@ void gst_sora_warn_ready_only (GstElement *element, GParamSpec *pspec);
  * @loading: whether the error came from opening the model. */
 void gst_sora_post_engine_error (GstElement *element, const GError *error,
     gboolean loading, const char *model_dir, const char *device);
+
+/* Starts @func on a thread called @name, or posts RESOURCE FAILED
+ * ("Cannot start the @what thread: ...") and returns NULL. */
+GThread *gst_sora_start_thread (GstElement *element, const char *name,
+    const char *what, GThreadFunc func, gpointer data);
 
 G_END_DECLS
 

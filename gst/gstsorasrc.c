@@ -140,8 +140,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
 #define DEFAULT_CLIPS 1
 #define DEFAULT_KEEP_UP FALSE
 #define DEFAULT_MIN_STEPS 4
-/* The steps property's range, which min-steps shares. */
-#define MAX_STEPS 1000
 
 /* keep-up plans a clip to take this share of the time its frames play: the
  * rest absorbs a clip slower than the one it was planned from. */
@@ -421,16 +419,12 @@ gst_sora_src_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstSoraSrc *self = GST_SORA_SRC (object);
-  gboolean refused = FALSE, reload;
+  gboolean refused = FALSE;
   GstClockTime latency = GST_CLOCK_TIME_NONE;
 
   if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
-          PROP_SETTINGS, prop_id, value, pspec, &reload)) {
-    /* The next start opens the new model or device. */
-    if (reload)
-      gst_sora_drop_engine (&self->engine, &self->lock);
+          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock))
     return;
-  }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -454,8 +448,8 @@ gst_sora_src_set_property (
       self->keep_up = g_value_get_boolean (value);
       break;
     case PROP_MIN_STEPS:
-      if (gst_sora_settings_accept_uint_locked (
-              &self->settings, pspec, g_value_get_uint (value), 1, MAX_STEPS))
+      if (gst_sora_settings_accept_uint_locked (&self->settings, pspec,
+              g_value_get_uint (value), GST_SORA_MIN_STEPS, GST_SORA_MAX_STEPS))
         self->min_steps = g_value_get_uint (value);
       break;
     default:
@@ -619,22 +613,6 @@ gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
   return current;
 }
 
-static SoraPixelFormat
-sora_pixel_format_from_video (GstVideoFormat format)
-{
-  switch (format) {
-    case GST_VIDEO_FORMAT_NV12:
-      return SORA_PIXEL_NV12;
-    case GST_VIDEO_FORMAT_RGB:
-      return SORA_PIXEL_RGB;
-    case GST_VIDEO_FORMAT_RGBA:
-      return SORA_PIXEL_RGBA;
-    default:
-      /* The template allows nothing else. */
-      return SORA_PIXEL_I420;
-  }
-}
-
 /* The frames clip @index of the stream adds: the first @first (4k+1), each
  * continuation the 4k new ones that bring it to as many again. */
 static guint
@@ -681,7 +659,8 @@ keep_up_choose (const SoraClipCost *cost, double budget, guint min_steps,
     return;
   }
   params->guidance_scale = MIN (params->guidance_scale, 1.0);
-  params->steps = CLAMP ((guint)MIN (passes, MAX_STEPS), fewest, params->steps);
+  params->steps =
+      CLAMP ((guint)MIN (passes, GST_SORA_MAX_STEPS), fewest, params->steps);
 }
 
 /* With keep-up=true, live, and a clip made to plan from: chooses the steps
@@ -727,12 +706,8 @@ gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
       &self->settings, GST_ELEMENT (self), random_seed, params);
   /* Another seed per clip: the same noise again would repeat its motion. */
   params->seed += run->clip;
-  params->width = GST_VIDEO_INFO_WIDTH (info);
-  params->height = GST_VIDEO_INFO_HEIGHT (info);
-  params->format = sora_pixel_format_from_video (GST_VIDEO_INFO_FORMAT (info));
+  run->frame_size = gst_sora_params_set_video (params, info);
   gst_sora_src_keep_up (self, info, params);
-  run->frame_size =
-      sora_pixel_frame_size (params->format, params->width, params->height);
 
   GST_INFO_OBJECT (self,
       "clip %u: %ux%u, %u frames, %u steps, seed %" G_GUINT64_FORMAT
@@ -845,14 +820,10 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
    * goes out and an application may shut down before a later message. */
   if (current && ok) {
     GST_INFO_OBJECT (self, "clip %u done in %.2f s", run.clip, seconds);
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self),
-            gst_structure_new ("sora/clip", "clip", G_TYPE_UINT, run.clip,
-                "seed", G_TYPE_UINT64, params.seed, "generation-time",
-                G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
-                "prompt", G_TYPE_STRING, params.prompt, "steps", G_TYPE_UINT,
-                params.steps, "guidance-scale", G_TYPE_DOUBLE,
-                params.guidance_scale, "speed", G_TYPE_DOUBLE, speed, NULL)));
+    gst_sora_post_clip_done (GST_ELEMENT (self), run.clip, &params, seconds,
+        "prompt", G_TYPE_STRING, params.prompt, "steps", G_TYPE_UINT,
+        params.steps, "guidance-scale", G_TYPE_DOUBLE, params.guidance_scale,
+        "speed", G_TYPE_DOUBLE, speed, NULL);
     gst_sora_src_check_speed (self, run.clip, speed, seconds, &params);
   } else if (current && error) {
     gst_sora_post_engine_error (GST_ELEMENT (self), error, FALSE, NULL, NULL);
@@ -964,7 +935,6 @@ static gboolean
 gst_sora_src_start (GstBaseSrc *bsrc)
 {
   GstSoraSrc *self = GST_SORA_SRC (bsrc);
-  GError *error = NULL;
   guint num_frames;
 
   if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
@@ -996,19 +966,11 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   self->cancellable = g_cancellable_new ();
   g_mutex_unlock (&self->lock);
 
-  self->worker =
-      g_thread_try_new ("sorasrc", gst_sora_src_worker, self, &error);
+  self->worker = gst_sora_start_thread (
+      GST_ELEMENT (self), "sorasrc", "generation", gst_sora_src_worker, self);
   if (self->worker == NULL)
-    goto no_thread;
-  return TRUE;
-
-  /* ERRORS */
-no_thread:
-  GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-      ("Cannot start the generation thread: %s", error->message), (NULL));
-  g_error_free (error);
-  g_clear_object (&self->cancellable);
-  return FALSE;
+    g_clear_object (&self->cancellable);
+  return self->worker != NULL;
 }
 
 static gboolean
@@ -1216,9 +1178,9 @@ gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query)
         guint64 frames = frames_of_clips (self->total_frames, clips);
 
         if (format == GST_FORMAT_TIME)
-          duration = gst_util_uint64_scale (frames,
-              GST_VIDEO_INFO_FPS_D (&self->info) * GST_SECOND,
-              GST_VIDEO_INFO_FPS_N (&self->info));
+          duration = gst_sora_frame_position (frames,
+              GST_VIDEO_INFO_FPS_N (&self->info),
+              GST_VIDEO_INFO_FPS_D (&self->info));
         else if (format == GST_FORMAT_DEFAULT)
           duration = frames;
       }
@@ -1350,13 +1312,6 @@ gst_sora_src_get_deadline (GstSoraSrc *self)
   return latency;
 }
 
-/* The position of frame @n in the stream, before the offset. */
-static GstClockTime
-frame_position (guint64 n, gint fps_n, gint fps_d)
-{
-  return gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
-}
-
 /* The running time of stream position @position: the offset added, as in
  * the timestamps.  Lock held; takes the object lock. */
 static GstClockTime
@@ -1388,8 +1343,8 @@ gst_sora_src_anchor_locked (
   if (GST_CLOCK_TIME_IS_VALID (self->offset) || !GST_CLOCK_TIME_IS_VALID (now))
     return;
   self->offset = 0;
-  running_time =
-      gst_sora_src_running_time (self, frame_position (n, fps_n, fps_d));
+  running_time = gst_sora_src_running_time (
+      self, gst_sora_frame_position (n, fps_n, fps_d));
   if (GST_CLOCK_TIME_IS_VALID (running_time) && now > running_time)
     self->offset = now - running_time;
   GST_DEBUG_OBJECT (self,
@@ -1456,8 +1411,9 @@ gst_sora_src_post_qos (GstSoraSrc *self, guint64 first, guint64 end,
     guint64 processed, guint64 dropped)
 {
   GstBaseSrc *bsrc = GST_BASE_SRC (self);
-  GstClockTime pts = frame_position (first, fps_n, fps_d) + offset;
-  GstClockTime duration = frame_position (end, fps_n, fps_d) + offset - pts;
+  GstClockTime pts = gst_sora_frame_position (first, fps_n, fps_d) + offset;
+  GstClockTime duration =
+      gst_sora_frame_position (end, fps_n, fps_d) + offset - pts;
   GstClockTime running_time, stream_time;
   GstMessage *msg;
 
@@ -1529,7 +1485,8 @@ gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
     if (!GST_CLOCK_TIME_IS_VALID (now))
       break;
     if (!gst_sora_src_wait_locked (self,
-            gst_sora_src_running_time (self, frame_position (n, fps_n, fps_d))))
+            gst_sora_src_running_time (
+                self, gst_sora_frame_position (n, fps_n, fps_d))))
       goto flushing;
     if (g_queue_peek_head (&self->frames) == buf)
       break;
@@ -1548,10 +1505,10 @@ gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
     gst_sora_src_post_qos (
         self, first_late, n, now, fps_n, fps_d, offset, processed, dropped);
 
-  GST_BUFFER_PTS (buf) = frame_position (n, fps_n, fps_d) + offset;
+  GST_BUFFER_PTS (buf) = gst_sora_frame_position (n, fps_n, fps_d) + offset;
   /* From the next frame's time, so durations add up without drift. */
-  GST_BUFFER_DURATION (buf) =
-      frame_position (n + 1, fps_n, fps_d) + offset - GST_BUFFER_PTS (buf);
+  GST_BUFFER_DURATION (buf) = gst_sora_frame_position (n + 1, fps_n, fps_d) +
+      offset - GST_BUFFER_PTS (buf);
   GST_BUFFER_OFFSET (buf) = n;
   GST_BUFFER_OFFSET_END (buf) = n + 1;
   gst_object_sync_values (GST_OBJECT (self), GST_BUFFER_PTS (buf));
