@@ -5,7 +5,7 @@
 #include "config.h"
 #endif
 
-#include "gstsoraelements.h"
+#include "gstsoramessages.h"
 
 const char *
 gst_sora_default_model_dir (void)
@@ -81,8 +81,6 @@ gst_sora_scheduler_get_type (void)
 #define DEFAULT_DEVICE NULL
 
 /* The values taken; the specs allow the whole type (GstSoraSettings). */
-#define MIN_STEPS 1
-#define MAX_STEPS 1000
 #define MAX_SCALE 100.0 /* of guidance-scale and flow-shift, from 0 */
 
 void
@@ -285,34 +283,22 @@ take_model_locked (
   return TRUE;
 }
 
-gboolean
-gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
-    guint first_id, guint prop_id, const GValue *value, GParamSpec *pspec,
-    gboolean *reload)
+/* Sets a setting, property @id; whether the engine is stale for it.  Object
+ * lock held. */
+static gboolean
+set_setting_locked (
+    GstSoraSettings *settings, guint id, const GValue *value, GParamSpec *pspec)
 {
-  guint id = prop_id - first_id;
-  gboolean ready_only =
-      id == GST_SORA_SETTINGS_PROP_MODEL || id == GST_SORA_SETTINGS_PROP_DEVICE;
+  gboolean reload = FALSE;
 
-  if (prop_id < first_id || id >= GST_SORA_SETTINGS_N_PROPS)
-    return FALSE;
-
-  *reload = FALSE;
-  GST_OBJECT_LOCK (element);
-  if (ready_only && GST_STATE (element) > GST_STATE_READY) {
-    GST_OBJECT_UNLOCK (element);
-    /* Outside the object lock: posting takes it. */
-    gst_sora_warn_ready_only (element, pspec);
-    return TRUE;
-  }
   switch (id) {
     case GST_SORA_SETTINGS_PROP_MODEL:
-      *reload = take_model_locked (settings, pspec, value);
+      reload = take_model_locked (settings, pspec, value);
       break;
     case GST_SORA_SETTINGS_PROP_DEVICE:
       g_free (settings->device);
       settings->device = g_value_dup_string (value);
-      *reload = TRUE;
+      reload = TRUE;
       break;
     case GST_SORA_SETTINGS_PROP_PROMPT:
       take_text_locked (settings, pspec, value, &settings->prompt);
@@ -325,8 +311,8 @@ gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
         settings->seed = g_value_get_int64 (value);
       break;
     case GST_SORA_SETTINGS_PROP_STEPS:
-      if (gst_sora_settings_accept_uint_locked (
-              settings, pspec, g_value_get_uint (value), MIN_STEPS, MAX_STEPS))
+      if (gst_sora_settings_accept_uint_locked (settings, pspec,
+              g_value_get_uint (value), GST_SORA_MIN_STEPS, GST_SORA_MAX_STEPS))
         settings->steps = g_value_get_uint (value);
       break;
     case GST_SORA_SETTINGS_PROP_GUIDANCE_SCALE:
@@ -345,7 +331,34 @@ gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
     default:
       g_assert_not_reached ();
   }
+  return reload;
+}
+
+gboolean
+gst_sora_settings_set_property (GstSoraSettings *settings, GstElement *element,
+    guint first_id, guint prop_id, const GValue *value, GParamSpec *pspec,
+    SoraEngine **engine, GMutex *lock)
+{
+  guint id = prop_id - first_id;
+  gboolean ready_only =
+      id == GST_SORA_SETTINGS_PROP_MODEL || id == GST_SORA_SETTINGS_PROP_DEVICE;
+  gboolean reload;
+
+  if (prop_id < first_id || id >= GST_SORA_SETTINGS_N_PROPS)
+    return FALSE;
+
+  GST_OBJECT_LOCK (element);
+  if (ready_only && GST_STATE (element) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (element);
+    /* Outside the object lock: posting takes it. */
+    gst_sora_warn_ready_only (element, pspec);
+    return TRUE;
+  }
+  reload = set_setting_locked (settings, id, value, pspec);
   GST_OBJECT_UNLOCK (element);
+  /* The next start opens the new model or device. */
+  if (reload)
+    gst_sora_drop_engine (engine, lock);
   return TRUE;
 }
 
@@ -534,104 +547,6 @@ gst_sora_settings_warn_long_prompt (GstSoraSettings *settings,
     warn_if_cut (element, engine, "negative prompt", negative);
 }
 
-static void
-post_load_progress (GstElement *element, GstProgressType type, const char *text)
-{
-  gst_element_post_message (element,
-      gst_message_new_progress (GST_OBJECT (element), type, "load", text));
-}
-
-SoraEngine *
-gst_sora_settings_open_engine (GstSoraSettings *settings, GstElement *element,
-    GCancellable *cancellable, GError **error)
-{
-  SoraEngine *engine;
-  gchar *model, *device, *text;
-
-  GST_OBJECT_LOCK (element);
-  model = g_strdup (settings->model);
-  device = g_strdup (settings->device);
-  GST_OBJECT_UNLOCK (element);
-
-  text = g_strdup_printf ("Loading model %s", model);
-  post_load_progress (element, GST_PROGRESS_TYPE_START, text);
-  g_free (text);
-
-  engine = sora_engine_open (model, device, cancellable, error);
-  if (engine) {
-    text = g_strdup_printf (
-        "Loaded model %s on %s", model, sora_engine_get_device_name (engine));
-    post_load_progress (element, GST_PROGRESS_TYPE_COMPLETE, text);
-    g_free (text);
-  } else {
-    post_load_progress (element,
-        g_cancellable_is_cancelled (cancellable) ? GST_PROGRESS_TYPE_CANCELED
-                                                 : GST_PROGRESS_TYPE_ERROR,
-        (*error)->message);
-  }
-  g_free (model);
-  g_free (device);
-  return engine;
-}
-
-void
-gst_sora_settings_post_open_error (
-    GstSoraSettings *settings, GstElement *element, const GError *error)
-{
-  gchar *model, *device;
-
-  /* As open_engine read them: they change only in NULL or READY. */
-  GST_OBJECT_LOCK (element);
-  model = g_strdup (settings->model);
-  device = g_strdup (settings->device);
-  GST_OBJECT_UNLOCK (element);
-  gst_sora_post_engine_error (element, error, TRUE, model, device);
-  g_free (model);
-  g_free (device);
-}
-
-static void
-post_denoise_progress (
-    GstElement *element, GstProgressType type, guint clip, const gchar *text)
-{
-  gchar *full = g_strdup_printf ("Clip %u: %s", clip, text);
-
-  gst_element_post_message (element,
-      gst_message_new_progress (GST_OBJECT (element), type, "denoise", full));
-  g_free (full);
-}
-
-void
-gst_sora_post_step_progress (GstElement *element, guint step, guint total_steps,
-    guint clip, guint frames_ready, double seconds_per_step)
-{
-  gchar *text = g_strdup_printf ("step %u of %u done (%.2f s per step)%s", step,
-      total_steps, seconds_per_step,
-      step >= total_steps ? "; decoding the frames" : "");
-
-  gst_element_post_message (element,
-      gst_message_new_element (GST_OBJECT (element),
-          gst_structure_new ("sora/progress", "step", G_TYPE_UINT, step,
-              "total-steps", G_TYPE_UINT, total_steps, "clip", G_TYPE_UINT,
-              clip, "frames-ready", G_TYPE_UINT, frames_ready,
-              "seconds-per-step", G_TYPE_DOUBLE, seconds_per_step, NULL)));
-  post_denoise_progress (element, GST_PROGRESS_TYPE_COMPLETE, clip, text);
-  g_free (text);
-}
-
-void
-gst_sora_post_denoise_stopped (GstElement *element, guint clip,
-    guint steps_done, guint total_steps, gboolean failed)
-{
-  gchar *text = g_strdup_printf ("%s after %u of %u steps",
-      failed ? "failed" : "stopped", steps_done, total_steps);
-
-  post_denoise_progress (element,
-      failed ? GST_PROGRESS_TYPE_ERROR : GST_PROGRESS_TYPE_CANCELED, clip,
-      text);
-  g_free (text);
-}
-
 void
 gst_sora_drop_engine (SoraEngine **engine, GMutex *lock)
 {
@@ -649,75 +564,31 @@ gst_sora_random_seed (void)
   return (((guint64)g_random_int () << 32) | g_random_int ()) & G_MAXINT64;
 }
 
-void
-gst_sora_warn_ready_only (GstElement *element, GParamSpec *pspec)
+gsize
+gst_sora_params_set_video (SoraGenerateParams *params, const GstVideoInfo *info)
 {
-  GST_ELEMENT_WARNING (element, LIBRARY, SETTINGS,
-      ("Property \"%s\" can only change in the NULL or READY state; "
-       "the change is ignored",
-          pspec->name),
-      (NULL));
-}
-
-/* The device as the user asked for it, quoted: @device (the property),
- * else $SORA_DEVICE, else auto, as sora_device_open reads them. */
-static char *
-describe_device (const char *device)
-{
-  const char *env = g_getenv ("SORA_DEVICE");
-
-  if (device == NULL && env && *env)
-    return g_strdup_printf ("\"%s\" from $SORA_DEVICE", env);
-  return g_strdup_printf ("\"%s\"", device && *device ? device : "auto");
-}
-
-void
-gst_sora_post_engine_error (GstElement *element, const GError *error,
-    gboolean loading, const char *model_dir, const char *device)
-{
-  GQuark domain = GST_STREAM_ERROR;
-  gint code = GST_STREAM_ERROR_FAILED;
-  char *text, *spec = describe_device (device);
-
-  if (loading) {
-    gboolean sora = error->domain == SORA_ERROR;
-
-    if (sora && error->code == SORA_ERROR_DEVICE) {
-      domain = GST_LIBRARY_ERROR;
-      code = GST_LIBRARY_ERROR_SETTINGS;
-      text = g_strdup_printf ("Cannot use the OpenCL device %s (set "
-                              "device= to one listed by sora-tool devices): %s",
-          spec, error->message);
-    } else if (sora &&
-        (error->code == SORA_ERROR_MODEL || error->code == SORA_ERROR_FORMAT)) {
-      domain = GST_RESOURCE_ERROR;
-      /* A folder that is not there is a wrong path; anything else is a
-       * broken download. */
-      code = g_file_test (model_dir, G_FILE_TEST_IS_DIR)
-          ? GST_RESOURCE_ERROR_OPEN_READ
-          : GST_RESOURCE_ERROR_NOT_FOUND;
-      text = g_strdup_printf (
-          "Cannot load the model folder \"%s\": %s", model_dir, error->message);
-    } else if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
-        g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
-      domain = GST_RESOURCE_ERROR;
-      code = GST_RESOURCE_ERROR_NOT_FOUND;
-      text = g_strdup_printf (
-          "Cannot load the model folder \"%s\": %s", model_dir, error->message);
-    } else {
-      domain = GST_LIBRARY_ERROR;
-      code = GST_LIBRARY_ERROR_INIT;
-      text = g_strdup_printf ("Cannot set up the model \"%s\" on the OpenCL "
-                              "device %s: %s",
-          model_dir, spec, error->message);
-    }
-  } else {
-    text = g_strdup_printf ("Video generation failed: %s", error->message);
+  params->width = GST_VIDEO_INFO_WIDTH (info);
+  params->height = GST_VIDEO_INFO_HEIGHT (info);
+  switch (GST_VIDEO_INFO_FORMAT (info)) {
+    case GST_VIDEO_FORMAT_NV12:
+      params->format = SORA_PIXEL_NV12;
+      break;
+    case GST_VIDEO_FORMAT_RGB:
+      params->format = SORA_PIXEL_RGB;
+      break;
+    case GST_VIDEO_FORMAT_RGBA:
+      params->format = SORA_PIXEL_RGBA;
+      break;
+    default:
+      /* The templates allow nothing else. */
+      params->format = SORA_PIXEL_I420;
+      break;
   }
+  return sora_pixel_frame_size (params->format, params->width, params->height);
+}
 
-  gst_element_message_full (element, GST_MESSAGE_ERROR, domain, code, text,
-      g_strdup_printf (
-          "%s error %d", g_quark_to_string (error->domain), error->code),
-      __FILE__, GST_FUNCTION, __LINE__);
-  g_free (spec);
+GstClockTime
+gst_sora_frame_position (guint64 n, gint fps_n, gint fps_d)
+{
+  return gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
 }

@@ -56,6 +56,10 @@ typedef struct
   gchar *checked_prompts;
 } GstSoraSettings;
 
+/* The steps property's range, which sorasrc's min-steps shares. */
+#define GST_SORA_MIN_STEPS 1
+#define GST_SORA_MAX_STEPS 1000
+
 /* Their property ids, counted from the element's first one. */
 enum {
   GST_SORA_SETTINGS_PROP_MODEL,
@@ -85,12 +89,13 @@ void gst_sora_settings_clear (GstSoraSettings *settings);
  * while above READY is refused with a warning on the bus, a value out of
  * range or a text that is not UTF-8 is refused (recorded for
  * gst_sora_settings_check).  model unset (NULL) is the default model
- * (gst_sora_default_model_dir).  Returns whether @prop_id is a setting;
- * *@reload tells whether model or device changed, so the loaded engine is
- * stale. */
+ * (gst_sora_default_model_dir).  Returns whether @prop_id is a setting.
+ * When model or device changed, the engine loaded for the old ones is
+ * stale: it is dropped from *@engine (gst_sora_drop_engine with @lock), so
+ * that the next start opens the new one. */
 gboolean gst_sora_settings_set_property (GstSoraSettings *settings,
     GstElement *element, guint first_id, guint prop_id, const GValue *value,
-    GParamSpec *pspec, gboolean *reload);
+    GParamSpec *pspec, SoraEngine **engine, GMutex *lock);
 
 /* Gets property @prop_id if it is one of the settings, under @element's
  * object lock.  Returns whether it is. */
@@ -137,29 +142,6 @@ gboolean gst_sora_settings_check (
 void gst_sora_settings_warn_long_prompt (GstSoraSettings *settings,
     GstElement *element, SoraEngine *engine, const SoraGenerateParams *params);
 
-/* Opens the engine for the model and device set now, bracketed by a
- * GST_MESSAGE_PROGRESS START and COMPLETE, ERROR or CANCELED.  NULL when it
- * cannot be opened, with @error set: unless @cancellable was cancelled,
- * post it with gst_sora_settings_post_open_error (the caller first stops
- * what must not go on once the error is on the bus). */
-SoraEngine *gst_sora_settings_open_engine (GstSoraSettings *settings,
-    GstElement *element, GCancellable *cancellable, GError **error);
-void gst_sora_settings_post_open_error (
-    GstSoraSettings *settings, GstElement *element, const GError *error);
-
-/* After each finished denoising step: the `sora/progress` element message
- * and a GST_MESSAGE_PROGRESS COMPLETE with code "denoise" (the step is a
- * task done), which gst-launch-1.0 prints.  Never START or CONTINUE: with
- * one of those in flight gst-launch-1.0 holds a prerolled pipeline in
- * PAUSED until the task completes, which would hold a stream back for a
- * whole clip's denoising whenever the next clip starts during preroll. */
-void gst_sora_post_step_progress (GstElement *element, guint step,
-    guint total_steps, guint clip, guint frames_ready, double seconds_per_step);
-/* A generation that ended before its last step: PROGRESS CANCELED, or ERROR
- * when it failed, code "denoise". */
-void gst_sora_post_denoise_stopped (GstElement *element, guint clip,
-    guint steps_done, guint total_steps, gboolean failed);
-
 /* Takes the engine out of *@engine under @lock and frees it after, so that
  * the free does not hold the lock. */
 void gst_sora_drop_engine (SoraEngine **engine, GMutex *lock);
@@ -167,16 +149,16 @@ void gst_sora_drop_engine (SoraEngine **engine, GMutex *lock);
 /* A seed for seed=-1: random, ≥ 0 as the property's range. */
 guint64 gst_sora_random_seed (void);
 
-/* Posts the warning for a NULL-or-READY-only property set above READY.
- * Call without the object lock. */
-void gst_sora_warn_ready_only (GstElement *element, GParamSpec *pspec);
+/* Sets the size and pixel format of @params from @info (I420, NV12, RGB or
+ * RGBA, as the elements' templates allow) and returns the bytes of one
+ * frame in that format, as the engine hands frames over. */
+gsize gst_sora_params_set_video (
+    SoraGenerateParams *params, const GstVideoInfo *info);
 
-/* Posts an ERROR message for an engine failure in the domain a user can act
- * on: a missing or unreadable model folder is a RESOURCE error, an unusable
- * device a LIBRARY error, anything during generation a STREAM error.
- * @loading: whether the error came from opening the model. */
-void gst_sora_post_engine_error (GstElement *element, const GError *error,
-    gboolean loading, const char *model_dir, const char *device);
+/* Where frame @n of a stream at @fps_n/@fps_d starts, from its first
+ * frame: each frame's duration is the next one's position less its own, so
+ * that durations add up without drift. */
+GstClockTime gst_sora_frame_position (guint64 n, gint fps_n, gint fps_d);
 
 G_END_DECLS
 

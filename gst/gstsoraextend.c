@@ -84,15 +84,9 @@
 #include "config.h"
 #endif
 
-#include <string.h>
+#include "gstsoraextendpriv.h"
 
-#include <gst/video/video.h>
-
-#include "gstsoraelements.h"
-#include "gstsoraextend.h"
-
-GST_DEBUG_CATEGORY_STATIC (gst_sora_extend_debug);
-#define GST_CAT_DEFAULT gst_sora_extend_debug
+GST_DEBUG_CATEGORY (gst_sora_extend_debug);
 
 #define DEFAULT_EXTEND_FRAMES 32
 #define DEFAULT_CONTEXT_FRAMES 17
@@ -135,77 +129,19 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (SORA_EXTEND_CAPS));
 
-/* A generation request: references to the context frames as they were when
- * it was made. */
-typedef struct
-{
-  GstBuffer **frames;
-  guint n_frames;
-  GstVideoInfo info;
-} ExtendJob;
-
-/* What the source task pushes, in order: a buffer, a serialized event or a
- * job (object NULL). */
-typedef struct
-{
-  GstMiniObject *object;
-  ExtendJob *job;
-} Item;
-
-struct _GstSoraExtend
-{
-  GstElement parent;
-
-  GstPad *sinkpad;
-  GstPad *srcpad;
-
-  /* Properties, under the object lock. */
-  GstSoraSettings settings;
-  guint extend_frames;
-  guint context_frames;
-  gint fps_n, fps_d;
-  gboolean extend_on_eos;
-
-  /* Under lock; cond is broadcast on every change. */
-  GMutex lock;
-  GCond cond;
-  GThread *loader;
-  GCancellable *load_cancellable;
-  SoraEngine *engine; /* kept from start until READY→NULL */
-  gboolean loaded; /* the load finished, with or without engine */
-  /* The model load failed (the error is posted): nothing flows until the
-   * element starts again. */
-  gboolean failed;
-  gboolean holding; /* the loader is posting that error: input waits */
-  gboolean flushing;
-  GstFlowReturn srcresult; /* why the task stopped; chain returns it */
-  GCancellable *cancellable; /* cancels the generation in progress */
-  GQueue items; /* Item */
-  gboolean eos; /* upstream's EOS came: nothing more to extend */
-  gboolean have_info; /* in_info is set */
-  GstVideoInfo in_info;
-  GQueue context; /* GstBuffer, the last context_frames input frames */
-  guint64 random_seed; /* drawn at start for seed=-1 */
-
-  /* The source task's own: reset only while it is stopped. */
-  GstVideoInfo out_info;
-  GstClockTime last_end; /* where the last pushed frame ended */
-  GstClockTime shift; /* added to input timestamps after insertions */
-  guint clip_index;
-};
-
 #define gst_sora_extend_parent_class parent_class
 G_DEFINE_TYPE (GstSoraExtend, gst_sora_extend, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (
     soraextend, "soraextend", GST_RANK_NONE, GST_TYPE_SORA_EXTEND);
 
+static void gst_sora_extend_finalize (GObject *object);
 static void gst_sora_extend_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
 static void gst_sora_extend_get_property (
     GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
-static void gst_sora_extend_finalize (GObject *object);
 static GstStateChangeReturn gst_sora_extend_change_state (
     GstElement *element, GstStateChange transition);
+static gboolean gst_sora_extend_extend (GstSoraExtend *self);
 static GstFlowReturn gst_sora_extend_chain (
     GstPad *pad, GstObject *parent, GstBuffer *buffer);
 static gboolean gst_sora_extend_sink_event (
@@ -214,7 +150,6 @@ static gboolean gst_sora_extend_query (
     GstPad *pad, GstObject *parent, GstQuery *query);
 static gboolean gst_sora_extend_src_activate_mode (
     GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active);
-static gboolean gst_sora_extend_extend (GstSoraExtend *self);
 
 static void
 gst_sora_extend_class_init (GstSoraExtendClass *klass)
@@ -334,33 +269,12 @@ gst_sora_extend_init (GstSoraExtend *self)
 }
 
 static void
-extend_job_free (ExtendJob *job)
-{
-  guint i;
-
-  for (i = 0; i < job->n_frames; i++)
-    gst_buffer_unref (job->frames[i]);
-  g_free (job->frames);
-  g_free (job);
-}
-
-static void
-item_free (Item *item)
-{
-  if (item->object)
-    gst_mini_object_unref (item->object);
-  if (item->job)
-    extend_job_free (item->job);
-  g_free (item);
-}
-
-static void
 gst_sora_extend_finalize (GObject *object)
 {
   GstSoraExtend *self = GST_SORA_EXTEND (object);
 
   g_clear_pointer (&self->engine, sora_engine_free);
-  g_queue_clear_full (&self->items, (GDestroyNotify)item_free);
+  g_queue_clear_full (&self->items, (GDestroyNotify)gst_sora_extend_item_free);
   g_queue_clear_full (&self->context, (GDestroyNotify)gst_buffer_unref);
   g_clear_object (&self->cancellable);
   gst_sora_settings_clear (&self->settings);
@@ -375,15 +289,11 @@ gst_sora_extend_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstSoraExtend *self = GST_SORA_EXTEND (object);
-  gboolean refused = FALSE, reload;
+  gboolean refused = FALSE;
 
   if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
-          PROP_SETTINGS, prop_id, value, pspec, &reload)) {
-    /* The next start opens the new model or device. */
-    if (reload)
-      gst_sora_drop_engine (&self->engine, &self->lock);
+          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock))
     return;
-  }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -500,8 +410,6 @@ gst_sora_extend_loader (gpointer data)
 static gboolean
 gst_sora_extend_start (GstSoraExtend *self)
 {
-  GError *error = NULL;
-
   if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
     return FALSE;
 
@@ -514,19 +422,11 @@ gst_sora_extend_start (GstSoraExtend *self)
     return TRUE;
 
   self->load_cancellable = g_cancellable_new ();
-  self->loader = g_thread_try_new (
-      "soraextend-load", gst_sora_extend_loader, self, &error);
+  self->loader = gst_sora_start_thread (GST_ELEMENT (self), "soraextend-load",
+      "model loading", gst_sora_extend_loader, self);
   if (self->loader == NULL)
-    goto no_thread;
-  return TRUE;
-
-  /* ERRORS */
-no_thread:
-  GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-      ("Cannot start the model loading thread: %s", error->message), (NULL));
-  g_error_free (error);
-  g_clear_object (&self->load_cancellable);
-  return FALSE;
+    g_clear_object (&self->load_cancellable);
+  return self->loader != NULL;
 }
 
 static void
@@ -540,7 +440,7 @@ gst_sora_extend_stop (GstSoraExtend *self)
   g_clear_object (&self->load_cancellable);
 
   g_mutex_lock (&self->lock);
-  g_queue_clear_full (&self->items, (GDestroyNotify)item_free);
+  g_queue_clear_full (&self->items, (GDestroyNotify)gst_sora_extend_item_free);
   g_queue_clear_full (&self->context, (GDestroyNotify)gst_buffer_unref);
   self->have_info = FALSE;
   g_mutex_unlock (&self->lock);
@@ -577,38 +477,6 @@ gst_sora_extend_change_state (GstElement *element, GstStateChange transition)
       break;
   }
   return ret;
-}
-
-/* Puts an item in the queue for the source task.  Lock held. */
-static void
-gst_sora_extend_enqueue_locked (
-    GstSoraExtend *self, GstMiniObject *object, ExtendJob *job)
-{
-  Item *item = g_new0 (Item, 1);
-
-  item->object = object;
-  item->job = job;
-  g_queue_push_tail (&self->items, item);
-  g_cond_broadcast (&self->cond);
-}
-
-/* A job on the context as it is now; NULL without context.  Lock held. */
-static ExtendJob *
-gst_sora_extend_new_job_locked (GstSoraExtend *self)
-{
-  ExtendJob *job;
-  GList *l;
-  guint i = 0;
-
-  if (g_queue_is_empty (&self->context))
-    return NULL;
-  job = g_new0 (ExtendJob, 1);
-  job->n_frames = g_queue_get_length (&self->context);
-  job->frames = g_new (GstBuffer *, job->n_frames);
-  for (l = self->context.head; l; l = l->next)
-    job->frames[i++] = gst_buffer_ref (l->data);
-  job->info = self->in_info;
-  return job;
 }
 
 static gboolean
@@ -765,14 +633,12 @@ gst_sora_extend_set_flushing (GstSoraExtend *self)
   g_mutex_unlock (&self->lock);
 }
 
-static void gst_sora_extend_loop (gpointer data);
-
 /* Clears the queue and lets the (stopped) task run again. */
 static gboolean
 gst_sora_extend_restart (GstSoraExtend *self)
 {
   g_mutex_lock (&self->lock);
-  g_queue_clear_full (&self->items, (GDestroyNotify)item_free);
+  g_queue_clear_full (&self->items, (GDestroyNotify)gst_sora_extend_item_free);
   g_queue_clear_full (&self->context, (GDestroyNotify)gst_buffer_unref);
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
@@ -921,321 +787,7 @@ gst_sora_extend_src_activate_mode (
   gst_sora_extend_set_flushing (self);
   ok = gst_pad_stop_task (pad);
   g_mutex_lock (&self->lock);
-  g_queue_clear_full (&self->items, (GDestroyNotify)item_free);
+  g_queue_clear_full (&self->items, (GDestroyNotify)gst_sora_extend_item_free);
   g_mutex_unlock (&self->lock);
   return ok;
-}
-
-/* Where a frame of @duration (NONE: one output frame) at @pts ends. */
-static void
-gst_sora_extend_advance (
-    GstSoraExtend *self, GstClockTime pts, GstClockTime duration)
-{
-  if (!GST_CLOCK_TIME_IS_VALID (duration))
-    duration = gst_util_uint64_scale (GST_SECOND,
-        GST_VIDEO_INFO_FPS_D (&self->out_info),
-        GST_VIDEO_INFO_FPS_N (&self->out_info));
-  if (GST_CLOCK_TIME_IS_VALID (pts))
-    self->last_end = pts + duration;
-  else if (GST_CLOCK_TIME_IS_VALID (self->last_end))
-    self->last_end += duration;
-}
-
-static GstFlowReturn
-gst_sora_extend_push_input (GstSoraExtend *self, GstBuffer *buffer)
-{
-  /* A still image lasts one output frame, so the new frames follow it. */
-  if (self->shift > 0 || !GST_BUFFER_DURATION_IS_VALID (buffer)) {
-    buffer = gst_buffer_make_writable (buffer);
-    if (GST_BUFFER_PTS_IS_VALID (buffer))
-      GST_BUFFER_PTS (buffer) += self->shift;
-    if (GST_BUFFER_DTS_IS_VALID (buffer))
-      GST_BUFFER_DTS (buffer) += self->shift;
-    if (!GST_BUFFER_DURATION_IS_VALID (buffer))
-      GST_BUFFER_DURATION (buffer) = gst_util_uint64_scale (GST_SECOND,
-          GST_VIDEO_INFO_FPS_D (&self->out_info),
-          GST_VIDEO_INFO_FPS_N (&self->out_info));
-  }
-  gst_sora_extend_advance (
-      self, GST_BUFFER_PTS (buffer), GST_BUFFER_DURATION (buffer));
-  return gst_pad_push (self->srcpad, buffer);
-}
-
-typedef struct
-{
-  GstSoraExtend *self;
-  guint clip;
-  gsize frame_size;
-  GstClockTime start;
-  guint n_out; /* new frames pushed */
-  guint steps_done; /* denoising steps reported */
-  GstFlowReturn ret;
-} ExtendRun;
-
-static gboolean
-gst_sora_extend_on_progress (
-    guint step, guint total_steps, double seconds_per_step, gpointer user_data)
-{
-  ExtendRun *run = user_data;
-  GstSoraExtend *self = run->self;
-  gboolean flushing;
-
-  g_mutex_lock (&self->lock);
-  flushing = self->flushing;
-  g_mutex_unlock (&self->lock);
-  if (flushing)
-    return FALSE;
-
-  GST_LOG_OBJECT (
-      self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
-  run->steps_done = step;
-  gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
-      run->n_out, seconds_per_step);
-  return TRUE;
-}
-
-/* New frames go out as they are decoded, one frame duration apart from
- * where the input ended. */
-static gboolean
-gst_sora_extend_on_frames (const guint8 *pixels, guint n_frames, guint width,
-    guint height, gpointer user_data)
-{
-  ExtendRun *run = user_data;
-  GstSoraExtend *self = run->self;
-  gint fps_n = GST_VIDEO_INFO_FPS_N (&self->out_info);
-  gint fps_d = GST_VIDEO_INFO_FPS_D (&self->out_info);
-  guint i;
-
-  for (i = 0; i < n_frames && run->ret == GST_FLOW_OK; i++) {
-    GstBuffer *buf =
-        gst_buffer_new_memdup (pixels + i * run->frame_size, run->frame_size);
-    guint n = run->n_out++;
-    GstClockTime pts =
-        run->start + gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
-
-    GST_BUFFER_PTS (buf) = pts;
-    /* From the next frame's time, so durations add up without drift. */
-    GST_BUFFER_DURATION (buf) = run->start +
-        gst_util_uint64_scale (n + 1, fps_d * GST_SECOND, fps_n) - pts;
-    self->last_end = pts + GST_BUFFER_DURATION (buf);
-    GST_LOG_OBJECT (
-        self, "new frame %u at %" GST_TIME_FORMAT, n, GST_TIME_ARGS (pts));
-    run->ret = gst_pad_push (self->srcpad, buf);
-  }
-  return run->ret == GST_FLOW_OK;
-}
-
-/* The job's frames as packed RGB, the context sora_engine_extend takes. */
-static guint8 *
-extend_job_pack_rgb (ExtendJob *job)
-{
-  guint width = GST_VIDEO_INFO_WIDTH (&job->info);
-  guint height = GST_VIDEO_INFO_HEIGHT (&job->info);
-  gsize frame_size = (gsize)width * height * 3;
-  guint8 *rgb = g_malloc (frame_size * job->n_frames);
-  guint i, y, x;
-
-  for (i = 0; i < job->n_frames; i++) {
-    GstVideoFrame frame;
-    guint8 *out = rgb + i * frame_size;
-
-    if (!gst_video_frame_map (&frame, &job->info, job->frames[i], GST_MAP_READ))
-      goto map_failed;
-    for (y = 0; y < height; y++) {
-      const guint8 *row =
-          (const guint8 *)GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
-          y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-      guint8 *dst = out + (gsize)y * width * 3;
-
-      if (GST_VIDEO_INFO_FORMAT (&job->info) == GST_VIDEO_FORMAT_RGB) {
-        memcpy (dst, row, width * 3);
-      } else {
-        for (x = 0; x < width; x++)
-          memcpy (dst + x * 3, row + x * 4, 3);
-      }
-    }
-    gst_video_frame_unmap (&frame);
-  }
-  return rgb;
-
-map_failed:
-  g_free (rgb);
-  return NULL;
-}
-
-/* Runs a generation on the source task.  Errors are posted here. */
-static GstFlowReturn
-gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
-{
-  SoraGenerateParams params = { 0 };
-  ExtendRun run = { self };
-  GCancellable *cancellable;
-  SoraEngine *engine;
-  GError *error = NULL;
-  guint8 *context;
-  guint64 random_seed;
-  gint64 t0;
-  gboolean ok, flushing;
-  double seconds;
-
-  g_mutex_lock (&self->lock);
-  while (!self->loaded && !self->flushing)
-    g_cond_wait (&self->cond, &self->lock);
-  if (self->flushing) {
-    g_mutex_unlock (&self->lock);
-    return GST_FLOW_FLUSHING;
-  }
-  if (self->failed) {
-    /* The loader posted why. */
-    g_mutex_unlock (&self->lock);
-    return GST_FLOW_ERROR;
-  }
-  engine = self->engine;
-  cancellable = g_object_ref (self->cancellable);
-  run.clip = self->clip_index++;
-  random_seed = self->random_seed;
-  g_mutex_unlock (&self->lock);
-  /* A value refused while PLAYING fails the extension that would read it
-   * (the error is posted). */
-  if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self))) {
-    g_object_unref (cancellable);
-    return GST_FLOW_ERROR;
-  }
-
-  gst_sora_settings_fill_params (
-      &self->settings, GST_ELEMENT (self), random_seed, &params);
-  GST_OBJECT_LOCK (self);
-  params.frames = sora_engine_extend_round_frames (self->extend_frames);
-  GST_OBJECT_UNLOCK (self);
-
-  params.width = GST_VIDEO_INFO_WIDTH (&self->out_info);
-  params.height = GST_VIDEO_INFO_HEIGHT (&self->out_info);
-  params.format =
-      GST_VIDEO_INFO_FORMAT (&self->out_info) == GST_VIDEO_FORMAT_RGBA
-      ? SORA_PIXEL_RGBA
-      : SORA_PIXEL_RGB;
-  run.frame_size =
-      sora_pixel_frame_size (params.format, params.width, params.height);
-  run.start = GST_CLOCK_TIME_IS_VALID (self->last_end) ? self->last_end : 0;
-  run.ret = GST_FLOW_OK;
-
-  GST_INFO_OBJECT (self,
-      "extension %u: %u new frames from %u context frames at %" GST_TIME_FORMAT
-      ", %u steps, seed %" G_GUINT64_FORMAT ", prompt \"%s\"",
-      run.clip, params.frames, job->n_frames, GST_TIME_ARGS (run.start),
-      params.steps, params.seed, params.prompt);
-  gst_sora_settings_warn_long_prompt (
-      &self->settings, GST_ELEMENT (self), engine, &params);
-  t0 = g_get_monotonic_time ();
-  context = extend_job_pack_rgb (job);
-  if (context == NULL) {
-    g_set_error (&error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
-        "cannot map a context frame");
-    ok = FALSE;
-  } else {
-    ok = sora_engine_extend (engine, &params, context, job->n_frames,
-        gst_sora_extend_on_progress, gst_sora_extend_on_frames, &run,
-        cancellable, &error);
-  }
-  seconds = (g_get_monotonic_time () - t0) / 1e6;
-
-  g_mutex_lock (&self->lock);
-  flushing = self->flushing;
-  g_mutex_unlock (&self->lock);
-
-  if (run.steps_done < params.steps)
-    gst_sora_post_denoise_stopped (
-        GST_ELEMENT (self), run.clip, run.steps_done, params.steps, !flushing);
-  if (ok) {
-    GST_INFO_OBJECT (self, "extension %u done in %.2f s", run.clip, seconds);
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self),
-            gst_structure_new ("sora/clip", "clip", G_TYPE_UINT, run.clip,
-                "seed", G_TYPE_UINT64, params.seed, "generation-time",
-                G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
-                "context-frames", G_TYPE_UINT, job->n_frames, "prompt",
-                G_TYPE_STRING, params.prompt, NULL)));
-    /* Later input follows the inserted frames. */
-    self->shift += (GstClockTime)gst_util_uint64_scale (params.frames,
-        GST_VIDEO_INFO_FPS_D (&self->out_info) * GST_SECOND,
-        GST_VIDEO_INFO_FPS_N (&self->out_info));
-  } else if (flushing) {
-    GST_DEBUG_OBJECT (self, "extension %u stopped by a flush", run.clip);
-    run.ret = GST_FLOW_FLUSHING;
-  } else if (run.ret == GST_FLOW_OK) {
-    gst_sora_post_engine_error (GST_ELEMENT (self), error, FALSE, NULL, NULL);
-    run.ret = GST_FLOW_ERROR;
-  }
-
-  g_clear_error (&error);
-  g_free (context);
-  gst_sora_settings_clear_params (&params);
-  g_object_unref (cancellable);
-  return run.ret;
-}
-
-static void
-gst_sora_extend_loop (gpointer data)
-{
-  GstPad *pad = data;
-  GstSoraExtend *self = GST_SORA_EXTEND (GST_PAD_PARENT (pad));
-  GstFlowReturn ret = GST_FLOW_OK;
-  gboolean posted = FALSE;
-  Item *item;
-
-  g_mutex_lock (&self->lock);
-  while (self->srcresult == GST_FLOW_OK &&
-      (self->holding || g_queue_is_empty (&self->items)))
-    g_cond_wait (&self->cond, &self->lock);
-  ret = self->srcresult;
-  if (ret != GST_FLOW_OK) {
-    g_mutex_unlock (&self->lock);
-    /* Failed elsewhere, and posted: the stream ends here. */
-    if (ret == GST_FLOW_ERROR)
-      gst_pad_push_event (pad, gst_event_new_eos ());
-    goto pause;
-  }
-  item = g_queue_pop_head (&self->items);
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-
-  if (item->job) {
-    ret = gst_sora_extend_run_job (self, item->job);
-    /* Its own failures are on the bus already. */
-    posted = ret == GST_FLOW_ERROR;
-  } else if (GST_IS_BUFFER (item->object)) {
-    ret = gst_sora_extend_push_input (
-        self, GST_BUFFER (g_steal_pointer (&item->object)));
-  } else {
-    GstEvent *event = GST_EVENT (g_steal_pointer (&item->object));
-    gboolean eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
-
-    if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
-      GstCaps *caps;
-
-      gst_event_parse_caps (event, &caps);
-      gst_video_info_from_caps (&self->out_info, caps);
-    }
-    gst_pad_push_event (pad, event);
-    if (eos)
-      ret = GST_FLOW_EOS;
-  }
-  item_free (item);
-  if (ret == GST_FLOW_OK)
-    return;
-
-  g_mutex_lock (&self->lock);
-  if (!self->flushing)
-    self->srcresult = ret;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-  if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
-    if (!posted)
-      GST_ELEMENT_FLOW_ERROR (self, ret);
-    gst_pad_push_event (pad, gst_event_new_eos ());
-  }
-
-pause:
-  GST_DEBUG_OBJECT (self, "pausing the task: %s", gst_flow_get_name (ret));
-  gst_pad_pause_task (pad);
 }

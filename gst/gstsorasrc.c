@@ -126,13 +126,9 @@
 #include "config.h"
 #endif
 
-#include <gst/video/video.h>
+#include "gstsorasrcpriv.h"
 
-#include "gstsoraelements.h"
-#include "gstsorasrc.h"
-
-GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
-#define GST_CAT_DEFAULT gst_sora_src_debug
+GST_DEBUG_CATEGORY (gst_sora_src_debug);
 
 #define DEFAULT_NUM_FRAMES 0
 #define DEFAULT_IS_LIVE FALSE
@@ -140,18 +136,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_sora_src_debug);
 #define DEFAULT_CLIPS 1
 #define DEFAULT_KEEP_UP FALSE
 #define DEFAULT_MIN_STEPS 4
-/* The steps property's range, which min-steps shares. */
-#define MAX_STEPS 1000
-
-/* keep-up plans a clip to take this share of the time its frames play: the
- * rest absorbs a clip slower than the one it was planned from. */
-#define KEEP_UP_SHARE 0.8
-/* ... and gives it at most this many times the last clip's work, as one
- * fast clip (a load paused) promises little about the next. */
-#define KEEP_UP_GROWTH 1.5
-/* The slow-generation warning comes again when generation is this much
- * slower than when it last came. */
-#define WARN_AGAIN_SPEED 0.9
 
 /* Until the model says otherwise: Wan2.1's 480p size and frame rate. */
 #define FALLBACK_WIDTH 832
@@ -183,75 +167,20 @@ static GstStaticPadTemplate src_template =
             ", colorimetry = (string) bt709; "
             "video/x-raw, format = (string) { RGB, RGBA }, " SORA_SIZE_FPS));
 
-/* What the last clip took: keep-up plans the next from it. */
-typedef struct
-{
-  guint passes; /* transformer passes: steps, twice with guidance; 0: none */
-  double seconds;
-} SoraClipCost;
-
-struct _GstSoraSrc
-{
-  GstPushSrc parent;
-
-  /* Properties, under the object lock. */
-  GstSoraSettings settings;
-  guint num_frames;
-  GstClockTime latency;
-  guint clips;
-  gboolean keep_up;
-  guint min_steps;
-
-  /* Streaming state, under lock; cond is broadcast on every change. */
-  GMutex lock;
-  GCond cond;
-  GThread *worker;
-  GCancellable *cancellable;
-  SoraEngine *engine; /* kept from start until READY→NULL */
-  gboolean loaded; /* the load finished, with or without engine */
-  gboolean failed; /* an error was posted: create fails */
-  gboolean flushing;
-  gboolean stopping;
-  gboolean have_info;
-  GstVideoInfo info;
-  guint clip_gen; /* bumped to abandon the clip in progress */
-  gboolean want_clip;
-  gboolean clip_done; /* every frame of the last clip is queued */
-  GQueue frames; /* GstBuffer, in order */
-  guint64 skip; /* leading frames of the stream still to drop */
-  guint clip_frames; /* frames the engine gave for this clip */
-  guint clip_index; /* of the next clip since the stream (re)started */
-  guint total_frames; /* frames of the first clip; 0 until known */
-  guint64 random_seed; /* drawn at start for seed=-1 */
-  guint64 n_frames; /* number of the next frame out */
-  GstClockTime measured_latency;
-  /* The LATENCY event's, which sinks wait on top of a frame's running time;
-   * GST_CLOCK_TIME_NONE until one comes. */
-  GstClockTime pipeline_latency;
-  /* Live: added to each frame's position to make its timestamp, so that the
-   * first frame out is stamped with the running time it became available
-   * at; GST_CLOCK_TIME_NONE until then. */
-  GstClockTime offset;
-  GstClockID clock_id; /* create() waits on it for a frame's time */
-  guint64 processed, dropped; /* frames, for QoS messages */
-  SoraClipCost last_cost; /* of the last clip made; passes 0: none yet */
-  double warned_speed; /* in the last slow-generation warning; 0: none */
-};
-
 #define gst_sora_src_parent_class parent_class
 G_DEFINE_TYPE (GstSoraSrc, gst_sora_src, GST_TYPE_PUSH_SRC);
 GST_ELEMENT_REGISTER_DEFINE (
     sorasrc, "sorasrc", GST_RANK_NONE, GST_TYPE_SORA_SRC);
 
+static void gst_sora_src_finalize (GObject *object);
 static void gst_sora_src_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
 static void gst_sora_src_get_property (
     GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
-static void gst_sora_src_finalize (GObject *object);
-static GstStateChangeReturn gst_sora_src_change_state (
-    GstElement *element, GstStateChange transition);
 static gboolean gst_sora_src_start (GstBaseSrc *bsrc);
 static gboolean gst_sora_src_stop (GstBaseSrc *bsrc);
+static GstStateChangeReturn gst_sora_src_change_state (
+    GstElement *element, GstStateChange transition);
 static GstCaps *gst_sora_src_get_caps (GstBaseSrc *bsrc, GstCaps *filter);
 static gboolean gst_sora_src_negotiate (GstBaseSrc *bsrc);
 static GstCaps *gst_sora_src_fixate (GstBaseSrc *bsrc, GstCaps *caps);
@@ -264,22 +193,12 @@ static gboolean gst_sora_src_unlock (GstBaseSrc *bsrc);
 static gboolean gst_sora_src_unlock_stop (GstBaseSrc *bsrc);
 static GstFlowReturn gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer);
 
+/* The generation settings (GstSoraSettings), then sorasrc's own. */
 static void
-gst_sora_src_class_init (GstSoraSrcClass *klass)
+gst_sora_src_install_properties (GObjectClass *gobject_class)
 {
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
-  GstBaseSrcClass *bsrc_class = GST_BASE_SRC_CLASS (klass);
-  GstPushSrcClass *psrc_class = GST_PUSH_SRC_CLASS (klass);
   const GParamFlags rw =
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_DOC_SHOW_DEFAULT;
-
-  GST_DEBUG_CATEGORY_INIT (
-      gst_sora_src_debug, "sorasrc", 0, "Text-to-video source");
-
-  gobject_class->set_property = gst_sora_src_set_property;
-  gobject_class->get_property = gst_sora_src_get_property;
-  gobject_class->finalize = gst_sora_src_finalize;
 
   gst_sora_settings_install_properties (gobject_class, PROP_SETTINGS,
       "What the video shows.  Read when each clip starts: a change while "
@@ -330,6 +249,24 @@ gst_sora_src_class_init (GstSoraSrcClass *klass)
           "faster and coarser); when steps is lower, steps.  Read when each "
           "clip starts",
           0, G_MAXUINT, DEFAULT_MIN_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
+}
+
+static void
+gst_sora_src_class_init (GstSoraSrcClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *bsrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *psrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (
+      gst_sora_src_debug, "sorasrc", 0, "Text-to-video source");
+
+  gobject_class->set_property = gst_sora_src_set_property;
+  gobject_class->get_property = gst_sora_src_get_property;
+  gobject_class->finalize = gst_sora_src_finalize;
+
+  gst_sora_src_install_properties (gobject_class);
 
   gst_element_class_set_static_metadata (element_class, "Text to video source",
       "Source/Video",
@@ -421,16 +358,12 @@ gst_sora_src_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstSoraSrc *self = GST_SORA_SRC (object);
-  gboolean refused = FALSE, reload;
+  gboolean refused = FALSE;
   GstClockTime latency = GST_CLOCK_TIME_NONE;
 
   if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
-          PROP_SETTINGS, prop_id, value, pspec, &reload)) {
-    /* The next start opens the new model or device. */
-    if (reload)
-      gst_sora_drop_engine (&self->engine, &self->lock);
+          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock))
     return;
-  }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -454,8 +387,8 @@ gst_sora_src_set_property (
       self->keep_up = g_value_get_boolean (value);
       break;
     case PROP_MIN_STEPS:
-      if (gst_sora_settings_accept_uint_locked (
-              &self->settings, pspec, g_value_get_uint (value), 1, MAX_STEPS))
+      if (gst_sora_settings_accept_uint_locked (&self->settings, pspec,
+              g_value_get_uint (value), GST_SORA_MIN_STEPS, GST_SORA_MAX_STEPS))
         self->min_steps = g_value_get_uint (value);
       break;
     default:
@@ -514,457 +447,10 @@ gst_sora_src_get_property (
   GST_OBJECT_UNLOCK (self);
 }
 
-/* Abandons the clip in progress and asks the worker to make the stream again
- * from its first clip, out from @frame.  Called with the lock held. */
-static void
-gst_sora_src_restart_clip_locked (GstSoraSrc *self, guint64 frame)
-{
-  self->clip_gen++;
-  g_queue_clear_full (&self->frames, (GDestroyNotify)gst_buffer_unref);
-  self->skip = frame;
-  self->n_frames = frame;
-  self->clip_index = 0;
-  self->clip_done = FALSE;
-  self->want_clip = TRUE;
-  g_cond_broadcast (&self->cond);
-}
-
-typedef struct
-{
-  GstSoraSrc *self;
-  guint gen;
-  guint clip;
-  gsize frame_size;
-  gint64 start_us;
-  gboolean first_frame_seen;
-  guint steps_done; /* denoising steps reported */
-} ClipRun;
-
-/* Whether @run is still the clip the element wants.  Lock held. */
-static gboolean
-clip_run_current_locked (ClipRun *run)
-{
-  return run->gen == run->self->clip_gen && !run->self->stopping;
-}
-
-static gboolean
-gst_sora_src_on_progress (
-    guint step, guint total_steps, double seconds_per_step, gpointer user_data)
-{
-  ClipRun *run = user_data;
-  GstSoraSrc *self = run->self;
-  guint frames_ready;
-  gboolean current;
-
-  g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (run);
-  frames_ready = self->clip_frames;
-  g_mutex_unlock (&self->lock);
-  if (!current)
-    return FALSE;
-
-  GST_LOG_OBJECT (
-      self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
-  run->steps_done = step;
-  gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
-      frames_ready, seconds_per_step);
-  return TRUE;
-}
-
-static gboolean
-gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
-    guint height, gpointer user_data)
-{
-  ClipRun *run = user_data;
-  GstSoraSrc *self = run->self;
-  GstBuffer **bufs = g_newa (GstBuffer *, n_frames);
-  gboolean current, latency_changed = FALSE;
-  guint i;
-
-  /* Copy outside the lock: create() may be taking frames meanwhile. */
-  for (i = 0; i < n_frames; i++)
-    bufs[i] =
-        gst_buffer_new_memdup (pixels + i * run->frame_size, run->frame_size);
-
-  g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (run);
-  for (i = 0; i < n_frames; i++) {
-    if (current && self->skip == 0) {
-      g_queue_push_tail (&self->frames, bufs[i]);
-    } else {
-      if (current)
-        self->skip--;
-      gst_buffer_unref (bufs[i]);
-    }
-  }
-  if (current)
-    self->clip_frames += n_frames;
-  /* A continuation's frames queue behind the clip before: only the first
-   * clip's wait is the stream's latency. */
-  if (current && run->clip == 0 && !run->first_frame_seen) {
-    GstClockTime latency =
-        (g_get_monotonic_time () - run->start_us) * GST_USECOND;
-
-    run->first_frame_seen = TRUE;
-    latency_changed = latency != self->measured_latency;
-    self->measured_latency = latency;
-  }
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-
-  GST_LOG_OBJECT (self, "%u frames of %ux%u decoded", n_frames, width, height);
-  if (latency_changed && gst_base_src_is_live (GST_BASE_SRC (self)))
-    gst_element_post_message (
-        GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
-  return current;
-}
-
-static SoraPixelFormat
-sora_pixel_format_from_video (GstVideoFormat format)
-{
-  switch (format) {
-    case GST_VIDEO_FORMAT_NV12:
-      return SORA_PIXEL_NV12;
-    case GST_VIDEO_FORMAT_RGB:
-      return SORA_PIXEL_RGB;
-    case GST_VIDEO_FORMAT_RGBA:
-      return SORA_PIXEL_RGBA;
-    default:
-      /* The template allows nothing else. */
-      return SORA_PIXEL_I420;
-  }
-}
-
-/* The frames clip @index of the stream adds: the first @first (4k+1), each
- * continuation the 4k new ones that bring it to as many again. */
-static guint
-frames_of_clip (guint first, guint index)
-{
-  return index == 0 ? first : sora_engine_extend_round_frames (first - 1);
-}
-
-/* Frames of the stream up to the end of clip @clips - 1. */
-static guint64
-frames_of_clips (guint first, guint clips)
-{
-  return first + (guint64)(clips - 1) * frames_of_clip (first, 1);
-}
-
-/* The seconds @frames play for at @info's frame rate. */
-static double
-frames_seconds (guint frames, const GstVideoInfo *info)
-{
-  return (double)frames * GST_VIDEO_INFO_FPS_D (info) /
-      GST_VIDEO_INFO_FPS_N (info);
-}
-
-/* keep-up's choice for a clip to be made in @budget seconds, where the
- * last one took @cost: the transformer passes scaled by the ratio of the
- * two (a step is one pass, two with guidance; the engine may time a step
- * before the device has finished it, so only the whole clip is timed).  As
- * a clip also decodes, whatever its steps, fewer passes shorten it by less
- * than in proportion and more lengthen it by less: the choice approaches
- * the budget from the last clip's side, clip by clip, and grows by
- * KEEP_UP_GROWTH at most.  The steps are the
- * most of those passes, up to params->steps, with guidance while that is
- * at least @min_steps, else without, never fewer than @min_steps (or
- * params->steps if lower). */
-static void
-keep_up_choose (const SoraClipCost *cost, double budget, guint min_steps,
-    SoraGenerateParams *params)
-{
-  double passes = cost->passes * MIN (budget / cost->seconds, KEEP_UP_GROWTH);
-  guint fewest = MIN (min_steps, params->steps);
-
-  if (params->guidance_scale > 1 && passes / 2 >= fewest) {
-    params->steps = MIN (params->steps, (guint)(passes / 2));
-    return;
-  }
-  params->guidance_scale = MIN (params->guidance_scale, 1.0);
-  params->steps = CLAMP ((guint)MIN (passes, MAX_STEPS), fewest, params->steps);
-}
-
-/* With keep-up=true, live, and a clip made to plan from: chooses the steps
- * and guidance of the clip @params describes so that it takes
- * KEEP_UP_SHARE of the time its frames play. */
-static void
-gst_sora_src_keep_up (
-    GstSoraSrc *self, const GstVideoInfo *info, SoraGenerateParams *params)
-{
-  SoraClipCost cost;
-  gboolean keep_up;
-  guint min_steps;
-
-  GST_OBJECT_LOCK (self);
-  keep_up = self->keep_up;
-  min_steps = self->min_steps;
-  GST_OBJECT_UNLOCK (self);
-  g_mutex_lock (&self->lock);
-  cost = self->last_cost;
-  g_mutex_unlock (&self->lock);
-  if (!keep_up || cost.passes == 0 || cost.seconds <= 0 ||
-      !gst_base_src_is_live (GST_BASE_SRC (self)))
-    return;
-
-  keep_up_choose (&cost, KEEP_UP_SHARE * frames_seconds (params->frames, info),
-      min_steps, params);
-  GST_DEBUG_OBJECT (self,
-      "keep-up: last clip %u passes in %.2f s: now %u steps, "
-      "guidance-scale %g",
-      cost.passes, cost.seconds, params->steps, params->guidance_scale);
-}
-
-/* Runs the engine for @run with the properties as they are now (keep-up
- * may lower steps and guidance); a clip stopped before its last step ends
- * its PROGRESS with CANCELED or ERROR. */
-static gboolean
-gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
-    guint64 random_seed, SoraGenerateParams *params, GError **error)
-{
-  gboolean ok, current;
-
-  gst_sora_settings_fill_params (
-      &self->settings, GST_ELEMENT (self), random_seed, params);
-  /* Another seed per clip: the same noise again would repeat its motion. */
-  params->seed += run->clip;
-  params->width = GST_VIDEO_INFO_WIDTH (info);
-  params->height = GST_VIDEO_INFO_HEIGHT (info);
-  params->format = sora_pixel_format_from_video (GST_VIDEO_INFO_FORMAT (info));
-  gst_sora_src_keep_up (self, info, params);
-  run->frame_size =
-      sora_pixel_frame_size (params->format, params->width, params->height);
-
-  GST_INFO_OBJECT (self,
-      "clip %u: %ux%u, %u frames, %u steps, seed %" G_GUINT64_FORMAT
-      ", prompt \"%s\"",
-      run->clip, params->width, params->height, params->frames, params->steps,
-      params->seed, params->prompt);
-  gst_sora_settings_warn_long_prompt (
-      &self->settings, GST_ELEMENT (self), self->engine, params);
-  if (run->clip == 0)
-    ok = sora_engine_generate (self->engine, params, gst_sora_src_on_progress,
-        gst_sora_src_on_frames, run, self->cancellable, error);
-  else
-    ok = sora_engine_continue (self->engine, params, gst_sora_src_on_progress,
-        gst_sora_src_on_frames, run, self->cancellable, error);
-
-  if (run->steps_done < params->steps) {
-    g_mutex_lock (&self->lock);
-    current = clip_run_current_locked (run);
-    g_mutex_unlock (&self->lock);
-    gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip,
-        run->steps_done, params->steps, current && !ok);
-  }
-  return ok;
-}
-
-/* Live, from the second clip on (the first one's wait is the latency):
- * when generation ran slower than real time (@speed, seconds of video per
- * second, below 1), a warning saying so and what helps, once, and again
- * only when it gets slower still.  QoS messages count the frames skipped,
- * but users read warnings. */
-static void
-gst_sora_src_check_speed (GstSoraSrc *self, guint clip, double speed,
-    double seconds, const SoraGenerateParams *params)
-{
-  gboolean warn, keep_up;
-  gchar *hint;
-
-  if (clip == 0 || speed >= 1 || !gst_base_src_is_live (GST_BASE_SRC (self)))
-    return;
-  g_mutex_lock (&self->lock);
-  warn =
-      self->warned_speed == 0 || speed < self->warned_speed * WARN_AGAIN_SPEED;
-  if (warn)
-    self->warned_speed = speed;
-  g_mutex_unlock (&self->lock);
-  if (!warn)
-    return;
-
-  GST_OBJECT_LOCK (self);
-  keep_up = self->keep_up;
-  if (!keep_up)
-    hint = g_strdup ("; keep-up=true chooses the steps by itself");
-  else if (params->steps > self->min_steps)
-    hint = g_strdup (" (keep-up=true takes fewer steps from the next clip)");
-  else
-    hint = g_strdup_printf (" (keep-up=true is at min-steps=%u: a lower one "
-                            "lets it take fewer steps)",
-        self->min_steps);
-  GST_OBJECT_UNLOCK (self);
-  GST_ELEMENT_WARNING (self, CORE, CLOCK,
-      ("Live generation runs %.2fx slower than real time, so frames are "
-       "skipped.  Fewer steps, guidance-scale=1, a smaller size, a GPU or "
-       "a larger latency help%s",
-          1 / speed, hint),
-      ("clip %u: %u frames in %.2f s (%.2f s of video), %u steps, "
-       "guidance-scale %g, %ux%u",
-          clip, params->frames, seconds, seconds * speed, params->steps,
-          params->guidance_scale, params->width, params->height));
-  g_free (hint);
-}
-
-/* Makes the stream's next clip, the first or one continuing the last, with
- * the properties as they are now.  Called without the lock; the clip's
- * frames land in the queue. */
-static void
-gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
-{
-  SoraGenerateParams params = { 0 };
-  ClipRun run = { self, gen };
-  GError *error = NULL;
-  guint64 random_seed;
-  guint clips;
-  gboolean ok = FALSE, current;
-  double seconds, speed = 0;
-
-  g_mutex_lock (&self->lock);
-  run.clip = self->clip_index++;
-  random_seed = self->random_seed;
-  params.frames = frames_of_clip (self->total_frames, run.clip);
-  self->clip_frames = 0;
-  g_mutex_unlock (&self->lock);
-
-  run.start_us = g_get_monotonic_time ();
-  /* A value refused while PLAYING fails the clip that would read it (the
-   * error is posted). */
-  if (gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
-    ok = gst_sora_src_generate (self, &run, info, random_seed, &params, &error);
-  seconds = (g_get_monotonic_time () - run.start_us) / 1e6;
-
-  g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (&run);
-  if (current && ok) {
-    self->last_cost.passes = params.steps * (params.guidance_scale > 1 ? 2 : 1);
-    self->last_cost.seconds = seconds;
-    speed = frames_seconds (params.frames, info) / seconds;
-  }
-  g_mutex_unlock (&self->lock);
-
-  /* Messages first: once create() sees the clip end, EOS or the flow error
-   * goes out and an application may shut down before a later message. */
-  if (current && ok) {
-    GST_INFO_OBJECT (self, "clip %u done in %.2f s", run.clip, seconds);
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self),
-            gst_structure_new ("sora/clip", "clip", G_TYPE_UINT, run.clip,
-                "seed", G_TYPE_UINT64, params.seed, "generation-time",
-                G_TYPE_DOUBLE, seconds, "frames", G_TYPE_UINT, params.frames,
-                "prompt", G_TYPE_STRING, params.prompt, "steps", G_TYPE_UINT,
-                params.steps, "guidance-scale", G_TYPE_DOUBLE,
-                params.guidance_scale, "speed", G_TYPE_DOUBLE, speed, NULL)));
-    gst_sora_src_check_speed (self, run.clip, speed, seconds, &params);
-  } else if (current && error) {
-    gst_sora_post_engine_error (GST_ELEMENT (self), error, FALSE, NULL, NULL);
-  } else if (!current) {
-    GST_DEBUG_OBJECT (self, "clip %u abandoned", run.clip);
-  }
-
-  GST_OBJECT_LOCK (self);
-  clips = self->clips;
-  GST_OBJECT_UNLOCK (self);
-
-  g_mutex_lock (&self->lock);
-  if (current && clip_run_current_locked (&run)) {
-    if (!ok)
-      self->failed = TRUE;
-    else if (clips != 0 && run.clip + 1 >= clips)
-      self->clip_done = TRUE;
-    else
-      self->want_clip = TRUE;
-    g_cond_broadcast (&self->cond);
-  }
-  g_mutex_unlock (&self->lock);
-  g_clear_error (&error);
-  gst_sora_settings_clear_params (&params);
-}
-
-/* Opens the model if it is not open yet.  FALSE when it could not be (the
- * error is posted unless the element is stopping). */
-static gboolean
-gst_sora_src_load (GstSoraSrc *self)
-{
-  SoraEngine *engine;
-  GError *error = NULL;
-  guint width, height, frames;
-  gboolean cancelled;
-
-  g_mutex_lock (&self->lock);
-  engine = self->engine;
-  g_mutex_unlock (&self->lock);
-
-  if (engine == NULL)
-    engine = gst_sora_settings_open_engine (
-        &self->settings, GST_ELEMENT (self), self->cancellable, &error);
-  if (engine == NULL) {
-    /* Posted unless stop() cancelled the load, before create() fails (its
-     * flow error is posted too, and the cause must come first). */
-    cancelled = g_cancellable_is_cancelled (self->cancellable);
-    if (!cancelled)
-      gst_sora_settings_post_open_error (
-          &self->settings, GST_ELEMENT (self), error);
-    g_error_free (error);
-    g_mutex_lock (&self->lock);
-    self->loaded = TRUE;
-    self->failed = !cancelled;
-    g_cond_broadcast (&self->cond);
-    g_mutex_unlock (&self->lock);
-    return FALSE;
-  }
-
-  sora_engine_get_native_size (engine, &width, &height, &frames);
-  g_mutex_lock (&self->lock);
-  self->engine = engine;
-  self->loaded = TRUE;
-  if (self->total_frames == 0)
-    self->total_frames = frames;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-  GST_INFO_OBJECT (
-      self, "model ready: native %ux%u, %u frames", width, height, frames);
-  return TRUE;
-}
-
-static gpointer
-gst_sora_src_worker (gpointer data)
-{
-  GstSoraSrc *self = data;
-
-  if (!gst_sora_src_load (self))
-    return NULL;
-
-  g_mutex_lock (&self->lock);
-  while (TRUE) {
-    GstVideoInfo info;
-    guint gen;
-
-    /* A continuation waits until less than a clip is queued: faster than
-     * the stream plays, an endless one would fill memory. */
-    while (!self->stopping &&
-        !(self->want_clip && self->have_info &&
-            (self->clip_index == 0 ||
-                g_queue_get_length (&self->frames) < self->total_frames)))
-      g_cond_wait (&self->cond, &self->lock);
-    if (self->stopping)
-      break;
-    self->want_clip = FALSE;
-    gen = self->clip_gen;
-    info = self->info;
-    g_mutex_unlock (&self->lock);
-
-    gst_sora_src_run_clip (self, gen, &info);
-
-    g_mutex_lock (&self->lock);
-  }
-  g_mutex_unlock (&self->lock);
-  return NULL;
-}
-
 static gboolean
 gst_sora_src_start (GstBaseSrc *bsrc)
 {
   GstSoraSrc *self = GST_SORA_SRC (bsrc);
-  GError *error = NULL;
   guint num_frames;
 
   if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
@@ -975,40 +461,15 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);
-  self->loaded = self->engine != NULL;
-  self->failed = FALSE;
-  self->flushing = FALSE;
-  self->stopping = FALSE;
-  self->have_info = FALSE;
-  self->want_clip = TRUE;
-  self->clip_done = FALSE;
-  self->skip = 0;
-  self->clip_frames = 0;
-  self->clip_index = 0;
-  self->n_frames = 0;
-  self->processed = self->dropped = 0;
-  self->pipeline_latency = GST_CLOCK_TIME_NONE;
-  self->offset = GST_CLOCK_TIME_NONE;
-  self->last_cost.passes = 0;
-  self->warned_speed = 0;
-  self->total_frames = num_frames;
-  self->random_seed = gst_sora_random_seed ();
+  gst_sora_src_reset_locked (self, num_frames);
   self->cancellable = g_cancellable_new ();
   g_mutex_unlock (&self->lock);
 
-  self->worker =
-      g_thread_try_new ("sorasrc", gst_sora_src_worker, self, &error);
+  self->worker = gst_sora_start_thread (
+      GST_ELEMENT (self), "sorasrc", "generation", gst_sora_src_worker, self);
   if (self->worker == NULL)
-    goto no_thread;
-  return TRUE;
-
-  /* ERRORS */
-no_thread:
-  GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-      ("Cannot start the generation thread: %s", error->message), (NULL));
-  g_error_free (error);
-  g_clear_object (&self->cancellable);
-  return FALSE;
+    g_clear_object (&self->cancellable);
+  return self->worker != NULL;
 }
 
 static gboolean
@@ -1165,24 +626,6 @@ gst_sora_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps)
   return TRUE;
 }
 
-/* The latency property, or when it is 0 the measured one.  Call without
- * self->lock. */
-static GstClockTime
-gst_sora_src_get_latency (GstSoraSrc *self)
-{
-  GstClockTime latency;
-
-  GST_OBJECT_LOCK (self);
-  latency = self->latency;
-  GST_OBJECT_UNLOCK (self);
-  if (latency == 0) {
-    g_mutex_lock (&self->lock);
-    latency = self->measured_latency;
-    g_mutex_unlock (&self->lock);
-  }
-  return latency;
-}
-
 static gboolean
 gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query)
 {
@@ -1203,26 +646,10 @@ gst_sora_src_query (GstBaseSrc *bsrc, GstQuery *query)
     }
     case GST_QUERY_DURATION: {
       GstFormat format;
-      gint64 duration = -1;
-      guint clips;
+      gint64 duration;
 
       gst_query_parse_duration (query, &format, NULL);
-      /* An endless stream has none. */
-      GST_OBJECT_LOCK (self);
-      clips = self->clips;
-      GST_OBJECT_UNLOCK (self);
-      g_mutex_lock (&self->lock);
-      if (self->have_info && self->total_frames > 0 && clips > 0) {
-        guint64 frames = frames_of_clips (self->total_frames, clips);
-
-        if (format == GST_FORMAT_TIME)
-          duration = gst_util_uint64_scale (frames,
-              GST_VIDEO_INFO_FPS_D (&self->info) * GST_SECOND,
-              GST_VIDEO_INFO_FPS_N (&self->info));
-        else if (format == GST_FORMAT_DEFAULT)
-          duration = frames;
-      }
-      g_mutex_unlock (&self->lock);
+      duration = gst_sora_src_duration (self, format);
       if (duration < 0)
         break;
       gst_query_set_duration (query, format, duration);
@@ -1317,169 +744,6 @@ gst_sora_src_unlock_stop (GstBaseSrc *bsrc)
   return TRUE;
 }
 
-/* The running time now, GST_CLOCK_TIME_NONE unless live and clocked. */
-static GstClockTime
-gst_sora_src_running_time_now (GstSoraSrc *self)
-{
-  GstClock *clock;
-  GstClockTime now, base_time;
-
-  if (!gst_base_src_is_live (GST_BASE_SRC (self)))
-    return GST_CLOCK_TIME_NONE;
-  clock = gst_element_get_clock (GST_ELEMENT (self));
-  if (clock == NULL)
-    return GST_CLOCK_TIME_NONE;
-  base_time = gst_element_get_base_time (GST_ELEMENT (self));
-  now = gst_clock_get_time (clock);
-  gst_object_unref (clock);
-  return now > base_time ? now - base_time : 0;
-}
-
-/* How long after its running time a sink still shows a frame: the
- * pipeline's latency once configured, else the one reported.  Call without
- * self->lock. */
-static GstClockTime
-gst_sora_src_get_deadline (GstSoraSrc *self)
-{
-  GstClockTime latency = gst_sora_src_get_latency (self);
-
-  g_mutex_lock (&self->lock);
-  if (GST_CLOCK_TIME_IS_VALID (self->pipeline_latency))
-    latency = MAX (latency, self->pipeline_latency);
-  g_mutex_unlock (&self->lock);
-  return latency;
-}
-
-/* The position of frame @n in the stream, before the offset. */
-static GstClockTime
-frame_position (guint64 n, gint fps_n, gint fps_d)
-{
-  return gst_util_uint64_scale (n, fps_d * GST_SECOND, fps_n);
-}
-
-/* The running time of stream position @position: the offset added, as in
- * the timestamps.  Lock held; takes the object lock. */
-static GstClockTime
-gst_sora_src_running_time (GstSoraSrc *self, GstClockTime position)
-{
-  GstClockTime running_time;
-
-  GST_OBJECT_LOCK (self);
-  running_time = gst_segment_to_running_time (
-      &GST_BASE_SRC (self)->segment, GST_FORMAT_TIME, position);
-  GST_OBJECT_UNLOCK (self);
-  if (!GST_CLOCK_TIME_IS_VALID (running_time))
-    return running_time;
-  return running_time +
-      (GST_CLOCK_TIME_IS_VALID (self->offset) ? self->offset : 0);
-}
-
-/* Live, at the first frame out (@n) since start or a seek: the offset that
- * stamps it with @now, the running time it became available at, as a
- * camera stamps a frame with when it was captured.  Generation before it
- * (the model load, the first clip) is then no lateness, and each later
- * frame's lateness is what generation adds to that.  Lock held. */
-static void
-gst_sora_src_anchor_locked (
-    GstSoraSrc *self, guint64 n, gint fps_n, gint fps_d, GstClockTime now)
-{
-  GstClockTime running_time;
-
-  if (GST_CLOCK_TIME_IS_VALID (self->offset) || !GST_CLOCK_TIME_IS_VALID (now))
-    return;
-  self->offset = 0;
-  running_time =
-      gst_sora_src_running_time (self, frame_position (n, fps_n, fps_d));
-  if (GST_CLOCK_TIME_IS_VALID (running_time) && now > running_time)
-    self->offset = now - running_time;
-  GST_DEBUG_OBJECT (self,
-      "frame %" G_GUINT64_FORMAT " available at %" GST_TIME_FORMAT
-      ": offset %" GST_TIME_FORMAT,
-      n, GST_TIME_ARGS (now), GST_TIME_ARGS (self->offset));
-}
-
-/* The number of the first frame a sink can still show: earlier ones end,
- * in running time and with @deadline on top, before @now.  0 unless live
- * and clocked.  Lock held; takes the object lock. */
-static guint64
-gst_sora_src_first_timely_frame_locked (GstSoraSrc *self, GstClockTime deadline,
-    gint fps_n, gint fps_d, GstClockTime now)
-{
-  GstClockTime wait, pts;
-
-  if (!GST_CLOCK_TIME_IS_VALID (now) || fps_n <= 0)
-    return 0;
-  wait = deadline + self->offset;
-  if (now <= wait)
-    return 0;
-
-  GST_OBJECT_LOCK (self);
-  pts = gst_segment_position_from_running_time (
-      &GST_BASE_SRC (self)->segment, GST_FORMAT_TIME, now - wait);
-  GST_OBJECT_UNLOCK (self);
-  if (!GST_CLOCK_TIME_IS_VALID (pts))
-    return 0;
-  return gst_util_uint64_scale (pts, fps_n, fps_d * GST_SECOND);
-}
-
-/* Waits until the clock reaches @running_time, as basesrc would for a
- * pseudo-live source (which would also shift the timestamps by the time of
- * the first frame, where the element could not see it).  Lock held,
- * released while waiting.  FALSE when unlock() ended the wait. */
-static gboolean
-gst_sora_src_wait_locked (GstSoraSrc *self, GstClockTime running_time)
-{
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
-  GstClockReturn ret;
-  GstClockID id;
-
-  if (clock == NULL || !GST_CLOCK_TIME_IS_VALID (running_time)) {
-    g_clear_object (&clock);
-    return TRUE;
-  }
-  /* unlock() unschedules it, which ends the wait even before it starts. */
-  id = self->clock_id = gst_clock_new_single_shot_id (
-      clock, running_time + gst_element_get_base_time (GST_ELEMENT (self)));
-  gst_object_unref (clock);
-  g_mutex_unlock (&self->lock);
-  ret = gst_clock_id_wait (id, NULL);
-  g_mutex_lock (&self->lock);
-  self->clock_id = NULL;
-  gst_clock_id_unref (id);
-  return ret != GST_CLOCK_UNSCHEDULED && !self->flushing;
-}
-
-/* Reports frames @first to @end - 1 as not shown (live: too late). */
-static void
-gst_sora_src_post_qos (GstSoraSrc *self, guint64 first, guint64 end,
-    GstClockTime now, gint fps_n, gint fps_d, GstClockTime offset,
-    guint64 processed, guint64 dropped)
-{
-  GstBaseSrc *bsrc = GST_BASE_SRC (self);
-  GstClockTime pts = frame_position (first, fps_n, fps_d) + offset;
-  GstClockTime duration = frame_position (end, fps_n, fps_d) + offset - pts;
-  GstClockTime running_time, stream_time;
-  GstMessage *msg;
-
-  GST_OBJECT_LOCK (self);
-  running_time =
-      gst_segment_to_running_time (&bsrc->segment, GST_FORMAT_TIME, pts);
-  stream_time =
-      gst_segment_to_stream_time (&bsrc->segment, GST_FORMAT_TIME, pts);
-  GST_OBJECT_UNLOCK (self);
-
-  GST_INFO_OBJECT (self,
-      "frames %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
-      " too late at %" GST_TIME_FORMAT ": skipped",
-      first, end - 1, GST_TIME_ARGS (now));
-  msg = gst_message_new_qos (
-      GST_OBJECT (self), TRUE, running_time, stream_time, pts, duration);
-  gst_message_set_qos_values (
-      msg, GST_CLOCK_DIFF (running_time, now), 1.0, 1000000);
-  gst_message_set_qos_stats (msg, GST_FORMAT_BUFFERS, processed, dropped);
-  gst_element_post_message (GST_ELEMENT (self), msg);
-}
-
 /* Lock order: the object lock may be taken with self->lock held, never the
  * other way round. */
 static GstFlowReturn
@@ -1489,51 +753,18 @@ gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
   GstBuffer *buf;
   GstClockTime deadline = gst_sora_src_get_deadline (self);
   GstClockTime now, offset;
-  guint64 n, first_late, timely, processed, dropped;
+  guint64 n, first_late, processed, dropped;
   gint fps_n, fps_d;
+  GstFlowReturn ret;
 
   g_mutex_lock (&self->lock);
   fps_n = GST_VIDEO_INFO_FPS_N (&self->info);
   fps_d = GST_VIDEO_INFO_FPS_D (&self->info);
   first_late = self->n_frames;
-  while (TRUE) {
-    while (!self->flushing && !self->failed && !self->clip_done &&
-        g_queue_is_empty (&self->frames))
-      g_cond_wait (&self->cond, &self->lock);
-    if (self->flushing)
-      goto flushing;
-    if (self->failed)
-      goto failed;
-    buf = g_queue_peek_head (&self->frames);
-    if (buf == NULL)
-      goto eos;
-    n = self->n_frames;
-    now = gst_sora_src_running_time_now (self);
-    gst_sora_src_anchor_locked (self, n, fps_n, fps_d, now);
-
-    /* Live and late: catch up on the frames queued behind this one, or,
-     * when it is the newest there is, show it now (imagefreeze's skip). */
-    timely = gst_sora_src_first_timely_frame_locked (
-        self, deadline, fps_n, fps_d, now);
-    if (timely > n && g_queue_get_length (&self->frames) > 1) {
-      gst_buffer_unref (g_queue_pop_head (&self->frames));
-      /* The worker may be waiting for room. */
-      g_cond_broadcast (&self->cond);
-      self->n_frames++;
-      self->dropped++;
-      continue;
-    }
-    n = MAX (n, timely);
-    /* A live frame leaves at its time; a seek or flush meanwhile makes the
-     * frame another or none. */
-    if (!GST_CLOCK_TIME_IS_VALID (now))
-      break;
-    if (!gst_sora_src_wait_locked (self,
-            gst_sora_src_running_time (self, frame_position (n, fps_n, fps_d))))
-      goto flushing;
-    if (g_queue_peek_head (&self->frames) == buf)
-      break;
-  }
+  ret = gst_sora_src_next_frame_locked (
+      self, deadline, fps_n, fps_d, &buf, &n, &now);
+  if (ret != GST_FLOW_OK)
+    goto stopped;
   g_queue_pop_head (&self->frames);
   g_cond_broadcast (&self->cond);
   self->dropped += n - self->n_frames;
@@ -1548,10 +779,10 @@ gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
     gst_sora_src_post_qos (
         self, first_late, n, now, fps_n, fps_d, offset, processed, dropped);
 
-  GST_BUFFER_PTS (buf) = frame_position (n, fps_n, fps_d) + offset;
+  GST_BUFFER_PTS (buf) = gst_sora_frame_position (n, fps_n, fps_d) + offset;
   /* From the next frame's time, so durations add up without drift. */
-  GST_BUFFER_DURATION (buf) =
-      frame_position (n + 1, fps_n, fps_d) + offset - GST_BUFFER_PTS (buf);
+  GST_BUFFER_DURATION (buf) = gst_sora_frame_position (n + 1, fps_n, fps_d) +
+      offset - GST_BUFFER_PTS (buf);
   GST_BUFFER_OFFSET (buf) = n;
   GST_BUFFER_OFFSET_END (buf) = n + 1;
   gst_object_sync_values (GST_OBJECT (self), GST_BUFFER_PTS (buf));
@@ -1561,17 +792,13 @@ gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer)
   return GST_FLOW_OK;
 
   /* ERRORS */
-flushing:
+stopped:
+  /* On ERROR the error message is on the bus already. */
+  if (ret == GST_FLOW_FLUSHING)
+    GST_DEBUG_OBJECT (self, "flushing");
+  else if (ret == GST_FLOW_EOS)
+    GST_DEBUG_OBJECT (self, "stream done: EOS after frame %" G_GUINT64_FORMAT,
+        self->n_frames);
   g_mutex_unlock (&self->lock);
-  GST_DEBUG_OBJECT (self, "flushing");
-  return GST_FLOW_FLUSHING;
-failed:
-  /* The error message is on the bus already. */
-  g_mutex_unlock (&self->lock);
-  return GST_FLOW_ERROR;
-eos:
-  GST_DEBUG_OBJECT (
-      self, "stream done: EOS after frame %" G_GUINT64_FORMAT, self->n_frames);
-  g_mutex_unlock (&self->lock);
-  return GST_FLOW_EOS;
+  return ret;
 }
