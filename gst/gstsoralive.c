@@ -116,8 +116,8 @@ gst_sora_src_check_speed (GstSoraSrc *self, guint clip, double speed,
   GST_OBJECT_UNLOCK (self);
   GST_ELEMENT_WARNING (self, CORE, CLOCK,
       ("Live generation runs %.2fx slower than real time, so frames are "
-       "skipped.  Fewer steps, guidance-scale=1, a smaller size, a GPU or "
-       "a larger latency help%s",
+       "skipped once the latency no longer covers it.  Fewer steps, "
+       "guidance-scale=1, a smaller size, a GPU or a larger latency help%s",
           1 / speed, hint),
       ("clip %u: %u frames in %.2f s (%.2f s of video), %u steps, "
        "guidance-scale %g, %ux%u",

@@ -97,7 +97,8 @@
  *   512 tokens the model reads: the warning says how many are cut.
  * - Warning CORE CLOCK (live only): a clip after the first took longer than
  *   its frames play ("Live generation runs 2.10x slower than real time, so
- *   frames are skipped.  Fewer steps, ..."); once, and again only when
+ *   frames are skipped once the latency no longer covers it.  Fewer steps,
+ *   ..."); once, and again only when
  *   generation gets slower than that by a tenth.
  *
  * ## Example launch lines

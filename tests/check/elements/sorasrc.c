@@ -1361,7 +1361,8 @@ GST_START_TEST (test_live_too_slow_warns)
   fail_unless (g_str_has_prefix (text, "Live generation runs "), "%s", text);
   fail_unless (strstr (text,
                    "x slower than real time, so frames are "
-                   "skipped.  Fewer steps, guidance-scale=1, a "
+                   "skipped once the latency no longer covers it.  "
+                   "Fewer steps, guidance-scale=1, a "
                    "smaller size, a GPU or a larger latency help; "
                    "keep-up=true chooses the steps by itself"),
       "%s", text);
