@@ -21,6 +21,10 @@ struct _SoraDevice
   guint variants; /* kernel and work-group pairs launched */
   guint64 bytes_current;
   guint64 bytes_peak;
+  /* Set: launches are throttled and stop once it is cancelled (see
+   * sora_device_set_cancellable); last: the newest launch's event. */
+  GCancellable *cancellable;
+  cl_event last;
 };
 
 G_END_DECLS

@@ -4,6 +4,8 @@
 #ifndef __SORA_DEVICE_H__
 #define __SORA_DEVICE_H__
 
+#include <gio/gio.h>
+
 #include "sora-cl.h"
 
 G_BEGIN_DECLS
@@ -63,6 +65,15 @@ void sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes);
 
 /* Waits for every queued command. */
 gboolean sora_device_finish (SoraDevice *dev, GError **error);
+
+/* While @cancellable (not owned) is set, each kernel launch first waits for
+ * the launch before it, so that the queue holds at most the kernel running
+ * and the one just queued, and once @cancellable is cancelled, launches
+ * drain the queue and fail with SORA_ERROR_CANCELLED: a cancellation stops
+ * the work within about two kernels, wherever the engine is.  NULL: none.
+ * Returns the one it replaces, for the caller to set back. */
+GCancellable *sora_device_set_cancellable (
+    SoraDevice *dev, GCancellable *cancellable);
 
 /* Kernels come from the embedded opencl/kernels/<program>.cl (with common.cl
  * in front), built with @options once per device and cached in memory and in

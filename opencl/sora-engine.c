@@ -567,12 +567,16 @@ sora_engine_denoise_decode (SoraEngine *engine,
   guint n_steps;
   gboolean ok = FALSE;
   DecodeData decode = { engine, cancellable, chunk, user_data, NULL };
+  GCancellable *previous;
 
   scheduler_config (engine, params, &sched_cfg);
   scheduler = sora_scheduler_new (&sched_cfg, params->steps, error);
   if (scheduler == NULL)
     return FALSE;
   n_steps = sora_scheduler_get_n_steps (scheduler);
+  /* Every launch of the generation (umT5, the steps, the decode) stops
+   * when it is cancelled, not only those the DiT and the VAE scope. */
+  previous = sora_device_set_cancellable (engine->dev, cancellable);
 
   text = encode_text (engine, params->prompt, params->negative_prompt, guided,
       text_length, error);
@@ -614,7 +618,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
   g_byte_array_set_size (engine->tail, 0);
   engine->tail_frames = 0;
   ok = sora_wan_vae_decode (
-      engine->vae, x, params->format, on_chunk, &decode, error);
+      engine->vae, x, params->format, on_chunk, &decode, cancellable, error);
   if (decode.error) {
     /* keep_tail failed and stopped the decode: report why. */
     g_clear_error (error);
@@ -625,6 +629,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
     engine->tail_frames = 0;
 
 out:
+  sora_device_set_cancellable (engine->dev, previous);
   sora_scheduler_free (scheduler);
   return ok;
 }

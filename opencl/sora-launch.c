@@ -193,6 +193,53 @@ set_args (cl_kernel k, const char *kernel, va_list ap, guint64 *local_args,
   }
 }
 
+GCancellable *
+sora_device_set_cancellable (SoraDevice *dev, GCancellable *cancellable)
+{
+  GCancellable *previous = dev->cancellable;
+
+  dev->cancellable = cancellable;
+  if (cancellable == NULL && dev->last) {
+    clReleaseEvent (dev->last);
+    dev->last = NULL;
+  }
+  return previous;
+}
+
+/* Whether the device's cancellable is cancelled (then with @error set), once
+ * what is queued has run: a stop returns when the device is idle. */
+static gboolean
+cancelled (SoraDevice *dev, GError **error)
+{
+  if (!g_cancellable_is_cancelled (dev->cancellable))
+    return FALSE;
+  clFinish (dev->queue);
+  if (dev->last) {
+    clReleaseEvent (dev->last);
+    dev->last = NULL;
+  }
+  g_set_error (
+      error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
+  return TRUE;
+}
+
+/* Keeps @event, the newest launch's, and waits for the one before: the
+ * host stays one kernel ahead, and the device always has the next one. */
+static gboolean
+throttle (SoraDevice *dev, cl_event event, GError **error)
+{
+  cl_event previous = dev->last;
+  cl_int status = CL_SUCCESS;
+
+  dev->last = event;
+  if (previous) {
+    status = clWaitForEvents (1, &previous);
+    clReleaseEvent (previous);
+  }
+  return sora_cl_check (status, "clWaitForEvents", dev->info.name, error) &&
+      !cancelled (dev, error);
+}
+
 gboolean
 sora_device_run (SoraDevice *dev, const char *program, const char *options,
     const char *kernel, guint dims, const gsize *global, const gsize *local,
@@ -202,12 +249,15 @@ sora_device_run (SoraDevice *dev, const char *program, const char *options,
   va_list ap;
   guint64 local_args;
   size_t g[3], l[3];
+  cl_event event = NULL;
   gboolean ok;
 
   g_return_val_if_fail (dims >= 1 && dims <= 3, FALSE);
   for (guint i = 0; i < dims; i++)
     if (global[i] == 0)
       return TRUE; /* nothing to do */
+  if (cancelled (dev, error))
+    return FALSE;
   k = sora_device_kernel (dev, program, options, kernel, error);
   if (k == NULL)
     return FALSE;
@@ -230,9 +280,11 @@ sora_device_run (SoraDevice *dev, const char *program, const char *options,
     }
   }
   note_variant (dev, k, kernel, l, dims);
-  return sora_cl_check (
-      clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, g, l, 0, NULL, NULL),
-      "clEnqueueNDRangeKernel", kernel, error);
+  if (!sora_cl_check (clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, g, l,
+                          0, NULL, dev->cancellable ? &event : NULL),
+          "clEnqueueNDRangeKernel", kernel, error))
+    return FALSE;
+  return dev->cancellable == NULL || throttle (dev, event, error);
 }
 
 guint

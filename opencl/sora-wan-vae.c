@@ -1059,17 +1059,21 @@ check_input (const SoraTensor *x, guint channels, const char *what,
 
 gboolean
 sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraPixelFormat fmt,
-    SoraVaeChunkFunc func, gpointer user_data, GError **error)
+    SoraVaeChunkFunc func, gpointer user_data, GCancellable *cancellable,
+    GError **error)
 {
   gsize f, h, w;
   TilePlan plan = { 0 };
   Caches *caches = NULL;
   SoraTensor *z = NULL, *x = NULL, *frames = NULL;
+  GCancellable *previous = NULL;
   gboolean ok = FALSE;
   guint n_tiles = 0;
 
   if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
     return FALSE;
+  if (cancellable)
+    previous = sora_device_set_cancellable (vae->dev, cancellable);
   f = latents->shape[1];
   h = latents->shape[2];
   w = latents->shape[3];
@@ -1095,6 +1099,8 @@ sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraPixelFormat fmt,
   ok = TRUE;
 
 out:
+  if (cancellable)
+    sora_device_set_cancellable (vae->dev, previous);
   for (guint i = 0; i < n_tiles; i++)
     caches_clear (&caches[i]);
   g_free (caches);

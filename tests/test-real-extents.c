@@ -204,8 +204,8 @@ test_vae_decode (void)
 
   g_assert_no_error (error);
   g_assert_true (sora_tensor_write (z, latents, &error));
-  g_assert_true (sora_wan_vae_decode (
-      sora_engine_get_vae (e), z, SORA_PIXEL_RGB, sample_chunk, &s, &error));
+  g_assert_true (sora_wan_vae_decode (sora_engine_get_vae (e), z,
+      SORA_PIXEL_RGB, sample_chunk, &s, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (s.seen, ==, frames);
   sora_assert_close (s.samples, want, n, 1e-4, "decode against diffusers");

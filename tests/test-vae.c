@@ -148,7 +148,7 @@ decode (SoraWanVae *vae, SoraTensor *latents, Collect *c, GError **error)
 {
   memset (c, 0, sizeof (*c));
   c->start = g_get_monotonic_time ();
-  sora_wan_vae_decode (vae, latents, SORA_PIXEL_RGB, collect, c, error);
+  sora_wan_vae_decode (vae, latents, SORA_PIXEL_RGB, collect, c, NULL, error);
 }
 
 static void
@@ -457,7 +457,7 @@ test_cancel (void)
 
   c.stop_after = 2;
   g_assert_false (
-      sora_wan_vae_decode (vae, z, SORA_PIXEL_RGB, collect, &c, &error));
+      sora_wan_vae_decode (vae, z, SORA_PIXEL_RGB, collect, &c, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
   g_assert_cmpuint (c.chunks, ==, 2);
   g_assert_cmpuint (sora_device_bytes_current (dev), ==, before);
@@ -481,7 +481,7 @@ test_errors (void)
   Collect c = { 0 };
 
   g_assert_false (
-      sora_wan_vae_decode (vae, z, SORA_PIXEL_RGB, collect, &c, &error));
+      sora_wan_vae_decode (vae, z, SORA_PIXEL_RGB, collect, &c, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "z8"));

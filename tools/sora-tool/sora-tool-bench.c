@@ -817,7 +817,7 @@ vae_step (gpointer data, gboolean warmup, GError **error)
   VaeStep *v = data;
 
   return sora_wan_vae_decode (
-      v->vae, v->latents, SORA_PIXEL_RGB, vae_chunk, NULL, error);
+      v->vae, v->latents, SORA_PIXEL_RGB, vae_chunk, NULL, NULL, error);
 }
 
 /* The decode of latents @lat [z_dim, F, h, w], per latent frame. */
