@@ -114,6 +114,11 @@ typedef struct
 gboolean sora_device_run (SoraDevice *dev, const char *program,
     const char *options, const char *kernel, guint dims, const gsize *global,
     const gsize *local, GError **error, ...);
+/* The same over @global work-items from @offset (get_global_id counts from
+ * it): a big kernel split into launches. */
+gboolean sora_device_run_at (SoraDevice *dev, const char *program,
+    const char *options, const char *kernel, guint dims, const gsize *offset,
+    const gsize *global, const gsize *local, GError **error, ...);
 
 /* Kernel variants launched so far: one per program, options and
  * work-group, each of which a runtime such as PoCL compiles once. */

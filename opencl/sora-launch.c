@@ -240,17 +240,17 @@ throttle (SoraDevice *dev, cl_event event, GError **error)
       !cancelled (dev, error);
 }
 
-gboolean
-sora_device_run (SoraDevice *dev, const char *program, const char *options,
-    const char *kernel, guint dims, const gsize *global, const gsize *local,
-    GError **error, ...)
+/* Launches @kernel over @global from @offset (NULL: the origin), its
+ * arguments from @ap. */
+static gboolean
+run_valist (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, guint dims, const gsize *offset, const gsize *global,
+    const gsize *local, GError **error, va_list ap)
 {
   cl_kernel k;
-  va_list ap;
   guint64 local_args;
   size_t g[3], l[3];
   cl_event event = NULL;
-  gboolean ok;
 
   g_return_val_if_fail (dims >= 1 && dims <= 3, FALSE);
   for (guint i = 0; i < dims; i++)
@@ -259,19 +259,14 @@ sora_device_run (SoraDevice *dev, const char *program, const char *options,
   if (cancelled (dev, error))
     return FALSE;
   k = sora_device_kernel (dev, program, options, kernel, error);
-  if (k == NULL)
-    return FALSE;
-  va_start (ap, error);
-  ok = set_args (k, kernel, ap, &local_args, error);
-  va_end (ap);
-  if (!ok ||
+  if (k == NULL || !set_args (k, kernel, ap, &local_args, error) ||
       !choose_group (
           dev, k, kernel, dims, local, local_args > 0, local_args, l, error))
     return FALSE;
   for (guint i = 0; i < dims; i++) {
     g[i] = (global[i] + l[i] - 1) / l[i] * l[i];
     /* Kernels index with int. */
-    if (g[i] > G_MAXINT32) {
+    if (g[i] + (offset ? offset[i] : 0) > G_MAXINT32) {
       g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
           "Kernel %s: %" G_GSIZE_FORMAT " work-items are too many for one "
           "launch",
@@ -280,11 +275,41 @@ sora_device_run (SoraDevice *dev, const char *program, const char *options,
     }
   }
   note_variant (dev, k, kernel, l, dims);
-  if (!sora_cl_check (clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, g, l,
+  if (!sora_cl_check (clEnqueueNDRangeKernel (dev->queue, k, dims, offset, g, l,
                           0, NULL, dev->cancellable ? &event : NULL),
           "clEnqueueNDRangeKernel", kernel, error))
     return FALSE;
   return dev->cancellable == NULL || throttle (dev, event, error);
+}
+
+gboolean
+sora_device_run (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, guint dims, const gsize *global, const gsize *local,
+    GError **error, ...)
+{
+  va_list ap;
+  gboolean ok;
+
+  va_start (ap, error);
+  ok = run_valist (
+      dev, program, options, kernel, dims, NULL, global, local, error, ap);
+  va_end (ap);
+  return ok;
+}
+
+gboolean
+sora_device_run_at (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, guint dims, const gsize *offset, const gsize *global,
+    const gsize *local, GError **error, ...)
+{
+  va_list ap;
+  gboolean ok;
+
+  va_start (ap, error);
+  ok = run_valist (
+      dev, program, options, kernel, dims, offset, global, local, error, ap);
+  va_end (ap);
+  return ok;
 }
 
 guint

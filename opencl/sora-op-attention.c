@@ -284,6 +284,9 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
 
   slices = batch * p->heads;
   plan = pack_plan (tile, slices, nk, dim);
+  /* A 480p step's 24 slices in one launch would take seconds on a CPU. */
+  plan.slices = CLAMP (
+      sora_op_launch_flops (q->dev) / (4.0 * nq * nk * dim), 1, plan.slices);
   for (dv = tile->vw; dim % dv != 0; dv /= 2)
     ;
   nc = dim / dv % tile->nvk == 0 ? tile->nvk : dim / dv % 2 == 0 ? 2 : 1;

@@ -201,10 +201,14 @@ run_tiled (SoraDevice *dev, const char *options, GemmTile tile, gsize batch,
    * work-items returning at once): PoCL compiles a kernel for each
    * work-group size it meets. */
   gsize local[3] = { 1, panels, 1 };
+  /* Row tiles per launch: a block's W stays in cache from one to the
+   * next. */
+  gsize step = CLAMP (sora_op_launch_flops (dev) /
+          (2.0 * tile.m * block_n * MIN (k, BLOCK_K) * batch),
+      1, MAX (row_tiles, 1));
 
   for (gsize n0 = 0; n0 < n; n0 += block_n) {
     gsize n1 = MIN (n, n0 + block_n);
-    gsize global[3] = { row_tiles, panels, batch };
     gsize k0 = 0;
 
     /* The first K slice writes Y with the bias, the others add to it; k = 0
@@ -212,14 +216,19 @@ run_tiled (SoraDevice *dev, const char *options, GemmTile tile, gsize batch,
     do {
       gsize kc = MIN (BLOCK_K, k - k0);
 
-      if (!sora_device_run (dev, "gemm", options, "gemm", 3, global, local,
-              error, SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx),
-              SORA_MEM (w), SORA_INT (w_bs), SORA_INT (ldw), SORA_MEM (bias),
-              SORA_INT (bias != NULL && k0 == 0), SORA_MEM (y), SORA_INT (y_bs),
-              SORA_INT (ldy), SORA_INT (m), SORA_INT (n0 / tile.n),
-              SORA_INT (n1), SORA_INT (k0), SORA_INT (kc), SORA_INT (k0 > 0),
-              SORA_END))
-        return FALSE;
+      for (gsize r0 = 0; r0 < row_tiles; r0 += step) {
+        gsize offset[3] = { r0, 0, 0 };
+        gsize global[3] = { MIN (step, row_tiles - r0), panels, batch };
+
+        if (!sora_device_run_at (dev, "gemm", options, "gemm", 3, offset,
+                global, local, error, SORA_MEM (x), SORA_INT (x_bs),
+                SORA_INT (ldx), SORA_MEM (w), SORA_INT (w_bs), SORA_INT (ldw),
+                SORA_MEM (bias), SORA_INT (bias != NULL && k0 == 0),
+                SORA_MEM (y), SORA_INT (y_bs), SORA_INT (ldy), SORA_INT (m),
+                SORA_INT (n0 / tile.n), SORA_INT (n1), SORA_INT (k0),
+                SORA_INT (kc), SORA_INT (k0 > 0), SORA_END))
+          return FALSE;
+      }
       k0 += kc;
     } while (k0 < k);
   }
