@@ -114,8 +114,14 @@ typedef struct
 gboolean sora_device_run (SoraDevice *dev, const char *program,
     const char *options, const char *kernel, guint dims, const gsize *global,
     const gsize *local, GError **error, ...);
+/* Work-items along the first dimension when the op asks for nothing: a
+ * multiple of every GPU's SIMD width, and on CPU runtimes enough to
+ * vectorise across work-items. */
+#define SORA_DEFAULT_GROUP 64
+
 /* The same over @global work-items from @offset (get_global_id counts from
- * it): a big kernel split into launches. */
+ * it): a big kernel split into launches.  The padding to whole work-groups
+ * reaches into the next launch's range: split along whole work-groups. */
 gboolean sora_device_run_at (SoraDevice *dev, const char *program,
     const char *options, const char *kernel, guint dims, const gsize *offset,
     const gsize *global, const gsize *local, GError **error, ...);

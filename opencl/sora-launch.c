@@ -17,11 +17,6 @@
 
 #include "sora-device-private.h"
 
-/* Work-items along the first dimension when the op asks for nothing: a
- * multiple of every GPU's SIMD width, and on CPU runtimes enough to
- * vectorise across work-items. */
-#define DEFAULT_GROUP 64
-
 /* A work-group's private memory on a CPU runtime, which lays it out on a
  * worker thread's stack. */
 #define CPU_PRIVATE_BUDGET (256 * 1024)
@@ -103,7 +98,7 @@ choose_group (SoraDevice *dev, cl_kernel k, const char *kernel, guint dims,
   if (limits == NULL)
     return FALSE;
   for (guint i = 0; i < dims; i++)
-    l[i] = local && local[i] > 0 ? local[i] : i == 0 ? DEFAULT_GROUP : 1;
+    l[i] = local && local[i] > 0 ? local[i] : i == 0 ? SORA_DEFAULT_GROUP : 1;
   while (!exact && !group_fits (dev, limits, l, dims) &&
       group_items (l, dims) > 1) {
     guint big = 0;
