@@ -114,6 +114,7 @@ typedef struct
 gboolean sora_device_run (SoraDevice *dev, const char *program,
     const char *options, const char *kernel, guint dims, const gsize *global,
     const gsize *local, GError **error, ...);
+
 /* Work-items along the first dimension when the op asks for nothing: a
  * multiple of every GPU's SIMD width, and on CPU runtimes enough to
  * vectorise across work-items. */

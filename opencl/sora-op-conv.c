@@ -189,12 +189,13 @@ conv_launch (SoraTensor *x, SoraTensor *cache, SoraConvWeight *weight,
   if (!sora_op_check_int (items, "conv3d", y, error))
     return FALSE;
   /* Row tiles per launch, in whole default work-groups (the op asks for
-   * none). */
+   * none): one launch unless the work is past sora_op_launch_flops. */
   step = MIN (sora_op_launch_flops (x->dev) /
           (2.0 * tile.m * out[0] * x->shape[0] * weight->k.kt * weight->k.kh *
               weight->k.kw),
       items);
-  step = MAX (step / SORA_DEFAULT_GROUP, 1) * SORA_DEFAULT_GROUP;
+  step = (MAX (step, 1) + SORA_DEFAULT_GROUP - 1) / SORA_DEFAULT_GROUP *
+      SORA_DEFAULT_GROUP;
   options = g_strdup_printf ("%s -DTILE_M=%d -DTILE_N=%d -DVW=%d -DKT=%u "
                              "-DKH=%u -DKW=%u -DST=%u -DSH=%u -DSW=%u",
       sora_storage_options (weight->dtype), tile.m, tile.n, tile.vw,
