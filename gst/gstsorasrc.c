@@ -483,8 +483,8 @@ gst_sora_src_stop (GstBaseSrc *bsrc)
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 
-  /* The engine checks it between steps and chunks: the join waits for at
-   * most one of those. */
+  /* The engine checks it at every kernel launch: the join waits for at
+   * most two kernels. */
   g_cancellable_cancel (self->cancellable);
   if (self->worker)
     g_thread_join (self->worker);

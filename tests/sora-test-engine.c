@@ -77,11 +77,12 @@ sora_test_collect_chunk (SoraTensor *frames, const guint8 *pixels, guint n,
 
 gboolean
 sora_test_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraChunkFunc func,
-    gpointer user_data, GError **error)
+    gpointer user_data, GCancellable *cancellable, GError **error)
 {
-  SoraFrameSink sink = { SORA_PIXEL_RGB, 0, NULL, func, user_data };
+  SoraFrameSink sink = { SORA_PIXEL_RGB, 0, cancellable, func, user_data };
 
-  return sora_wan_vae_decode (vae, latents, sora_frame_sink_take, &sink, error);
+  return sora_wan_vae_decode (
+      vae, latents, sora_frame_sink_take, &sink, cancellable, error);
 }
 
 static gboolean

@@ -38,7 +38,8 @@ gboolean sora_test_collect_chunk (SoraTensor *frames, const guint8 *pixels,
 /* sora_wan_vae_decode of @latents with its chunks in RGB for @func, through
  * the pipeline's frame sink as the engine's decode takes them. */
 gboolean sora_test_vae_decode (SoraWanVae *vae, SoraTensor *latents,
-    SoraChunkFunc func, gpointer user_data, GError **error);
+    SoraChunkFunc func, gpointer user_data, GCancellable *cancellable,
+    GError **error);
 
 /* The continuity of an extension: the first new latent frame against the
  * clean last context latent frame, for the extension of @context by @p and

@@ -218,6 +218,50 @@ test_causal_333 (void)
   }
 }
 
+/* A conv past the work of one launch (sora_op_launch_flops: two launches
+ * on a 2-core CPU, the second from an offset), at the VAE's widths: every
+ * 101st output against the reference. */
+static void
+test_split_launches (void)
+{
+  ConvCase c = { .cin = 96,
+    .cout = 96,
+    .t = 2,
+    .h = 64,
+    .w = 64,
+    .kt = 3,
+    .kh = 3,
+    .kw = 3,
+    .p = { 1, 1, 1, 2, 1, 1, 1, 1 },
+    .bias = TRUE };
+  gsize nx = c.cin * c.t * c.h * c.w;
+  gsize nw = c.cout * c.cin * c.kt * c.kh * c.kw, ys[4], n, m = 0;
+  float *x = sora_test_random (nx, -1, 1);
+  float *wt = sora_test_random (nw, -1, 1);
+  float *bias = sora_test_random (c.cout, -1, 1);
+  float *got = conv_device (&c, x, NULL, wt, bias, PATH_PACKED, ys);
+  float *sampled;
+  double *want;
+
+  n = ys[0] * ys[1] * ys[2] * ys[3];
+  sampled = g_new (float, n / 101 + 1);
+  want = g_new (double, n / 101 + 1);
+  for (gsize i = 0; i < n; i += 101, m++) {
+    gsize ox = i % ys[3], oy = i / ys[3] % ys[2];
+    gsize ot = i / ys[3] / ys[2] % ys[1], co = i / ys[3] / ys[2] / ys[1];
+
+    sampled[m] = got[i];
+    want[m] = conv_ref_at (&c, x, NULL, wt, bias, co, ot, oy, ox);
+  }
+  sora_assert_close (sampled, want, m, TOL_F32, "split launches");
+  g_free (sampled);
+  g_free (want);
+  g_free (got);
+  g_free (x);
+  g_free (wt);
+  g_free (bias);
+}
+
 static void
 test_pointwise (void)
 {
@@ -769,6 +813,7 @@ main (int argc, char **argv)
 {
   sora_test_init (&argc, &argv);
   g_test_add_func ("/conv/causal-3x3x3", test_causal_333);
+  g_test_add_func ("/conv/split-launches", test_split_launches);
   g_test_add_func ("/conv/pointwise", test_pointwise);
   g_test_add_func ("/conv/time-conv", test_time_conv);
   g_test_add_func ("/conv/downsample-spatial", test_downsample_spatial);

@@ -298,7 +298,7 @@ test_continue (void)
   g_assert_no_error (error);
   g_assert_true (sora_tensor_write (z, latents, &error));
   g_assert_true (sora_test_vae_decode (sora_engine_get_vae (engine), z,
-      sora_test_collect_chunk, &whole, &error));
+      sora_test_collect_chunk, &whole, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (whole.pixels->len, ==, clip_bytes + new_bytes);
   g_assert_cmpmem (

@@ -18,8 +18,9 @@
 #define TOL 1e-5
 
 /* Shapes whose sizes straddle the tiles (6 x 16 or 6 x 64): 1, primes,
- * 63/65, 130; and past the 768-column, 1024-deep blocks, with enough rows
- * for a work-group per row tile (sora-op-gemm.c). */
+ * 63/65, 130; past the 768-column, 1024-deep blocks, with enough rows
+ * for a work-group per row tile (sora-op-gemm.c); and past the rows of one
+ * launch (sora_op_launch_flops: 2544 at K >= 1024 on 2 CPU cores). */
 static const gsize shapes[][3] = {
   /* M, N, K */
   { 1, 1, 1 },
@@ -33,6 +34,7 @@ static const gsize shapes[][3] = {
   { 37, 70, 1536 },
   { 1031, 17, 300 },
   { 67, 801, 1030 },
+  { 3001, 17, 1030 },
 };
 
 /* y [m, n] = x [m, k] w [n, k]^T + bias, in double, and in *@scale the

@@ -205,7 +205,7 @@ test_vae_decode (void)
   g_assert_no_error (error);
   g_assert_true (sora_tensor_write (z, latents, &error));
   g_assert_true (sora_test_vae_decode (
-      sora_engine_get_vae (e), z, sample_chunk, &s, &error));
+      sora_engine_get_vae (e), z, sample_chunk, &s, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (s.seen, ==, frames);
   sora_assert_close (s.samples, want, n, 1e-4, "decode against diffusers");

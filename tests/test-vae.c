@@ -2,7 +2,8 @@
  * tiny fixture model (tools/make_fixtures.py) in f32, f16 and bf16 storage;
  * constant memory over the clip's length, spatial tiling, cancellation and
  * errors.  SORA_VAE_BENCH=H,W,F adds /vae/bench: the real Wan2.1 VAE config
- * with random weights, decoding F latent frames of H x W.
+ * with random weights, decoding F latent frames of H x W, then again
+ * cancelled halfway through its second chunk (the stop latency).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <glib/gstdio.h>
@@ -21,6 +22,8 @@ typedef struct
   guint chunks;
   guint chunk_frames[64];
   guint stop_after; /* 0: never */
+  GCancellable *cancel; /* cancelled after cancel_after chunks, if set */
+  guint cancel_after;
   double seconds[64], cpu[64]; /* since the decode began, per chunk */
   gint64 start;
 } Collect;
@@ -78,6 +81,8 @@ collect (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
   if (off_by_one)
     g_test_message ("%u values rounded the other way at a tie", off_by_one);
   g_free (f);
+  if (c->cancel && c->chunks == c->cancel_after)
+    g_cancellable_cancel (c->cancel);
   return c->stop_after == 0 || c->chunks < c->stop_after;
 }
 
@@ -148,7 +153,7 @@ decode (SoraWanVae *vae, SoraTensor *latents, Collect *c, GError **error)
 {
   memset (c, 0, sizeof (*c));
   c->start = g_get_monotonic_time ();
-  sora_test_vae_decode (vae, latents, collect, c, error);
+  sora_test_vae_decode (vae, latents, collect, c, NULL, error);
 }
 
 static void
@@ -456,11 +461,38 @@ test_cancel (void)
   Collect c = { 0 };
 
   c.stop_after = 2;
-  g_assert_false (sora_test_vae_decode (vae, z, collect, &c, &error));
+  g_assert_false (sora_test_vae_decode (vae, z, collect, &c, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
   g_assert_cmpuint (c.chunks, ==, 2);
   g_assert_cmpuint (sora_device_bytes_current (dev), ==, before);
   g_clear_error (&error);
+  g_free (c.video);
+  sora_tensor_free (z);
+  sora_wan_vae_free (vae);
+  sora_model_folder_free (folder);
+}
+
+/* The cancellable stops a decode inside a chunk, at the next kernel launch,
+ * while the callback would go on: no second chunk, nothing left held. */
+static void
+test_cancel_in_chunk (void)
+{
+  SoraModelFolder *folder;
+  SoraWanVae *vae = open_vae ("wan-tiny", &folder);
+  SoraDevice *dev = sora_test_device ();
+  SoraTensor *z = random_latents (4, 3, 5);
+  guint64 before = sora_device_bytes_current (dev);
+  GError *error = NULL;
+  Collect c = { 0 };
+
+  c.cancel = g_cancellable_new ();
+  c.cancel_after = 1;
+  g_assert_false (sora_test_vae_decode (vae, z, collect, &c, c.cancel, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
+  g_assert_cmpuint (c.chunks, ==, 1);
+  g_assert_cmpuint (sora_device_bytes_current (dev), ==, before);
+  g_clear_error (&error);
+  g_object_unref (c.cancel);
   g_free (c.video);
   sora_tensor_free (z);
   sora_wan_vae_free (vae);
@@ -479,7 +511,7 @@ test_errors (void)
   GError *error = NULL;
   Collect c = { 0 };
 
-  g_assert_false (sora_test_vae_decode (vae, z, collect, &c, &error));
+  g_assert_false (sora_test_vae_decode (vae, z, collect, &c, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "z8"));
@@ -634,6 +666,51 @@ test_temporal_pattern (void)
   g_free (dir);
 }
 
+/* A cancellation from another thread @delay seconds after it starts. */
+typedef struct
+{
+  GCancellable *cancellable;
+  double delay;
+  gint64 at;
+} LateCancel;
+
+static gpointer
+cancel_late (gpointer data)
+{
+  LateCancel *l = data;
+
+  g_usleep (l->delay * 1e6);
+  l->at = g_get_monotonic_time ();
+  g_cancellable_cancel (l->cancellable);
+  return NULL;
+}
+
+/* Decodes @z again, cancelled @delay seconds in (mid chunk), and prints how
+ * long the decode took to return after the cancel: measured, not
+ * asserted. */
+static void
+stop_latency (SoraWanVae *vae, SoraTensor *z, double delay)
+{
+  LateCancel l = { g_cancellable_new (), delay, 0 };
+  GThread *thread = g_thread_new ("canceller", cancel_late, &l);
+  GError *error = NULL;
+  Collect c = { 0 };
+  gint64 end;
+
+  c.start = g_get_monotonic_time ();
+  g_assert_false (
+      sora_test_vae_decode (vae, z, collect, &c, l.cancellable, &error));
+  end = g_get_monotonic_time ();
+  g_thread_join (thread);
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
+  g_test_message ("cancelled %.2f s into the decode (%u chunks done): "
+                  "returned %.1f ms later",
+      (l.at - c.start) / 1e6, c.chunks, (end - l.at) / 1e3);
+  g_clear_error (&error);
+  g_free (c.video);
+  g_object_unref (l.cancellable);
+}
+
 static void
 test_bench (void)
 {
@@ -669,6 +746,9 @@ test_bench (void)
         c.chunk_frames[i], c.seconds[i] - (i ? c.seconds[i - 1] : 0),
         c.cpu[i] - (i ? c.cpu[i - 1] : (double)cpu / CLOCKS_PER_SEC));
   g_free (c.video);
+  /* Halfway through the largest chunk. */
+  stop_latency (vae, z,
+      c.chunks > 1 ? (c.seconds[0] + c.seconds[1]) / 2 : c.seconds[0] / 2);
   sora_tensor_free (z);
   sora_wan_vae_free (vae);
   sora_model_folder_free (folder);
@@ -690,6 +770,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vae/decode/temporal-pattern", test_temporal_pattern);
   g_test_add_func ("/vae/tiling", test_tiling);
   g_test_add_func ("/vae/cancel", test_cancel);
+  g_test_add_func ("/vae/cancel-in-chunk", test_cancel_in_chunk);
   g_test_add_func ("/vae/errors", test_errors);
   if (g_getenv ("SORA_VAE_BENCH"))
     g_test_add_func ("/vae/bench", test_bench);

@@ -23,6 +23,10 @@ struct _SoraDevice
   guint64 bytes_peak;
   cl_mem scratch; /* sora_device_scratch */
   gsize scratch_bytes;
+  /* Set: launches are throttled and stop once it is cancelled (see
+   * sora_device_set_cancellable); last: the newest launch's event. */
+  GCancellable *cancellable;
+  cl_event last;
 };
 
 G_END_DECLS

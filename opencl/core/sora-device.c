@@ -348,6 +348,7 @@ sora_device_free (SoraDevice *dev)
   if (dev->queue)
     clFinish (dev->queue);
   sora_device_release (dev, dev->scratch, dev->scratch_bytes);
+  sora_device_set_cancellable (dev, NULL);
   g_clear_pointer (&dev->kernels, g_hash_table_unref);
   g_clear_pointer (&dev->launched, g_hash_table_unref);
   g_clear_pointer (&dev->programs, g_hash_table_unref);

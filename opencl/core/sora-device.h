@@ -4,6 +4,8 @@
 #ifndef __SORA_DEVICE_H__
 #define __SORA_DEVICE_H__
 
+#include <gio/gio.h>
+
 #include "sora-cl.h"
 
 G_BEGIN_DECLS
@@ -73,6 +75,15 @@ gsize sora_device_scratch_bytes (SoraDevice *dev);
 /* Waits for every queued command. */
 gboolean sora_device_finish (SoraDevice *dev, GError **error);
 
+/* While @cancellable (not owned) is set, each kernel launch first waits for
+ * the launch before it, so that the queue holds at most the kernel running
+ * and the one just queued, and once @cancellable is cancelled, launches
+ * drain the queue and fail with SORA_ERROR_CANCELLED: a cancellation stops
+ * the work within about two kernels, wherever the engine is.  NULL: none.
+ * Returns the one it replaces, for the caller to set back. */
+GCancellable *sora_device_set_cancellable (
+    SoraDevice *dev, GCancellable *cancellable);
+
 /* Kernels come from the embedded opencl/kernels/<program>.cl (with common.cl
  * in front), built with @options once per device and cached in memory and in
  * $XDG_CACHE_HOME/gst-sora/programs.  The returned kernel belongs to the
@@ -112,6 +123,18 @@ typedef struct
 gboolean sora_device_run (SoraDevice *dev, const char *program,
     const char *options, const char *kernel, guint dims, const gsize *global,
     const gsize *local, GError **error, ...);
+
+/* Work-items along the first dimension when the op asks for nothing: a
+ * multiple of every GPU's SIMD width, and on CPU runtimes enough to
+ * vectorise across work-items. */
+#define SORA_DEFAULT_GROUP 64
+
+/* The same over @global work-items from @offset (get_global_id counts from
+ * it): a big kernel split into launches.  The padding to whole work-groups
+ * reaches into the next launch's range: split along whole work-groups. */
+gboolean sora_device_run_at (SoraDevice *dev, const char *program,
+    const char *options, const char *kernel, guint dims, const gsize *offset,
+    const gsize *global, const gsize *local, GError **error, ...);
 
 /* Kernel variants launched so far: one per program, options and
  * work-group, each of which a runtime such as PoCL compiles once. */

@@ -17,11 +17,6 @@
 
 #include "sora-device-private.h"
 
-/* Work-items along the first dimension when the op asks for nothing: a
- * multiple of every GPU's SIMD width, and on CPU runtimes enough to
- * vectorise across work-items. */
-#define DEFAULT_GROUP 64
-
 /* A work-group's private memory on a CPU runtime, which lays it out on a
  * worker thread's stack. */
 #define CPU_PRIVATE_BUDGET (256 * 1024)
@@ -103,7 +98,7 @@ choose_group (SoraDevice *dev, cl_kernel k, const char *kernel, guint dims,
   if (limits == NULL)
     return FALSE;
   for (guint i = 0; i < dims; i++)
-    l[i] = local && local[i] > 0 ? local[i] : i == 0 ? DEFAULT_GROUP : 1;
+    l[i] = local && local[i] > 0 ? local[i] : i == 0 ? SORA_DEFAULT_GROUP : 1;
   while (!exact && !group_fits (dev, limits, l, dims) &&
       group_items (l, dims) > 1) {
     guint big = 0;
@@ -193,35 +188,80 @@ set_args (cl_kernel k, const char *kernel, va_list ap, guint64 *local_args,
   }
 }
 
-gboolean
-sora_device_run (SoraDevice *dev, const char *program, const char *options,
-    const char *kernel, guint dims, const gsize *global, const gsize *local,
-    GError **error, ...)
+GCancellable *
+sora_device_set_cancellable (SoraDevice *dev, GCancellable *cancellable)
+{
+  GCancellable *previous = dev->cancellable;
+
+  dev->cancellable = cancellable;
+  if (cancellable == NULL && dev->last) {
+    clReleaseEvent (dev->last);
+    dev->last = NULL;
+  }
+  return previous;
+}
+
+/* Whether the device's cancellable is cancelled (then with @error set), once
+ * what is queued has run: a stop returns when the device is idle. */
+static gboolean
+cancelled (SoraDevice *dev, GError **error)
+{
+  if (!g_cancellable_is_cancelled (dev->cancellable))
+    return FALSE;
+  clFinish (dev->queue);
+  if (dev->last) {
+    clReleaseEvent (dev->last);
+    dev->last = NULL;
+  }
+  g_set_error (
+      error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
+  return TRUE;
+}
+
+/* Keeps @event, the newest launch's, and waits for the one before: the
+ * host stays one kernel ahead, and the device always has the next one. */
+static gboolean
+throttle (SoraDevice *dev, cl_event event, GError **error)
+{
+  cl_event previous = dev->last;
+  cl_int status = CL_SUCCESS;
+
+  dev->last = event;
+  if (previous) {
+    status = clWaitForEvents (1, &previous);
+    clReleaseEvent (previous);
+  }
+  return sora_cl_check (status, "clWaitForEvents", dev->info.name, error) &&
+      !cancelled (dev, error);
+}
+
+/* Launches @kernel over @global from @offset (NULL: the origin), its
+ * arguments from @ap. */
+static gboolean
+run_valist (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, guint dims, const gsize *offset, const gsize *global,
+    const gsize *local, GError **error, va_list ap)
 {
   cl_kernel k;
-  va_list ap;
   guint64 local_args;
   size_t g[3], l[3];
-  gboolean ok;
+  cl_event event = NULL;
 
   g_return_val_if_fail (dims >= 1 && dims <= 3, FALSE);
   for (guint i = 0; i < dims; i++)
     if (global[i] == 0)
       return TRUE; /* nothing to do */
-  k = sora_device_kernel (dev, program, options, kernel, error);
-  if (k == NULL)
+  if (cancelled (dev, error))
     return FALSE;
-  va_start (ap, error);
-  ok = set_args (k, kernel, ap, &local_args, error);
-  va_end (ap);
-  if (!ok ||
+  k = sora_device_kernel (dev, program, options, kernel, error);
+  if (k == NULL || !set_args (k, kernel, ap, &local_args, error) ||
       !choose_group (
           dev, k, kernel, dims, local, local_args > 0, local_args, l, error))
     return FALSE;
   for (guint i = 0; i < dims; i++) {
     g[i] = (global[i] + l[i] - 1) / l[i] * l[i];
     /* Kernels index with int. */
-    if (g[i] > G_MAXINT32) {
+    if (g[i] + (offset ? offset[i] : 0) > G_MAXINT32) {
       g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
           "Kernel %s: %" G_GSIZE_FORMAT " work-items are too many for one "
           "launch",
@@ -230,9 +270,41 @@ sora_device_run (SoraDevice *dev, const char *program, const char *options,
     }
   }
   note_variant (dev, k, kernel, l, dims);
-  return sora_cl_check (
-      clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, g, l, 0, NULL, NULL),
-      "clEnqueueNDRangeKernel", kernel, error);
+  if (!sora_cl_check (clEnqueueNDRangeKernel (dev->queue, k, dims, offset, g, l,
+                          0, NULL, dev->cancellable ? &event : NULL),
+          "clEnqueueNDRangeKernel", kernel, error))
+    return FALSE;
+  return dev->cancellable == NULL || throttle (dev, event, error);
+}
+
+gboolean
+sora_device_run (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, guint dims, const gsize *global, const gsize *local,
+    GError **error, ...)
+{
+  va_list ap;
+  gboolean ok;
+
+  va_start (ap, error);
+  ok = run_valist (
+      dev, program, options, kernel, dims, NULL, global, local, error, ap);
+  va_end (ap);
+  return ok;
+}
+
+gboolean
+sora_device_run_at (SoraDevice *dev, const char *program, const char *options,
+    const char *kernel, guint dims, const gsize *offset, const gsize *global,
+    const gsize *local, GError **error, ...)
+{
+  va_list ap;
+  gboolean ok;
+
+  va_start (ap, error);
+  ok = run_valist (
+      dev, program, options, kernel, dims, offset, global, local, error, ap);
+  va_end (ap);
+  return ok;
 }
 
 guint

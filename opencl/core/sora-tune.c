@@ -157,12 +157,17 @@ tune (SoraDevice *dev, const char *key, const SoraTuneSpec *spec,
   GString *measured = g_string_new (NULL);
   int fastest = -1;
   char *value;
+  GCancellable *cancellable;
 
   for (guint c = 0; c < n; c++)
     best[c] = -1;
+  /* A stop waits for the tuning: a candidate cut short would lose to the
+   * others and the wrong one be stored. */
+  cancellable = sora_device_set_cancellable (dev, NULL);
   if (spec->init (dev, data))
     fastest = measure (dev, spec, candidates, data, best);
   spec->clear (data);
+  sora_device_set_cancellable (dev, cancellable);
 
   for (guint c = 0; c < n; c++)
     g_string_append_printf (measured, "%s%s:%.1f", c ? " " : "", candidates[c],

@@ -532,23 +532,6 @@ check_inputs (
   return TRUE;
 }
 
-/* With a @cancellable, waits for each block's kernels, so that cancelling
- * stops a forward within one block (a large model's step takes seconds)
- * instead of after every block has been queued. */
-static gboolean
-block_done (SoraWanDit *dit, GCancellable *cancellable, GError **error)
-{
-  if (cancellable == NULL)
-    return TRUE;
-  if (!sora_device_finish (dit->dev, error))
-    return FALSE;
-  if (!g_cancellable_is_cancelled (cancellable))
-    return TRUE;
-  g_set_error (
-      error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
-  return FALSE;
-}
-
 SoraTensor *
 sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
@@ -560,10 +543,13 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
   gsize in_numel, out_numel;
   Acts a = { NULL };
   SoraTensor *rope, *out = NULL;
+  GCancellable *previous = NULL;
   gboolean ok = FALSE;
 
   if (!check_inputs (dit, latents, text, error))
     return NULL;
+  if (cancellable)
+    previous = sora_device_set_cancellable (dit->dev, cancellable);
   batch = latents->shape[0];
   frames = latents->shape[2];
   height = latents->shape[3];
@@ -623,8 +609,7 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
   for (guint i = 0; i < c->num_layers; i++) {
     char point[32];
 
-    if (!block_forward (dit, &dit->blocks[i], &a, rope, error) ||
-        !block_done (dit, cancellable, error))
+    if (!block_forward (dit, &dit->blocks[i], &a, rope, error))
       goto out;
     g_snprintf (point, sizeof (point), "after_block%u", i);
     sora_probe_emit (probe, point, a.x);
@@ -655,6 +640,8 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
   ok = TRUE;
 
 out:
+  if (cancellable)
+    sora_device_set_cancellable (dit->dev, previous);
   acts_clear (&a);
   if (!ok)
     g_clear_pointer (&out, sora_tensor_free);

@@ -34,8 +34,8 @@ const SoraWanTransformerConfig *sora_wan_dit_get_config (SoraWanDit *dit);
  * "patch_embedding" [B, L, d], "temb" [B, d], "timestep_proj" [B, 6, d],
  * "text_embedded" [B, S, d], "after_block0".. [B, L, d], "before_head"
  * [B, L, d] (the modulated input of proj_out) and "output".  A
- * @cancellable, when given, is checked after each block (then
- * SORA_ERROR_CANCELLED). */
+ * @cancellable, when given, throttles and stops the forward at kernel
+ * launches (sora_device_set_cancellable): SORA_ERROR_CANCELLED. */
 SoraTensor *sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
     GCancellable *cancellable, GError **error);

@@ -816,10 +816,12 @@ unpark (SoraWanVaeDecoder *d, GError **error)
 
 gboolean
 sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
-    SoraVaeChunkFunc func, gpointer user_data, GError **error)
+    SoraVaeChunkFunc func, gpointer user_data, GCancellable *cancellable,
+    GError **error)
 {
   SoraWanVae *vae = d->vae;
   SoraTensor *z = NULL, *x = NULL, *frames = NULL;
+  GCancellable *previous = NULL;
   gboolean ok = FALSE;
 
   if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
@@ -831,10 +833,12 @@ sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
         latents->shape[3], latents->shape[2], d->w, d->h);
     return FALSE;
   }
+  if (cancellable)
+    previous = sora_device_set_cancellable (vae->dev, cancellable);
   if (!unpark (d, error) ||
       !(z = new_act (vae->dev, "vae latent frame", vae->cfg.z_dim, 1, d->h,
             d->w, error)))
-    return FALSE;
+    goto out;
   for (gsize k = 0; k < latents->shape[1]; k++) {
     if (!sora_op_slice (latents, 1, k, 1, z, error) ||
         !sora_op_mul (z, vae->std, z, error) ||
@@ -849,6 +853,8 @@ sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
   ok = TRUE;
 
 out:
+  if (cancellable)
+    sora_device_set_cancellable (vae->dev, previous);
   sora_tensor_free (z);
   sora_tensor_free (x);
   sora_tensor_free (frames);
@@ -857,7 +863,8 @@ out:
 
 gboolean
 sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
-    SoraVaeChunkFunc func, gpointer user_data, GError **error)
+    SoraVaeChunkFunc func, gpointer user_data, GCancellable *cancellable,
+    GError **error)
 {
   SoraWanVaeDecoder *d;
   gboolean ok;
@@ -865,7 +872,8 @@ sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
   if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
     return FALSE;
   d = sora_wan_vae_decoder_new (vae, latents->shape[2], latents->shape[3]);
-  ok = sora_wan_vae_decoder_run (d, latents, func, user_data, error);
+  ok = sora_wan_vae_decoder_run (
+      d, latents, func, user_data, cancellable, error);
   sora_wan_vae_decoder_free (d);
   return ok;
 }

@@ -43,10 +43,13 @@ typedef gboolean (*SoraVaeChunkFunc) (
 /* Decodes @latents [z_dim, F, h, w] f32, normalised as the DiT makes them,
  * one latent frame at a time with fixed-size caches: @func sees 1 frame for
  * the first latent frame and 2^(temporal upsamplers) for each later one (4
- * for Wan2.1), of 8h x 8w.  A FALSE
- * from @func ends the decode with SORA_ERROR_CANCELLED. */
+ * for Wan2.1), of 8h x 8w.  A FALSE from @func without an error, or
+ * @cancellable (when given: checked at kernel launches,
+ * sora_device_set_cancellable) cancelled, ends the decode with
+ * SORA_ERROR_CANCELLED. */
 gboolean sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
-    SoraVaeChunkFunc func, gpointer user_data, GError **error);
+    SoraVaeChunkFunc func, gpointer user_data, GCancellable *cancellable,
+    GError **error);
 
 /* The causal state of a decode that may go on: a decode split at latent
  * frame boundaries over several calls of sora_wan_vae_decoder_run makes
@@ -65,7 +68,7 @@ gboolean sora_wan_vae_decoder_park (SoraWanVaeDecoder *decoder, GError **error);
  * decoded; @latents must be of its h x w. */
 gboolean sora_wan_vae_decoder_run (SoraWanVaeDecoder *decoder,
     SoraTensor *latents, SoraVaeChunkFunc func, gpointer user_data,
-    GError **error);
+    GCancellable *cancellable, GError **error);
 
 /* Encodes @video [3, T, H, W] f32 in [-1, 1] with T = 1 + 4k, in the
  * reference's chunks (frame 0, then 4 at a time): the latent mean

@@ -227,12 +227,12 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     const SoraAttentionParams *p, const AttnTile *tile, const GpuAttnTile *gpu,
     GError **error)
 {
-  gsize batch, nq, nk, channels, dim, dv, nc, rb, slices, pack_bytes;
+  gsize batch, nq, nk, channels, dim, dv, nc, rb, slices, blocks, pack_bytes;
   PackPlan plan;
   cl_mem kp, vp;
   /* One work-item per group: each already reuses its K/V tiles from cache,
    * and PoCL's barriers cost more than local memory would save. */
-  gsize global[2], local[2] = { 1, 1 };
+  gsize local[2] = { 1, 1 };
   char *options;
   gboolean ok = TRUE;
 
@@ -282,13 +282,16 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
 
   slices = batch * p->heads;
   plan = pack_plan (tile, slices, nk, dim);
+  /* A 480p step's 24 slices in one launch would take seconds on a CPU. */
+  plan.slices = CLAMP (
+      sora_op_launch_flops (q->dev) / (4.0 * nq * nk * dim), 1, plan.slices);
   for (dv = tile->vw; dim % dv != 0; dv /= 2)
     ;
   nc = dim / dv % tile->nvk == 0 ? tile->nvk : dim / dv % 2 == 0 ? 2 : 1;
   /* From the head dim alone: a value from the sequence length would be a
    * kernel to compile for each frame size. */
   rb = CLAMP (PRIVATE_FLOATS / (tile->rows * dim), 1, 32);
-  global[0] = (nq + rb * tile->rows - 1) / (rb * tile->rows);
+  blocks = (nq + rb * tile->rows - 1) / (rb * tile->rows);
   pack_bytes = plan.slices * plan.slice_bytes;
   if (!sora_op_check_int (pack_bytes / sizeof (float), OP, k, error))
     return FALSE;
@@ -314,18 +317,27 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   for (gsize bh0 = 0; ok && bh0 < slices; bh0 += plan.slices) {
     gsize n = MIN (plan.slices, slices - bh0);
     gsize pack_global[3] = { dim, plan.panels, n };
+    /* Query blocks per launch: one head over 32760 keys (480p, 81 frames)
+     * takes seconds on a CPU. */
+    gsize step = CLAMP (
+        sora_op_launch_flops (q->dev) / (4.0 * rb * tile->rows * nk * dim * n),
+        1, blocks);
 
-    global[1] = n;
     ok = sora_device_run (q->dev, "attention", options, "attention_pack", 3,
-             pack_global, NULL, error, SORA_MEM (k->buf), SORA_MEM (v->buf),
-             SORA_MEM (kp), SORA_MEM (vp), SORA_INT (nk), SORA_INT (p->heads),
-             SORA_INT (plan.panels), SORA_FLOAT (p->scale), SORA_INT (bh0),
-             SORA_END) &&
-        sora_device_run (q->dev, "attention", options, "attention", 2, global,
-            local, error, SORA_MEM (q->buf), SORA_MEM (kp), SORA_MEM (vp),
-            SORA_MEM (out->buf), SORA_MEM (p->bias ? p->bias->buf : NULL),
-            SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
-            SORA_INT (nk), SORA_INT (p->heads), SORA_INT (bh0), SORA_END);
+        pack_global, NULL, error, SORA_MEM (k->buf), SORA_MEM (v->buf),
+        SORA_MEM (kp), SORA_MEM (vp), SORA_INT (nk), SORA_INT (p->heads),
+        SORA_INT (plan.panels), SORA_FLOAT (p->scale), SORA_INT (bh0),
+        SORA_END);
+    for (gsize r0 = 0; ok && r0 < blocks; r0 += step) {
+      gsize offset[2] = { r0, 0 }, global[2] = { MIN (step, blocks - r0), n };
+
+      ok = sora_device_run_at (q->dev, "attention", options, "attention", 2,
+          offset, global, local, error, SORA_MEM (q->buf), SORA_MEM (kp),
+          SORA_MEM (vp), SORA_MEM (out->buf),
+          SORA_MEM (p->bias ? p->bias->buf : NULL),
+          SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
+          SORA_INT (nk), SORA_INT (p->heads), SORA_INT (bh0), SORA_END);
+    }
   }
   /* OpenCL keeps the buffers until the queued kernels are done with them. */
   sora_device_release (q->dev, kp, pack_bytes);

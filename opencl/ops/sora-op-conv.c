@@ -228,25 +228,39 @@ launch_cpu (SoraTensor *x, SoraTensor *cache, SoraConvWeight *weight,
     const gsize out[4], gsize tc, const char *geometry, GError **error)
 {
   ConvTile tile = weight->tile;
-  gsize tiles_w, global[2];
+  gsize tiles_w, items, step, global[2];
   char *options;
-  gboolean ok;
+  gboolean ok = TRUE;
 
   tiles_w = (out[3] + tile.m - 1) / tile.m;
-  global[0] = tiles_w * out[2] * out[1];
+  items = tiles_w * out[2] * out[1];
   global[1] = (out[0] + tile.n - 1) / tile.n;
-  if (!sora_op_check_int (global[0], "conv3d", y, error))
+  if (!sora_op_check_int (items, "conv3d", y, error))
     return FALSE;
+  /* Row tiles per launch, in whole default work-groups (the op asks for
+   * none): one launch unless the work is past sora_op_launch_flops. */
+  step = MIN (sora_op_launch_flops (x->dev) /
+          (2.0 * tile.m * out[0] * x->shape[0] * weight->k.kt * weight->k.kh *
+              weight->k.kw),
+      items);
+  step = (MAX (step, 1) + SORA_DEFAULT_GROUP - 1) / SORA_DEFAULT_GROUP *
+      SORA_DEFAULT_GROUP;
   options = g_strdup_printf (
       "%s -DTILE_M=%d -DTILE_N=%d -DVW=%d", geometry, tile.m, tile.n, tile.vw);
-  ok = sora_device_run (x->dev, "conv", options, "conv3d_panel", 2, global,
-      NULL, error, SORA_MEM (x->buf), SORA_MEM (cache ? cache->buf : NULL),
-      SORA_MEM (weight->buf), SORA_MEM (bias ? bias->buf : NULL),
-      SORA_MEM (y->buf), SORA_INT (x->shape[0]), SORA_INT (x->shape[1]),
-      SORA_INT (tc), SORA_INT (x->shape[2]), SORA_INT (x->shape[3]),
-      SORA_INT (out[0]), SORA_INT (out[2]), SORA_INT (out[3]),
-      SORA_INT (out[1]), SORA_INT (p->pad_t_front), SORA_INT (p->pad_top),
-      SORA_INT (p->pad_left), SORA_INT (tiles_w), SORA_END);
+  for (gsize i0 = 0; ok && i0 < items; i0 += step) {
+    gsize offset[2] = { i0, 0 };
+
+    global[0] = MIN (step, items - i0);
+    ok = sora_device_run_at (x->dev, "conv", options, "conv3d_panel", 2, offset,
+        global, NULL, error, SORA_MEM (x->buf),
+        SORA_MEM (cache ? cache->buf : NULL), SORA_MEM (weight->buf),
+        SORA_MEM (bias ? bias->buf : NULL), SORA_MEM (y->buf),
+        SORA_INT (x->shape[0]), SORA_INT (x->shape[1]), SORA_INT (tc),
+        SORA_INT (x->shape[2]), SORA_INT (x->shape[3]), SORA_INT (out[0]),
+        SORA_INT (out[2]), SORA_INT (out[3]), SORA_INT (out[1]),
+        SORA_INT (p->pad_t_front), SORA_INT (p->pad_top),
+        SORA_INT (p->pad_left), SORA_INT (tiles_w), SORA_END);
+  }
   g_free (options);
   return ok;
 }

@@ -155,16 +155,17 @@ typedef struct
   gsize block_k;
 } TiledKernel;
 
-/* One block of columns [n0, n1) over the K slice [k0, k0 + kc). */
+/* One block of columns [n0, n1) over the K slice [k0, k0 + kc), @step
+ * row tiles per launch. */
 static gboolean
-run_tiled_block (SoraDevice *dev, const TiledKernel *t, gsize batch, gsize m,
-    gsize n, gsize n0, gsize n1, gsize k0, gsize kc, cl_mem x, gsize x_bs,
-    gsize ldx, cl_mem w, gsize w_bs, gsize ldw, cl_mem bias, cl_mem y,
-    gsize y_bs, gsize ldy, GError **error)
+run_tiled_block (SoraDevice *dev, const TiledKernel *t, gsize step, gsize batch,
+    gsize m, gsize n, gsize n0, gsize n1, gsize k0, gsize kc, cl_mem x,
+    gsize x_bs, gsize ldx, cl_mem w, gsize w_bs, gsize ldw, cl_mem bias,
+    cl_mem y, gsize y_bs, gsize ldy, GError **error)
 {
   gsize panels = MAX (BLOCK_N / t->tile.n, 1);
   gsize panel0 = n0 / t->tile.n;
-  gsize global[3] = { (m + t->tile.m - 1) / t->tile.m, panels, batch };
+  gsize row_tiles = (m + t->tile.m - 1) / t->tile.m;
   /* A work-group is a row tile across the block's panels, the same for
    * every M and N (a narrower block rounds its panels up, the extra
    * work-items returning at once): PoCL compiles a kernel for each
@@ -192,13 +193,21 @@ run_tiled_block (SoraDevice *dev, const TiledKernel *t, gsize batch, gsize m,
     w_panel0 = panel0;
     w_k0 = 0;
   }
-  /* The first K slice writes Y with the bias, the others add to it. */
-  return sora_device_run (dev, "gemm", options, "gemm", 3, global, local, error,
-      SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx), SORA_MEM (w),
-      SORA_INT (w_bs), SORA_INT (ldw), SORA_INT (w_panel0), SORA_INT (w_k0),
-      SORA_MEM (bias), SORA_INT (bias != NULL && k0 == 0), SORA_MEM (y),
-      SORA_INT (y_bs), SORA_INT (ldy), SORA_INT (m), SORA_INT (panel0),
-      SORA_INT (n1), SORA_INT (k0), SORA_INT (kc), SORA_INT (k0 > 0), SORA_END);
+  for (gsize r0 = 0; r0 < row_tiles; r0 += step) {
+    gsize offset[3] = { r0, 0, 0 };
+    gsize global[3] = { MIN (step, row_tiles - r0), panels, batch };
+
+    /* The first K slice writes Y with the bias, the others add to it. */
+    if (!sora_device_run_at (dev, "gemm", options, "gemm", 3, offset, global,
+            local, error, SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx),
+            SORA_MEM (w), SORA_INT (w_bs), SORA_INT (ldw), SORA_INT (w_panel0),
+            SORA_INT (w_k0), SORA_MEM (bias),
+            SORA_INT (bias != NULL && k0 == 0), SORA_MEM (y), SORA_INT (y_bs),
+            SORA_INT (ldy), SORA_INT (m), SORA_INT (panel0), SORA_INT (n1),
+            SORA_INT (k0), SORA_INT (kc), SORA_INT (k0 > 0), SORA_END))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /* Launches gemm.cl's kernel over the blocks; the arguments are in elements
@@ -209,6 +218,13 @@ run_tiled (SoraDevice *dev, const TiledKernel *t, gsize batch, gsize m, gsize n,
     cl_mem bias, cl_mem y, gsize y_bs, gsize ldy, GError **error)
 {
   gsize block_n = MAX (BLOCK_N / t->tile.n, 1) * t->tile.n;
+  gsize row_tiles = (m + t->tile.m - 1) / t->tile.m;
+  /* Row tiles per launch, so that a stop waits for little (see
+   * sora_op_launch_flops); a block's W stays in cache from one launch to
+   * the next. */
+  gsize step = CLAMP (sora_op_launch_flops (dev) /
+          (2.0 * t->tile.m * block_n * MIN (k, t->block_k) * batch),
+      1, MAX (row_tiles, 1));
 
   for (gsize n0 = 0; n0 < n; n0 += block_n) {
     gsize k0 = 0;
@@ -217,8 +233,9 @@ run_tiled (SoraDevice *dev, const TiledKernel *t, gsize batch, gsize m, gsize n,
     do {
       gsize kc = MIN (t->block_k, k - k0);
 
-      if (!run_tiled_block (dev, t, batch, m, n, n0, MIN (n, n0 + block_n), k0,
-              kc, x, x_bs, ldx, w, w_bs, ldw, bias, y, y_bs, ldy, error))
+      if (!run_tiled_block (dev, t, step, batch, m, n, n0,
+              MIN (n, n0 + block_n), k0, kc, x, x_bs, ldx, w, w_bs, ldw, bias,
+              y, y_bs, ldy, error))
         return FALSE;
       k0 += kc;
     } while (k0 < k);

@@ -57,3 +57,12 @@ sora_op_check_int (gsize n, const char *op, const SoraTensor *t, GError **error)
       "%s: tensor %s is too large for one launch", op, t->name);
   return FALSE;
 }
+
+double
+sora_op_launch_flops (SoraDevice *dev)
+{
+  const SoraDeviceInfo *info = sora_device_get_info (dev);
+
+  /* 2 GFLOP per core: these cores run the GEMM at 50-80 GFLOP/s each. */
+  return info->is_cpu ? 2e9 * info->compute_units : G_MAXDOUBLE;
+}

@@ -24,6 +24,12 @@ gboolean sora_op_check_numel (
 gboolean sora_op_check_int (
     gsize n, const char *op, const SoraTensor *t, GError **error);
 
+/* The most flops one launch of a big op does on a CPU device: about 30 ms
+ * of its cores, so that a stop, which waits for the kernel running and the
+ * one queued (sora_device_set_cancellable), comes at once.  Unbounded on
+ * other devices. */
+double sora_op_launch_flops (SoraDevice *dev);
+
 G_END_DECLS
 
 #endif /* __SORA_OP_H__ */

@@ -365,7 +365,7 @@ decode_clip (SoraEngine *engine, const SoraGenerateParams *params,
     return FALSE;
   }
   ok = sora_wan_vae_decoder_run (
-      decoder, part, sora_frame_sink_take, sink, error);
+      decoder, part, sora_frame_sink_take, sink, sink->cancellable, error);
   if (part != x)
     sora_tensor_free (part);
   if (!ok) {
@@ -567,12 +567,16 @@ sora_engine_denoise_decode (SoraEngine *engine,
   gboolean ok = FALSE;
   SoraFrameSink sink = { params->format, n_hidden, cancellable, chunk,
     user_data };
+  GCancellable *previous;
 
   scheduler_config (engine, params, &sched_cfg);
   scheduler = sora_scheduler_new (&sched_cfg, params->steps, error);
   if (scheduler == NULL)
     return FALSE;
   n_steps = sora_scheduler_get_n_steps (scheduler);
+  /* Every launch of the generation (umT5, the steps, the decode) stops
+   * when it is cancelled, not only those the DiT and the VAE scope. */
+  previous = sora_device_set_cancellable (engine->dev, cancellable);
 
   text = encode_text (engine, params->prompt, params->negative_prompt, guided,
       text_length, error);
@@ -611,6 +615,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
   ok = decode_clip (engine, params, x, n_decoded, &sink, error);
 
 out:
+  sora_device_set_cancellable (engine->dev, previous);
   sora_scheduler_free (scheduler);
   return ok;
 }

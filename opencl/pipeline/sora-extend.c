@@ -206,7 +206,9 @@ sora_engine_extend_run (SoraEngine *engine, const SoraGenerateParams *params,
     .progress = progress,
     .chunk = chunk,
     .user_data = user_data };
+  SoraDevice *dev = sora_engine_get_device (engine);
   SoraTensor *video;
+  GCancellable *previous;
   guint used;
   gboolean ok;
 
@@ -217,13 +219,17 @@ sora_engine_extend_run (SoraEngine *engine, const SoraGenerateParams *params,
     return FALSE;
   /* The context latents: frame 1 + 4j closes latent frame j. */
   used = 1 + 4 * MIN ((n_context_frames - 1) / 4, max_context_latents - 1);
-  video = upload_context (sora_engine_get_device (engine),
+  video = upload_context (dev,
       context +
           (gsize)(n_context_frames - used) * params->height * params->width * 3,
       used, params->width, params->height, error);
+  /* The encode stops at once too (seconds at 480p). */
+  previous = sora_device_set_cancellable (dev, cancellable);
   ok = video &&
       (e.z_ctx = sora_wan_vae_encode (
-           sora_engine_get_vae (engine), video, TRUE, error)) &&
+           sora_engine_get_vae (engine), video, TRUE, error));
+  sora_device_set_cancellable (dev, previous);
+  ok = ok &&
       extend_latents (engine, params, text_length, &e, FALSE, initial_latents,
           cancellable, error);
   if (!ok && final_latents)

@@ -91,8 +91,10 @@ typedef gboolean (*SoraFramesFunc) (const guint8 *pixels, guint n_frames,
 /* Text to video: tokenize, encode the text (cached per prompt), noise from
  * @seed (a counter-based generator: the same seed gives the same frames on
  * the same device), denoise with classifier-free guidance (both branches in
- * one batched forward), decode chunk by chunk.  Cancellation (the callbacks
- * or @cancellable) is honoured between steps and between chunks. */
+ * one batched forward), decode chunk by chunk.  Cancellation is honoured
+ * between steps and chunks (the callbacks) and at every kernel launch
+ * (@cancellable): a stop waits for at most the kernel running and the one
+ * queued behind it. */
 gboolean sora_engine_generate (SoraEngine *engine,
     const SoraGenerateParams *params, SoraProgressFunc progress,
     SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
