@@ -239,9 +239,14 @@ bench_gemm (Bench *b)
     { "gpu f32", SORA_DTYPE_F32, SORA_GEMM_GPU },
     { "gpu f16", SORA_DTYPE_F16, SORA_GEMM_GPU },
     { "gpu bf16", SORA_DTYPE_BF16, SORA_GEMM_GPU },
+    /* Operands in bf16, or f16 with SORA_PRECISION=f16. */
+    { "mma f32", SORA_DTYPE_F32, SORA_GEMM_MMA },
+    { "mma bf16", SORA_DTYPE_BF16, SORA_GEMM_MMA },
   };
-  /* The GPU forms only where the engine would take them (SORA_KERNELS). */
+  /* The GPU forms only where the engine would take them (SORA_KERNELS),
+   * the matrix units only where the device has them. */
   gboolean gpu = sora_tune_gpu_kernels (b->dev);
+  gboolean mma = gpu && sora_tune_mma_form (b->dev) == SORA_MMA_PTX;
 
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     const gsize *dims = b->quick ? quick_shapes[s] : shapes[s];
@@ -273,7 +278,8 @@ bench_gemm (Bench *b)
              b->dev, "y", SORA_DTYPE_F32, &error, 2, h.m, h.n)) &&
         sora_tensor_write (x, h.x, &error)) {
       for (guint v = 0; v < G_N_ELEMENTS (variants); v++) {
-        if (variants[v].backend == SORA_GEMM_GPU && !gpu)
+        if ((variants[v].backend == SORA_GEMM_GPU && !gpu) ||
+            (variants[v].backend == SORA_GEMM_MMA && !mma))
           continue;
         sora_convert_from_f32 (variants[v].dtype, h.w, stored, h.n * h.k);
         d[v] = (GemmDevice){ sora_linear_new_full (b->dev, "bench",
