@@ -167,6 +167,7 @@ mma_16x8x16 (float c[4], const uint a[4], const uint b[2],
       "r" (b[1]));
 }
 
+/* The stand-in's exchange, unused here: both forms share the calls. */
 #define XCHG_WORDS 1
 #define MMA_UNROLL _Pragma ("unroll")
 

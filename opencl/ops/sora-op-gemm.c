@@ -125,7 +125,7 @@ mma_options (
   return options;
 }
 
-/* Every tile's options for each of @dtypes, from @make. */
+/* Every one of @tiles (freed) for each weight dtype, made by @make. */
 static void
 add_variants (GPtrArray *all, char **tiles,
     gpointer (*make) (SoraDType, const char *, gpointer), gpointer data)
