@@ -17,6 +17,25 @@
  * weights, so the same bound holds. */
 #define TOL 1e-5
 
+/* The matrix-unit path (SORA_GEMM_MMA) is compared with a reference made
+ * from X and W rounded to its bf16 or f16 operands, so that only the
+ * accumulation differs: products of two bf16 or f16 values are exact in
+ * fp32, and the stand-in adds them in fp32 as the bound above allows; NVIDIA
+ * documents no rounding mode for mma.sync's fp32 additions, so 1e-4 of the
+ * terms' magnitudes leaves it ten times the room while a fragment misplaced
+ * or a K slice dropped still errs by the size of the terms themselves. */
+#define MMA_TOL 1e-4
+
+/* The operands SORA_GEMM_MMA rounds X and W to ($SORA_PRECISION). */
+static SoraDType
+operand_dtype (SoraGemmBackend backend)
+{
+  if (backend != SORA_GEMM_MMA)
+    return SORA_DTYPE_F32;
+  return g_strcmp0 (g_getenv ("SORA_PRECISION"), "f16") == 0 ? SORA_DTYPE_F16
+                                                             : SORA_DTYPE_BF16;
+}
+
 /* Shapes whose sizes straddle the tiles (6 x 16 or 6 x 64): 1, primes,
  * 63/65, 130; past the 768-column, 1024-deep blocks, with enough rows
  * for a work-group per row tile (sora-op-gemm.c); and past the rows of one
@@ -87,6 +106,8 @@ check_linear (SoraDType dtype, SoraGemmBackend backend, guint nlead,
   sora_test_round_to_dtype (w, n * k, dtype);
   stored = g_malloc (n * k * sora_dtype_size (dtype));
   sora_convert_from_f32 (dtype, w, stored, n * k);
+  sora_test_round_to_dtype (x, m * k, operand_dtype (backend));
+  sora_test_round_to_dtype (w, n * k, operand_dtype (backend));
 
   l = sora_linear_new_full (
       sora_test_device (), "lin", dtype, n, k, stored, bias, backend, &error);
@@ -107,7 +128,8 @@ check_linear (SoraDType dtype, SoraGemmBackend backend, guint nlead,
                           " n=%" G_GSIZE_FORMAT " k=%" G_GSIZE_FORMAT "%s",
       sora_gemm_backend_to_string (backend), sora_dtype_name (dtype), m, n, k,
       with_bias ? " +bias" : "");
-  sora_assert_close_to_scale (got, want, scale, m * n, TOL, what);
+  sora_assert_close_to_scale (
+      got, want, scale, m * n, backend == SORA_GEMM_MMA ? MMA_TOL : TOL, what);
 
   g_free (what);
   g_free (want);
@@ -483,6 +505,139 @@ test_gpu_small (void)
   check_gpu_tiles (small, G_N_ELEMENTS (small));
 }
 
+/* The matrix-unit tiles: every one the tuner may pick, and odd ones (one
+ * warp; a warp's block of 16 x 48 with one K step per slice). */
+static char **
+mma_tiles (void)
+{
+  char **candidates = sora_tune_mma_tile_candidates ();
+  GStrvBuilder *all = g_strv_builder_new ();
+  char **tiles;
+
+  g_strv_builder_addv (all, (const char **)candidates);
+  g_strv_builder_add (all, "16x16x16x1x1");
+  g_strv_builder_add (all, "32x48x16x2x1");
+  tiles = g_strv_builder_end (all);
+  g_strv_builder_unref (all);
+  g_strfreev (candidates);
+  return tiles;
+}
+
+/* Each matrix-unit tile, for bf16 and f16 operands, on @n_shapes of the
+ * shapes, with and without bias, its weights in one dtype (each a variant
+ * to build: the tiles take the three dtypes in turn, so that every
+ * operand and weight dtype meet, at a third of the builds): with the
+ * device's instructions where it has them (on a GPU, only these are new),
+ * else with the portable stand-in. */
+static void
+check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
+{
+  static const char *const precisions[] = { "bf16", "f16" };
+  const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
+    SORA_DTYPE_BF16 };
+  char **tiles = mma_tiles ();
+
+  if (sora_tune_mma_form (sora_test_device ()) == SORA_MMA_NONE) {
+    g_test_message ("no matrix units: testing the stand-in (SORA_MMA)");
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+  }
+  for (guint p = 0; p < G_N_ELEMENTS (precisions); p++) {
+    g_setenv ("SORA_PRECISION", precisions[p], TRUE);
+    for (guint i = 0; tiles[i]; i++) {
+      g_setenv ("SORA_GEMM_MMA_TILE", tiles[i], TRUE);
+      g_test_message ("mma %s tile %s", precisions[p], tiles[i]);
+      for (guint s = 0; s < n_shapes; s++)
+        check_linear (dtypes[(i + p) % 3], SORA_GEMM_MMA, 1, &sh[s][0],
+            sh[s][1], sh[s][2], s % 2 == 0);
+    }
+  }
+  g_unsetenv ("SORA_GEMM_MMA_TILE");
+  g_unsetenv ("SORA_PRECISION");
+  g_unsetenv ("SORA_MMA");
+  g_strfreev (tiles);
+}
+
+/* Shapes straddling every tile, K sliced many times. */
+static void
+test_mma (void)
+{
+  static const gsize mma_shapes[][3] = {
+    { 1, 1, 1 },
+    { 5, 7, 3 },
+    { 63, 65, 97 },
+    { 130, 97, 65 },
+    { 37, 70, 1536 },
+    { 200, 131, 33 },
+  };
+
+  check_mma_tiles (mma_shapes, G_N_ELEMENTS (mma_shapes));
+}
+
+/* Small odd shapes only: the ones Oclgrind runs (tests/gpu-proof.sh). */
+static void
+test_mma_small (void)
+{
+  static const gsize small[][3] = {
+    { 1, 1, 1 },
+    { 9, 13, 21 },
+    { 37, 70, 35 },
+  };
+
+  check_mma_tiles (small, G_N_ELEMENTS (small));
+}
+
+/* $SORA_PRECISION: f32 when unset, bf16 and f16 taking every Linear to
+ * the matrix units (failing, with the device's name, where there are none),
+ * anything else refused by name. */
+static void
+test_precision (void)
+{
+  SoraDevice *dev = sora_test_device ();
+  const float w[6] = { 1, 2, 3, 4, 5, 6 };
+  GError *error = NULL;
+  SoraLinear *l;
+
+  /* A backend and tile given, so that nothing is tuned. */
+  g_setenv ("SORA_KERNELS", "gpu", TRUE);
+  g_setenv ("SORA_GEMM", "gpu", TRUE);
+  g_setenv ("SORA_GEMM_GPU_TILE", "8x12x4x1x3", TRUE);
+  l = sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sora_linear_get_backend (l), ==, SORA_GEMM_GPU);
+  sora_linear_free (l);
+  g_unsetenv ("SORA_GEMM_GPU_TILE");
+  g_unsetenv ("SORA_GEMM");
+  g_unsetenv ("SORA_KERNELS");
+
+  /* A small tile: nothing to tune. */
+  g_setenv ("SORA_GEMM_MMA_TILE", "16x16x16x1x1", TRUE);
+  g_setenv ("SORA_PRECISION", "bf16", TRUE);
+  l = sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error);
+  if (sora_tune_mma_form (dev) == SORA_MMA_NONE) {
+    g_assert_null (l);
+    g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
+    g_assert_nonnull (strstr (error->message, "linear lin"));
+    g_assert_nonnull (
+        strstr (error->message, sora_device_get_info (dev)->name));
+    g_clear_error (&error);
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+    l = sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error);
+  }
+  g_assert_no_error (error);
+  g_assert_cmpint (sora_linear_get_backend (l), ==, SORA_GEMM_MMA);
+  sora_linear_free (l);
+
+  g_setenv ("SORA_PRECISION", "fp8", TRUE);
+  g_assert_null (
+      sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "SORA_PRECISION=fp8"));
+  g_clear_error (&error);
+  g_unsetenv ("SORA_PRECISION");
+  g_unsetenv ("SORA_MMA");
+  g_unsetenv ("SORA_GEMM_MMA_TILE");
+}
+
 /* Run in a subprocess, so that nothing is chosen in memory yet: prints the
  * f32 tile the engine takes, with warnings not fatal (the parent checks
  * them). */
@@ -681,6 +836,9 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm/block-k/invalid/subprocess", test_block_k_invalid);
   g_test_add_func ("/gemm/gpu", test_gpu);
   g_test_add_func ("/gemm/gpu-small", test_gpu_small);
+  g_test_add_func ("/gemm/mma", test_mma);
+  g_test_add_func ("/gemm/mma-small", test_mma_small);
+  g_test_add_func ("/gemm/precision", test_precision);
   g_test_add_func ("/gemm/tuning-cache", test_tuning_cache);
   g_test_add_func ("/gemm/tuning-cache/subprocess", print_tile);
   g_test_add_func ("/gemm/errors", test_errors);

@@ -4,8 +4,14 @@
 # timeout so that one failure leaves the others' figures:
 #   devices   sora-tool devices
 #   tests     the engine's parity tests (the GPU forms) on SORA_DEVICE
-#   bench     sora-tool bench gemm attention --json
-#   torch     tools/device_check_torch.py (f32 GEMM and SDPA on CUDA)
+#   bench     sora-tool bench gemm attention --json (the matrix-unit rows,
+#             "mma", where the device has them)
+#   mma       test-gemm's matrix-unit paths (/gemm/mma, /gemm/precision) with
+#             the device's own instructions
+#   bench-f16 sora-tool bench gemm with SORA_PRECISION=f16 (the "mma" rows
+#             in f16 operands)
+#   torch     tools/device_check_torch.py (f32 and bf16 GEMM and SDPA on
+#             CUDA)
 # Everything goes under $OUT: NAME.log per stage, bench.json, torch.json,
 # and stages.json ({"stage", "rc", "seconds"} per stage; rc 124 = timeout).
 #
@@ -91,6 +97,11 @@ for t in ${TESTS:-gemm attention conv norm elementwise rope layout}; do
   stage "test-$t" 240 "$build/tests/test-$t" --tap
 done
 stage bench 300 "$tool" bench gemm attention $quick --json "$OUT/bench.json"
+# The matrix units (issue 20): correctness on the device's instructions
+# first, then f16 operands' rate (bench's "mma" rows are bf16).
+stage mma 240 "$build/tests/test-gemm" --tap -p /gemm/mma -p /gemm/precision
+stage bench-f16 120 env SORA_PRECISION=f16 "$tool" bench gemm $quick \
+  --json "$OUT/bench-f16.json"
 stage torch 300 sh -c "python3 tools/device_check_torch.py $quick >'$OUT/torch.json'"
 
 # One JSON array of the stages.

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The PyTorch side of tools/device-check.sh: f32 GEMM at the DiT's shapes
-(TF32 off) and f32 scaled-dot-product attention on one CUDA device, timed
-with CUDA events (best of 5 after one untimed run), printed as one JSON
-object.  Prints {"skipped": reason} when torch or CUDA is missing.
+(TF32 off), the same in bf16 (the rate the matrix-unit path, SORA_PRECISION
+=bf16, is held against), and f32 and bf16 scaled-dot-product attention on
+one CUDA device, timed with CUDA events (best of 5 after one untimed run),
+printed as one JSON object.  Prints {"skipped": reason} when torch or CUDA
+is missing.
 
     python3 tools/device_check_torch.py [--quick]
 """
@@ -44,19 +46,26 @@ def main():
            "torch": torch.__version__, "cuda": torch.version.cuda,
            "gemm": [], "attention": []}
     rows = (96,) if quick else (4096, 32760)
-    for m in rows:
-        for n, k in ((1536, 1536), (8960, 1536), (1536, 8960)):
-            x = torch.randn(m, k, device=dev)
-            w = torch.randn(n, k, device=dev)
-            ms = best_ms(torch, lambda: x @ w.t())
-            out["gemm"].append({"shape": "%dx%dx%d" % (m, n, k), "ms": ms,
-                                "gflops": 2.0 * m * n * k / ms / 1e6})
-            del x, w
+    for dtype in (torch.float32, torch.bfloat16):
+        for m in rows:
+            for n, k in ((1536, 1536), (8960, 1536), (1536, 8960)):
+                x = torch.randn(m, k, device=dev, dtype=dtype)
+                w = torch.randn(n, k, device=dev, dtype=dtype)
+                ms = best_ms(torch, lambda: x @ w.t())
+                out["gemm"].append({"shape": "%dx%dx%d" % (m, n, k),
+                                    "dtype": str(dtype)[6:], "ms": ms,
+                                    "gflops": 2.0 * m * n * k / ms / 1e6})
+                del x, w
     n, heads, dim = (256, 2, 128) if quick else (32760, 12, 128)
-    q, k, v = (torch.randn(1, heads, n, dim, device=dev) for _ in range(3))
-    ms = best_ms(torch, lambda: F.scaled_dot_product_attention(q, k, v))
-    out["attention"].append({"n": n, "heads": heads, "dim": dim, "ms": ms,
-                             "gflops": 4.0 * n * n * dim * heads / ms / 1e6})
+    for dtype in (torch.float32, torch.bfloat16):
+        q, k, v = (torch.randn(1, heads, n, dim, device=dev, dtype=dtype)
+                   for _ in range(3))
+        ms = best_ms(torch, lambda: F.scaled_dot_product_attention(q, k, v))
+        out["attention"].append({"n": n, "heads": heads, "dim": dim,
+                                 "dtype": str(dtype)[6:], "ms": ms,
+                                 "gflops": 4.0 * n * n * dim * heads / ms
+                                 / 1e6})
+        del q, k, v
     out["peak_bytes"] = torch.cuda.max_memory_allocated()
     print(json.dumps(out))
     return 0

@@ -358,6 +358,101 @@ sora_tune_gpu_tile_candidates (void)
   return g_strdupv ((char **)gpu_tiles);
 }
 
+/* 4 or 8 warps, 32 to 64 accumulators a work-item, 10 to 20 KiB staged. */
+static const char *const mma_tiles[] = { "128x128x32x2x4", "128x64x32x2x2",
+  "64x64x32x2x2", "128x128x32x4x2", NULL };
+
+/* Local memory a matrix-unit tile stages: X's and W's slices as 16-bit
+ * operands, rows padded by 8. */
+#define MMA_TILE_LOCAL(t) ((gsize)((t).wm + (t).wn) * ((t).wk + 8) * 2)
+
+gboolean
+sora_tune_parse_mma_tile (const char *s, SoraMmaTile *t)
+{
+  *t = (SoraMmaTile){ 0 };
+  return s[strspn (s, "0123456789x")] == '\0' &&
+      sscanf (s, "%dx%dx%dx%dx%d", &t->wm, &t->wn, &t->wk, &t->warps_m,
+          &t->warps_n) == 5 &&
+      t->wm > 0 && t->wn > 0 && t->wk > 0 && t->warps_m > 0 && t->warps_n > 0 &&
+      t->warps_m * t->warps_n <= 32 && t->wk % 16 == 0 &&
+      t->wm % (16 * t->warps_m) == 0 && t->wn % (16 * t->warps_n) == 0 &&
+      (t->wm / t->warps_m) * (t->wn / t->warps_n) / 32 <= 128 &&
+      MMA_TILE_LOCAL (*t) <= SORA_GPU_LOCAL_BUDGET;
+}
+
+gsize
+sora_tune_mma_tile_threads (SoraMmaTile t)
+{
+  return (gsize)32 * t.warps_m * t.warps_n;
+}
+
+gboolean
+sora_tune_valid_mma_tile (SoraDevice *dev, const char *value)
+{
+  SoraMmaTile t;
+
+  return sora_tune_parse_mma_tile (value, &t) &&
+      sora_tune_mma_tile_threads (t) <=
+      sora_device_get_info (dev)->max_work_group;
+}
+
+char *
+sora_tune_mma_tile_options (SoraMmaTile t)
+{
+  return g_strdup_printf ("-DWG_M=%d -DWG_N=%d -DWG_K=%d -DWARPS_M=%d "
+                          "-DWARPS_N=%d",
+      t.wm, t.wn, t.wk, t.warps_m, t.warps_n);
+}
+
+char **
+sora_tune_mma_tile_candidates (void)
+{
+  return g_strdupv ((char **)mma_tiles);
+}
+
+/* cl_nv_device_attribute_query's CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV. */
+#define COMPUTE_CAPABILITY_MAJOR_NV 0x4000
+#define VENDOR_ID_NVIDIA 0x10de
+
+static gboolean
+has_nv_matrix_units (cl_device_id id)
+{
+  cl_uint vendor = 0, major = 0;
+  gsize size = 0;
+  char *extensions;
+  gboolean listed;
+
+  if (clGetDeviceInfo (id, CL_DEVICE_VENDOR_ID, sizeof (vendor), &vendor,
+          NULL) != CL_SUCCESS ||
+      vendor != VENDOR_ID_NVIDIA ||
+      clGetDeviceInfo (id, CL_DEVICE_EXTENSIONS, 0, NULL, &size) !=
+          CL_SUCCESS ||
+      size == 0)
+    return FALSE;
+  extensions = g_malloc0 (size + 1);
+  listed = clGetDeviceInfo (id, CL_DEVICE_EXTENSIONS, size, extensions, NULL) ==
+          CL_SUCCESS &&
+      strstr (extensions, "cl_nv_device_attribute_query") != NULL;
+  g_free (extensions);
+  return listed &&
+      clGetDeviceInfo (id, COMPUTE_CAPABILITY_MAJOR_NV, sizeof (major), &major,
+          NULL) == CL_SUCCESS &&
+      major >= 8;
+}
+
+SoraMmaForm
+sora_tune_mma_form (SoraDevice *dev)
+{
+  const char *env = g_getenv ("SORA_MMA");
+
+  if (g_strcmp0 (env, "emulate") == 0)
+    return SORA_MMA_EMULATE;
+  if (env != NULL && *env != '\0')
+    g_warning ("SORA_MMA=%s is not \"emulate\"; ignored", env);
+  return has_nv_matrix_units (sora_device_get_id (dev)) ? SORA_MMA_PTX
+                                                        : SORA_MMA_NONE;
+}
+
 char *
 sora_tune_report (const SoraDeviceInfo *info)
 {

@@ -102,6 +102,40 @@ char *sora_tune_gpu_tile_options (SoraGpuTile tile);
 /* The tiles timed on a device, a NULL-terminated array to g_strfreev. */
 char **sora_tune_gpu_tile_candidates (void);
 
+/* gemm-gpu.cl's matrix-unit tile (-DMMA): a work-group's WM x WN block of
+ * the output over WK-deep slices of K, its warps of 32 work-items in a
+ * WARPS_M x WARPS_N grid, each warp's block a whole number of 16 x 16
+ * pieces. */
+typedef struct
+{
+  int wm, wn, wk, warps_m, warps_n;
+} SoraMmaTile;
+
+/* Parses "WMxWNxWKxWARPS_MxWARPS_N": WK a multiple of 16, each warp's block
+ * 16 x 16 pieces, at most 128 accumulators a work-item and 1024
+ * work-items, the staged slices within SORA_GPU_LOCAL_BUDGET. */
+gboolean sora_tune_parse_mma_tile (const char *s, SoraMmaTile *tile);
+gboolean sora_tune_valid_mma_tile (SoraDevice *dev, const char *value);
+/* Its work-group: 32·WARPS_M·WARPS_N work-items. */
+gsize sora_tune_mma_tile_threads (SoraMmaTile tile);
+/* Its build options, a string to g_free. */
+char *sora_tune_mma_tile_options (SoraMmaTile tile);
+/* The tiles timed on a device, a NULL-terminated array to g_strfreev. */
+char **sora_tune_mma_tile_candidates (void);
+
+/* How gemm_mma issues its matrix products on a device. */
+typedef enum {
+  SORA_MMA_NONE, /* no matrix instructions we can issue */
+  SORA_MMA_PTX, /* PTX mma.sync m16n8k16 and ldmatrix: NVIDIA sm_80+ */
+  SORA_MMA_EMULATE, /* the portable stand-in (tests; slow) */
+} SoraMmaForm;
+
+/* $SORA_MMA=emulate forces the stand-in (any other value is ignored with a
+ * warning); else PTX where the device's vendor id is NVIDIA's (0x10de),
+ * it reports cl_nv_device_attribute_query and its compute capability is
+ * 8.0 or later; else none. */
+SoraMmaForm sora_tune_mma_form (SoraDevice *dev);
+
 /* Whether @dev gets the GPU forms of the heavy kernels (work-group tiles
  * staged through local memory): $SORA_KERNELS = "gpu" or "cpu" when set
  * (to test the GPU forms on a CPU runtime), else whether it is a GPU. */

@@ -20,14 +20,20 @@ load_bf16 (const __global ushort * p, size_t i)
   return as_float ((uint) p[i] << 16);
 }
 
-inline void
-store_bf16 (__global ushort * p, size_t i, float v)
+/* @v's bf16 bits, rounded to nearest even (a NaN stays quiet). */
+inline ushort
+bf16_bits (float v)
 {
   uint u = as_uint (v);
   if ((u & 0x7fffffffu) > 0x7f800000u)
-    p[i] = (ushort) ((u >> 16) | 0x40u);
-  else
-    p[i] = (ushort) ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    return (ushort) ((u >> 16) | 0x40u);
+  return (ushort) ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+inline void
+store_bf16 (__global ushort * p, size_t i, float v)
+{
+  p[i] = bf16_bits (v);
 }
 
 /* A program built with -DSTORAGE_F16 or -DSTORAGE_BF16 reads its "stored"

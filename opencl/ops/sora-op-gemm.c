@@ -23,6 +23,7 @@ struct _SoraLinear
   GemmTile tile; /* tile.n: packed panel width */
   gsize block_k; /* SORA_GEMM_TILED's K slice */
   GpuTile gpu; /* SORA_GEMM_GPU's tile */
+  SoraMmaTile mma; /* SORA_GEMM_MMA's tile */
   cl_mem weight;
   gsize weight_bytes;
   cl_mem bias;
@@ -41,6 +42,8 @@ sora_gemm_backend_to_string (SoraGemmBackend backend)
       return "clblast";
     case SORA_GEMM_GPU:
       return "gpu";
+    case SORA_GEMM_MMA:
+      return "mma";
     default:
       return "auto";
   }
@@ -55,6 +58,8 @@ backend_from_string (const char *s)
     return SORA_GEMM_CLBLAST;
   if (g_strcmp0 (s, "gpu") == 0)
     return SORA_GEMM_GPU;
+  if (g_strcmp0 (s, "mma") == 0)
+    return SORA_GEMM_MMA;
   return SORA_GEMM_AUTO;
 }
 
@@ -69,8 +74,8 @@ forced_backend (SoraGemmBackend *backend, GError **error)
   if (*backend != SORA_GEMM_AUTO || env == NULL || *env == '\0')
     return TRUE;
   g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
-      "SORA_GEMM=%s: it must be \"tiled\" or \"clblast\", or unset to use "
-      "the faster one",
+      "SORA_GEMM=%s: it must be \"tiled\", \"gpu\", \"clblast\" or "
+      "\"mma\", or unset to use the faster one",
       env);
   return FALSE;
 }
@@ -85,39 +90,115 @@ gpu_options (SoraDType dtype, GpuTile t)
   return options;
 }
 
-char **
-sora_gemm_gpu_variants (void)
+/* The precision $SORA_PRECISION asks for in *@op_dtype: f32 when unset
+ * or empty.  FALSE, naming the variable, for any other value. */
+static gboolean
+forced_precision (SoraDType *op_dtype, GError **error)
+{
+  const char *env = g_getenv ("SORA_PRECISION");
+
+  *op_dtype = SORA_DTYPE_F32;
+  if (env == NULL || *env == '\0' || g_strcmp0 (env, "f32") == 0)
+    return TRUE;
+  if (g_strcmp0 (env, "bf16") == 0 || g_strcmp0 (env, "f16") == 0) {
+    *op_dtype = g_strcmp0 (env, "bf16") == 0 ? SORA_DTYPE_BF16 : SORA_DTYPE_F16;
+    return TRUE;
+  }
+  g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+      "SORA_PRECISION=%s: it must be \"f32\", \"bf16\" or \"f16\"", env);
+  return FALSE;
+}
+
+/* gemm_mma's options: W's storage, the operand type, the tile and how the
+ * matrix products are issued. */
+static char *
+mma_options (
+    SoraDType dtype, SoraDType op_dtype, SoraMmaTile t, SoraMmaForm form)
+{
+  char *tile = sora_tune_mma_tile_options (t);
+  char *options = g_strdup_printf ("%s -DMMA -DMMA_%s -DMMA_%s %s",
+      sora_storage_options (dtype),
+      op_dtype == SORA_DTYPE_BF16 ? "BF16" : "F16",
+      form == SORA_MMA_PTX ? "PTX" : "EMULATE", tile);
+
+  g_free (tile);
+  return options;
+}
+
+/* Every one of @tiles (freed) for each weight dtype, made by @make. */
+static void
+add_variants (GPtrArray *all, char **tiles,
+    gpointer (*make) (SoraDType, const char *, gpointer), gpointer data)
 {
   static const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
     SORA_DTYPE_BF16 };
-  char **tiles = sora_tune_gpu_tile_candidates ();
-  GPtrArray *all = g_ptr_array_new ();
 
   for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
-    for (guint i = 0; tiles[i]; i++) {
-      GpuTile t;
-
-      sora_tune_parse_gpu_tile (tiles[i], &t);
-      g_ptr_array_add (all, gpu_options (dtypes[d], t));
-    }
+    for (guint i = 0; tiles[i]; i++)
+      g_ptr_array_add (all, make (dtypes[d], tiles[i], data));
   g_strfreev (tiles);
+}
+
+static gpointer
+gpu_variant (SoraDType dtype, const char *tile, gpointer data)
+{
+  GpuTile t;
+
+  sora_tune_parse_gpu_tile (tile, &t);
+  return gpu_options (dtype, t);
+}
+
+/* The PTX form only: the stand-in is for tests, never picked on a GPU. */
+static gpointer
+mma_variant (SoraDType dtype, const char *tile, gpointer data)
+{
+  SoraMmaTile t;
+
+  sora_tune_parse_mma_tile (tile, &t);
+  return mma_options (dtype, GPOINTER_TO_INT (data), t, SORA_MMA_PTX);
+}
+
+char **
+sora_gemm_gpu_variants (void)
+{
+  GPtrArray *all = g_ptr_array_new ();
+
+  add_variants (all, sora_tune_gpu_tile_candidates (), gpu_variant, NULL);
+  add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
+      GINT_TO_POINTER (SORA_DTYPE_BF16));
+  add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
+      GINT_TO_POINTER (SORA_DTYPE_F16));
   g_ptr_array_add (all, NULL);
   return (char **)g_ptr_array_free (all, FALSE);
 }
 
-/* Launches gemm-gpu.cl's kernel: a work-group per WG_M x WG_N block of Y
- * (columns along the first axis), all of K at once. */
-static gboolean
-run_gpu (SoraDevice *dev, const char *options, GpuTile t, gsize batch, gsize m,
-    gsize n, gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w, gsize w_bs,
-    gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy, GError **error)
+/* How gemm-gpu.cl's gemm_gpu or gemm_mma runs: a work-group of @threads
+ * per @wm x @wn block of Y. */
+typedef struct
 {
-  gsize threads = sora_tune_gpu_tile_threads (t);
-  gsize global[3] = { (n + t.wn - 1) / t.wn * threads, (m + t.wm - 1) / t.wm,
-    batch };
-  gsize local[3] = { threads, 1, 1 };
+  const char *options, *kernel;
+  gsize threads, wm, wn;
+} GpuKernel;
 
-  return sora_device_run (dev, "gemm-gpu", options, "gemm_gpu", 3, global,
+static GpuKernel
+gpu_kernel (const char *options, GpuTile t)
+{
+  return (GpuKernel){ options, "gemm_gpu", sora_tune_gpu_tile_threads (t), t.wm,
+    t.wn };
+}
+
+/* Launches it: a work-group per block of Y (columns along the first axis),
+ * all of K at once. */
+static gboolean
+run_gpu (SoraDevice *dev, const GpuKernel *g, gsize batch, gsize m, gsize n,
+    gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w, gsize w_bs, gsize ldw,
+    cl_mem bias, cl_mem y, gsize y_bs, gsize ldy, GError **error)
+{
+  gsize global[3] = { (n + g->wn - 1) / g->wn * g->threads,
+    (m + g->wm - 1) / g->wm, batch };
+  gsize local[3] = { g->threads, 1, 1 };
+
+  return sora_device_run (dev, "gemm-gpu", g->options, g->kernel, 3, global,
       local, error, SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx), SORA_MEM (w),
       SORA_INT (w_bs), SORA_INT (ldw), SORA_MEM (bias), SORA_INT (bias != NULL),
       SORA_MEM (y), SORA_INT (y_bs), SORA_INT (ldy), SORA_INT (m), SORA_INT (n),
@@ -288,6 +369,7 @@ upload (SoraDevice *dev, const void *host, gsize bytes, const char *what,
 static GemmTile device_tile (SoraDevice *dev, SoraDType dtype);
 static gsize device_block_k (SoraDevice *dev);
 static GpuTile device_gpu_tile (SoraDevice *dev, SoraDType dtype);
+static SoraMmaTile device_mma_tile (SoraDevice *dev, SoraDType op_dtype);
 
 /* As sora_linear_new_full, with the tiled or GPU kernel's tile given
  * (valid), or the device's for @dtype when @tile is NULL, and likewise the
@@ -299,6 +381,8 @@ linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
 {
   SoraLinear *l;
   SoraGemmBackend forced; /* applied by sora_gemm_backend */
+  SoraDType op_dtype; /* SORA_GEMM_MMA's operands */
+  SoraMmaForm form = SORA_MMA_NONE;
   gsize esize = sora_dtype_size (dtype);
   void *packed = NULL;
   const void *host = weight;
@@ -320,10 +404,27 @@ linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
         sora_dtype_name (dtype));
     return NULL;
   }
+  if (!forced_precision (&op_dtype, error))
+    return NULL;
+  if (backend == SORA_GEMM_AUTO && op_dtype != SORA_DTYPE_F32)
+    backend = SORA_GEMM_MMA;
   if (backend == SORA_GEMM_AUTO)
     backend = dtype == SORA_DTYPE_F32 ? sora_gemm_backend (dev)
         : sora_tune_gpu_kernels (dev) ? SORA_GEMM_GPU
                                       : SORA_GEMM_TILED;
+  if (backend == SORA_GEMM_MMA) {
+    form = sora_tune_mma_form (dev);
+    if (form == SORA_MMA_NONE) {
+      g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
+          "linear %s: %s has no matrix units this engine can use (it needs "
+          "NVIDIA compute capability 8.0 or later); unset SORA_PRECISION "
+          "for f32",
+          name, sora_device_get_info (dev)->name);
+      return NULL;
+    }
+    if (op_dtype == SORA_DTYPE_F32)
+      op_dtype = SORA_DTYPE_BF16;
+  }
 
   l = g_new0 (SoraLinear, 1);
   l->dev = dev;
@@ -331,7 +432,13 @@ linear_new (SoraDevice *dev, const char *name, SoraDType dtype, gsize out,
   l->out = out;
   l->in = in;
   l->backend = backend;
-  if (backend == SORA_GEMM_GPU) {
+  if (backend == SORA_GEMM_MMA) {
+    if (tile == NULL)
+      l->mma = device_mma_tile (dev, op_dtype);
+    else
+      sora_tune_parse_mma_tile (tile, &l->mma);
+    l->options = mma_options (dtype, op_dtype, l->mma, form);
+  } else if (backend == SORA_GEMM_GPU) {
     if (tile == NULL)
       l->gpu = device_gpu_tile (dev, dtype);
     else
@@ -450,9 +557,15 @@ sora_op_linear (SoraLinear *l, SoraTensor *x, SoraTensor *y, GError **error)
     return run_tiled (l->dev, &t, 1, m, n, k, x->buf, 0, k, l->weight, 0, k,
         l->bias, y->buf, 0, n, error);
   }
-  if (l->backend == SORA_GEMM_GPU)
-    return run_gpu (l->dev, l->options, l->gpu, 1, m, n, k, x->buf, 0, k,
-        l->weight, 0, k, l->bias, y->buf, 0, n, error);
+  if (l->backend == SORA_GEMM_GPU || l->backend == SORA_GEMM_MMA) {
+    GpuKernel g = l->backend == SORA_GEMM_GPU
+        ? gpu_kernel (l->options, l->gpu)
+        : (GpuKernel){ l->options, "gemm_mma",
+            sora_tune_mma_tile_threads (l->mma), l->mma.wm, l->mma.wn };
+
+    return run_gpu (l->dev, &g, 1, m, n, k, x->buf, 0, k, l->weight, 0, k,
+        l->bias, y->buf, 0, n, error);
+  }
 
   if (!sora_clblast_sgemm_xwt (sora_device_get_queue (l->dev), m, n, k, x->buf,
           0, k, l->weight, 0, k, y->buf, 0, n, l->op, error))
@@ -518,11 +631,12 @@ sora_op_matmul_batched (SoraDevice *dev, gsize batch, gsize m, gsize n, gsize k,
 
   if (sora_tune_gpu_kernels (dev)) {
     GpuTile gpu = device_gpu_tile (dev, SORA_DTYPE_F32);
+    GpuKernel g;
 
     options = gpu_options (SORA_DTYPE_F32, gpu);
-    ok = run_gpu (dev, options, gpu, batch, m, n, k, x->buf, x_batch_stride,
-        ldx, w->buf, w_batch_stride, ldw, NULL, y->buf, y_batch_stride, ldy,
-        error);
+    g = gpu_kernel (options, gpu);
+    ok = run_gpu (dev, &g, batch, m, n, k, x->buf, x_batch_stride, ldx, w->buf,
+        w_batch_stride, ldw, NULL, y->buf, y_batch_stride, ldy, error);
     g_free (options);
     return ok;
   }
@@ -651,6 +765,19 @@ gpu_tile_setup (
       p);
 }
 
+/* f32 weights, the operands SORA_PRECISION gives (bf16 when unset). */
+static gpointer
+mma_tile_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  GemmProbe *p = data;
+
+  return gemm_run_new (
+      linear_new (dev, "gemm-probe", SORA_DTYPE_F32, PROBE_N, PROBE_K, p->w,
+          NULL, SORA_GEMM_MMA, candidate, 0, error),
+      p);
+}
+
 /* The device's f32 tile with the candidate K slice. */
 static gpointer
 block_k_setup (
@@ -732,6 +859,33 @@ sora_gemm_gpu_tile_name (SoraDevice *dev, SoraDType dtype)
   g_strfreev (candidates);
   g_free (name);
   return value;
+}
+
+char *
+sora_gemm_mma_tile_name (SoraDevice *dev, SoraDType op_dtype)
+{
+  char *name = g_strdup_printf ("gemm-mma-tile-%s", sora_dtype_name (op_dtype));
+  SoraTuneSpec spec = gemm_spec (
+      name, "SORA_GEMM_MMA_TILE", sora_tune_valid_mma_tile, mma_tile_setup);
+  char **candidates = sora_tune_mma_tile_candidates ();
+  GemmProbe probe = { SORA_DTYPE_F32 };
+  char *value =
+      sora_tune_choose (dev, &spec, (const char *const *)candidates, &probe);
+
+  g_strfreev (candidates);
+  g_free (name);
+  return value;
+}
+
+static SoraMmaTile
+device_mma_tile (SoraDevice *dev, SoraDType op_dtype)
+{
+  char *value = sora_gemm_mma_tile_name (dev, op_dtype);
+  SoraMmaTile tile;
+
+  sora_tune_parse_mma_tile (value, &tile);
+  g_free (value);
+  return tile;
 }
 
 static GpuTile

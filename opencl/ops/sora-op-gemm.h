@@ -22,7 +22,15 @@ typedef enum {
   SORA_GEMM_TILED, /* our register-tiled kernel, gemm.cl */
   SORA_GEMM_CLBLAST, /* CLBlast SGEMM */
   SORA_GEMM_GPU, /* our work-group-tiled kernel for GPUs, gemm-gpu.cl */
+  SORA_GEMM_MMA, /* gemm-gpu.cl's matrix-unit kernel, bf16/f16 operands */
 } SoraGemmBackend;
+
+/* The operand precision of Linear layers: $SORA_PRECISION = "f32" (the
+ * default), "bf16" or "f16".  bf16 and f16 run every Linear on
+ * SORA_GEMM_MMA: X rounded to the type as it is staged, W read in its
+ * stored dtype and rounded likewise, fp32 accumulation; a device without
+ * matrix units (sora_tune_mma_form) then fails the Linear.  No device gets
+ * it unasked: the path is off until measured on one. */
 
 const char *sora_gemm_backend_to_string (SoraGemmBackend backend);
 
@@ -51,6 +59,11 @@ char *sora_gemm_block_k_name (SoraDevice *dev);
  * string to g_free. */
 char *sora_gemm_gpu_tile_name (SoraDevice *dev, SoraDType dtype);
 
+/* The matrix-unit kernel's tile for @op_dtype (bf16 or f16) operands on
+ * @dev, "WMxWNxWKxWARPS_MxWARPS_N": $SORA_GEMM_MMA_TILE when set, else
+ * stored, else timed as the GPU tile is.  A string to g_free. */
+char *sora_gemm_mma_tile_name (SoraDevice *dev, SoraDType op_dtype);
+
 /* The build options of every GPU GEMM variant (program "gemm-gpu"), for
  * offline resource checks; a NULL-terminated array to g_strfreev. */
 char **sora_gemm_gpu_variants (void);
@@ -63,7 +76,9 @@ typedef struct _SoraLinear SoraLinear;
  * layer in errors. */
 SoraLinear *sora_linear_new (SoraDevice *dev, const char *name, SoraDType dtype,
     gsize out, gsize in, const void *weight, const float *bias, GError **error);
-/* The same on a given backend; SORA_GEMM_CLBLAST needs f32 weights. */
+/* The same on a given backend; SORA_GEMM_CLBLAST needs f32 weights,
+ * SORA_GEMM_MMA a device with matrix units (bf16 operands unless
+ * $SORA_PRECISION is f16). */
 SoraLinear *sora_linear_new_full (SoraDevice *dev, const char *name,
     SoraDType dtype, gsize out, gsize in, const void *weight, const float *bias,
     SoraGemmBackend backend, GError **error);

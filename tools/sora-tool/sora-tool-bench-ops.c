@@ -103,6 +103,9 @@ static const struct
   { "gpu f32", SORA_DTYPE_F32, SORA_GEMM_GPU },
   { "gpu f16", SORA_DTYPE_F16, SORA_GEMM_GPU },
   { "gpu bf16", SORA_DTYPE_BF16, SORA_GEMM_GPU },
+  /* Operands in bf16, or f16 with SORA_PRECISION=f16. */
+  { "mma f32", SORA_DTYPE_F32, SORA_GEMM_MMA },
+  { "mma bf16", SORA_DTYPE_BF16, SORA_GEMM_MMA },
 };
 
 /* One shape's table: OpenBLAS and the engine's forms of the Linear. */
@@ -117,17 +120,20 @@ typedef struct
   guint n_rows;
 } GemmCase;
 
-/* A row for each form the device takes (@gpu: the GPU forms too); a form
- * that cannot be built prints why and has no row. */
+/* A row for each form the device takes (@gpu: the GPU forms too, and the
+ * matrix units where the device has them); a form that cannot be built
+ * prints why and has no row. */
 static void
 gemm_add_variants (GemmCase *c, SoraDevice *dev, gboolean gpu)
 {
   const GemmHost *h = &c->h;
   void *stored = g_malloc (h->n * h->k * sizeof (float));
+  gboolean mma = gpu && sora_tune_mma_form (dev) == SORA_MMA_PTX;
   GError *error = NULL;
 
   for (guint v = 0; v < G_N_ELEMENTS (gemm_variants); v++) {
-    if (gemm_variants[v].backend == SORA_GEMM_GPU && !gpu)
+    if ((gemm_variants[v].backend == SORA_GEMM_GPU && !gpu) ||
+        (gemm_variants[v].backend == SORA_GEMM_MMA && !mma))
       continue;
     sora_convert_from_f32 (gemm_variants[v].dtype, h->w, stored, h->n * h->k);
     c->d[v] = (GemmDevice){ sora_linear_new_full (dev, "bench",
