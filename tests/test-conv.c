@@ -218,7 +218,7 @@ test_causal_333 (void)
   }
 }
 
-/* A conv past the work of one launch (sora_op_launch_flops: two launches
+/* A conv past the work of one launch (sora_op_launch_rows: two launches
  * on a 2-core CPU, the second from an offset), at the VAE's widths: every
  * 101st output against the reference. */
 static void

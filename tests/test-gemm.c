@@ -39,7 +39,8 @@ operand_dtype (SoraGemmBackend backend)
 /* Shapes whose sizes straddle the tiles (6 x 16 or 6 x 64): 1, primes,
  * 63/65, 130; past the 768-column, 1024-deep blocks, with enough rows
  * for a work-group per row tile (sora-op-gemm.c); and past the rows of one
- * launch (sora_op_launch_flops: 2544 at K >= 1024 on 2 CPU cores). */
+ * launch (sora_op_launch_rows: 2544 for 12-row tiles in K slices of 1024
+ * on 2 CPU cores, which /gemm/block-k runs). */
 static const gsize shapes[][3] = {
   /* M, N, K */
   { 1, 1, 1 },

@@ -283,8 +283,8 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   slices = batch * p->heads;
   plan = pack_plan (tile, slices, nk, dim);
   /* A 480p step's 24 slices in one launch would take seconds on a CPU. */
-  plan.slices = CLAMP (
-      sora_op_launch_flops (q->dev) / (4.0 * nq * nk * dim), 1, plan.slices);
+  plan.slices =
+      sora_op_launch_rows (q->dev, plan.slices, 1, 4.0 * nq * nk * dim);
   for (dv = tile->vw; dim % dv != 0; dv /= 2)
     ;
   nc = dim / dv % tile->nvk == 0 ? tile->nvk : dim / dv % 2 == 0 ? 2 : 1;
@@ -319,9 +319,8 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     gsize pack_global[3] = { dim, plan.panels, n };
     /* Query blocks per launch: one head over 32760 keys (480p, 81 frames)
      * takes seconds on a CPU. */
-    gsize step = CLAMP (
-        sora_op_launch_flops (q->dev) / (4.0 * rb * tile->rows * nk * dim * n),
-        1, blocks);
+    gsize step = sora_op_launch_rows (
+        q->dev, blocks, n, 4.0 * rb * tile->rows * nk * dim * n);
 
     ok = sora_device_run (q->dev, "attention", options, "attention_pack", 3,
         pack_global, NULL, error, SORA_MEM (k->buf), SORA_MEM (v->buf),

@@ -238,13 +238,12 @@ launch_cpu (SoraTensor *x, SoraTensor *cache, SoraConvWeight *weight,
   if (!sora_op_check_int (items, "conv3d", y, error))
     return FALSE;
   /* Row tiles per launch, in whole default work-groups (the op asks for
-   * none): one launch unless the work is past sora_op_launch_flops. */
-  step = MIN (sora_op_launch_flops (x->dev) /
-          (2.0 * tile.m * out[0] * x->shape[0] * weight->k.kt * weight->k.kh *
-              weight->k.kw),
-      items);
-  step = (MAX (step, 1) + SORA_DEFAULT_GROUP - 1) / SORA_DEFAULT_GROUP *
-      SORA_DEFAULT_GROUP;
+   * none). */
+  step = SORA_DEFAULT_GROUP *
+      sora_op_launch_rows (x->dev,
+          (items + SORA_DEFAULT_GROUP - 1) / SORA_DEFAULT_GROUP, 1,
+          2.0 * SORA_DEFAULT_GROUP * tile.m * out[0] * x->shape[0] *
+              weight->k.kt * weight->k.kh * weight->k.kw);
   options = g_strdup_printf (
       "%s -DTILE_M=%d -DTILE_N=%d -DVW=%d", geometry, tile.m, tile.n, tile.vw);
   for (gsize i0 = 0; ok && i0 < items; i0 += step) {

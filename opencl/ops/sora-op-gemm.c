@@ -300,12 +300,10 @@ run_tiled (SoraDevice *dev, const TiledKernel *t, gsize batch, gsize m, gsize n,
 {
   gsize block_n = MAX (BLOCK_N / t->tile.n, 1) * t->tile.n;
   gsize row_tiles = (m + t->tile.m - 1) / t->tile.m;
-  /* Row tiles per launch, so that a stop waits for little (see
-   * sora_op_launch_flops); a block's W stays in cache from one launch to
-   * the next. */
-  gsize step = CLAMP (sora_op_launch_flops (dev) /
-          (2.0 * t->tile.m * block_n * MIN (k, t->block_k) * batch),
-      1, MAX (row_tiles, 1));
+  /* Row tiles per launch, so that a stop waits for little; a block's W
+   * stays in cache from one launch to the next. */
+  gsize step = sora_op_launch_rows (dev, row_tiles, batch,
+      2.0 * t->tile.m * block_n * MIN (k, t->block_k) * batch);
 
   for (gsize n0 = 0; n0 < n; n0 += block_n) {
     gsize k0 = 0;

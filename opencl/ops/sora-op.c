@@ -58,11 +58,18 @@ sora_op_check_int (gsize n, const char *op, const SoraTensor *t, GError **error)
   return FALSE;
 }
 
-double
-sora_op_launch_flops (SoraDevice *dev)
+gsize
+sora_op_launch_rows (
+    SoraDevice *dev, gsize rows, gsize groups_per_row, double row_flops)
 {
   const SoraDeviceInfo *info = sora_device_get_info (dev);
+  gsize cores = MAX (info->compute_units, 1);
+  gsize fill = (cores + MAX (groups_per_row, 1) - 1) / MAX (groups_per_row, 1);
+  double fit;
 
+  if (!info->is_cpu)
+    return MAX (rows, 1);
   /* 2 GFLOP per core: these cores run the GEMM at 50-80 GFLOP/s each. */
-  return info->is_cpu ? 2e9 * info->compute_units : G_MAXDOUBLE;
+  fit = 2e9 * cores / MAX (row_flops, 1.0);
+  return CLAMP (MAX (fit, (double)fill), 1, MAX (rows, 1));
 }

@@ -24,11 +24,14 @@ gboolean sora_op_check_numel (
 gboolean sora_op_check_int (
     gsize n, const char *op, const SoraTensor *t, GError **error);
 
-/* The most flops one launch of a big op does on a CPU device: about 30 ms
- * of its cores, so that a stop, which waits for the kernel running and the
- * one queued (sora_device_set_cancellable), comes at once.  Unbounded on
- * other devices. */
-double sora_op_launch_flops (SoraDevice *dev);
+/* How many of @rows (≥ 1) rows of work-groups a big op launches at once,
+ * each row @groups_per_row work-groups doing @row_flops in all: on a CPU
+ * device about 2 GFLOP per core (30 ms), so that a stop, which waits for
+ * the kernel running and the one queued (sora_device_set_cancellable),
+ * comes at once, but never fewer work-groups than the device has cores,
+ * which would leave cores idle; all of them on other devices. */
+gsize sora_op_launch_rows (
+    SoraDevice *dev, gsize rows, gsize groups_per_row, double row_flops);
 
 G_END_DECLS
 
