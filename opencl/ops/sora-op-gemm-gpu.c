@@ -1,0 +1,110 @@
+/* gst-sora engine op: matrix products on GPUs, gemm-gpu.cl (work-group tiles,
+ * matrix units) SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "sora-op.h"
+#include "sora-op-gemm-private.h"
+
+char *
+sora_gemm_gpu_options (SoraDType dtype, GpuTile t)
+{
+  char *tile = sora_tune_gpu_tile_options (t);
+  char *options = g_strdup_printf ("%s %s", sora_storage_options (dtype), tile);
+
+  g_free (tile);
+  return options;
+}
+
+/* gemm_mma's options: W's storage, the operand type, the tile and how the
+ * matrix products are issued. */
+char *
+sora_gemm_mma_options (
+    SoraDType dtype, SoraDType op_dtype, SoraMmaTile t, SoraMmaForm form)
+{
+  char *tile = sora_tune_mma_tile_options (t);
+  char *options = g_strdup_printf ("%s -DMMA -DMMA_%s -DMMA_%s %s",
+      sora_storage_options (dtype),
+      op_dtype == SORA_DTYPE_BF16 ? "BF16" : "F16",
+      form == SORA_MMA_PTX ? "PTX" : "EMULATE", tile);
+
+  g_free (tile);
+  return options;
+}
+
+/* Every one of @tiles (freed) for each weight dtype, made by @make. */
+static void
+add_variants (GPtrArray *all, char **tiles,
+    gpointer (*make) (SoraDType, const char *, gpointer), gpointer data)
+{
+  static const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
+    SORA_DTYPE_BF16 };
+
+  for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
+    for (guint i = 0; tiles[i]; i++)
+      g_ptr_array_add (all, make (dtypes[d], tiles[i], data));
+  g_strfreev (tiles);
+}
+
+static gpointer
+gpu_variant (SoraDType dtype, const char *tile, gpointer data)
+{
+  GpuTile t;
+
+  sora_tune_parse_gpu_tile (tile, &t);
+  return sora_gemm_gpu_options (dtype, t);
+}
+
+/* The PTX form only: the stand-in is for tests, never picked on a GPU. */
+static gpointer
+mma_variant (SoraDType dtype, const char *tile, gpointer data)
+{
+  SoraMmaTile t;
+
+  sora_tune_parse_mma_tile (tile, &t);
+  return sora_gemm_mma_options (dtype, GPOINTER_TO_INT (data), t, SORA_MMA_PTX);
+}
+
+char **
+sora_gemm_gpu_variants (void)
+{
+  GPtrArray *all = g_ptr_array_new ();
+
+  add_variants (all, sora_tune_gpu_tile_candidates (), gpu_variant, NULL);
+  add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
+      GINT_TO_POINTER (SORA_DTYPE_BF16));
+  add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
+      GINT_TO_POINTER (SORA_DTYPE_F16));
+  g_ptr_array_add (all, NULL);
+  return (char **)g_ptr_array_free (all, FALSE);
+}
+
+GpuKernel
+sora_gemm_gpu_kernel (const char *options, GpuTile t)
+{
+  return (GpuKernel){ options, "gemm_gpu", sora_tune_gpu_tile_threads (t), t.wm,
+    t.wn };
+}
+
+GpuKernel
+sora_gemm_mma_kernel (const char *options, SoraMmaTile t)
+{
+  return (GpuKernel){ options, "gemm_mma", sora_tune_mma_tile_threads (t), t.wm,
+    t.wn };
+}
+
+/* Launches it: a work-group per block of Y (columns along the first axis),
+ * all of K at once. */
+gboolean
+sora_gemm_run_gpu (SoraDevice *dev, const GpuKernel *g, gsize batch, gsize m,
+    gsize n, gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w, gsize w_bs,
+    gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy, GError **error)
+{
+  gsize global[3] = { (n + g->wn - 1) / g->wn * g->threads,
+    (m + g->wm - 1) / g->wm, batch };
+  gsize local[3] = { g->threads, 1, 1 };
+
+  return sora_device_run (dev, "gemm-gpu", g->options, g->kernel, 3, global,
+      local, error, SORA_MEM (x), SORA_INT (x_bs), SORA_INT (ldx), SORA_MEM (w),
+      SORA_INT (w_bs), SORA_INT (ldw), SORA_MEM (bias), SORA_INT (bias != NULL),
+      SORA_MEM (y), SORA_INT (y_bs), SORA_INT (ldy), SORA_INT (m), SORA_INT (n),
+      SORA_INT (k), SORA_END);
+}
