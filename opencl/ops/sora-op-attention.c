@@ -220,21 +220,14 @@ check_f32_shape (
       sora_op_check_int (t->numel, OP, t, error);
 }
 
-/* sora_op_attention with the given tile: the GPU form's when @gpu is set,
- * else @tile's. */
+/* Checks q, k, v, out and p's tensors against each other, giving the
+ * batch, query and key tokens and head dim. */
 static gboolean
-attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
-    const SoraAttentionParams *p, const AttnTile *tile, const GpuAttnTile *gpu,
-    GError **error)
+check_shapes (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
+    const SoraAttentionParams *p, gsize *batch, gsize *nq, gsize *nk,
+    gsize *dim, GError **error)
 {
-  gsize batch, nq, nk, channels, dim, dv, nc, rb, slices, blocks, pack_bytes;
-  PackPlan plan;
-  cl_mem kp, vp;
-  /* One work-item per group: each already reuses its K/V tiles from cache,
-   * and PoCL's barriers cost more than local memory would save. */
-  gsize local[2] = { 1, 1 };
-  char *options;
-  gboolean ok = TRUE;
+  gsize channels;
 
   if (q->ndim != 3 || k->ndim != 3) {
     char *d = sora_tensor_describe (q->ndim != 3 ? q : k);
@@ -243,10 +236,10 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     g_free (d);
     return FALSE;
   }
-  batch = q->shape[0];
-  nq = q->shape[1];
+  *batch = q->shape[0];
+  *nq = q->shape[1];
   channels = q->shape[2];
-  nk = k->shape[1];
+  *nk = k->shape[1];
   if (p->heads == 0 || channels % p->heads != 0) {
     char *d = sora_tensor_describe (q);
     g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
@@ -255,10 +248,10 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     g_free (d);
     return FALSE;
   }
-  dim = channels / p->heads;
+  *dim = channels / p->heads;
   {
-    gsize qs[] = { batch, nq, channels }, ks[] = { batch, nk, channels };
-    gsize bs[] = { p->heads, nq, nk }, ms[] = { batch, nk };
+    gsize qs[] = { *batch, *nq, channels }, ks[] = { *batch, *nk, channels };
+    gsize bs[] = { p->heads, *nq, *nk }, ms[] = { *batch, *nk };
 
     if (!check_f32_shape (q, 3, qs, error) ||
         !check_f32_shape (k, 3, ks, error) ||
@@ -268,81 +261,144 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
         (p->key_mask && !check_f32_shape (p->key_mask, 2, ms, error)))
       return FALSE;
   }
-  if (nk == 0) {
+  if (*nk == 0) {
     char *d = sora_tensor_describe (k);
     g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
         "%s: tensor %s has no keys", OP, d);
     g_free (d);
     return FALSE;
   }
+  return TRUE;
+}
+
+/* attention.cl's build for @tile, head dim @dim and @rb row blocks per
+ * work-item. */
+static char *
+cpu_options (
+    const AttnTile *tile, const SoraAttentionParams *p, gsize dim, gsize rb)
+{
+  gsize dv, nc;
+
+  for (dv = tile->vw; dim % dv != 0; dv /= 2)
+    ;
+  nc = dim / dv % tile->nvk == 0 ? tile->nvk : dim / dv % 2 == 0 ? 2 : 1;
+  return g_strdup_printf ("-DHEAD_DIM=%" G_GSIZE_FORMAT " -DVW=%" G_GSIZE_FORMAT
+                          " -DNVK=%" G_GSIZE_FORMAT " -DBK=%" G_GSIZE_FORMAT
+                          " -DDV=%" G_GSIZE_FORMAT " -DNC=%" G_GSIZE_FORMAT
+                          " -DRB=%" G_GSIZE_FORMAT " -DROWS=%d%s%s",
+      dim, (gsize)tile->vw, (gsize)tile->nvk, (gsize)tile->bk, dv, nc, rb,
+      tile->rows, p->bias ? " -DHAS_BIAS" : "",
+      p->key_mask ? " -DHAS_MASK" : "");
+}
+
+/* One attention on the CPU form: its tensors, build and K/V panels. */
+typedef struct
+{
+  SoraTensor *q, *k, *v, *out;
+  const SoraAttentionParams *p;
+  const AttnTile *tile;
+  PackPlan plan;
+  char *options;
+  cl_mem kp, vp;
+  gsize nq, nk, dim, rb, blocks;
+} CpuAttention;
+
+/* Packs the K/V panels of the @n slices from @bh0, then runs their query
+ * blocks, a few per launch. */
+static gboolean
+run_slices (const CpuAttention *a, gsize bh0, gsize n, GError **error)
+{
+  const SoraAttentionParams *p = a->p;
+  SoraDevice *dev = a->q->dev;
+  gsize pack_global[3] = { a->dim, a->plan.panels, n };
+  /* One work-item per group: each already reuses its K/V tiles from cache,
+   * and PoCL's barriers cost more than local memory would save. */
+  gsize local[2] = { 1, 1 };
+  /* Query blocks per launch: one head over 32760 keys (480p, 81 frames)
+   * takes seconds on a CPU. */
+  gsize step = sora_op_launch_rows (
+      dev, a->blocks, n, 4.0 * a->rb * a->tile->rows * a->nk * a->dim * n);
+
+  if (!sora_device_run (dev, "attention", a->options, "attention_pack", 3,
+          pack_global, NULL, error, SORA_MEM (a->k->buf), SORA_MEM (a->v->buf),
+          SORA_MEM (a->kp), SORA_MEM (a->vp), SORA_INT (a->nk),
+          SORA_INT (p->heads), SORA_INT (a->plan.panels), SORA_FLOAT (p->scale),
+          SORA_INT (bh0), SORA_END))
+    return FALSE;
+  for (gsize r0 = 0; r0 < a->blocks; r0 += step) {
+    gsize offset[2] = { r0, 0 }, global[2] = { MIN (step, a->blocks - r0), n };
+
+    if (!sora_device_run_at (dev, "attention", a->options, "attention", 2,
+            offset, global, local, error, SORA_MEM (a->q->buf),
+            SORA_MEM (a->kp), SORA_MEM (a->vp), SORA_MEM (a->out->buf),
+            SORA_MEM (p->bias ? p->bias->buf : NULL),
+            SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (a->nq),
+            SORA_INT (a->nk), SORA_INT (p->heads), SORA_INT (bh0), SORA_END))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* The CPU form with @tile on checked tensors. */
+static gboolean
+attention_cpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
+    const SoraAttentionParams *p, const AttnTile *tile, gsize batch, gsize nq,
+    gsize nk, gsize dim, GError **error)
+{
+  CpuAttention a = { q, k, v, out, p, tile };
+  gsize slices = batch * p->heads, pack_bytes;
+  gboolean ok = TRUE;
+
+  a.plan = pack_plan (tile, slices, nk, dim);
+  /* A 480p step's 24 slices in one launch would take seconds on a CPU. */
+  a.plan.slices =
+      sora_op_launch_rows (q->dev, a.plan.slices, 1, 4.0 * nq * nk * dim);
+  a.nq = nq;
+  a.nk = nk;
+  a.dim = dim;
+  /* From the head dim alone: a value from the sequence length would be a
+   * kernel to compile for each frame size. */
+  a.rb = CLAMP (PRIVATE_FLOATS / (tile->rows * dim), 1, 32);
+  a.blocks = (nq + a.rb * tile->rows - 1) / (a.rb * tile->rows);
+  pack_bytes = a.plan.slices * a.plan.slice_bytes;
+  if (!sora_op_check_int (pack_bytes / sizeof (float), OP, k, error))
+    return FALSE;
+  a.kp = sora_device_alloc (q->dev, pack_bytes, "attention key panels", error);
+  if (a.kp == NULL)
+    return FALSE;
+  a.vp = sora_device_alloc (q->dev, pack_bytes, "attention value rows", error);
+  if (a.vp == NULL) {
+    sora_device_release (q->dev, a.kp, pack_bytes);
+    return FALSE;
+  }
+  a.options = cpu_options (tile, p, dim, a.rb);
+  /* The panels are reused by the next slices once the queue (in order) has
+   * run the attention of these. */
+  for (gsize bh0 = 0; ok && bh0 < slices; bh0 += a.plan.slices)
+    ok = run_slices (&a, bh0, MIN (a.plan.slices, slices - bh0), error);
+  /* OpenCL keeps the buffers until the queued kernels are done with them. */
+  sora_device_release (q->dev, a.kp, pack_bytes);
+  sora_device_release (q->dev, a.vp, pack_bytes);
+  g_free (a.options);
+  return ok;
+}
+
+/* sora_op_attention with the given tile: the GPU form's when @gpu is set,
+ * else @tile's. */
+static gboolean
+attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
+    const SoraAttentionParams *p, const AttnTile *tile, const GpuAttnTile *gpu,
+    GError **error)
+{
+  gsize batch, nq, nk, dim;
+
+  if (!check_shapes (q, k, v, out, p, &batch, &nq, &nk, &dim, error))
+    return FALSE;
   if (nq == 0 || batch == 0)
     return TRUE;
   if (gpu)
     return attention_gpu (q, k, v, out, p, *gpu, batch, nq, nk, dim, error);
-
-  slices = batch * p->heads;
-  plan = pack_plan (tile, slices, nk, dim);
-  /* A 480p step's 24 slices in one launch would take seconds on a CPU. */
-  plan.slices =
-      sora_op_launch_rows (q->dev, plan.slices, 1, 4.0 * nq * nk * dim);
-  for (dv = tile->vw; dim % dv != 0; dv /= 2)
-    ;
-  nc = dim / dv % tile->nvk == 0 ? tile->nvk : dim / dv % 2 == 0 ? 2 : 1;
-  /* From the head dim alone: a value from the sequence length would be a
-   * kernel to compile for each frame size. */
-  rb = CLAMP (PRIVATE_FLOATS / (tile->rows * dim), 1, 32);
-  blocks = (nq + rb * tile->rows - 1) / (rb * tile->rows);
-  pack_bytes = plan.slices * plan.slice_bytes;
-  if (!sora_op_check_int (pack_bytes / sizeof (float), OP, k, error))
-    return FALSE;
-  kp = sora_device_alloc (q->dev, pack_bytes, "attention key panels", error);
-  if (kp == NULL)
-    return FALSE;
-  vp = sora_device_alloc (q->dev, pack_bytes, "attention value rows", error);
-  if (vp == NULL) {
-    sora_device_release (q->dev, kp, pack_bytes);
-    return FALSE;
-  }
-
-  options =
-      g_strdup_printf ("-DHEAD_DIM=%" G_GSIZE_FORMAT " -DVW=%" G_GSIZE_FORMAT
-                       " -DNVK=%" G_GSIZE_FORMAT " -DBK=%" G_GSIZE_FORMAT
-                       " -DDV=%" G_GSIZE_FORMAT " -DNC=%" G_GSIZE_FORMAT
-                       " -DRB=%" G_GSIZE_FORMAT " -DROWS=%d%s%s",
-          dim, (gsize)tile->vw, (gsize)tile->nvk, (gsize)tile->bk, dv, nc, rb,
-          tile->rows, p->bias ? " -DHAS_BIAS" : "",
-          p->key_mask ? " -DHAS_MASK" : "");
-  /* The panels are reused by the next slices once the queue (in order) has
-   * run the attention of these. */
-  for (gsize bh0 = 0; ok && bh0 < slices; bh0 += plan.slices) {
-    gsize n = MIN (plan.slices, slices - bh0);
-    gsize pack_global[3] = { dim, plan.panels, n };
-    /* Query blocks per launch: one head over 32760 keys (480p, 81 frames)
-     * takes seconds on a CPU. */
-    gsize step = sora_op_launch_rows (
-        q->dev, blocks, n, 4.0 * rb * tile->rows * nk * dim * n);
-
-    ok = sora_device_run (q->dev, "attention", options, "attention_pack", 3,
-        pack_global, NULL, error, SORA_MEM (k->buf), SORA_MEM (v->buf),
-        SORA_MEM (kp), SORA_MEM (vp), SORA_INT (nk), SORA_INT (p->heads),
-        SORA_INT (plan.panels), SORA_FLOAT (p->scale), SORA_INT (bh0),
-        SORA_END);
-    for (gsize r0 = 0; ok && r0 < blocks; r0 += step) {
-      gsize offset[2] = { r0, 0 }, global[2] = { MIN (step, blocks - r0), n };
-
-      ok = sora_device_run_at (q->dev, "attention", options, "attention", 2,
-          offset, global, local, error, SORA_MEM (q->buf), SORA_MEM (kp),
-          SORA_MEM (vp), SORA_MEM (out->buf),
-          SORA_MEM (p->bias ? p->bias->buf : NULL),
-          SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
-          SORA_INT (nk), SORA_INT (p->heads), SORA_INT (bh0), SORA_END);
-    }
-  }
-  /* OpenCL keeps the buffers until the queued kernels are done with them. */
-  sora_device_release (q->dev, kp, pack_bytes);
-  sora_device_release (q->dev, vp, pack_bytes);
-  g_free (options);
-  return ok;
+  return attention_cpu (q, k, v, out, p, tile, batch, nq, nk, dim, error);
 }
 
 gboolean
