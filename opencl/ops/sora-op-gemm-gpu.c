@@ -1,5 +1,5 @@
-/* gst-sora engine op: matrix products on GPUs, gemm-gpu.cl (work-group tiles,
- * matrix units) SPDX-License-Identifier: LGPL-2.1-or-later
+/* gst-sora engine op: GPU matrix products, gemm-gpu.cl (tiles, matrix units)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "sora-op.h"
 #include "sora-op-gemm-private.h"

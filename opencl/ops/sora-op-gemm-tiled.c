@@ -1,5 +1,5 @@
-/* gst-sora engine op: matrix products on CPUs, gemm.cl (register tiles, packed
- * panels) SPDX-License-Identifier: LGPL-2.1-or-later
+/* gst-sora engine op: CPU matrix products, gemm.cl (register tiles)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "sora-op.h"
 #include "sora-op-gemm-private.h"
