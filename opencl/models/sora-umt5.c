@@ -300,27 +300,22 @@ embed (SoraUmt5 *m, const gint32 *ids, gsize n, GError **error)
   return h;
 }
 
-SoraTensor *
-sora_umt5_encode (SoraUmt5 *m, const gint32 *ids, const gint32 *mask,
-    gsize batch, gsize seq, const SoraProbe *probe, GError **error)
+/* One encode's activations besides h, each [batch, seq, cols]. */
+typedef struct
+{
+  SoraTensor *a, *q, *k, *v, *att, *proj, *f0, *f1;
+} Acts;
+
+static gboolean
+acts_alloc (SoraUmt5 *m, Acts *x, gsize batch, gsize seq, GError **error)
 {
   const SoraUmt5Config *c = &m->cfg;
-  gsize n = batch * seq, d = c->d_model, inner = (gsize)c->num_heads * c->d_kv;
-  float eps = c->layer_norm_epsilon;
-  SoraTensor *h = NULL, *a = NULL, *q = NULL, *k = NULL, *v = NULL;
-  SoraTensor *att = NULL, *f0 = NULL, *f1 = NULL, *key_mask = NULL;
-  SoraTensor *bias = NULL, *proj = NULL, *out = NULL;
-  guint *buckets = NULL;
-  float *maskf = NULL;
-  gboolean ok = FALSE;
+  gsize d = c->d_model, inner = (gsize)c->num_heads * c->d_kv;
 
-  h = embed (m, ids, n, error);
-  if (h == NULL)
-    goto out;
 #define NEW(var, name, cols)                                                   \
-  if (!(var = sora_tensor_new_v (m->dev, name, SORA_DTYPE_F32, error, 3,       \
+  if (!(x->var = sora_tensor_new_v (m->dev, name, SORA_DTYPE_F32, error, 3,    \
             batch, seq, (gsize)(cols))))                                       \
-    goto out;
+    return FALSE;
   NEW (a, "umt5 normed", d);
   NEW (q, "umt5 q", inner);
   NEW (k, "umt5 k", inner);
@@ -330,85 +325,135 @@ sora_umt5_encode (SoraUmt5 *m, const gint32 *ids, const gint32 *mask,
   NEW (f0, "umt5 ffn gelu", c->d_ff);
   NEW (f1, "umt5 ffn gate", c->d_ff);
 #undef NEW
-  if (!sora_tensor_reshape (h, 3, (gsize[]){ batch, seq, d }, error))
-    goto out;
+  return TRUE;
+}
 
-  maskf = g_new (float, n);
+static void
+acts_clear (Acts *x)
+{
+  sora_tensor_free (x->a);
+  sora_tensor_free (x->q);
+  sora_tensor_free (x->k);
+  sora_tensor_free (x->v);
+  sora_tensor_free (x->att);
+  sora_tensor_free (x->proj);
+  sora_tensor_free (x->f0);
+  sora_tensor_free (x->f1);
+}
+
+/* The attention's [batch, seq] key mask: 1 for real tokens, 0 for padding. */
+static SoraTensor *
+key_mask_new (
+    SoraUmt5 *m, const gint32 *mask, gsize batch, gsize seq, GError **error)
+{
+  gsize n = batch * seq;
+  g_autofree float *maskf = g_new (float, n);
+  SoraTensor *key_mask;
+
   for (gsize i = 0; i < n; i++)
     maskf[i] = mask[i] ? 1.0f : 0.0f;
   key_mask = sora_tensor_new_v (
       m->dev, "umt5 key mask", SORA_DTYPE_F32, error, 2, batch, seq);
-  if (key_mask == NULL || !sora_tensor_write (key_mask, maskf, error))
-    goto out;
+  if (key_mask && !sora_tensor_write (key_mask, maskf, error))
+    g_clear_pointer (&key_mask, sora_tensor_free);
+  return key_mask;
+}
 
-  buckets = g_new (guint, seq * seq);
+/* The relative position bucket of every (query i, key j), [seq, seq]. */
+static guint *
+buckets_new (const SoraUmt5Config *c, gsize seq)
+{
+  guint *buckets = g_new (guint, seq * seq);
+
   for (gsize i = 0; i < seq; i++)
     for (gsize j = 0; j < seq; j++)
       buckets[i * seq + j] =
           relative_bucket ((int)j - (int)i, c->relative_attention_num_buckets,
               c->relative_attention_max_distance);
+  return buckets;
+}
+
+/* Layer @li on h: self-attention with its position bias, then the gated
+ * GELU feed-forward, each added to h. */
+static gboolean
+layer_forward (SoraUmt5 *m, guint li, SoraTensor *h, Acts *x,
+    SoraTensor *key_mask, const guint *buckets, gsize seq, GError **error)
+{
+  const SoraUmt5Config *c = &m->cfg;
+  float eps = c->layer_norm_epsilon;
+  Layer *l = &m->layers[li];
+  SoraAttentionParams ap = { c->num_heads, 1.0f, NULL, key_mask };
+  SoraTensor *bias;
+  gboolean ok;
+
+  /* Streaming, the previous layer's weights were freed after its kernels
+   * were queued: OpenCL keeps them until those finish, and the blocking
+   * uploads here wait for the queue, so at most two layers coexist. */
+  if (m->stream && !load_layer (m, li, l, error))
+    return FALSE;
+  bias = position_bias (m, l, seq, buckets, error);
+  if (bias == NULL)
+    return FALSE;
+  ap.bias = bias;
+  ok = sora_op_rms_norm (h, l->ln0, eps, x->a, error) &&
+      sora_op_linear (l->q, x->a, x->q, error) &&
+      sora_op_linear (l->k, x->a, x->k, error) &&
+      sora_op_linear (l->v, x->a, x->v, error) &&
+      sora_op_attention (x->q, x->k, x->v, x->att, &ap, error) &&
+      sora_op_linear (l->o, x->att, x->proj, error) &&
+      sora_op_add (h, x->proj, h, error) &&
+      sora_op_rms_norm (h, l->ln1, eps, x->a, error) &&
+      sora_op_linear (l->wi0, x->a, x->f0, error) &&
+      sora_op_activate (x->f0, SORA_ACT_GELU_TANH, x->f0, error) &&
+      sora_op_linear (l->wi1, x->a, x->f1, error) &&
+      sora_op_mul (x->f0, x->f1, x->f0, error) &&
+      sora_op_linear (l->wo, x->f0, x->proj, error) &&
+      sora_op_add (h, x->proj, h, error);
+  sora_tensor_free (bias);
+  if (ok && m->stream)
+    layer_clear (l);
+  return ok;
+}
+
+SoraTensor *
+sora_umt5_encode (SoraUmt5 *m, const gint32 *ids, const gint32 *mask,
+    gsize batch, gsize seq, const SoraProbe *probe, GError **error)
+{
+  const SoraUmt5Config *c = &m->cfg;
+  Acts x = { NULL };
+  SoraTensor *h, *key_mask = NULL, *out = NULL;
+  guint *buckets = NULL;
+
+  h = embed (m, ids, batch * seq, error);
+  if (h == NULL || !acts_alloc (m, &x, batch, seq, error) ||
+      !sora_tensor_reshape (h, 3, (gsize[]){ batch, seq, c->d_model }, error) ||
+      !(key_mask = key_mask_new (m, mask, batch, seq, error)))
+    goto out;
+  buckets = buckets_new (c, seq);
 
   for (guint li = 0; li < c->num_layers; li++) {
-    Layer *l = &m->layers[li];
-    SoraAttentionParams ap = { c->num_heads, 1.0f, NULL, key_mask };
-
-    /* Streaming, the previous layer's weights were freed after its kernels
-     * were queued: OpenCL keeps them until those finish, and the blocking
-     * uploads here wait for the queue, so at most two layers coexist. */
-    if (m->stream && !load_layer (m, li, l, error))
+    if (!layer_forward (m, li, h, &x, key_mask, buckets, seq, error))
       goto out;
-    bias = position_bias (m, l, seq, buckets, error);
-    if (bias == NULL)
-      goto out;
-    ap.bias = bias;
-    if (!sora_op_rms_norm (h, l->ln0, eps, a, error) ||
-        !sora_op_linear (l->q, a, q, error) ||
-        !sora_op_linear (l->k, a, k, error) ||
-        !sora_op_linear (l->v, a, v, error) ||
-        !sora_op_attention (q, k, v, att, &ap, error) ||
-        !sora_op_linear (l->o, att, proj, error) ||
-        !sora_op_add (h, proj, h, error) ||
-        !sora_op_rms_norm (h, l->ln1, eps, a, error) ||
-        !sora_op_linear (l->wi0, a, f0, error) ||
-        !sora_op_activate (f0, SORA_ACT_GELU_TANH, f0, error) ||
-        !sora_op_linear (l->wi1, a, f1, error) ||
-        !sora_op_mul (f0, f1, f0, error) ||
-        !sora_op_linear (l->wo, f0, proj, error) ||
-        !sora_op_add (h, proj, h, error))
-      goto out;
-    g_clear_pointer (&bias, sora_tensor_free);
-    if (m->stream)
-      layer_clear (l);
     if (li == 0)
       sora_probe_emit (probe, "after_layer0", h);
   }
-  if (!sora_op_rms_norm (h, m->final_ln, eps, a, error))
+  if (!sora_op_rms_norm (h, m->final_ln, c->layer_norm_epsilon, x.a, error))
     goto out;
-  sora_probe_emit (probe, "last_hidden_state", a);
+  sora_probe_emit (probe, "last_hidden_state", x.a);
 
   /* Wan keeps the real rows and hands the DiT zeros for the padding. */
   if (!sora_tensor_reshape (key_mask, 3, (gsize[]){ batch, seq, 1 }, error) ||
-      !sora_op_mul (a, key_mask, a, error))
+      !sora_op_mul (x.a, key_mask, x.a, error))
     goto out;
-  out = a;
-  a = NULL;
-  ok = TRUE;
+  out = x.a;
+  x.a = NULL;
 
 out:
   for (guint li = 0; m->stream && li < c->num_layers; li++)
     layer_clear (&m->layers[li]);
   sora_tensor_free (h);
-  sora_tensor_free (a);
-  sora_tensor_free (q);
-  sora_tensor_free (k);
-  sora_tensor_free (v);
-  sora_tensor_free (att);
-  sora_tensor_free (proj);
-  sora_tensor_free (f0);
-  sora_tensor_free (f1);
+  acts_clear (&x);
   sora_tensor_free (key_mask);
-  sora_tensor_free (bias);
   g_free (buckets);
-  g_free (maskf);
-  return ok ? out : NULL;
+  return out;
 }

@@ -532,6 +532,92 @@ check_inputs (
   return TRUE;
 }
 
+/* Patch embedding: the Conv3d with stride = kernel is a Linear over the
+ * patchified tokens of each batch item. */
+static gboolean
+patch_embed (SoraWanDit *dit, SoraTensor *latents, Acts *a, GError **error)
+{
+  const guint *p = dit->cfg.patch_size;
+  gsize batch = latents->shape[0];
+  gsize in_numel = dit->cfg.in_channels * latents->shape[2] *
+      latents->shape[3] * latents->shape[4];
+
+  for (gsize b = 0; b < batch; b++) {
+    if (!sora_op_copy_slab (
+            latents, a->in_item, 1, in_numel, batch, b, 1, 0, 1, error) ||
+        !sora_op_patchify (a->in_item, p[0], p[1], p[2], a->in_tokens, error) ||
+        !sora_op_copy_slab (a->in_tokens, a->patches, 1, a->in_tokens->numel, 1,
+            0, batch, b, 1, error))
+      return FALSE;
+  }
+  return sora_op_linear (dit->patch, a->patches, a->x, error);
+}
+
+/* Time: sinusoid -> MLP -> temb; SiLU -> time_proj -> 6 rows per item. */
+static gboolean
+time_embed (SoraWanDit *dit, const float *timesteps, gsize batch, Acts *a,
+    GError **error)
+{
+  gsize d = dit->cfg.inner_dim;
+
+  return timestep_sinusoid (timesteps, batch, a->sinusoid, error) &&
+      sora_op_linear (dit->time1, a->sinusoid, a->time_hidden, error) &&
+      sora_op_activate (a->time_hidden, SORA_ACT_SILU, a->time_hidden, error) &&
+      sora_op_linear (dit->time2, a->time_hidden, a->temb, error) &&
+      sora_op_activate (a->temb, SORA_ACT_SILU, a->temb_act, error) &&
+      sora_op_linear (dit->time_proj, a->temb_act, a->tproj, error) &&
+      sora_tensor_reshape (a->tproj, 3, (gsize[]){ batch, 6, d }, error);
+}
+
+/* Text: Linear -> GELU (tanh) -> Linear. */
+static gboolean
+text_embed (SoraWanDit *dit, SoraTensor *text, Acts *a, GError **error)
+{
+  return sora_op_linear (dit->text1, text, a->text_hidden, error) &&
+      sora_op_activate (
+          a->text_hidden, SORA_ACT_GELU_TANH, a->text_hidden, error) &&
+      sora_op_linear (dit->text2, a->text_hidden, a->ctx, error);
+}
+
+/* Head: (shift, scale) = temb + table, both rows from temb itself. */
+static gboolean
+head_norm (SoraWanDit *dit, gsize batch, Acts *a, GError **error)
+{
+  gsize d = dit->cfg.inner_dim;
+
+  return sora_op_copy_slab (
+             a->temb, a->head_mod, batch, d, 1, 0, 2, SHIFT_OUT, 1, error) &&
+      sora_op_copy_slab (
+          a->temb, a->head_mod, batch, d, 1, 0, 2, SCALE_OUT, 1, error) &&
+      sora_op_add (a->head_mod, dit->table, a->head_mod, error) &&
+      sora_op_layer_norm (a->x, NULL, NULL, dit->cfg.eps, a->y, error) &&
+      sora_op_modulate (a->y, a->head_mod, SCALE_OUT, SHIFT_OUT, a->y, error);
+}
+
+/* proj_out, then each batch item's tokens back to [C, F, H, W] in @out. */
+static gboolean
+head_out (SoraWanDit *dit, Acts *a, SoraTensor *out, GError **error)
+{
+  const guint *p = dit->cfg.patch_size;
+  gsize batch = out->shape[0];
+  gsize out_numel =
+      dit->cfg.out_channels * out->shape[2] * out->shape[3] * out->shape[4];
+
+  if (!sora_op_linear (dit->proj_out, a->y, a->proj, error))
+    return FALSE;
+  for (gsize b = 0; b < batch; b++) {
+    if (!sora_op_copy_slab (a->proj, a->out_tokens, 1, a->out_tokens->numel,
+            batch, b, 1, 0, 1, error) ||
+        !sora_op_unpatchify (a->out_tokens, out->shape[2] / p[0],
+            out->shape[3] / p[1], out->shape[4] / p[2], p[0], p[1], p[2],
+            a->out_item, error) ||
+        !sora_op_copy_slab (
+            a->out_item, out, 1, out_numel, 1, 0, batch, b, 1, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 SoraTensor *
 sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
@@ -539,8 +625,7 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
 {
   const SoraWanTransformerConfig *c = &dit->cfg;
   const guint *p = c->patch_size;
-  gsize batch, frames, height, width, f, h, w, tokens, seq, d = c->inner_dim;
-  gsize in_numel, out_numel;
+  gsize batch, frames, height, width, f, h, w;
   Acts a = { NULL };
   SoraTensor *rope, *out = NULL;
   GCancellable *previous = NULL;
@@ -557,52 +642,25 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
   f = frames / p[0];
   h = height / p[1];
   w = width / p[2];
-  tokens = f * h * w;
-  seq = text->shape[1];
-  in_numel = c->in_channels * frames * height * width;
-  out_numel = c->out_channels * frames * height * width;
 
   rope = rope_table (dit, f, h, w, error);
   if (rope == NULL ||
-      !acts_alloc (
-          dit, &a, batch, frames, height, width, tokens, seq, NULL, error))
+      !acts_alloc (dit, &a, batch, frames, height, width, f * h * w,
+          text->shape[1], NULL, error))
     goto out;
   out = sora_tensor_new_v (dit->dev, "wan dit output", SORA_DTYPE_F32, error, 5,
       batch, (gsize)c->out_channels, frames, height, width);
   if (out == NULL)
     goto out;
 
-  /* Patch embedding: the Conv3d with stride = kernel is a Linear over the
-   * patchified tokens of each batch item. */
-  for (gsize b = 0; b < batch; b++) {
-    if (!sora_op_copy_slab (
-            latents, a.in_item, 1, in_numel, batch, b, 1, 0, 1, error) ||
-        !sora_op_patchify (a.in_item, p[0], p[1], p[2], a.in_tokens, error) ||
-        !sora_op_copy_slab (a.in_tokens, a.patches, 1, a.in_tokens->numel, 1, 0,
-            batch, b, 1, error))
-      goto out;
-  }
-  if (!sora_op_linear (dit->patch, a.patches, a.x, error))
+  if (!patch_embed (dit, latents, &a, error))
     goto out;
   sora_probe_emit (probe, "patch_embedding", a.x);
-
-  /* Time: sinusoid -> MLP -> temb; SiLU -> time_proj -> 6 rows per item. */
-  if (!timestep_sinusoid (timesteps, batch, a.sinusoid, error) ||
-      !sora_op_linear (dit->time1, a.sinusoid, a.time_hidden, error) ||
-      !sora_op_activate (a.time_hidden, SORA_ACT_SILU, a.time_hidden, error) ||
-      !sora_op_linear (dit->time2, a.time_hidden, a.temb, error) ||
-      !sora_op_activate (a.temb, SORA_ACT_SILU, a.temb_act, error) ||
-      !sora_op_linear (dit->time_proj, a.temb_act, a.tproj, error) ||
-      !sora_tensor_reshape (a.tproj, 3, (gsize[]){ batch, 6, d }, error))
+  if (!time_embed (dit, timesteps, batch, &a, error))
     goto out;
   sora_probe_emit (probe, "temb", a.temb);
   sora_probe_emit (probe, "timestep_proj", a.tproj);
-
-  /* Text: Linear -> GELU (tanh) -> Linear. */
-  if (!sora_op_linear (dit->text1, text, a.text_hidden, error) ||
-      !sora_op_activate (
-          a.text_hidden, SORA_ACT_GELU_TANH, a.text_hidden, error) ||
-      !sora_op_linear (dit->text2, a.text_hidden, a.ctx, error))
+  if (!text_embed (dit, text, &a, error))
     goto out;
   sora_probe_emit (probe, "text_embedded", a.ctx);
 
@@ -615,27 +673,11 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     sora_probe_emit (probe, point, a.x);
   }
 
-  /* Head: (shift, scale) = temb + table, both rows from temb itself. */
-  if (!sora_op_copy_slab (
-          a.temb, a.head_mod, batch, d, 1, 0, 2, SHIFT_OUT, 1, error) ||
-      !sora_op_copy_slab (
-          a.temb, a.head_mod, batch, d, 1, 0, 2, SCALE_OUT, 1, error) ||
-      !sora_op_add (a.head_mod, dit->table, a.head_mod, error) ||
-      !sora_op_layer_norm (a.x, NULL, NULL, c->eps, a.y, error) ||
-      !sora_op_modulate (a.y, a.head_mod, SCALE_OUT, SHIFT_OUT, a.y, error))
+  if (!head_norm (dit, batch, &a, error))
     goto out;
   sora_probe_emit (probe, "before_head", a.y);
-  if (!sora_op_linear (dit->proj_out, a.y, a.proj, error))
+  if (!head_out (dit, &a, out, error))
     goto out;
-  for (gsize b = 0; b < batch; b++) {
-    if (!sora_op_copy_slab (a.proj, a.out_tokens, 1, a.out_tokens->numel, batch,
-            b, 1, 0, 1, error) ||
-        !sora_op_unpatchify (
-            a.out_tokens, f, h, w, p[0], p[1], p[2], a.out_item, error) ||
-        !sora_op_copy_slab (
-            a.out_item, out, 1, out_numel, 1, 0, batch, b, 1, error))
-      goto out;
-  }
   sora_probe_emit (probe, "output", out);
   ok = TRUE;
 

@@ -1,5 +1,5 @@
-/* gst-sora engine: what sora-wan-vae.c and sora-wan-vae-weights.c share:
- * the VAE's layers, as loaded and as run
+/* gst-sora engine: what sora-wan-vae.c, sora-wan-vae-decode.c and
+ * sora-wan-vae-weights.c share: the VAE's layers, as loaded and as run
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #ifndef __SORA_WAN_VAE_PRIVATE_H__
@@ -70,6 +70,34 @@ struct _SoraWanVae
 /* Loads every module of sora_wan_vae_modules (&vae->cfg) into @vae. */
 gboolean sora_wan_vae_load_weights (
     SoraWanVae *vae, const SoraWeights *w, GError **error);
+
+/* The causal state of one decode or encode (of one tile). */
+typedef struct
+{
+  SoraTensor **frames; /* per slot: NULL or [Cin, 1..CACHE_T, H, W] */
+  gboolean *started; /* per slot: the resample time convs' first chunk */
+  guint n_slots;
+} Caches;
+
+void sora_wan_vae_caches_init (Caches *c, guint n_slots);
+void sora_wan_vae_caches_clear (Caches *c);
+
+/* A [c, t, h, w] f32 activation. */
+SoraTensor *sora_wan_vae_act_new (SoraDevice *dev, const char *name, gsize c,
+    gsize t, gsize h, gsize w, GError **error);
+
+/* y = conv (x), see sora-wan-vae.c. */
+SoraTensor *sora_wan_vae_conv (Caches *caches, const Conv *c, SoraTensor *x,
+    guint pad, guint stride_t, gboolean causal, guint keep, GError **error);
+
+/* One chunk through @c: conv_in, the layers, norm_out, SiLU, conv_out. */
+SoraTensor *sora_wan_vae_coder_run (
+    const Coder *c, Caches *caches, SoraTensor *x, GError **error);
+
+/* Whether @x is a non-empty 4-D f32 tensor of @channels channels; else an
+ * error naming @what (decode, encode) and the expected @layout. */
+gboolean sora_wan_vae_check_input (const SoraTensor *x, guint channels,
+    const char *what, const char *layout, GError **error);
 
 G_END_DECLS
 

@@ -17,6 +17,8 @@
  * upsample3d's time_conv comes down to "skip it on the first chunk": its
  * later zero history is exactly the empty slot's padding.
  *
+ * The tiled, resumable decode around the decoder is sora-wan-vae-decode.c.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
@@ -25,14 +27,6 @@
 #include "sora-op.h"
 #include "sora-ops.h"
 #include "sora-wan-vae-private.h"
-
-/* The causal state of one decode or encode (of one tile). */
-typedef struct
-{
-  SoraTensor **frames; /* per slot: NULL or [Cin, 1..CACHE_T, H, W] */
-  gboolean *started; /* per slot: the resample time convs' first chunk */
-  guint n_slots;
-} Caches;
 
 /* --- loading ------------------------------------------------------------ */
 
@@ -150,16 +144,16 @@ sora_wan_vae_set_tiling (
 
 /* --- one chunk through a coder ----------------------------------------- */
 
-static void
-caches_init (Caches *c, guint n_slots)
+void
+sora_wan_vae_caches_init (Caches *c, guint n_slots)
 {
   c->frames = g_new0 (SoraTensor *, n_slots);
   c->started = g_new0 (gboolean, n_slots);
   c->n_slots = n_slots;
 }
 
-static void
-caches_clear (Caches *c)
+void
+sora_wan_vae_caches_clear (Caches *c)
 {
   for (guint i = 0; c->frames && i < c->n_slots; i++)
     sora_tensor_free (c->frames[i]);
@@ -167,9 +161,9 @@ caches_clear (Caches *c)
   g_clear_pointer (&c->started, g_free);
 }
 
-static SoraTensor *
-new_act (SoraDevice *dev, const char *name, gsize c, gsize t, gsize h, gsize w,
-    GError **error)
+SoraTensor *
+sora_wan_vae_act_new (SoraDevice *dev, const char *name, gsize c, gsize t,
+    gsize h, gsize w, GError **error)
 {
   return sora_tensor_new_v (dev, name, SORA_DTYPE_F32, error, 4, c, t, h, w);
 }
@@ -187,8 +181,8 @@ cache_update (
 
   if (old && from_old == 0 && n_old == n_new)
     cur = old; /* overwritten in place */
-  else if (!(cur = new_act (x->dev, "vae cache", c, n_new, x->shape[2],
-                 x->shape[3], error)))
+  else if (!(cur = sora_wan_vae_act_new (x->dev, "vae cache", c, n_new,
+                 x->shape[2], x->shape[3], error)))
     return FALSE;
   if ((from_old > 0 &&
           !sora_op_copy_slab (old, cur, c, plane, n_old, n_old - from_old,
@@ -209,9 +203,9 @@ cache_update (
 /* y = conv (x) with the conv's padding: spatial @pad on every side, and
  * for a slotted conv the slot's frames in front of x (zero padded to
  * kt − 1 frames when @causal), after which the slot keeps @keep frames. */
-static SoraTensor *
-conv (Caches *caches, const Conv *c, SoraTensor *x, guint pad, guint stride_t,
-    gboolean causal, guint keep, GError **error)
+SoraTensor *
+sora_wan_vae_conv (Caches *caches, const Conv *c, SoraTensor *x, guint pad,
+    guint stride_t, gboolean causal, guint keep, GError **error)
 {
   const gsize *w = c->shape;
   SoraTensor *cache = NULL, *y;
@@ -231,9 +225,9 @@ conv (Caches *caches, const Conv *c, SoraTensor *x, guint pad, guint stride_t,
         c->name, t_in);
     return NULL;
   }
-  y = new_act (x->dev, "vae activation", w[0], (t_in - w[2]) / stride_t + 1,
-      x->shape[2] + 2 * pad - w[3] + 1, x->shape[3] + 2 * pad - w[4] + 1,
-      error);
+  y = sora_wan_vae_act_new (x->dev, "vae activation", w[0],
+      (t_in - w[2]) / stride_t + 1, x->shape[2] + 2 * pad - w[3] + 1,
+      x->shape[3] + 2 * pad - w[4] + 1, error);
   if (y == NULL)
     return NULL;
   if (!sora_op_conv3d_packed (x, cache, c->packed, c->bias, &p, y, error) ||
@@ -248,7 +242,7 @@ causal_conv (Caches *caches, const Conv *c, SoraTensor *x, GError **error)
 {
   guint pad = c->shape[3] / 2;
 
-  return conv (caches, c, x, pad, 1, TRUE, CACHE_T, error);
+  return sora_wan_vae_conv (caches, c, x, pad, 1, TRUE, CACHE_T, error);
 }
 
 /* y = SiLU (WanRMS_norm (x)) over the channels of [C, T, H, W]; y may be
@@ -271,8 +265,8 @@ norm_silu (SoraTensor *x, SoraTensor *gamma, gboolean silu, SoraTensor *y,
 static SoraTensor *
 like (SoraTensor *x, GError **error)
 {
-  return new_act (x->dev, "vae activation", x->shape[0], x->shape[1],
-      x->shape[2], x->shape[3], error);
+  return sora_wan_vae_act_new (x->dev, "vae activation", x->shape[0],
+      x->shape[1], x->shape[2], x->shape[3], error);
 }
 
 /* WanResidualBlock: conv2 (SiLU (norm2 (conv1 (SiLU (norm1 (x)))))) +
@@ -283,7 +277,7 @@ res_block (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
   SoraTensor *h = NULL, *a = NULL, *y1 = NULL, *y2 = NULL;
 
   if (l->shortcut.packed &&
-      !(h = conv (caches, &l->shortcut, x, 0, 1, FALSE, 0, error)))
+      !(h = sora_wan_vae_conv (caches, &l->shortcut, x, 0, 1, FALSE, 0, error)))
     goto out;
   if (!(a = like (x, error)) || !norm_silu (x, l->gamma1, TRUE, a, error) ||
       !(y1 = causal_conv (caches, &l->conv1, a, error)))
@@ -367,7 +361,7 @@ upsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
       caches->started[l->time.slot] = TRUE;
     } else {
       if (!(tc = causal_conv (caches, &l->time, x, error)) ||
-          !(split = new_act (x->dev, "vae time split", x->shape[0],
+          !(split = sora_wan_vae_act_new (x->dev, "vae time split", x->shape[0],
                 2 * x->shape[1], x->shape[2], x->shape[3], error)) ||
           !sora_op_time_split (tc, split, error))
         goto out;
@@ -378,14 +372,18 @@ upsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
   t = in->shape[1];
   h = in->shape[2];
   w = in->shape[3];
-  if (!(frame = new_act (x->dev, "vae frame", c, 1, h, w, error)) ||
-      !(up = new_act (x->dev, "vae upsampled", c, 1, 2 * h, 2 * w, error)) ||
-      !(y = new_act (x->dev, "vae activation", cout, t, 2 * h, 2 * w, error)))
+  if (!(frame =
+              sora_wan_vae_act_new (x->dev, "vae frame", c, 1, h, w, error)) ||
+      !(up = sora_wan_vae_act_new (
+            x->dev, "vae upsampled", c, 1, 2 * h, 2 * w, error)) ||
+      !(y = sora_wan_vae_act_new (
+            x->dev, "vae activation", cout, t, 2 * h, 2 * w, error)))
     goto out;
   for (gsize f = 0; f < t; f++) {
     if (!sora_op_slice (in, 1, f, 1, frame, error) ||
         !sora_op_upsample_nearest2x (frame, up, error) ||
-        !(fy = conv (caches, &l->spatial, up, 1, 1, FALSE, 0, error)) ||
+        !(fy = sora_wan_vae_conv (
+              caches, &l->spatial, up, 1, 1, FALSE, 0, error)) ||
         !sora_op_copy_slab (fy, y, cout, 4 * h * w, 1, 0, t, f, 1, error))
       goto out;
     g_clear_pointer (&fy, sora_tensor_free);
@@ -414,7 +412,7 @@ downsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
   const gsize *w = l->spatial.shape;
   SoraTensor *s, *y;
 
-  s = new_act (x->dev, "vae activation", w[0], x->shape[1],
+  s = sora_wan_vae_act_new (x->dev, "vae activation", w[0], x->shape[1],
       (x->shape[2] + 1 - w[3]) / 2 + 1, (x->shape[3] + 1 - w[4]) / 2 + 1,
       error);
   if (s == NULL)
@@ -433,14 +431,15 @@ downsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
     sora_tensor_free (s);
     return NULL;
   }
-  y = conv (caches, &l->time, s, 0, 2, FALSE, 1, error);
+  y = sora_wan_vae_conv (caches, &l->time, s, 0, 2, FALSE, 1, error);
   sora_tensor_free (s);
   return y;
 }
 
 /* One chunk through @c: conv_in, the layers, norm_out, SiLU, conv_out. */
-static SoraTensor *
-coder_run (const Coder *c, Caches *caches, SoraTensor *x, GError **error)
+SoraTensor *
+sora_wan_vae_coder_run (
+    const Coder *c, Caches *caches, SoraTensor *x, GError **error)
 {
   SoraTensor *h = causal_conv (caches, &c->conv_in, x, error), *next = NULL;
 
@@ -476,228 +475,8 @@ coder_run (const Coder *c, Caches *caches, SoraTensor *x, GError **error)
   return next;
 }
 
-/* --- decode ------------------------------------------------------------- */
-
-/* Tiles along one axis of @n latent pixels: starts every tile − overlap,
- * the last one ending at n (and starting before the previous one ends
- * minus the overlap, so each point is in at most two tiles). */
-static guint
-tile_starts (guint n, guint tile, guint overlap, guint *starts)
-{
-  guint count = 0;
-
-  for (guint pos = 0;; pos += tile - overlap) {
-    starts[count++] = pos;
-    if (pos + tile >= n)
-      return count;
-  }
-}
-
-typedef struct
-{
-  guint tile_h, tile_w, overlap;
-  guint ny, nx;
-  guint *ys, *xs;
-} TilePlan;
-
-static void
-tile_plan_set (
-    TilePlan *t, guint h, guint w, guint tile_h, guint tile_w, guint overlap)
-{
-  t->tile_h = MIN (tile_h, h);
-  t->tile_w = MIN (tile_w, w);
-  t->overlap = overlap;
-  g_free (t->ys);
-  g_free (t->xs);
-  t->ys = g_new (guint, h);
-  t->xs = g_new (guint, w);
-  t->ny = tile_starts (h, t->tile_h, overlap, t->ys);
-  t->nx = tile_starts (w, t->tile_w, overlap, t->xs);
-}
-
-static void
-tile_plan_clear (TilePlan *t)
-{
-  g_clear_pointer (&t->ys, g_free);
-  g_clear_pointer (&t->xs, g_free);
-}
-
-/* The decoder's device bytes for one h x w tile, walking its layers: what
- * its slots hold once full, and its largest activation of a steady-state
- * chunk (each time upsample doubling the frames). */
-static void
-decode_footprint (
-    const SoraWanVae *vae, gsize h, gsize w, guint64 *slots, guint64 *largest)
-{
-  const Coder *d = &vae->dec;
-  guint64 c = d->conv_in.shape[0], t = 1;
-
-  *slots = (guint64)vae->cfg.z_dim * CACHE_T * h * w;
-  *largest = c * t * h * w;
-  for (guint i = 0; i < d->n_layers; i++) {
-    const Layer *l = &d->layers[i];
-
-    switch (l->kind) {
-      case LAYER_RES:
-        *slots +=
-            (l->conv1.shape[1] + l->conv2.shape[1]) * (guint64)CACHE_T * h * w;
-        c = l->conv2.shape[0];
-        break;
-      case LAYER_UP3D:
-        *slots += c * CACHE_T * h * w;
-        t *= 2;
-        /* fall through */
-      case LAYER_UP2D:
-        h *= 2;
-        w *= 2;
-        c = l->spatial.shape[0];
-        break;
-      default:
-        break;
-    }
-    *largest = MAX (*largest, c * t * h * w);
-  }
-  *slots += c * CACHE_T * h * w;
-  *slots *= sizeof (float);
-  *largest *= sizeof (float);
-}
-
-/* Whether a decode tiled as @t fits: every tile's slots at once, and four
- * of the largest activation (a residual block's input, its normalised copy,
- * its conv's output and shortcut), within half the device's memory, and no
- * tensor above its largest allocation. */
-static gboolean
-tile_plan_fits (const SoraWanVae *vae, const TilePlan *t, guint h, guint w)
-{
-  const SoraDeviceInfo *info = sora_device_get_info (vae->dev);
-  guint64 slots = 0, largest = 0, s, l;
-
-  for (guint iy = 0; iy < t->ny; iy++)
-    for (guint ix = 0; ix < t->nx; ix++) {
-      decode_footprint (vae, MIN (t->tile_h, h - t->ys[iy]),
-          MIN (t->tile_w, w - t->xs[ix]), &s, &l);
-      slots += s;
-      largest = MAX (largest, l);
-    }
-  return largest <= info->max_alloc &&
-      slots + 4 * largest <= info->global_mem / 2;
-}
-
-/* The forced tiling, else one tile if it fits, else tiles halved along
- * their longer side (overlapping by a quarter, as diffusers' 256/192
- * pixels) until they fit or get small. */
-static void
-tile_plan_choose (const SoraWanVae *vae, guint h, guint w, TilePlan *t)
-{
-  guint th = h, tw = w;
-
-  if (vae->tile_h) {
-    tile_plan_set (t, h, w, vae->tile_h, vae->tile_w, vae->overlap);
-    return;
-  }
-  tile_plan_set (t, h, w, th, tw, 0);
-  while (!tile_plan_fits (vae, t, h, w) && MAX (th, tw) > 8) {
-    if (th >= tw)
-      th = (th + 1) / 2;
-    else
-      tw = (tw + 1) / 2;
-    tile_plan_set (t, h, w, th, tw, MAX (1, MIN (th, tw) / 4));
-  }
-}
-
-/* Adds @tile's weighted contribution to @frame at the plan's tile
- * (iy, ix), @scale video pixels per latent one. */
-static gboolean
-blend_tile (const TilePlan *t, guint iy, guint ix, guint scale,
-    SoraTensor *tile, SoraTensor *frame, GError **error)
-{
-  guint ramp = t->overlap * scale;
-  guint ramps[4] = { iy > 0 ? ramp : 0, iy + 1 < t->ny ? ramp : 0,
-    ix > 0 ? ramp : 0, ix + 1 < t->nx ? ramp : 0 };
-
-  return sora_op_blend_tile (
-      tile, frame, t->ys[iy] * scale, t->xs[ix] * scale, ramps, error);
-}
-
-/* The latent region of tile (iy, ix) of the post_quant_conv output @x. */
-static SoraTensor *
-latent_tile (
-    const TilePlan *t, guint iy, guint ix, SoraTensor *x, GError **error)
-{
-  gsize c = x->shape[0], h = MIN (t->tile_h, x->shape[2] - t->ys[iy]);
-  gsize w = MIN (t->tile_w, x->shape[3] - t->xs[ix]);
-  SoraTensor *rows =
-      new_act (x->dev, "vae tile rows", c, 1, h, x->shape[3], error);
-  SoraTensor *tile = NULL;
-
-  if (rows && sora_op_slice (x, 2, t->ys[iy], h, rows, error) &&
-      (tile = new_act (x->dev, "vae tile", c, 1, h, w, error)) &&
-      !sora_op_slice (rows, 3, t->xs[ix], w, tile, error))
-    g_clear_pointer (&tile, sora_tensor_free);
-  sora_tensor_free (rows);
-  return tile;
-}
-
-/* Decodes the post_quant_conv output @x of one latent frame: the decoder
- * on each tile with the tile's caches, blended into one chunk of frames. */
-static SoraTensor *
-decode_chunk (SoraWanVae *vae, const TilePlan *t, Caches *caches, SoraTensor *x,
-    GError **error)
-{
-  guint scale = 1u << (vae->cfg.n_levels - 1);
-  SoraTensor *out = NULL;
-
-  if (t->ny * t->nx == 1)
-    return coder_run (&vae->dec, &caches[0], x, error);
-  for (guint iy = 0; iy < t->ny; iy++) {
-    for (guint ix = 0; ix < t->nx; ix++) {
-      SoraTensor *zt = latent_tile (t, iy, ix, x, error), *o = NULL;
-      gboolean ok;
-
-      if (zt)
-        o = coder_run (&vae->dec, &caches[iy * t->nx + ix], zt, error);
-      sora_tensor_free (zt);
-      if (o == NULL)
-        goto fail;
-      if (out == NULL &&
-          (!(out = new_act (x->dev, "vae frames", o->shape[0], o->shape[1],
-                 x->shape[2] * scale, x->shape[3] * scale, error)) ||
-              !sora_tensor_zero (out, error))) {
-        sora_tensor_free (o);
-        goto fail;
-      }
-      ok = blend_tile (t, iy, ix, scale, o, out, error);
-      sora_tensor_free (o);
-      if (!ok)
-        goto fail;
-    }
-  }
-  return out;
-
-fail:
-  sora_tensor_free (out);
-  return NULL;
-}
-
-/* Clamps @frames in place, as the reference's decode ends, and hands them
- * to @func. */
-static gboolean
-emit_chunk (SoraTensor *frames, SoraVaeChunkFunc func, gpointer user_data,
-    GError **error)
-{
-  if (!sora_op_activate (frames, SORA_ACT_CLAMP_UNIT, frames, error))
-    return FALSE;
-  if (func (frames, user_data, error))
-    return TRUE;
-  if (error == NULL || *error == NULL)
-    g_set_error (error, SORA_ERROR, SORA_ERROR_CANCELLED,
-        "VAE decode: cancelled after a chunk of %" G_GSIZE_FORMAT " frames",
-        frames->shape[1]);
-  return FALSE;
-}
-
-static gboolean
-check_input (const SoraTensor *x, guint channels, const char *what,
+gboolean
+sora_wan_vae_check_input (const SoraTensor *x, guint channels, const char *what,
     const char *layout, GError **error)
 {
   char *d;
@@ -713,171 +492,6 @@ check_input (const SoraTensor *x, guint channels, const char *what,
   return FALSE;
 }
 
-/* A cache slot's frames in host memory. */
-typedef struct
-{
-  float *data;
-  gsize shape[4];
-} ParkedSlot;
-
-struct _SoraWanVaeDecoder
-{
-  SoraWanVae *vae;
-  gsize h, w;
-  TilePlan plan;
-  Caches *caches; /* one per tile */
-  guint n_tiles;
-  ParkedSlot *parked; /* [tile · n_slots + slot] while parked, else NULL */
-};
-
-SoraWanVaeDecoder *
-sora_wan_vae_decoder_new (SoraWanVae *vae, gsize h, gsize w)
-{
-  SoraWanVaeDecoder *d = g_new0 (SoraWanVaeDecoder, 1);
-
-  d->vae = vae;
-  d->h = h;
-  d->w = w;
-  tile_plan_choose (vae, h, w, &d->plan);
-  d->n_tiles = d->plan.ny * d->plan.nx;
-  d->caches = g_new0 (Caches, d->n_tiles);
-  for (guint i = 0; i < d->n_tiles; i++)
-    caches_init (&d->caches[i], vae->dec.n_slots);
-  return d;
-}
-
-void
-sora_wan_vae_decoder_free (SoraWanVaeDecoder *d)
-{
-  if (d == NULL)
-    return;
-  for (guint i = 0; i < d->n_tiles; i++)
-    caches_clear (&d->caches[i]);
-  for (guint i = 0; d->parked && i < d->n_tiles * d->vae->dec.n_slots; i++)
-    g_free (d->parked[i].data);
-  g_free (d->parked);
-  g_free (d->caches);
-  tile_plan_clear (&d->plan);
-  g_free (d);
-}
-
-gboolean
-sora_wan_vae_decoder_park (SoraWanVaeDecoder *d, GError **error)
-{
-  guint n_slots = d->vae->dec.n_slots;
-
-  if (d->parked)
-    return TRUE;
-  d->parked = g_new0 (ParkedSlot, d->n_tiles * n_slots);
-  for (guint i = 0; i < d->n_tiles * n_slots; i++) {
-    SoraTensor **t = &d->caches[i / n_slots].frames[i % n_slots];
-    ParkedSlot *p = &d->parked[i];
-
-    if (*t == NULL)
-      continue;
-    memcpy (p->shape, (*t)->shape, sizeof (p->shape));
-    if (!(p->data = g_try_new (float, (*t)->numel))) {
-      g_set_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY,
-          "VAE decode: no host memory for %" G_GSIZE_FORMAT
-          " bytes of decoder cache",
-          (*t)->nbytes);
-      return FALSE;
-    }
-    if (!sora_tensor_read_f32 (*t, p->data, error))
-      return FALSE;
-    g_clear_pointer (t, sora_tensor_free);
-  }
-  return TRUE;
-}
-
-/* Moves parked caches back to the device. */
-static gboolean
-unpark (SoraWanVaeDecoder *d, GError **error)
-{
-  guint n_slots = d->vae->dec.n_slots;
-
-  for (guint i = 0; d->parked && i < d->n_tiles * n_slots; i++) {
-    SoraTensor **t = &d->caches[i / n_slots].frames[i % n_slots];
-    ParkedSlot *p = &d->parked[i];
-
-    if (p->data == NULL)
-      continue;
-    if (*t == NULL &&
-        !(*t = new_act (d->vae->dev, "vae cache", p->shape[0], p->shape[1],
-              p->shape[2], p->shape[3], error)))
-      return FALSE;
-    if (!sora_tensor_write_f32 (*t, p->data, error))
-      return FALSE;
-    g_clear_pointer (&p->data, g_free);
-  }
-  g_clear_pointer (&d->parked, g_free);
-  return TRUE;
-}
-
-gboolean
-sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
-    SoraVaeChunkFunc func, gpointer user_data, GCancellable *cancellable,
-    GError **error)
-{
-  SoraWanVae *vae = d->vae;
-  SoraTensor *z = NULL, *x = NULL, *frames = NULL;
-  GCancellable *previous = NULL;
-  gboolean ok = FALSE;
-
-  if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
-    return FALSE;
-  if (latents->shape[2] != d->h || latents->shape[3] != d->w) {
-    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
-        "VAE decode: latents of %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
-        " cannot continue a decode of %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT,
-        latents->shape[3], latents->shape[2], d->w, d->h);
-    return FALSE;
-  }
-  if (cancellable)
-    previous = sora_device_set_cancellable (vae->dev, cancellable);
-  if (!unpark (d, error) ||
-      !(z = new_act (vae->dev, "vae latent frame", vae->cfg.z_dim, 1, d->h,
-            d->w, error)))
-    goto out;
-  for (gsize k = 0; k < latents->shape[1]; k++) {
-    if (!sora_op_slice (latents, 1, k, 1, z, error) ||
-        !sora_op_mul (z, vae->std, z, error) ||
-        !sora_op_add (z, vae->mean, z, error) ||
-        !(x = conv (NULL, &vae->post_quant, z, 0, 1, FALSE, 0, error)) ||
-        !(frames = decode_chunk (vae, &d->plan, d->caches, x, error)) ||
-        !emit_chunk (frames, func, user_data, error))
-      goto out;
-    g_clear_pointer (&x, sora_tensor_free);
-    g_clear_pointer (&frames, sora_tensor_free);
-  }
-  ok = TRUE;
-
-out:
-  if (cancellable)
-    sora_device_set_cancellable (vae->dev, previous);
-  sora_tensor_free (z);
-  sora_tensor_free (x);
-  sora_tensor_free (frames);
-  return ok;
-}
-
-gboolean
-sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
-    SoraVaeChunkFunc func, gpointer user_data, GCancellable *cancellable,
-    GError **error)
-{
-  SoraWanVaeDecoder *d;
-  gboolean ok;
-
-  if (!check_input (latents, vae->cfg.z_dim, "decode", "[z, F, h, w]", error))
-    return FALSE;
-  d = sora_wan_vae_decoder_new (vae, latents->shape[2], latents->shape[3]);
-  ok = sora_wan_vae_decoder_run (
-      d, latents, func, user_data, cancellable, error);
-  sora_wan_vae_decoder_free (d);
-  return ok;
-}
-
 /* --- encode ------------------------------------------------------------- */
 
 SoraTensor *
@@ -889,7 +503,7 @@ sora_wan_vae_encode (
   SoraTensor *chunk = NULL, *e = NULL, *q = NULL, *mu = NULL, *out = NULL;
   gboolean ok = FALSE;
 
-  if (!check_input (
+  if (!sora_wan_vae_check_input (
           video, vae->cfg.in_channels, "encode", "[C, T, H, W]", error))
     return NULL;
   t = video->shape[1];
@@ -900,22 +514,22 @@ sora_wan_vae_encode (
     return NULL;
   }
   chunks = 1 + (t - 1) / vae->cfg.scale_factor_temporal;
-  caches_init (&caches, vae->enc.n_slots);
+  sora_wan_vae_caches_init (&caches, vae->enc.n_slots);
   for (gsize i = 0; i < chunks; i++) {
     gsize start = i == 0 ? 0 : 1 + (i - 1) * vae->cfg.scale_factor_temporal;
     gsize len = i == 0 ? 1 : vae->cfg.scale_factor_temporal;
 
-    if (!(chunk = new_act (video->dev, "vae chunk", video->shape[0], len,
-              video->shape[2], video->shape[3], error)) ||
+    if (!(chunk = sora_wan_vae_act_new (video->dev, "vae chunk",
+              video->shape[0], len, video->shape[2], video->shape[3], error)) ||
         !sora_op_slice (video, 1, start, len, chunk, error) ||
-        !(e = coder_run (&vae->enc, &caches, chunk, error)) ||
-        !(q = conv (NULL, &vae->quant, e, 0, 1, FALSE, 0, error)))
+        !(e = sora_wan_vae_coder_run (&vae->enc, &caches, chunk, error)) ||
+        !(q = sora_wan_vae_conv (NULL, &vae->quant, e, 0, 1, FALSE, 0, error)))
       goto out;
     if (mu == NULL &&
-        (!(mu = new_act (video->dev, "vae latent mean", zc, chunks, q->shape[2],
-               q->shape[3], error)) ||
-            !(out = new_act (video->dev, "vae latent mean", zc, q->shape[1],
-                  q->shape[2], q->shape[3], error))))
+        (!(mu = sora_wan_vae_act_new (video->dev, "vae latent mean", zc, chunks,
+               q->shape[2], q->shape[3], error)) ||
+            !(out = sora_wan_vae_act_new (video->dev, "vae latent mean", zc,
+                  q->shape[1], q->shape[2], q->shape[3], error))))
       goto out;
     /* μ is the first z channels of each chunk's one latent frame. */
     if (!sora_op_slice (q, 0, 0, zc, out, error) ||
@@ -931,7 +545,7 @@ sora_wan_vae_encode (
           sora_op_add (mu, vae->neg_mean_over_std, mu, error));
 
 out:
-  caches_clear (&caches);
+  sora_wan_vae_caches_clear (&caches);
   sora_tensor_free (chunk);
   sora_tensor_free (e);
   sora_tensor_free (q);
