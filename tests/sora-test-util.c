@@ -52,6 +52,12 @@ sora_test_device (void)
   return device;
 }
 
+guint64
+sora_test_bytes_held (SoraDevice *dev)
+{
+  return sora_device_bytes_current (dev) - sora_device_scratch_bytes (dev);
+}
+
 float *
 sora_test_random (gsize n, float lo, float hi)
 {

@@ -37,8 +37,7 @@ check_model (
     const char *folder_name, const char *ref, double tol, gboolean stream)
 {
   SoraDevice *dev = sora_test_device ();
-  guint64 before = sora_device_bytes_current (dev), held;
-  gsize scratch = sora_device_scratch_bytes (dev);
+  guint64 before = sora_test_bytes_held (dev), held;
   GError *error = NULL;
   char *dir = sora_test_fixture (folder_name);
   SoraModelFolder *folder = sora_model_folder_open (dir, &error);
@@ -66,7 +65,7 @@ check_model (
 
   m = sora_umt5_new (dev, folder, stream, &error);
   g_assert_no_error (error);
-  held = sora_device_bytes_current (dev) - before;
+  held = sora_test_bytes_held (dev) - before;
   if (stream)
     g_assert_cmpuint (held, <,
         sora_umt5_weight_bytes (folder) /
@@ -76,9 +75,9 @@ check_model (
   out = sora_umt5_encode (m, ids, mask, 1, n, &sp, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (probe.checked, ==, 2);
-  /* Nothing else stays: the device's scratch buffer may have grown. */
-  g_assert_cmpuint (sora_device_bytes_current (dev) - before, ==,
-      held + out->nbytes + sora_device_scratch_bytes (dev) - scratch);
+  /* Nothing else stays. */
+  g_assert_cmpuint (
+      sora_test_bytes_held (dev) - before, ==, held + out->nbytes);
 
   want = sora_test_reference (ref, "prompt_embeds", &n);
   got = sora_test_download (out);
