@@ -98,16 +98,24 @@ gemm_run_new (SoraLinear *l, GemmProbe *p)
   return r;
 }
 
+/* A timed run of a Linear of the probe's weights. */
+static gpointer
+probe_linear (SoraDevice *dev, GemmProbe *p, SoraDType dtype,
+    SoraGemmBackend backend, const char *tile, gsize block_k, GError **error)
+{
+  return gemm_run_new (sora_gemm_linear_new (dev, "gemm-probe", dtype, PROBE_N,
+                           PROBE_K, p->w, NULL, backend, tile, block_k, error),
+      p);
+}
+
 static gpointer
 tile_setup (
     SoraDevice *dev, const char *candidate, gpointer data, GError **error)
 {
   GemmProbe *p = data;
 
-  return gemm_run_new (
-      sora_gemm_linear_new (dev, "gemm-probe", p->dtype, PROBE_N, PROBE_K, p->w,
-          NULL, SORA_GEMM_TILED, candidate, PROBE_BLOCK_K, error),
-      p);
+  return probe_linear (
+      dev, p, p->dtype, SORA_GEMM_TILED, candidate, PROBE_BLOCK_K, error);
 }
 
 static gpointer
@@ -116,10 +124,7 @@ gpu_tile_setup (
 {
   GemmProbe *p = data;
 
-  return gemm_run_new (
-      sora_gemm_linear_new (dev, "gemm-probe", p->dtype, PROBE_N, PROBE_K, p->w,
-          NULL, SORA_GEMM_GPU, candidate, 0, error),
-      p);
+  return probe_linear (dev, p, p->dtype, SORA_GEMM_GPU, candidate, 0, error);
 }
 
 /* f32 weights, the operands SORA_PRECISION gives (bf16 when unset). */
@@ -127,12 +132,8 @@ static gpointer
 mma_tile_setup (
     SoraDevice *dev, const char *candidate, gpointer data, GError **error)
 {
-  GemmProbe *p = data;
-
-  return gemm_run_new (
-      sora_gemm_linear_new (dev, "gemm-probe", SORA_DTYPE_F32, PROBE_N, PROBE_K,
-          p->w, NULL, SORA_GEMM_MMA, candidate, 0, error),
-      p);
+  return probe_linear (
+      dev, data, SORA_DTYPE_F32, SORA_GEMM_MMA, candidate, 0, error);
 }
 
 /* The device's f32 tile with the candidate K slice. */
@@ -140,12 +141,8 @@ static gpointer
 block_k_setup (
     SoraDevice *dev, const char *candidate, gpointer data, GError **error)
 {
-  GemmProbe *p = data;
-
-  return gemm_run_new (sora_gemm_linear_new (dev, "gemm-probe", SORA_DTYPE_F32,
-                           PROBE_N, PROBE_K, p->w, NULL, SORA_GEMM_TILED, NULL,
-                           g_ascii_strtoull (candidate, NULL, 10), error),
-      p);
+  return probe_linear (dev, data, SORA_DTYPE_F32, SORA_GEMM_TILED, NULL,
+      g_ascii_strtoull (candidate, NULL, 10), error);
 }
 
 /* A K slice of 16 to 65536 rows ($SORA_GEMM_BLOCK_K, a stored choice). */
@@ -185,53 +182,46 @@ gemm_spec (const char *name, const char *env,
     setup, gemm_probe_run, gemm_probe_free };
 }
 
-char *
-sora_gemm_tile_name (SoraDevice *dev, SoraDType dtype)
+/* The choice named PREFIX-DTYPE among @candidates (freed here), timed with
+ * @weights weights on the probe. */
+static char *
+choose_tile (SoraDevice *dev, const char *prefix, SoraDType dtype,
+    const char *env, gboolean (*valid) (SoraDevice *, const char *),
+    gpointer (*setup) (SoraDevice *, const char *, gpointer, GError **),
+    char **candidates, SoraDType weights)
 {
-  char *name = g_strdup_printf ("gemm-tile-%s", sora_dtype_name (dtype));
-  SoraTuneSpec spec =
-      gemm_spec (name, "SORA_GEMM_TILE", sora_tune_valid_tile, tile_setup);
-  char **candidates = sora_tune_tile_candidates (dev);
-  GemmProbe probe = { dtype };
-  char *value;
-
-  value =
+  char *name = g_strdup_printf ("%s-%s", prefix, sora_dtype_name (dtype));
+  SoraTuneSpec spec = gemm_spec (name, env, valid, setup);
+  GemmProbe probe = { weights };
+  char *value =
       sora_tune_choose (dev, &spec, (const char *const *)candidates, &probe);
+
   g_strfreev (candidates);
   g_free (name);
   return value;
+}
+
+char *
+sora_gemm_tile_name (SoraDevice *dev, SoraDType dtype)
+{
+  return choose_tile (dev, "gemm-tile", dtype, "SORA_GEMM_TILE",
+      sora_tune_valid_tile, tile_setup, sora_tune_tile_candidates (dev), dtype);
 }
 
 char *
 sora_gemm_gpu_tile_name (SoraDevice *dev, SoraDType dtype)
 {
-  char *name = g_strdup_printf ("gemm-gpu-tile-%s", sora_dtype_name (dtype));
-  SoraTuneSpec spec = gemm_spec (
-      name, "SORA_GEMM_GPU_TILE", sora_tune_valid_gpu_tile, gpu_tile_setup);
-  char **candidates = sora_tune_gpu_tile_candidates ();
-  GemmProbe probe = { dtype };
-  char *value =
-      sora_tune_choose (dev, &spec, (const char *const *)candidates, &probe);
-
-  g_strfreev (candidates);
-  g_free (name);
-  return value;
+  return choose_tile (dev, "gemm-gpu-tile", dtype, "SORA_GEMM_GPU_TILE",
+      sora_tune_valid_gpu_tile, gpu_tile_setup,
+      sora_tune_gpu_tile_candidates (), dtype);
 }
 
 char *
 sora_gemm_mma_tile_name (SoraDevice *dev, SoraDType op_dtype)
 {
-  char *name = g_strdup_printf ("gemm-mma-tile-%s", sora_dtype_name (op_dtype));
-  SoraTuneSpec spec = gemm_spec (
-      name, "SORA_GEMM_MMA_TILE", sora_tune_valid_mma_tile, mma_tile_setup);
-  char **candidates = sora_tune_mma_tile_candidates ();
-  GemmProbe probe = { SORA_DTYPE_F32 };
-  char *value =
-      sora_tune_choose (dev, &spec, (const char *const *)candidates, &probe);
-
-  g_strfreev (candidates);
-  g_free (name);
-  return value;
+  return choose_tile (dev, "gemm-mma-tile", op_dtype, "SORA_GEMM_MMA_TILE",
+      sora_tune_valid_mma_tile, mma_tile_setup,
+      sora_tune_mma_tile_candidates (), SORA_DTYPE_F32);
 }
 
 SoraMmaTile
