@@ -24,6 +24,35 @@ sora_test_open_tiny (void)
   return sora_test_open_fixture ("wan-tiny");
 }
 
+static void
+skip_no_model (gconstpointer model)
+{
+  char *why = g_strdup_printf ("SORA_DEMO_MODEL (%s) is not a model folder",
+      model ? (const char *)model : "unset");
+
+  g_test_skip (why);
+  g_free (why);
+}
+
+SoraEngine *
+sora_test_open_demo_model (const char *suite)
+{
+  const char *model = g_getenv ("SORA_DEMO_MODEL");
+  SoraEngine *engine;
+  GError *error = NULL;
+  char *path;
+
+  if (model == NULL || !g_file_test (model, G_FILE_TEST_IS_DIR)) {
+    path = g_strdup_printf ("/%s/model", suite);
+    g_test_add_data_func (path, model, skip_no_model);
+    g_free (path);
+    return NULL;
+  }
+  engine = sora_engine_open (model, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return engine;
+}
+
 void
 sora_test_collected_init (SoraTestCollected *c, SoraPixelFormat format)
 {

@@ -13,6 +13,10 @@ G_BEGIN_DECLS
 SoraEngine *sora_test_open_fixture (const char *name);
 /* tests/fixtures/wan-tiny on it. */
 SoraEngine *sora_test_open_tiny (void);
+/* The demo model $SORA_DEMO_MODEL, opened (call after g_test_init); NULL,
+ * with a test /@suite/model added that skips saying why, when it is unset
+ * or not a folder. */
+SoraEngine *sora_test_open_demo_model (const char *suite);
 
 /* What a run hands its callbacks: the f32 frames as diffusers' "np" output
  * ([n, H, W, 3] in [0, 1]), the pixels as they came, the chunk sizes and

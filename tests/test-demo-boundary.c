@@ -157,30 +157,15 @@ test_boundary (void)
   g_assert_cmpfloat (sum / 3 / (CLIPS - 1), <, MAX_MEAN_RATIO);
 }
 
-static void
-skip_no_model (gconstpointer model)
-{
-  char *why = g_strdup_printf ("SORA_DEMO_MODEL (%s) is not a model folder",
-      model ? (const char *)model : "unset");
-
-  g_test_skip (why);
-  g_free (why);
-}
-
 int
 main (int argc, char **argv)
 {
-  const char *model = g_getenv ("SORA_DEMO_MODEL");
-  GError *error = NULL;
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  if (model == NULL || !g_file_test (model, G_FILE_TEST_IS_DIR)) {
-    g_test_add_data_func ("/demo-boundary/model", model, skip_no_model);
+  engine = sora_test_open_demo_model ("demo-boundary");
+  if (engine == NULL)
     return g_test_run ();
-  }
-  engine = sora_engine_open (model, NULL, NULL, &error);
-  g_assert_no_error (error);
   g_test_add_func ("/demo-boundary/ratio", test_boundary);
   ret = g_test_run ();
   sora_engine_free (engine);

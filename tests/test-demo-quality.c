@@ -318,31 +318,17 @@ test_continuity (void)
   g_assert_cmpfloat (ratio_sum / CONTINUITY_CASES, <, MAX_CONTINUITY_RATIO);
 }
 
-static void
-skip_no_model (gconstpointer model)
-{
-  char *why = g_strdup_printf ("SORA_DEMO_MODEL (%s) is not a model folder",
-      model ? (const char *)model : "unset");
-
-  g_test_skip (why);
-  g_free (why);
-}
-
 int
 main (int argc, char **argv)
 {
-  const char *model = g_getenv ("SORA_DEMO_MODEL");
   char *path;
   GError *error = NULL;
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  if (model == NULL || !g_file_test (model, G_FILE_TEST_IS_DIR)) {
-    g_test_add_data_func ("/demo-quality/model", model, skip_no_model);
+  engine = sora_test_open_demo_model ("demo-quality");
+  if (engine == NULL)
     return g_test_run ();
-  }
-  engine = sora_engine_open (model, NULL, NULL, &error);
-  g_assert_no_error (error);
   path = sora_test_fixture ("demo-quality/prompts.json");
   parser = json_parser_new ();
   g_assert_true (json_parser_load_from_file (parser, path, &error));
