@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,25 @@ guint64
 sora_test_bytes_held (SoraDevice *dev)
 {
   return sora_device_bytes_current (dev) - sora_device_scratch_bytes (dev);
+}
+
+char **
+sora_test_tiles (char **candidates, ...)
+{
+  GStrvBuilder *builder = g_strv_builder_new ();
+  const char *odd;
+  char **tiles;
+  va_list ap;
+
+  g_strv_builder_addv (builder, (const char **)candidates);
+  va_start (ap, candidates);
+  while ((odd = va_arg (ap, const char *)))
+    g_strv_builder_add (builder, odd);
+  va_end (ap);
+  tiles = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  g_strfreev (candidates);
+  return tiles;
 }
 
 float *

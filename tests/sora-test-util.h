@@ -26,6 +26,11 @@ SoraDevice *sora_test_device (void);
  * any point (sora_device_scratch). */
 guint64 sora_test_bytes_held (SoraDevice *dev);
 
+/* @candidates (a tuner's list, freed here) followed by the odd values given
+ * after it, up to a NULL: what a test runs each kernel variant with.  A
+ * list to g_strfreev. */
+char **sora_test_tiles (char **candidates, ...) G_GNUC_NULL_TERMINATED;
+
 /* Uniform random floats in [lo, hi). */
 float *sora_test_random (gsize n, float lo, float hi);
 

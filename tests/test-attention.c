@@ -286,14 +286,9 @@ test_slice_groups (void)
 static void
 check_gpu_tiles (const Case *cases, guint n_cases)
 {
-  char **candidates = sora_attention_gpu_tile_candidates ();
-  GStrvBuilder *builder = g_strv_builder_new ();
-  char **tiles;
+  char **tiles = sora_test_tiles (
+      sora_attention_gpu_tile_candidates (), "8x4", "5x2", NULL);
 
-  g_strv_builder_addv (builder, (const char **)candidates);
-  g_strv_builder_add (builder, "8x4");
-  g_strv_builder_add (builder, "5x2");
-  tiles = g_strv_builder_end (builder);
   g_setenv ("SORA_KERNELS", "gpu", TRUE);
   for (guint t = 0; tiles[t]; t++) {
     char *chosen;
@@ -319,8 +314,6 @@ check_gpu_tiles (const Case *cases, guint n_cases)
   g_unsetenv ("SORA_ATTENTION_GPU_TILE");
   g_unsetenv ("SORA_KERNELS");
   g_strfreev (tiles);
-  g_strfreev (candidates);
-  g_strv_builder_unref (builder);
 }
 
 static void

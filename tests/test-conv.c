@@ -694,14 +694,9 @@ test_tiles (void)
 static void
 check_gpu_tiles (const ConvCase *cases, guint n_cases)
 {
-  char **candidates = sora_tune_gpu_tile_candidates ();
-  GStrvBuilder *builder = g_strv_builder_new ();
-  char **tiles;
+  char **tiles = sora_test_tiles (
+      sora_tune_gpu_tile_candidates (), "8x12x4x1x3", "32x8x8x4x1", NULL);
 
-  g_strv_builder_addv (builder, (const char **)candidates);
-  g_strv_builder_add (builder, "8x12x4x1x3");
-  g_strv_builder_add (builder, "32x8x8x4x1");
-  tiles = g_strv_builder_end (builder);
   g_setenv ("SORA_KERNELS", "gpu", TRUE);
   for (guint t = 0; tiles[t]; t++) {
     char *chosen;
@@ -717,8 +712,6 @@ check_gpu_tiles (const ConvCase *cases, guint n_cases)
   g_unsetenv ("SORA_CONV_GPU_TILE");
   g_unsetenv ("SORA_KERNELS");
   g_strfreev (tiles);
-  g_strfreev (candidates);
-  g_strv_builder_unref (builder);
 }
 
 /* Every kernel shape and stride of the VAE on odd sizes: pixels and

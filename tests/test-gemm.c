@@ -439,17 +439,8 @@ test_block_k_errors (void)
 static char **
 gpu_tiles (void)
 {
-  char **candidates = sora_tune_gpu_tile_candidates ();
-  GStrvBuilder *all = g_strv_builder_new ();
-  char **tiles;
-
-  g_strv_builder_addv (all, (const char **)candidates);
-  g_strv_builder_add (all, "8x12x4x1x3");
-  g_strv_builder_add (all, "16x32x8x2x2");
-  tiles = g_strv_builder_end (all);
-  g_strv_builder_unref (all);
-  g_strfreev (candidates);
-  return tiles;
+  return sora_test_tiles (
+      sora_tune_gpu_tile_candidates (), "8x12x4x1x3", "16x32x8x2x2", NULL);
 }
 
 /* Each GPU tile on @n_shapes of the shapes (all three weight dtypes, with
@@ -511,17 +502,8 @@ test_gpu_small (void)
 static char **
 mma_tiles (void)
 {
-  char **candidates = sora_tune_mma_tile_candidates ();
-  GStrvBuilder *all = g_strv_builder_new ();
-  char **tiles;
-
-  g_strv_builder_addv (all, (const char **)candidates);
-  g_strv_builder_add (all, "16x16x16x1x1");
-  g_strv_builder_add (all, "32x48x16x2x1");
-  tiles = g_strv_builder_end (all);
-  g_strv_builder_unref (all);
-  g_strfreev (candidates);
-  return tiles;
+  return sora_test_tiles (
+      sora_tune_mma_tile_candidates (), "16x16x16x1x1", "32x48x16x2x1", NULL);
 }
 
 /* Each matrix-unit tile, for bf16 and f16 operands, on @n_shapes of the
