@@ -9,6 +9,29 @@
 
 G_BEGIN_DECLS
 
+#define SORA_WAN_CAUSAL_MAX_STEPS 16
+
+/* "_sora_causal": a block-causal transformer (Self-Forcing, LongLive) that
+ * makes latent frames chunk by chunk.  The queries of the chunk of latent
+ * frames [s, s + chunk_frames) attend every key frame j < s + chunk_frames
+ * with j < sink_frames or j >= s + chunk_frames - window_frames
+ * (window_frames 0: every past frame); past chunks come from a KV cache
+ * written at context_timestep.  Each chunk is denoised from noise at the
+ * raw steps in [0, 1000] of @steps, each warped by the flow shift
+ * (sigma = shift·u / (1 + (shift − 1)·u), u = step / 1000, timestep =
+ * 1000·sigma), by x0 = x − sigma·v and re-noising to the next sigma.
+ * chunk_frames 0: not causal. */
+typedef struct
+{
+  guint chunk_frames;
+  guint window_frames;
+  guint sink_frames;
+  guint n_steps;
+  double steps[SORA_WAN_CAUSAL_MAX_STEPS];
+  double shift;
+  double context_timestep;
+} SoraWanCausalConfig;
+
 /* WanTransformer3DModel (config.json); a missing key takes the diffusers
  * class default. */
 typedef struct
@@ -32,6 +55,7 @@ typedef struct
   /* "_sora_native_size": [width, height, frames] the model was trained at;
    * 0 when absent.  diffusers ignores keys that start with "_". */
   guint native_size[3];
+  SoraWanCausalConfig causal;
 } SoraWanTransformerConfig;
 
 #define SORA_WAN_VAE_MAX_LEVELS 8
