@@ -130,7 +130,7 @@ check_settings (const SoraWanTransformerConfig *c,
       (causal->window_frames < causal->chunk_frames ||
           causal->window_frames % causal->chunk_frames))
     return cache_fail (error,
-        "window_frames %u is not a multiple of chunk_frames %u",
+        "window_frames %u must be a multiple of chunk_frames %u",
         causal->window_frames, causal->chunk_frames);
   if (causal->window_frames == 0 && max_frames == 0)
     return cache_fail (error, "max_frames is 0 without a window");
