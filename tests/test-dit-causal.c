@@ -397,11 +397,13 @@ test_errors (void)
   sora_test_assert_error_names (&error, "odd latents");
   sora_tensor_free (latents);
 
-  /* Backwards; longer than a chunk with frames (the sink) to attend. */
+  /* Backwards; longer or shorter than a chunk with frames (the sink) to
+   * attend. */
   g_free (run_chunk (&fx, cache, fx.latents, 0, CHUNK, TRUE, NULL));
   g_free (run_chunk (&fx, cache, fx.latents, 2, CHUNK, TRUE, NULL));
   expect_chunk_error (&fx, cache, 0, CHUNK, TRUE, "before the end 4");
-  expect_chunk_error (&fx, cache, 4, 2 * CHUNK, FALSE, "more than chunk");
+  expect_chunk_error (&fx, cache, 4, 2 * CHUNK, FALSE, "not 4");
+  expect_chunk_error (&fx, cache, 4, 1, FALSE, "must have chunk_frames 2");
   /* A refused chunk leaves the cache as it was. */
   g_assert_cmpuint (sora_wan_dit_cache_get_end (cache), ==, 4);
   sora_wan_dit_cache_reset (cache);

@@ -48,7 +48,7 @@ guint64 sora_wan_dit_cache_bytes (SoraWanDitCache *cache);
 /* One chunk: @latents [batch, C, F, height, width] f32 at the absolute
  * latent frames [@first_frame, @first_frame + F) (also their RoPE
  * positions), @timesteps [batch] on the host, the text of the last
- * sora_wan_dit_cache_set_text.  F is chunk_frames, or fewer; more only when
+ * sora_wan_dit_cache_set_text.  F is chunk_frames; any other F only when
  * the chunk attends no cached frame.  The queries attend the cached frames
  * the rule of SoraWanCausalConfig allows (with e = @first_frame + F) plus
  * the chunk itself; a chunk that attends no cached frame is
@@ -59,7 +59,7 @@ guint64 sora_wan_dit_cache_bytes (SoraWanDitCache *cache);
  * is left as it was.  Returns the prediction [batch, out_channels, F, H, W]
  * f32 like sora_wan_dit_forward, with the same @probe points but
  * "text_embedded".  SORA_ERROR_INVALID_ARGUMENT for latents of another
- * shape or more frames than allowed, no text, a @first_frame before the end
+ * shape or another number of frames, no text, a @first_frame before the end
  * with @write, or a full cache (window_frames 0, past max_frames). */
 SoraTensor *sora_wan_dit_forward_chunk (SoraWanDit *dit, SoraWanDitCache *cache,
     SoraTensor *latents, gsize first_frame, const float *timesteps,
