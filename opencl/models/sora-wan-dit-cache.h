@@ -19,7 +19,9 @@ typedef struct _SoraWanDitCache SoraWanDitCache;
  * window_frames - chunk_frames frames, or, when window_frames is 0, the
  * frames [0, @max_frames) (writing past them is an error); @max_frames is
  * ignored with a window.  Every buffer is allocated here: memory and time per
- * chunk stay the same however long the stream.  SORA_ERROR_INVALID_ARGUMENT
+ * chunk stay the same however long the stream (with window_frames 0, each
+ * chunk attends all max_frames slots, the empty ones masked: the time of a
+ * full cache from the first chunk on).  SORA_ERROR_INVALID_ARGUMENT
  * for a grid that is not a multiple of the patch, a buffer over the device's
  * max_alloc, or a window 0 with @max_frames 0. */
 SoraWanDitCache *sora_wan_dit_cache_new (SoraWanDit *dit,
