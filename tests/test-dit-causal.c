@@ -23,7 +23,8 @@ typedef struct
   SoraModelFolder *folder;
   SoraWanDit *dit;
   /* The fixture's "_sora_causal" (chunk 2, window 4, sink 2), filled here
-   * until the folder's parser reads it (helper causal-config). */
+   * until the folder's parser reads it (helper causal-config); once it
+   * does, fixture_open checks that they agree. */
   SoraWanCausalConfig causal;
   float *latents; /* the reference's, on the host */
   gsize channels, height, width;
@@ -40,6 +41,7 @@ fixture_open_batch (Fixture *fx, gsize batch)
   char *dir = sora_test_fixture ("wan-tiny-causal");
   gsize n, shape[3];
   float *t, *text;
+  const SoraWanCausalConfig *parsed;
 
   fx->folder = sora_model_folder_open (dir, &error);
   g_assert_no_error (error);
@@ -53,6 +55,12 @@ fixture_open_batch (Fixture *fx, gsize batch)
     .n_steps = 4,
     .steps = { 1000, 750, 500, 250 },
     .shift = 5.0 };
+  parsed = &sora_wan_dit_get_config (fx->dit)->causal;
+  if (parsed->chunk_frames) {
+    g_assert_cmpuint (parsed->chunk_frames, ==, fx->causal.chunk_frames);
+    g_assert_cmpuint (parsed->window_frames, ==, fx->causal.window_frames);
+    g_assert_cmpuint (parsed->sink_frames, ==, fx->causal.sink_frames);
+  }
   fx->latents = sora_test_reference_f32 (REF, "hidden_states", &n);
   fx->channels = sora_wan_dit_get_config (fx->dit)->in_channels;
   fx->height = 6;
