@@ -21,6 +21,8 @@ struct _SoraDevice
   guint variants; /* kernel and work-group pairs launched */
   guint64 bytes_current;
   guint64 bytes_peak;
+  SoraDeviceCounts counts;
+  gboolean lease_poison;
   cl_mem scratch; /* sora_device_scratch */
   gsize scratch_bytes;
   /* Set: launches are throttled and stop once it is cancelled (see

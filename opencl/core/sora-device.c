@@ -453,6 +453,7 @@ sora_device_alloc (
     return NULL;
   dev->bytes_current += bytes;
   dev->bytes_peak = MAX (dev->bytes_peak, dev->bytes_current);
+  dev->counts.allocations++;
   return buf;
 }
 
@@ -487,6 +488,36 @@ sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes)
     bytes = 4;
   clReleaseMemObject (buf);
   dev->bytes_current -= MIN (bytes, dev->bytes_current);
+}
+
+gboolean
+sora_device_read (SoraDevice *dev, cl_mem buf, gsize bytes, void *host,
+    const char *what, GError **error)
+{
+  if (bytes == 0)
+    return TRUE; /* OpenCL refuses empty transfers */
+  dev->counts.reads++;
+  return sora_cl_check (clEnqueueReadBuffer (dev->queue, buf, CL_TRUE, 0, bytes,
+                            host, 0, NULL, NULL),
+      "clEnqueueReadBuffer", what, error);
+}
+
+SoraDeviceCounts
+sora_device_get_counts (SoraDevice *dev)
+{
+  return dev->counts;
+}
+
+void
+sora_device_set_lease_poison (SoraDevice *dev, gboolean poison)
+{
+  dev->lease_poison = poison;
+}
+
+gboolean
+sora_device_get_lease_poison (SoraDevice *dev)
+{
+  return dev->lease_poison;
 }
 
 gboolean
