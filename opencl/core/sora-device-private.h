@@ -23,8 +23,8 @@ struct _SoraDevice
   guint64 bytes_peak;
   SoraDeviceCounts counts;
   gboolean lease_poison;
-  cl_mem scratch; /* sora_device_scratch */
-  gsize scratch_bytes;
+  cl_mem scratch[SORA_SCRATCH_N]; /* sora_device_scratch */
+  gsize scratch_bytes[SORA_SCRATCH_N];
   /* Set: launches are throttled and stop once it is cancelled (see
    * sora_device_set_cancellable); last: the newest launch's event. */
   GCancellable *cancellable;

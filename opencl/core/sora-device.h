@@ -84,13 +84,22 @@ SoraDeviceCounts sora_device_get_counts (SoraDevice *dev);
 void sora_device_set_lease_poison (SoraDevice *dev, gboolean poison);
 gboolean sora_device_get_lease_poison (SoraDevice *dev);
 
-/* A buffer of at least @bytes that belongs to the device, for an op's
- * temporaries between its own launches: the next call may replace it.
- * Safe because a device's commands are issued from one thread into one
- * in-order queue. */
-cl_mem sora_device_scratch (
-    SoraDevice *dev, gsize bytes, const char *what, GError **error);
-/* Its size now (counted in sora_device_bytes_current). */
+/* The device's scratch buffers, one per use within an op. */
+typedef enum {
+  SORA_SCRATCH_GEMM_WIDE, /* the GEMM's widened weight block */
+  SORA_SCRATCH_ATTN_KEYS, /* the CPU attention's key panels */
+  SORA_SCRATCH_ATTN_VALUES, /* and its value rows */
+  SORA_SCRATCH_N,
+} SoraScratch;
+
+/* Scratch buffer @which, at least @bytes, that belongs to the device, for
+ * an op's temporaries between its own launches: the next call may replace
+ * it, and it grows only, so that an op run over and over allocates
+ * nothing.  Safe because a device's commands are issued from one thread
+ * into one in-order queue. */
+cl_mem sora_device_scratch (SoraDevice *dev, SoraScratch which, gsize bytes,
+    const char *what, GError **error);
+/* Their size now (counted in sora_device_bytes_current). */
 gsize sora_device_scratch_bytes (SoraDevice *dev);
 
 /* Waits for every queued command. */
