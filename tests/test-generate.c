@@ -54,6 +54,82 @@ test_pipeline_parity (void)
   sora_engine_free (engine);
 }
 
+/* The device's allocations and reads back since the last callback, one
+ * entry per denoising step and per delivered chunk. */
+typedef struct
+{
+  SoraDevice *dev;
+  SoraDeviceCounts last;
+  GArray *step_allocations, *chunk_reads;
+} Counted;
+
+static guint64
+counts_since (Counted *c, gboolean reads)
+{
+  SoraDeviceCounts now = sora_device_get_counts (c->dev);
+  guint64 n =
+      reads ? now.reads - c->last.reads : now.allocations - c->last.allocations;
+
+  c->last = now;
+  return n;
+}
+
+static gboolean
+count_step (guint step, guint total, double seconds, gpointer user_data)
+{
+  Counted *c = user_data;
+  guint64 n = counts_since (c, FALSE);
+
+  g_array_append_val (c->step_allocations, n);
+  return TRUE;
+}
+
+static gboolean
+count_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
+    guint height, gpointer user_data)
+{
+  Counted *c = user_data;
+  guint64 reads = counts_since (c, TRUE);
+
+  g_array_append_val (c->chunk_reads, reads);
+  return TRUE;
+}
+
+/* Once the first step has made the model's workspace, the predictions and
+ * the scheduler's history, a denoising step allocates nothing on the
+ * device; each delivered chunk is read back once (its pixels). */
+static void
+test_allocations (void)
+{
+  SoraEngine *engine = sora_test_open_tiny ();
+  SoraGenerateParams p = reference_params;
+  Counted c = { sora_engine_get_device (engine) };
+  GError *error = NULL;
+
+  p.steps = 4;
+  c.step_allocations = g_array_new (FALSE, FALSE, sizeof (guint64));
+  c.chunk_reads = g_array_new (FALSE, FALSE, sizeof (guint64));
+  c.last = sora_device_get_counts (c.dev);
+  sora_engine_run (
+      engine, &p, 16, NULL, count_step, count_chunk, &c, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c.step_allocations->len, ==, 4);
+  g_assert_cmpuint (c.chunk_reads->len, ==, 3);
+  for (guint i = 0; i < 4; i++)
+    g_test_message ("step %u: %" G_GUINT64_FORMAT " device allocations", i,
+        g_array_index (c.step_allocations, guint64, i));
+  for (guint i = 0; i < 3; i++) {
+    g_test_message ("chunk %u: %" G_GUINT64_FORMAT " reads back", i,
+        g_array_index (c.chunk_reads, guint64, i));
+    g_assert_cmpuint (g_array_index (c.chunk_reads, guint64, i), ==, 1);
+  }
+  for (guint i = 1; i < 4; i++)
+    g_assert_cmpuint (g_array_index (c.step_allocations, guint64, i), ==, 0);
+  g_array_unref (c.step_allocations);
+  g_array_unref (c.chunk_reads);
+  sora_engine_free (engine);
+}
+
 /* Replaces reference_params.prompt in generate_pixels when set. */
 static const char *reference_prompt;
 
@@ -307,6 +383,7 @@ main (int argc, char **argv)
   g_test_add_func ("/generate/size-errors", test_size_errors);
   g_test_add_func ("/generate/compile-once", test_compile_once);
   g_test_add_func ("/generate/memory-check", test_memory_check);
+  g_test_add_func ("/generate/allocations", test_allocations);
   g_test_add_func (
       "/generate/text-encoder-streaming", test_text_encoder_streaming);
   g_test_add_func ("/generate/cancel", test_cancel);
