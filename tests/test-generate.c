@@ -55,32 +55,31 @@ test_pipeline_parity (void)
 }
 
 /* The device's allocations and reads back since the last callback, one
- * entry per denoising step and per delivered chunk. */
+ * SoraDeviceCounts per denoising step and per delivered chunk. */
 typedef struct
 {
   SoraDevice *dev;
   SoraDeviceCounts last;
-  GArray *step_allocations, *chunk_reads;
+  GArray *steps, *chunks;
 } Counted;
 
-static guint64
-counts_since (Counted *c, gboolean reads)
+static void
+count_since (Counted *c, GArray *into)
 {
   SoraDeviceCounts now = sora_device_get_counts (c->dev);
-  guint64 n =
-      reads ? now.reads - c->last.reads : now.allocations - c->last.allocations;
+  SoraDeviceCounts n = { now.allocations - c->last.allocations,
+    now.reads - c->last.reads };
 
+  g_array_append_val (into, n);
   c->last = now;
-  return n;
 }
 
 static gboolean
 count_step (guint step, guint total, double seconds, gpointer user_data)
 {
   Counted *c = user_data;
-  guint64 n = counts_since (c, FALSE);
 
-  g_array_append_val (c->step_allocations, n);
+  count_since (c, c->steps);
   return TRUE;
 }
 
@@ -89,15 +88,17 @@ count_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
     guint height, gpointer user_data)
 {
   Counted *c = user_data;
-  guint64 reads = counts_since (c, TRUE);
 
-  g_array_append_val (c->chunk_reads, reads);
+  count_since (c, c->chunks);
   return TRUE;
 }
 
+#define COUNTS(array, i) (&g_array_index (array, SoraDeviceCounts, i))
+
 /* Once the first step has made the model's workspace, the predictions and
  * the scheduler's history, a denoising step allocates nothing on the
- * device; each delivered chunk is read back once (its pixels). */
+ * device; each delivered chunk is read back once (its pixels).  The VAE's
+ * allocations per chunk are only reported. */
 static void
 test_allocations (void)
 {
@@ -107,28 +108,31 @@ test_allocations (void)
   GError *error = NULL;
 
   p.steps = 4;
-  c.step_allocations = g_array_new (FALSE, FALSE, sizeof (guint64));
-  c.chunk_reads = g_array_new (FALSE, FALSE, sizeof (guint64));
+  c.steps = g_array_new (FALSE, FALSE, sizeof (SoraDeviceCounts));
+  c.chunks = g_array_new (FALSE, FALSE, sizeof (SoraDeviceCounts));
   c.last = sora_device_get_counts (c.dev);
   sora_engine_run (
       engine, &p, 16, NULL, count_step, count_chunk, &c, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (c.step_allocations->len, ==, 4);
-  g_assert_cmpuint (c.chunk_reads->len, ==, 3);
+  g_assert_cmpuint (c.steps->len, ==, 4);
+  g_assert_cmpuint (c.chunks->len, ==, 3);
   for (guint i = 0; i < 4; i++)
     g_test_message ("step %u: %" G_GUINT64_FORMAT " device allocations", i,
-        g_array_index (c.step_allocations, guint64, i));
-  for (guint i = 0; i < 3; i++) {
-    g_test_message ("chunk %u: %" G_GUINT64_FORMAT " reads back", i,
-        g_array_index (c.chunk_reads, guint64, i));
-    g_assert_cmpuint (g_array_index (c.chunk_reads, guint64, i), ==, 1);
-  }
+        COUNTS (c.steps, i)->allocations);
+  for (guint i = 0; i < 3; i++)
+    g_test_message ("chunk %u: %" G_GUINT64_FORMAT
+                    " device allocations, %" G_GUINT64_FORMAT " reads back",
+        i, COUNTS (c.chunks, i)->allocations, COUNTS (c.chunks, i)->reads);
   for (guint i = 1; i < 4; i++)
-    g_assert_cmpuint (g_array_index (c.step_allocations, guint64, i), ==, 0);
-  g_array_unref (c.step_allocations);
-  g_array_unref (c.chunk_reads);
+    g_assert_cmpuint (COUNTS (c.steps, i)->allocations, ==, 0);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (COUNTS (c.chunks, i)->reads, ==, 1);
+  g_array_unref (c.steps);
+  g_array_unref (c.chunks);
   sora_engine_free (engine);
 }
+
+#undef COUNTS
 
 /* Replaces reference_params.prompt in generate_pixels when set. */
 static const char *reference_prompt;
