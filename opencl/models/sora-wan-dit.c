@@ -395,12 +395,9 @@ sora_wan_dit_release_workspace (SoraWanDit *dit)
  * part-way), else a new one in its place. */
 static Acts *
 workspace (SoraWanDit *dit, gsize batch, gsize frames, gsize height,
-    gsize width, gsize seq, GError **error)
+    gsize width, gsize tokens, gsize seq, GError **error)
 {
   const gsize shape[5] = { batch, frames, height, width, seq };
-  const SoraWanTransformerConfig *c = &dit->cfg;
-  gsize tokens = frames / c->patch_size[0] * (height / c->patch_size[1]) *
-      (width / c->patch_size[2]);
   SoraTensor **t = (SoraTensor **)&dit->ws;
 
   if (memcmp (shape, dit->ws_shape, sizeof (shape)) == 0) {
@@ -744,8 +741,8 @@ sora_wan_dit_forward_into (SoraWanDit *dit, SoraTensor *latents,
 
   rope = rope_table (dit, f, h, w, error);
   if (rope == NULL ||
-      !(a = workspace (
-            dit, batch, frames, height, width, text->shape[1], error)))
+      !(a = workspace (dit, batch, frames, height, width, f * h * w,
+            text->shape[1], error)))
     goto out;
 
   if (!patch_embed (dit, latents, a, error))

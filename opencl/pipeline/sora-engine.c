@@ -260,7 +260,7 @@ sora_engine_count_tokens (SoraEngine *engine, const char *text, guint *n_tokens,
 }
 
 /* predict's tensors for the latents of a run, made at its first step and
- * kept to its end: the CFG batch [x, x] (guided only), the forward's output
+ * kept to its last: the CFG batch [x, x] (guided only), the forward's output
  * and the two predictions (guided only). */
 typedef struct
 {
