@@ -21,9 +21,9 @@ int sora_test_run (void);
 
 /* The device under test: $SORA_DEVICE, else "auto".  Opened once. */
 SoraDevice *sora_test_device (void);
-/* The bytes @dev holds but for its scratch buffer, which the GEMM's tuning
- * on first use or its widening of f16/bf16 weights may create or grow at
- * any point (sora_device_scratch). */
+/* The bytes @dev holds but for its scratch buffers, which the GEMM's tuning
+ * on first use, its widening of f16/bf16 weights or the attention may create
+ * or grow at any point (sora_device_scratch). */
 guint64 sora_test_bytes_held (SoraDevice *dev);
 
 /* @candidates (a tuner's list, freed here) followed by the odd values given

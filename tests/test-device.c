@@ -2,7 +2,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
 
+#include "sora-ops.h"
 #include "sora-test-util.h"
 
 static void
@@ -83,6 +86,53 @@ test_memory_accounting (void)
   g_assert_cmpuint (sora_device_bytes_peak (dev), ==, before + 4014);
   sora_tensor_free (b);
   g_assert_cmpuint (sora_device_bytes_current (dev), ==, before);
+}
+
+/* A role that takes a tensor another holds, or ends where it does not
+ * hold it, is an error naming both; with poisoning on, a read of a tensor
+ * after its role ended (the violation sora-wan-dit.c's leases guard
+ * against, made here on purpose) gives NaN. */
+static void
+test_lease (void)
+{
+  GError *error = NULL;
+  SoraDevice *dev = sora_test_device ();
+  float ones[4] = { 1, 1, 1, 1 }, got[4];
+  SoraTensor *x =
+      sora_test_upload ("x", SORA_DTYPE_F32, ones, 1, (gsize[]){ 4 });
+  SoraTensor *y =
+      sora_test_upload ("y", SORA_DTYPE_F32, ones, 1, (gsize[]){ 4 });
+  SoraTensor *out =
+      sora_test_upload ("out", SORA_DTYPE_F32, ones, 1, (gsize[]){ 4 });
+
+  g_assert_true (sora_tensor_lease (y, "sum", &error));
+  g_assert_false (sora_tensor_lease (y, "product", &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "\"product\""));
+  g_assert_nonnull (strstr (error->message, "\"sum\" still holds it"));
+  g_clear_error (&error);
+  g_assert_false (sora_tensor_unlease (y, "product", &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  sora_device_set_lease_poison (dev, TRUE);
+  g_assert_true (sora_op_add (x, x, y, &error));
+  g_assert_true (sora_tensor_unlease (y, "sum", &error));
+  /* the read after "sum" ended */
+  g_assert_true (sora_op_add (y, x, out, &error));
+  sora_device_set_lease_poison (dev, FALSE);
+  g_assert_no_error (error);
+  g_assert_true (sora_tensor_read_f32 (out, got, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 4; i++)
+    g_assert_true (isnan (got[i]));
+  g_assert_false (sora_tensor_unlease (y, "sum", &error));
+  g_assert_nonnull (strstr (error->message, "nothing holds it"));
+  g_clear_error (&error);
+
+  sora_tensor_free (x);
+  sora_tensor_free (y);
+  sora_tensor_free (out);
 }
 
 static void
@@ -235,6 +285,7 @@ main (int argc, char **argv)
   g_test_add_func ("/device/unknown", test_unknown_device_lists_devices);
   g_test_add_func ("/device/report", test_report);
   g_test_add_func ("/device/memory", test_memory_accounting);
+  g_test_add_func ("/device/lease", test_lease);
   g_test_add_func ("/device/too-large", test_too_large_allocation);
   g_test_add_func ("/device/program-cache", test_program_cache);
   g_test_add_func ("/device/unknown-kernel", test_unknown_kernel);

@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <glib/gstdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -171,6 +172,121 @@ static void
 test_tiny_bf16 (void)
 {
   check_fixture ("wan-tiny-bf16", "tiny-bf16-dit.safetensors");
+}
+
+/* An output tensor for tiny_forward. */
+static SoraTensor *
+tiny_output (SoraWanDit *dit)
+{
+  GError *error = NULL;
+  SoraTensor *latents =
+      reference_input ("tiny-dit.safetensors", "hidden_states");
+  gsize shape[5];
+  SoraTensor *out;
+
+  memcpy (shape, latents->shape, sizeof (shape));
+  shape[1] = sora_wan_dit_get_config (dit)->out_channels;
+  out = sora_tensor_new (
+      sora_test_device (), "output", SORA_DTYPE_F32, 5, shape, &error);
+  g_assert_no_error (error);
+  sora_tensor_free (latents);
+  return out;
+}
+
+/* The reference forward of the tiny model into @out: the device's
+ * allocations it made. */
+static guint64
+tiny_forward (SoraWanDit *dit, SoraTensor *out)
+{
+  const char *ref = "tiny-dit.safetensors";
+  GError *error = NULL;
+  SoraTensor *latents = reference_input (ref, "hidden_states");
+  SoraTensor *text = reference_input (ref, "encoder_hidden_states");
+  gsize n;
+  float *t = sora_test_reference_f32 (ref, "timestep", &n);
+  guint64 before = sora_device_get_counts (sora_test_device ()).allocations;
+
+  g_assert_true (sora_wan_dit_forward_into (
+      dit, latents, t, text, NULL, out, NULL, &error));
+  g_assert_no_error (error);
+  before = sora_device_get_counts (sora_test_device ()).allocations - before;
+  g_free (t);
+  sora_tensor_free (latents);
+  sora_tensor_free (text);
+  return before;
+}
+
+/* A forward of the workspace's shape allocates nothing on the device and
+ * gives the same output; releasing the workspace gives its memory back. */
+static void
+test_workspace (void)
+{
+  SoraDevice *dev = sora_test_device ();
+  char *dir = sora_test_fixture ("wan-tiny");
+  SoraModelFolder *folder;
+  SoraWanDit *dit = open_dit (dir, &folder);
+  guint64 held = sora_test_bytes_held (dev);
+  SoraTensor *a = tiny_output (dit);
+  SoraTensor *b = tiny_output (dit);
+  const SoraWanTransformerConfig *c = sora_wan_dit_get_config (dit);
+  gsize tokens = a->shape[2] / c->patch_size[0] *
+      (a->shape[3] / c->patch_size[1]) * (a->shape[4] / c->patch_size[2]);
+  float *got_a, *got_b;
+
+  tiny_forward (dit, a);
+  g_assert_cmpuint (sora_test_bytes_held (dev), >, held + 2 * a->nbytes);
+  g_assert_cmpuint (tiny_forward (dit, b), ==, 0);
+  got_a = sora_test_download (a);
+  got_b = sora_test_download (b);
+  g_assert_cmpmem (got_a, a->nbytes, got_b, b->nbytes);
+  /* what stays: the outputs and the RoPE table of the grid (a cos and a
+   * sin per token and pair of head channels) */
+  sora_wan_dit_release_workspace (dit);
+  g_assert_cmpuint (sora_test_bytes_held (dev), ==,
+      held + 2 * a->nbytes + tokens * c->attention_head_dim * 4);
+
+  g_free (got_a);
+  g_free (got_b);
+  sora_tensor_free (a);
+  sora_tensor_free (b);
+  sora_wan_dit_free (dit);
+  sora_model_folder_free (folder);
+  g_free (dir);
+}
+
+/* The named lifetimes of the scratch tensors y and q (sora_tensor_lease in
+ * sora-wan-dit.c) hold: with each ended role's tensor filled with NaN, the
+ * output is the same bit for bit, where an op reading y or q outside a
+ * role's life would bring the NaN in (test-device's /device/lease shows
+ * such a read caught). */
+static void
+test_lifetimes (void)
+{
+  SoraDevice *dev = sora_test_device ();
+  char *dir = sora_test_fixture ("wan-tiny");
+  SoraModelFolder *folder;
+  SoraWanDit *dit = open_dit (dir, &folder);
+  SoraTensor *plain = tiny_output (dit);
+  SoraTensor *poisoned = tiny_output (dit);
+  float *want, *got;
+
+  tiny_forward (dit, plain);
+  sora_device_set_lease_poison (dev, TRUE);
+  tiny_forward (dit, poisoned);
+  sora_device_set_lease_poison (dev, FALSE);
+  want = sora_test_download (plain);
+  got = sora_test_download (poisoned);
+  for (gsize i = 0; i < plain->numel; i++)
+    g_assert_false (isnan (want[i]));
+  g_assert_cmpmem (want, plain->nbytes, got, poisoned->nbytes);
+
+  g_free (want);
+  g_free (got);
+  sora_tensor_free (plain);
+  sora_tensor_free (poisoned);
+  sora_wan_dit_free (dit);
+  sora_model_folder_free (folder);
+  g_free (dir);
 }
 
 /* Two items (other text, other timestep for the second) in one forward
@@ -717,6 +833,8 @@ main (int argc, char **argv)
   g_test_add_func ("/dit/tiny-f16", test_tiny_f16);
   g_test_add_func ("/dit/tiny-bf16", test_tiny_bf16);
   g_test_add_func ("/dit/batched", test_batched);
+  g_test_add_func ("/dit/workspace", test_workspace);
+  g_test_add_func ("/dit/lifetimes", test_lifetimes);
   g_test_add_func ("/dit/wrong-model", test_wrong_model);
   g_test_add_func ("/dit/bad-inputs", test_bad_inputs);
   g_test_add_func ("/dit/cancel-between-blocks", test_cancel_between_blocks);

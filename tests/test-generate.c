@@ -57,6 +57,86 @@ test_pipeline_parity (void)
   sora_engine_free (engine);
 }
 
+/* The device's allocations and reads back since the last callback, one
+ * SoraDeviceCounts per denoising step and per delivered chunk. */
+typedef struct
+{
+  SoraDevice *dev;
+  SoraDeviceCounts last;
+  GArray *steps, *chunks;
+} Counted;
+
+static void
+count_since (Counted *c, GArray *into)
+{
+  SoraDeviceCounts now = sora_device_get_counts (c->dev);
+  SoraDeviceCounts n = { now.allocations - c->last.allocations,
+    now.reads - c->last.reads };
+
+  g_array_append_val (into, n);
+  c->last = now;
+}
+
+static gboolean
+count_step (guint step, guint total, double seconds, gpointer user_data)
+{
+  Counted *c = user_data;
+
+  count_since (c, c->steps);
+  return TRUE;
+}
+
+static gboolean
+count_chunk (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
+    guint height, gpointer user_data)
+{
+  Counted *c = user_data;
+
+  count_since (c, c->chunks);
+  return TRUE;
+}
+
+#define COUNTS(array, i) (&g_array_index (array, SoraDeviceCounts, i))
+
+/* Once the first step has made the model's workspace, the predictions and
+ * the scheduler's history, a denoising step allocates nothing on the
+ * device; each delivered chunk is read back once (its pixels).  The VAE's
+ * allocations per chunk are only reported. */
+static void
+test_allocations (void)
+{
+  SoraEngine *engine = sora_test_open_tiny ();
+  SoraGenerateParams p = reference_params;
+  Counted c = { sora_engine_get_device (engine) };
+  GError *error = NULL;
+
+  p.steps = 4;
+  c.steps = g_array_new (FALSE, FALSE, sizeof (SoraDeviceCounts));
+  c.chunks = g_array_new (FALSE, FALSE, sizeof (SoraDeviceCounts));
+  c.last = sora_device_get_counts (c.dev);
+  sora_engine_run (
+      engine, &p, 16, NULL, count_step, count_chunk, &c, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c.steps->len, ==, 4);
+  g_assert_cmpuint (c.chunks->len, ==, 3);
+  for (guint i = 0; i < 4; i++)
+    g_test_message ("step %u: %" G_GUINT64_FORMAT " device allocations", i,
+        COUNTS (c.steps, i)->allocations);
+  for (guint i = 0; i < 3; i++)
+    g_test_message ("chunk %u: %" G_GUINT64_FORMAT
+                    " device allocations, %" G_GUINT64_FORMAT " reads back",
+        i, COUNTS (c.chunks, i)->allocations, COUNTS (c.chunks, i)->reads);
+  for (guint i = 1; i < 4; i++)
+    g_assert_cmpuint (COUNTS (c.steps, i)->allocations, ==, 0);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (COUNTS (c.chunks, i)->reads, ==, 1);
+  g_array_unref (c.steps);
+  g_array_unref (c.chunks);
+  sora_engine_free (engine);
+}
+
+#undef COUNTS
+
 /* Replaces reference_params.prompt in generate_pixels when set. */
 static const char *reference_prompt;
 
@@ -389,6 +469,7 @@ main (int argc, char **argv)
   g_test_add_func ("/generate/size-errors", test_size_errors);
   g_test_add_func ("/generate/compile-once", test_compile_once);
   g_test_add_func ("/generate/memory-check", test_memory_check);
+  g_test_add_func ("/generate/allocations", test_allocations);
   g_test_add_func (
       "/generate/text-encoder-streaming", test_text_encoder_streaming);
   g_test_add_func ("/generate/cancel", test_cancel);

@@ -21,8 +21,10 @@ struct _SoraDevice
   guint variants; /* kernel and work-group pairs launched */
   guint64 bytes_current;
   guint64 bytes_peak;
-  cl_mem scratch; /* sora_device_scratch */
-  gsize scratch_bytes;
+  SoraDeviceCounts counts;
+  gboolean lease_poison;
+  cl_mem scratch[SORA_SCRATCH_N]; /* sora_device_scratch */
+  gsize scratch_bytes[SORA_SCRATCH_N];
   /* Set: launches are throttled and stop once it is cancelled (see
    * sora_device_set_cancellable); last: the newest launch's event. */
   GCancellable *cancellable;

@@ -347,7 +347,8 @@ sora_device_free (SoraDevice *dev)
     return;
   if (dev->queue)
     clFinish (dev->queue);
-  sora_device_release (dev, dev->scratch, dev->scratch_bytes);
+  for (guint i = 0; i < SORA_SCRATCH_N; i++)
+    sora_device_release (dev, dev->scratch[i], dev->scratch_bytes[i]);
   sora_device_set_cancellable (dev, NULL);
   g_clear_pointer (&dev->kernels, g_hash_table_unref);
   g_clear_pointer (&dev->launched, g_hash_table_unref);
@@ -453,29 +454,34 @@ sora_device_alloc (
     return NULL;
   dev->bytes_current += bytes;
   dev->bytes_peak = MAX (dev->bytes_peak, dev->bytes_current);
+  dev->counts.allocations++;
   return buf;
 }
 
 cl_mem
-sora_device_scratch (
-    SoraDevice *dev, gsize bytes, const char *what, GError **error)
+sora_device_scratch (SoraDevice *dev, SoraScratch which, gsize bytes,
+    const char *what, GError **error)
 {
-  if (bytes <= dev->scratch_bytes)
-    return dev->scratch;
+  if (bytes <= dev->scratch_bytes[which])
+    return dev->scratch[which];
   /* Commands already queued may still read the old one; OpenCL keeps it
    * alive until they are done. */
-  sora_device_release (dev, dev->scratch, dev->scratch_bytes);
-  dev->scratch_bytes = 0;
-  dev->scratch = sora_device_alloc (dev, bytes, what, error);
-  if (dev->scratch)
-    dev->scratch_bytes = bytes;
-  return dev->scratch;
+  sora_device_release (dev, dev->scratch[which], dev->scratch_bytes[which]);
+  dev->scratch_bytes[which] = 0;
+  dev->scratch[which] = sora_device_alloc (dev, bytes, what, error);
+  if (dev->scratch[which])
+    dev->scratch_bytes[which] = bytes;
+  return dev->scratch[which];
 }
 
 gsize
 sora_device_scratch_bytes (SoraDevice *dev)
 {
-  return dev->scratch_bytes;
+  gsize bytes = 0;
+
+  for (guint i = 0; i < SORA_SCRATCH_N; i++)
+    bytes += dev->scratch_bytes[i];
+  return bytes;
 }
 
 void
@@ -487,6 +493,36 @@ sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes)
     bytes = 4;
   clReleaseMemObject (buf);
   dev->bytes_current -= MIN (bytes, dev->bytes_current);
+}
+
+gboolean
+sora_device_read (SoraDevice *dev, cl_mem buf, gsize bytes, void *host,
+    const char *what, GError **error)
+{
+  if (bytes == 0)
+    return TRUE; /* OpenCL refuses empty transfers */
+  dev->counts.reads++;
+  return sora_cl_check (clEnqueueReadBuffer (dev->queue, buf, CL_TRUE, 0, bytes,
+                            host, 0, NULL, NULL),
+      "clEnqueueReadBuffer", what, error);
+}
+
+SoraDeviceCounts
+sora_device_get_counts (SoraDevice *dev)
+{
+  return dev->counts;
+}
+
+void
+sora_device_set_lease_poison (SoraDevice *dev, gboolean poison)
+{
+  dev->lease_poison = poison;
+}
+
+gboolean
+sora_device_get_lease_poison (SoraDevice *dev)
+{
+  return dev->lease_poison;
 }
 
 gboolean

@@ -63,13 +63,43 @@ cl_mem sora_device_alloc (
     SoraDevice *dev, gsize bytes, const char *what, GError **error);
 void sora_device_release (SoraDevice *dev, cl_mem buf, gsize bytes);
 
-/* A buffer of at least @bytes that belongs to the device, for an op's
- * temporaries between its own launches: the next call may replace it.
- * Safe because a device's commands are issued from one thread into one
- * in-order queue. */
-cl_mem sora_device_scratch (
-    SoraDevice *dev, gsize bytes, const char *what, GError **error);
-/* Its size now (counted in sora_device_bytes_current). */
+/* Reads @bytes of @buf back into @host, waiting for them; @what names the
+ * buffer in the error.  Every read back to the host goes through here. */
+gboolean sora_device_read (SoraDevice *dev, cl_mem buf, gsize bytes, void *host,
+    const char *what, GError **error);
+
+/* How often the engine has allocated a buffer (sora_device_alloc) and read
+ * one back (sora_device_read) on the device so far: tests count them per
+ * denoising step and per delivered chunk. */
+typedef struct
+{
+  guint64 allocations;
+  guint64 reads;
+} SoraDeviceCounts;
+
+SoraDeviceCounts sora_device_get_counts (SoraDevice *dev);
+
+/* Whether sora_tensor_unlease fills a tensor whose role ends with NaN: off
+ * by default; tests turn it on to check declared lifetimes. */
+void sora_device_set_lease_poison (SoraDevice *dev, gboolean poison);
+gboolean sora_device_get_lease_poison (SoraDevice *dev);
+
+/* The device's scratch buffers, one per use within an op. */
+typedef enum {
+  SORA_SCRATCH_GEMM_WIDE, /* the GEMM's widened weight block */
+  SORA_SCRATCH_ATTN_KEYS, /* the CPU attention's key panels */
+  SORA_SCRATCH_ATTN_VALUES, /* and its value rows */
+  SORA_SCRATCH_N,
+} SoraScratch;
+
+/* Scratch buffer @which, at least @bytes, that belongs to the device, for
+ * an op's temporaries between its own launches: the next call may replace
+ * it, and it grows only, so that an op run over and over allocates
+ * nothing.  Safe because a device's commands are issued from one thread
+ * into one in-order queue. */
+cl_mem sora_device_scratch (SoraDevice *dev, SoraScratch which, gsize bytes,
+    const char *what, GError **error);
+/* Their size now (counted in sora_device_bytes_current). */
 gsize sora_device_scratch_bytes (SoraDevice *dev);
 
 /* Waits for every queued command. */

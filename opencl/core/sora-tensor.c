@@ -261,11 +261,7 @@ sora_tensor_write (SoraTensor *t, const void *host, GError **error)
 gboolean
 sora_tensor_read (SoraTensor *t, void *host, GError **error)
 {
-  if (t->nbytes == 0)
-    return TRUE;
-  return sora_cl_check (clEnqueueReadBuffer (sora_device_get_queue (t->dev),
-                            t->buf, CL_TRUE, 0, t->nbytes, host, 0, NULL, NULL),
-      "clEnqueueReadBuffer", t->name, error);
+  return sora_device_read (t->dev, t->buf, t->nbytes, host, t->name, error);
 }
 
 gboolean
@@ -335,12 +331,54 @@ sora_tensor_check_shape (const SoraTensor *t, const char *op, guint ndim,
   return ok;
 }
 
+/* Fills @t with copies of the @size bytes of @pattern. */
+static gboolean
+fill (SoraTensor *t, const void *pattern, gsize size, GError **error)
+{
+  return sora_cl_check (clEnqueueFillBuffer (sora_device_get_queue (t->dev),
+                            t->buf, pattern, size, 0, t->nbytes, 0, NULL, NULL),
+      "clEnqueueFillBuffer", t->name, error);
+}
+
 gboolean
 sora_tensor_zero (SoraTensor *t, GError **error)
 {
   const guint8 zero = 0;
 
-  return sora_cl_check (clEnqueueFillBuffer (sora_device_get_queue (t->dev),
-                            t->buf, &zero, 1, 0, t->nbytes, 0, NULL, NULL),
-      "clEnqueueFillBuffer", t->name, error);
+  return fill (t, &zero, 1, error);
+}
+
+gboolean
+sora_tensor_lease (SoraTensor *t, const char *role, GError **error)
+{
+  if (t->role != NULL) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "%s: taken for \"%s\" while \"%s\" still holds it", t->name, role,
+        t->role);
+    return FALSE;
+  }
+  t->role = role;
+  return TRUE;
+}
+
+gboolean
+sora_tensor_unlease (SoraTensor *t, const char *role, GError **error)
+{
+  /* A quiet NaN in each storage dtype. */
+  const guint32 nan32 = 0x7fc00000;
+  const guint16 nan16 = t->dtype == SORA_DTYPE_F16 ? 0x7e00 : 0x7fc0;
+
+  if (g_strcmp0 (t->role, role) != 0) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "%s: \"%s\" ends but %s%s%s holds it", t->name, role,
+        t->role ? "\"" : "", t->role ? t->role : "nothing",
+        t->role ? "\"" : "");
+    return FALSE;
+  }
+  t->role = NULL;
+  if (!sora_device_get_lease_poison (t->dev))
+    return TRUE;
+  if (t->dtype == SORA_DTYPE_F32)
+    return fill (t, &nan32, sizeof (nan32), error);
+  return fill (t, &nan16, sizeof (nan16), error);
 }

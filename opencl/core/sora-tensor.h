@@ -43,6 +43,9 @@ typedef struct
   gsize numel;
   gsize nbytes;
   char *name;
+  /* The named lifetime that holds a reused scratch tensor, NULL when none
+   * does (sora_tensor_lease). */
+  const char *role;
 } SoraTensor;
 
 SoraTensor *sora_tensor_new (SoraDevice *dev, const char *name, SoraDType dtype,
@@ -68,6 +71,17 @@ gboolean sora_tensor_write_f32 (
 gboolean sora_tensor_read_f32 (SoraTensor *t, float *host, GError **error);
 /* Sets every element to zero, on the device. */
 gboolean sora_tensor_zero (SoraTensor *t, GError **error);
+
+/* Named lifetimes of a scratch tensor that a forward reuses for several
+ * values: @role (a static string) holds @t from the op that writes it until
+ * sora_tensor_unlease after its last read.  Leasing a tensor that another
+ * role holds, or ending a role that does not hold it, fails with an error
+ * naming the tensor and both roles.  With the device's lease poisoning on
+ * (sora_device_set_lease_poison, for tests), an ended role's tensor is
+ * filled with NaN, so that a read outside the lifetime shows in the
+ * result. */
+gboolean sora_tensor_lease (SoraTensor *t, const char *role, GError **error);
+gboolean sora_tensor_unlease (SoraTensor *t, const char *role, GError **error);
 
 /* "name [2, 3, 4] f32", for error messages. */
 char *sora_tensor_describe (const SoraTensor *t);

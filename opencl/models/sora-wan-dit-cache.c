@@ -430,8 +430,11 @@ sora_wan_dit_forward_chunk (SoraWanDit *dit, SoraWanDitCache *cache,
 
   if (!chunk_begin (cache, dit, latents, first_frame, write, error))
     return NULL;
-  out = sora_wan_dit_run (dit, latents, timesteps, NULL, cache, first_frame,
-      probe, cancellable, error);
+  out = sora_wan_dit_output_new (dit, latents, error);
+  if (out &&
+      !sora_wan_dit_run (dit, latents, timesteps, NULL, cache, first_frame,
+          probe, out, cancellable, error))
+    g_clear_pointer (&out, sora_tensor_free);
   chunk_end (cache, out != NULL);
   return out;
 }

@@ -10,14 +10,18 @@
 
 G_BEGIN_DECLS
 
-/* The forward of sora_wan_dit_forward; with @cache (whose chunk is checked
- * and begun) the self-attention goes through sora_wan_dit_cache_attend, the
- * cross-attention takes the cache's text K/V (@text unused) and the RoPE
- * frames start at @first_frame. */
-SoraTensor *sora_wan_dit_run (SoraWanDit *dit, SoraTensor *latents,
+/* The forward of sora_wan_dit_forward into @out (checked by the caller);
+ * with @cache (whose chunk is checked and begun) the self-attention goes
+ * through sora_wan_dit_cache_attend, the cross-attention takes the cache's
+ * text K/V (@text unused) and the RoPE frames start at @first_frame. */
+gboolean sora_wan_dit_run (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, SoraWanDitCache *cache,
-    gsize first_frame, const SoraProbe *probe, GCancellable *cancellable,
-    GError **error);
+    gsize first_frame, const SoraProbe *probe, SoraTensor *out,
+    GCancellable *cancellable, GError **error);
+
+/* A prediction tensor for @latents: [B, out_channels, F, H, W] f32. */
+SoraTensor *sora_wan_dit_output_new (
+    SoraWanDit *dit, SoraTensor *latents, GError **error);
 
 /* Each block's cross-attention K (after norm_k) and V of @text into
  * @k[i], @v[i] [B, S, dim] f32, allocated here. */

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "sora-ops.h"
 #include "sora-wan-dit-private.h"
@@ -41,20 +42,8 @@ typedef struct
   SoraLinear *ffn0, *ffn2;
 } Block;
 
-struct _SoraWanDit
-{
-  SoraDevice *dev;
-  SoraWanTransformerConfig cfg;
-  SoraLinear *patch, *time1, *time2, *time_proj, *text1, *text2, *proj_out;
-  SoraTensor *table; /* the head's scale_shift_table [1, 2, d] */
-  Block *blocks;
-  /* The RoPE table of the last latent grid (patches per axis) and its
-   * first frame's position. */
-  SoraTensor *rope;
-  gsize rope_grid[3], rope_first;
-};
-
-/* The activations of one forward, shared by every block. */
+/* The activations of one forward, shared by every block: the model's
+ * workspace. */
 typedef struct
 {
   SoraTensor *in_item, *in_tokens, *patches;
@@ -66,6 +55,23 @@ typedef struct
   SoraTensor *ffn_in, *ffn_out;
   SoraTensor *proj, *out_tokens, *out_item;
 } Acts;
+
+struct _SoraWanDit
+{
+  SoraDevice *dev;
+  SoraWanTransformerConfig cfg;
+  SoraLinear *patch, *time1, *time2, *time_proj, *text1, *text2, *proj_out;
+  SoraTensor *table; /* the head's scale_shift_table [1, 2, d] */
+  Block *blocks;
+  /* The RoPE table of the last latent grid (patches per axis) and its
+   * first frame's position. */
+  SoraTensor *rope;
+  gsize rope_grid[3], rope_first;
+  /* The activations of the last forward's shape (batch, frames, height,
+   * width, text rows; all 0 while there are none), kept for the next. */
+  Acts ws;
+  gsize ws_shape[5];
+};
 
 /* The FFN hidden layer [B·L, ffn_dim] f32 is the largest activation (1.17 GB
  * per batch item at 480p, over PoCL's 1 GiB buffer limit), so it runs over
@@ -112,6 +118,7 @@ sora_wan_dit_free (SoraWanDit *dit)
   sora_linear_free (dit->proj_out);
   sora_tensor_free (dit->table);
   sora_tensor_free (dit->rope);
+  sora_wan_dit_release_workspace (dit);
   g_free (dit);
 }
 
@@ -376,6 +383,40 @@ acts_alloc (SoraWanDit *dit, Acts *a, gsize batch, gsize frames, gsize height,
   return TRUE;
 }
 
+void
+sora_wan_dit_release_workspace (SoraWanDit *dit)
+{
+  acts_clear (&dit->ws);
+  memset (&dit->ws, 0, sizeof (dit->ws));
+  memset (dit->ws_shape, 0, sizeof (dit->ws_shape));
+}
+
+/* The workspace for a forward of this shape: the last one's when the shape
+ * is the same (no role holds any of it, should that forward have failed
+ * part-way), else a new one in its place. */
+static Acts *
+workspace (SoraWanDit *dit, gsize batch, gsize frames, gsize height,
+    gsize width, gsize tokens, gsize seq, GError **error)
+{
+  const gsize shape[5] = { batch, frames, height, width, seq };
+  SoraTensor **t = (SoraTensor **)&dit->ws;
+
+  if (memcmp (shape, dit->ws_shape, sizeof (shape)) == 0) {
+    for (gsize i = 0; i < sizeof (Acts) / sizeof (SoraTensor *); i++)
+      if (t[i])
+        t[i]->role = NULL;
+    return &dit->ws;
+  }
+  sora_wan_dit_release_workspace (dit);
+  if (!acts_alloc (dit, &dit->ws, batch, frames, height, width, tokens, seq,
+          NULL, error)) {
+    sora_wan_dit_release_workspace (dit);
+    return NULL;
+  }
+  memcpy (dit->ws_shape, shape, sizeof (shape));
+  return &dit->ws;
+}
+
 /* diffusers' get_timestep_embedding (flip_sin_to_cos, no frequency shift)
  * in float32 as it runs it: [cos (t·ω_j), sin (t·ω_j)] with
  * ω_j = exp (−ln (10000)·j / (dim/2)). */
@@ -447,6 +488,31 @@ ffn_forward (Block *b, Acts *a, SoraTensor *y, SoraTensor *out, GError **error)
   return TRUE;
 }
 
+/* The values the scratch tensors y and q hold in turn, in the order of a
+ * block and then the head: each role is leased before its writer and ends
+ * after its last reader (sora_tensor_lease), so that neither tensor ever
+ * holds two values at once; test-dit checks that no op reads one outside
+ * its role's life. */
+static const char SELF_IN[] = "self-attention input";
+static const char SELF_Q[] = "self-attention queries";
+static const char SELF_OUT[] = "self-attention output";
+static const char SELF_PROJ[] = "projected self-attention";
+static const char CROSS_IN[] = "cross-attention input";
+static const char CROSS_Q[] = "cross-attention queries";
+static const char CROSS_OUT[] = "cross-attention output";
+static const char CROSS_PROJ[] = "projected cross-attention";
+static const char FFN_IN[] = "feed-forward input";
+static const char FFN_OUT[] = "feed-forward output";
+static const char HEAD_IN[] = "head input";
+
+/* @t's role @from ends and @to begins. */
+static gboolean
+hand_over (SoraTensor *t, const char *from, const char *to, GError **error)
+{
+  return sora_tensor_unlease (t, from, error) &&
+      sora_tensor_lease (t, to, error);
+}
+
 /* A block's cross-attention K (after norm_k) and V of the embedded text. */
 static gboolean
 cross_kv (Block *b, SoraTensor *ctx, SoraTensor *k, SoraTensor *v, float eps,
@@ -468,7 +534,8 @@ block_forward (SoraWanDit *dit, guint i, Acts *a, SoraTensor *rope,
   float eps = c->eps;
   SoraAttentionParams ap = { c->num_attention_heads,
     1.0f / sqrtf ((float)c->attention_head_dim), NULL, NULL };
-  SoraTensor *cross_in = b->norm2_w ? a->y : a->x;
+  gboolean norm2 = b->norm2_w != NULL;
+  SoraTensor *cross_in = norm2 ? a->y : a->x;
   SoraTensor *ck = a->ck, *cv = a->cv;
 
   if (cache)
@@ -478,42 +545,60 @@ block_forward (SoraWanDit *dit, guint i, Acts *a, SoraTensor *rope,
       /* The modulation rows, from the timestep's and the block's own. */
       sora_op_add (a->tproj, b->table, a->mod, error) &&
       /* Self-attention, gated. */
+      sora_tensor_lease (a->y, SELF_IN, error) &&
       sora_op_layer_norm (a->x, NULL, NULL, eps, a->y, error) &&
       sora_op_modulate (a->y, a->mod, SCALE_MSA, SHIFT_MSA, a->y, error) &&
+      sora_tensor_lease (a->q, SELF_Q, error) &&
       sora_op_linear (b->q1, a->y, a->q, error) &&
       sora_op_linear (b->k1, a->y, a->k, error) &&
       sora_op_linear (b->v1, a->y, a->v, error) &&
+      /* y is free once projected: it takes the attention's output, and q
+       * once attended the projection's. */
+      hand_over (a->y, SELF_IN, SELF_OUT, error) &&
       sora_op_rms_norm (a->q, b->norm_q1, eps, a->q, error) &&
       sora_op_rms_norm (a->k, b->norm_k1, eps, a->k, error) &&
       sora_op_rope (a->q, rope, c->num_attention_heads, a->q, error) &&
       sora_op_rope (a->k, rope, c->num_attention_heads, a->k, error) &&
-      /* y is free once projected: it takes the attention's output, and q
-       * once attended the projection's. */
       (cache ? sora_wan_dit_cache_attend (
                    cache, i, a->q, a->k, a->v, a->y, &ap, error)
              : sora_op_attention (a->q, a->k, a->v, a->y, &ap, error)) &&
+      hand_over (a->q, SELF_Q, SELF_PROJ, error) &&
       sora_op_linear (b->o1, a->y, a->q, error) &&
+      sora_tensor_unlease (a->y, SELF_OUT, error) &&
       sora_op_add_gated (a->x, a->q, a->mod, GATE_MSA, error) &&
+      sora_tensor_unlease (a->q, SELF_PROJ, error) &&
       /* Cross-attention over the text, plain residual. */
-      (!b->norm2_w ||
-          sora_op_layer_norm (
-              a->x, b->norm2_w, b->norm2_b, eps, a->y, error)) &&
+      (!norm2 ||
+          (sora_tensor_lease (a->y, CROSS_IN, error) &&
+              sora_op_layer_norm (
+                  a->x, b->norm2_w, b->norm2_b, eps, a->y, error))) &&
+      sora_tensor_lease (a->q, CROSS_Q, error) &&
       sora_op_linear (b->q2, cross_in, a->q, error) &&
+      (!norm2 || sora_tensor_unlease (a->y, CROSS_IN, error)) &&
       (cache || cross_kv (b, a->ctx, ck, cv, eps, error)) &&
       sora_op_rms_norm (a->q, b->norm_q2, eps, a->q, error) &&
+      sora_tensor_lease (a->y, CROSS_OUT, error) &&
       sora_op_attention (a->q, ck, cv, a->y, &ap, error) &&
+      hand_over (a->q, CROSS_Q, CROSS_PROJ, error) &&
       sora_op_linear (b->o2, a->y, a->q, error) &&
+      sora_tensor_unlease (a->y, CROSS_OUT, error) &&
       sora_op_add (a->x, a->q, a->x, error) &&
+      sora_tensor_unlease (a->q, CROSS_PROJ, error) &&
       /* Feed-forward, gated. */
+      sora_tensor_lease (a->y, FFN_IN, error) &&
       sora_op_layer_norm (a->x, NULL, NULL, eps, a->y, error) &&
       sora_op_modulate (a->y, a->mod, SCALE_FFN, SHIFT_FFN, a->y, error) &&
+      sora_tensor_lease (a->q, FFN_OUT, error) &&
       ffn_forward (b, a, a->y, a->q, error) &&
-      sora_op_add_gated (a->x, a->q, a->mod, GATE_FFN, error);
+      sora_tensor_unlease (a->y, FFN_IN, error) &&
+      sora_op_add_gated (a->x, a->q, a->mod, GATE_FFN, error) &&
+      sora_tensor_unlease (a->q, FFN_OUT, error);
 }
 
+/* Checks the forward's tensors; @out may be NULL (not made yet). */
 static gboolean
-check_inputs (
-    SoraWanDit *dit, SoraTensor *latents, SoraTensor *text, GError **error)
+check_inputs (SoraWanDit *dit, SoraTensor *latents, SoraTensor *text,
+    SoraTensor *out, GError **error)
 {
   const SoraWanTransformerConfig *c = &dit->cfg;
   const guint *p = c->patch_size;
@@ -540,6 +625,12 @@ check_inputs (
         t, latents->shape[0], c->text_dim, l);
     return FALSE;
   }
+  if (out &&
+      !sora_tensor_check_shape (out, "Wan DiT output", 5,
+          (gsize[]){ latents->shape[0], c->out_channels, latents->shape[2],
+              latents->shape[3], latents->shape[4] },
+          error))
+    return FALSE;
   /* diffusers' RoPE only has rope_max_seq_len positions per axis. */
   for (guint i = 0; i < 3; i++) {
     if (latents->shape[2 + i] / p[i] > c->rope_max_seq_len) {
@@ -586,6 +677,9 @@ time_embed (SoraWanDit *dit, const float *timesteps, gsize batch, Acts *a,
       sora_op_activate (a->time_hidden, SORA_ACT_SILU, a->time_hidden, error) &&
       sora_op_linear (dit->time2, a->time_hidden, a->temb, error) &&
       sora_op_activate (a->temb, SORA_ACT_SILU, a->temb_act, error) &&
+      /* tproj is [B, 6·d] for its product, [B, 6, d] for the blocks (and
+       * stays so in the workspace). */
+      sora_tensor_reshape (a->tproj, 2, (gsize[]){ batch, 6 * d }, error) &&
       sora_op_linear (dit->time_proj, a->temb_act, a->tproj, error) &&
       sora_tensor_reshape (a->tproj, 3, (gsize[]){ batch, 6, d }, error);
 }
@@ -611,6 +705,7 @@ head_norm (SoraWanDit *dit, gsize batch, Acts *a, GError **error)
       sora_op_copy_slab (
           a->temb, a->head_mod, batch, d, 1, 0, 2, SCALE_OUT, 1, error) &&
       sora_op_add (a->head_mod, dit->table, a->head_mod, error) &&
+      sora_tensor_lease (a->y, HEAD_IN, error) &&
       sora_op_layer_norm (a->x, NULL, NULL, dit->cfg.eps, a->y, error) &&
       sora_op_modulate (a->y, a->head_mod, SCALE_OUT, SHIFT_OUT, a->y, error);
 }
@@ -624,7 +719,8 @@ head_out (SoraWanDit *dit, Acts *a, SoraTensor *out, GError **error)
   gsize out_numel =
       dit->cfg.out_channels * out->shape[2] * out->shape[3] * out->shape[4];
 
-  if (!sora_op_linear (dit->proj_out, a->y, a->proj, error))
+  if (!sora_op_linear (dit->proj_out, a->y, a->proj, error) ||
+      !sora_tensor_unlease (a->y, HEAD_IN, error))
     return FALSE;
   for (gsize b = 0; b < batch; b++) {
     if (!sora_op_copy_slab (a->proj, a->out_tokens, 1, a->out_tokens->numel,
@@ -639,16 +735,17 @@ head_out (SoraWanDit *dit, Acts *a, SoraTensor *out, GError **error)
   return TRUE;
 }
 
-SoraTensor *
+gboolean
 sora_wan_dit_run (SoraWanDit *dit, SoraTensor *latents, const float *timesteps,
     SoraTensor *text, SoraWanDitCache *cache, gsize first_frame,
-    const SoraProbe *probe, GCancellable *cancellable, GError **error)
+    const SoraProbe *probe, SoraTensor *out, GCancellable *cancellable,
+    GError **error)
 {
   const SoraWanTransformerConfig *c = &dit->cfg;
   const guint *p = c->patch_size;
   gsize batch, frames, height, width, f, h, w;
-  Acts a = { NULL };
-  SoraTensor *rope, *out = NULL;
+  Acts *a;
+  SoraTensor *rope;
   GCancellable *previous = NULL;
   gboolean ok = FALSE;
 
@@ -665,40 +762,36 @@ sora_wan_dit_run (SoraWanDit *dit, SoraTensor *latents, const float *timesteps,
   rope = rope_table (dit, first_frame, f, h, w, error);
   /* With a cache, one text row: the cache holds the text's K/V. */
   if (rope == NULL ||
-      !acts_alloc (dit, &a, batch, frames, height, width, f * h * w,
-          cache ? 1 : text->shape[1], NULL, error))
-    goto out;
-  out = sora_tensor_new_v (dit->dev, "wan dit output", SORA_DTYPE_F32, error, 5,
-      batch, (gsize)c->out_channels, frames, height, width);
-  if (out == NULL)
+      !(a = workspace (dit, batch, frames, height, width, f * h * w,
+            cache ? 1 : text->shape[1], error)))
     goto out;
 
-  if (!patch_embed (dit, latents, &a, error))
+  if (!patch_embed (dit, latents, a, error))
     goto out;
-  sora_probe_emit (probe, "patch_embedding", a.x);
-  if (!time_embed (dit, timesteps, batch, &a, error))
+  sora_probe_emit (probe, "patch_embedding", a->x);
+  if (!time_embed (dit, timesteps, batch, a, error))
     goto out;
-  sora_probe_emit (probe, "temb", a.temb);
-  sora_probe_emit (probe, "timestep_proj", a.tproj);
+  sora_probe_emit (probe, "temb", a->temb);
+  sora_probe_emit (probe, "timestep_proj", a->tproj);
   if (cache == NULL) {
-    if (!text_embed (dit, text, &a, error))
+    if (!text_embed (dit, text, a, error))
       goto out;
-    sora_probe_emit (probe, "text_embedded", a.ctx);
+    sora_probe_emit (probe, "text_embedded", a->ctx);
   }
 
   for (guint i = 0; i < c->num_layers; i++) {
     char point[32];
 
-    if (!block_forward (dit, i, &a, rope, cache, error))
+    if (!block_forward (dit, i, a, rope, cache, error))
       goto out;
     g_snprintf (point, sizeof (point), "after_block%u", i);
-    sora_probe_emit (probe, point, a.x);
+    sora_probe_emit (probe, point, a->x);
   }
 
-  if (!head_norm (dit, batch, &a, error))
+  if (!head_norm (dit, batch, a, error))
     goto out;
-  sora_probe_emit (probe, "before_head", a.y);
-  if (!head_out (dit, &a, out, error))
+  sora_probe_emit (probe, "before_head", a->y);
+  if (!head_out (dit, a, out, error))
     goto out;
   sora_probe_emit (probe, "output", out);
   ok = TRUE;
@@ -706,10 +799,17 @@ sora_wan_dit_run (SoraWanDit *dit, SoraTensor *latents, const float *timesteps,
 out:
   if (cancellable)
     sora_device_set_cancellable (dit->dev, previous);
-  acts_clear (&a);
-  if (!ok)
-    g_clear_pointer (&out, sora_tensor_free);
-  return out;
+  return ok;
+}
+
+gboolean
+sora_wan_dit_forward_into (SoraWanDit *dit, SoraTensor *latents,
+    const float *timesteps, SoraTensor *text, const SoraProbe *probe,
+    SoraTensor *out, GCancellable *cancellable, GError **error)
+{
+  return check_inputs (dit, latents, text, out, error) &&
+      sora_wan_dit_run (dit, latents, timesteps, text, NULL, 0, probe, out,
+          cancellable, error);
 }
 
 SoraTensor *
@@ -717,10 +817,24 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
     GCancellable *cancellable, GError **error)
 {
-  if (!check_inputs (dit, latents, text, error))
+  SoraTensor *out;
+
+  if (!check_inputs (dit, latents, text, NULL, error))
     return NULL;
-  return sora_wan_dit_run (
-      dit, latents, timesteps, text, NULL, 0, probe, cancellable, error);
+  out = sora_wan_dit_output_new (dit, latents, error);
+  if (out &&
+      !sora_wan_dit_run (dit, latents, timesteps, text, NULL, 0, probe, out,
+          cancellable, error))
+    g_clear_pointer (&out, sora_tensor_free);
+  return out;
+}
+
+SoraTensor *
+sora_wan_dit_output_new (SoraWanDit *dit, SoraTensor *latents, GError **error)
+{
+  return sora_tensor_new_v (dit->dev, "wan dit output", SORA_DTYPE_F32, error,
+      5, latents->shape[0], (gsize)dit->cfg.out_channels, latents->shape[2],
+      latents->shape[3], latents->shape[4]);
 }
 
 gboolean

@@ -39,10 +39,23 @@ const SoraWanTransformerConfig *sora_wan_dit_get_config (SoraWanDit *dit);
 SoraTensor *sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
     GCancellable *cancellable, GError **error);
+/* The same into @out [B, out_channels, F, H, W] f32, which allocates
+ * nothing once the workspace has the shape. */
+gboolean sora_wan_dit_forward_into (SoraWanDit *dit, SoraTensor *latents,
+    const float *timesteps, SoraTensor *text, const SoraProbe *probe,
+    SoraTensor *out, GCancellable *cancellable, GError **error);
+
+/* The model's workspace: the activations of a forward, allocated for the
+ * first forward of a shape (batch, frames, height, width, text rows) and
+ * reused by the next ones of that shape, for the denoising steps of a run
+ * or the chunks of a chunked one; a new shape replaces them.  This frees
+ * them (as sora_wan_dit_free does): the pipeline does so once its steps
+ * are done, leaving their memory to the decode. */
+void sora_wan_dit_release_workspace (SoraWanDit *dit);
 
 /* The device bytes a forward of latents [@batch, C, @frames, @height,
- * @width] with @seq text rows allocates while it runs (its activations, the
- * attention temporaries, the output). */
+ * @width] with @seq text rows allocates while it runs (its workspace, from
+ * the list that allocates it, the attention temporaries, the output). */
 guint64 sora_wan_dit_forward_bytes (SoraWanDit *dit, gsize batch, gsize frames,
     gsize height, gsize width, gsize seq);
 

@@ -363,22 +363,18 @@ attention_cpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   pack_bytes = a.plan.slices * a.plan.slice_bytes;
   if (!sora_op_check_int (pack_bytes / sizeof (float), OP, k, error))
     return FALSE;
-  a.kp = sora_device_alloc (q->dev, pack_bytes, "attention key panels", error);
-  if (a.kp == NULL)
+  a.kp = sora_device_scratch (q->dev, SORA_SCRATCH_ATTN_KEYS, pack_bytes,
+      "attention key panels", error);
+  a.vp = a.kp ? sora_device_scratch (q->dev, SORA_SCRATCH_ATTN_VALUES,
+                    pack_bytes, "attention value rows", error)
+              : NULL;
+  if (a.vp == NULL)
     return FALSE;
-  a.vp = sora_device_alloc (q->dev, pack_bytes, "attention value rows", error);
-  if (a.vp == NULL) {
-    sora_device_release (q->dev, a.kp, pack_bytes);
-    return FALSE;
-  }
   a.options = cpu_options (tile, p, dim, a.rb);
   /* The panels are reused by the next slices once the queue (in order) has
    * run the attention of these. */
   for (gsize bh0 = 0; ok && bh0 < slices; bh0 += a.plan.slices)
     ok = run_slices (&a, bh0, MIN (a.plan.slices, slices - bh0), error);
-  /* OpenCL keeps the buffers until the queued kernels are done with them. */
-  sora_device_release (q->dev, a.kp, pack_bytes);
-  sora_device_release (q->dev, a.vp, pack_bytes);
   g_free (a.options);
   return ok;
 }

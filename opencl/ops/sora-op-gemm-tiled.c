@@ -43,7 +43,7 @@ run_tiled_block (SoraDevice *dev, const TiledKernel *t, gsize step, gsize batch,
   if (t->wide_options) {
     gsize nv = t->tile.n / t->tile.vw;
     gsize widen[2] = { kc * nv, panels };
-    cl_mem wide = sora_device_scratch (dev,
+    cl_mem wide = sora_device_scratch (dev, SORA_SCRATCH_GEMM_WIDE,
         panels * t->tile.n * t->block_k * sizeof (float),
         "gemm's widened weight block", error);
 

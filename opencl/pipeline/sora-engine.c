@@ -276,49 +276,69 @@ sora_engine_count_tokens (SoraEngine *engine, const char *text, guint *n_tokens,
   return ok;
 }
 
+/* predict's tensors for the latents of a run, made at its first step and
+ * kept to its last: the CFG batch [x, x] (guided only), the forward's output
+ * and the two predictions (guided only). */
+typedef struct
+{
+  SoraTensor *batch, *pred, *cond, *uncond;
+} Prediction;
+
+static void
+prediction_clear (Prediction *p)
+{
+  g_clear_pointer (&p->batch, sora_tensor_free);
+  g_clear_pointer (&p->pred, sora_tensor_free);
+  g_clear_pointer (&p->cond, sora_tensor_free);
+  g_clear_pointer (&p->uncond, sora_tensor_free);
+}
+
+static gboolean
+prediction_init (SoraEngine *engine, Prediction *p, SoraTensor *x, gsize batch,
+    GError **error)
+{
+  const gsize *s = x->shape;
+
+#define NEW(field, name, b)                                                    \
+  (p->field = sora_tensor_new_v (engine->dev, name, SORA_DTYPE_F32, error, 5,  \
+       (gsize)(b), s[1], s[2], s[3], s[4]))
+  if (NEW (pred, "prediction", batch) &&
+      (batch == 1 ||
+          (NEW (batch, "latents x2", 2) &&
+              NEW (cond, "conditional prediction", 1) &&
+              NEW (uncond, "unconditional prediction", 1))))
+    return TRUE;
+#undef NEW
+  prediction_clear (p);
+  return FALSE;
+}
+
 /* One denoising step's prediction: v = v_u + g·(v_c − v_u) from a batched
- * forward of [x, x] with texts [prompt, negative]. */
+ * forward of [x, x] with texts [prompt, negative]; it belongs to @p. */
 static SoraTensor *
-predict (SoraEngine *engine, SoraTensor *x, float t, SoraTensor *text,
-    double guidance, GCancellable *cancellable, GError **error)
+predict (SoraEngine *engine, Prediction *p, SoraTensor *x, float t,
+    SoraTensor *text, double guidance, GCancellable *cancellable,
+    GError **error)
 {
   gboolean guided = text->shape[0] == 2;
-  SoraTensor *batch = NULL, *pred = NULL, *cond = NULL, *uncond = NULL;
-  SoraTensor *out = NULL;
   float ts[2] = { t, t };
 
+  if (p->pred == NULL && !prediction_init (engine, p, x, text->shape[0], error))
+    return NULL;
   if (!guided)
-    return sora_wan_dit_forward (
-        engine->dit, x, ts, text, NULL, cancellable, error);
-
-  batch = sora_tensor_new (engine->dev, "latents x2", SORA_DTYPE_F32, x->ndim,
-      (gsize[]){ 2, x->shape[1], x->shape[2], x->shape[3], x->shape[4] },
-      error);
-  if (batch == NULL || !sora_op_concat (x, x, 0, batch, error))
-    goto out;
-  pred = sora_wan_dit_forward (
-      engine->dit, batch, ts, text, NULL, cancellable, error);
-  if (pred == NULL)
-    goto out;
-  cond = sora_tensor_new (engine->dev, "conditional prediction", SORA_DTYPE_F32,
-      x->ndim, x->shape, error);
-  uncond = cond ? sora_tensor_new (engine->dev, "unconditional prediction",
-                      SORA_DTYPE_F32, x->ndim, x->shape, error)
-                : NULL;
-  if (uncond == NULL || !sora_op_slice (pred, 0, 0, 1, cond, error) ||
-      !sora_op_slice (pred, 0, 1, 1, uncond, error) ||
-      !sora_op_lincomb (cond, 2, (SoraTensor *[]){ cond, uncond },
+    return sora_wan_dit_forward_into (
+               engine->dit, x, ts, text, NULL, p->pred, cancellable, error)
+        ? p->pred
+        : NULL;
+  if (!sora_op_concat (x, x, 0, p->batch, error) ||
+      !sora_wan_dit_forward_into (
+          engine->dit, p->batch, ts, text, NULL, p->pred, cancellable, error) ||
+      !sora_op_slice (p->pred, 0, 0, 1, p->cond, error) ||
+      !sora_op_slice (p->pred, 0, 1, 1, p->uncond, error) ||
+      !sora_op_lincomb (p->cond, 2, (SoraTensor *[]){ p->cond, p->uncond },
           (float[]){ guidance, 1.0 - guidance }, error))
-    goto out;
-  out = cond;
-  cond = NULL;
-
-out:
-  sora_tensor_free (batch);
-  sora_tensor_free (pred);
-  sora_tensor_free (cond);
-  sora_tensor_free (uncond);
-  return out;
+    return NULL;
+  return p->cond;
 }
 
 SoraTensor *
@@ -584,6 +604,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
   gboolean ok = FALSE;
   SoraFrameSink sink = { params->format, n_hidden, cancellable, chunk,
     user_data };
+  Prediction prediction = { NULL };
   GCancellable *previous;
 
   scheduler_config (engine, params, &sched_cfg);
@@ -602,16 +623,15 @@ sora_engine_denoise_decode (SoraEngine *engine,
 
   for (guint i = 0; i < n_steps; i++) {
     gint64 start = g_get_monotonic_time ();
-    SoraTensor *v = NULL;
-    gboolean stepped;
+    SoraTensor *v;
 
     if (hook && !hook (scheduler, i, x, hook_data, error))
       goto out;
-    v = predict (engine, x, sora_scheduler_get_timestep (scheduler, i), text,
+    v = predict (engine, &prediction, x,
+        sora_scheduler_get_timestep (scheduler, i), text,
         params->guidance_scale, cancellable, error);
-    stepped = v && sora_scheduler_step (scheduler, v, x, error);
-    sora_tensor_free (v);
-    if (!stepped || !sora_device_finish (engine->dev, error) ||
+    if (v == NULL || !sora_scheduler_step (scheduler, v, x, error) ||
+        !sora_device_finish (engine->dev, error) ||
         cancelled (cancellable, error))
       goto out;
     if (progress &&
@@ -624,6 +644,9 @@ sora_engine_denoise_decode (SoraEngine *engine,
   }
   if (hook && !hook (scheduler, n_steps, x, hook_data, error))
     goto out;
+  /* The steps' memory goes to the decode. */
+  prediction_clear (&prediction);
+  sora_wan_dit_release_workspace (engine->dit);
 
   /* The VAE takes one video: drop the batch axis (always 1 here). */
   memcpy (video_shape, x->shape + 1, sizeof (video_shape));
@@ -633,6 +656,8 @@ sora_engine_denoise_decode (SoraEngine *engine,
 
 out:
   sora_device_set_cancellable (engine->dev, previous);
+  prediction_clear (&prediction);
+  sora_wan_dit_release_workspace (engine->dit);
   sora_scheduler_free (scheduler);
   return ok;
 }

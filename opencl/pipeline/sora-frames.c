@@ -3,7 +3,6 @@
  */
 #include "sora-frames.h"
 
-#include "sora-cl.h"
 #include "sora-op-pixels.h"
 
 gboolean
@@ -30,9 +29,7 @@ sora_frame_sink_take (SoraTensor *frames, gpointer user_data, GError **error)
     return FALSE;
   pixels = g_malloc (bytes);
   ok = sora_op_to_pixels (frames, sink->format, buf, bytes, error) &&
-      sora_cl_check (clEnqueueReadBuffer (sora_device_get_queue (dev), buf,
-                         CL_TRUE, 0, bytes, pixels, 0, NULL, NULL),
-          "clEnqueueReadBuffer", "decoded pixels", error);
+      sora_device_read (dev, buf, bytes, pixels, "decoded pixels", error);
   sora_device_release (dev, buf, bytes);
   ok = ok && sink->func (frames, pixels, n, w, h, sink->user_data);
   g_free (pixels);
