@@ -21,12 +21,12 @@ sora_gemm_mma_options (
     SoraDType dtype, SoraDType op_dtype, SoraMmaTile t, SoraMmaForm form)
 {
   char *tile = sora_tune_mma_tile_options (t);
-  char *options = g_strdup_printf ("%s -DMMA -DMMA_%s -DMMA_%s %s",
-      sora_storage_options (dtype),
-      op_dtype == SORA_DTYPE_BF16 ? "BF16" : "F16",
-      form == SORA_MMA_PTX ? "PTX" : "EMULATE", tile);
+  char *mma = sora_tune_mma_options (op_dtype, form);
+  char *options =
+      g_strdup_printf ("%s %s %s", sora_storage_options (dtype), mma, tile);
 
   g_free (tile);
+  g_free (mma);
   return options;
 }
 
