@@ -456,6 +456,65 @@ test_mma_small (void)
   check_mma_tiles (cases, G_N_ELEMENTS (cases));
 }
 
+/* The choice of the matrix units: without $SORA_PRECISION, a device with
+ * none (PoCL) is never measured and stays f32 (held to TOL, which bf16
+ * would miss); forced, it fails by name, or runs with the stand-in; a bad
+ * value is refused by name.  And the first-use check's comparison. */
+static void
+test_precision (void)
+{
+  SoraDevice *dev = sora_test_device ();
+  Case c = { 1, 9, 9, 1, 16, 0.25f };
+  gsize shape[] = { 1, 9, 16 };
+  float *values = sora_test_random (9 * 16, -1.0f, 1.0f);
+  SoraTensor *a = sora_test_upload ("a", SORA_DTYPE_F32, values, 3, shape);
+  SoraTensor *b;
+  SoraAttentionParams p = { 1, 0.25f };
+  GError *error = NULL;
+
+  g_setenv ("SORA_KERNELS", "gpu", TRUE);
+  g_setenv ("SORA_ATTENTION_GPU_TILE", "32x8", TRUE);
+  g_setenv ("SORA_ATTENTION_MMA_TILE", "16x16", TRUE);
+  if (sora_tune_mma_form (dev) == SORA_MMA_NONE) {
+    check_random (&c, "unforced, no matrix units");
+    g_setenv ("SORA_PRECISION", "bf16", TRUE);
+    g_assert_false (sora_op_attention (a, a, a, a, &p, &error));
+    g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
+    g_assert_nonnull (strstr (error->message, "attention"));
+    g_assert_nonnull (
+        strstr (error->message, sora_device_get_info (dev)->name));
+    g_clear_error (&error);
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+  }
+  g_setenv ("SORA_PRECISION", "bf16", TRUE);
+  b = sora_tensor_new (dev, "b", SORA_DTYPE_F32, 3, shape, &error);
+  g_assert_no_error (error);
+  g_assert_true (sora_op_attention (a, a, a, b, &p, &error));
+  g_assert_no_error (error);
+  g_setenv ("SORA_PRECISION", "fp8", TRUE);
+  g_assert_false (sora_op_attention (a, a, a, b, &p, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "SORA_PRECISION=fp8"));
+  g_clear_error (&error);
+
+  /* The check: b against itself passes; against a (another tensor) not. */
+  g_assert_true (sora_tune_check_close (b, b, "self", &error));
+  g_assert_no_error (error);
+  g_assert_false (sora_tune_check_close (b, a, "other", &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
+  g_assert_nonnull (strstr (error->message, "other: relative L2 error"));
+  g_clear_error (&error);
+
+  g_unsetenv ("SORA_PRECISION");
+  g_unsetenv ("SORA_MMA");
+  g_unsetenv ("SORA_ATTENTION_MMA_TILE");
+  g_unsetenv ("SORA_ATTENTION_GPU_TILE");
+  g_unsetenv ("SORA_KERNELS");
+  sora_tensor_free (a);
+  sora_tensor_free (b);
+  g_free (values);
+}
+
 /* Runs the DiT's self-attention shape at @n tokens, checking every
  * @row_step-th query row, and logs the rate (4·Nq·Nk·D·H flop) per wall
  * second and per CPU second. */
@@ -585,5 +644,6 @@ main (int argc, char **argv)
   g_test_add_func ("/attention/gpu-small", test_gpu_small);
   g_test_add_func ("/attention/mma", test_mma);
   g_test_add_func ("/attention/mma-small", test_mma_small);
+  g_test_add_func ("/attention/precision", test_precision);
   return sora_test_run ();
 }
