@@ -513,17 +513,12 @@ mma_tiles (void)
  * device's instructions where it has them (on a GPU, only these are new),
  * else with the portable stand-in. */
 static void
-check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
+check_mma_tiles_with (const gsize (*sh)[3], guint n_shapes, char **tiles)
 {
   static const char *const precisions[] = { "bf16", "f16" };
   const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
     SORA_DTYPE_BF16 };
-  char **tiles = mma_tiles ();
 
-  if (sora_tune_mma_form (sora_test_device ()) == SORA_MMA_NONE) {
-    g_test_message ("no matrix units: testing the stand-in (SORA_MMA)");
-    g_setenv ("SORA_MMA", "emulate", TRUE);
-  }
   for (guint p = 0; p < G_N_ELEMENTS (precisions); p++) {
     g_setenv ("SORA_PRECISION", precisions[p], TRUE);
     for (guint i = 0; tiles[i]; i++) {
@@ -536,8 +531,45 @@ check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
   }
   g_unsetenv ("SORA_GEMM_MMA_TILE");
   g_unsetenv ("SORA_PRECISION");
-  g_unsetenv ("SORA_MMA");
   g_strfreev (tiles);
+}
+
+static void
+check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
+{
+  if (sora_tune_mma_form (sora_test_device ()) == SORA_MMA_NONE) {
+    g_test_message ("no matrix units: testing the stand-in (SORA_MMA)");
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+  }
+  check_mma_tiles_with (sh, n_shapes, mma_tiles ());
+  g_unsetenv ("SORA_MMA");
+}
+
+/* AMD's fragments (MFMA's waves of 64, WMMA's of 32) through their
+ * stand-ins, where the device has no matrix units (a GPU's own are tested
+ * by /gemm/mma): one tuner tile and the odd ones, on odd shapes. */
+static void
+test_mma_amd (void)
+{
+  static const char *const stand_ins[] = { "emulate-mfma", "emulate-wmma" };
+  static const gsize amd_shapes[][3] = {
+    { 1, 1, 1 },
+    { 63, 65, 97 },
+    { 37, 70, 35 },
+  };
+
+  if (sora_tune_mma_form (sora_test_device ()) != SORA_MMA_NONE) {
+    g_test_skip ("the device has matrix units: /gemm/mma tests them");
+    return;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (stand_ins); i++) {
+    g_setenv ("SORA_MMA", stand_ins[i], TRUE);
+    g_test_message ("%s", stand_ins[i]);
+    check_mma_tiles_with (amd_shapes, G_N_ELEMENTS (amd_shapes),
+        sora_test_tiles (g_strsplit ("64x64x32x2x2", ",", -1), "16x16x16x1x1",
+            "32x48x16x2x1", NULL));
+  }
+  g_unsetenv ("SORA_MMA");
 }
 
 /* Shapes straddling every tile, K sliced many times. */
@@ -822,6 +854,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm/mma", test_mma);
   g_test_add_func ("/gemm/mma-small", test_mma_small);
   g_test_add_func ("/gemm/precision", test_precision);
+  g_test_add_func ("/gemm/mma-amd", test_mma_amd);
   g_test_add_func ("/gemm/tuning-cache", test_tuning_cache);
   g_test_add_func ("/gemm/tuning-cache/subprocess", print_tile);
   g_test_add_func ("/gemm/errors", test_errors);

@@ -382,9 +382,11 @@ sora_tune_parse_mma_tile (const char *s, SoraMmaTile *t)
 }
 
 gsize
-sora_tune_mma_tile_threads (SoraMmaTile t)
+sora_tune_mma_tile_threads (SoraMmaTile t, SoraMmaForm form)
 {
-  return (gsize)32 * t.warps_m * t.warps_n;
+  gsize wave = form == SORA_MMA_MFMA || form == SORA_MMA_EMULATE_MFMA ? 64 : 32;
+
+  return wave * t.warps_m * t.warps_n;
 }
 
 gboolean
@@ -393,7 +395,7 @@ sora_tune_valid_mma_tile (SoraDevice *dev, const char *value)
   SoraMmaTile t;
 
   return sora_tune_parse_mma_tile (value, &t) &&
-      sora_tune_mma_tile_threads (t) <=
+      sora_tune_mma_tile_threads (t, sora_tune_mma_form (dev)) <=
       sora_device_get_info (dev)->max_work_group;
 }
 
@@ -441,17 +443,52 @@ has_nv_matrix_units (cl_device_id id)
       major >= 8;
 }
 
+#define VENDOR_ID_AMD 0x1002
+
+/* AMD's matrix instructions by the device's name (its gfx target). */
+static SoraMmaForm
+amd_matrix_units (SoraDevice *dev)
+{
+  const char *name = sora_device_get_info (dev)->name;
+  cl_uint vendor = 0;
+
+  if (clGetDeviceInfo (sora_device_get_id (dev), CL_DEVICE_VENDOR_ID,
+          sizeof (vendor), &vendor, NULL) != CL_SUCCESS ||
+      vendor != VENDOR_ID_AMD)
+    return SORA_MMA_NONE;
+  if (g_str_has_prefix (name, "gfx90a") || g_str_has_prefix (name, "gfx94"))
+    return SORA_MMA_MFMA;
+  return g_str_has_prefix (name, "gfx11") ? SORA_MMA_WMMA : SORA_MMA_NONE;
+}
+
 SoraMmaForm
 sora_tune_mma_form (SoraDevice *dev)
 {
+  static const struct
+  {
+    const char *name;
+    SoraMmaForm form;
+  } stand_ins[] = { { "emulate", SORA_MMA_EMULATE },
+    { "emulate-mfma", SORA_MMA_EMULATE_MFMA },
+    { "emulate-wmma", SORA_MMA_EMULATE_WMMA } };
   const char *env = g_getenv ("SORA_MMA");
 
-  if (g_strcmp0 (env, "emulate") == 0)
-    return SORA_MMA_EMULATE;
+  for (guint i = 0; env && i < G_N_ELEMENTS (stand_ins); i++)
+    if (strcmp (env, stand_ins[i].name) == 0)
+      return stand_ins[i].form;
   if (env != NULL && *env != '\0')
-    g_warning ("SORA_MMA=%s is not \"emulate\"; ignored", env);
-  return has_nv_matrix_units (sora_device_get_id (dev)) ? SORA_MMA_PTX
-                                                        : SORA_MMA_NONE;
+    g_warning ("SORA_MMA=%s is not \"emulate\", \"emulate-mfma\" or "
+               "\"emulate-wmma\"; ignored",
+        env);
+  if (has_nv_matrix_units (sora_device_get_id (dev)))
+    return SORA_MMA_PTX;
+  return amd_matrix_units (dev);
+}
+
+gboolean
+sora_tune_mma_ptx_layout (SoraMmaForm form)
+{
+  return form == SORA_MMA_PTX || form == SORA_MMA_EMULATE;
 }
 
 gboolean
@@ -528,9 +565,18 @@ sora_tune_precision (SoraDevice *dev, const SoraTuneSpec *spec, gpointer data)
 char *
 sora_tune_mma_options (SoraDType op_dtype, SoraMmaForm form)
 {
-  return g_strdup_printf ("-DMMA -DMMA_%s -DMMA_%s",
-      op_dtype == SORA_DTYPE_BF16 ? "BF16" : "F16",
-      form == SORA_MMA_PTX ? "PTX" : "EMULATE");
+  static const char *const forms[] = {
+    [SORA_MMA_NONE] = "",
+    [SORA_MMA_PTX] = "-DMMA_PTX",
+    [SORA_MMA_EMULATE] = "-DMMA_EMULATE",
+    [SORA_MMA_MFMA] = "-DMMA_MFMA",
+    [SORA_MMA_WMMA] = "-DMMA_WMMA",
+    [SORA_MMA_EMULATE_MFMA] = "-DMMA_MFMA -DMMA_EMULATE",
+    [SORA_MMA_EMULATE_WMMA] = "-DMMA_WMMA -DMMA_EMULATE",
+  };
+
+  return g_strdup_printf ("-DMMA -DMMA_%s %s",
+      op_dtype == SORA_DTYPE_BF16 ? "BF16" : "F16", forms[form]);
 }
 
 char *

@@ -58,8 +58,10 @@ typedef float stored_t;
  * -DMMA_PTX issues PTX's ldmatrix, mma.sync and shfl.sync (NVIDIA, sm_80
  * and later); -DMMA_EMULATE is the portable stand-in: the same per-lane
  * fragments, exchanged through local memory, so that everything but the
- * instructions runs on any device.  The including kernel defines THREADS
- * and passes each call a __local uint xchg[XCHG_WORDS]. */
+ * instructions runs on any device.  -DMMA_MFMA and -DMMA_WMMA take AMD's
+ * 16x16x16 instructions and their fragments instead (GEMM only), issued
+ * natively or, with -DMMA_EMULATE, by the stand-in.  The including kernel
+ * defines THREADS and passes each call a __local uint xchg[XCHG_WORDS]. */
 
 /* f32 to the operand's bits, rounded to nearest even. */
 #if defined(MMA_BF16)
@@ -84,13 +86,177 @@ op_pair (float lo, float hi)
   return OP_BITS (lo) | (uint) OP_BITS (hi) << 16;
 }
 
+/* An operand's bits as f32 (the stand-ins). */
+inline float
+op_float (ushort bits)
+{
+#if defined(MMA_BF16)
+  return as_float ((uint) bits << 16);
+#else
+  return vload_half (0, (const __private half *) & bits);
+#endif
+}
+
+/* The fragments' layout: PTX's m16n8k16 (a warp of 32 work-items), or
+ * AMD's 16x16x16: -DMMA_MFMA, CDNA's v_mfma_f32_16x16x16bf16_1k / f16 (a
+ * wave of 64; gfx90a, gfx94x), -DMMA_WMMA, RDNA3's v_wmma_f32_16x16x16_bf16
+ * / f16 (a wave of 32; gfx11xx).  Each lane holds ACC elements of a
+ * 16 x FRAG_N output fragment, row acc_row (lane, e) and column
+ * acc_col (lane, e) for element e. */
+#if defined(MMA_MFMA) || defined(MMA_WMMA)
+#define MMA_AMD
+#define FRAG_N 16
+#if defined(MMA_MFMA)
+#define MMA_WAVE 64
+#define ACC 4
+#define OP_K 4 /* operands a lane holds of A's row (B's column) */
+#else
+#define MMA_WAVE 32
+#define ACC 8
+#define OP_K 16
+#endif
+#else
+#define MMA_WAVE 32
+#define FRAG_N 8
+#define ACC 4
+#endif
+
+inline int
+acc_row (int lane, int e)
+{
+#if defined(MMA_MFMA)
+  return 4 * (lane / 16) + e; /* D[i][j]: lane j + 16 (i / 4), i % 4 */
+#elif defined(MMA_WMMA)
+  return 2 * e + lane / 16; /* D[i][j]: lane j + 16 (i % 2), i / 2 */
+#else
+  return lane / 4 + 8 * (e / 2);
+#endif
+}
+
+inline int
+acc_col (int lane, int e)
+{
+#if defined(MMA_AMD)
+  return lane % 16;
+#else
+  return 2 * (lane % 4) + e % 2;
+#endif
+}
+
+#if defined(MMA_AMD)
+
+/* AMD's operands come straight from local memory: of the 16 x 16 A whose
+ * rows (k-contiguous, @ld apart) start at @s's row @row0, column @k, lane
+ * l holds row l % 16, columns 4 (l / 16) to 4 (l / 16) + 3 (MFMA) or all
+ * 16 (WMMA, lanes 16-31 repeating 0-15); of B, as much of its column
+ * l % 16, staged as a row as W's are. */
+#if defined(MMA_MFMA)
+typedef ushort4 op_frag;
+#define STORE_FRAG(v, p) vstore4 ((v), 0, (p))
+#else
+typedef ushort16 op_frag;
+#define STORE_FRAG(v, p) vstore16 ((v), 0, (p))
+#endif
+
+__attribute__ ((always_inline)) inline op_frag
+load_op (const __local ushort * s, int row0, int k, int lane, int ld)
+{
+  const __local ushort *p = s + (row0 + lane % 16) * ld + k;
+
+#if defined(MMA_MFMA)
+  return vload4 (0, p + 4 * (lane / 16));
+#else
+  return vload16 (0, p);
+#endif
+}
+
+#if !defined(MMA_EMULATE)
+
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+#define XCHG_WORDS 1
+#define MMA_UNROLL _Pragma ("unroll")
+
+/* c += A · B, fragments as above. */
+__attribute__ ((always_inline)) inline void
+mma_16x16x16 (float c[ACC], op_frag a, op_frag b, __local uint * xchg,
+    int warp, int lane)
+{
+#if defined(MMA_MFMA)
+  float4 d = vload4 (0, c);
+#if defined(MMA_BF16)
+  d = __builtin_amdgcn_mfma_f32_16x16x16bf16_1k (as_short4 (a), as_short4 (b),
+      d, 0, 0, 0);
+#else
+  d = __builtin_amdgcn_mfma_f32_16x16x16f16 (as_half4 (a), as_half4 (b), d, 0,
+      0, 0);
+#endif
+  vstore4 (d, 0, c);
+#else
+  float8 d = vload8 (0, c);
+#if defined(MMA_BF16)
+  d = __builtin_amdgcn_wmma_f32_16x16x16_bf16_w32 (as_short16 (a),
+      as_short16 (b), d);
+#else
+  d = __builtin_amdgcn_wmma_f32_16x16x16_f16_w32 (as_half16 (a),
+      as_half16 (b), d);
+#endif
+  vstore8 (d, 0, c);
+#endif
+}
+
+#else
+
+#define MMA_UNROLL _Pragma ("unroll 1")
+/* Per lane: its A and B operands. */
+#define XCHG_WORDS (THREADS * OP_K)
+
+/* The lane and element holding A[i][k] (B[k][i] alike). */
+inline int
+op_lane (int i, int k)
+{
+#if defined(MMA_MFMA)
+  return i + 16 * (k / 4);
+#else
+  return i;
+#endif
+}
+
+inline int
+op_item (int k)
+{
+  return k % OP_K;
+}
+
+__attribute__ ((always_inline)) inline void
+mma_16x16x16 (float c[ACC], op_frag a, op_frag b, __local uint * xchg,
+    int warp, int lane)
+{
+  __local ushort *frag = (__local ushort *) (xchg + warp * MMA_WAVE * OP_K);
+
+  STORE_FRAG (a, frag + lane * 2 * OP_K);
+  STORE_FRAG (b, frag + lane * 2 * OP_K + OP_K);
+  barrier (CLK_LOCAL_MEM_FENCE);
+  for (int e = 0; e < ACC; e++) {
+    int row = acc_row (lane, e), col = acc_col (lane, e);
+
+    for (int kk = 0; kk < 16; kk++)
+      c[e] = fma (op_float (frag[op_lane (row, kk) * 2 * OP_K + op_item (kk)]),
+          op_float (frag[op_lane (col, kk) * 2 * OP_K + OP_K + op_item (kk)]),
+          c[e]);
+  }
+  barrier (CLK_LOCAL_MEM_FENCE);
+}
+
+#endif
+
+#elif defined(MMA_PTX)
+
 /* The 8 x 8 matrices of one ldmatrix .x4: lane l names row l % 8 of matrix
  * l / 8, at @s + its own element offset @off; it gets in r[i] the elements
  * 2 (l % 4) and 2 (l % 4) + 1 of row l / 4 of matrix i, the lower in the
  * low half; with .trans (load_matrix_x4_trans), those of column l / 4,
  * rows 2 (l % 4) and the next.  The stand-in passes the offsets through
  * @xchg. */
-#if defined(MMA_PTX)
 
 #define LOAD_MATRIX(name, op)                                               \
   __attribute__ ((always_inline)) inline void                               \
@@ -189,14 +355,7 @@ load_matrix_x4_trans (const __local ushort * s, int off, uint r[4],
 inline float
 op_value (uint word, int high)
 {
-  uint bits = high ? word >> 16 : word & 0xffffu;
-#if defined(MMA_BF16)
-  return as_float (bits << 16);
-#else
-  ushort h = bits;
-
-  return vload_half (0, (const __private half *) & h);
-#endif
+  return op_float (high ? word >> 16 : word & 0xffffu);
 }
 
 /* PTX's m16n8k16 fragments, with g = lane / 4 and t = lane % 4: a[j]
@@ -242,7 +401,7 @@ lane_xor (float v, int mask, __local uint * xchg, int warp, int lane)
 }
 
 #else
-#error "-DMMA needs -DMMA_PTX or -DMMA_EMULATE"
+#error "-DMMA needs -DMMA_PTX, -DMMA_EMULATE, -DMMA_MFMA or -DMMA_WMMA"
 #endif
 
 /* The element offset lane @lane names for an ldmatrix .x4 of the 16 x 16

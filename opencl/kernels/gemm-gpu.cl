@@ -20,7 +20,7 @@
  * gathered as it is staged. */
 
 #if defined(MMA)
-#define THREADS (32 * WARPS_M * WARPS_N)
+#define THREADS (MMA_WAVE * WARPS_M * WARPS_N)
 #else
 #define TM (WG_M / RM)
 #define TN (WG_N / RN)
@@ -85,13 +85,13 @@ LOAD_SLICE (ushort, LOAD_W4, LOAD_W1)
 #if defined(MMA)
 
 /* -DMMA builds gemm_mma instead: the same product on matrix units
- * (common.cl's MMA section).  Each warp computes a WG_M / WARPS_M x
- * WG_N / WARPS_N block of the tile in m16n8k16 fragments; WG_K is a
- * multiple of 16. */
+ * (common.cl's MMA section).  Each warp (AMD's wave) computes a
+ * WG_M / WARPS_M x WG_N / WARPS_N block of the tile in 16 x FRAG_N
+ * fragments; WG_K is a multiple of 16. */
 #define WARP_M (WG_M / WARPS_M)
 #define WARP_N (WG_N / WARPS_N)
 #define FM (WARP_M / 16)
-#define FN (WARP_N / 8)
+#define FN (WARP_N / FRAG_N)
 /* Operand rows k-contiguous, padded by 8 elements: the rows stay 16-byte
  * aligned for ldmatrix, and its 8 rows fall in different banks. */
 #define OP_LD (WG_K + 8)
@@ -110,6 +110,72 @@ LOAD_SLICE (ushort, LOAD_W4, LOAD_W1)
             OP_BITS (v.s3)), 0, (s) + r * OP_LD + 4 * kv);                  \
   }
 
+/* @acc += the warp's block of the staged slices' product, columns @kk to
+ * @kk + 15 of them. */
+__attribute__ ((always_inline)) inline void
+warp_step (const __local ushort * xs, const __local ushort * ws, int wm0,
+    int wn0, int kk, float acc[FM][FN][ACC], __local uint * xchg, int warp,
+    int lane)
+{
+#if defined(MMA_AMD)
+  /* The fewer of the A and B fragments stay live, the others are loaded
+   * one at a time: WMMA's are 8 registers a lane, and all of both spilled
+   * on gfx1100. */
+#if FN <= FM
+  op_frag b[FN];
+
+MMA_UNROLL
+  for (int j = 0; j < FN; j++)
+    b[j] = load_op (ws, wn0 + 16 * j, kk, lane, OP_LD);
+MMA_UNROLL
+  for (int i = 0; i < FM; i++) {
+    op_frag a = load_op (xs, wm0 + 16 * i, kk, lane, OP_LD);
+
+MMA_UNROLL
+    for (int j = 0; j < FN; j++)
+      mma_16x16x16 (acc[i][j], a, b[j], xchg, warp, lane);
+  }
+#else
+  op_frag a[FM];
+
+MMA_UNROLL
+  for (int i = 0; i < FM; i++)
+    a[i] = load_op (xs, wm0 + 16 * i, kk, lane, OP_LD);
+MMA_UNROLL
+  for (int j = 0; j < FN; j++) {
+    op_frag b = load_op (ws, wn0 + 16 * j, kk, lane, OP_LD);
+
+MMA_UNROLL
+    for (int i = 0; i < FM; i++)
+      mma_16x16x16 (acc[i][j], a[i], b, xchg, warp, lane);
+  }
+#endif
+#else
+  uint a[FM][4], bw[FN][2];
+
+MMA_UNROLL
+  for (int i = 0; i < FM; i++)
+    load_matrix_x4 (xs, a_offset (wm0 + 16 * i, kk, lane, OP_LD), a[i], xchg,
+        warp, lane);
+MMA_UNROLL
+  for (int j = 0; j < FN; j += 2) {
+    uint r[4];
+
+    load_matrix_x4 (ws, b_offset (wn0 + 8 * j, kk, lane, OP_LD), r, xchg,
+        warp, lane);
+    bw[j][0] = r[0];
+    bw[j][1] = r[1];
+    bw[j + 1][0] = r[2];
+    bw[j + 1][1] = r[3];
+  }
+MMA_UNROLL
+  for (int i = 0; i < FM; i++)
+MMA_UNROLL
+    for (int j = 0; j < FN; j++)
+      mma_16x8x16 (acc[i][j], a[i], bw[j], xchg, warp, lane);
+#endif
+}
+
 /* Grid and arguments as gemm_gpu's. */
 __kernel __attribute__((reqd_work_group_size (THREADS, 1, 1)))
 void
@@ -122,11 +188,11 @@ gemm_mma (const __global float *x, int x_bs, int ldx,
   __local ushort ws[WG_N * OP_LD] __attribute__ ((aligned (16)));
   __local uint xchg[XCHG_WORDS];
   int lid = get_local_id (0);
-  int lane = lid % 32, warp = lid / 32;
+  int lane = lid % MMA_WAVE, warp = lid / MMA_WAVE;
   int wm0 = warp / WARPS_N * WARP_M, wn0 = warp % WARPS_N * WARP_N;
   int m0 = get_group_id (1) * WG_M, n0 = get_group_id (0) * WG_N;
   size_t b = get_global_id (2);
-  float acc[FM][FN][4];
+  float acc[FM][FN][ACC];
 
   /* The whole work-group leaves together (the range is padded). */
   if (n0 >= n || m0 >= m)
@@ -136,37 +202,15 @@ gemm_mma (const __global float *x, int x_bs, int ldx,
   y += b * y_bs;
   for (int i = 0; i < FM; i++)
     for (int j = 0; j < FN; j++)
-      for (int e = 0; e < 4; e++)
+      for (int e = 0; e < ACC; e++)
         acc[i][j][e] = 0.0f;
   for (int k0 = 0; k0 < k; k0 += WG_K) {
     STAGE_OP (xs, WG_M, load_slice_float, x, ldx, m0, m, k0, k, lid);
     STAGE_OP (ws, WG_N, load_slice_w, w, ldw, n0, n, k0, k, lid);
     barrier (CLK_LOCAL_MEM_FENCE);
 MMA_UNROLL
-    for (int kk = 0; kk < WG_K; kk += 16) {
-      uint a[FM][4], bw[FN][2];
-
-MMA_UNROLL
-      for (int i = 0; i < FM; i++)
-        load_matrix_x4 (xs, a_offset (wm0 + 16 * i, kk, lane, OP_LD), a[i], xchg,
-            warp, lane);
-MMA_UNROLL
-      for (int j = 0; j < FN; j += 2) {
-        uint r[4];
-
-        load_matrix_x4 (ws, b_offset (wn0 + 8 * j, kk, lane, OP_LD), r, xchg, warp,
-            lane);
-        bw[j][0] = r[0];
-        bw[j][1] = r[1];
-        bw[j + 1][0] = r[2];
-        bw[j + 1][1] = r[3];
-      }
-MMA_UNROLL
-      for (int i = 0; i < FM; i++)
-MMA_UNROLL
-        for (int j = 0; j < FN; j++)
-          mma_16x8x16 (acc[i][j], a[i], bw[j], xchg, warp, lane);
-    }
+    for (int kk = 0; kk < WG_K; kk += 16)
+      warp_step (xs, ws, wm0, wn0, kk, acc, xchg, warp, lane);
     barrier (CLK_LOCAL_MEM_FENCE);
   }
 
@@ -175,9 +219,9 @@ MMA_UNROLL
 #pragma unroll
     for (int j = 0; j < FN; j++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        int row = m0 + wm0 + 16 * i + lane / 4 + 8 * (e / 2);
-        int col = n0 + wn0 + 8 * j + 2 * (lane % 4) + e % 2;
+      for (int e = 0; e < ACC; e++) {
+        int row = m0 + wm0 + 16 * i + acc_row (lane, e);
+        int col = n0 + wn0 + FRAG_N * j + acc_col (lane, e);
 
         if (row < m && col < n)
           y[(size_t) row * ldy + col] =

@@ -559,12 +559,16 @@ device_form (SoraDevice *dev, gsize dim, AttnForm *f, GError **error)
     if (f->form == SORA_MMA_NONE) {
       g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
           "%s: %s has no matrix units this engine can use (it needs NVIDIA "
-          "compute capability 8.0 or later); unset SORA_PRECISION for f32",
+          "compute capability 8.0 or later, or AMD gfx90a, gfx94x or "
+          "gfx11xx); unset SORA_PRECISION for f32",
           OP, sora_device_get_info (dev)->name);
       return FALSE;
     }
-    f->mma = device_mma_tile (dev, f->op_dtype);
-    if (mma_fit (&(MmaAttnTile){ f->mma.bq, f->mma.bk }, dim, f->form,
+    /* AMD's fragments are the GEMM's alone: the f32 GPU form here. */
+    if (sora_tune_mma_ptx_layout (f->form))
+      f->mma = device_mma_tile (dev, f->op_dtype);
+    if (sora_tune_mma_ptx_layout (f->form) &&
+        mma_fit (&(MmaAttnTile){ f->mma.bq, f->mma.bk }, dim, f->form,
             gpu_local_mem (dev))) {
       f->kind = FORM_MMA;
       return TRUE;
@@ -858,5 +862,7 @@ attention_precision (SoraDevice *dev)
       "attention-precision", NULL, sora_tune_valid_precision, precision_setup);
   AttnProbe probe = { NULL };
 
+  if (!sora_tune_mma_ptx_layout (sora_tune_mma_form (dev)))
+    return SORA_DTYPE_F32;
   return sora_tune_precision (dev, &spec, &probe);
 }

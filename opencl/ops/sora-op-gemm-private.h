@@ -26,6 +26,7 @@ struct _SoraLinear
   gsize block_k; /* SORA_GEMM_TILED's K slice */
   GpuTile gpu; /* SORA_GEMM_GPU's tile */
   SoraMmaTile mma; /* SORA_GEMM_MMA's tile */
+  SoraMmaForm form; /* and how it is issued */
   cl_mem weight;
   gsize weight_bytes;
   cl_mem bias;
@@ -78,7 +79,8 @@ char *sora_gemm_gpu_options (SoraDType dtype, GpuTile t);
 char *sora_gemm_mma_options (
     SoraDType dtype, SoraDType op_dtype, SoraMmaTile t, SoraMmaForm form);
 GpuKernel sora_gemm_gpu_kernel (const char *options, GpuTile t);
-GpuKernel sora_gemm_mma_kernel (const char *options, SoraMmaTile t);
+GpuKernel sora_gemm_mma_kernel (
+    const char *options, SoraMmaTile t, SoraMmaForm form);
 gboolean sora_gemm_run_gpu (SoraDevice *dev, const GpuKernel *g, gsize batch,
     gsize m, gsize n, gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w,
     gsize w_bs, gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy,

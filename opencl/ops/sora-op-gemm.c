@@ -124,8 +124,8 @@ resolve_backend (SoraDevice *dev, const char *name, SoraDType dtype,
   if (*form == SORA_MMA_NONE) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
         "linear %s: %s has no matrix units this engine can use (it needs "
-        "NVIDIA compute capability 8.0 or later); unset SORA_PRECISION "
-        "for f32",
+        "NVIDIA compute capability 8.0 or later, or AMD gfx90a, gfx94x or "
+        "gfx11xx); unset SORA_PRECISION for f32",
         name, sora_device_get_info (dev)->name);
     return FALSE;
   }
@@ -148,6 +148,7 @@ set_kernel (SoraLinear *l, SoraDType dtype, SoraDType op_dtype,
       l->mma = sora_gemm_device_mma_tile (dev, op_dtype);
     else
       sora_tune_parse_mma_tile (tile, &l->mma);
+    l->form = form;
     l->options = sora_gemm_mma_options (dtype, op_dtype, l->mma, form);
   } else if (backend == SORA_GEMM_GPU) {
     if (tile == NULL)
@@ -302,7 +303,7 @@ sora_op_linear (SoraLinear *l, SoraTensor *x, SoraTensor *y, GError **error)
   if (l->backend == SORA_GEMM_GPU || l->backend == SORA_GEMM_MMA) {
     GpuKernel g = l->backend == SORA_GEMM_GPU
         ? sora_gemm_gpu_kernel (l->options, l->gpu)
-        : sora_gemm_mma_kernel (l->options, l->mma);
+        : sora_gemm_mma_kernel (l->options, l->mma, l->form);
 
     return sora_gemm_run_gpu (l->dev, &g, 1, m, n, k, x->buf, 0, k, l->weight,
         0, k, l->bias, y->buf, 0, n, error);

@@ -128,7 +128,9 @@ gemm_add_variants (GemmCase *c, SoraDevice *dev, gboolean gpu)
 {
   const GemmHost *h = &c->h;
   void *stored = g_malloc (h->n * h->k * sizeof (float));
-  gboolean mma = gpu && sora_tune_mma_form (dev) == SORA_MMA_PTX;
+  SoraMmaForm form = sora_tune_mma_form (dev);
+  gboolean mma = gpu &&
+      (form == SORA_MMA_PTX || form == SORA_MMA_MFMA || form == SORA_MMA_WMMA);
   GError *error = NULL;
 
   for (guint v = 0; v < G_N_ELEMENTS (gemm_variants); v++) {
