@@ -565,13 +565,12 @@ device_form (SoraDevice *dev, gsize dim, AttnForm *f, GError **error)
       return FALSE;
     }
     /* AMD's fragments are the GEMM's alone: the f32 GPU form here. */
-    if (sora_tune_mma_ptx_layout (f->form))
+    if (sora_tune_mma_ptx_layout (f->form)) {
       f->mma = device_mma_tile (dev, f->op_dtype);
-    if (sora_tune_mma_ptx_layout (f->form) &&
-        mma_fit (&(MmaAttnTile){ f->mma.bq, f->mma.bk }, dim, f->form,
-            gpu_local_mem (dev))) {
       f->kind = FORM_MMA;
-      return TRUE;
+      if (mma_fit (&(MmaAttnTile){ f->mma.bq, f->mma.bk }, dim, f->form,
+              gpu_local_mem (dev)))
+        return TRUE;
     }
   }
   f->kind = gpu || f->op_dtype != SORA_DTYPE_F32 ? FORM_GPU : FORM_CPU;
