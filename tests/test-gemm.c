@@ -653,6 +653,99 @@ test_precision (void)
   g_unsetenv ("SORA_GEMM_MMA_TILE");
 }
 
+/* A stand-in for an op's precision probe (sora_tune_precision): counts
+ * its setups, and its bf16 candidate's check always fails. */
+static gpointer
+refusing_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  guint *setups = data;
+
+  (*setups)++;
+  if (g_strcmp0 (candidate, "bf16") != 0)
+    return data;
+  g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
+      "bf16 check: relative L2 error 0.5 against the f32 path exceeds 0.01");
+  return NULL;
+}
+
+static gboolean
+probe_noop (gpointer run, GError **error)
+{
+  return TRUE;
+}
+
+static gboolean
+probe_ready (SoraDevice *dev, gpointer data)
+{
+  return TRUE;
+}
+
+static void
+probe_nothing (gpointer data)
+{
+}
+
+/* The matrix units' per-device decision: a device without them is never
+ * measured and stays f32 ("bf16" is not even a valid choice there); where
+ * it has them (here the stand-in, forced), a bf16 path whose first-use
+ * check fails is not taken, and f32 is stored. */
+static void
+test_precision_choice (void)
+{
+  SoraDevice *dev = sora_test_device ();
+  SoraTuneSpec spec = { "test-precision", NULL, "none", 1.0,
+    sora_tune_valid_precision, probe_ready, probe_nothing, refusing_setup,
+    probe_noop, probe_nothing };
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("sora-precision-XXXXXX", &error);
+  char *old = g_strdup (g_getenv ("SORA_CACHE_DIR"));
+  char *path, *stored;
+  GKeyFile *kf = g_key_file_new ();
+  char **groups;
+  guint setups = 0;
+
+  g_assert_no_error (error);
+  g_setenv ("SORA_CACHE_DIR", dir, TRUE);
+  if (sora_tune_mma_form (dev) == SORA_MMA_NONE) {
+    g_assert_cmpint (
+        sora_tune_precision (dev, &spec, &setups), ==, SORA_DTYPE_F32);
+    g_assert_cmpuint (setups, ==, 0);
+    g_assert_false (sora_tune_valid_precision (dev, "bf16"));
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+  }
+  g_assert_true (sora_tune_valid_precision (dev, "bf16"));
+  g_assert_false (sora_tune_valid_precision (dev, "fp8"));
+  g_assert_cmpint (
+      sora_tune_precision (dev, &spec, &setups), ==, SORA_DTYPE_F32);
+  g_assert_cmpuint (setups, ==, 2);
+  path = g_build_filename (dir, "choices", "tuning.ini", NULL);
+  g_assert_true (g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &error));
+  g_assert_no_error (error);
+  groups = g_key_file_get_groups (kf, NULL);
+  g_assert_nonnull (groups[0]);
+  stored = g_key_file_get_string (kf, groups[0], "test-precision", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (stored, ==, "f32");
+
+  g_unsetenv ("SORA_MMA");
+  if (old)
+    g_setenv ("SORA_CACHE_DIR", old, TRUE);
+  else
+    g_unsetenv ("SORA_CACHE_DIR");
+  g_remove (path);
+  g_free (path);
+  path = g_build_filename (dir, "choices", NULL);
+  g_rmdir (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (stored);
+  g_strfreev (groups);
+  g_key_file_free (kf);
+  g_free (old);
+  g_free (dir);
+}
+
 /* Run in a subprocess, so that nothing is chosen in memory yet: prints the
  * f32 tile the engine takes, with warnings not fatal (the parent checks
  * them). */
@@ -855,6 +948,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm/mma-small", test_mma_small);
   g_test_add_func ("/gemm/precision", test_precision);
   g_test_add_func ("/gemm/mma-amd", test_mma_amd);
+  g_test_add_func ("/gemm/precision-choice", test_precision_choice);
   g_test_add_func ("/gemm/tuning-cache", test_tuning_cache);
   g_test_add_func ("/gemm/tuning-cache/subprocess", print_tile);
   g_test_add_func ("/gemm/errors", test_errors);
