@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "sora-test-util.h"
+#include "sora-tune.h"
 
 /* fp32 accumulation over D products and Nk keys against a double reference;
  * measured errors stay below 1.5e-6 up to Nk = 4096 and reach 3.4e-6 at
@@ -24,6 +25,7 @@ typedef struct
 typedef struct
 {
   float *q, *k, *v, *bias, *mask;
+  double tol; /* TOL unless set */
 } Inputs;
 
 /* One output row (b, i, head h) into @dst[dim]: masked keys score -FLT_MAX,
@@ -123,8 +125,8 @@ check_inputs (const Case *c, const Inputs *in, gsize row_step, const char *what,
                            " D=%" G_GSIZE_FORMAT " scale=%g%s%s",
       what, c->batch, c->nq, c->nk, c->heads, c->dim, c->scale,
       in->bias ? " bias" : "", in->mask ? " mask" : "");
-  sora_assert_close (
-      (float *)got->data, (double *)want->data, got->len, TOL, label);
+  sora_assert_close ((float *)got->data, (double *)want->data, got->len,
+      in->tol ? in->tol : TOL, label);
 
   g_free (label);
   g_free (dev);
@@ -151,6 +153,7 @@ inputs_random (const Case *c, Inputs *in)
   in->bias =
       c->bias ? sora_test_random (c->heads * c->nq * c->nk, -3.0f, 3.0f) : NULL;
   in->mask = NULL;
+  in->tol = 0;
   if (c->mask) {
     /* Batch 0 keeps only every 9th key; the others are right-padded. */
     in->mask = g_new (float, c->batch * c->nk);
@@ -351,6 +354,167 @@ test_gpu_small (void)
   check_gpu_tiles (cases, G_N_ELEMENTS (cases));
 }
 
+/* The matrix-unit form against the double reference made from Q, K and V
+ * rounded to its operands (bf16 or f16), as the GEMM's: what is left is the
+ * softmax weights P rounded to the operands (2^-9 of each in bf16, 2^-12
+ * in f16) and fp32 accumulation, about 2e-3 and 3e-4 relative L2 measured
+ * here; a misplaced fragment or a dropped key tile errs by the output's own
+ * size. */
+#define MMA_TOL 1e-2
+
+static void
+round_to (SoraDType dtype, float *v, gsize n)
+{
+  guint16 *bits = g_new (guint16, n);
+
+  sora_convert_from_f32 (dtype, v, bits, n);
+  sora_convert_to_f32 (dtype, bits, v, n);
+  g_free (bits);
+}
+
+/* Each matrix-unit tile and odd ones (1 and 3 warps), in bf16 and f16 by
+ * turns (each a kernel to build), on @n_cases: with the device's
+ * instructions where it has them, else with the portable stand-in. */
+static void
+check_mma_tiles (const Case *cases, guint n_cases)
+{
+  static const char *const precisions[] = { "bf16", "f16" };
+  char **tiles = sora_test_tiles (
+      sora_attention_mma_tile_candidates (), "16x16", "48x32", NULL);
+
+  if (sora_tune_mma_form (sora_test_device ()) == SORA_MMA_NONE) {
+    g_test_message ("no matrix units: testing the stand-in (SORA_MMA)");
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+  }
+  /* Head dims 16 does not divide take the GPU form: this tile, untuned. */
+  g_setenv ("SORA_ATTENTION_GPU_TILE", "32x8", TRUE);
+  for (guint t = 0; tiles[t]; t++) {
+    const char *precision = precisions[t % 2];
+    SoraDType op = t % 2 == 0 ? SORA_DTYPE_BF16 : SORA_DTYPE_F16;
+    char *chosen;
+
+    g_setenv ("SORA_PRECISION", precision, TRUE);
+    g_setenv ("SORA_ATTENTION_MMA_TILE", tiles[t], TRUE);
+    chosen = sora_attention_mma_tile_name (sora_test_device (), op);
+    g_assert_cmpstr (chosen, ==, tiles[t]);
+    g_free (chosen);
+    g_test_message ("mma %s tile %s", precision, tiles[t]);
+    for (guint i = 0; i < n_cases; i++) {
+      Case c = cases[i];
+      gsize n_q = c.batch * c.nq * c.heads * c.dim;
+      gsize n_k = c.batch * c.nk * c.heads * c.dim;
+      Inputs in;
+
+      inputs_random (&c, &in);
+      round_to (op, in.q, n_q);
+      round_to (op, in.k, n_k);
+      round_to (op, in.v, n_k);
+      in.tol = MMA_TOL;
+      /* The last case: batch item 1 has every key masked. */
+      if (i == n_cases - 1 && c.mask && c.batch > 1)
+        for (gsize j = 0; j < c.nk; j++)
+          in.mask[c.nk + j] = 0.0f;
+      check_inputs (&c, &in, 1, precision, NULL);
+      inputs_clear (&in);
+    }
+  }
+  g_unsetenv ("SORA_ATTENTION_MMA_TILE");
+  g_unsetenv ("SORA_ATTENTION_GPU_TILE");
+  g_unsetenv ("SORA_PRECISION");
+  g_unsetenv ("SORA_MMA");
+  g_strfreev (tiles);
+}
+
+/* Odd shapes: rows and keys past the tiles, keys over many tiles, bias,
+ * masks, a head dim left to the f32 form (40). */
+static void
+test_mma (void)
+{
+  static const Case cases[] = {
+    { 1, 1, 1, 1, 16, 1.0f },
+    { 1, 129, 129, 2, 128, 0.0884f },
+    { 1, 5, 300, 1, 128, 0.0884f },
+    { 1, 17, 1, 1, 64, 1.0f },
+    { 1, 70, 70, 4, 16, 0.25f, TRUE, FALSE },
+    { 2, 9, 20, 1, 40, 0.158f },
+    { 2, 37, 61, 2, 64, 1.0f, TRUE, TRUE },
+  };
+
+  check_mma_tiles (cases, G_N_ELEMENTS (cases));
+}
+
+/* Small odd shapes only: the ones Oclgrind runs (tests/gpu-proof.sh). */
+static void
+test_mma_small (void)
+{
+  static const Case cases[] = {
+    { 1, 1, 1, 1, 16, 1.0f },
+    { 1, 19, 37, 1, 32, 0.177f },
+    { 2, 5, 3, 1, 16, 1.0f, TRUE, TRUE },
+  };
+
+  check_mma_tiles (cases, G_N_ELEMENTS (cases));
+}
+
+/* The choice of the matrix units: without $SORA_PRECISION, a device with
+ * none (PoCL) is never measured and stays f32 (held to TOL, which bf16
+ * would miss); forced, it fails by name, or runs with the stand-in; a bad
+ * value is refused by name.  And the first-use check's comparison. */
+static void
+test_precision (void)
+{
+  SoraDevice *dev = sora_test_device ();
+  Case c = { 1, 9, 9, 1, 16, 0.25f };
+  gsize shape[] = { 1, 9, 16 };
+  float *values = sora_test_random (9 * 16, -1.0f, 1.0f);
+  SoraTensor *a = sora_test_upload ("a", SORA_DTYPE_F32, values, 3, shape);
+  SoraTensor *b;
+  SoraAttentionParams p = { 1, 0.25f };
+  GError *error = NULL;
+
+  g_setenv ("SORA_KERNELS", "gpu", TRUE);
+  g_setenv ("SORA_ATTENTION_GPU_TILE", "32x8", TRUE);
+  g_setenv ("SORA_ATTENTION_MMA_TILE", "16x16", TRUE);
+  if (sora_tune_mma_form (dev) == SORA_MMA_NONE) {
+    check_random (&c, "unforced, no matrix units");
+    g_setenv ("SORA_PRECISION", "bf16", TRUE);
+    g_assert_false (sora_op_attention (a, a, a, a, &p, &error));
+    g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
+    g_assert_nonnull (strstr (error->message, "attention"));
+    g_assert_nonnull (
+        strstr (error->message, sora_device_get_info (dev)->name));
+    g_clear_error (&error);
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+  }
+  g_setenv ("SORA_PRECISION", "bf16", TRUE);
+  b = sora_tensor_new (dev, "b", SORA_DTYPE_F32, 3, shape, &error);
+  g_assert_no_error (error);
+  g_assert_true (sora_op_attention (a, a, a, b, &p, &error));
+  g_assert_no_error (error);
+  g_setenv ("SORA_PRECISION", "fp8", TRUE);
+  g_assert_false (sora_op_attention (a, a, a, b, &p, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "SORA_PRECISION=fp8"));
+  g_clear_error (&error);
+
+  /* The check: b against itself passes; against a (another tensor) not. */
+  g_assert_true (sora_tune_check_close (b, b, "self", &error));
+  g_assert_no_error (error);
+  g_assert_false (sora_tune_check_close (b, a, "other", &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
+  g_assert_nonnull (strstr (error->message, "other: relative L2 error"));
+  g_clear_error (&error);
+
+  g_unsetenv ("SORA_PRECISION");
+  g_unsetenv ("SORA_MMA");
+  g_unsetenv ("SORA_ATTENTION_MMA_TILE");
+  g_unsetenv ("SORA_ATTENTION_GPU_TILE");
+  g_unsetenv ("SORA_KERNELS");
+  sora_tensor_free (a);
+  sora_tensor_free (b);
+  g_free (values);
+}
+
 /* Runs the DiT's self-attention shape at @n tokens, checking every
  * @row_step-th query row, and logs the rate (4·Nq·Nk·D·H flop) per wall
  * second and per CPU second. */
@@ -478,5 +642,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attention/errors", test_errors);
   g_test_add_func ("/attention/gpu", test_gpu);
   g_test_add_func ("/attention/gpu-small", test_gpu_small);
+  g_test_add_func ("/attention/mma", test_mma);
+  g_test_add_func ("/attention/mma-small", test_mma_small);
+  g_test_add_func ("/attention/precision", test_precision);
   return sora_test_run ();
 }

@@ -513,17 +513,12 @@ mma_tiles (void)
  * device's instructions where it has them (on a GPU, only these are new),
  * else with the portable stand-in. */
 static void
-check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
+check_mma_tiles_with (const gsize (*sh)[3], guint n_shapes, char **tiles)
 {
   static const char *const precisions[] = { "bf16", "f16" };
   const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
     SORA_DTYPE_BF16 };
-  char **tiles = mma_tiles ();
 
-  if (sora_tune_mma_form (sora_test_device ()) == SORA_MMA_NONE) {
-    g_test_message ("no matrix units: testing the stand-in (SORA_MMA)");
-    g_setenv ("SORA_MMA", "emulate", TRUE);
-  }
   for (guint p = 0; p < G_N_ELEMENTS (precisions); p++) {
     g_setenv ("SORA_PRECISION", precisions[p], TRUE);
     for (guint i = 0; tiles[i]; i++) {
@@ -536,8 +531,45 @@ check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
   }
   g_unsetenv ("SORA_GEMM_MMA_TILE");
   g_unsetenv ("SORA_PRECISION");
-  g_unsetenv ("SORA_MMA");
   g_strfreev (tiles);
+}
+
+static void
+check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
+{
+  if (sora_tune_mma_form (sora_test_device ()) == SORA_MMA_NONE) {
+    g_test_message ("no matrix units: testing the stand-in (SORA_MMA)");
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+  }
+  check_mma_tiles_with (sh, n_shapes, mma_tiles ());
+  g_unsetenv ("SORA_MMA");
+}
+
+/* AMD's fragments (MFMA's waves of 64, WMMA's of 32) through their
+ * stand-ins, where the device has no matrix units (a GPU's own are tested
+ * by /gemm/mma): one tuner tile and the odd ones, on odd shapes. */
+static void
+test_mma_amd (void)
+{
+  static const char *const stand_ins[] = { "emulate-mfma", "emulate-wmma" };
+  static const gsize amd_shapes[][3] = {
+    { 1, 1, 1 },
+    { 63, 65, 97 },
+    { 37, 70, 35 },
+  };
+
+  if (sora_tune_mma_form (sora_test_device ()) != SORA_MMA_NONE) {
+    g_test_skip ("the device has matrix units: /gemm/mma tests them");
+    return;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (stand_ins); i++) {
+    g_setenv ("SORA_MMA", stand_ins[i], TRUE);
+    g_test_message ("%s", stand_ins[i]);
+    check_mma_tiles_with (amd_shapes, G_N_ELEMENTS (amd_shapes),
+        sora_test_tiles (g_strsplit ("64x64x32x2x2", ",", -1), "16x16x16x1x1",
+            "32x48x16x2x1", NULL));
+  }
+  g_unsetenv ("SORA_MMA");
 }
 
 /* Shapes straddling every tile, K sliced many times. */
@@ -619,6 +651,99 @@ test_precision (void)
   g_unsetenv ("SORA_PRECISION");
   g_unsetenv ("SORA_MMA");
   g_unsetenv ("SORA_GEMM_MMA_TILE");
+}
+
+/* A stand-in for an op's precision probe (sora_tune_precision): counts
+ * its setups, and its bf16 candidate's check always fails. */
+static gpointer
+refusing_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  guint *setups = data;
+
+  (*setups)++;
+  if (g_strcmp0 (candidate, "bf16") != 0)
+    return data;
+  g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
+      "bf16 check: relative L2 error 0.5 against the f32 path exceeds 0.01");
+  return NULL;
+}
+
+static gboolean
+probe_noop (gpointer run, GError **error)
+{
+  return TRUE;
+}
+
+static gboolean
+probe_ready (SoraDevice *dev, gpointer data)
+{
+  return TRUE;
+}
+
+static void
+probe_nothing (gpointer data)
+{
+}
+
+/* The matrix units' per-device decision: a device without them is never
+ * measured and stays f32 ("bf16" is not even a valid choice there); where
+ * it has them (here the stand-in, forced), a bf16 path whose first-use
+ * check fails is not taken, and f32 is stored. */
+static void
+test_precision_choice (void)
+{
+  SoraDevice *dev = sora_test_device ();
+  SoraTuneSpec spec = { "test-precision", NULL, "none", 1.0,
+    sora_tune_valid_precision, probe_ready, probe_nothing, refusing_setup,
+    probe_noop, probe_nothing };
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("sora-precision-XXXXXX", &error);
+  char *old = g_strdup (g_getenv ("SORA_CACHE_DIR"));
+  char *path, *stored;
+  GKeyFile *kf = g_key_file_new ();
+  char **groups;
+  guint setups = 0;
+
+  g_assert_no_error (error);
+  g_setenv ("SORA_CACHE_DIR", dir, TRUE);
+  if (sora_tune_mma_form (dev) == SORA_MMA_NONE) {
+    g_assert_cmpint (
+        sora_tune_precision (dev, &spec, &setups), ==, SORA_DTYPE_F32);
+    g_assert_cmpuint (setups, ==, 0);
+    g_assert_false (sora_tune_valid_precision (dev, "bf16"));
+    g_setenv ("SORA_MMA", "emulate", TRUE);
+  }
+  g_assert_true (sora_tune_valid_precision (dev, "bf16"));
+  g_assert_false (sora_tune_valid_precision (dev, "fp8"));
+  g_assert_cmpint (
+      sora_tune_precision (dev, &spec, &setups), ==, SORA_DTYPE_F32);
+  g_assert_cmpuint (setups, ==, 2);
+  path = g_build_filename (dir, "choices", "tuning.ini", NULL);
+  g_assert_true (g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &error));
+  g_assert_no_error (error);
+  groups = g_key_file_get_groups (kf, NULL);
+  g_assert_nonnull (groups[0]);
+  stored = g_key_file_get_string (kf, groups[0], "test-precision", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (stored, ==, "f32");
+
+  g_unsetenv ("SORA_MMA");
+  if (old)
+    g_setenv ("SORA_CACHE_DIR", old, TRUE);
+  else
+    g_unsetenv ("SORA_CACHE_DIR");
+  g_remove (path);
+  g_free (path);
+  path = g_build_filename (dir, "choices", NULL);
+  g_rmdir (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (stored);
+  g_strfreev (groups);
+  g_key_file_free (kf);
+  g_free (old);
+  g_free (dir);
 }
 
 /* Run in a subprocess, so that nothing is chosen in memory yet: prints the
@@ -822,6 +947,8 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm/mma", test_mma);
   g_test_add_func ("/gemm/mma-small", test_mma_small);
   g_test_add_func ("/gemm/precision", test_precision);
+  g_test_add_func ("/gemm/mma-amd", test_mma_amd);
+  g_test_add_func ("/gemm/precision-choice", test_precision_choice);
   g_test_add_func ("/gemm/tuning-cache", test_tuning_cache);
   g_test_add_func ("/gemm/tuning-cache/subprocess", print_tile);
   g_test_add_func ("/gemm/errors", test_errors);

@@ -10,6 +10,9 @@ line with the figures.
     python tools/bench_reference.py vae --folder DIR --latents 16,3,8,8
 
 Weights stored as f16/bf16 are widened to float32, as the engine computes.
+The DiT runs on $SORA_BENCH_TORCH_DEVICE (default cpu; cuda for
+tools/device-check.sh) in $SORA_BENCH_TORCH_DTYPE (default float32;
+bfloat16 to hold the engine's SORA_PRECISION=bf16 against PyTorch bf16).
 Times are the best of at least 3 and up to 5 runs within about a second
 after one untimed run (the DiT's untimed run on --warmup latents when given); wall and process
 CPU seconds.  Prints {"skipped": reason} when torch or diffusers is
@@ -62,19 +65,26 @@ def run_dit(args):
     import torch
     from diffusers import WanTransformer3DModel
 
+    dev = torch.device(os.environ.get("SORA_BENCH_TORCH_DEVICE", "cpu"))
+    dtype = getattr(torch, os.environ.get("SORA_BENCH_TORCH_DTYPE",
+                                          "float32"))
     model = WanTransformer3DModel.from_pretrained(
         os.path.join(args.folder, "transformer"),
-        torch_dtype=torch.float32).eval()
+        torch_dtype=dtype).eval().to(dev)
     cfg = model.config
-    latents = inputs("bench.latents", args.latents)
+    latents = inputs("bench.latents", args.latents).to(dev, dtype)
     batch = args.latents[0]
-    text = inputs("bench.text", (batch, args.text, cfg.text_dim))
-    t = torch.full((batch,), 500.0)
+    text = inputs("bench.text", (batch, args.text, cfg.text_dim)).to(dev,
+                                                                      dtype)
+    t = torch.full((batch,), 500.0, device=dev)
 
     def fwd(x):
-        return model(x, t, text, return_dict=False)[0]
+        out = model(x, t, text, return_dict=False)[0]
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return out.float().cpu()
 
-    warm = args.warmup and inputs("bench.latents", args.warmup)
+    warm = args.warmup and inputs("bench.latents", args.warmup).to(dev, dtype)
     return timed(lambda: fwd(latents),
                  lambda: fwd(warm if args.warmup else latents))
 

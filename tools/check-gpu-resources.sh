@@ -4,6 +4,8 @@
 # sm_80 and sm_90) and AMD (clang-15 for gfx90a and gfx1100, its
 # resource-usage remarks), prints registers, spills, stack and local memory
 # of each, and fails on a spill, a stack frame, or local memory over 48 KiB.
+# The matrix-unit variants go to their own targets only: -DMMA_PTX to
+# NVIDIA's, -DMMA_MFMA to gfx90a, -DMMA_WMMA to gfx1100.
 #
 # usage: check-gpu-resources.sh SORA-TOOL KERNEL-DIR
 #        check-gpu-resources.sh --one KERNEL-DIR PROGRAM "OPTIONS"
@@ -38,12 +40,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0
 
-# check PROGRAM OPTIONS: one variant on every target.
-check () {
+# check_nvidia PROGRAM OPTIONS SOURCE: NVPTX, then ptxas for sm_80, sm_90.
+check_nvidia () {
   prog=$1
   opts=$2
-  src=$work/k.cl
-  cat "$kdir/common.cl" "$kdir/$prog.cl" >"$src"
+  src=$3
   # shellcheck disable=SC2086
   if ! "$CLANG" -x cl -cl-std=CL1.2 -target nvptx64-nvidia-nvcl -O2 \
       -Xclang -finclude-default-header -Xclang -mlink-bitcode-file \
@@ -79,11 +80,27 @@ check () {
       }
       END { exit one == "true" ? 0 : status }' "$work/ptxas" || failed=1
   done
-  # Inline PTX (the matrix-unit kernels' NVIDIA form) is NVIDIA's alone.
+}
+
+# check PROGRAM OPTIONS: one variant on every target it has.
+check () {
+  prog=$1
+  opts=$2
+  src=$work/k.cl
+  cat "$kdir/common.cl" "$kdir/$prog.cl" >"$src"
+  # AMD's matrix-unit forms are AMD's alone, each on its own target;
+  # inline PTX (NVIDIA's form) is NVIDIA's alone.
+  gfxs="gfx90a gfx1100"
   case " $opts " in
-    *" -DMMA_PTX "*) return ;;
+    *" -DMMA_MFMA "*) gfxs=gfx90a ;;
+    *" -DMMA_WMMA "*) gfxs=gfx1100 ;;
+    *" -DMMA_PTX "*) gfxs= ;;
   esac
-  for gfx in gfx90a gfx1100; do
+  case " $opts " in
+    *" -DMMA_MFMA "* | *" -DMMA_WMMA "*) ;;
+    *) check_nvidia "$prog" "$opts" "$src" ;;
+  esac
+  for gfx in $gfxs; do
     # shellcheck disable=SC2086
     if ! "$CLANG" -x cl -cl-std=CL1.2 -target amdgcn-amd-amdhsa -mcpu=$gfx \
         -nogpulib -O2 -Xclang -finclude-default-header -Xclang \
@@ -98,13 +115,14 @@ check () {
       function num(s) { sub(/.*: /, "", s); return s + 0 }
       /Function Name:/ { k = $0; sub(/.*Function Name: /, "", k); sub(/ \[.*/, "", k); spill = 0 }
       /VGPRs:/ { vgpr = num($0) }
+      /AGPRs:/ { agpr = num($0) }
       /GPRs Spill:/ { spill += num($0) }
       /ScratchSize/ { scratch = num($0) }
       /LDS Size/ {
         lds = num($0)
         bad = scratch > 0 || spill > 0 || lds > limit
-        printf "%s %s: %d VGPRs, %d spilled registers, %d B scratch, %d B LDS%s\n", \
-          (bad && one != "true") ? "FAIL" : "ok  ", what " " k, vgpr, spill, scratch, lds, \
+        printf "%s %s: %d VGPRs, %d AGPRs, %d spilled registers, %d B scratch, %d B LDS%s\n", \
+          (bad && one != "true") ? "FAIL" : "ok  ", what " " k, vgpr, agpr, spill, scratch, lds, \
           bad ? " (spill, scratch or over 48 KiB)" : ""
         if (bad) status = 1
       }

@@ -10,10 +10,20 @@
 #             the device's own instructions
 #   bench-f16 sora-tool bench gemm with SORA_PRECISION=f16 (the "mma" rows
 #             in f16 operands)
+#   attention-mma  test-attention's matrix-unit form (/attention/mma)
+#   attention-bf16 sora-tool bench attention with SORA_PRECISION=bf16 (N =
+#             32760, 12 heads of 128 on a GPU: against torch.json's SDPA)
+#   dit-bf16  sora-tool bench model with SORA_PRECISION=bf16 against
+#             PyTorch bf16 on CUDA (tools/bench_reference.py): its "1.3B
+#             480p" row is one CFG step of the 30-block 1.3B-shaped DiT at
+#             480p, 81 frames, with the rel L2 of the output between them
 #   torch     tools/device_check_torch.py (f32 and bf16 GEMM and SDPA on
 #             CUDA)
-# Everything goes under $OUT: NAME.log per stage, bench.json, torch.json,
-# and stages.json ({"stage", "rc", "seconds"} per stage; rc 124 = timeout).
+#   torch-dit tools/device_check_torch.py --dit (a bf16 CFG step of the
+#             30-block 1.3B-shaped DiT at 480p, 81 frames)
+# Everything goes under $OUT: NAME.log per stage, bench.json,
+# bench-f16.json, attention-bf16.json, dit-bf16.json, torch.json,
+# torch-dit.json, and stages.json ({"stage", "rc", "seconds"} per stage; rc 124 = timeout).
 #
 # usage: OUT=DIR tools/device-check.sh [--quick] [BUILD-DIR]
 #   SORA_DEVICE   the device to test (default gpu; cpu to rehearse on PoCL,
@@ -102,7 +112,18 @@ stage bench 300 "$tool" bench gemm attention $quick --json "$OUT/bench.json"
 stage mma 240 "$build/tests/test-gemm" --tap -p /gemm/mma -p /gemm/precision
 stage bench-f16 120 env SORA_PRECISION=f16 "$tool" bench gemm $quick \
   --json "$OUT/bench-f16.json"
+# Both attention products on the matrix units, then their rate; where the
+# device has none, SORA_PRECISION=bf16 fails by name (the rehearsal on PoCL
+# sets SORA_MMA=emulate).
+stage attention-mma 300 "$build/tests/test-attention" --tap -p /attention/mma
+stage attention-bf16 240 env SORA_PRECISION=bf16 "$tool" bench attention \
+  $quick --json "$OUT/attention-bf16.json"
+stage dit-bf16 600 env SORA_PRECISION=bf16 SORA_BENCH_TORCH_DEVICE=cuda \
+  SORA_BENCH_TORCH_DTYPE=bfloat16 "$tool" bench model $quick \
+  --json "$OUT/dit-bf16.json"
 stage torch 300 sh -c "python3 tools/device_check_torch.py $quick >'$OUT/torch.json'"
+stage torch-dit 300 sh -c \
+  "python3 tools/device_check_torch.py --dit $quick >'$OUT/torch-dit.json'"
 
 # One JSON array of the stages.
 {

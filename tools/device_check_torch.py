@@ -3,10 +3,13 @@
 (TF32 off), the same in bf16 (the rate the matrix-unit path, SORA_PRECISION
 =bf16, is held against), and f32 and bf16 scaled-dot-product attention on
 one CUDA device, timed with CUDA events (best of 5 after one untimed run),
-printed as one JSON object.  Prints {"skipped": reason} when torch or CUDA
-is missing.
+printed as one JSON object.  With --dit, only one CFG denoising step
+(batch 2) of the 1.3B-shaped 30-block Wan transformer (random weights) at
+480p, 81 frames (32,760 tokens), in bf16 (issue 20's step to hold the
+engine's SORA_PRECISION=bf16 against; 2 blocks on 4 x 4 latents with
+--quick).  Prints {"skipped": reason} when torch or CUDA is missing.
 
-    python3 tools/device_check_torch.py [--quick]
+    python3 tools/device_check_torch.py [--quick] [--dit]
 """
 import json
 import sys
@@ -28,6 +31,27 @@ def best_ms(torch, fn, runs=5):
     return best
 
 
+def dit_step(torch, dev, quick):
+    """Seconds of one bf16 CFG step, best of 3 after one untimed."""
+    from diffusers import WanTransformer3DModel
+    layers, frames, h, w = (2, 1, 4, 4) if quick else (30, 21, 60, 104)
+    model = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128,
+        in_channels=16, out_channels=16, text_dim=4096, freq_dim=256,
+        ffn_dim=8960, num_layers=layers, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads").eval().to(dev, torch.bfloat16)
+    lat = torch.randn(2, 16, frames, h, w, device=dev, dtype=torch.bfloat16)
+    text = torch.randn(2, 512, 4096, device=dev, dtype=torch.bfloat16)
+    t = torch.tensor([500.0, 500.0], device=dev)
+    with torch.no_grad():
+        ms = best_ms(torch, lambda: model(lat, t, text, return_dict=False),
+                     runs=3)
+    return {"layers": layers, "latent": [2, 16, frames, h, w],
+            "tokens": frames * h * w // 4, "dtype": "bfloat16",
+            "seconds": ms / 1e3,
+            "peak_bytes": torch.cuda.max_memory_allocated()}
+
+
 def main():
     quick = "--quick" in sys.argv[1:]
     try:
@@ -42,6 +66,10 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     dev = torch.device("cuda")
+    if "--dit" in sys.argv[1:]:
+        print(json.dumps({"device": torch.cuda.get_device_name(0),
+                          "dit_step": dit_step(torch, dev, quick)}))
+        return 0
     out = {"device": torch.cuda.get_device_name(0),
            "torch": torch.__version__, "cuda": torch.version.cuda,
            "gemm": [], "attention": []}

@@ -1,6 +1,7 @@
 /* gst-sora engine: kernel parameters chosen per device by timing
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -381,9 +382,11 @@ sora_tune_parse_mma_tile (const char *s, SoraMmaTile *t)
 }
 
 gsize
-sora_tune_mma_tile_threads (SoraMmaTile t)
+sora_tune_mma_tile_threads (SoraMmaTile t, SoraMmaForm form)
 {
-  return (gsize)32 * t.warps_m * t.warps_n;
+  gsize wave = form == SORA_MMA_MFMA || form == SORA_MMA_EMULATE_MFMA ? 64 : 32;
+
+  return wave * t.warps_m * t.warps_n;
 }
 
 gboolean
@@ -392,7 +395,7 @@ sora_tune_valid_mma_tile (SoraDevice *dev, const char *value)
   SoraMmaTile t;
 
   return sora_tune_parse_mma_tile (value, &t) &&
-      sora_tune_mma_tile_threads (t) <=
+      sora_tune_mma_tile_threads (t, sora_tune_mma_form (dev)) <=
       sora_device_get_info (dev)->max_work_group;
 }
 
@@ -440,17 +443,140 @@ has_nv_matrix_units (cl_device_id id)
       major >= 8;
 }
 
+#define VENDOR_ID_AMD 0x1002
+
+/* AMD's matrix instructions by the device's name (its gfx target). */
+static SoraMmaForm
+amd_matrix_units (SoraDevice *dev)
+{
+  const char *name = sora_device_get_info (dev)->name;
+  cl_uint vendor = 0;
+
+  if (clGetDeviceInfo (sora_device_get_id (dev), CL_DEVICE_VENDOR_ID,
+          sizeof (vendor), &vendor, NULL) != CL_SUCCESS ||
+      vendor != VENDOR_ID_AMD)
+    return SORA_MMA_NONE;
+  if (g_str_has_prefix (name, "gfx90a") || g_str_has_prefix (name, "gfx94"))
+    return SORA_MMA_MFMA;
+  return g_str_has_prefix (name, "gfx11") ? SORA_MMA_WMMA : SORA_MMA_NONE;
+}
+
 SoraMmaForm
 sora_tune_mma_form (SoraDevice *dev)
 {
+  static const struct
+  {
+    const char *name;
+    SoraMmaForm form;
+  } stand_ins[] = { { "emulate", SORA_MMA_EMULATE },
+    { "emulate-mfma", SORA_MMA_EMULATE_MFMA },
+    { "emulate-wmma", SORA_MMA_EMULATE_WMMA } };
   const char *env = g_getenv ("SORA_MMA");
 
-  if (g_strcmp0 (env, "emulate") == 0)
-    return SORA_MMA_EMULATE;
+  for (guint i = 0; env && i < G_N_ELEMENTS (stand_ins); i++)
+    if (strcmp (env, stand_ins[i].name) == 0)
+      return stand_ins[i].form;
   if (env != NULL && *env != '\0')
-    g_warning ("SORA_MMA=%s is not \"emulate\"; ignored", env);
-  return has_nv_matrix_units (sora_device_get_id (dev)) ? SORA_MMA_PTX
-                                                        : SORA_MMA_NONE;
+    g_warning ("SORA_MMA=%s is not \"emulate\", \"emulate-mfma\" or "
+               "\"emulate-wmma\"; ignored",
+        env);
+  if (has_nv_matrix_units (sora_device_get_id (dev)))
+    return SORA_MMA_PTX;
+  return amd_matrix_units (dev);
+}
+
+gboolean
+sora_tune_mma_ptx_layout (SoraMmaForm form)
+{
+  return form == SORA_MMA_PTX || form == SORA_MMA_EMULATE;
+}
+
+gboolean
+sora_tune_forced_precision (
+    SoraDType *op_dtype, gboolean *forced, GError **error)
+{
+  const char *env = g_getenv ("SORA_PRECISION");
+
+  *op_dtype = SORA_DTYPE_F32;
+  *forced = env != NULL && *env != '\0';
+  if (!*forced || g_strcmp0 (env, "f32") == 0)
+    return TRUE;
+  if (g_strcmp0 (env, "bf16") == 0 || g_strcmp0 (env, "f16") == 0) {
+    *op_dtype = g_strcmp0 (env, "bf16") == 0 ? SORA_DTYPE_BF16 : SORA_DTYPE_F16;
+    return TRUE;
+  }
+  g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+      "SORA_PRECISION=%s: it must be \"f32\", \"bf16\" or \"f16\"", env);
+  return FALSE;
+}
+
+gboolean
+sora_tune_check_close (
+    SoraTensor *got, SoraTensor *want, const char *what, GError **error)
+{
+  float *a = g_new (float, got->numel), *b = g_new (float, want->numel);
+  double num = 0, den = 0, err = INFINITY;
+  gboolean ok;
+
+  if (got->numel == want->numel && sora_tensor_read_f32 (got, a, error) &&
+      sora_tensor_read_f32 (want, b, error)) {
+    for (gsize i = 0; i < got->numel; i++) {
+      num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+      den += (double)b[i] * b[i];
+    }
+    /* A NaN fails the comparison below. */
+    err = sqrt (num) / MAX (sqrt (den), 1e-30);
+  }
+  ok = err <= SORA_MMA_CHECK_TOL;
+  g_info ("%s: relative L2 %.3g against the f32 path (bound %g)", what, err,
+      SORA_MMA_CHECK_TOL);
+  if (!ok && (error == NULL || *error == NULL))
+    g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
+        "%s: relative L2 error %.3g against the f32 path exceeds %g", what, err,
+        SORA_MMA_CHECK_TOL);
+  g_free (a);
+  g_free (b);
+  return ok;
+}
+
+gboolean
+sora_tune_valid_precision (SoraDevice *dev, const char *value)
+{
+  return g_strcmp0 (value, "f32") == 0 ||
+      (g_strcmp0 (value, "bf16") == 0 &&
+          sora_tune_mma_form (dev) != SORA_MMA_NONE);
+}
+
+SoraDType
+sora_tune_precision (SoraDevice *dev, const SoraTuneSpec *spec, gpointer data)
+{
+  static const char *const candidates[] = { "f32", "bf16", NULL };
+  char *value;
+  SoraDType op_dtype;
+
+  if (sora_tune_mma_form (dev) == SORA_MMA_NONE)
+    return SORA_DTYPE_F32;
+  value = sora_tune_choose (dev, spec, candidates, data);
+  op_dtype = g_strcmp0 (value, "bf16") == 0 ? SORA_DTYPE_BF16 : SORA_DTYPE_F32;
+  g_free (value);
+  return op_dtype;
+}
+
+char *
+sora_tune_mma_options (SoraDType op_dtype, SoraMmaForm form)
+{
+  static const char *const forms[] = {
+    [SORA_MMA_NONE] = "",
+    [SORA_MMA_PTX] = "-DMMA_PTX",
+    [SORA_MMA_EMULATE] = "-DMMA_EMULATE",
+    [SORA_MMA_MFMA] = "-DMMA_MFMA",
+    [SORA_MMA_WMMA] = "-DMMA_WMMA",
+    [SORA_MMA_EMULATE_MFMA] = "-DMMA_MFMA -DMMA_EMULATE",
+    [SORA_MMA_EMULATE_WMMA] = "-DMMA_WMMA -DMMA_EMULATE",
+  };
+
+  return g_strdup_printf ("-DMMA -DMMA_%s %s",
+      op_dtype == SORA_DTYPE_BF16 ? "BF16" : "F16", forms[form]);
 }
 
 char *

@@ -5,6 +5,7 @@
 #define __SORA_TUNE_H__
 
 #include "sora-device.h"
+#include "sora-tensor.h"
 
 G_BEGIN_DECLS
 
@@ -116,25 +117,72 @@ typedef struct
  * work-items, the staged slices within SORA_GPU_LOCAL_BUDGET. */
 gboolean sora_tune_parse_mma_tile (const char *s, SoraMmaTile *tile);
 gboolean sora_tune_valid_mma_tile (SoraDevice *dev, const char *value);
-/* Its work-group: 32·WARPS_M·WARPS_N work-items. */
-gsize sora_tune_mma_tile_threads (SoraMmaTile tile);
 /* Its build options, a string to g_free. */
 char *sora_tune_mma_tile_options (SoraMmaTile tile);
 /* The tiles timed on a device, a NULL-terminated array to g_strfreev. */
 char **sora_tune_mma_tile_candidates (void);
 
-/* How gemm_mma issues its matrix products on a device. */
+/* How the matrix-unit kernels issue their products on a device: which
+ * instructions, and so which fragments (common.cl's MMA section). */
 typedef enum {
   SORA_MMA_NONE, /* no matrix instructions we can issue */
   SORA_MMA_PTX, /* PTX mma.sync m16n8k16 and ldmatrix: NVIDIA sm_80+ */
-  SORA_MMA_EMULATE, /* the portable stand-in (tests; slow) */
+  SORA_MMA_EMULATE, /* PTX's fragments by the portable stand-in (tests) */
+  SORA_MMA_MFMA, /* v_mfma_f32_16x16x16 bf16/f16: AMD CDNA2/3, GEMM only */
+  SORA_MMA_WMMA, /* v_wmma_f32_16x16x16 bf16/f16: AMD RDNA3, GEMM only */
+  SORA_MMA_EMULATE_MFMA, /* MFMA's fragments by the stand-in (tests) */
+  SORA_MMA_EMULATE_WMMA, /* WMMA's fragments by the stand-in (tests) */
 } SoraMmaForm;
 
-/* $SORA_MMA=emulate forces the stand-in (any other value is ignored with a
- * warning); else PTX where the device's vendor id is NVIDIA's (0x10de),
- * it reports cl_nv_device_attribute_query and its compute capability is
- * 8.0 or later; else none. */
+/* $SORA_MMA = "emulate", "emulate-mfma" or "emulate-wmma" forces that
+ * stand-in (any other value is ignored with a warning); else PTX where the
+ * device's vendor id is NVIDIA's (0x10de), it reports
+ * cl_nv_device_attribute_query and its compute capability is 8.0 or
+ * later; MFMA where the vendor is AMD (0x1002) and the device's name
+ * starts with gfx90a or gfx94; WMMA where it starts with gfx11; else
+ * none. */
 SoraMmaForm sora_tune_mma_form (SoraDevice *dev);
+/* Whether @form has PTX's fragments (attention_mma has no other). */
+gboolean sora_tune_mma_ptx_layout (SoraMmaForm form);
+/* A matrix-unit tile's work-group in @form: its warps of 32 work-items
+ * (AMD's MFMA waves of 64). */
+gsize sora_tune_mma_tile_threads (SoraMmaTile tile, SoraMmaForm form);
+/* The build options of a matrix-unit kernel with @op_dtype operands (bf16
+ * or f16) issued in @form (not NONE): "-DMMA -DMMA_BF16 -DMMA_PTX",
+ * a string to g_free. */
+char *sora_tune_mma_options (SoraDType op_dtype, SoraMmaForm form);
+
+/* $SORA_PRECISION, the operands of the matrix-unit paths: *@op_dtype
+ * SORA_DTYPE_BF16 or _F16 for "bf16" or "f16", else SORA_DTYPE_F32, and
+ * *@forced whether it is set (not empty).  FALSE, naming the variable, for
+ * any value but those and "f32". */
+gboolean sora_tune_forced_precision (
+    SoraDType *op_dtype, gboolean *forced, GError **error);
+
+/* The bound on the relative L2 error of a matrix-unit path against the f32
+ * path on its first-use check (random operands in [-1, 1)): bf16 rounds
+ * each operand by up to 2^-9 of itself, which came to about 3e-3 on the
+ * GEMM's and attention's checks; a misplaced fragment or a dropped slice
+ * errs by the size of the result itself. */
+#define SORA_MMA_CHECK_TOL 1e-2
+
+/* Whether @got is within SORA_MMA_CHECK_TOL of @want (f32 tensors of the
+ * same size), with an error naming @what and both figures when not. */
+gboolean sora_tune_check_close (
+    SoraTensor *got, SoraTensor *want, const char *what, GError **error);
+
+/* A precision choice: "f32", or "bf16" where @dev has matrix units. */
+gboolean sora_tune_valid_precision (SoraDevice *dev, const char *value);
+
+/* The operands of an op's matrix products on @dev, $SORA_PRECISION aside:
+ * f32 where sora_tune_mma_form() is SORA_MMA_NONE (nothing is measured),
+ * else @spec's choice between "f32" and "bf16", timed on first use and
+ * stored per device and driver as any other: its setup must refuse the
+ * bf16 candidate unless sora_tune_check_close() passes it against the f32
+ * path on a random problem, so that the matrix units are taken only where
+ * they were measured correct and faster. */
+SoraDType sora_tune_precision (
+    SoraDevice *dev, const SoraTuneSpec *spec, gpointer data);
 
 /* Whether @dev gets the GPU forms of the heavy kernels (work-group tiles
  * staged through local memory): $SORA_KERNELS = "gpu" or "cpu" when set

@@ -48,3 +48,381 @@ typedef ushort stored_t;
 typedef float stored_t;
 #define LOAD_S(p, i) ((p)[(i)])
 #endif
+
+#if defined(MMA)
+
+/* Matrix units, shared by gemm-gpu.cl's gemm_mma and attention-gpu.cl's
+ * attention_mma: operands rounded to -DMMA_BF16 or -DMMA_F16 as they are
+ * staged, fp32 accumulation, in PTX's m16n8k16 fragments, each warp 32
+ * work-items of consecutive local ids (as NVIDIA groups them).
+ * -DMMA_PTX issues PTX's ldmatrix, mma.sync and shfl.sync (NVIDIA, sm_80
+ * and later); -DMMA_EMULATE is the portable stand-in: the same per-lane
+ * fragments, exchanged through local memory, so that everything but the
+ * instructions runs on any device.  -DMMA_MFMA and -DMMA_WMMA take AMD's
+ * 16x16x16 instructions and their fragments instead (GEMM only), issued
+ * natively or, with -DMMA_EMULATE, by the stand-in.  The including kernel
+ * defines THREADS and passes each call a __local uint xchg[XCHG_WORDS]. */
+
+/* f32 to the operand's bits, rounded to nearest even. */
+#if defined(MMA_BF16)
+#define OP_BITS(v) bf16_bits (v)
+#else
+#define OP_BITS(v) f16_bits (v)
+#endif
+
+inline ushort
+f16_bits (float v)
+{
+  ushort h;
+
+  vstore_half_rte (v, 0, (__private half *) & h);
+  return h;
+}
+
+/* Two f32 as one fragment word of operands, @lo in the low half. */
+inline uint
+op_pair (float lo, float hi)
+{
+  return OP_BITS (lo) | (uint) OP_BITS (hi) << 16;
+}
+
+/* An operand's bits as f32 (the stand-ins). */
+inline float
+op_float (ushort bits)
+{
+#if defined(MMA_BF16)
+  return as_float ((uint) bits << 16);
+#else
+  return vload_half (0, (const __private half *) & bits);
+#endif
+}
+
+/* The fragments' layout: PTX's m16n8k16 (a warp of 32 work-items), or
+ * AMD's 16x16x16: -DMMA_MFMA, CDNA's v_mfma_f32_16x16x16bf16_1k / f16 (a
+ * wave of 64; gfx90a, gfx94x), -DMMA_WMMA, RDNA3's v_wmma_f32_16x16x16_bf16
+ * / f16 (a wave of 32; gfx11xx).  Each lane holds ACC elements of a
+ * 16 x FRAG_N output fragment, row acc_row (lane, e) and column
+ * acc_col (lane, e) for element e. */
+#if defined(MMA_MFMA) || defined(MMA_WMMA)
+#define MMA_AMD
+#define FRAG_N 16
+#if defined(MMA_MFMA)
+#define MMA_WAVE 64
+#define ACC 4
+#define OP_K 4 /* operands a lane holds of A's row (B's column) */
+#else
+#define MMA_WAVE 32
+#define ACC 8
+#define OP_K 16
+#endif
+#else
+#define MMA_WAVE 32
+#define FRAG_N 8
+#define ACC 4
+#endif
+
+inline int
+acc_row (int lane, int e)
+{
+#if defined(MMA_MFMA)
+  return 4 * (lane / 16) + e; /* D[i][j]: lane j + 16 (i / 4), i % 4 */
+#elif defined(MMA_WMMA)
+  return 2 * e + lane / 16; /* D[i][j]: lane j + 16 (i % 2), i / 2 */
+#else
+  return lane / 4 + 8 * (e / 2);
+#endif
+}
+
+inline int
+acc_col (int lane, int e)
+{
+#if defined(MMA_AMD)
+  return lane % 16;
+#else
+  return 2 * (lane % 4) + e % 2;
+#endif
+}
+
+#if defined(MMA_AMD)
+
+/* AMD's operands come straight from local memory: of the 16 x 16 A whose
+ * rows (k-contiguous, @ld apart) start at @s's row @row0, column @k, lane
+ * l holds row l % 16, columns 4 (l / 16) to 4 (l / 16) + 3 (MFMA) or all
+ * 16 (WMMA, lanes 16-31 repeating 0-15); of B, as much of its column
+ * l % 16, staged as a row as W's are. */
+#if defined(MMA_MFMA)
+typedef ushort4 op_frag;
+#define STORE_FRAG(v, p) vstore4 ((v), 0, (p))
+#else
+typedef ushort16 op_frag;
+#define STORE_FRAG(v, p) vstore16 ((v), 0, (p))
+#endif
+
+__attribute__ ((always_inline)) inline op_frag
+load_op (const __local ushort * s, int row0, int k, int lane, int ld)
+{
+  const __local ushort *p = s + (row0 + lane % 16) * ld + k;
+
+#if defined(MMA_MFMA)
+  return vload4 (0, p + 4 * (lane / 16));
+#else
+  return vload16 (0, p);
+#endif
+}
+
+#if !defined(MMA_EMULATE)
+
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+#define XCHG_WORDS 1
+#define MMA_UNROLL _Pragma ("unroll")
+
+/* c += A · B, fragments as above. */
+__attribute__ ((always_inline)) inline void
+mma_16x16x16 (float c[ACC], op_frag a, op_frag b, __local uint * xchg,
+    int warp, int lane)
+{
+#if defined(MMA_MFMA)
+  float4 d = vload4 (0, c);
+#if defined(MMA_BF16)
+  d = __builtin_amdgcn_mfma_f32_16x16x16bf16_1k (as_short4 (a), as_short4 (b),
+      d, 0, 0, 0);
+#else
+  d = __builtin_amdgcn_mfma_f32_16x16x16f16 (as_half4 (a), as_half4 (b), d, 0,
+      0, 0);
+#endif
+  vstore4 (d, 0, c);
+#else
+  float8 d = vload8 (0, c);
+#if defined(MMA_BF16)
+  d = __builtin_amdgcn_wmma_f32_16x16x16_bf16_w32 (as_short16 (a),
+      as_short16 (b), d);
+#else
+  d = __builtin_amdgcn_wmma_f32_16x16x16_f16_w32 (as_half16 (a),
+      as_half16 (b), d);
+#endif
+  vstore8 (d, 0, c);
+#endif
+}
+
+#else
+
+#define MMA_UNROLL _Pragma ("unroll 1")
+/* Per lane: its A and B operands. */
+#define XCHG_WORDS (THREADS * OP_K)
+
+/* The lane and element holding A[i][k] (B[k][i] alike). */
+inline int
+op_lane (int i, int k)
+{
+#if defined(MMA_MFMA)
+  return i + 16 * (k / 4);
+#else
+  return i;
+#endif
+}
+
+inline int
+op_item (int k)
+{
+  return k % OP_K;
+}
+
+__attribute__ ((always_inline)) inline void
+mma_16x16x16 (float c[ACC], op_frag a, op_frag b, __local uint * xchg,
+    int warp, int lane)
+{
+  __local ushort *frag = (__local ushort *) (xchg + warp * MMA_WAVE * OP_K);
+
+  STORE_FRAG (a, frag + lane * 2 * OP_K);
+  STORE_FRAG (b, frag + lane * 2 * OP_K + OP_K);
+  barrier (CLK_LOCAL_MEM_FENCE);
+  for (int e = 0; e < ACC; e++) {
+    int row = acc_row (lane, e), col = acc_col (lane, e);
+
+    for (int kk = 0; kk < 16; kk++)
+      c[e] = fma (op_float (frag[op_lane (row, kk) * 2 * OP_K + op_item (kk)]),
+          op_float (frag[op_lane (col, kk) * 2 * OP_K + OP_K + op_item (kk)]),
+          c[e]);
+  }
+  barrier (CLK_LOCAL_MEM_FENCE);
+}
+
+#endif
+
+#elif defined(MMA_PTX)
+
+/* The 8 x 8 matrices of one ldmatrix .x4: lane l names row l % 8 of matrix
+ * l / 8, at @s + its own element offset @off; it gets in r[i] the elements
+ * 2 (l % 4) and 2 (l % 4) + 1 of row l / 4 of matrix i, the lower in the
+ * low half; with .trans (load_matrix_x4_trans), those of column l / 4,
+ * rows 2 (l % 4) and the next.  The stand-in passes the offsets through
+ * @xchg. */
+
+#define LOAD_MATRIX(name, op)                                               \
+  __attribute__ ((always_inline)) inline void                               \
+  name (const __local ushort * s, int off, uint r[4],                       \
+      __local uint * xchg, int warp, int lane)                              \
+  {                                                                         \
+    uint addr = (uint) (size_t) (s + off);                                  \
+                                                                            \
+    __asm__ volatile (op " {%0, %1, %2, %3}, [%4];"                         \
+        : "=r" (r[0]), "=r" (r[1]), "=r" (r[2]), "=r" (r[3]) : "r" (addr)); \
+  }
+LOAD_MATRIX (load_matrix_x4, "ldmatrix.sync.aligned.m8n8.x4.shared.b16")
+LOAD_MATRIX (load_matrix_x4_trans,
+    "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16")
+
+#if defined(MMA_BF16)
+#define MMA_OP "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+#else
+#define MMA_OP "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+#endif
+
+/* c += A (16 x 16, row-major fragments @a) · B (16 x 8, column-major
+ * fragments @b), PTX's m16n8k16 layout (see the stand-in). */
+__attribute__ ((always_inline)) inline void
+mma_16x8x16 (float c[4], const uint a[4], const uint b[2],
+    __local uint * xchg, int warp, int lane)
+{
+  __asm__ volatile (MMA_OP "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+f" (c[0]), "+f" (c[1]), "+f" (c[2]), "+f" (c[3])
+      : "r" (a[0]), "r" (a[1]), "r" (a[2]), "r" (a[3]), "r" (b[0]),
+      "r" (b[1]));
+}
+
+/* @v of lane @lane ^ @mask of the warp. */
+__attribute__ ((always_inline)) inline float
+lane_xor (float v, int mask, __local uint * xchg, int warp, int lane)
+{
+  uint r;
+
+  __asm__ volatile ("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;"
+      : "=r" (r) : "r" (as_uint (v)), "r" (mask));
+  return as_float (r);
+}
+
+/* The stand-in's exchange, unused here: both forms share the calls. */
+#define XCHG_WORDS 1
+#define MMA_UNROLL _Pragma ("unroll")
+
+#elif defined(MMA_EMULATE)
+
+/* Its barriers in loops kept rolled: a CPU runtime compiles the code
+ * between two barriers as a loop over the work-items, and unrolled they
+ * took PoCL minutes per variant. */
+#define MMA_UNROLL _Pragma ("unroll 1")
+
+/* Per lane: the 4 A and 2 B words of one mma, or one ldmatrix offset. */
+#define XCHG_WORDS (THREADS * 6)
+
+__attribute__ ((always_inline)) inline void
+load_matrix (const __local ushort * s, int off, uint r[4],
+    __local uint * xchg, int warp, int lane, bool trans)
+{
+  __local uint *mine = xchg + warp * 32 * 6;
+
+  mine[lane] = off;
+  barrier (CLK_LOCAL_MEM_FENCE);
+  for (int i = 0; i < 4; i++) {
+    const __local uint *rows = mine + i * 8;
+
+    if (trans)
+      r[i] = s[rows[2 * (lane % 4)] + lane / 4] |
+          (uint) s[rows[2 * (lane % 4) + 1] + lane / 4] << 16;
+    else
+      r[i] = s[rows[lane / 4] + 2 * (lane % 4)] |
+          (uint) s[rows[lane / 4] + 2 * (lane % 4) + 1] << 16;
+  }
+  barrier (CLK_LOCAL_MEM_FENCE);
+}
+
+__attribute__ ((always_inline)) inline void
+load_matrix_x4 (const __local ushort * s, int off, uint r[4],
+    __local uint * xchg, int warp, int lane)
+{
+  load_matrix (s, off, r, xchg, warp, lane, false);
+}
+
+__attribute__ ((always_inline)) inline void
+load_matrix_x4_trans (const __local ushort * s, int off, uint r[4],
+    __local uint * xchg, int warp, int lane)
+{
+  load_matrix (s, off, r, xchg, warp, lane, true);
+}
+
+/* One half of a fragment word as f32. */
+inline float
+op_value (uint word, int high)
+{
+  return op_float (high ? word >> 16 : word & 0xffffu);
+}
+
+/* PTX's m16n8k16 fragments, with g = lane / 4 and t = lane % 4: a[j]
+ * holds A's row g + 8 (j % 2), columns 2t + 8 (j / 2) and the next; b[j]
+ * holds B's rows 2t + 8 j and the next, column g; c[j] is D's row
+ * g + 8 (j / 2), column 2t + j % 2. */
+__attribute__ ((always_inline)) inline void
+mma_16x8x16 (float c[4], const uint a[4], const uint b[2],
+    __local uint * xchg, int warp, int lane)
+{
+  __local uint *frag = xchg + warp * 32 * 6;
+
+  for (int j = 0; j < 4; j++)
+    frag[lane * 6 + j] = a[j];
+  frag[lane * 6 + 4] = b[0];
+  frag[lane * 6 + 5] = b[1];
+  barrier (CLK_LOCAL_MEM_FENCE);
+  for (int j = 0; j < 4; j++) {
+    int row = lane / 4 + 8 * (j / 2), col = 2 * (lane % 4) + j % 2;
+
+    for (int kk = 0; kk < 16; kk++) {
+      int a_lane = row % 8 * 4 + kk % 8 / 2, b_lane = col * 4 + kk % 8 / 2;
+      uint aw = frag[a_lane * 6 + row / 8 + 2 * (kk / 8)];
+      uint bw = frag[b_lane * 6 + 4 + kk / 8];
+
+      c[j] = fma (op_value (aw, kk % 2), op_value (bw, kk % 2), c[j]);
+    }
+  }
+  barrier (CLK_LOCAL_MEM_FENCE);
+}
+
+__attribute__ ((always_inline)) inline float
+lane_xor (float v, int mask, __local uint * xchg, int warp, int lane)
+{
+  __local uint *mine = xchg + warp * 32 * 6;
+  float r;
+
+  mine[lane] = as_uint (v);
+  barrier (CLK_LOCAL_MEM_FENCE);
+  r = as_float (mine[lane ^ mask]);
+  barrier (CLK_LOCAL_MEM_FENCE);
+  return r;
+}
+
+#else
+#error "-DMMA needs -DMMA_PTX, -DMMA_EMULATE, -DMMA_MFMA or -DMMA_WMMA"
+#endif
+
+/* The element offset lane @lane names for an ldmatrix .x4 of the 16 x 16
+ * block at @s's row @row0, column @k (rows @ld apart): matrix i = lane / 8
+ * is rows 8 (i % 2) and columns 8 (i / 2) of it for A (a[0..3] in order);
+ * for two B fragments of 8 rows (columns of B) each, rows 8 (i / 2) and
+ * columns 8 (i % 2), so that b[0..1] are the first fragment's. */
+inline int
+a_offset (int row0, int k, int lane, int ld)
+{
+  int i = lane / 8;
+
+  return (row0 + 8 * (i % 2) + lane % 8) * ld + k + 8 * (i / 2);
+}
+
+inline int
+b_offset (int row0, int k, int lane, int ld)
+{
+  int i = lane / 8;
+
+  return (row0 + 8 * (i / 2) + lane % 8) * ld + k + 8 * (i % 2);
+}
+
+#endif /* MMA */

@@ -20,7 +20,7 @@
  * gathered as it is staged. */
 
 #if defined(MMA)
-#define THREADS (32 * WARPS_M * WARPS_N)
+#define THREADS (MMA_WAVE * WARPS_M * WARPS_N)
 #else
 #define TM (WG_M / RM)
 #define TN (WG_N / RN)
@@ -84,19 +84,14 @@ LOAD_SLICE (ushort, LOAD_W4, LOAD_W1)
 
 #if defined(MMA)
 
-/* -DMMA builds gemm_mma instead: the same product on matrix units, with
- * the operands rounded to -DMMA_BF16 or -DMMA_F16 as they are staged and
- * fp32 accumulation.  Each warp of 32 work-items (consecutive local ids,
- * as NVIDIA groups them) computes a WG_M / WARPS_M x WG_N / WARPS_N block
- * of the tile in m16n8k16 fragments; WG_K is a multiple of 16.
- * -DMMA_PTX issues PTX's ldmatrix and mma.sync (NVIDIA, sm_80 and later);
- * -DMMA_EMULATE is the portable stand-in: the same per-lane fragments,
- * exchanged through local memory, so that everything but the instructions
- * runs on any device. */
+/* -DMMA builds gemm_mma instead: the same product on matrix units
+ * (common.cl's MMA section).  Each warp (AMD's wave) computes a
+ * WG_M / WARPS_M x WG_N / WARPS_N block of the tile in 16 x FRAG_N
+ * fragments; WG_K is a multiple of 16. */
 #define WARP_M (WG_M / WARPS_M)
 #define WARP_N (WG_N / WARPS_N)
 #define FM (WARP_M / 16)
-#define FN (WARP_N / 8)
+#define FN (WARP_N / FRAG_N)
 /* Operand rows k-contiguous, padded by 8 elements: the rows stay 16-byte
  * aligned for ldmatrix, and its 8 rows fall in different banks. */
 #define OP_LD (WG_K + 8)
@@ -104,22 +99,6 @@ LOAD_SLICE (ushort, LOAD_W4, LOAD_W1)
 #if WARP_M % 16 != 0 || WARP_N % 16 != 0 || WG_K % 16 != 0
 #error "gemm_mma needs 16 to divide the warp's block and WG_K"
 #endif
-
-/* f32 to the operand's bits, rounded to nearest even. */
-#if defined(MMA_BF16)
-#define OP_BITS(v) bf16_bits (v)
-#else
-#define OP_BITS(v) f16_bits (v)
-#endif
-
-inline ushort
-f16_bits (float v)
-{
-  ushort h;
-
-  vstore_half_rte (v, 0, (__private half *) & h);
-  return h;
-}
 
 /* Stages the rows x WG_K slice at (@row0, @k0) of @a row-major (k
  * contiguous) as operand bits into @s. */
@@ -131,138 +110,70 @@ f16_bits (float v)
             OP_BITS (v.s3)), 0, (s) + r * OP_LD + 4 * kv);                  \
   }
 
-/* The 8 x 8 matrices of one ldmatrix .x4: lane l names row l % 8 of matrix
- * l / 8, at @s + its own element offset @off; it gets in r[i] the elements
- * 2 (l % 4) and 2 (l % 4) + 1 of row l / 4 of matrix i, the lower in the
- * low half.  The stand-in passes the offsets through @xchg. */
-#if defined(MMA_PTX)
-
+/* @acc += the warp's block of the staged slices' product, columns @kk to
+ * @kk + 15 of them. */
 __attribute__ ((always_inline)) inline void
-load_matrix_x4 (const __local ushort * s, int off, uint r[4],
-    __local uint * xchg, int warp, int lane)
+warp_step (const __local ushort * xs, const __local ushort * ws, int wm0,
+    int wn0, int kk, float acc[FM][FN][ACC], __local uint * xchg, int warp,
+    int lane)
 {
-  uint addr = (uint) (size_t) (s + off);
+#if defined(MMA_AMD)
+  /* The fewer of the A and B fragments stay live, the others are loaded
+   * one at a time: WMMA's are 8 registers a lane, and all of both spilled
+   * on gfx1100. */
+#if FN <= FM
+  op_frag b[FN];
 
-  __asm__ volatile ("ldmatrix.sync.aligned.m8n8.x4.shared.b16 "
-      "{%0, %1, %2, %3}, [%4];"
-      : "=r" (r[0]), "=r" (r[1]), "=r" (r[2]), "=r" (r[3]) : "r" (addr));
-}
+MMA_UNROLL
+  for (int j = 0; j < FN; j++)
+    b[j] = load_op (ws, wn0 + 16 * j, kk, lane, OP_LD);
+MMA_UNROLL
+  for (int i = 0; i < FM; i++) {
+    op_frag a = load_op (xs, wm0 + 16 * i, kk, lane, OP_LD);
 
-#if defined(MMA_BF16)
-#define MMA_OP "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-#else
-#define MMA_OP "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-#endif
-
-/* c += A (16 x 16, row-major fragments @a) · B (16 x 8, column-major
- * fragments @b), PTX's m16n8k16 layout (see the stand-in). */
-__attribute__ ((always_inline)) inline void
-mma_16x8x16 (float c[4], const uint a[4], const uint b[2],
-    __local uint * xchg, int warp, int lane)
-{
-  __asm__ volatile (MMA_OP "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};"
-      : "+f" (c[0]), "+f" (c[1]), "+f" (c[2]), "+f" (c[3])
-      : "r" (a[0]), "r" (a[1]), "r" (a[2]), "r" (a[3]), "r" (b[0]),
-      "r" (b[1]));
-}
-
-/* The stand-in's exchange, unused here: both forms share the calls. */
-#define XCHG_WORDS 1
-#define MMA_UNROLL _Pragma ("unroll")
-
-#elif defined(MMA_EMULATE)
-
-/* Its barriers in loops kept rolled: a CPU runtime compiles the code
- * between two barriers as a loop over the work-items, and unrolled they
- * took PoCL minutes per variant. */
-#define MMA_UNROLL _Pragma ("unroll 1")
-
-/* Per lane: the 4 A and 2 B words of one mma, or one ldmatrix offset. */
-#define XCHG_WORDS (THREADS * 6)
-
-__attribute__ ((always_inline)) inline void
-load_matrix_x4 (const __local ushort * s, int off, uint r[4],
-    __local uint * xchg, int warp, int lane)
-{
-  __local uint *mine = xchg + warp * 32 * 6;
-
-  mine[lane] = off;
-  barrier (CLK_LOCAL_MEM_FENCE);
-  for (int i = 0; i < 4; i++) {
-    const __local ushort *row = s + mine[i * 8 + lane / 4] + 2 * (lane % 4);
-
-    r[i] = row[0] | (uint) row[1] << 16;
+MMA_UNROLL
+    for (int j = 0; j < FN; j++)
+      mma_16x16x16 (acc[i][j], a, b[j], xchg, warp, lane);
   }
-  barrier (CLK_LOCAL_MEM_FENCE);
-}
-
-/* One half of a fragment word as f32. */
-inline float
-op_value (uint word, int high)
-{
-  uint bits = high ? word >> 16 : word & 0xffffu;
-#if defined(MMA_BF16)
-  return as_float (bits << 16);
 #else
-  ushort h = bits;
+  op_frag a[FM];
 
-  return vload_half (0, (const __private half *) & h);
-#endif
-}
+MMA_UNROLL
+  for (int i = 0; i < FM; i++)
+    a[i] = load_op (xs, wm0 + 16 * i, kk, lane, OP_LD);
+MMA_UNROLL
+  for (int j = 0; j < FN; j++) {
+    op_frag b = load_op (ws, wn0 + 16 * j, kk, lane, OP_LD);
 
-/* PTX's m16n8k16 fragments, with g = lane / 4 and t = lane % 4: a[j]
- * holds A's row g + 8 (j % 2), columns 2t + 8 (j / 2) and the next; b[j]
- * holds B's rows 2t + 8 j and the next, column g; c[j] is D's row
- * g + 8 (j / 2), column 2t + j % 2. */
-__attribute__ ((always_inline)) inline void
-mma_16x8x16 (float c[4], const uint a[4], const uint b[2],
-    __local uint * xchg, int warp, int lane)
-{
-  __local uint *frag = xchg + warp * 32 * 6;
-
-  for (int j = 0; j < 4; j++)
-    frag[lane * 6 + j] = a[j];
-  frag[lane * 6 + 4] = b[0];
-  frag[lane * 6 + 5] = b[1];
-  barrier (CLK_LOCAL_MEM_FENCE);
-  for (int j = 0; j < 4; j++) {
-    int row = lane / 4 + 8 * (j / 2), col = 2 * (lane % 4) + j % 2;
-
-    for (int kk = 0; kk < 16; kk++) {
-      int a_lane = row % 8 * 4 + kk % 8 / 2, b_lane = col * 4 + kk % 8 / 2;
-      uint aw = frag[a_lane * 6 + row / 8 + 2 * (kk / 8)];
-      uint bw = frag[b_lane * 6 + 4 + kk / 8];
-
-      c[j] = fma (op_value (aw, kk % 2), op_value (bw, kk % 2), c[j]);
-    }
+MMA_UNROLL
+    for (int i = 0; i < FM; i++)
+      mma_16x16x16 (acc[i][j], a[i], b, xchg, warp, lane);
   }
-  barrier (CLK_LOCAL_MEM_FENCE);
-}
-
-#else
-#error "gemm_mma needs -DMMA_PTX or -DMMA_EMULATE"
 #endif
+#else
+  uint a[FM][4], bw[FN][2];
 
-/* The element offset lane @lane names for an ldmatrix .x4 of the 16 x 16
- * block at @s's row @row0, column @k: matrix i = lane / 8 is rows
- * 8 (i % 2) and columns 8 (i / 2) of it for A (a[0..3] in order); for two
- * B fragments of 8 rows (columns of B) each, rows 8 (i / 2) and columns
- * 8 (i % 2), so that b[0..1] are the first fragment's. */
-inline int
-a_offset (int row0, int k, int lane)
-{
-  int i = lane / 8;
+MMA_UNROLL
+  for (int i = 0; i < FM; i++)
+    load_matrix_x4 (xs, a_offset (wm0 + 16 * i, kk, lane, OP_LD), a[i], xchg,
+        warp, lane);
+MMA_UNROLL
+  for (int j = 0; j < FN; j += 2) {
+    uint r[4];
 
-  return (row0 + 8 * (i % 2) + lane % 8) * OP_LD + k + 8 * (i / 2);
-}
-
-inline int
-b_offset (int row0, int k, int lane)
-{
-  int i = lane / 8;
-
-  return (row0 + 8 * (i / 2) + lane % 8) * OP_LD + k + 8 * (i % 2);
+    load_matrix_x4 (ws, b_offset (wn0 + 8 * j, kk, lane, OP_LD), r, xchg,
+        warp, lane);
+    bw[j][0] = r[0];
+    bw[j][1] = r[1];
+    bw[j + 1][0] = r[2];
+    bw[j + 1][1] = r[3];
+  }
+MMA_UNROLL
+  for (int i = 0; i < FM; i++)
+MMA_UNROLL
+    for (int j = 0; j < FN; j++)
+      mma_16x8x16 (acc[i][j], a[i], bw[j], xchg, warp, lane);
+#endif
 }
 
 /* Grid and arguments as gemm_gpu's. */
@@ -277,11 +188,11 @@ gemm_mma (const __global float *x, int x_bs, int ldx,
   __local ushort ws[WG_N * OP_LD] __attribute__ ((aligned (16)));
   __local uint xchg[XCHG_WORDS];
   int lid = get_local_id (0);
-  int lane = lid % 32, warp = lid / 32;
+  int lane = lid % MMA_WAVE, warp = lid / MMA_WAVE;
   int wm0 = warp / WARPS_N * WARP_M, wn0 = warp % WARPS_N * WARP_N;
   int m0 = get_group_id (1) * WG_M, n0 = get_group_id (0) * WG_N;
   size_t b = get_global_id (2);
-  float acc[FM][FN][4];
+  float acc[FM][FN][ACC];
 
   /* The whole work-group leaves together (the range is padded). */
   if (n0 >= n || m0 >= m)
@@ -291,37 +202,15 @@ gemm_mma (const __global float *x, int x_bs, int ldx,
   y += b * y_bs;
   for (int i = 0; i < FM; i++)
     for (int j = 0; j < FN; j++)
-      for (int e = 0; e < 4; e++)
+      for (int e = 0; e < ACC; e++)
         acc[i][j][e] = 0.0f;
   for (int k0 = 0; k0 < k; k0 += WG_K) {
     STAGE_OP (xs, WG_M, load_slice_float, x, ldx, m0, m, k0, k, lid);
     STAGE_OP (ws, WG_N, load_slice_w, w, ldw, n0, n, k0, k, lid);
     barrier (CLK_LOCAL_MEM_FENCE);
 MMA_UNROLL
-    for (int kk = 0; kk < WG_K; kk += 16) {
-      uint a[FM][4], bw[FN][2];
-
-MMA_UNROLL
-      for (int i = 0; i < FM; i++)
-        load_matrix_x4 (xs, a_offset (wm0 + 16 * i, kk, lane), a[i], xchg,
-            warp, lane);
-MMA_UNROLL
-      for (int j = 0; j < FN; j += 2) {
-        uint r[4];
-
-        load_matrix_x4 (ws, b_offset (wn0 + 8 * j, kk, lane), r, xchg, warp,
-            lane);
-        bw[j][0] = r[0];
-        bw[j][1] = r[1];
-        bw[j + 1][0] = r[2];
-        bw[j + 1][1] = r[3];
-      }
-MMA_UNROLL
-      for (int i = 0; i < FM; i++)
-MMA_UNROLL
-        for (int j = 0; j < FN; j++)
-          mma_16x8x16 (acc[i][j], a[i], bw[j], xchg, warp, lane);
-    }
+    for (int kk = 0; kk < WG_K; kk += 16)
+      warp_step (xs, ws, wm0, wn0, kk, acc, xchg, warp, lane);
     barrier (CLK_LOCAL_MEM_FENCE);
   }
 
@@ -330,9 +219,9 @@ MMA_UNROLL
 #pragma unroll
     for (int j = 0; j < FN; j++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        int row = m0 + wm0 + 16 * i + lane / 4 + 8 * (e / 2);
-        int col = n0 + wn0 + 8 * j + 2 * (lane % 4) + e % 2;
+      for (int e = 0; e < ACC; e++) {
+        int row = m0 + wm0 + 16 * i + acc_row (lane, e);
+        int col = n0 + wn0 + FRAG_N * j + acc_col (lane, e);
 
         if (row < m && col < n)
           y[(size_t) row * ldy + col] =

@@ -142,6 +142,82 @@ gpu_options (
       t.td, bk, bias ? " -DHAS_BIAS" : "", mask ? " -DHAS_MASK" : "");
 }
 
+/* attention-gpu.cl's matrix-unit form (-DMMA): BQ query rows a
+ * work-group, 16 a warp, and BK keys a step ("BQxBK", BK 16 times a power
+ * of two); BK is halved for wide heads until the staged operands fit. */
+typedef struct
+{
+  int bq, bk;
+} MmaAttnTile;
+
+/* 4 or 8 warps; at head dim 128, 64x64 stages 52 KB, over every GPU's
+ * budget, and runs as 64x32 (ptxas: 166 registers on sm_80). */
+static const char *const mma_tiles[] = { "64x64", "64x32", "128x32", NULL };
+
+static gboolean
+parse_mma_tile (const char *s, MmaAttnTile *t)
+{
+  *t = (MmaAttnTile){ 0 };
+  return s[strspn (s, "0123456789x")] == '\0' &&
+      sscanf (s, "%dx%d", &t->bq, &t->bk) == 2 && t->bq > 0 && t->bk > 0 &&
+      t->bq % 16 == 0 && t->bk % 16 == 0 && (t->bk & (t->bk - 1)) == 0 &&
+      t->bq <= 256 && t->bk <= 128;
+}
+
+static gboolean
+valid_mma_tile (SoraDevice *dev, const char *value)
+{
+  MmaAttnTile t;
+
+  return parse_mma_tile (value, &t) &&
+      (gsize)t.bq * 2 <= sora_device_get_info (dev)->max_work_group;
+}
+
+/* Bytes attention_mma stages: Q, K and V as 16-bit operands in rows padded
+ * by 8, and the stand-in's exchange (6 words a work-item). */
+static guint64
+mma_local (MmaAttnTile t, gsize dim, SoraMmaForm form)
+{
+  return (guint64)(t.bq + 2 * t.bk) * (dim + 8) * 2 +
+      (form == SORA_MMA_EMULATE ? (guint64)t.bq * 2 * 6 * 4 : 0);
+}
+
+/* *@t with BK halved, down to 16, until it fits @local_mem at head dim
+ * @dim; FALSE when it never does or 16 does not divide @dim (the VAE's
+ * 384 channels, or 5), which then stay on the f32 forms. */
+static gboolean
+mma_fit (MmaAttnTile *t, gsize dim, SoraMmaForm form, guint64 local_mem)
+{
+  if (dim == 0 || dim % 16 != 0)
+    return FALSE;
+  while (t->bk > 16 && mma_local (*t, dim, form) > local_mem)
+    t->bk /= 2;
+  return mma_local (*t, dim, form) <= local_mem;
+}
+
+static char *
+mma_options (MmaAttnTile t, gsize dim, gboolean bias, gboolean mask,
+    SoraDType op_dtype, SoraMmaForm form)
+{
+  char *mma = sora_tune_mma_options (op_dtype, form);
+  char *options = g_strdup_printf (
+      "%s -DHEAD_DIM=%" G_GSIZE_FORMAT " -DBQ=%d -DBK=%d%s%s", mma, dim, t.bq,
+      t.bk, bias ? " -DHAS_BIAS" : "", mask ? " -DHAS_MASK" : "");
+
+  g_free (mma);
+  return options;
+}
+
+/* Adds @o (freed) unless there: wide heads fit several tiles to one. */
+static void
+add_variant (GPtrArray *all, char *o)
+{
+  if (g_ptr_array_find_with_equal_func (all, o, g_str_equal, NULL))
+    g_free (o);
+  else
+    g_ptr_array_add (all, o);
+}
+
 char **
 sora_attention_gpu_variants (void)
 {
@@ -157,12 +233,22 @@ sora_attention_gpu_variants (void)
         char *o = gpu_options (
             t, gpu_head_dims[d], extra, extra, SORA_GPU_LOCAL_BUDGET);
 
-        /* Wide heads fit several tiles to the same one. */
-        if (g_ptr_array_find_with_equal_func (all, o, g_str_equal, NULL))
-          g_free (o);
-        else
-          g_ptr_array_add (all, o);
+        add_variant (all, o);
       }
+  /* The matrix-unit form's NVIDIA build (the stand-in is for tests). */
+  for (guint d = 0; d < G_N_ELEMENTS (gpu_head_dims); d++)
+    for (guint i = 0; mma_tiles[i]; i++)
+      for (int extra = 0; extra < 2; extra++)
+        for (int op = 0; op < 2; op++) {
+          MmaAttnTile t;
+
+          parse_mma_tile (mma_tiles[i], &t);
+          if (mma_fit (
+                  &t, gpu_head_dims[d], SORA_MMA_PTX, SORA_GPU_LOCAL_BUDGET))
+            add_variant (all,
+                mma_options (t, gpu_head_dims[d], extra, extra,
+                    op ? SORA_DTYPE_F16 : SORA_DTYPE_BF16, SORA_MMA_PTX));
+        }
   g_ptr_array_add (all, NULL);
   return (char **)g_ptr_array_free (all, FALSE);
 }
@@ -175,28 +261,57 @@ sora_attention_gpu_tile_candidates (void)
 
 static GpuAttnTile device_gpu_tile (SoraDevice *dev);
 
-/* The GPU form: the checked shapes' attention, one launch. */
+/* Runs @kernel of attention-gpu.cl built with @options, @bq query rows a
+ * work-group of @threads, on the checked shapes: one launch. */
+static gboolean
+launch_gpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
+    const SoraAttentionParams *p, const char *options, const char *kernel,
+    gsize bq, gsize threads, gsize batch, gsize nq, gsize nk, GError **error)
+{
+  gsize global[2] = { (nq + bq - 1) / bq * threads, batch * p->heads };
+  gsize local[2] = { threads, 1 };
+
+  return sora_device_run (q->dev, "attention-gpu", options, kernel, 2, global,
+      local, error, SORA_MEM (q->buf), SORA_MEM (k->buf), SORA_MEM (v->buf),
+      SORA_MEM (out->buf), SORA_MEM (p->bias ? p->bias->buf : NULL),
+      SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
+      SORA_INT (nk), SORA_INT (p->heads), SORA_FLOAT (p->scale), SORA_END);
+}
+
+static guint64
+gpu_local_mem (SoraDevice *dev)
+{
+  return MIN (sora_device_get_info (dev)->local_mem, SORA_GPU_LOCAL_BUDGET);
+}
+
+/* The GPU form. */
 static gboolean
 attention_gpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     const SoraAttentionParams *p, GpuAttnTile tile, gsize batch, gsize nq,
     gsize nk, gsize dim, GError **error)
 {
   GpuAttnTile t = gpu_fit (tile, dim);
-  gsize threads = (gsize)t.bq * t.td;
-  gsize global[2] = { (nq + t.bq - 1) / t.bq * threads, batch * p->heads };
-  gsize local[2] = { threads, 1 };
-  guint64 local_mem =
-      MIN (sora_device_get_info (q->dev)->local_mem, SORA_GPU_LOCAL_BUDGET);
-  char *options =
-      gpu_options (t, dim, p->bias != NULL, p->key_mask != NULL, local_mem);
-  gboolean ok;
+  char *options = gpu_options (
+      t, dim, p->bias != NULL, p->key_mask != NULL, gpu_local_mem (q->dev));
+  gboolean ok = launch_gpu (q, k, v, out, p, options, "attention_gpu", t.bq,
+      (gsize)t.bq * t.td, batch, nq, nk, error);
 
-  ok = sora_device_run (q->dev, "attention-gpu", options, "attention_gpu", 2,
-      global, local, error, SORA_MEM (q->buf), SORA_MEM (k->buf),
-      SORA_MEM (v->buf), SORA_MEM (out->buf),
-      SORA_MEM (p->bias ? p->bias->buf : NULL),
-      SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
-      SORA_INT (nk), SORA_INT (p->heads), SORA_FLOAT (p->scale), SORA_END);
+  g_free (options);
+  return ok;
+}
+
+/* The matrix-unit form, @t fitted to @dim. */
+static gboolean
+attention_mma (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
+    const SoraAttentionParams *p, MmaAttnTile t, SoraDType op_dtype,
+    SoraMmaForm form, gsize batch, gsize nq, gsize nk, gsize dim,
+    GError **error)
+{
+  char *options = mma_options (
+      t, dim, p->bias != NULL, p->key_mask != NULL, op_dtype, form);
+  gboolean ok = launch_gpu (q, k, v, out, p, options, "attention_mma", t.bq,
+      (gsize)t.bq * 2, batch, nq, nk, error);
+
   g_free (options);
   return ok;
 }
@@ -379,37 +494,98 @@ attention_cpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   return ok;
 }
 
-/* sora_op_attention with the given tile: the GPU form's when @gpu is set,
- * else @tile's. */
+/* Which kernel an attention runs, with its tile. */
+typedef enum {
+  FORM_CPU, /* attention.cl */
+  FORM_GPU, /* attention-gpu.cl's attention_gpu */
+  FORM_MMA, /* attention-gpu.cl's attention_mma */
+} AttnKind;
+
+typedef struct
+{
+  AttnKind kind;
+  AttnTile tile;
+  GpuAttnTile gpu;
+  MmaAttnTile mma; /* not yet fitted to the head dim */
+  SoraDType op_dtype;
+  SoraMmaForm form;
+} AttnForm;
+
+/* sora_op_attention in form @f; FORM_MMA falls back to FORM_GPU's tile
+ * @f->gpu for a head dim it does not fit. */
 static gboolean
 attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
-    const SoraAttentionParams *p, const AttnTile *tile, const GpuAttnTile *gpu,
-    GError **error)
+    const SoraAttentionParams *p, const AttnForm *f, GError **error)
 {
   gsize batch, nq, nk, dim;
+  MmaAttnTile mma = f->mma;
 
   if (!check_shapes (q, k, v, out, p, &batch, &nq, &nk, &dim, error))
     return FALSE;
   if (nq == 0 || batch == 0)
     return TRUE;
-  if (gpu)
-    return attention_gpu (q, k, v, out, p, *gpu, batch, nq, nk, dim, error);
-  return attention_cpu (q, k, v, out, p, tile, batch, nq, nk, dim, error);
+  if (f->kind == FORM_MMA &&
+      mma_fit (&mma, dim, f->form, gpu_local_mem (q->dev)))
+    return attention_mma (
+        q, k, v, out, p, mma, f->op_dtype, f->form, batch, nq, nk, dim, error);
+  if (f->kind != FORM_CPU)
+    return attention_gpu (q, k, v, out, p, f->gpu, batch, nq, nk, dim, error);
+  return attention_cpu (q, k, v, out, p, &f->tile, batch, nq, nk, dim, error);
+}
+
+static MmaAttnTile device_mma_tile (SoraDevice *dev, SoraDType op_dtype);
+static SoraDType attention_precision (SoraDevice *dev);
+
+/* The form @dev takes: the matrix units where $SORA_PRECISION forces them
+ * (an error where there are none), or where they were measured correct
+ * and faster on a device given the GPU forms; else the GPU or CPU form.
+ * @dim is the head dim, 0 when the shapes are wrong (then reported). */
+static gboolean
+device_form (SoraDevice *dev, gsize dim, AttnForm *f, GError **error)
+{
+  gboolean forced, gpu = sora_tune_gpu_kernels (dev);
+
+  *f = (AttnForm){ FORM_CPU };
+  if (!sora_tune_forced_precision (&f->op_dtype, &forced, error))
+    return FALSE;
+  if (!forced && gpu)
+    f->op_dtype = attention_precision (dev);
+  if (f->op_dtype != SORA_DTYPE_F32) {
+    f->form = sora_tune_mma_form (dev);
+    if (f->form == SORA_MMA_NONE) {
+      g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
+          "%s: %s has no matrix units this engine can use (it needs NVIDIA "
+          "compute capability 8.0 or later, or AMD gfx90a, gfx94x or "
+          "gfx11xx); unset SORA_PRECISION for f32",
+          OP, sora_device_get_info (dev)->name);
+      return FALSE;
+    }
+    /* AMD's fragments are the GEMM's alone: the f32 GPU form here. */
+    if (sora_tune_mma_ptx_layout (f->form)) {
+      f->mma = device_mma_tile (dev, f->op_dtype);
+      f->kind = FORM_MMA;
+      if (mma_fit (&(MmaAttnTile){ f->mma.bq, f->mma.bk }, dim, f->form,
+              gpu_local_mem (dev)))
+        return TRUE;
+    }
+  }
+  f->kind = gpu || f->op_dtype != SORA_DTYPE_F32 ? FORM_GPU : FORM_CPU;
+  if (f->kind == FORM_GPU)
+    f->gpu = device_gpu_tile (dev);
+  else
+    f->tile = device_tile (dev);
+  return TRUE;
 }
 
 gboolean
 sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
     const SoraAttentionParams *p, GError **error)
 {
-  AttnTile tile;
-  GpuAttnTile gpu;
+  gsize dim = q->ndim == 3 && p->heads > 0 ? q->shape[2] / p->heads : 0;
+  AttnForm f;
 
-  if (sora_tune_gpu_kernels (q->dev)) {
-    gpu = device_gpu_tile (q->dev);
-    return attention (q, k, v, out, p, NULL, &gpu, error);
-  }
-  tile = device_tile (q->dev);
-  return attention (q, k, v, out, p, &tile, NULL, error);
+  return device_form (q->dev, dim, &f, error) &&
+      attention (q, k, v, out, p, &f, error);
 }
 
 /* Tuning. */
@@ -417,6 +593,7 @@ sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
 typedef struct
 {
   SoraTensor *q, *k, *v, *out;
+  SoraDType op_dtype; /* the matrix-unit tile's operands */
 } AttnProbe;
 
 static gboolean
@@ -429,13 +606,17 @@ probe_init (SoraDevice *dev, gpointer data)
   SoraTensor **t[] = { &a->q, &a->k, &a->v, &a->out };
   GError *error = NULL;
 
-  /* Scores of a few units, as trained models have. */
-  for (gsize i = 0; i < n; i++)
-    values[i] = (float)((int)(i * 7919 % 17) - 8) / 8;
-  for (guint i = 0; i < G_N_ELEMENTS (t) && error == NULL; i++)
+  for (guint i = 0; i < G_N_ELEMENTS (t) && error == NULL; i++) {
+    /* Values in [-1, 1) with 16 significant bits, apart for Q, K and V,
+     * which bf16 and f16 round (the matrix-unit check, precision_setup). */
+    for (gsize e = 0; e < n; e++)
+      values[e] =
+          (float)(((guint32)(e + i * n) * 2654435761u >> 8) & 0xffff) / 32768 -
+          1;
     if ((*t[i] = sora_tensor_new (
              dev, "attention-probe", SORA_DTYPE_F32, 3, shape, &error)))
       sora_tensor_write (*t[i], values, &error);
+  }
   g_free (values);
   if (error == NULL)
     return TRUE;
@@ -458,20 +639,26 @@ probe_clear (gpointer data)
 typedef struct
 {
   AttnProbe *a;
-  AttnTile tile;
-  GpuAttnTile gpu;
-  gboolean is_gpu;
+  AttnForm f;
 } AttnRun;
+
+static AttnRun *
+run_new (gpointer data, AttnKind kind)
+{
+  AttnRun *r = g_new0 (AttnRun, 1);
+
+  r->a = data;
+  r->f.kind = kind;
+  return r;
+}
 
 static gpointer
 probe_setup (
     SoraDevice *dev, const char *candidate, gpointer data, GError **error)
 {
-  AttnRun *r = g_new (AttnRun, 1);
+  AttnRun *r = run_new (data, FORM_CPU);
 
-  r->a = data;
-  r->is_gpu = FALSE;
-  parse_tile (dev, candidate, &r->tile);
+  parse_tile (dev, candidate, &r->f.tile);
   return r;
 }
 
@@ -479,23 +666,79 @@ static gpointer
 gpu_probe_setup (
     SoraDevice *dev, const char *candidate, gpointer data, GError **error)
 {
-  AttnRun *r = g_new (AttnRun, 1);
+  AttnRun *r = run_new (data, FORM_GPU);
 
-  r->a = data;
-  r->is_gpu = TRUE;
-  parse_gpu_tile (candidate, &r->gpu);
+  parse_gpu_tile (candidate, &r->f.gpu);
   return r;
+}
+
+/* The matrix units with tile @candidate in the probe's operands. */
+static gpointer
+mma_probe_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  AttnRun *r = run_new (data, FORM_MMA);
+
+  parse_mma_tile (candidate, &r->f.mma);
+  r->f.op_dtype = r->a->op_dtype;
+  r->f.form = sora_tune_mma_form (dev);
+  if (mma_fit (&(MmaAttnTile){ r->f.mma.bq, r->f.mma.bk }, PROBE_DIM, r->f.form,
+          gpu_local_mem (dev)))
+    return r;
+  g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
+      "%s: matrix-unit tile %s does not fit %s's local memory", OP, candidate,
+      sora_device_get_info (dev)->name);
+  g_free (r);
+  return NULL;
+}
+
+static gboolean
+attention_probe (
+    AttnProbe *a, const AttnForm *f, SoraTensor *out, GError **error)
+{
+  SoraAttentionParams p = { PROBE_HEADS, 1.0f / 11.3f };
+
+  return attention (a->q, a->k, a->v, out, &p, f, error) &&
+      sora_device_finish (a->q->dev, error);
 }
 
 static gboolean
 probe_run (gpointer run, GError **error)
 {
   AttnRun *r = run;
-  SoraAttentionParams p = { PROBE_HEADS, 1.0f / 11.3f };
 
-  return attention (r->a->q, r->a->k, r->a->v, r->a->out, &p,
-             r->is_gpu ? NULL : &r->tile, r->is_gpu ? &r->gpu : NULL, error) &&
-      sora_device_finish (r->a->q->dev, error);
+  return attention_probe (r->a, &r->f, r->a->out, error);
+}
+
+/* sora_tune_precision's candidates: the GPU form, or the matrix units in
+ * bf16, refused unless close to the former on the probe. */
+static gpointer
+precision_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  AttnRun *r = run_new (data, FORM_GPU);
+  SoraTensor *want;
+  gboolean ok;
+
+  r->f.gpu = device_gpu_tile (dev);
+  if (g_strcmp0 (candidate, "f32") == 0)
+    return r;
+  want = sora_tensor_new (dev, "attention-probe.want", SORA_DTYPE_F32,
+      r->a->out->ndim, r->a->out->shape, error);
+  ok = want && attention_probe (r->a, &r->f, want, error);
+  r->f.kind = FORM_MMA;
+  r->f.op_dtype = SORA_DTYPE_BF16;
+  r->f.form = sora_tune_mma_form (dev);
+  r->f.mma = device_mma_tile (dev, SORA_DTYPE_BF16);
+  ok = ok &&
+      mma_fit (&(MmaAttnTile){ r->f.mma.bq, r->f.mma.bk }, PROBE_DIM, r->f.form,
+          gpu_local_mem (dev)) &&
+      probe_run (r, error) &&
+      sora_tune_check_close (r->a->out, want, "attention bf16 check", error);
+  sora_tensor_free (want);
+  if (!ok)
+    g_clear_pointer (&r, g_free);
+  return r;
 }
 
 /* The register tiles with about 128 keys per block, in whole panels. */
@@ -572,4 +815,49 @@ device_tile (SoraDevice *dev)
   parse_tile (dev, value, &tile);
   g_free (value);
   return tile;
+}
+
+char *
+sora_attention_mma_tile_name (SoraDevice *dev, SoraDType op_dtype)
+{
+  char *name =
+      g_strdup_printf ("attention-mma-tile-%s", sora_dtype_name (op_dtype));
+  SoraTuneSpec spec = attention_spec (
+      name, "SORA_ATTENTION_MMA_TILE", valid_mma_tile, mma_probe_setup);
+  AttnProbe probe = { NULL };
+  char *value;
+
+  probe.op_dtype = op_dtype;
+  value = sora_tune_choose (dev, &spec, mma_tiles, &probe);
+  g_free (name);
+  return value;
+}
+
+char **
+sora_attention_mma_tile_candidates (void)
+{
+  return g_strdupv ((char **)mma_tiles);
+}
+
+static MmaAttnTile
+device_mma_tile (SoraDevice *dev, SoraDType op_dtype)
+{
+  char *value = sora_attention_mma_tile_name (dev, op_dtype);
+  MmaAttnTile tile;
+
+  parse_mma_tile (value, &tile);
+  g_free (value);
+  return tile;
+}
+
+static SoraDType
+attention_precision (SoraDevice *dev)
+{
+  SoraTuneSpec spec = attention_spec (
+      "attention-precision", NULL, sora_tune_valid_precision, precision_setup);
+  AttnProbe probe = { NULL };
+
+  if (!sora_tune_mma_ptx_layout (sora_tune_mma_form (dev)))
+    return SORA_DTYPE_F32;
+  return sora_tune_precision (dev, &spec, &probe);
 }

@@ -52,6 +52,18 @@ char **sora_attention_tile_candidates (SoraDevice *dev);
 char *sora_attention_gpu_tile_name (SoraDevice *dev);
 /* The GPU tiles a device may get; a NULL-terminated array to g_strfreev. */
 char **sora_attention_gpu_tile_candidates (void);
+/* The matrix-unit form's tile for @op_dtype operands (bf16 or f16),
+ * "BQxBK" (query rows a work-group, 16 a warp; keys a step, halved for wide
+ * heads until the operands fit the local memory): $SORA_ATTENTION_MMA_TILE
+ * when set, else stored or timed as above.  The matrix units are taken
+ * where $SORA_PRECISION forces them, or, where it is unset, on a device
+ * given the GPU forms whose matrix units (sora_tune_mma_form) were measured
+ * correct and faster (sora_tune_precision, "attention-precision"); head
+ * dims that 16 does not divide, or too wide for the local memory (the
+ * VAE's 384), stay on the f32 forms.  A string to g_free. */
+char *sora_attention_mma_tile_name (SoraDevice *dev, SoraDType op_dtype);
+/* Those tiles; a NULL-terminated array to g_strfreev. */
+char **sora_attention_mma_tile_candidates (void);
 /* The build options of every GPU variant (program "attention-gpu") for the
  * models' head dims, for offline resource checks; to g_strfreev. */
 char **sora_attention_gpu_variants (void);

@@ -21,12 +21,12 @@ sora_gemm_mma_options (
     SoraDType dtype, SoraDType op_dtype, SoraMmaTile t, SoraMmaForm form)
 {
   char *tile = sora_tune_mma_tile_options (t);
-  char *options = g_strdup_printf ("%s -DMMA -DMMA_%s -DMMA_%s %s",
-      sora_storage_options (dtype),
-      op_dtype == SORA_DTYPE_BF16 ? "BF16" : "F16",
-      form == SORA_MMA_PTX ? "PTX" : "EMULATE", tile);
+  char *mma = sora_tune_mma_options (op_dtype, form);
+  char *options =
+      g_strdup_printf ("%s %s %s", sora_storage_options (dtype), mma, tile);
 
   g_free (tile);
+  g_free (mma);
   return options;
 }
 
@@ -53,14 +53,16 @@ gpu_variant (SoraDType dtype, const char *tile, gpointer data)
   return sora_gemm_gpu_options (dtype, t);
 }
 
-/* The PTX form only: the stand-in is for tests, never picked on a GPU. */
+/* The native forms only: the stand-ins are for tests, never picked on a
+ * GPU.  @data: the operands, then the form, 8 bits each. */
 static gpointer
 mma_variant (SoraDType dtype, const char *tile, gpointer data)
 {
   SoraMmaTile t;
+  guint packed = GPOINTER_TO_UINT (data);
 
   sora_tune_parse_mma_tile (tile, &t);
-  return sora_gemm_mma_options (dtype, GPOINTER_TO_INT (data), t, SORA_MMA_PTX);
+  return sora_gemm_mma_options (dtype, packed & 0xff, t, packed >> 8);
 }
 
 char **
@@ -69,10 +71,11 @@ sora_gemm_gpu_variants (void)
   GPtrArray *all = g_ptr_array_new ();
 
   add_variants (all, sora_tune_gpu_tile_candidates (), gpu_variant, NULL);
-  add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
-      GINT_TO_POINTER (SORA_DTYPE_BF16));
-  add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
-      GINT_TO_POINTER (SORA_DTYPE_F16));
+  for (SoraMmaForm f = SORA_MMA_PTX; f <= SORA_MMA_WMMA; f++)
+    for (int op = 0; f != SORA_MMA_EMULATE && op < 2; op++)
+      add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
+          GUINT_TO_POINTER (
+              (op ? SORA_DTYPE_F16 : SORA_DTYPE_BF16) | (guint)f << 8));
   g_ptr_array_add (all, NULL);
   return (char **)g_ptr_array_free (all, FALSE);
 }
@@ -85,10 +88,10 @@ sora_gemm_gpu_kernel (const char *options, GpuTile t)
 }
 
 GpuKernel
-sora_gemm_mma_kernel (const char *options, SoraMmaTile t)
+sora_gemm_mma_kernel (const char *options, SoraMmaTile t, SoraMmaForm form)
 {
-  return (GpuKernel){ options, "gemm_mma", sora_tune_mma_tile_threads (t), t.wm,
-    t.wn };
+  return (GpuKernel){ options, "gemm_mma", sora_tune_mma_tile_threads (t, form),
+    t.wm, t.wn };
 }
 
 /* Launches it: a work-group per block of Y (columns along the first axis),

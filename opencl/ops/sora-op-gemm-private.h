@@ -26,6 +26,7 @@ struct _SoraLinear
   gsize block_k; /* SORA_GEMM_TILED's K slice */
   GpuTile gpu; /* SORA_GEMM_GPU's tile */
   SoraMmaTile mma; /* SORA_GEMM_MMA's tile */
+  SoraMmaForm form; /* and how it is issued */
   cl_mem weight;
   gsize weight_bytes;
   cl_mem bias;
@@ -56,10 +57,12 @@ typedef struct
 SoraGemmBackend sora_gemm_backend_from_string (const char *s);
 /* As sora_linear_new_full, with the tiled or GPU kernel's tile given
  * (valid), or the device's for @dtype when @tile is NULL, and likewise the
- * tiled kernel's K slice when @block_k is 0. */
+ * tiled kernel's K slice when @block_k is 0; SORA_GEMM_MMA's operands
+ * @op_dtype, or $SORA_PRECISION's (bf16 when unset) when it is f32. */
 SoraLinear *sora_gemm_linear_new (SoraDevice *dev, const char *name,
     SoraDType dtype, gsize out, gsize in, const void *weight, const float *bias,
-    SoraGemmBackend backend, const char *tile, gsize block_k, GError **error);
+    SoraGemmBackend backend, SoraDType op_dtype, const char *tile,
+    gsize block_k, GError **error);
 
 /* sora-op-gemm-tiled.c */
 char *sora_gemm_tiled_options (
@@ -76,7 +79,8 @@ char *sora_gemm_gpu_options (SoraDType dtype, GpuTile t);
 char *sora_gemm_mma_options (
     SoraDType dtype, SoraDType op_dtype, SoraMmaTile t, SoraMmaForm form);
 GpuKernel sora_gemm_gpu_kernel (const char *options, GpuTile t);
-GpuKernel sora_gemm_mma_kernel (const char *options, SoraMmaTile t);
+GpuKernel sora_gemm_mma_kernel (
+    const char *options, SoraMmaTile t, SoraMmaForm form);
 gboolean sora_gemm_run_gpu (SoraDevice *dev, const GpuKernel *g, gsize batch,
     gsize m, gsize n, gsize k, cl_mem x, gsize x_bs, gsize ldx, cl_mem w,
     gsize w_bs, gsize ldw, cl_mem bias, cl_mem y, gsize y_bs, gsize ldy,
@@ -87,6 +91,9 @@ GemmTile sora_gemm_device_tile (SoraDevice *dev, SoraDType dtype);
 gsize sora_gemm_device_block_k (SoraDevice *dev);
 GpuTile sora_gemm_device_gpu_tile (SoraDevice *dev, SoraDType dtype);
 SoraMmaTile sora_gemm_device_mma_tile (SoraDevice *dev, SoraDType op_dtype);
+/* The Linears' operands when $SORA_PRECISION is unset (sora_tune_precision,
+ * timed on the tuning probe). */
+SoraDType sora_gemm_precision (SoraDevice *dev);
 
 G_END_DECLS
 

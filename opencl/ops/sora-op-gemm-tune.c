@@ -29,8 +29,11 @@ gemm_probe_init (SoraDevice *dev, gpointer data)
   GError *error = NULL;
   float *w = g_new (float, (gsize)PROBE_N *PROBE_K);
 
+  /* Values in [-1, 1) with 16 significant bits, which bf16 and f16 round:
+   * the matrix-unit check (precision_setup) would pass a path that
+   * ignored the rounding on values they hold exactly. */
   for (gsize i = 0; i < (gsize)PROBE_N * PROBE_K; i++)
-    w[i] = (float)((int)(i % 7) - 3) / 64;
+    w[i] = (float)(((guint32)i * 2654435761u >> 8) & 0xffff) / 32768 - 1;
   p->dtype = dtype;
   p->w = g_malloc ((gsize)PROBE_N * PROBE_K * sora_dtype_size (dtype));
   sora_convert_from_f32 (dtype, w, p->w, (gsize)PROBE_N * PROBE_K);
@@ -103,8 +106,9 @@ static gpointer
 probe_linear (SoraDevice *dev, GemmProbe *p, SoraDType dtype,
     SoraGemmBackend backend, const char *tile, gsize block_k, GError **error)
 {
-  return gemm_run_new (sora_gemm_linear_new (dev, "gemm-probe", dtype, PROBE_N,
-                           PROBE_K, p->w, NULL, backend, tile, block_k, error),
+  return gemm_run_new (
+      sora_gemm_linear_new (dev, "gemm-probe", dtype, PROBE_N, PROBE_K, p->w,
+          NULL, backend, SORA_DTYPE_F32, tile, block_k, error),
       p);
 }
 
@@ -172,6 +176,39 @@ backend_setup (
       p);
 }
 
+/* sora_tune_precision's candidates: the device's f32 backend, or the
+ * matrix units in bf16, refused unless close to the former on the probe. */
+static gpointer
+precision_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  GemmProbe *p = data;
+  GemmRun *f32, *mma;
+  SoraTensor *want;
+  gboolean ok;
+
+  f32 = probe_linear (
+      dev, p, SORA_DTYPE_F32, sora_gemm_backend (dev), NULL, 0, error);
+  if (f32 == NULL || g_strcmp0 (candidate, "f32") == 0)
+    return f32;
+  mma = gemm_run_new (
+      sora_gemm_linear_new (dev, "gemm-probe", SORA_DTYPE_F32, PROBE_N, PROBE_K,
+          p->w, NULL, SORA_GEMM_MMA, SORA_DTYPE_BF16, NULL, 0, error),
+      p);
+  want = mma == NULL
+      ? NULL
+      : sora_tensor_new_v (dev, "gemm-probe.want", SORA_DTYPE_F32, error, 2,
+            (gsize)PROBE_M, (gsize)PROBE_N);
+  ok = mma && want && sora_op_linear (f32->l, p->x, want, error) &&
+      gemm_probe_run (mma, error) &&
+      sora_tune_check_close (p->y, want, "gemm bf16 check", error);
+  sora_tensor_free (want);
+  gemm_probe_free (f32);
+  if (!ok)
+    g_clear_pointer (&mma, gemm_probe_free);
+  return mma;
+}
+
 static SoraTuneSpec
 gemm_spec (const char *name, const char *env,
     gboolean (*valid) (SoraDevice *, const char *),
@@ -222,6 +259,16 @@ sora_gemm_mma_tile_name (SoraDevice *dev, SoraDType op_dtype)
   return choose_tile (dev, "gemm-mma-tile", op_dtype, "SORA_GEMM_MMA_TILE",
       sora_tune_valid_mma_tile, mma_tile_setup,
       sora_tune_mma_tile_candidates (), SORA_DTYPE_F32);
+}
+
+SoraDType
+sora_gemm_precision (SoraDevice *dev)
+{
+  SoraTuneSpec spec = gemm_spec (
+      "gemm-precision", NULL, sora_tune_valid_precision, precision_setup);
+  GemmProbe probe = { SORA_DTYPE_F32 };
+
+  return sora_tune_precision (dev, &spec, &probe);
 }
 
 SoraMmaTile

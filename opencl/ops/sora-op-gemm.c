@@ -55,25 +55,6 @@ forced_backend (SoraGemmBackend *backend, GError **error)
   return FALSE;
 }
 
-/* The precision $SORA_PRECISION asks for in *@op_dtype: f32 when unset
- * or empty.  FALSE, naming the variable, for any other value. */
-static gboolean
-forced_precision (SoraDType *op_dtype, GError **error)
-{
-  const char *env = g_getenv ("SORA_PRECISION");
-
-  *op_dtype = SORA_DTYPE_F32;
-  if (env == NULL || *env == '\0' || g_strcmp0 (env, "f32") == 0)
-    return TRUE;
-  if (g_strcmp0 (env, "bf16") == 0 || g_strcmp0 (env, "f16") == 0) {
-    *op_dtype = g_strcmp0 (env, "bf16") == 0 ? SORA_DTYPE_BF16 : SORA_DTYPE_F16;
-    return TRUE;
-  }
-  g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
-      "SORA_PRECISION=%s: it must be \"f32\", \"bf16\" or \"f16\"", env);
-  return FALSE;
-}
-
 static cl_mem
 upload (SoraDevice *dev, const void *host, gsize bytes, const char *what,
     GError **error)
@@ -105,15 +86,18 @@ check_shape (const char *name, gsize out, gsize in, GError **error)
 }
 
 /* Resolves *@backend (AUTO: SORA_GEMM_MMA where $SORA_PRECISION asks for
- * it, else the device's for @dtype) and, for SORA_GEMM_MMA, the operand
- * type in *@op_dtype and how the device issues it in *@form.  FALSE on a
- * bad variable or a backend that cannot run here. */
+ * it or the device's measured choice is bf16, else the device's for @dtype)
+ * and, for SORA_GEMM_MMA, the operand type in *@op_dtype (given, or
+ * $SORA_PRECISION's, or bf16) and how the device issues it in *@form.
+ * FALSE on a bad variable or a backend that cannot run here. */
 static gboolean
 resolve_backend (SoraDevice *dev, const char *name, SoraDType dtype,
     SoraGemmBackend *backend, SoraDType *op_dtype, SoraMmaForm *form,
     GError **error)
 {
   SoraGemmBackend forced; /* applied by sora_gemm_backend */
+  SoraDType precision;
+  gboolean precision_forced;
 
   /* A bad $SORA_GEMM fails the model's first Linear, whatever its dtype. */
   if (!forced_backend (&forced, error))
@@ -124,9 +108,11 @@ resolve_backend (SoraDevice *dev, const char *name, SoraDType dtype,
         sora_dtype_name (dtype));
     return FALSE;
   }
-  if (!forced_precision (op_dtype, error))
+  if (!sora_tune_forced_precision (&precision, &precision_forced, error))
     return FALSE;
-  if (*backend == SORA_GEMM_AUTO && *op_dtype != SORA_DTYPE_F32)
+  if (*backend == SORA_GEMM_AUTO && !precision_forced)
+    precision = sora_gemm_precision (dev);
+  if (*backend == SORA_GEMM_AUTO && precision != SORA_DTYPE_F32)
     *backend = SORA_GEMM_MMA;
   if (*backend == SORA_GEMM_AUTO)
     *backend = dtype == SORA_DTYPE_F32 ? sora_gemm_backend (dev)
@@ -138,13 +124,13 @@ resolve_backend (SoraDevice *dev, const char *name, SoraDType dtype,
   if (*form == SORA_MMA_NONE) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
         "linear %s: %s has no matrix units this engine can use (it needs "
-        "NVIDIA compute capability 8.0 or later); unset SORA_PRECISION "
-        "for f32",
+        "NVIDIA compute capability 8.0 or later, or AMD gfx90a, gfx94x or "
+        "gfx11xx); unset SORA_PRECISION for f32",
         name, sora_device_get_info (dev)->name);
     return FALSE;
   }
   if (*op_dtype == SORA_DTYPE_F32)
-    *op_dtype = SORA_DTYPE_BF16;
+    *op_dtype = precision == SORA_DTYPE_F32 ? SORA_DTYPE_BF16 : precision;
   return TRUE;
 }
 
@@ -162,6 +148,7 @@ set_kernel (SoraLinear *l, SoraDType dtype, SoraDType op_dtype,
       l->mma = sora_gemm_device_mma_tile (dev, op_dtype);
     else
       sora_tune_parse_mma_tile (tile, &l->mma);
+    l->form = form;
     l->options = sora_gemm_mma_options (dtype, op_dtype, l->mma, form);
   } else if (backend == SORA_GEMM_GPU) {
     if (tile == NULL)
@@ -221,10 +208,10 @@ upload_weights (SoraLinear *l, const char *name, SoraDType dtype,
 SoraLinear *
 sora_gemm_linear_new (SoraDevice *dev, const char *name, SoraDType dtype,
     gsize out, gsize in, const void *weight, const float *bias,
-    SoraGemmBackend backend, const char *tile, gsize block_k, GError **error)
+    SoraGemmBackend backend, SoraDType op_dtype, const char *tile,
+    gsize block_k, GError **error)
 {
   SoraLinear *l;
-  SoraDType op_dtype; /* SORA_GEMM_MMA's operands */
   SoraMmaForm form = SORA_MMA_NONE;
 
   if (!check_shape (name, out, in, error) ||
@@ -249,8 +236,8 @@ sora_linear_new_full (SoraDevice *dev, const char *name, SoraDType dtype,
     gsize out, gsize in, const void *weight, const float *bias,
     SoraGemmBackend backend, GError **error)
 {
-  return sora_gemm_linear_new (
-      dev, name, dtype, out, in, weight, bias, backend, NULL, 0, error);
+  return sora_gemm_linear_new (dev, name, dtype, out, in, weight, bias, backend,
+      SORA_DTYPE_F32, NULL, 0, error);
 }
 
 SoraLinear *
@@ -316,7 +303,7 @@ sora_op_linear (SoraLinear *l, SoraTensor *x, SoraTensor *y, GError **error)
   if (l->backend == SORA_GEMM_GPU || l->backend == SORA_GEMM_MMA) {
     GpuKernel g = l->backend == SORA_GEMM_GPU
         ? sora_gemm_gpu_kernel (l->options, l->gpu)
-        : sora_gemm_mma_kernel (l->options, l->mma);
+        : sora_gemm_mma_kernel (l->options, l->mma, l->form);
 
     return sora_gemm_run_gpu (l->dev, &g, 1, m, n, k, x->buf, 0, k, l->weight,
         0, k, l->bias, y->buf, 0, n, error);

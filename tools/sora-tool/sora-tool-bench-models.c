@@ -12,6 +12,7 @@
 
 #include "sora-recipe.h"
 #include "sora-safetensors.h"
+#include "sora-tune.h"
 #include "sora-tool-bench.h"
 #include "sora-umt5.h"
 #include "sora-wan-dit.h"
@@ -583,6 +584,8 @@ bench_model (Bench *b)
   static const gsize wide_lat[] = { 2, 16, 4, 64, 64 };
   /* 8 x 8 patches: the full depth at a size this machine runs in seconds */
   static const gsize full_lat[] = { 2, 16, 1, 16, 16 };
+  /* 21 x 60 x 104 latents: 480p (832 x 480), 81 frames */
+  static const gsize p480_lat[] = { 2, 16, 21, 60, 104 };
   /* a single token, to build the kernels before timing */
   static const gsize warm_lat[] = { 2, 16, 1, 2, 2 };
   static const gsize tiny_vae[] = { 16, 3, 8, 8 };
@@ -603,5 +606,11 @@ bench_model (Bench *b)
     dit_recipe_case (b, "1.3B full", 30, SORA_DTYPE_F16, full_lat,
         SORA_WAN_TEXT_LENGTH, warm_lat);
   }
+  /* One CFG step at 480p, 81 frames (32,760 tokens), in seconds on a GPU
+   * (tools/device-check.sh's dit-bf16 against PyTorch bf16 on CUDA); hours
+   * on a CPU. */
+  if (!b->quick && sora_tune_gpu_kernels (b->dev))
+    dit_recipe_case (b, "1.3B 480p", 30, SORA_DTYPE_BF16, p480_lat,
+        SORA_WAN_TEXT_LENGTH, warm_lat);
   g_free (tiny);
 }
