@@ -11,6 +11,7 @@
 #include "sora-frames.h"
 #include "sora-scheduler.h"
 #include "sora-umt5.h"
+#include "sora-wan-dit.h"
 #include "sora-wan-vae.h"
 
 G_BEGIN_DECLS
@@ -31,6 +32,13 @@ gboolean sora_engine_public_pixels (SoraTensor *frames, const guint8 *pixels,
 
 SoraDevice *sora_engine_get_device (SoraEngine *engine);
 SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
+SoraWanDit *sora_engine_get_dit (SoraEngine *engine);
+
+/* Text states [batch, @text_length, d]: @prompt, then (with @guided) the
+ * @negative prompt.  The engine keeps the last pair's (umT5-XXL costs
+ * seconds): the tensor is the engine's, valid until the next call. */
+SoraTensor *sora_engine_encode_text (SoraEngine *engine, const char *prompt,
+    const char *negative, gboolean guided, guint text_length, GError **error);
 
 /* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for
  * @params's size: @initial ([in_channels, F, h, w] f32 on the host) or,

@@ -133,6 +133,52 @@ gboolean sora_engine_continue (SoraEngine *engine,
 
 /* --- end of video extension --- */
 
+/* --- Live generation with a causal model (docs/elements.md, "Live
+ * generation") --- */
+
+/* The video frames each chunk of a stream adds after the first (4 per
+ * latent frame of a chunk) for a causal model, one whose transformer config
+ * has "_sora_causal"; 0 for a model that makes whole clips.  The first
+ * chunk gives 3 fewer (its first latent frame decodes to 1 frame). */
+guint sora_engine_get_chunk_frames (SoraEngine *engine);
+
+/* An endless video made chunk by chunk with a causal model: each chunk is
+ * denoised at the model's steps while attending the chunks before it
+ * through a KV cache (a window of the latest plus the first as a sink),
+ * then decoded on from the last chunk's decoder state.  Memory and time
+ * per chunk stay constant however long it plays. */
+typedef struct _SoraStream SoraStream;
+
+/* A stream of params->width x params->height in params->format from
+ * params->prompt and params->seed; steps, guidance_scale, flow_shift,
+ * scheduler, negative_prompt and frames are not used: the model's step list
+ * and shift are, without classifier-free guidance.  Nothing runs before the
+ * first sora_stream_next.  SORA_ERROR_INVALID_ARGUMENT for a model that is
+ * not causal or a size it cannot make. */
+SoraStream *sora_stream_new (
+    SoraEngine *engine, const SoraGenerateParams *params, GError **error);
+void sora_stream_free (SoraStream *stream);
+
+/* Makes the next chunk, going on from the last: @progress after each
+ * denoising step, @frames with the chunk's frames as soon as they are
+ * decoded (the first chunk 1 + 4(n − 1) for n latent frames per chunk,
+ * later ones 4n).  Cancellable as sora_engine_generate.  After a FALSE the
+ * stream cannot go on: free it. */
+gboolean sora_stream_next (SoraStream *stream, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
+/* Steers the stream: from the next chunk on, it is made with @prompt.  The
+ * KV cache is recomputed from the kept clean latents with the new text
+ * (LongLive's re-cache), so the switch costs the next chunk a context pass
+ * per chunk it attends.  The same prompt again changes nothing. */
+void sora_stream_set_prompt (SoraStream *stream, const char *prompt);
+
+/* The chunks made so far. */
+guint64 sora_stream_get_chunks (SoraStream *stream);
+
+/* --- end of live generation --- */
+
 G_END_DECLS
 
 #endif /* __SORA_ENGINE_H__ */
