@@ -368,6 +368,93 @@ test_native_size (void)
   }
 }
 
+/* The optional "_sora_causal" (docs/models.md, Causal checkpoints): defaults,
+ * and each bad value named by its key and the file. */
+static void
+test_causal (void)
+{
+  const char *full = "{\"_sora_causal\": {\"chunk_frames\": 3,"
+                     " \"window_frames\": 12, \"sink_frames\": 3,"
+                     " \"steps\": [1000, 750, 500.5, 250], \"shift\": 3,"
+                     " \"context_timestep\": 1000}}";
+  const char *least =
+      "{\"_sora_causal\": {\"chunk_frames\": 2, \"steps\": [1]}}";
+  /* {json, the key the error names, a part of the reason} */
+  const char *bad[][3] = {
+    { "{\"_sora_causal\": 3}", "\"_sora_causal\"", "object" },
+    { "{\"_sora_causal\": {\"steps\": [1000]}}",
+        "\"_sora_causal.chunk_frames\"", "required" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3}}", "\"_sora_causal.steps\"",
+        "required" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 0, \"steps\": [1000]}}",
+        "\"_sora_causal.chunk_frames\"", "[1, 1024]" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"window_frames\": 4,"
+      " \"steps\": [1000]}}",
+        "\"_sora_causal.window_frames\"",
+        "must be 0 or a multiple of chunk_frames (3), not 4" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"sink_frames\": 1,"
+      " \"steps\": [1000]}}",
+        "\"_sora_causal.sink_frames\"", "multiple of chunk_frames (3), not 1" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"window_frames\": -3,"
+      " \"steps\": [1000]}}",
+        "\"_sora_causal.window_frames\"", "integer" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"steps\": []}}",
+        "\"_sora_causal.steps\"", "1 to 16 entries" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"steps\": [1000, 0]}}",
+        "\"_sora_causal.steps\"", "(0, 1000]" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"steps\": [1001]}}",
+        "\"_sora_causal.steps\"", "(0, 1000]" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"steps\": [\"1000\"]}}",
+        "\"_sora_causal.steps\"", "(0, 1000]" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"steps\": [750, 750]}}",
+        "\"_sora_causal.steps\"", "strictly descending: 750 follows 750" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"steps\": [1000],"
+      " \"shift\": 0}}",
+        "\"_sora_causal.shift\"", "number" },
+    { "{\"_sora_causal\": {\"chunk_frames\": 3, \"steps\": [1000],"
+      " \"context_timestep\": -1}}",
+        "\"_sora_causal.context_timestep\"", "[0, 1000]" },
+  };
+  SoraWanTransformerConfig tc;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (
+      sora_wan_transformer_config_parse ("{}", 2, "default", &tc, NULL));
+  g_assert_cmpuint (tc.causal.chunk_frames, ==, 0);
+  g_assert_true (sora_wan_transformer_config_parse (
+      full, strlen (full), "full", &tc, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (tc.causal.chunk_frames, ==, 3);
+  g_assert_cmpuint (tc.causal.window_frames, ==, 12);
+  g_assert_cmpuint (tc.causal.sink_frames, ==, 3);
+  g_assert_cmpuint (tc.causal.n_steps, ==, 4);
+  g_assert_cmpfloat (tc.causal.steps[0], ==, 1000.0);
+  g_assert_cmpfloat (tc.causal.steps[2], ==, 500.5);
+  g_assert_cmpfloat (tc.causal.steps[3], ==, 250.0);
+  g_assert_cmpfloat (tc.causal.shift, ==, 3.0);
+  g_assert_cmpfloat (tc.causal.context_timestep, ==, 1000.0);
+  g_assert_true (sora_wan_transformer_config_parse (
+      least, strlen (least), "least", &tc, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (tc.causal.chunk_frames, ==, 2);
+  g_assert_cmpuint (tc.causal.window_frames, ==, 0);
+  g_assert_cmpuint (tc.causal.sink_frames, ==, 0);
+  g_assert_cmpuint (tc.causal.n_steps, ==, 1);
+  g_assert_cmpfloat (tc.causal.steps[0], ==, 1.0);
+  g_assert_cmpfloat (tc.causal.shift, ==, 5.0);
+  g_assert_cmpfloat (tc.causal.context_timestep, ==, 0.0);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_clear_error (&error);
+    g_assert_false (sora_wan_transformer_config_parse (
+        bad[i][0], strlen (bad[i][0]), "cfg.json", &tc, &error));
+    g_assert_error (error, SORA_ERROR, SORA_ERROR_MODEL);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "cfg.json: "));
+    g_assert_nonnull (strstr (error->message, bad[i][1]));
+    g_assert_nonnull (strstr (error->message, bad[i][2]));
+  }
+}
+
 static void
 test_open_and_validate (void)
 {
@@ -631,6 +718,7 @@ main (int argc, char **argv)
   sora_test_init (&argc, &argv);
   g_test_add_func ("/model-folder/expected-lists", test_expected_lists);
   g_test_add_func ("/model-folder/native-size", test_native_size);
+  g_test_add_func ("/model-folder/causal", test_causal);
   g_test_add_func ("/model-folder/qk-norm", test_qk_norm);
   g_test_add_func ("/model-folder/open-and-validate", test_open_and_validate);
   g_test_add_func ("/model-folder/bad-tensors", test_bad_tensors);

@@ -22,6 +22,8 @@ typedef struct
   JsonObject *obj;
   const char *what;
   GError **error;
+  /* "": top-level keys; "parent." for the keys of a nested object */
+  const char *prefix;
 } Reader;
 
 static gboolean G_GNUC_PRINTF (3, 4)
@@ -33,8 +35,8 @@ static gboolean G_GNUC_PRINTF (3, 4)
   va_start (ap, fmt);
   why = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_set_error (r->error, SORA_ERROR, SORA_ERROR_MODEL, "%s: \"%s\" %s", r->what,
-      key, why);
+  g_set_error (r->error, SORA_ERROR, SORA_ERROR_MODEL, "%s: \"%s%s\" %s",
+      r->what, r->prefix ? r->prefix : "", key, why);
   return FALSE;
 }
 
@@ -90,6 +92,17 @@ read_uint (Reader *r, const char *key, guint def, guint min, guint max,
   if (!int_in_range (n, min, max, out))
     return bad_key (r, key, "must be an integer in [%u, %u]%s", min, max,
         nullable ? " or null" : "");
+  return TRUE;
+}
+
+/* A number in [@min, @max] (NaN is not). */
+static gboolean
+number_in (JsonNode *n, double min, double max, double *out)
+{
+  if (!node_is_number (n) || !(json_node_get_double (n) >= min) ||
+      !(json_node_get_double (n) <= max))
+    return FALSE;
+  *out = json_node_get_double (n);
   return TRUE;
 }
 
@@ -224,6 +237,75 @@ read_native_size (Reader *r, guint *size)
   return TRUE;
 }
 
+#define CAUSAL_MAX_FRAMES 1024
+
+/* 0 or a multiple of the chunk: the cache holds whole chunks. */
+static gboolean
+check_chunk_multiple (Reader *r, const char *key, guint v, guint chunk)
+{
+  if (v % chunk)
+    return bad_key (r, key,
+        "must be 0 or a multiple of chunk_frames (%u), not %u", chunk, v);
+  return TRUE;
+}
+
+/* "steps": raw steps in (0, 1000], strictly descending. */
+static gboolean
+read_causal_steps (Reader *r, SoraWanCausalConfig *c)
+{
+  JsonArray *a = read_array (r, "steps", 1, SORA_WAN_CAUSAL_MAX_STEPS);
+
+  if (a == NULL)
+    return FALSE;
+  c->n_steps = json_array_get_length (a);
+  for (guint i = 0; i < c->n_steps; i++) {
+    if (!number_in (json_array_get_element (a, i), 0.0, 1000.0, &c->steps[i]) ||
+        c->steps[i] == 0.0)
+      return bad_key (r, "steps", "must hold numbers in (0, 1000]");
+    if (i > 0 && c->steps[i] >= c->steps[i - 1])
+      return bad_key (r, "steps", "must be strictly descending: %g follows %g",
+          c->steps[i], c->steps[i - 1]);
+  }
+  return TRUE;
+}
+
+/* "_sora_causal" (a block-causal model, see SoraWanCausalConfig):
+ * chunk_frames and steps are required, the other keys default to a global
+ * window without sink, shift 5 and a cache written at t = 0. */
+static gboolean
+read_causal (Reader *top, SoraWanCausalConfig *c)
+{
+  JsonNode *n = member (top, "_sora_causal");
+  Reader r = { NULL, top->what, top->error, "_sora_causal." };
+  JsonNode *t;
+
+  if (!JSON_NODE_HOLDS_OBJECT (n))
+    return bad_key (top, "_sora_causal", "must be an object");
+  r.obj = json_node_get_object (n);
+  if (member (&r, "chunk_frames") == NULL)
+    return bad_key (&r, "chunk_frames", "is required");
+  if (member (&r, "steps") == NULL)
+    return bad_key (&r, "steps", "is required");
+  if (!read_uint (&r, "chunk_frames", 0, 1, CAUSAL_MAX_FRAMES, FALSE,
+          &c->chunk_frames) ||
+      !read_uint (&r, "window_frames", 0, 0, CAUSAL_MAX_FRAMES, FALSE,
+          &c->window_frames) ||
+      !read_uint (
+          &r, "sink_frames", 0, 0, CAUSAL_MAX_FRAMES, FALSE, &c->sink_frames) ||
+      !check_chunk_multiple (
+          &r, "window_frames", c->window_frames, c->chunk_frames) ||
+      !check_chunk_multiple (
+          &r, "sink_frames", c->sink_frames, c->chunk_frames) ||
+      !read_causal_steps (&r, c) ||
+      !read_double (&r, "shift", 5.0, 0.0, 1e6, &c->shift))
+    return FALSE;
+  t = member (&r, "context_timestep");
+  c->context_timestep = 0.0;
+  if (t != NULL && !number_in (t, 0.0, 1000.0, &c->context_timestep))
+    return bad_key (&r, "context_timestep", "must be a number in [0, 1000]");
+  return TRUE;
+}
+
 /* What the keys must satisfy together; fills in the derived sizes. */
 static gboolean
 check_transformer (Reader *r, SoraWanTransformerConfig *cfg)
@@ -266,7 +348,8 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
           !read_uint_array (&r, "patch_size", 3, 3, 1, 16,
               "entries must be integers in [1, 16]", cfg->patch_size, NULL)) ||
       (member (&r, "_sora_native_size") &&
-          !read_native_size (&r, cfg->native_size)))
+          !read_native_size (&r, cfg->native_size)) ||
+      (member (&r, "_sora_causal") && !read_causal (&r, &cfg->causal)))
     return FALSE;
   if (!check_class (&r, "_class_name", "WanTransformer3DModel") ||
       !read_uint (&r, "num_attention_heads", 40, 1, 1024, FALSE,

@@ -17,7 +17,7 @@ G_BEGIN_DECLS
  * with j < sink_frames or j >= s + chunk_frames - window_frames
  * (window_frames 0: every past frame); past chunks come from a KV cache
  * written at context_timestep.  Each chunk is denoised from noise at the
- * raw steps in [0, 1000] of @steps, each warped by the flow shift
+ * raw steps in (0, 1000] of @steps, each warped by the flow shift
  * (sigma = shift·u / (1 + (shift − 1)·u), u = step / 1000, timestep =
  * 1000·sigma), by x0 = x − sigma·v and re-noising to the next sigma.
  * chunk_frames 0: not causal. */
