@@ -162,6 +162,23 @@ sora_engine_get_native_size (
     *frames = MIN (81, max_f);
 }
 
+gboolean
+sora_engine_get_causal (SoraEngine *engine, guint *chunk_frames,
+    guint *window_frames, guint *sink_frames)
+{
+  const SoraWanCausalConfig *c = &sora_wan_dit_get_config (engine->dit)->causal;
+
+  if (c->chunk_frames == 0)
+    return FALSE;
+  if (chunk_frames)
+    *chunk_frames = c->chunk_frames;
+  if (window_frames)
+    *window_frames = c->window_frames;
+  if (sink_frames)
+    *sink_frames = c->sink_frames;
+  return TRUE;
+}
+
 void
 sora_engine_get_max_size (
     SoraEngine *engine, guint *width, guint *height, guint *frames)

@@ -47,6 +47,13 @@ const char *sora_engine_get_device_name (SoraEngine *engine);
 void sora_engine_get_native_size (
     SoraEngine *engine, guint *width, guint *height, guint *frames);
 
+/* Whether the model is block-causal (its transformer config has
+ * "_sora_causal": it makes latent frames chunk by chunk), with its chunk,
+ * attention window (0: every past frame) and sink in latent frames; the
+ * NULL pointers are skipped and a clip model leaves the others alone. */
+gboolean sora_engine_get_causal (SoraEngine *engine, guint *chunk_frames,
+    guint *window_frames, guint *sink_frames);
+
 /* The largest width, height and frame count the model's RoPE covers (the
  * device's memory may allow less: generation checks it before the first
  * step). */

@@ -70,6 +70,69 @@ print_scheduler (const SoraSchedulerConfig *s)
 }
 
 static void
+print_doubles (const char *name, const double *v, guint n)
+{
+  printf ("%s [", name);
+  for (guint i = 0; i < n; i++)
+    printf ("%s%g", i ? ", " : "", v[i]);
+  printf ("]");
+}
+
+/* "_sora_causal": how the model makes chunks (nothing for a clip model). */
+static void
+print_causal (const SoraWanCausalConfig *c)
+{
+  if (c->chunk_frames == 0)
+    return;
+  printf ("  causal: chunks of %u latent frames, ", c->chunk_frames);
+  if (c->window_frames)
+    printf ("window %u frames", c->window_frames);
+  else
+    printf ("every past frame");
+  printf (", sink %u, ", c->sink_frames);
+  print_doubles ("steps", c->steps, c->n_steps);
+  printf (", shift %g, context at t %g\n", c->shift, c->context_timestep);
+}
+
+static void
+add_uint (JsonBuilder *b, const char *name, guint v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, v);
+}
+
+static void
+add_double (JsonBuilder *b, const char *name, double v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_double_value (b, v);
+}
+
+/* "causal": the "_sora_causal" keys as parsed, defaults filled in; null
+ * for a clip model. */
+static void
+add_causal (JsonBuilder *b, const SoraWanCausalConfig *c)
+{
+  json_builder_set_member_name (b, "causal");
+  if (c->chunk_frames == 0) {
+    json_builder_add_null_value (b);
+    return;
+  }
+  json_builder_begin_object (b);
+  add_uint (b, "chunk_frames", c->chunk_frames);
+  add_uint (b, "window_frames", c->window_frames);
+  add_uint (b, "sink_frames", c->sink_frames);
+  json_builder_set_member_name (b, "steps");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < c->n_steps; i++)
+    json_builder_add_double_value (b, c->steps[i]);
+  json_builder_end_array (b);
+  add_double (b, "shift", c->shift);
+  add_double (b, "context_timestep", c->context_timestep);
+  json_builder_end_object (b);
+}
+
+static void
 add_tensors (JsonBuilder *b, GPtrArray *expected)
 {
   json_builder_begin_array (b);
@@ -93,9 +156,10 @@ add_tensors (JsonBuilder *b, GPtrArray *expected)
   json_builder_end_array (b);
 }
 
-/* --json: the tensors the engine reads from each weight component, from
- * the configs and the models' tables, whether the files hold them or not
- * (tools/check_fixture_tensors.py compares them with the files). */
+/* --json: the causal settings and the tensors the engine reads from each
+ * weight component, from the configs and the models' tables, whether the
+ * files hold them or not (tools/check_fixture_tensors.py compares them with
+ * the files). */
 static int
 print_json (const SoraModelFolder *folder)
 {
@@ -107,6 +171,7 @@ print_json (const SoraModelFolder *folder)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "path");
   json_builder_add_string_value (b, sora_model_folder_get_path (folder));
+  add_causal (b, &sora_model_folder_get_transformer_config (folder)->causal);
   json_builder_set_member_name (b, "tensors");
   json_builder_begin_object (b);
   for (guint c = 0; c < SORA_N_COMPONENTS; c++) {
@@ -171,6 +236,7 @@ sora_tool_inspect (int argc, char **argv)
             t->text_dim, t->freq_dim);
         print_uints ("patch", t->patch_size, 3);
         printf (", eps %g%s\n", t->eps, t->image_dim ? ", image input" : "");
+        print_causal (&t->causal);
         break;
       case SORA_COMPONENT_VAE:
         printf ("  base %u (decoder %u), z %u, ", v->base_dim,
