@@ -49,18 +49,22 @@ gst_sora_src_restart_clip_locked (GstSoraSrc *self, guint64 frame)
 }
 
 /* The frames clip @index of the stream adds: the first @first (4k+1), each
- * continuation the 4k new ones that bring it to as many again. */
+ * continuation the 4k new ones that bring it to as many again.  With a
+ * causal model a clip is a chunk of @chunk frames, 3 fewer in the first. */
 static guint
-frames_of_clip (guint first, guint index)
+frames_of_clip (guint first, guint chunk, guint index)
 {
+  if (chunk > 0)
+    return index == 0 ? chunk - 3 : chunk;
   return index == 0 ? first : sora_engine_extend_round_frames (first - 1);
 }
 
 /* Frames of the stream up to the end of clip @clips - 1. */
 static guint64
-frames_of_clips (guint first, guint clips)
+frames_of_clips (guint first, guint chunk, guint clips)
 {
-  return first + (guint64)(clips - 1) * frames_of_clip (first, 1);
+  return frames_of_clip (first, chunk, 0) +
+      (guint64)(clips - 1) * frames_of_clip (first, chunk, 1);
 }
 
 gint64
@@ -75,7 +79,8 @@ gst_sora_src_duration (GstSoraSrc *self, GstFormat format)
   g_mutex_lock (&self->lock);
   /* An endless stream has none. */
   if (self->have_info && self->total_frames > 0 && clips > 0) {
-    guint64 frames = frames_of_clips (self->total_frames, clips);
+    guint64 frames =
+        frames_of_clips (self->total_frames, self->chunk_frames, clips);
 
     if (format == GST_FORMAT_TIME)
       duration =
@@ -95,25 +100,13 @@ gst_sora_src_frames_seconds (guint frames, const GstVideoInfo *info)
       GST_VIDEO_INFO_FPS_N (info);
 }
 
-typedef struct
-{
-  GstSoraSrc *self;
-  guint gen;
-  guint clip;
-  gsize frame_size;
-  gint64 start_us;
-  gboolean first_frame_seen;
-  guint steps_done; /* denoising steps reported */
-} ClipRun;
-
-/* Whether @run is still the clip the element wants.  Lock held. */
-static gboolean
-clip_run_current_locked (ClipRun *run)
+gboolean
+gst_sora_src_run_current_locked (ClipRun *run)
 {
   return run->gen == run->self->clip_gen && !run->self->stopping;
 }
 
-static gboolean
+gboolean
 gst_sora_src_on_progress (
     guint step, guint total_steps, double seconds_per_step, gpointer user_data)
 {
@@ -123,7 +116,7 @@ gst_sora_src_on_progress (
   gboolean current;
 
   g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (run);
+  current = gst_sora_src_run_current_locked (run);
   frames_ready = self->clip_frames;
   g_mutex_unlock (&self->lock);
   if (!current)
@@ -137,7 +130,7 @@ gst_sora_src_on_progress (
   return TRUE;
 }
 
-static gboolean
+gboolean
 gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
     guint height, gpointer user_data)
 {
@@ -153,7 +146,12 @@ gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
         gst_buffer_new_memdup (pixels + i * run->frame_size, run->frame_size);
 
   g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (run);
+  current = gst_sora_src_run_current_locked (run);
+  if (current && run->first_frame_us == 0) {
+    run->first_frame_us = g_get_monotonic_time ();
+    run->first_frame =
+        self->n_frames + self->skip + g_queue_get_length (&self->frames);
+  }
   for (i = 0; i < n_frames; i++) {
     if (current && self->skip == 0) {
       g_queue_push_tail (&self->frames, bufs[i]);
@@ -217,7 +215,7 @@ gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
 
   if (run->steps_done < params->steps) {
     g_mutex_lock (&self->lock);
-    current = clip_run_current_locked (run);
+    current = gst_sora_src_run_current_locked (run);
     g_mutex_unlock (&self->lock);
     gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip,
         run->steps_done, params->steps, current && !ok);
@@ -242,7 +240,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   g_mutex_lock (&self->lock);
   run.clip = self->clip_index++;
   random_seed = self->random_seed;
-  params.frames = frames_of_clip (self->total_frames, run.clip);
+  params.frames = frames_of_clip (self->total_frames, 0, run.clip);
   self->clip_frames = 0;
   g_mutex_unlock (&self->lock);
 
@@ -254,7 +252,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   seconds = (g_get_monotonic_time () - run.start_us) / 1e6;
 
   g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (&run);
+  current = gst_sora_src_run_current_locked (&run);
   if (current && ok) {
     self->last_cost.passes = params.steps * (params.guidance_scale > 1 ? 2 : 1);
     self->last_cost.seconds = seconds;
@@ -282,7 +280,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);
-  if (current && clip_run_current_locked (&run)) {
+  if (current && gst_sora_src_run_current_locked (&run)) {
     if (!ok)
       self->failed = TRUE;
     else if (clips != 0 && run.clip + 1 >= clips)
@@ -303,7 +301,7 @@ gst_sora_src_load (GstSoraSrc *self)
 {
   SoraEngine *engine;
   GError *error = NULL;
-  guint width, height, frames;
+  guint width, height, frames, chunk;
   gboolean cancelled;
 
   g_mutex_lock (&self->lock);
@@ -332,6 +330,9 @@ gst_sora_src_load (GstSoraSrc *self)
   sora_engine_get_native_size (engine, &width, &height, &frames);
   g_mutex_lock (&self->lock);
   self->engine = engine;
+  /* A causal model's chunk of n latent frames adds 4n frames. */
+  self->chunk_frames =
+      sora_engine_get_causal (engine, &chunk, NULL, NULL) ? 4 * chunk : 0;
   self->loaded = TRUE;
   if (self->total_frames == 0)
     self->total_frames = frames;
@@ -355,12 +356,15 @@ gst_sora_src_worker (gpointer data)
     GstVideoInfo info;
     guint gen;
 
-    /* A continuation waits until less than a clip is queued: faster than
-     * the stream plays, an endless one would fill memory. */
+    /* A continuation waits until less than a clip (or a causal model's
+     * chunk) is queued: faster than the stream plays, an endless one would
+     * fill memory, and a prompt set would wait behind the queue. */
     while (!self->stopping &&
         !(self->want_clip && self->have_info &&
             (self->clip_index == 0 ||
-                g_queue_get_length (&self->frames) < self->total_frames)))
+                g_queue_get_length (&self->frames) <
+                    (self->chunk_frames ? self->chunk_frames
+                                        : self->total_frames))))
       g_cond_wait (&self->cond, &self->lock);
     if (self->stopping)
       break;
@@ -369,7 +373,10 @@ gst_sora_src_worker (gpointer data)
     info = self->info;
     g_mutex_unlock (&self->lock);
 
-    gst_sora_src_run_clip (self, gen, &info);
+    if (self->chunk_frames > 0)
+      gst_sora_src_run_chunk (self, gen, &info);
+    else
+      gst_sora_src_run_clip (self, gen, &info);
 
     g_mutex_lock (&self->lock);
   }

@@ -363,8 +363,15 @@ gst_sora_src_set_property (
   GstClockTime latency = GST_CLOCK_TIME_NONE;
 
   if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
-          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock))
+          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock)) {
+    /* A causal stream reports how long a new prompt took to show. */
+    if (prop_id == PROP_SETTINGS + GST_SORA_SETTINGS_PROP_PROMPT) {
+      g_mutex_lock (&self->lock);
+      self->prompt_set_us = g_get_monotonic_time ();
+      g_mutex_unlock (&self->lock);
+    }
     return;
+  }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -490,6 +497,8 @@ gst_sora_src_stop (GstBaseSrc *bsrc)
     g_thread_join (self->worker);
   self->worker = NULL;
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->stream, sora_stream_free);
+  g_clear_pointer (&self->stream_prompt, g_free);
 
   g_mutex_lock (&self->lock);
   g_queue_clear_full (&self->frames, (GDestroyNotify)gst_buffer_unref);

@@ -72,6 +72,22 @@ gboolean sora_engine_denoise_decode (SoraEngine *engine,
  * last 13 context frames (0.8 s at Wan's 16 fps). */
 #define SORA_EXTEND_CONTEXT_LATENTS 4
 
+/* The normalised VAE latents [C, K, h, w] of the last 1 + 4(K − 1) of the
+ * @n_context_frames ≥ 1 frames of packed RGB @context at @params' size,
+ * with K the most latent frames they make, at most @max_latents (≥ 1). */
+SoraTensor *sora_engine_encode_context (SoraEngine *engine,
+    const SoraGenerateParams *params, const guint8 *context,
+    guint n_context_frames, guint max_latents, GCancellable *cancellable,
+    GError **error);
+
+/* sora_engine_extend for a causal model: a stream primed with the context
+ * (sora_stream_prime) makes chunks until params->frames new frames are out;
+ * the last chunk's frames past them are not handed on. */
+gboolean sora_stream_extend (SoraEngine *engine,
+    const SoraGenerateParams *params, const guint8 *context,
+    guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,
+    gpointer user_data, GCancellable *cancellable, GError **error);
+
 /* The most latent frames of the last clip sora_engine_continue conditions
  * on. */
 #define SORA_CONTINUE_CONTEXT_LATENTS 5

@@ -213,8 +213,8 @@ sora_engine_check_size (guint width, guint height, guint frames, GError **error)
 }
 
 SoraTensor *
-sora_engine_encode_text (SoraEngine *engine, const char *prompt, const char *negative,
-    gboolean guided, guint text_length, GError **error)
+sora_engine_encode_text (SoraEngine *engine, const char *prompt,
+    const char *negative, gboolean guided, guint text_length, GError **error)
 {
   char *texts[2] = { sora_prompt_clean (prompt), sora_prompt_clean (negative) };
   guint batch = guided ? 2 : 1;
@@ -599,8 +599,8 @@ sora_engine_denoise_decode (SoraEngine *engine,
    * when it is cancelled, not only those the DiT and the VAE scope. */
   previous = sora_device_set_cancellable (engine->dev, cancellable);
 
-  text = sora_engine_encode_text (engine, params->prompt, params->negative_prompt, guided,
-      text_length, error);
+  text = sora_engine_encode_text (engine, params->prompt,
+      params->negative_prompt, guided, text_length, error);
   if (text == NULL || cancelled (cancellable, error))
     goto out;
 

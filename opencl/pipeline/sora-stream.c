@@ -51,15 +51,6 @@ kept_chunk_free (KeptChunk *k)
   g_free (k);
 }
 
-guint
-sora_engine_get_chunk_frames (SoraEngine *engine)
-{
-  const SoraWanTransformerConfig *tc =
-      sora_wan_dit_get_config (sora_engine_get_dit (engine));
-
-  return 4 * tc->causal.chunk_frames;
-}
-
 SoraStream *
 sora_stream_new_full (SoraEngine *engine, const SoraGenerateParams *params,
     guint text_length, GError **error)
@@ -165,10 +156,9 @@ chunk_noise (SoraStream *stream, guint64 chunk, guint draw, GError **error)
   float *host = g_new (float, n);
   SoraTensor *x;
 
-  sora_noise_normal_stream (
-      stream->params.seed, (guint32)chunk, draw, host, n);
-  x = sora_engine_new_latents (stream->engine, &stream->params,
-      stream->cfg.chunk_frames, host, error);
+  sora_noise_normal_stream (stream->params.seed, (guint32)chunk, draw, host, n);
+  x = sora_engine_new_latents (
+      stream->engine, &stream->params, stream->cfg.chunk_frames, host, error);
   g_free (host);
   return x;
 }
@@ -265,14 +255,14 @@ prepare_chunk (SoraStream *stream, GCancellable *cancellable, GError **error)
         stream->dit, &stream->cfg, 1, h, w, stream->max_frames, error);
     if (stream->cache == NULL)
       return FALSE;
-    stream->decoder = sora_wan_vae_decoder_new (
-        sora_engine_get_vae (stream->engine), h, w);
+    stream->decoder =
+        sora_wan_vae_decoder_new (sora_engine_get_vae (stream->engine), h, w);
   }
   if (switched) {
     text = sora_engine_encode_text (stream->engine, stream->next_prompt, "",
         FALSE, stream->text_length, error);
-    if (text == NULL || !sora_wan_dit_cache_set_text (stream->cache, text,
-                            error))
+    if (text == NULL ||
+        !sora_wan_dit_cache_set_text (stream->cache, text, error))
       return FALSE;
     g_free (stream->prompt);
     stream->prompt = g_strdup (stream->next_prompt);
@@ -310,18 +300,18 @@ denoise_chunk (SoraStream *stream, SoraProgressFunc progress,
     }
     sora_tensor_free (v);
     sora_tensor_free (noise);
-    ok = ok && sora_device_finish (sora_engine_get_device (stream->engine),
-                   error);
+    ok = ok &&
+        sora_device_finish (sora_engine_get_device (stream->engine), error);
     if (ok && g_cancellable_is_cancelled (cancellable)) {
-      g_set_error (error, SORA_ERROR, SORA_ERROR_CANCELLED,
-          "Generation was cancelled");
+      g_set_error (
+          error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
       ok = FALSE;
     }
     if (ok && progress &&
-        !progress (i + 1, c->n_steps,
-            (g_get_monotonic_time () - start) / 1e6, user_data)) {
-      g_set_error (error, SORA_ERROR, SORA_ERROR_CANCELLED,
-          "Generation was cancelled");
+        !progress (i + 1, c->n_steps, (g_get_monotonic_time () - start) / 1e6,
+            user_data)) {
+      g_set_error (
+          error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
       ok = FALSE;
     }
     if (!ok)
@@ -333,8 +323,8 @@ denoise_chunk (SoraStream *stream, SoraProgressFunc progress,
 /* Decodes the clean chunk @x0 [1, C, F, h, w] on from the last one's
  * decoder state, its frames to @sink. */
 static gboolean
-decode_chunk (SoraStream *stream, SoraTensor *x0, SoraFrameSink *sink,
-    GError **error)
+decode_chunk (
+    SoraStream *stream, SoraTensor *x0, SoraFrameSink *sink, GError **error)
 {
   gsize shape5[5], shape4[4];
   gboolean ok;
@@ -426,4 +416,132 @@ sora_stream_next (SoraStream *stream, SoraProgressFunc progress,
 
   return sora_stream_run_next (stream, sora_engine_public_progress,
       sora_engine_public_pixels, &d, cancellable, error);
+}
+
+/* The chunks the next chunk attends besides itself, at most. */
+static guint
+attended_chunks (const SoraWanCausalConfig *c)
+{
+  if (c->window_frames == 0)
+    return G_MAXUINT;
+  return (c->sink_frames + c->window_frames) / c->chunk_frames - 1;
+}
+
+/* Chunk @k of the clean context latents @z [C, m·chunk_frames, h, w] as the
+ * stream's chunk: its K/V into the cache, its latents kept. */
+static gboolean
+prime_chunk (SoraStream *stream, SoraTensor *z, guint k,
+    GCancellable *cancellable, GError **error)
+{
+  guint cf = stream->cfg.chunk_frames;
+  SoraTensor *x0 = sora_tensor_new_v (z->dev, "context chunk", SORA_DTYPE_F32,
+      error, 5, 1, z->shape[0], cf, z->shape[2], z->shape[3]);
+
+  if (x0 == NULL ||
+      !sora_op_copy_slab (z, x0, z->shape[0], z->shape[2] * z->shape[3],
+          z->shape[1], k * cf, cf, 0, cf, error) ||
+      !context_pass (stream, stream->chunk, x0, cancellable, error)) {
+    sora_tensor_free (x0);
+    return FALSE;
+  }
+  keep_chunk (stream, x0);
+  stream->chunk++;
+  return TRUE;
+}
+
+gboolean
+sora_stream_prime (SoraStream *stream, const guint8 *context,
+    guint n_context_frames, GCancellable *cancellable, GError **error)
+{
+  const SoraWanCausalConfig *c = &stream->cfg;
+  guint cf = c->chunk_frames;
+  guint have = context && n_context_frames > 0
+      ? (1 + (n_context_frames - 1) / 4) / cf
+      : 0;
+  guint m = MIN (have, attended_chunks (c));
+  SoraDevice *dev = sora_engine_get_device (stream->engine);
+  SoraFrameSink sink = { stream->params.format, 0, cancellable, NULL, NULL };
+  GCancellable *previous;
+  SoraTensor *z = NULL;
+  gboolean ok;
+
+  if (stream->chunk > 0 || m == 0) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "A stream starts from a video before its first chunk, from at least "
+        "%u frames (a chunk of %u latent frames); got %u frames, "
+        "%" G_GUINT64_FORMAT " chunks made",
+        1 + 4 * (cf - 1), cf, context ? n_context_frames : 0, stream->chunk);
+    return FALSE;
+  }
+  z = sora_engine_encode_context (stream->engine, &stream->params, context,
+      n_context_frames, m * cf, cancellable, error);
+  previous = sora_device_set_cancellable (dev, cancellable);
+  ok = z && prepare_chunk (stream, cancellable, error) &&
+      sora_wan_vae_decoder_run (
+          stream->decoder, z, sora_frame_sink_take, &sink, cancellable, error);
+  for (guint k = 0; ok && k < m; k++)
+    ok = prime_chunk (stream, z, k, cancellable, error);
+  sora_device_set_cancellable (dev, previous);
+  sora_tensor_free (z);
+  stream->failed = !ok;
+  return ok;
+}
+
+/* What sora_stream_extend hands on: the first @left frames, steps counted
+ * over every chunk. */
+typedef struct
+{
+  SoraProgressFunc progress;
+  SoraFramesFunc frames;
+  gpointer user_data;
+  guint left;
+  guint step, total_steps;
+} Extension;
+
+static gboolean
+extension_progress (
+    guint step, guint total_steps, double seconds, gpointer user_data)
+{
+  Extension *e = user_data;
+
+  e->step++;
+  return e->progress == NULL ||
+      e->progress (e->step, e->total_steps, seconds, e->user_data);
+}
+
+static gboolean
+extension_frames (const guint8 *pixels, guint n_frames, guint width,
+    guint height, gpointer user_data)
+{
+  Extension *e = user_data;
+  guint take = MIN (n_frames, e->left);
+
+  e->left -= take;
+  return take == 0 || e->frames == NULL ||
+      e->frames (pixels, take, width, height, e->user_data);
+}
+
+gboolean
+sora_stream_extend (SoraEngine *engine, const SoraGenerateParams *params,
+    const guint8 *context, guint n_context_frames, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error)
+{
+  SoraStream *stream = sora_stream_new (engine, params, error);
+  Extension e = { progress, frames, user_data, params->frames };
+  guint chunk_frames, chunks;
+  gboolean ok;
+
+  if (stream == NULL)
+    return FALSE;
+  chunk_frames = 4 * stream->cfg.chunk_frames;
+  chunks = (params->frames + chunk_frames - 1) / chunk_frames;
+  e.total_steps = chunks * stream->cfg.n_steps;
+  ok =
+      sora_stream_prime (stream, context, n_context_frames, cancellable, error);
+  for (guint i = 0; ok && i < chunks; i++)
+    ok = sora_stream_next (
+        stream, extension_progress, extension_frames, &e, cancellable, error);
+  sora_stream_free (stream);
+  return ok;
 }

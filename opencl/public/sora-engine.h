@@ -121,7 +121,10 @@ guint sora_engine_extend_round_frames (guint requested);
  * params->format, in chunks of 4.  Wan2.1 T2V has no image input: the
  * context latents are re-imposed, noised to the current noise level, before
  * every step, so continuity is close but not exact (see
- * docs/extension.md). */
+ * docs/extension.md).  With a causal model (sora_engine_get_causal) it is a
+ * stream primed with @context (sora_stream_prime, which needs a chunk of
+ * frames) making chunks until params->frames new frames are out, at the
+ * model's steps without guidance. */
 gboolean sora_engine_extend (SoraEngine *engine,
     const SoraGenerateParams *params, const guint8 *context,
     guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,
@@ -143,13 +146,8 @@ gboolean sora_engine_continue (SoraEngine *engine,
 /* --- Live generation with a causal model (docs/elements.md, "Live
  * generation") --- */
 
-/* The video frames each chunk of a stream adds after the first (4 per
- * latent frame of a chunk) for a causal model, one whose transformer config
- * has "_sora_causal"; 0 for a model that makes whole clips.  The first
- * chunk gives 3 fewer (its first latent frame decodes to 1 frame). */
-guint sora_engine_get_chunk_frames (SoraEngine *engine);
-
-/* An endless video made chunk by chunk with a causal model: each chunk is
+/* An endless video made chunk by chunk with a causal model
+ * (sora_engine_get_causal): each chunk is
  * denoised at the model's steps while attending the chunks before it
  * through a KV cache (a window of the latest plus the first as a sink),
  * then decoded on from the last chunk's decoder state.  Memory and time
@@ -174,6 +172,17 @@ void sora_stream_free (SoraStream *stream);
 gboolean sora_stream_next (SoraStream *stream, SoraProgressFunc progress,
     SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
     GError **error);
+
+/* Starts @stream from the end of a video instead of noise: @context holds
+ * @n_context_frames frames of packed 8-bit RGB at the stream's size, oldest
+ * first; its last frames, as many whole chunks as the next chunk attends
+ * (at least one: 1 + 4(n − 1) frames for n latent frames per chunk), are
+ * encoded by the VAE, written into the KV cache as the stream's first
+ * chunks and decoded for the decoder's state only (their frames are not
+ * handed on).  The next sora_stream_next continues them.  Only before the
+ * first chunk; SORA_ERROR_INVALID_ARGUMENT for too few frames. */
+gboolean sora_stream_prime (SoraStream *stream, const guint8 *context,
+    guint n_context_frames, GCancellable *cancellable, GError **error);
 
 /* Steers the stream: from the next chunk on, it is made with @prompt.  The
  * KV cache is recomputed from the kept clean latents with the new text

@@ -1,0 +1,487 @@
+/* gst-sora tests: live generation with a causal model (sora-stream.c)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * On the tiny causal fixture (tests/fixtures/wan-tiny-causal).  The stream's
+ * chunks are checked against the sampling loop of the causal spec written
+ * out here on the host (double precision between the DiT's forwards), with
+ * its own KV cache; frames against one VAE decode of all the chunks.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "sora-noise.h"
+#include "sora-test-engine.h"
+#include "sora-wan-dit-cache.h"
+
+#define TEXT_LENGTH 16
+#define SIZE 32
+#define SEED 11
+
+static SoraEngine *causal;
+
+static SoraGenerateParams
+stream_params (const char *prompt)
+{
+  SoraGenerateParams p = { 0 };
+
+  p.prompt = prompt;
+  p.seed = SEED;
+  p.width = p.height = SIZE;
+  p.format = SORA_PIXEL_RGB;
+  return p;
+}
+
+static const SoraWanCausalConfig *
+causal_config (void)
+{
+  return &sora_wan_dit_get_config (sora_engine_get_dit (causal))->causal;
+}
+
+/* Latent elements of one chunk. */
+static gsize
+chunk_numel (void)
+{
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal));
+
+  return (gsize)tc->in_channels * tc->causal.chunk_frames * (SIZE / 8) *
+      (SIZE / 8);
+}
+
+static SoraTensor *
+upload_chunk (const double *x)
+{
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal));
+  gsize n = chunk_numel ();
+  float *f = g_new (float, n);
+  gsize shape[5] = { 1, tc->in_channels, tc->causal.chunk_frames, SIZE / 8,
+    SIZE / 8 };
+  SoraTensor *t;
+
+  for (gsize i = 0; i < n; i++)
+    f[i] = (float)x[i];
+  t = sora_test_upload ("reference latents", SORA_DTYPE_F32, f, 5, shape);
+  g_free (f);
+  return t;
+}
+
+/* The DiT's prediction for @x at timestep @t: the plain forward when
+ * @cache is NULL, else the chunk forward at @pos (writing with @write). */
+static double *
+predict (SoraWanDitCache *cache, SoraTensor *text, const double *x, gsize pos,
+    double t, gboolean write)
+{
+  SoraWanDit *dit = sora_engine_get_dit (causal);
+  SoraTensor *in = upload_chunk (x), *v;
+  float ts[1] = { (float)t };
+  GError *error = NULL;
+  float *f;
+  double *out;
+  gsize n = chunk_numel ();
+
+  if (cache)
+    v = sora_wan_dit_forward_chunk (
+        dit, cache, in, pos, ts, write, NULL, NULL, &error);
+  else
+    v = sora_wan_dit_forward (dit, in, ts, text, NULL, NULL, &error);
+  g_assert_no_error (error);
+  f = sora_test_download (v);
+  out = g_new (double, n);
+  for (gsize i = 0; i < n; i++)
+    out[i] = f[i];
+  g_free (f);
+  sora_tensor_free (v);
+  sora_tensor_free (in);
+  return out;
+}
+
+static double *
+noise (guint64 chunk, guint draw)
+{
+  gsize n = chunk_numel ();
+  float *f = g_new (float, n);
+  double *d = g_new (double, n);
+
+  sora_noise_normal_stream (SEED, chunk, draw, f, n);
+  for (gsize i = 0; i < n; i++)
+    d[i] = f[i];
+  g_free (f);
+  return d;
+}
+
+static double
+sigma_of (double step)
+{
+  double shift = causal_config ()->shift, u = step / 1000.0;
+
+  return shift * u / (1.0 + (shift - 1.0) * u);
+}
+
+/* Chunk @chunk's clean latents by the spec: noise draw 0, then at each step
+ * x0 = x − σ·v, re-noised with the next draw to the next σ. */
+static double *
+reference_chunk (SoraWanDitCache *cache, SoraTensor *text, guint64 chunk)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  gsize n = chunk_numel ();
+  double *x = noise (chunk, 0);
+
+  for (guint i = 0; i < c->n_steps; i++) {
+    double sigma = sigma_of (c->steps[i]);
+    double *v =
+        predict (cache, text, x, chunk * c->chunk_frames, 1000 * sigma, FALSE);
+
+    for (gsize e = 0; e < n; e++)
+      x[e] -= sigma * v[e];
+    g_free (v);
+    if (i + 1 < c->n_steps) {
+      double next = sigma_of (c->steps[i + 1]);
+      double *z = noise (chunk, i + 1);
+
+      for (gsize e = 0; e < n; e++)
+        x[e] = (1 - next) * x[e] + next * z[e];
+      g_free (z);
+    }
+  }
+  return x;
+}
+
+/* Writes chunk @chunk's K/V from its clean latents @x0 at the context
+ * timestep (noised with draw n_steps above 0). */
+static void
+reference_context (SoraWanDitCache *cache, guint64 chunk, const double *x0)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  double t = c->context_timestep, s = t / 1000.0;
+  double *z = noise (chunk, c->n_steps), *x = g_new (double, chunk_numel ());
+
+  for (gsize e = 0; e < chunk_numel (); e++)
+    x[e] = (1 - s) * x0[e] + s * z[e];
+  g_free (predict (cache, NULL, x, chunk * c->chunk_frames, t, TRUE));
+  g_free (z);
+  g_free (x);
+}
+
+static SoraTensor *
+text_of (const char *prompt)
+{
+  GError *error = NULL;
+  SoraTensor *text =
+      sora_engine_encode_text (causal, prompt, "", FALSE, TEXT_LENGTH, &error);
+
+  g_assert_no_error (error);
+  return text;
+}
+
+static SoraWanDitCache *
+reference_cache (const char *prompt)
+{
+  GError *error = NULL;
+  SoraWanDitCache *cache = sora_wan_dit_cache_new (
+      sora_engine_get_dit (causal), NULL, 1, SIZE / 8, SIZE / 8, 64, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (sora_wan_dit_cache_set_text (cache, text_of (prompt), &error));
+  g_assert_no_error (error);
+  return cache;
+}
+
+/* Whether chunk @k is attended by chunk @next (the sink, or in the
+ * window). */
+static gboolean
+attended (guint64 k, guint64 next)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+
+  return k * c->chunk_frames < c->sink_frames || c->window_frames == 0 ||
+      k * c->chunk_frames + c->window_frames >= (next + 1) * c->chunk_frames;
+}
+
+static void
+assert_chunk (SoraStream *stream, guint64 chunk, const double *want)
+{
+  float *got = sora_test_download (sora_stream_get_latents (stream, chunk));
+  char *what = g_strdup_printf ("chunk %" G_GUINT64_FORMAT, chunk);
+
+  /* f32 on the device against double between forwards: rounding of the
+   * lincombs, amplified by the following forwards of the tiny model. */
+  sora_assert_close (got, want, chunk_numel (), 1e-5, what);
+  g_free (what);
+  g_free (got);
+}
+
+/* Chunks 0..N-1 with prompt A, then a switch to B: each chunk equals the
+ * spec's loop; chunk 0 runs on the plain forward (the single-chunk path is
+ * today's forward), and the switched chunk on a fresh cache built from the
+ * attended chunks with B's text (LongLive's re-cache). */
+static void
+test_reference (void)
+{
+  const guint n = 4, total = 6;
+  SoraGenerateParams p = stream_params ("a red circle");
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  SoraWanDitCache *cache;
+  double *x0[6] = { NULL };
+
+  /* positions as made: no RoPE rebase within these chunks */
+  g_assert_cmpuint (total * causal_config ()->chunk_frames, <=,
+      sora_wan_dit_get_config (sora_engine_get_dit (causal))->rope_max_seq_len);
+  g_assert_no_error (error);
+  for (guint c = 0; c < total; c++) {
+    if (c == n)
+      sora_stream_set_prompt (stream, "a blue square");
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+    g_assert_no_error (error);
+  }
+
+  cache = reference_cache ("a red circle");
+  for (guint c = 0; c < total; c++) {
+    if (c == n) {
+      sora_wan_dit_cache_free (cache);
+      cache = reference_cache ("a blue square");
+      for (guint k = 0; k < c; k++)
+        if (attended (k, c))
+          reference_context (cache, k, x0[k]);
+    }
+    x0[c] = reference_chunk (c == 0 ? NULL : cache,
+        text_of (c < n ? "a red circle" : "a blue square"), c);
+    if (sora_stream_get_latents (stream, c))
+      assert_chunk (stream, c, x0[c]);
+    reference_context (cache, c, x0[c]);
+  }
+  /* the last chunk is always kept */
+  g_assert_nonnull (sora_stream_get_latents (stream, total - 1));
+  for (guint c = 0; c < total; c++)
+    g_free (x0[c]);
+  sora_wan_dit_cache_free (cache);
+  sora_stream_free (stream);
+}
+
+typedef struct
+{
+  GArray *frames; /* f32 frames as the sink hands them */
+  GArray *sizes; /* frames per call */
+} Frames;
+
+static gboolean
+collect (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
+    guint height, gpointer user_data)
+{
+  Frames *f = user_data;
+  float *host = sora_test_download (frames);
+
+  g_array_append_vals (f->frames, host, frames->numel);
+  g_array_append_val (f->sizes, n);
+  g_free (host);
+  return TRUE;
+}
+
+/* Frames of @chunks chunks of a stream of @seed, and each chunk's clean
+ * latents appended to @latents [C, F, h, w] order (when not NULL). */
+static Frames
+run_stream (guint64 seed, guint chunks, GArray *latents)
+{
+  SoraGenerateParams p = stream_params ("a red circle");
+  Frames f = { g_array_new (FALSE, FALSE, sizeof (float)),
+    g_array_new (FALSE, FALSE, sizeof (guint)) };
+  GError *error = NULL;
+  SoraStream *stream;
+
+  p.seed = seed;
+  stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  g_assert_no_error (error);
+  for (guint c = 0; c < chunks; c++) {
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, collect, &f, NULL, &error));
+    g_assert_no_error (error);
+    if (latents) {
+      float *x = sora_test_download (sora_stream_get_latents (stream, c));
+      g_array_append_vals (latents, x, chunk_numel ());
+      g_free (x);
+    }
+  }
+  g_assert_cmpuint (sora_stream_get_chunks (stream), ==, chunks);
+  sora_stream_free (stream);
+  return f;
+}
+
+static void
+frames_clear (Frames *f)
+{
+  g_array_unref (f->frames);
+  g_array_unref (f->sizes);
+}
+
+/* Each chunk's frames come as the streaming decode of its latents from the
+ * last chunk's decoder state: the same as one decode of all of them, 1 +
+ * 4(n − 1) frames for the first chunk and 4n later. */
+static void
+test_frames (void)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  const guint chunks = 3;
+  GArray *latents = g_array_new (FALSE, FALSE, sizeof (float));
+  Frames f = run_stream (SEED, chunks, latents);
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal));
+  gsize plane = (SIZE / 8) * (SIZE / 8), fc = c->chunk_frames;
+  gsize all = chunks * fc;
+  float *video = g_new (float, tc->in_channels *all *plane);
+  Frames whole = { g_array_new (FALSE, FALSE, sizeof (float)),
+    g_array_new (FALSE, FALSE, sizeof (guint)) };
+  SoraTensor *t;
+  GError *error = NULL;
+  double *want;
+  guint total = 0;
+
+  for (guint i = 0; i < f.sizes->len; i++)
+    total += g_array_index (f.sizes, guint, i);
+  g_assert_cmpuint (total, ==, 1 + 4 * (fc - 1) + 4 * fc * (chunks - 1));
+  /* [chunk][C][fc][plane] -> [C][chunk·fc][plane] */
+  for (gsize k = 0; k < chunks; k++)
+    for (gsize ch = 0; ch < tc->in_channels; ch++)
+      memcpy (video + (ch * all + k * fc) * plane,
+          &g_array_index (
+              latents, float, (k * tc->in_channels + ch) * fc * plane),
+          fc * plane * sizeof (float));
+  t = sora_test_upload ("all latents", SORA_DTYPE_F32, video, 4,
+      (gsize[]){ tc->in_channels, all, SIZE / 8, SIZE / 8 });
+  g_assert_true (sora_test_vae_decode (
+      sora_engine_get_vae (causal), t, collect, &whole, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (whole.frames->len, ==, f.frames->len);
+  want = g_new (double, whole.frames->len);
+  for (guint i = 0; i < whole.frames->len; i++)
+    want[i] = g_array_index (whole.frames, float, i);
+  /* one decode split at latent frames makes the same frames */
+  sora_assert_close ((float *)f.frames->data, want, f.frames->len, 1e-6,
+      "streamed frames against one decode");
+  g_free (want);
+  sora_tensor_free (t);
+  g_free (video);
+  g_array_unref (latents);
+  frames_clear (&f);
+  frames_clear (&whole);
+}
+
+/* The same seed gives the same frames; another seed others. */
+static void
+test_determinism (void)
+{
+  Frames a = run_stream (SEED, 2, NULL), b = run_stream (SEED, 2, NULL);
+  Frames c = run_stream (SEED + 1, 2, NULL);
+
+  g_assert_cmpmem (
+      a.frames->data, a.frames->len * 4, b.frames->data, b.frames->len * 4);
+  g_assert_cmpint (
+      memcmp (a.frames->data, c.frames->data, a.frames->len * 4), !=, 0);
+  frames_clear (&a);
+  frames_clear (&b);
+  frames_clear (&c);
+}
+
+/* Device memory stays the same from chunk to chunk over more chunks than
+ * the model's RoPE has positions for (the window moves back next to the
+ * sink), and every frame is finite. */
+static void
+test_memory_flat (void)
+{
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal));
+  const SoraWanCausalConfig *cc = &tc->causal;
+  /* the ring of kept chunks and the cache are full from this chunk on */
+  guint steady = (cc->sink_frames + cc->window_frames) / cc->chunk_frames + 1;
+  guint chunks =
+      MAX (steady + 3, 2 * tc->rope_max_seq_len / cc->chunk_frames + 2);
+  SoraGenerateParams p = stream_params ("a red circle");
+  SoraDevice *dev = sora_engine_get_device (causal);
+  Frames f = { g_array_new (FALSE, FALSE, sizeof (float)),
+    g_array_new (FALSE, FALSE, sizeof (guint)) };
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  guint64 held = 0;
+
+  g_assert_no_error (error);
+  for (guint c = 0; c < chunks; c++) {
+    g_array_set_size (f.frames, 0);
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, collect, &f, NULL, &error));
+    g_assert_no_error (error);
+    for (guint i = 0; i < f.frames->len; i++)
+      g_assert_true (isfinite (g_array_index (f.frames, float, i)));
+    if (c == steady)
+      held = sora_test_bytes_held (dev);
+    if (c > steady)
+      g_assert_cmpuint (sora_test_bytes_held (dev), ==, held);
+  }
+  g_test_message ("%u chunks (RoPE covers %u latent frames), %" G_GUINT64_FORMAT
+                  " device bytes held throughout",
+      chunks, tc->rope_max_seq_len, held);
+  sora_stream_free (stream);
+  frames_clear (&f);
+}
+
+static gboolean
+cancel_at_step (guint step, guint total, double seconds, gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return TRUE;
+}
+
+/* A cancel stops the chunk with SORA_ERROR_CANCELLED, and the stream will
+ * not go on. */
+static void
+test_cancel (void)
+{
+  SoraGenerateParams p = stream_params ("a red circle");
+  GCancellable *cancellable = g_cancellable_new ();
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+
+  g_assert_no_error (error);
+  g_assert_false (sora_stream_run_next (
+      stream, cancel_at_step, NULL, cancellable, cancellable, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpuint (sora_stream_get_chunks (stream), ==, 0);
+  g_assert_false (
+      sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+  sora_test_assert_error_names (&error, "cannot go on");
+  sora_stream_free (stream);
+  g_object_unref (cancellable);
+}
+
+/* A model that makes whole clips has no stream. */
+static void
+test_not_causal (void)
+{
+  SoraEngine *tiny = sora_test_open_tiny ();
+  SoraGenerateParams p = stream_params ("a red circle");
+  GError *error = NULL;
+
+  g_assert_false (sora_engine_get_causal (tiny, NULL, NULL, NULL));
+  g_assert_null (sora_stream_new (tiny, &p, &error));
+  sora_test_assert_error_names (&error, "_sora_causal");
+  sora_engine_free (tiny);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  sora_test_init (&argc, &argv);
+  causal = sora_test_open_fixture ("wan-tiny-causal");
+  g_test_add_func ("/stream/not-causal", test_not_causal);
+  g_test_add_func ("/stream/reference", test_reference);
+  g_test_add_func ("/stream/frames", test_frames);
+  g_test_add_func ("/stream/determinism", test_determinism);
+  g_test_add_func ("/stream/memory-flat", test_memory_flat);
+  g_test_add_func ("/stream/cancel", test_cancel);
+  ret = sora_test_run ();
+  sora_engine_free (causal);
+  return ret;
+}
