@@ -18,7 +18,7 @@ new_table (gsize F, gsize H, gsize W, gsize D)
 {
   GError *error = NULL;
   SoraTensor *t =
-      sora_rope_table_new (sora_test_device (), F, H, W, D, THETA, &error);
+      sora_rope_table_new (sora_test_device (), 0, F, H, W, D, THETA, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (t);
@@ -156,7 +156,7 @@ test_errors (void)
   g_assert_false (sora_op_rope (x, table, 2, y, &error));
   sora_test_assert_error_names (&error, "y [1, 6, 12] f32");
   g_assert_null (
-      sora_rope_table_new (sora_test_device (), 1, 1, 1, 7, THETA, &error));
+      sora_rope_table_new (sora_test_device (), 0, 1, 1, 1, 7, THETA, &error));
   sora_test_assert_error_names (&error, "head dim 7");
   sora_tensor_free (table);
   sora_tensor_free (other);
