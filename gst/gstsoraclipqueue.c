@@ -10,6 +10,8 @@
 #include "config.h"
 #endif
 
+#include <math.h>
+
 #include "gstsorasrcpriv.h"
 
 void
@@ -343,6 +345,27 @@ gst_sora_src_load (GstSoraSrc *self)
   return TRUE;
 }
 
+/* The frames queued below which the next clip starts: a clip's; for a
+ * causal model a chunk's, and when live only what covers three times the
+ * last chunk's time (a prompt set waits behind the queue: it takes effect
+ * at the next chunk), plus two frames.  Lock held. */
+static guint
+gst_sora_src_lead_locked (GstSoraSrc *self)
+{
+  double seconds = self->last_cost.seconds * 3;
+  guint lead;
+
+  if (self->chunk_frames == 0)
+    return self->total_frames;
+  if (!gst_base_src_is_live (GST_BASE_SRC (self)) ||
+      self->last_cost.passes == 0)
+    return self->chunk_frames;
+  lead = (guint)ceil (seconds * GST_VIDEO_INFO_FPS_N (&self->info) /
+             GST_VIDEO_INFO_FPS_D (&self->info)) +
+      2;
+  return MIN (lead, self->chunk_frames);
+}
+
 gpointer
 gst_sora_src_worker (gpointer data)
 {
@@ -356,15 +379,13 @@ gst_sora_src_worker (gpointer data)
     GstVideoInfo info;
     guint gen;
 
-    /* A continuation waits until less than a clip (or a causal model's
-     * chunk) is queued: faster than the stream plays, an endless one would
-     * fill memory, and a prompt set would wait behind the queue. */
+    /* A continuation waits until less than a clip is queued: faster than
+     * the stream plays, an endless one would fill memory. */
     while (!self->stopping &&
         !(self->want_clip && self->have_info &&
             (self->clip_index == 0 ||
                 g_queue_get_length (&self->frames) <
-                    (self->chunk_frames ? self->chunk_frames
-                                        : self->total_frames))))
+                    gst_sora_src_lead_locked (self))))
       g_cond_wait (&self->cond, &self->lock);
     if (self->stopping)
       break;

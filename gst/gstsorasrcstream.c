@@ -93,8 +93,14 @@ gst_sora_src_run_chunk (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   g_mutex_lock (&self->lock);
   current = gst_sora_src_run_current_locked (&run);
   params.frames = self->clip_frames;
-  if (current && ok)
+  if (current && ok) {
     speed = gst_sora_src_frames_seconds (params.frames, info) / seconds;
+    /* the first chunk compiles kernels: the lead starts from the second */
+    if (run.clip > 0) {
+      self->last_cost.passes = run.steps_done;
+      self->last_cost.seconds = seconds;
+    }
+  }
   g_mutex_unlock (&self->lock);
 
   if (current && ok) {
