@@ -432,6 +432,23 @@ test_memory_flat (void)
   frames_clear (&f);
 }
 
+typedef struct
+{
+  GArray *sizes;
+  guint total;
+} SoraCollect;
+
+static gboolean
+count_frames (const guint8 *pixels, guint n, guint width, guint height,
+    gpointer user_data)
+{
+  SoraCollect *c = user_data;
+
+  g_array_append_val (c->sizes, n);
+  c->total += n;
+  return TRUE;
+}
+
 static gboolean
 cancel_at_step (guint step, guint total, double seconds, gpointer user_data)
 {
@@ -462,6 +479,80 @@ test_cancel (void)
   g_object_unref (cancellable);
 }
 
+/* A stream primed with a video goes on from its encoded latents: the
+ * attended chunks of the encode are in the cache at positions from 0, and
+ * the next chunk is the spec's loop on that cache.  sora_engine_extend
+ * with a causal model hands on exactly the frames asked for. */
+static void
+test_prime (void)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  SoraGenerateParams p = stream_params ("a red circle");
+  guint n_frames = 30, cf = c->chunk_frames;
+  gsize frame = SIZE * SIZE * 3, plane = (SIZE / 8) * (SIZE / 8);
+  guint8 *video = g_malloc (n_frames * frame);
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  SoraTensor *z;
+  SoraWanDitCache *cache;
+  float *zh;
+  guint m;
+  double *want;
+  SoraCollect collected = { 0 };
+
+  for (gsize i = 0; i < n_frames * frame; i++)
+    video[i] = (guint8)g_test_rand_int_range (0, 256);
+  g_assert_no_error (error);
+  /* too few frames for a chunk */
+  g_assert_false (
+      sora_stream_prime (stream, video, 1 + 4 * (cf - 1) - 1, NULL, &error));
+  sora_test_assert_error_names (&error, "at least");
+  g_assert_true (sora_stream_prime (stream, video, n_frames, NULL, &error));
+  g_assert_no_error (error);
+  /* 30 frames make 8 latent frames: 4 chunks, of which the next attends
+   * the sink and its window's */
+  m = MIN ((1 + (n_frames - 1) / 4) / cf,
+      (c->sink_frames + c->window_frames) / cf - 1);
+  g_assert_cmpuint (sora_stream_get_chunks (stream), ==, m);
+  g_assert_true (sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  z = sora_engine_encode_context (
+      causal, &p, video, n_frames, m * cf, NULL, &error);
+  g_assert_no_error (error);
+  zh = sora_test_download (z);
+  cache = reference_cache ("a red circle");
+  for (guint k = 0; k < m; k++) {
+    double *x = g_new (double, chunk_numel ());
+
+    /* [C][m·cf][plane] -> chunk k's [C][cf][plane] */
+    for (gsize ch = 0; ch < z->shape[0]; ch++)
+      for (gsize i = 0; i < cf * plane; i++)
+        x[ch * cf * plane + i] = zh[(ch * m * cf + k * cf) * plane + i];
+    if (attended (k, m))
+      reference_context (cache, k, x);
+    g_free (x);
+  }
+  want = reference_chunk (cache, NULL, m);
+  assert_chunk (stream, m, want);
+
+  /* through sora_engine_extend: 12 new frames, of a chunk's 4·cf each */
+  p.frames = 12;
+  collected.sizes = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_assert_true (sora_engine_extend (causal, &p, video, n_frames, NULL,
+      count_frames, &collected, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (collected.total, ==, 12);
+
+  g_array_unref (collected.sizes);
+  g_free (want);
+  g_free (zh);
+  sora_tensor_free (z);
+  sora_wan_dit_cache_free (cache);
+  sora_stream_free (stream);
+  g_free (video);
+}
+
 /* A model that makes whole clips has no stream. */
 static void
 test_not_causal (void)
@@ -489,6 +580,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stream/determinism", test_determinism);
   g_test_add_func ("/stream/memory-flat", test_memory_flat);
   g_test_add_func ("/stream/cancel", test_cancel);
+  g_test_add_func ("/stream/prime", test_prime);
   ret = sora_test_run ();
   sora_engine_free (causal);
   return ret;
