@@ -135,7 +135,8 @@ sigma_of (double step)
 /* Chunk @chunk's clean latents by the spec: noise draw 0, then at each step
  * x0 = x − σ·v, re-noised with the next draw to the next σ. */
 static double *
-reference_chunk (SoraWanDitCache *cache, SoraTensor *text, guint64 chunk)
+reference_chunk (
+    SoraWanDitCache *cache, SoraTensor *text, guint64 chunk, gsize pos)
 {
   const SoraWanCausalConfig *c = causal_config ();
   gsize n = chunk_numel ();
@@ -143,8 +144,7 @@ reference_chunk (SoraWanDitCache *cache, SoraTensor *text, guint64 chunk)
 
   for (guint i = 0; i < c->n_steps; i++) {
     double sigma = sigma_of (c->steps[i]);
-    double *v =
-        predict (cache, text, x, chunk * c->chunk_frames, 1000 * sigma, FALSE);
+    double *v = predict (cache, text, x, pos, 1000 * sigma, FALSE);
 
     for (gsize e = 0; e < n; e++)
       x[e] -= sigma * v[e];
@@ -164,7 +164,8 @@ reference_chunk (SoraWanDitCache *cache, SoraTensor *text, guint64 chunk)
 /* Writes chunk @chunk's K/V from its clean latents @x0 at the context
  * timestep (noised with draw n_steps above 0). */
 static void
-reference_context (SoraWanDitCache *cache, guint64 chunk, const double *x0)
+reference_context (
+    SoraWanDitCache *cache, guint64 chunk, gsize pos, const double *x0)
 {
   const SoraWanCausalConfig *c = causal_config ();
   double t = c->context_timestep, s = t / 1000.0;
@@ -172,7 +173,7 @@ reference_context (SoraWanDitCache *cache, guint64 chunk, const double *x0)
 
   for (gsize e = 0; e < chunk_numel (); e++)
     x[e] = (1 - s) * x0[e] + s * z[e];
-  g_free (predict (cache, NULL, x, chunk * c->chunk_frames, t, TRUE));
+  g_free (predict (cache, NULL, x, pos, t, TRUE));
   g_free (z);
   g_free (x);
 }
@@ -239,6 +240,7 @@ test_reference (void)
   SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
   SoraWanDitCache *cache;
   double *x0[6] = { NULL };
+  guint cf = causal_config ()->chunk_frames;
 
   /* positions as made: no RoPE rebase within these chunks */
   g_assert_cmpuint (total * causal_config ()->chunk_frames, <=,
@@ -256,15 +258,70 @@ test_reference (void)
       cache = reference_cache ("a blue square");
       for (guint k = 0; k < c; k++)
         if (attended (k, c))
-          reference_context (cache, k, x0[k]);
+          reference_context (cache, k, k * cf, x0[k]);
     }
     x0[c] = reference_chunk (c == 0 ? NULL : cache,
-        text_of (c < n ? "a red circle" : "a blue square"), c);
+        text_of (c < n ? "a red circle" : "a blue square"), c, c * cf);
     assert_chunk (stream, c, x0[c]);
-    reference_context (cache, c, x0[c]);
+    reference_context (cache, c, c * cf, x0[c]);
   }
   for (guint c = 0; c < total; c++)
     g_free (x0[c]);
+  sora_wan_dit_cache_free (cache);
+  sora_stream_free (stream);
+}
+
+static double *
+download_chunk (SoraStream *stream, guint64 chunk)
+{
+  float *f = sora_test_download (sora_stream_get_latents (stream, chunk));
+  double *d = g_new (double, chunk_numel ());
+
+  for (gsize i = 0; i < chunk_numel (); i++)
+    d[i] = f[i];
+  g_free (f);
+  return d;
+}
+
+/* The first chunk whose frames pass RoPE's positions is made with the
+ * window's chunks moved back next to the sink: the spec's loop on a cache
+ * of the sink at its positions and the window's chunks right after it. */
+static void
+test_rebase (void)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  guint cf = c->chunk_frames, sink = c->sink_frames / cf;
+  guint rope =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal))->rope_max_seq_len;
+  guint r = rope / cf; /* the first chunk past the positions */
+  guint window = (c->window_frames - cf) / cf; /* chunks attended before */
+  SoraGenerateParams p = stream_params ("a red circle");
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  SoraWanDitCache *cache = reference_cache ("a red circle");
+  double *want;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (c->window_frames, >, 0);
+  for (guint k = 0; k < r; k++)
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  for (guint k = 0; k < sink; k++) {
+    double *x = download_chunk (stream, k);
+    reference_context (cache, k, k * cf, x);
+    g_free (x);
+  }
+  for (guint j = 0; j < window; j++) {
+    double *x = download_chunk (stream, r - window + j);
+    reference_context (cache, r - window + j, (sink + j) * cf, x);
+    g_free (x);
+  }
+  g_assert_true (sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  want = reference_chunk (cache, NULL, r, (sink + window) * cf);
+  assert_chunk (stream, r, want);
+  g_free (want);
   sora_wan_dit_cache_free (cache);
   sora_stream_free (stream);
 }
@@ -530,10 +587,10 @@ test_prime (void)
       for (gsize i = 0; i < cf * plane; i++)
         x[ch * cf * plane + i] = zh[(ch * m * cf + k * cf) * plane + i];
     if (attended (k, m))
-      reference_context (cache, k, x);
+      reference_context (cache, k, k * cf, x);
     g_free (x);
   }
-  want = reference_chunk (cache, NULL, m);
+  want = reference_chunk (cache, NULL, m, m * cf);
   assert_chunk (stream, m, want);
 
   /* through sora_engine_extend: 12 new frames, of a chunk's 4·cf each */
@@ -581,6 +638,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stream/memory-flat", test_memory_flat);
   g_test_add_func ("/stream/cancel", test_cancel);
   g_test_add_func ("/stream/prime", test_prime);
+  g_test_add_func ("/stream/rebase", test_rebase);
   ret = sora_test_run ();
   sora_engine_free (causal);
   return ret;
