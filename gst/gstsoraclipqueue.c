@@ -25,6 +25,7 @@ gst_sora_src_reset_locked (GstSoraSrc *self, guint num_frames)
   self->want_clip = TRUE;
   self->clip_done = FALSE;
   self->skip = 0;
+  self->made = 0;
   self->clip_frames = 0;
   self->clip_index = 0;
   self->n_frames = 0;
@@ -43,6 +44,7 @@ gst_sora_src_restart_clip_locked (GstSoraSrc *self, guint64 frame)
   self->clip_gen++;
   g_queue_clear_full (&self->frames, (GDestroyNotify)gst_buffer_unref);
   self->skip = frame;
+  self->made = 0;
   self->n_frames = frame;
   self->clip_index = 0;
   self->clip_done = FALSE;
@@ -151,8 +153,7 @@ gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
   current = gst_sora_src_run_current_locked (run);
   if (current && run->first_frame_us == 0) {
     run->first_frame_us = g_get_monotonic_time ();
-    run->first_frame =
-        self->n_frames + self->skip + g_queue_get_length (&self->frames);
+    run->first_frame = self->made;
   }
   for (i = 0; i < n_frames; i++) {
     if (current && self->skip == 0) {
@@ -163,8 +164,10 @@ gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
       gst_buffer_unref (bufs[i]);
     }
   }
-  if (current)
+  if (current) {
     self->clip_frames += n_frames;
+    self->made += n_frames;
+  }
   /* A continuation's frames queue behind the clip before: only the first
    * clip's wait is the stream's latency. */
   if (current && run->clip == 0 && !run->first_frame_seen) {

@@ -55,6 +55,7 @@ struct _GstSoraSrc
   gboolean clip_done; /* every frame of the last clip is queued */
   GQueue frames; /* GstBuffer, in order */
   guint64 skip; /* leading frames of the stream still to drop */
+  guint64 made; /* frames the engine gave since the stream (re)started */
   guint clip_frames; /* frames the engine gave for this clip */
   guint clip_index; /* of the next clip since the stream (re)started */
   guint total_frames; /* frames of the first clip; 0 until known */
