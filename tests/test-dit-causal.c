@@ -23,7 +23,8 @@ typedef struct
   SoraModelFolder *folder;
   SoraWanDit *dit;
   /* The fixture's "_sora_causal" (chunk 2, window 4, sink 2), filled here
-   * until the folder's parser reads it (helper causal-config). */
+   * until the folder's parser reads it (helper causal-config); once it
+   * does, fixture_open checks that they agree. */
   SoraWanCausalConfig causal;
   float *latents; /* the reference's, on the host */
   gsize channels, height, width;
@@ -40,6 +41,7 @@ fixture_open_batch (Fixture *fx, gsize batch)
   char *dir = sora_test_fixture ("wan-tiny-causal");
   gsize n, shape[3];
   float *t, *text;
+  const SoraWanCausalConfig *parsed;
 
   fx->folder = sora_model_folder_open (dir, &error);
   g_assert_no_error (error);
@@ -53,6 +55,12 @@ fixture_open_batch (Fixture *fx, gsize batch)
     .n_steps = 4,
     .steps = { 1000, 750, 500, 250 },
     .shift = 5.0 };
+  parsed = &sora_wan_dit_get_config (fx->dit)->causal;
+  if (parsed->chunk_frames) {
+    g_assert_cmpuint (parsed->chunk_frames, ==, fx->causal.chunk_frames);
+    g_assert_cmpuint (parsed->window_frames, ==, fx->causal.window_frames);
+    g_assert_cmpuint (parsed->sink_frames, ==, fx->causal.sink_frames);
+  }
   fx->latents = sora_test_reference_f32 (REF, "hidden_states", &n);
   fx->channels = sora_wan_dit_get_config (fx->dit)->in_channels;
   fx->height = 6;
@@ -209,21 +217,28 @@ test_parity_window (void)
   }
 }
 
-/* window_frames 0: every past frame, up to max_frames. */
+/* window_frames 0: every past frame, up to max_frames.  Twice, each with
+ * its own cache: the second gives the device back all it took. */
 static void
 test_parity_no_window (void)
 {
   Fixture fx = { 0 };
   SoraWanDitCache *cache;
   SoraWanCausalConfig causal;
+  guint64 held = 0;
 
   fixture_open (&fx);
   causal = fx.causal;
   causal.window_frames = 0;
   causal.sink_frames = 0;
-  cache = cache_new (&fx, &causal, FRAMES);
-  check_stream (&fx, cache, "output_no_window");
-  sora_wan_dit_cache_free (cache);
+  for (guint run = 0; run < 2; run++) {
+    if (run == 1)
+      held = sora_test_bytes_held (sora_test_device ());
+    cache = cache_new (&fx, &causal, FRAMES);
+    check_stream (&fx, cache, "output_no_window");
+    sora_wan_dit_cache_free (cache);
+  }
+  g_assert_cmpuint (sora_test_bytes_held (sora_test_device ()), ==, held);
   fixture_close (&fx);
 }
 
@@ -390,11 +405,13 @@ test_errors (void)
   sora_test_assert_error_names (&error, "odd latents");
   sora_tensor_free (latents);
 
-  /* Backwards; longer than a chunk with frames (the sink) to attend. */
+  /* Backwards; longer or shorter than a chunk with frames (the sink) to
+   * attend. */
   g_free (run_chunk (&fx, cache, fx.latents, 0, CHUNK, TRUE, NULL));
   g_free (run_chunk (&fx, cache, fx.latents, 2, CHUNK, TRUE, NULL));
   expect_chunk_error (&fx, cache, 0, CHUNK, TRUE, "before the end 4");
-  expect_chunk_error (&fx, cache, 4, 2 * CHUNK, FALSE, "more than chunk");
+  expect_chunk_error (&fx, cache, 4, 2 * CHUNK, FALSE, "not 4");
+  expect_chunk_error (&fx, cache, 4, 1, FALSE, "must have chunk_frames 2");
   /* A refused chunk leaves the cache as it was. */
   g_assert_cmpuint (sora_wan_dit_cache_get_end (cache), ==, 4);
   sora_wan_dit_cache_reset (cache);

@@ -22,7 +22,7 @@ typedef struct
   JsonObject *obj;
   const char *what;
   GError **error;
-  /* "": top-level keys; "parent." for the keys of a nested object */
+  /* NULL for top-level keys; "parent." for the keys of a nested object */
   const char *prefix;
 } Reader;
 

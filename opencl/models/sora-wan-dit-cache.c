@@ -8,7 +8,7 @@
  * tail the running chunk's own K/V.  Attention does not care about the
  * order of its keys, so a chunk attends the whole buffer in one call, with
  * a key mask only while some slot holds no attended frame (the first chunks,
- * a gap, a short chunk).  A chunk that attends no cached frame runs the
+ * a gap).  A chunk that attends no cached frame runs the
  * plain forward over its own K/V: the same numbers as sora_wan_dit_forward.
  * With window_frames 0 the slots are the frames [0, max_frames) themselves.
  *
@@ -130,7 +130,7 @@ check_settings (const SoraWanTransformerConfig *c,
       (causal->window_frames < causal->chunk_frames ||
           causal->window_frames % causal->chunk_frames))
     return cache_fail (error,
-        "window_frames %u is not a multiple of chunk_frames %u",
+        "window_frames %u must be a multiple of chunk_frames %u",
         causal->window_frames, causal->chunk_frames);
   if (causal->window_frames == 0 && max_frames == 0)
     return cache_fail (error, "max_frames is 0 without a window");
@@ -146,6 +146,17 @@ check_settings (const SoraWanTransformerConfig *c,
         "the patch %ux%u, at most rope_max_seq_len %u patches",
         batch, height, width, p[1], p[2], c->rope_max_seq_len);
   return TRUE;
+}
+
+/* Sets the key mask of frame slot @slot (or tail frame @slot − slots). */
+static void
+mask_frame (SoraWanDitCache *cache, gsize slot, float value)
+{
+  gsize keys = (cache->slots + cache->tail) * cache->tokens;
+
+  for (gsize b = 0; b < cache->batch; b++)
+    for (gsize t = 0; t < cache->tokens; t++)
+      cache->host_mask[b * keys + slot * cache->tokens + t] = value;
 }
 
 static gboolean
@@ -179,6 +190,9 @@ alloc_buffers (SoraWanDitCache *cache, GError **error)
   if (cache->mask == NULL)
     return FALSE;
   cache->host_mask = g_new (float, cache->mask->numel);
+  /* The chunk's own frames: always attended. */
+  for (gsize s = 0; s < cache->tail; s++)
+    mask_frame (cache, cache->slots + s, 1.0f);
   return TRUE;
 }
 
@@ -276,16 +290,6 @@ attends (SoraWanDitCache *cache, gint64 j)
           j >= e - (gint64)cc->window_frames);
 }
 
-static void
-mask_frame (SoraWanDitCache *cache, gsize slot, float value)
-{
-  gsize keys = (cache->slots + cache->tail) * cache->tokens;
-
-  for (gsize b = 0; b < cache->batch; b++)
-    for (gsize t = 0; t < cache->tokens; t++)
-      cache->host_mask[b * keys + slot * cache->tokens + t] = value;
-}
-
 /* How the chunk attends, and its mask. */
 static gboolean
 plan_attention (SoraWanDitCache *cache, GError **error)
@@ -301,14 +305,13 @@ plan_attention (SoraWanDitCache *cache, GError **error)
   cache->attend = ATTEND_CHUNK;
   if (attended == 0)
     return TRUE;
-  if (cache->frames > cache->tail)
+  /* A shorter chunk's window would reach frames the ring dropped. */
+  if (cache->frames != cache->tail)
     return cache_fail (error,
-        "a chunk of %" G_GSIZE_FORMAT " frames attending cached frames has "
-        "more than chunk_frames %" G_GSIZE_FORMAT,
-        cache->frames, cache->tail);
-  for (gsize s = 0; s < cache->tail; s++)
-    mask_frame (cache, cache->slots + s, s < cache->frames);
-  if (attended == cache->slots && cache->frames == cache->tail) {
+        "a chunk attending cached frames must have chunk_frames "
+        "%" G_GSIZE_FORMAT " frames, not %" G_GSIZE_FORMAT,
+        cache->tail, cache->frames);
+  if (attended == cache->slots) {
     cache->attend = ATTEND_ALL;
     return TRUE;
   }
