@@ -3,8 +3,8 @@
  *   per chunk: noise -> the model's steps (x0, re-noise) attending the KV
  *   cache -> streaming VAE decode -> context pass writing the chunk's K/V.
  *
- * Self-Forcing's CausalInferencePipeline with LongLive's prompt re-cache
- * (/work/wt-notes/causal.md; docs/elements.md, "Live generation").
+ * Self-Forcing's inference loop with LongLive's prompt re-cache
+ * (docs/model.md §Causal sampling; docs/elements.md, "Live generation").
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -302,14 +302,11 @@ denoise_chunk (SoraStream *stream, SoraProgressFunc progress,
     sora_tensor_free (noise);
     ok = ok &&
         sora_device_finish (sora_engine_get_device (stream->engine), error);
-    if (ok && g_cancellable_is_cancelled (cancellable)) {
-      g_set_error (
-          error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
-      ok = FALSE;
-    }
-    if (ok && progress &&
-        !progress (i + 1, c->n_steps, (g_get_monotonic_time () - start) / 1e6,
-            user_data)) {
+    if (ok &&
+        (g_cancellable_is_cancelled (cancellable) ||
+            (progress &&
+                !progress (i + 1, c->n_steps,
+                    (g_get_monotonic_time () - start) / 1e6, user_data)))) {
       g_set_error (
           error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
       ok = FALSE;
