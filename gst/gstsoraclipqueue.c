@@ -350,8 +350,9 @@ gst_sora_src_load (GstSoraSrc *self)
 
 /* The frames queued below which the next clip starts: a clip's; for a
  * causal model a chunk's, and when live only what covers three times the
- * last chunk's time (a prompt set waits behind the queue: it takes effect
- * at the next chunk), plus two frames.  Lock held. */
+ * recent chunks' time (the last, or a slower one decaying by 5% a chunk; a
+ * prompt set waits behind the queue: it takes effect at the next chunk),
+ * plus two frames.  Lock held. */
 static guint
 gst_sora_src_lead_locked (GstSoraSrc *self)
 {

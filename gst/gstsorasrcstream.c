@@ -95,12 +95,15 @@ gst_sora_src_run_chunk (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   params.frames = self->clip_frames;
   if (current && ok) {
     speed = gst_sora_src_frames_seconds (params.frames, info) / seconds;
-    /* the first chunk compiles kernels: the lead starts from the second */
+    /* The first chunk compiles kernels: the lead starts from the second.
+     * A slow chunk (a busy machine) holds the lead up for a while. */
     if (run.clip > 0) {
       self->last_cost.passes = run.steps_done;
-      self->last_cost.seconds = seconds;
+      self->last_cost.seconds = MAX (seconds, 0.95 * self->last_cost.seconds);
     }
   }
+  params.steps = run.steps_done;
+  params.guidance_scale = 1;
   g_mutex_unlock (&self->lock);
 
   if (current && ok) {
@@ -109,7 +112,7 @@ gst_sora_src_run_chunk (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
       post_prompt_switched (self, &run, params.prompt, MAX (set_us, 0));
     gst_sora_post_clip_done (GST_ELEMENT (self), run.clip, &params, seconds,
         "prompt", G_TYPE_STRING, params.prompt, "steps", G_TYPE_UINT,
-        run.steps_done, "speed", G_TYPE_DOUBLE, speed, NULL);
+        params.steps, "speed", G_TYPE_DOUBLE, speed, NULL);
     if (run.clip > 0)
       gst_sora_src_check_speed (self, run.clip, speed, seconds, &params);
   } else if (current && error) {
