@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # sorasrc with a causal model, live into a clock-synchronised sink without a
 # queue: the prompt switches three times while it plays, and each switch is
-# measured (docs/elements.md, "Live generation"); then soraextend continues a
-# video with it.
+# measured (docs/elements.md, "Live generation"); then, not live, clips=3
+# makes three chunks, and soraextend continues a video with the model.
 # Exits 77 (skipped) when gi or GStreamer's introspection data is missing.
 # argv[1]: the build directory holding libgstsora.so, argv[2]: the fixtures;
 # $SORA_LIVE_MODEL: another causal model to play (default: the fixture
@@ -168,6 +168,52 @@ def main():
     return 0
 
 
+def clips_causal(model):
+    """Not live, clips=3 with the causal model: three chunks as fast as they
+    come, 1 + 4 (n - 1) frames then 4n each (n latent frames a chunk), the
+    duration query saying as much, then EOS."""
+    pipeline = Gst.parse_launch(
+        "sorasrc name=gen clips=3 seed=2 ! video/x-raw,width=32,height=32 ! "
+        "fakesink name=sink")
+    gen = pipeline.get_by_name("gen")
+    gen.set_property("model", model)
+    pts, chunks, error = [], [], []
+    sink = pipeline.get_by_name("sink")
+    sink.set_property("signal-handoffs", True)
+    sink.connect("handoff", lambda s, buf, pad: pts.append(buf.pts))
+    loop = GLib.MainLoop()
+
+    def on_message(bus, msg):
+        if msg.type == Gst.MessageType.ELEMENT and msg.src == gen and \
+                msg.get_structure().get_name() == "sora/clip":
+            chunks.append(msg.get_structure()["frames"])
+        elif msg.type == Gst.MessageType.ERROR:
+            error.append(msg.parse_error()[0].message)
+            loop.quit()
+        elif msg.type == Gst.MessageType.EOS:
+            loop.quit()
+
+    bus = pipeline.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message", on_message)
+    pipeline.set_state(Gst.State.PLAYING)
+    GLib.timeout_add_seconds(300, loop.quit)
+    loop.run()
+    ok, duration = pipeline.query_duration(Gst.Format.DEFAULT)
+    pipeline.set_state(Gst.State.NULL)
+    bus.remove_signal_watch()
+    n = (chunks[1] // 4) if len(chunks) > 1 else 0
+    want = [1 + 4 * (n - 1), 4 * n, 4 * n]
+    if error or chunks != want or len(pts) != sum(want) or \
+            not ok or duration != sum(want):
+        print("FAIL: clips=3 with a causal model: error %s, chunks %s (want "
+              "%s), %d frames, duration %s" % (error, chunks, want, len(pts),
+                                               duration if ok else None))
+        return 1
+    print("clips=3 with a causal model: chunks of %s frames" % chunks)
+    return 0
+
+
 def extend_causal(model):
     """soraextend with the causal model: 9 input frames, then 12 new ones
     (chunks of 4 per latent frame, the last one cut), timestamps on."""
@@ -212,7 +258,8 @@ def extend_causal(model):
 
 if __name__ == "__main__":
     ret = main()
-    if ret == 0:
-        ret = extend_causal(os.environ.get(
-            "SORA_LIVE_MODEL", os.path.join(sys.argv[2], "wan-tiny-causal")))
+    causal = os.environ.get("SORA_LIVE_MODEL",
+                            os.path.join(sys.argv[2], "wan-tiny-causal"))
+    for check in (clips_causal, extend_causal):
+        ret = ret or check(causal)
     sys.exit(ret)
