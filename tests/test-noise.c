@@ -100,6 +100,15 @@ test_stream (void)
     if (p > 0)
       g_assert_cmpint (memcmp (a, b, n * 4), !=, 0);
   }
+  /* the numpy copy of tools/causal_reference.py (noise (42, 1, 2, 4)) */
+  {
+    const float want[4] = { 0.2511565387248993f, -0.1855919063091278f,
+      2.0740761756896973f, -1.569115400314331f };
+
+    sora_noise_normal_stream (42, 1, 2, b, 4);
+    for (int e = 0; e < 4; e++)
+      g_assert_cmpfloat (b[e], ==, want[e]);
+  }
   /* chunk and draw are different words: (1, 0) is not (0, 1) */
   sora_noise_normal_stream (seed, 1, 0, a, n);
   sora_noise_normal_stream (seed, 0, 1, b, n);
