@@ -613,7 +613,7 @@ test_prime (void)
   g_free (video);
 }
 
-#define REFERENCE "causal-stream.safetensors"
+#define REFERENCE "tiny-causal-stream.safetensors"
 
 /* The prompt taking effect at chunk @c in the reference's "prompts"
  * metadata ({"0": "...", "3": "..."}), or NULL. */
@@ -651,7 +651,7 @@ reference_metadata (const char *path, guint64 *seed, guint *chunks,
 
 /* The stream against tools/causal_reference.py (diffusers' transformer
  * under the block-causal mask, the whole loop in PyTorch, a prompt switch
- * included; tests/fixtures/reference/causal-stream.safetensors): the same
+ * included; tests/fixtures/reference/tiny-causal-stream.safetensors): the same
  * clean latents and decoded frames, within f32 rounding summed in another
  * order, carried through every chunk's steps and the VAE. */
 static void
@@ -670,8 +670,8 @@ test_pytorch_reference (void)
   guint chunks;
 
   if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    g_test_skip ("no " REFERENCE " (python3 tools/causal_reference.py "
-                 "--fixture writes it)");
+    g_test_skip ("no " REFERENCE " (python3 tools/make_fixtures.py "
+                 "causal-stream writes it)");
     goto out;
   }
   prompts =
