@@ -53,22 +53,17 @@ gst_sora_src_restart_clip_locked (GstSoraSrc *self, guint64 frame)
 }
 
 /* The frames clip @index of the stream adds: the first @first (4k+1), each
- * continuation the 4k new ones that bring it to as many again.  With a
- * causal model a clip is a chunk of @chunk frames, 3 fewer in the first. */
+ * continuation the 4k new ones that bring it to as many again. */
 static guint
-frames_of_clip (guint first, guint chunk, guint index)
+frames_of_clip (guint first, guint index)
 {
-  if (chunk > 0)
-    return index == 0 ? chunk - 3 : chunk;
   return index == 0 ? first : sora_engine_extend_round_frames (first - 1);
 }
 
-/* Frames of the stream up to the end of clip @clips - 1. */
-static guint64
-frames_of_clips (guint first, guint chunk, guint clips)
+guint64
+gst_sora_src_frames_of_clips (guint first, guint clips)
 {
-  return frames_of_clip (first, chunk, 0) +
-      (guint64)(clips - 1) * frames_of_clip (first, chunk, 1);
+  return first + (guint64)(clips - 1) * frames_of_clip (first, 1);
 }
 
 gint64
@@ -83,8 +78,7 @@ gst_sora_src_duration (GstSoraSrc *self, GstFormat format)
   g_mutex_lock (&self->lock);
   /* An endless stream has none. */
   if (self->have_info && self->total_frames > 0 && clips > 0) {
-    guint64 frames =
-        frames_of_clips (self->total_frames, self->chunk_frames, clips);
+    guint64 frames = gst_sora_src_frames_of_clips (self->total_frames, clips);
 
     if (format == GST_FORMAT_TIME)
       duration =
@@ -156,17 +150,20 @@ gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
     run->first_frame = self->made;
   }
   for (i = 0; i < n_frames; i++) {
-    if (current && self->skip == 0) {
+    /* a causal stream's last chunk may reach past the stream's end */
+    gboolean keep = current && (run->end == 0 || self->made < run->end);
+
+    if (keep && self->skip == 0) {
       g_queue_push_tail (&self->frames, bufs[i]);
     } else {
-      if (current)
+      if (keep)
         self->skip--;
       gst_buffer_unref (bufs[i]);
     }
-  }
-  if (current) {
-    self->clip_frames += n_frames;
-    self->made += n_frames;
+    if (keep) {
+      self->clip_frames++;
+      self->made++;
+    }
   }
   /* A continuation's frames queue behind the clip before: only the first
    * clip's wait is the stream's latency. */
@@ -245,7 +242,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   g_mutex_lock (&self->lock);
   run.clip = self->clip_index++;
   random_seed = self->random_seed;
-  params.frames = frames_of_clip (self->total_frames, 0, run.clip);
+  params.frames = frames_of_clip (self->total_frames, run.clip);
   self->clip_frames = 0;
   g_mutex_unlock (&self->lock);
 

@@ -60,8 +60,9 @@
  * instead of clips (sora_stream_next): each chunk of a few latent frames
  * is denoised at the model's own step list while attending the chunks
  * before it through a KV cache, and its frames go out as soon as it is
- * decoded.  A clip is then a chunk: clips counts chunks (0: endless),
- * num-frames is not used.  prompt, read when each chunk starts, takes effect
+ * decoded.  clips and num-frames say how long the stream is as for clips
+ * (the last chunk is cut there; clips=0 never ends), and the messages of a
+ * clip come per chunk.  prompt, read when each chunk starts, takes effect
  * at the next chunk (the cache is rebuilt for it from the kept latents, as
  * LongLive does) and posts sora/prompt-switched; steps, guidance-scale,
  * negative-prompt, flow-shift, scheduler and keep-up are not used (the
@@ -252,8 +253,7 @@ gst_sora_src_install_properties (GObjectClass *gobject_class)
       g_param_spec_uint ("clips", "Clips",
           "Clips before EOS, each continuing the last without a cut; 0 "
           "never ends.  Read when a clip ends, so a change while PLAYING "
-          "lengthens or ends the stream.  With a causal model a clip is a "
-          "chunk",
+          "lengthens or ends the stream",
           0, G_MAXUINT, DEFAULT_CLIPS, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_KEEP_UP,
       g_param_spec_boolean ("keep-up", "Keep up with real time",

@@ -55,7 +55,7 @@ struct _GstSoraSrc
   gboolean clip_done; /* every frame of the last clip is queued */
   GQueue frames; /* GstBuffer, in order */
   guint64 skip; /* leading frames of the stream still to drop */
-  guint64 made; /* frames the engine gave since the stream (re)started */
+  guint64 made; /* frames made for the stream since it (re)started */
   guint clip_frames; /* frames the engine gave for this clip */
   guint clip_index; /* of the next clip since the stream (re)started */
   guint total_frames; /* frames of the first clip; 0 until known */
@@ -93,6 +93,7 @@ typedef struct
   guint steps_done; /* denoising steps reported */
   gint64 first_frame_us; /* when its first frame was queued; 0: not yet */
   guint64 first_frame; /* that frame's number in the stream */
+  guint64 end; /* frames of the stream it may make up to; 0: no bound */
 } ClipRun;
 
 /* gstsoraclipqueue.c */
@@ -118,6 +119,8 @@ G_GNUC_INTERNAL gint64 gst_sora_src_duration (
 G_GNUC_INTERNAL double gst_sora_src_frames_seconds (
     guint frames, const GstVideoInfo *info);
 
+/* Frames of a stream of @clips clips whose first has @first frames. */
+G_GNUC_INTERNAL guint64 gst_sora_src_frames_of_clips (guint first, guint clips);
 /* Whether @run is still the clip the element wants.  Lock held. */
 G_GNUC_INTERNAL gboolean gst_sora_src_run_current_locked (ClipRun *run);
 /* The engine's callbacks for a ClipRun: progress messages, and frames into

@@ -2,8 +2,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The worker (gstsoraclipqueue.c) calls gst_sora_src_run_chunk where it
- * would make a clip: a chunk counts as a clip for clips, the queue bound
- * and the messages.  The stream lives from the first chunk until the
+ * would make a clip; the stream has as many frames as the clips would
+ * (num-frames, then num-frames - 1 per clip; endless with clips=0), the
+ * last chunk cut there.  The stream lives from the first chunk until the
  * element stops or the stream restarts (a seek, new caps).
  */
 #ifdef HAVE_CONFIG_H
@@ -68,11 +69,17 @@ gst_sora_src_run_chunk (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   gboolean ok = FALSE, current, switched = FALSE, more;
   double seconds, speed = 0;
 
+  GST_OBJECT_LOCK (self);
+  clips = self->clips;
+  GST_OBJECT_UNLOCK (self);
+
   g_mutex_lock (&self->lock);
   run.clip = self->clip_index++;
   random_seed = self->random_seed;
   set_us = self->prompt_set_us;
   self->clip_frames = 0;
+  run.end =
+      clips ? gst_sora_src_frames_of_clips (self->total_frames, clips) : 0;
   g_mutex_unlock (&self->lock);
 
   run.start_us = g_get_monotonic_time ();
@@ -85,10 +92,6 @@ gst_sora_src_run_chunk (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
     ok = gst_sora_src_stream_chunk (self, &run, &params, &switched, &error);
   }
   seconds = (g_get_monotonic_time () - run.start_us) / 1e6;
-
-  GST_OBJECT_LOCK (self);
-  clips = self->clips;
-  GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);
   current = gst_sora_src_run_current_locked (&run);
@@ -121,7 +124,7 @@ gst_sora_src_run_chunk (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
 
   g_mutex_lock (&self->lock);
   if (current && gst_sora_src_run_current_locked (&run)) {
-    more = clips == 0 || run.clip + 1 < clips;
+    more = run.end == 0 || self->made < run.end;
     self->failed = !ok;
     self->clip_done = ok && !more;
     self->want_clip = ok && more;
