@@ -1083,7 +1083,7 @@ def main():
     ap.add_argument("--causal-steps", type=int, default=1500)
     ap.add_argument("--causal-minutes", type=float, default=0,
                     help="train the causal DiT this long instead")
-    ap.add_argument("--causal-lr", type=float, default=2e-4)
+    ap.add_argument("--causal-lr", type=float, default=4e-4)
     ap.add_argument("--measure-prompts", type=int, default=24)
     ap.add_argument("--live-guidance", type=float, default=1.0,
                     help="measure the live model with this CFG as well")
