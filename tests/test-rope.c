@@ -18,7 +18,7 @@ new_table (gsize F, gsize H, gsize W, gsize D)
 {
   GError *error = NULL;
   SoraTensor *t =
-      sora_rope_table_new (sora_test_device (), F, H, W, D, THETA, &error);
+      sora_rope_table_new (sora_test_device (), 0, F, H, W, D, THETA, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (t);
@@ -134,6 +134,30 @@ test_table_values (void)
   g_free (t);
 }
 
+/* The table of frames [5, 7) is rows 5·H·W.. of the table from frame 0
+ * (a chunk of a causal stream at its absolute positions). */
+static void
+test_first_frame (void)
+{
+  GError *error = NULL;
+  gsize H = 2, W = 3, D = 12, frame = H * W * D / 2 * 2;
+  SoraTensor *whole = new_table (7, H, W, D);
+  SoraTensor *chunk =
+      sora_rope_table_new (sora_test_device (), 5, 2, H, W, D, THETA, &error);
+  float *w, *c;
+
+  g_assert_no_error (error);
+  w = sora_test_download (whole);
+  c = sora_test_download (chunk);
+  g_assert_cmpuint (chunk->shape[0], ==, 2 * H * W);
+  g_assert_cmpmem (
+      c, 2 * frame * sizeof (float), w + 5 * frame, 2 * frame * sizeof (float));
+  g_free (w);
+  g_free (c);
+  sora_tensor_free (whole);
+  sora_tensor_free (chunk);
+}
+
 static void
 test_errors (void)
 {
@@ -156,7 +180,7 @@ test_errors (void)
   g_assert_false (sora_op_rope (x, table, 2, y, &error));
   sora_test_assert_error_names (&error, "y [1, 6, 12] f32");
   g_assert_null (
-      sora_rope_table_new (sora_test_device (), 1, 1, 1, 7, THETA, &error));
+      sora_rope_table_new (sora_test_device (), 0, 1, 1, 1, 7, THETA, &error));
   sora_test_assert_error_names (&error, "head dim 7");
   sora_tensor_free (table);
   sora_tensor_free (other);
@@ -170,6 +194,7 @@ main (int argc, char **argv)
   sora_test_init (&argc, &argv);
   g_test_add_func ("/rope/apply", test_rope);
   g_test_add_func ("/rope/table-values", test_table_values);
+  g_test_add_func ("/rope/first-frame", test_first_frame);
   g_test_add_func ("/rope/errors", test_errors);
   return sora_test_run ();
 }

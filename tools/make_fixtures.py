@@ -7,7 +7,7 @@ the reference outputs our engine must reproduce.
     .venv/bin/python tools/make_fixtures.py [TARGET...]
 
 TARGETs (all when none is named): tiny, wide, schedulers, extend,
-real-extents.
+real-extents, causal.
 
 Writes (all committed, so CI never needs torch):
   tests/fixtures/wan-tiny/            WanPipeline.from_pretrained loads it (f32)
@@ -30,6 +30,14 @@ Writes (all committed, so CI never needs torch):
         2 blocks.  Its 140M weights are too big for git, so they come from a
         counter-based generator (recipe below) that the C test reproduces
         exactly; only the recipe and the reference outputs are committed.
+  tests/fixtures/wan-tiny-causal/
+        a tiny block-causal DiT ("_sora_causal" in its config: chunks of 2
+        latent frames, a window of 4, a sink of 2); wan-tiny's other parts,
+        linked
+  tests/fixtures/reference/tiny-causal-dit.safetensors
+        its full-sequence forward over 4 chunks under the block-causal
+        attention mask (tools/causal_attention.py), at one timestep; the
+        same without window and sink, and unmasked
   tests/fixtures/reference/scheduler-{unipc,euler}.safetensors
         every step of the schedulers on a small latent, with the fake model
         outputs fed to them, for each config of scheduler-cases.json
@@ -621,11 +629,66 @@ def make_extend_reference():
     save(os.path.join(REF, "tiny-extend.safetensors"), extend_reference())
 
 
-# In this order: make_real_extents and the extend reference use wan-tiny.
+CAUSAL = "wan-tiny-causal"
+CAUSAL_SETTINGS = {"chunk_frames": 2, "window_frames": 4, "sink_frames": 2,
+                   "steps": [1000, 750, 500, 250], "shift": 5.0,
+                   "context_timestep": 0}
+
+
+def make_causal():
+    from causal_attention import install_block_causal, install_full
+    folder = os.path.join(FIXTURES, CAUSAL)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    transformer = tiny_transformer()
+    randomize(transformer, 6)
+    path = os.path.join(folder, "transformer")
+    transformer.save_pretrained(path, safe_serialization=True)
+    with open(os.path.join(path, "config.json")) as f:
+        config = json.load(f)
+    config["_sora_causal"] = CAUSAL_SETTINGS
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
+    shutil.copy(os.path.join(FIXTURES, "wan-tiny", "model_index.json"),
+                folder)
+    for part in ("scheduler", "text_encoder", "tokenizer", "vae"):
+        os.symlink(os.path.join("..", "wan-tiny", part),
+                   os.path.join(folder, part))
+    check_tensors(folder)
+
+    # 4 chunks: the last attends the sink (0, 1) and its window (4..7) but
+    # not frames 2, 3.  Non-square latents: 3x5 tokens a frame.
+    transformer = WanTransformer3DModel.from_pretrained(path)
+    g = torch.Generator().manual_seed(7)
+    frames, height, width = 8, 6, 10
+    latents = torch.randn(1, 16, frames, height, width, generator=g)
+    text = torch.randn(1, 7, 32, generator=g)
+    timestep = torch.tensor([625.0])
+    s = CAUSAL_SETTINGS
+    install_block_causal(transformer, frames, height * width // 4,
+                         s["chunk_frames"], s["window_frames"],
+                         s["sink_frames"])
+    out = transformer(latents, timestep, text, return_dict=False)[0]
+    # Block-causal over every past frame (window_frames 0, no sink).
+    install_block_causal(transformer, frames, height * width // 4,
+                         s["chunk_frames"])
+    no_window = transformer(latents, timestep, text, return_dict=False)[0]
+    install_full(transformer)
+    full = transformer(latents, timestep, text, return_dict=False)[0]
+    save(os.path.join(REF, "tiny-causal-dit.safetensors"),
+         {"hidden_states": latents, "timestep": timestep,
+          "encoder_hidden_states": text, "output": out,
+          "output_no_window": no_window, "output_unmasked": full})
+
+
+# In this order: make_real_extents, the extend reference and the causal
+# folder use wan-tiny.
 TARGETS = {"tiny": make_tiny, "wide": make_wide,
            "schedulers": make_scheduler_references,
            "extend": make_extend_reference,
-           "real-extents": make_real_extents}
+           "real-extents": make_real_extents,
+           "causal": make_causal}
 
 if __name__ == "__main__":
     # Some of them, named on the command line, else all.

@@ -19,7 +19,9 @@ typedef struct _SoraWanDitCache SoraWanDitCache;
  * window_frames - chunk_frames frames, or, when window_frames is 0, the
  * frames [0, @max_frames) (writing past them is an error); @max_frames is
  * ignored with a window.  Every buffer is allocated here: memory and time per
- * chunk stay the same however long the stream.  SORA_ERROR_INVALID_ARGUMENT
+ * chunk stay the same however long the stream (with window_frames 0, each
+ * chunk attends all max_frames slots, the empty ones masked: the time of a
+ * full cache from the first chunk on).  SORA_ERROR_INVALID_ARGUMENT
  * for a grid that is not a multiple of the patch, a buffer over the device's
  * max_alloc, or a window 0 with @max_frames 0. */
 SoraWanDitCache *sora_wan_dit_cache_new (SoraWanDit *dit,
@@ -45,20 +47,22 @@ gsize sora_wan_dit_cache_get_end (SoraWanDitCache *cache);
  * for the frames; the text K/V come on top: 2·layers·batch·S·dim·4). */
 guint64 sora_wan_dit_cache_bytes (SoraWanDitCache *cache);
 
-/* One chunk: @latents [batch, C, chunk_frames, height, width] f32 at the
- * absolute latent frames [@first_frame, @first_frame + chunk_frames) (also
- * their RoPE positions), @timesteps [batch] on the host, the text of the
- * last sora_wan_dit_cache_set_text.  The queries attend the cached frames
- * the rule of SoraWanCausalConfig allows plus the chunk itself.  With
- * @write, the chunk's K/V then go into the cache (@first_frame must not be
- * before sora_wan_dit_cache_get_end; a failed write forward empties the
- * cache).  Returns the prediction [batch, out_channels, F, H, W] f32 like
- * sora_wan_dit_forward, with the same @probe points but "text_embedded".
- * A chunk of any F ≥ 1 frames that attends no cached frame and does not
- * write is allowed: it is sora_wan_dit_forward (the same numbers) with the
- * RoPE frames moved by @first_frame.  SORA_ERROR_INVALID_ARGUMENT for
- * latents of another shape, no text, a @first_frame before the end with
- * @write, or a full cache (window_frames 0, past max_frames). */
+/* One chunk: @latents [batch, C, F, height, width] f32 at the absolute
+ * latent frames [@first_frame, @first_frame + F) (also their RoPE
+ * positions), @timesteps [batch] on the host, the text of the last
+ * sora_wan_dit_cache_set_text.  F is chunk_frames; any other F only when
+ * the chunk attends no cached frame.  The queries attend the cached frames
+ * the rule of SoraWanCausalConfig allows (with e = @first_frame + F) plus
+ * the chunk itself; a chunk that attends no cached frame is
+ * sora_wan_dit_forward (the same numbers) with the RoPE frames moved by
+ * @first_frame.  With @write, the chunk's K/V then go into the cache
+ * (@first_frame must not be before sora_wan_dit_cache_get_end; gaps are
+ * allowed; a failed write forward empties the cache).  Without, the cache
+ * is left as it was.  Returns the prediction [batch, out_channels, F, H, W]
+ * f32 like sora_wan_dit_forward, with the same @probe points but
+ * "text_embedded".  SORA_ERROR_INVALID_ARGUMENT for latents of another
+ * shape or another number of frames, no text, a @first_frame before the end
+ * with @write, or a full cache (window_frames 0, past max_frames). */
 SoraTensor *sora_wan_dit_forward_chunk (SoraWanDit *dit, SoraWanDitCache *cache,
     SoraTensor *latents, gsize first_frame, const float *timesteps,
     gboolean write, const SoraProbe *probe, GCancellable *cancellable,

@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 #include "sora-ops.h"
-#include "sora-wan-dit.h"
+#include "sora-wan-dit-private.h"
 #include "sora-weights.h"
 
 /* Rows of a block's modulation (diffusers' chunk order). */
@@ -48,9 +48,10 @@ struct _SoraWanDit
   SoraLinear *patch, *time1, *time2, *time_proj, *text1, *text2, *proj_out;
   SoraTensor *table; /* the head's scale_shift_table [1, 2, d] */
   Block *blocks;
-  /* The RoPE table of the last latent grid (patches per axis). */
+  /* The RoPE table of the last latent grid (patches per axis) and its
+   * first frame's position. */
   SoraTensor *rope;
-  gsize rope_grid[3];
+  gsize rope_grid[3], rope_first;
 };
 
 /* The activations of one forward, shared by every block. */
@@ -400,16 +401,19 @@ timestep_sinusoid (
   return ok;
 }
 
-/* The RoPE table of a grid, kept while the grid stays the same. */
+/* The RoPE table of a grid from frame @first on, kept while they stay the
+ * same (a chunk's denoising steps). */
 static SoraTensor *
-rope_table (SoraWanDit *dit, gsize f, gsize h, gsize w, GError **error)
+rope_table (
+    SoraWanDit *dit, gsize first, gsize f, gsize h, gsize w, GError **error)
 {
-  if (dit->rope && dit->rope_grid[0] == f && dit->rope_grid[1] == h &&
-      dit->rope_grid[2] == w)
+  if (dit->rope && dit->rope_first == first && dit->rope_grid[0] == f &&
+      dit->rope_grid[1] == h && dit->rope_grid[2] == w)
     return dit->rope;
   g_clear_pointer (&dit->rope, sora_tensor_free);
   dit->rope = sora_rope_table_new (
-      dit->dev, f, h, w, dit->cfg.attention_head_dim, 10000.0, error);
+      dit->dev, first, f, h, w, dit->cfg.attention_head_dim, 10000.0, error);
+  dit->rope_first = first;
   dit->rope_grid[0] = f;
   dit->rope_grid[1] = h;
   dit->rope_grid[2] = w;
@@ -443,15 +447,32 @@ ffn_forward (Block *b, Acts *a, SoraTensor *y, SoraTensor *out, GError **error)
   return TRUE;
 }
 
+/* A block's cross-attention K (after norm_k) and V of the embedded text. */
 static gboolean
-block_forward (
-    SoraWanDit *dit, Block *b, Acts *a, SoraTensor *rope, GError **error)
+cross_kv (Block *b, SoraTensor *ctx, SoraTensor *k, SoraTensor *v, float eps,
+    GError **error)
+{
+  return sora_op_linear (b->k2, ctx, k, error) &&
+      sora_op_linear (b->v2, ctx, v, error) &&
+      sora_op_rms_norm (k, b->norm_k2, eps, k, error);
+}
+
+/* Block @i; with @cache, the self-attention attends its frames too and the
+ * cross-attention takes its text K/V. */
+static gboolean
+block_forward (SoraWanDit *dit, guint i, Acts *a, SoraTensor *rope,
+    SoraWanDitCache *cache, GError **error)
 {
   const SoraWanTransformerConfig *c = &dit->cfg;
+  Block *b = &dit->blocks[i];
   float eps = c->eps;
   SoraAttentionParams ap = { c->num_attention_heads,
     1.0f / sqrtf ((float)c->attention_head_dim), NULL, NULL };
   SoraTensor *cross_in = b->norm2_w ? a->y : a->x;
+  SoraTensor *ck = a->ck, *cv = a->cv;
+
+  if (cache)
+    sora_wan_dit_cache_text_kv (cache, i, &ck, &cv);
 
   return
       /* The modulation rows, from the timestep's and the block's own. */
@@ -468,7 +489,9 @@ block_forward (
       sora_op_rope (a->k, rope, c->num_attention_heads, a->k, error) &&
       /* y is free once projected: it takes the attention's output, and q
        * once attended the projection's. */
-      sora_op_attention (a->q, a->k, a->v, a->y, &ap, error) &&
+      (cache ? sora_wan_dit_cache_attend (
+                   cache, i, a->q, a->k, a->v, a->y, &ap, error)
+             : sora_op_attention (a->q, a->k, a->v, a->y, &ap, error)) &&
       sora_op_linear (b->o1, a->y, a->q, error) &&
       sora_op_add_gated (a->x, a->q, a->mod, GATE_MSA, error) &&
       /* Cross-attention over the text, plain residual. */
@@ -476,11 +499,9 @@ block_forward (
           sora_op_layer_norm (
               a->x, b->norm2_w, b->norm2_b, eps, a->y, error)) &&
       sora_op_linear (b->q2, cross_in, a->q, error) &&
-      sora_op_linear (b->k2, a->ctx, a->ck, error) &&
-      sora_op_linear (b->v2, a->ctx, a->cv, error) &&
+      (cache || cross_kv (b, a->ctx, ck, cv, eps, error)) &&
       sora_op_rms_norm (a->q, b->norm_q2, eps, a->q, error) &&
-      sora_op_rms_norm (a->ck, b->norm_k2, eps, a->ck, error) &&
-      sora_op_attention (a->q, a->ck, a->cv, a->y, &ap, error) &&
+      sora_op_attention (a->q, ck, cv, a->y, &ap, error) &&
       sora_op_linear (b->o2, a->y, a->q, error) &&
       sora_op_add (a->x, a->q, a->x, error) &&
       /* Feed-forward, gated. */
@@ -619,9 +640,9 @@ head_out (SoraWanDit *dit, Acts *a, SoraTensor *out, GError **error)
 }
 
 SoraTensor *
-sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
-    const float *timesteps, SoraTensor *text, const SoraProbe *probe,
-    GCancellable *cancellable, GError **error)
+sora_wan_dit_run (SoraWanDit *dit, SoraTensor *latents, const float *timesteps,
+    SoraTensor *text, SoraWanDitCache *cache, gsize first_frame,
+    const SoraProbe *probe, GCancellable *cancellable, GError **error)
 {
   const SoraWanTransformerConfig *c = &dit->cfg;
   const guint *p = c->patch_size;
@@ -631,8 +652,6 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
   GCancellable *previous = NULL;
   gboolean ok = FALSE;
 
-  if (!check_inputs (dit, latents, text, error))
-    return NULL;
   if (cancellable)
     previous = sora_device_set_cancellable (dit->dev, cancellable);
   batch = latents->shape[0];
@@ -643,10 +662,11 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
   h = height / p[1];
   w = width / p[2];
 
-  rope = rope_table (dit, f, h, w, error);
+  rope = rope_table (dit, first_frame, f, h, w, error);
+  /* With a cache, one text row: the cache holds the text's K/V. */
   if (rope == NULL ||
       !acts_alloc (dit, &a, batch, frames, height, width, f * h * w,
-          text->shape[1], NULL, error))
+          cache ? 1 : text->shape[1], NULL, error))
     goto out;
   out = sora_tensor_new_v (dit->dev, "wan dit output", SORA_DTYPE_F32, error, 5,
       batch, (gsize)c->out_channels, frames, height, width);
@@ -660,14 +680,16 @@ sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
     goto out;
   sora_probe_emit (probe, "temb", a.temb);
   sora_probe_emit (probe, "timestep_proj", a.tproj);
-  if (!text_embed (dit, text, &a, error))
-    goto out;
-  sora_probe_emit (probe, "text_embedded", a.ctx);
+  if (cache == NULL) {
+    if (!text_embed (dit, text, &a, error))
+      goto out;
+    sora_probe_emit (probe, "text_embedded", a.ctx);
+  }
 
   for (guint i = 0; i < c->num_layers; i++) {
     char point[32];
 
-    if (!block_forward (dit, &dit->blocks[i], &a, rope, error))
+    if (!block_forward (dit, i, &a, rope, cache, error))
       goto out;
     g_snprintf (point, sizeof (point), "after_block%u", i);
     sora_probe_emit (probe, point, a.x);
@@ -688,6 +710,48 @@ out:
   if (!ok)
     g_clear_pointer (&out, sora_tensor_free);
   return out;
+}
+
+SoraTensor *
+sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
+    const float *timesteps, SoraTensor *text, const SoraProbe *probe,
+    GCancellable *cancellable, GError **error)
+{
+  if (!check_inputs (dit, latents, text, error))
+    return NULL;
+  return sora_wan_dit_run (
+      dit, latents, timesteps, text, NULL, 0, probe, cancellable, error);
+}
+
+gboolean
+sora_wan_dit_text_kv (SoraWanDit *dit, SoraTensor *text, SoraTensor **k,
+    SoraTensor **v, GError **error)
+{
+  const SoraWanTransformerConfig *c = &dit->cfg;
+  gsize batch = text->shape[0], seq = text->shape[1];
+  Acts a = { NULL };
+  gboolean ok;
+
+  ok = acts_new (dit, &a.text_hidden, NULL, "wan dit text_hidden", error, 3,
+           batch, seq, (gsize)c->inner_dim) &&
+      acts_new (dit, &a.ctx, NULL, "wan dit ctx", error, 3, batch, seq,
+          (gsize)c->inner_dim) &&
+      text_embed (dit, text, &a, error);
+  for (guint i = 0; ok && i < c->num_layers; i++) {
+    ok = acts_new (dit, &k[i], NULL, "wan dit cache text k", error, 3, batch,
+             seq, (gsize)c->inner_dim) &&
+        acts_new (dit, &v[i], NULL, "wan dit cache text v", error, 3, batch,
+            seq, (gsize)c->inner_dim) &&
+        cross_kv (&dit->blocks[i], a.ctx, k[i], v[i], c->eps, error);
+  }
+  acts_clear (&a);
+  return ok;
+}
+
+SoraDevice *
+sora_wan_dit_get_device (SoraWanDit *dit)
+{
+  return dit->dev;
 }
 
 guint64

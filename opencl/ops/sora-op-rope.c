@@ -7,8 +7,8 @@
 #include "sora-op-rope.h"
 
 SoraTensor *
-sora_rope_table_new (SoraDevice *dev, gsize frames, gsize height, gsize width,
-    gsize head_dim, double theta, GError **error)
+sora_rope_table_new (SoraDevice *dev, gsize first_frame, gsize frames,
+    gsize height, gsize width, gsize head_dim, double theta, GError **error)
 {
   gsize half = head_dim / 2, hw_dim = 2 * (head_dim / 6);
   gsize axis_dim[3] = { head_dim - 2 * hw_dim, hw_dim, hw_dim };
@@ -29,7 +29,8 @@ sora_rope_table_new (SoraDevice *dev, gsize frames, gsize height, gsize width,
     return NULL;
   host = g_new (float, table->numel);
   for (gsize n = 0; n < L; n++) {
-    gsize pos[3] = { n / (height * width), n / width % height, n % width };
+    gsize pos[3] = { first_frame + n / (height * width), n / width % height,
+      n % width };
     guint axis = 0;
     gsize first = 0; /* the current axis' first pair */
 
