@@ -43,7 +43,8 @@ cache, so the frames equal a chunk-by-chunk streaming decode: chunk 0 gives
 usage: python3 tools/causal_reference.py MODEL [--prompt P] [--switch C:P]
            [--chunks N] [--seed S] [--size WxH] [--out frames.npy]
        python3 tools/causal_reference.py --self-check
-       python3 tools/causal_reference.py --fixture   (tests/fixtures, below)
+       python3 tools/causal_reference.py --fixture   (make_fixture, below;
+           also tools/make_fixtures.py causal-stream)
 """
 import argparse
 import json
@@ -394,14 +395,14 @@ def check_noise():
 # --- fixture -------------------------------------------------------------------
 FIXTURE_MODEL = os.path.join(ROOT, "tests", "fixtures", "wan-tiny-causal")
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "reference",
-                       "causal-stream.safetensors")
+                       "tiny-causal-stream.safetensors")
 FIXTURE_PROMPTS = {0: "a red circle moving right on a black background",
                    3: "a blue square moving left on a white background"}
 FIXTURE_SEED, FIXTURE_CHUNKS, FIXTURE_SIZE = 7, 5, (48, 32)
 
 
 def make_fixture():
-    """tests/fixtures/reference/causal-stream.safetensors: the loop on
+    """tests/fixtures/reference/tiny-causal-stream.safetensors: the loop on
     tests/fixtures/wan-tiny-causal, FIXTURE_CHUNKS chunks of a WxH =
     FIXTURE_SIZE stream, seed FIXTURE_SEED, the prompts of FIXTURE_PROMPTS
     (a switch at chunk 3).  Tensors (f32):
@@ -437,7 +438,7 @@ def make_fixture():
     meta = {"seed": str(FIXTURE_SEED), "chunks": str(FIXTURE_CHUNKS),
             "width": str(width), "height": str(height),
             "prompts": json.dumps(FIXTURE_PROMPTS),
-            "command": "python3 tools/causal_reference.py --fixture"}
+            "command": "python3 tools/make_fixtures.py causal-stream"}
     save_file({k: v.float().contiguous() for k, v in tensors.items()},
               FIXTURE, metadata=meta)
     print("wrote", FIXTURE, {k: list(v.shape) for k, v in tensors.items()})
