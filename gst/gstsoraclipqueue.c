@@ -33,6 +33,7 @@ gst_sora_src_reset_locked (GstSoraSrc *self, guint num_frames)
   self->pipeline_latency = GST_CLOCK_TIME_NONE;
   self->offset = GST_CLOCK_TIME_NONE;
   self->last_cost.passes = 0;
+  self->last_cost.seconds = 0;
   self->warned_speed = 0;
   self->total_frames = num_frames;
   self->random_seed = gst_sora_random_seed ();
