@@ -724,6 +724,44 @@ out:
   g_free (rel);
 }
 
+static gboolean
+append_pixels (const guint8 *pixels, guint n, guint width, guint height,
+    gpointer user_data)
+{
+  g_byte_array_append (user_data, pixels,
+      n * sora_pixel_frame_size (SORA_PIXEL_RGB, width, height));
+  return TRUE;
+}
+
+/* sora_engine_generate with a causal model is a stream's first frames:
+ * 9 frames, the second chunk cut. */
+static void
+test_generate (void)
+{
+  SoraGenerateParams p = stream_params ("a red circle");
+  gsize frame = sora_pixel_frame_size (SORA_PIXEL_RGB, SIZE, SIZE);
+  GByteArray *clip = g_byte_array_new (), *streamed = g_byte_array_new ();
+  GError *error = NULL;
+  SoraStream *stream;
+
+  p.frames = 9;
+  g_assert_true (sora_engine_generate (
+      causal, &p, NULL, append_pixels, clip, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (clip->len, ==, 9 * frame);
+  stream = sora_stream_new (causal, &p, &error);
+  g_assert_no_error (error);
+  while (streamed->len < clip->len) {
+    g_assert_true (
+        sora_stream_next (stream, NULL, append_pixels, streamed, NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpmem (clip->data, clip->len, streamed->data, clip->len);
+  sora_stream_free (stream);
+  g_byte_array_unref (clip);
+  g_byte_array_unref (streamed);
+}
+
 /* A model that makes whole clips has no stream. */
 static void
 test_not_causal (void)
@@ -752,6 +790,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stream/memory-flat", test_memory_flat);
   g_test_add_func ("/stream/cancel", test_cancel);
   g_test_add_func ("/stream/prime", test_prime);
+  g_test_add_func ("/stream/generate", test_generate);
   g_test_add_func ("/stream/rebase", test_rebase);
   g_test_add_func ("/stream/pytorch-reference", test_pytorch_reference);
   ret = sora_test_run ();

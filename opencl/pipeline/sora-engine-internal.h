@@ -80,9 +80,16 @@ SoraTensor *sora_engine_encode_context (SoraEngine *engine,
     guint n_context_frames, guint max_latents, GCancellable *cancellable,
     GError **error);
 
-/* sora_engine_extend for a causal model: a stream primed with the context
- * (sora_stream_prime) makes chunks until params->frames new frames are out;
- * the last chunk's frames past them are not handed on. */
+/* sora_engine_generate for a causal model: a stream makes chunks until
+ * params->frames frames are out; the last chunk's frames past them are not
+ * handed on. */
+gboolean sora_stream_generate (SoraEngine *engine,
+    const SoraGenerateParams *params, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
+/* sora_engine_extend for a causal model: as sora_stream_generate, the
+ * stream primed with the context (sora_stream_prime). */
 gboolean sora_stream_extend (SoraEngine *engine,
     const SoraGenerateParams *params, const guint8 *context,
     guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,

@@ -691,6 +691,11 @@ sora_engine_generate (SoraEngine *engine, const SoraGenerateParams *params,
 {
   SoraPublicCallbacks d = { progress, frames, user_data };
 
+  if (sora_engine_get_causal (engine, NULL, NULL, NULL))
+    return sora_engine_check_size (
+               params->width, params->height, params->frames, error) &&
+        sora_stream_generate (
+            engine, params, progress, frames, user_data, cancellable, error);
   return sora_engine_run (engine, params, SORA_WAN_TEXT_LENGTH, NULL,
       sora_engine_public_progress, sora_engine_public_pixels, &d, cancellable,
       error);

@@ -484,8 +484,8 @@ sora_stream_prime (SoraStream *stream, const guint8 *context,
   return ok;
 }
 
-/* What sora_stream_extend hands on: the first @left frames, steps counted
- * over every chunk. */
+/* What a bounded run hands on: the first @left frames, steps counted over
+ * every chunk. */
 typedef struct
 {
   SoraProgressFunc progress;
@@ -493,29 +493,51 @@ typedef struct
   gpointer user_data;
   guint left;
   guint step, total_steps;
-} Extension;
+} Bounded;
 
 static gboolean
-extension_progress (
+bounded_progress (
     guint step, guint total_steps, double seconds, gpointer user_data)
 {
-  Extension *e = user_data;
+  Bounded *b = user_data;
 
-  e->step++;
-  return e->progress == NULL ||
-      e->progress (e->step, e->total_steps, seconds, e->user_data);
+  b->step++;
+  return b->progress == NULL ||
+      b->progress (b->step, b->total_steps, seconds, b->user_data);
 }
 
 static gboolean
-extension_frames (const guint8 *pixels, guint n_frames, guint width,
-    guint height, gpointer user_data)
+bounded_frames (const guint8 *pixels, guint n_frames, guint width, guint height,
+    gpointer user_data)
 {
-  Extension *e = user_data;
-  guint take = MIN (n_frames, e->left);
+  Bounded *b = user_data;
+  guint take = MIN (n_frames, b->left);
 
-  e->left -= take;
-  return take == 0 || e->frames == NULL ||
-      e->frames (pixels, take, width, height, e->user_data);
+  b->left -= take;
+  return take == 0 || b->frames == NULL ||
+      b->frames (pixels, take, width, height, b->user_data);
+}
+
+/* Makes chunks of @stream until @n_frames ≥ 1 frames are out, the last
+ * chunk's frames past them not handed on. */
+static gboolean
+run_bounded (SoraStream *stream, guint n_frames, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error)
+{
+  guint chunk = 4 * stream->cfg.chunk_frames;
+  /* the first chunk of a stream decodes 3 frames fewer */
+  guint next = stream->chunk == 0 ? chunk - 3 : chunk;
+  guint chunks =
+      n_frames <= next ? 1 : 1 + (n_frames - next + chunk - 1) / chunk;
+  Bounded b = { progress, frames, user_data, n_frames, 0,
+    chunks * stream->cfg.n_steps };
+  gboolean ok = TRUE;
+
+  for (guint i = 0; ok && i < chunks; i++)
+    ok = sora_stream_next (
+        stream, bounded_progress, bounded_frames, &b, cancellable, error);
+  return ok;
 }
 
 gboolean
@@ -525,20 +547,26 @@ sora_stream_extend (SoraEngine *engine, const SoraGenerateParams *params,
     GError **error)
 {
   SoraStream *stream = sora_stream_new (engine, params, error);
-  Extension e = { progress, frames, user_data, params->frames };
-  guint chunk_frames, chunks;
-  gboolean ok;
+  gboolean ok = stream &&
+      sora_stream_prime (
+          stream, context, n_context_frames, cancellable, error) &&
+      run_bounded (stream, params->frames, progress, frames, user_data,
+          cancellable, error);
 
-  if (stream == NULL)
-    return FALSE;
-  chunk_frames = 4 * stream->cfg.chunk_frames;
-  chunks = (params->frames + chunk_frames - 1) / chunk_frames;
-  e.total_steps = chunks * stream->cfg.n_steps;
-  ok =
-      sora_stream_prime (stream, context, n_context_frames, cancellable, error);
-  for (guint i = 0; ok && i < chunks; i++)
-    ok = sora_stream_next (
-        stream, extension_progress, extension_frames, &e, cancellable, error);
+  sora_stream_free (stream);
+  return ok;
+}
+
+gboolean
+sora_stream_generate (SoraEngine *engine, const SoraGenerateParams *params,
+    SoraProgressFunc progress, SoraFramesFunc frames, gpointer user_data,
+    GCancellable *cancellable, GError **error)
+{
+  SoraStream *stream = sora_stream_new (engine, params, error);
+  gboolean ok = stream &&
+      run_bounded (stream, params->frames, progress, frames, user_data,
+          cancellable, error);
+
   sora_stream_free (stream);
   return ok;
 }

@@ -101,7 +101,9 @@ typedef gboolean (*SoraFramesFunc) (const guint8 *pixels, guint n_frames,
  * one batched forward), decode chunk by chunk.  Cancellation is honoured
  * between steps and chunks (the callbacks) and at every kernel launch
  * (@cancellable): a stop waits for at most the kernel running and the one
- * queued behind it. */
+ * queued behind it.  With a causal model (sora_engine_get_causal) it is a
+ * stream (sora_stream_new) making chunks until params->frames are out, at
+ * the model's steps without guidance. */
 gboolean sora_engine_generate (SoraEngine *engine,
     const SoraGenerateParams *params, SoraProgressFunc progress,
     SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
