@@ -10,6 +10,8 @@
 #include "config.h"
 #endif
 
+#include <math.h>
+
 #include "gstsorasrcpriv.h"
 
 void
@@ -23,6 +25,7 @@ gst_sora_src_reset_locked (GstSoraSrc *self, guint num_frames)
   self->want_clip = TRUE;
   self->clip_done = FALSE;
   self->skip = 0;
+  self->made = 0;
   self->clip_frames = 0;
   self->clip_index = 0;
   self->n_frames = 0;
@@ -30,6 +33,7 @@ gst_sora_src_reset_locked (GstSoraSrc *self, guint num_frames)
   self->pipeline_latency = GST_CLOCK_TIME_NONE;
   self->offset = GST_CLOCK_TIME_NONE;
   self->last_cost.passes = 0;
+  self->last_cost.seconds = 0;
   self->warned_speed = 0;
   self->total_frames = num_frames;
   self->random_seed = gst_sora_random_seed ();
@@ -41,6 +45,7 @@ gst_sora_src_restart_clip_locked (GstSoraSrc *self, guint64 frame)
   self->clip_gen++;
   g_queue_clear_full (&self->frames, (GDestroyNotify)gst_buffer_unref);
   self->skip = frame;
+  self->made = 0;
   self->n_frames = frame;
   self->clip_index = 0;
   self->clip_done = FALSE;
@@ -56,9 +61,8 @@ frames_of_clip (guint first, guint index)
   return index == 0 ? first : sora_engine_extend_round_frames (first - 1);
 }
 
-/* Frames of the stream up to the end of clip @clips - 1. */
-static guint64
-frames_of_clips (guint first, guint clips)
+guint64
+gst_sora_src_frames_of_clips (guint first, guint clips)
 {
   return first + (guint64)(clips - 1) * frames_of_clip (first, 1);
 }
@@ -75,7 +79,7 @@ gst_sora_src_duration (GstSoraSrc *self, GstFormat format)
   g_mutex_lock (&self->lock);
   /* An endless stream has none. */
   if (self->have_info && self->total_frames > 0 && clips > 0) {
-    guint64 frames = frames_of_clips (self->total_frames, clips);
+    guint64 frames = gst_sora_src_frames_of_clips (self->total_frames, clips);
 
     if (format == GST_FORMAT_TIME)
       duration =
@@ -95,25 +99,13 @@ gst_sora_src_frames_seconds (guint frames, const GstVideoInfo *info)
       GST_VIDEO_INFO_FPS_N (info);
 }
 
-typedef struct
-{
-  GstSoraSrc *self;
-  guint gen;
-  guint clip;
-  gsize frame_size;
-  gint64 start_us;
-  gboolean first_frame_seen;
-  guint steps_done; /* denoising steps reported */
-} ClipRun;
-
-/* Whether @run is still the clip the element wants.  Lock held. */
-static gboolean
-clip_run_current_locked (ClipRun *run)
+gboolean
+gst_sora_src_run_current_locked (ClipRun *run)
 {
   return run->gen == run->self->clip_gen && !run->self->stopping;
 }
 
-static gboolean
+gboolean
 gst_sora_src_on_progress (
     guint step, guint total_steps, double seconds_per_step, gpointer user_data)
 {
@@ -123,7 +115,7 @@ gst_sora_src_on_progress (
   gboolean current;
 
   g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (run);
+  current = gst_sora_src_run_current_locked (run);
   frames_ready = self->clip_frames;
   g_mutex_unlock (&self->lock);
   if (!current)
@@ -137,7 +129,7 @@ gst_sora_src_on_progress (
   return TRUE;
 }
 
-static gboolean
+gboolean
 gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
     guint height, gpointer user_data)
 {
@@ -153,18 +145,27 @@ gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
         gst_buffer_new_memdup (pixels + i * run->frame_size, run->frame_size);
 
   g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (run);
+  current = gst_sora_src_run_current_locked (run);
+  if (current && run->first_frame_us == 0) {
+    run->first_frame_us = g_get_monotonic_time ();
+    run->first_frame = self->made;
+  }
   for (i = 0; i < n_frames; i++) {
-    if (current && self->skip == 0) {
+    /* a causal stream's last chunk may reach past the stream's end */
+    gboolean keep = current && (run->end == 0 || self->made < run->end);
+
+    if (keep && self->skip == 0) {
       g_queue_push_tail (&self->frames, bufs[i]);
     } else {
-      if (current)
+      if (keep)
         self->skip--;
       gst_buffer_unref (bufs[i]);
     }
+    if (keep) {
+      self->clip_frames++;
+      self->made++;
+    }
   }
-  if (current)
-    self->clip_frames += n_frames;
   /* A continuation's frames queue behind the clip before: only the first
    * clip's wait is the stream's latency. */
   if (current && run->clip == 0 && !run->first_frame_seen) {
@@ -217,7 +218,7 @@ gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
 
   if (run->steps_done < params->steps) {
     g_mutex_lock (&self->lock);
-    current = clip_run_current_locked (run);
+    current = gst_sora_src_run_current_locked (run);
     g_mutex_unlock (&self->lock);
     gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip,
         run->steps_done, params->steps, current && !ok);
@@ -254,7 +255,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   seconds = (g_get_monotonic_time () - run.start_us) / 1e6;
 
   g_mutex_lock (&self->lock);
-  current = clip_run_current_locked (&run);
+  current = gst_sora_src_run_current_locked (&run);
   if (current && ok) {
     self->last_cost.passes = params.steps * (params.guidance_scale > 1 ? 2 : 1);
     self->last_cost.seconds = seconds;
@@ -282,7 +283,7 @@ gst_sora_src_run_clip (GstSoraSrc *self, guint gen, const GstVideoInfo *info)
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);
-  if (current && clip_run_current_locked (&run)) {
+  if (current && gst_sora_src_run_current_locked (&run)) {
     if (!ok)
       self->failed = TRUE;
     else if (clips != 0 && run.clip + 1 >= clips)
@@ -303,7 +304,7 @@ gst_sora_src_load (GstSoraSrc *self)
 {
   SoraEngine *engine;
   GError *error = NULL;
-  guint width, height, frames;
+  guint width, height, frames, chunk;
   gboolean cancelled;
 
   g_mutex_lock (&self->lock);
@@ -332,6 +333,9 @@ gst_sora_src_load (GstSoraSrc *self)
   sora_engine_get_native_size (engine, &width, &height, &frames);
   g_mutex_lock (&self->lock);
   self->engine = engine;
+  /* A causal model's chunk of n latent frames adds 4n frames. */
+  self->chunk_frames =
+      sora_engine_get_causal (engine, &chunk, NULL, NULL) ? 4 * chunk : 0;
   self->loaded = TRUE;
   if (self->total_frames == 0)
     self->total_frames = frames;
@@ -340,6 +344,28 @@ gst_sora_src_load (GstSoraSrc *self)
   GST_INFO_OBJECT (
       self, "model ready: native %ux%u, %u frames", width, height, frames);
   return TRUE;
+}
+
+/* The frames queued below which the next clip starts: a clip's; for a
+ * causal model a chunk's, and when live only what covers three times the
+ * recent chunks' time (the last, or a slower one decaying by 5% a chunk; a
+ * prompt set waits behind the queue: it takes effect at the next chunk),
+ * plus two frames.  Lock held. */
+static guint
+gst_sora_src_lead_locked (GstSoraSrc *self)
+{
+  double seconds = self->last_cost.seconds * 3;
+  guint lead;
+
+  if (self->chunk_frames == 0)
+    return self->total_frames;
+  if (!gst_base_src_is_live (GST_BASE_SRC (self)) ||
+      self->last_cost.passes == 0)
+    return self->chunk_frames;
+  lead = (guint)ceil (seconds * GST_VIDEO_INFO_FPS_N (&self->info) /
+             GST_VIDEO_INFO_FPS_D (&self->info)) +
+      2;
+  return MIN (lead, self->chunk_frames);
 }
 
 gpointer
@@ -360,7 +386,8 @@ gst_sora_src_worker (gpointer data)
     while (!self->stopping &&
         !(self->want_clip && self->have_info &&
             (self->clip_index == 0 ||
-                g_queue_get_length (&self->frames) < self->total_frames)))
+                g_queue_get_length (&self->frames) <
+                    gst_sora_src_lead_locked (self))))
       g_cond_wait (&self->cond, &self->lock);
     if (self->stopping)
       break;
@@ -369,7 +396,10 @@ gst_sora_src_worker (gpointer data)
     info = self->info;
     g_mutex_unlock (&self->lock);
 
-    gst_sora_src_run_clip (self, gen, &info);
+    if (self->chunk_frames > 0)
+      gst_sora_src_run_chunk (self, gen, &info);
+    else
+      gst_sora_src_run_clip (self, gen, &info);
 
     g_mutex_lock (&self->lock);
   }

@@ -128,7 +128,8 @@ gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
           "Classifier-free guidance, 0 to 100: how strongly the prompt "
           "(against the negative prompt) steers the video (Wan uses 5).  1 "
           "or less turns it off, which halves the work per step.  Read when "
-          "a generation starts",
+          "a generation starts.  Not used by a causal model (its steps are "
+          "distilled to run without guidance)",
           -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_GUIDANCE_SCALE,
           rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,
@@ -137,7 +138,7 @@ gst_sora_settings_install_properties (GObjectClass *klass, guint first_id,
           "Timestep shift of the flow-matching schedule, 0 to 100: larger "
           "values spend more of the steps at high noise, on composition and "
           "motion.  0 uses the shift in the model's scheduler config.  Read "
-          "when a generation starts",
+          "when a generation starts.  A causal model uses its own shift",
           -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_FLOW_SHIFT,
           rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (klass,

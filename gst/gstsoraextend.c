@@ -24,6 +24,15 @@
  * contiguous.  Every extension uses the same seed.  How the conditioning
  * works and where it falls short: docs/extension.md.
  *
+ * With a causal model (sorasrc's Live generation) the context is encoded by
+ * the VAE and written into the model's KV cache as the first chunks of a
+ * stream (as many whole chunks as the next one attends; the context must
+ * hold at least one chunk, 9 frames for chunks of 3 latent frames), which
+ * then makes chunks of 4 per latent frame until extend-frames are out (the
+ * last chunk's frames past them are dropped).  steps, guidance-scale,
+ * negative-prompt, flow-shift and scheduler are then not used: the model's
+ * steps are, without guidance.
+ *
  * Input is RGB or RGBA with width and height multiples of 16; output caps are
  * the input caps.  A still image (framerate 0/1) is continued at the
  * framerate property's rate, or the nearest one downstream accepts.

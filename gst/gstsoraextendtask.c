@@ -279,7 +279,8 @@ gst_sora_extend_finish (GstSoraExtend *self, ExtendJob *job, ExtendRun *run,
   flushing = self->flushing;
   g_mutex_unlock (&self->lock);
 
-  if (run->steps_done < params->steps)
+  /* (A causal model's steps are its own, counted over its chunks.) */
+  if (!ok && run->steps_done < params->steps)
     gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip,
         run->steps_done, params->steps, !flushing);
   if (ok) {

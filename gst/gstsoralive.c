@@ -105,7 +105,9 @@ gst_sora_src_check_speed (GstSoraSrc *self, guint clip, double speed,
 
   GST_OBJECT_LOCK (self);
   keep_up = self->keep_up;
-  if (!keep_up)
+  if (self->chunk_frames > 0)
+    hint = g_strdup (" (a causal model's steps and guidance are its own)");
+  else if (!keep_up)
     hint = g_strdup ("; keep-up=true chooses the steps by itself");
   else if (params->steps > self->min_steps)
     hint = g_strdup (" (keep-up=true takes fewer steps from the next clip)");
@@ -116,9 +118,11 @@ gst_sora_src_check_speed (GstSoraSrc *self, guint clip, double speed,
   GST_OBJECT_UNLOCK (self);
   GST_ELEMENT_WARNING (self, CORE, CLOCK,
       ("Live generation runs %.2fx slower than real time, so frames are "
-       "skipped once the latency no longer covers it.  Fewer steps, "
-       "guidance-scale=1, a smaller size, a GPU or a larger latency help%s",
-          1 / speed, hint),
+       "skipped once the latency no longer covers it.  %sa smaller size, a "
+       "GPU or a larger latency help%s",
+          1 / speed,
+          self->chunk_frames > 0 ? "" : "Fewer steps, guidance-scale=1, ",
+          hint),
       ("clip %u: %u frames in %.2f s (%.2f s of video), %u steps, "
        "guidance-scale %g, %ux%u",
           clip, params->frames, seconds, seconds * speed, params->steps,

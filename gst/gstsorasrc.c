@@ -55,6 +55,21 @@
  * (down to min-steps) and guidance are chosen from how long the last clip
  * took, so that a clip takes 4/5 of the time its frames play.
  *
+ * With a causal model (a transformer config with "_sora_causal":
+ * Self-Forcing / LongLive class) the element makes a stream chunk by chunk
+ * instead of clips (sora_stream_next): each chunk of a few latent frames
+ * is denoised at the model's own step list while attending the chunks
+ * before it through a KV cache, and its frames go out as soon as it is
+ * decoded.  clips and num-frames say how long the stream is as for clips
+ * (the last chunk is cut there; clips=0 never ends), and the messages of a
+ * clip come per chunk.  prompt, read when each chunk starts, takes effect
+ * at the next chunk (the cache is rebuilt for it from the kept latents, as
+ * LongLive does) and posts sora/prompt-switched; steps, guidance-scale,
+ * negative-prompt, flow-shift, scheduler and keep-up are not used (the
+ * model's steps, without classifier-free guidance).  Live, the next chunk
+ * starts once the queue holds less than three times the last chunk's time
+ * plus two frames, so that a new prompt waits behind little video.
+ *
  * ## Bus messages
  *
  * - GST_MESSAGE_PROGRESS with code "load": START when the model starts
@@ -76,6 +91,11 @@
  *   (string), steps (uint) and guidance-scale (double) it used (keep-up's
  *   choice) and speed (double, seconds of video made per second: below 1
  *   is slower than real time).
+ * - Element message `sora/prompt-switched` (causal models) when the first
+ *   chunk made with a new prompt is decoded: chunk (uint), frame (uint64,
+ *   the buffer offset of its first frame, the first that shows the prompt),
+ *   latency (double, seconds from the prompt's set to that frame's decode)
+ *   and prompt (string).
  * - GST_MESSAGE_QOS (live only) for each run of frames skipped because they
  *   came too late: live, running-time, stream-time, timestamp and duration
  *   of the skipped frames, jitter, and processed and dropped frame counts
@@ -203,12 +223,13 @@ gst_sora_src_install_properties (GObjectClass *gobject_class)
 
   gst_sora_settings_install_properties (gobject_class, PROP_SETTINGS,
       "What the video shows.  Read when each clip starts: a change while "
-      "PLAYING steers the next clip of the stream",
+      "PLAYING steers the next clip of the stream (with a causal model, the "
+      "next chunk)",
       "What the video should not show (used when guidance-scale is above "
       "1).  Read when each clip starts",
       "Denoising steps per clip, 1 to 1000: the time a clip takes grows in "
       "proportion; fewer are faster and coarser (Wan uses 50).  Read when "
-      "each clip starts");
+      "each clip starts.  A causal model uses its own step list instead");
   g_object_class_install_property (gobject_class, PROP_NUM_FRAMES,
       g_param_spec_uint ("num-frames", "Number of frames",
           "Frames of the first clip, 4k+1 up to 2147483647 (81 are 5 s at "
@@ -363,8 +384,15 @@ gst_sora_src_set_property (
   GstClockTime latency = GST_CLOCK_TIME_NONE;
 
   if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
-          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock))
+          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock)) {
+    /* A causal stream reports how long a new prompt took to show. */
+    if (prop_id == PROP_SETTINGS + GST_SORA_SETTINGS_PROP_PROMPT) {
+      g_mutex_lock (&self->lock);
+      self->prompt_set_us = g_get_monotonic_time ();
+      g_mutex_unlock (&self->lock);
+    }
     return;
+  }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -490,6 +518,8 @@ gst_sora_src_stop (GstBaseSrc *bsrc)
     g_thread_join (self->worker);
   self->worker = NULL;
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->stream, sora_stream_free);
+  g_clear_pointer (&self->stream_prompt, g_free);
 
   g_mutex_lock (&self->lock);
   g_queue_clear_full (&self->frames, (GDestroyNotify)gst_buffer_unref);

@@ -55,6 +55,7 @@ struct _GstSoraSrc
   gboolean clip_done; /* every frame of the last clip is queued */
   GQueue frames; /* GstBuffer, in order */
   guint64 skip; /* leading frames of the stream still to drop */
+  guint64 made; /* frames made for the stream since it (re)started */
   guint clip_frames; /* frames the engine gave for this clip */
   guint clip_index; /* of the next clip since the stream (re)started */
   guint total_frames; /* frames of the first clip; 0 until known */
@@ -72,7 +73,28 @@ struct _GstSoraSrc
   guint64 processed, dropped; /* frames, for QoS messages */
   SoraClipCost last_cost; /* of the last clip made; passes 0: none yet */
   double warned_speed; /* in the last slow-generation warning; 0: none */
+
+  /* A causal model's stream (gstsorasrcstream.c), only the worker's. */
+  guint chunk_frames; /* frames per chunk after the first; 0: not causal */
+  SoraStream *stream;
+  char *stream_prompt; /* the prompt its last chunk was made with */
+  gint64 prompt_set_us; /* when prompt was last set, monotonic; lock */
 };
+
+/* One clip (or chunk) the worker makes, as its callbacks see it. */
+typedef struct
+{
+  GstSoraSrc *self;
+  guint gen;
+  guint clip;
+  gsize frame_size;
+  gint64 start_us;
+  gboolean first_frame_seen;
+  guint steps_done; /* denoising steps reported */
+  gint64 first_frame_us; /* when its first frame was queued; 0: not yet */
+  guint64 first_frame; /* that frame's number in the stream */
+  guint64 end; /* frames of the stream it may make up to; 0: no bound */
+} ClipRun;
 
 /* gstsoraclipqueue.c */
 
@@ -96,6 +118,24 @@ G_GNUC_INTERNAL gint64 gst_sora_src_duration (
 /* The seconds @frames play for at @info's frame rate. */
 G_GNUC_INTERNAL double gst_sora_src_frames_seconds (
     guint frames, const GstVideoInfo *info);
+
+/* Frames of a stream of @clips clips whose first has @first frames. */
+G_GNUC_INTERNAL guint64 gst_sora_src_frames_of_clips (guint first, guint clips);
+/* Whether @run is still the clip the element wants.  Lock held. */
+G_GNUC_INTERNAL gboolean gst_sora_src_run_current_locked (ClipRun *run);
+/* The engine's callbacks for a ClipRun: progress messages, and frames into
+ * the queue. */
+G_GNUC_INTERNAL gboolean gst_sora_src_on_progress (
+    guint step, guint total_steps, double seconds_per_step, gpointer user_data);
+G_GNUC_INTERNAL gboolean gst_sora_src_on_frames (const guint8 *pixels,
+    guint n_frames, guint width, guint height, gpointer user_data);
+
+/* gstsorasrcstream.c */
+
+/* Makes the next chunk of a causal model's stream (a new stream for clip
+ * 0), with the prompt as it is now. */
+G_GNUC_INTERNAL void gst_sora_src_run_chunk (
+    GstSoraSrc *self, guint gen, const GstVideoInfo *info);
 
 /* gstsoralive.c */
 

@@ -55,11 +55,74 @@ test_normal (void)
   g_free (c);
 }
 
+/* Element 4i+j of draw @draw of chunk @chunk as the stream's counter layout
+ * says, computed here from the Philox block and Box-Muller directly. */
+static double
+stream_value (guint64 seed, guint32 chunk, guint32 draw, guint64 e)
+{
+  guint64 i = e / 4;
+  guint32 counter[4] = { (guint32)i, (guint32)(i >> 32), chunk, draw };
+  guint32 key[2] = { (guint32)seed, (guint32)(seed >> 32) }, w[4];
+  guint pair = (e % 4) / 2;
+  double u1, u2;
+
+  sora_philox4x32_10 (counter, key, w);
+  u1 = (w[2 * pair] + 0.5) / 4294967296.0;
+  u2 = (w[2 * pair + 1] + 0.5) / 4294967296.0;
+  return sqrt (-2.0 * log (u1)) *
+      (e % 2 ? sin (2.0 * G_PI * u2) : cos (2.0 * G_PI * u2));
+}
+
+/* Draw 0 of chunk 0 is sora_noise_normal; every (chunk, draw) follows the
+ * counter layout {i, i >> 32, chunk, draw} (to float rounding: the value is
+ * computed in double, then rounded once), and two draws differ.  Prints a
+ * few values for the PyTorch reference to check its copy against. */
+static void
+test_stream (void)
+{
+  const guint64 seed = 0x123456789abcdefull;
+  const guint32 pairs[][2] = { { 0, 0 }, { 0, 1 }, { 1, 0 }, { 7, 3 },
+    { 0xffffffffu, 0xffffffffu } };
+  gsize n = 4099;
+  float *a = g_new (float, n), *b = g_new (float, n);
+
+  sora_noise_normal (seed, a, n);
+  sora_noise_normal_stream (seed, 0, 0, b, n);
+  g_assert_cmpmem (a, n * 4, b, n * 4);
+  for (guint p = 0; p < G_N_ELEMENTS (pairs); p++) {
+    sora_noise_normal_stream (seed, pairs[p][0], pairs[p][1], b, n);
+    for (gsize e = 0; e < n; e++)
+      g_assert_cmpfloat (
+          b[e], ==, (float)stream_value (seed, pairs[p][0], pairs[p][1], e));
+    g_test_message ("seed %" G_GUINT64_FORMAT " chunk %u draw %u: %.9g %.9g "
+                    "%.9g %.9g %.9g",
+        seed, pairs[p][0], pairs[p][1], b[0], b[1], b[2], b[3], b[n - 1]);
+    if (p > 0)
+      g_assert_cmpint (memcmp (a, b, n * 4), !=, 0);
+  }
+  /* the numpy copy of tools/causal_reference.py (noise (42, 1, 2, 4)) */
+  {
+    const float want[4] = { 0.2511565387248993f, -0.1855919063091278f,
+      2.0740761756896973f, -1.569115400314331f };
+
+    sora_noise_normal_stream (42, 1, 2, b, 4);
+    for (int e = 0; e < 4; e++)
+      g_assert_cmpfloat (b[e], ==, want[e]);
+  }
+  /* chunk and draw are different words: (1, 0) is not (0, 1) */
+  sora_noise_normal_stream (seed, 1, 0, a, n);
+  sora_noise_normal_stream (seed, 0, 1, b, n);
+  g_assert_cmpint (memcmp (a, b, n * 4), !=, 0);
+  g_free (a);
+  g_free (b);
+}
+
 int
 main (int argc, char **argv)
 {
   sora_test_init (&argc, &argv);
   g_test_add_func ("/noise/philox-known-answers", test_known_answers);
   g_test_add_func ("/noise/normal", test_normal);
+  g_test_add_func ("/noise/stream", test_stream);
   return sora_test_run ();
 }

@@ -130,7 +130,8 @@ _XS, _YS = np.meshgrid(_SS, _SS)
 def trajectory(motion, rng, n_frames=FRAMES):
     """Per-frame (cx, cy, radius) for one object."""
     r0 = rng.uniform(7.0, 10.0)
-    speed = rng.uniform(1.6, 2.4)
+    # the path of a longer clip spans the same distance, so it stays inside
+    speed = rng.uniform(1.6, 2.4) * (FRAMES - 1) / (n_frames - 1)
     out = []
     if motion in DIRECTIONS:
         dx, dy = dict((m[0], m[2]) for m in MOTIONS)[motion]
@@ -193,11 +194,9 @@ def render(objects, background, motion, seed, n_frames=FRAMES):
     return np.clip(clip + 0.5, 0, 255).astype(np.uint8)
 
 
-def sample(seed, allow_held_out=False):
-    """One training example: (clip uint8 [F, H, W, 3], English caption,
-    Chinese caption, background name).  Held-out combinations are skipped
-    unless asked."""
-    rng = random.Random(seed * 7919 + 17)
+def draw(rng, allow_held_out=False):
+    """(objects [(colour, shape)], background, motion) of one example from
+    random.Random @rng.  Held-out combinations are skipped unless asked."""
     while True:
         n = 2 if rng.random() < 0.2 else 1
         motion = rng.choice(MOTIONS)[0]
@@ -209,9 +208,17 @@ def sample(seed, allow_held_out=False):
             continue
         if allow_held_out or not any(
                 combo_held_out(c, s, background, motion) for c, s in objects):
-            break
+            return objects, background, motion
+
+
+def sample(seed, allow_held_out=False, n_frames=FRAMES):
+    """One training example: (clip uint8 [n_frames, H, W, 3], English
+    caption, Chinese caption, background name)."""
+    rng = random.Random(seed * 7919 + 17)
+    objects, background, motion = draw(rng, allow_held_out)
     t = rng.randrange(12)
-    clip = render(objects, background, motion, rng.randrange(1 << 30))
+    clip = render(objects, background, motion, rng.randrange(1 << 30),
+                  n_frames)
     return (clip, caption(objects, background, motion, "en", t),
             caption(objects, background, motion, "zh", t), background)
 

@@ -7,7 +7,7 @@ the reference outputs our engine must reproduce.
     .venv/bin/python tools/make_fixtures.py [TARGET...]
 
 TARGETs (all when none is named): tiny, wide, schedulers, extend,
-real-extents, causal.
+real-extents, causal, causal-stream.
 
 Writes (all committed, so CI never needs torch):
   tests/fixtures/wan-tiny/            WanPipeline.from_pretrained loads it (f32)
@@ -38,6 +38,10 @@ Writes (all committed, so CI never needs torch):
         its full-sequence forward over 4 chunks under the block-causal
         attention mask (tools/causal_attention.py), at one timestep; the
         same without window and sink, and unmasked
+  tests/fixtures/reference/tiny-causal-stream.safetensors
+        the whole causal sampling loop of tools/causal_reference.py on
+        wan-tiny-causal (5 chunks, a prompt switch at chunk 3, the decoded
+        frames); the format is in causal_reference.make_fixture
   tests/fixtures/reference/scheduler-{unipc,euler}.safetensors
         every step of the schedulers on a small latent, with the fake model
         outputs fed to them, for each config of scheduler-cases.json
@@ -682,13 +686,19 @@ def make_causal():
           "output_no_window": no_window, "output_unmasked": full})
 
 
+def make_causal_stream():
+    from causal_reference import make_fixture
+    make_fixture()
+
+
 # In this order: make_real_extents, the extend reference and the causal
 # folder use wan-tiny.
 TARGETS = {"tiny": make_tiny, "wide": make_wide,
            "schedulers": make_scheduler_references,
            "extend": make_extend_reference,
            "real-extents": make_real_extents,
-           "causal": make_causal}
+           "causal": make_causal,
+           "causal-stream": make_causal_stream}
 
 if __name__ == "__main__":
     # Some of them, named on the command line, else all.

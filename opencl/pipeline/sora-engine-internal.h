@@ -11,6 +11,7 @@
 #include "sora-frames.h"
 #include "sora-scheduler.h"
 #include "sora-umt5.h"
+#include "sora-wan-dit.h"
 #include "sora-wan-vae.h"
 
 G_BEGIN_DECLS
@@ -31,6 +32,13 @@ gboolean sora_engine_public_pixels (SoraTensor *frames, const guint8 *pixels,
 
 SoraDevice *sora_engine_get_device (SoraEngine *engine);
 SoraWanVae *sora_engine_get_vae (SoraEngine *engine);
+SoraWanDit *sora_engine_get_dit (SoraEngine *engine);
+
+/* Text states [batch, @text_length, d]: @prompt, then (with @guided) the
+ * @negative prompt.  The engine keeps the last pair's (umT5-XXL costs
+ * seconds): the tensor is the engine's, valid until the next call. */
+SoraTensor *sora_engine_encode_text (SoraEngine *engine, const char *prompt,
+    const char *negative, gboolean guided, guint text_length, GError **error);
 
 /* Latents [1, in_channels, @n_latent_frames, height/8, width/8] for
  * @params's size: @initial ([in_channels, F, h, w] f32 on the host) or,
@@ -63,6 +71,29 @@ gboolean sora_engine_denoise_decode (SoraEngine *engine,
 /* The most context latent frames sora_engine_extend conditions on: 4, the
  * last 13 context frames (0.8 s at Wan's 16 fps). */
 #define SORA_EXTEND_CONTEXT_LATENTS 4
+
+/* The normalised VAE latents [C, K, h, w] of the last 1 + 4(K − 1) of the
+ * @n_context_frames ≥ 1 frames of packed RGB @context at @params' size,
+ * with K the most latent frames they make, at most @max_latents (≥ 1). */
+SoraTensor *sora_engine_encode_context (SoraEngine *engine,
+    const SoraGenerateParams *params, const guint8 *context,
+    guint n_context_frames, guint max_latents, GCancellable *cancellable,
+    GError **error);
+
+/* sora_engine_generate for a causal model: a stream makes chunks until
+ * params->frames frames are out; the last chunk's frames past them are not
+ * handed on. */
+gboolean sora_stream_generate (SoraEngine *engine,
+    const SoraGenerateParams *params, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
+/* sora_engine_extend for a causal model: as sora_stream_generate, the
+ * stream primed with the context (sora_stream_prime). */
+gboolean sora_stream_extend (SoraEngine *engine,
+    const SoraGenerateParams *params, const guint8 *context,
+    guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,
+    gpointer user_data, GCancellable *cancellable, GError **error);
 
 /* The most latent frames of the last clip sora_engine_continue conditions
  * on. */

@@ -59,6 +59,20 @@ gboolean sora_engine_set_text_encoder_streaming (
 guint64 sora_engine_denoise_bytes (SoraEngine *engine,
     const SoraGenerateParams *params, guint n_latent_frames, guint text_length);
 
+/* sora_stream_new with the text length (Wan uses 512). */
+SoraStream *sora_stream_new_full (SoraEngine *engine,
+    const SoraGenerateParams *params, guint text_length, GError **error);
+
+/* What sora_stream_next does, with the chunks as the VAE hands them over
+ * (f32 frames and pixels). */
+gboolean sora_stream_run_next (SoraStream *stream, SoraProgressFunc progress,
+    SoraChunkFunc chunk, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
+/* The clean latents [1, C, chunk_frames, h, w] of chunk @chunk, while the
+ * stream keeps them (a later chunk attends them); else NULL. */
+SoraTensor *sora_stream_get_latents (SoraStream *stream, guint64 chunk);
+
 G_END_DECLS
 
 #endif /* __SORA_ENGINE_TEST_H__ */

@@ -212,11 +212,9 @@ sora_engine_check_size (guint width, guint height, guint frames, GError **error)
   return FALSE;
 }
 
-/* Text states [batch, text_length, d]: the prompt, then (with guidance) the
- * negative prompt. */
-static SoraTensor *
-encode_text (SoraEngine *engine, const char *prompt, const char *negative,
-    gboolean guided, guint text_length, GError **error)
+SoraTensor *
+sora_engine_encode_text (SoraEngine *engine, const char *prompt,
+    const char *negative, gboolean guided, guint text_length, GError **error)
 {
   char *texts[2] = { sora_prompt_clean (prompt), sora_prompt_clean (negative) };
   guint batch = guided ? 2 : 1;
@@ -437,6 +435,12 @@ sora_engine_get_vae (SoraEngine *engine)
   return engine->vae;
 }
 
+SoraWanDit *
+sora_engine_get_dit (SoraEngine *engine)
+{
+  return engine->dit;
+}
+
 /* The folder's scheduler, or the one asked for with its defaults. */
 static void
 scheduler_config (SoraEngine *engine, const SoraGenerateParams *params,
@@ -616,8 +620,8 @@ sora_engine_denoise_decode (SoraEngine *engine,
    * when it is cancelled, not only those the DiT and the VAE scope. */
   previous = sora_device_set_cancellable (engine->dev, cancellable);
 
-  text = encode_text (engine, params->prompt, params->negative_prompt, guided,
-      text_length, error);
+  text = sora_engine_encode_text (engine, params->prompt,
+      params->negative_prompt, guided, text_length, error);
   if (text == NULL || cancelled (cancellable, error))
     goto out;
 
@@ -712,6 +716,11 @@ sora_engine_generate (SoraEngine *engine, const SoraGenerateParams *params,
 {
   SoraPublicCallbacks d = { progress, frames, user_data };
 
+  if (sora_engine_get_causal (engine, NULL, NULL, NULL))
+    return sora_engine_check_size (
+               params->width, params->height, params->frames, error) &&
+        sora_stream_generate (
+            engine, params, progress, frames, user_data, cancellable, error);
   return sora_engine_run (engine, params, SORA_WAN_TEXT_LENGTH, NULL,
       sora_engine_public_progress, sora_engine_public_pixels, &d, cancellable,
       error);

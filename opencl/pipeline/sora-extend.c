@@ -206,10 +206,6 @@ sora_engine_extend_run (SoraEngine *engine, const SoraGenerateParams *params,
     .progress = progress,
     .chunk = chunk,
     .user_data = user_data };
-  SoraDevice *dev = sora_engine_get_device (engine);
-  SoraTensor *video;
-  GCancellable *previous;
-  guint used;
   gboolean ok;
 
   if (final_latents)
@@ -217,26 +213,40 @@ sora_engine_extend_run (SoraEngine *engine, const SoraGenerateParams *params,
   if (!check_context (context, n_context_frames, max_context_latents, error) ||
       !check_new_frames (params, error))
     return FALSE;
-  /* The context latents: frame 1 + 4j closes latent frame j. */
-  used = 1 + 4 * MIN ((n_context_frames - 1) / 4, max_context_latents - 1);
+  e.z_ctx = sora_engine_encode_context (engine, params, context,
+      n_context_frames, max_context_latents, cancellable, error);
+  ok = e.z_ctx &&
+      extend_latents (engine, params, text_length, &e, FALSE, initial_latents,
+          cancellable, error);
+  if (!ok && final_latents)
+    g_clear_pointer (final_latents, g_free);
+  extension_clear (&e);
+  return ok;
+}
+
+SoraTensor *
+sora_engine_encode_context (SoraEngine *engine,
+    const SoraGenerateParams *params, const guint8 *context,
+    guint n_context_frames, guint max_latents, GCancellable *cancellable,
+    GError **error)
+{
+  SoraDevice *dev = sora_engine_get_device (engine);
+  SoraTensor *video, *z = NULL;
+  GCancellable *previous;
+  /* Frame 1 + 4j closes latent frame j. */
+  guint used = 1 + 4 * MIN ((n_context_frames - 1) / 4, max_latents - 1);
+
   video = upload_context (dev,
       context +
           (gsize)(n_context_frames - used) * params->height * params->width * 3,
       used, params->width, params->height, error);
   /* The encode stops at once too (seconds at 480p). */
   previous = sora_device_set_cancellable (dev, cancellable);
-  ok = video &&
-      (e.z_ctx = sora_wan_vae_encode (
-           sora_engine_get_vae (engine), video, TRUE, error));
+  if (video)
+    z = sora_wan_vae_encode (sora_engine_get_vae (engine), video, TRUE, error);
   sora_device_set_cancellable (dev, previous);
-  ok = ok &&
-      extend_latents (engine, params, text_length, &e, FALSE, initial_latents,
-          cancellable, error);
-  if (!ok && final_latents)
-    g_clear_pointer (final_latents, g_free);
-  extension_clear (&e);
   sora_tensor_free (video);
-  return ok;
+  return z;
 }
 
 gboolean
@@ -247,6 +257,10 @@ sora_engine_extend (SoraEngine *engine, const SoraGenerateParams *params,
 {
   SoraPublicCallbacks d = { progress, frames, user_data };
 
+  if (sora_engine_get_causal (engine, NULL, NULL, NULL))
+    return check_new_frames (params, error) &&
+        sora_stream_extend (engine, params, context, n_context_frames, progress,
+            frames, user_data, cancellable, error);
   return sora_engine_extend_run (engine, params, SORA_WAN_TEXT_LENGTH, context,
       n_context_frames, SORA_EXTEND_CONTEXT_LATENTS, NULL,
       sora_engine_public_progress, sora_engine_public_pixels, &d, NULL,

@@ -40,13 +40,14 @@ sora_philox4x32_10 (
 }
 
 void
-sora_noise_normal (guint64 seed, float *out, gsize n)
+sora_noise_normal_stream (
+    guint64 seed, guint32 chunk, guint32 draw, float *out, gsize n)
 {
   const guint32 key[2] = { (guint32)seed, (guint32)(seed >> 32) };
 
   for (gsize block = 0; block * 4 < n; block++) {
-    guint32 counter[4] = { (guint32)block, (guint32)((guint64)block >> 32), 0,
-      0 };
+    guint32 counter[4] = { (guint32)block, (guint32)((guint64)block >> 32),
+      chunk, draw };
     guint32 w[4];
     double z[4];
 
@@ -61,4 +62,10 @@ sora_noise_normal (guint64 seed, float *out, gsize n)
     for (int j = 0; j < 4 && block * 4 + j < n; j++)
       out[block * 4 + j] = (float)z[j];
   }
+}
+
+void
+sora_noise_normal (guint64 seed, float *out, gsize n)
+{
+  sora_noise_normal_stream (seed, 0, 0, out, n);
 }

@@ -19,6 +19,13 @@ void sora_philox4x32_10 (
  * double on the host.  The same seed gives the same noise everywhere. */
 void sora_noise_normal (guint64 seed, float *out, gsize n);
 
+/* As sora_noise_normal, from block counter {i, i >> 32, @chunk, @draw}: the
+ * independent noise draws of a causal stream (draw 0 of chunk 0 is
+ * sora_noise_normal's), one per chunk and denoising step, each a function of
+ * the seed alone so a chunk's noise does not depend on what came before. */
+void sora_noise_normal_stream (
+    guint64 seed, guint32 chunk, guint32 draw, float *out, gsize n);
+
 G_END_DECLS
 
 #endif /* __SORA_NOISE_H__ */

@@ -101,7 +101,9 @@ typedef gboolean (*SoraFramesFunc) (const guint8 *pixels, guint n_frames,
  * one batched forward), decode chunk by chunk.  Cancellation is honoured
  * between steps and chunks (the callbacks) and at every kernel launch
  * (@cancellable): a stop waits for at most the kernel running and the one
- * queued behind it. */
+ * queued behind it.  With a causal model (sora_engine_get_causal) it is a
+ * stream (sora_stream_new) making chunks until params->frames are out, at
+ * the model's steps without guidance. */
 gboolean sora_engine_generate (SoraEngine *engine,
     const SoraGenerateParams *params, SoraProgressFunc progress,
     SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
@@ -121,7 +123,10 @@ guint sora_engine_extend_round_frames (guint requested);
  * params->format, in chunks of 4.  Wan2.1 T2V has no image input: the
  * context latents are re-imposed, noised to the current noise level, before
  * every step, so continuity is close but not exact (see
- * docs/extension.md). */
+ * docs/extension.md).  With a causal model (sora_engine_get_causal) it is a
+ * stream primed with @context (sora_stream_prime, which needs a chunk of
+ * frames) making chunks until params->frames new frames are out, at the
+ * model's steps without guidance. */
 gboolean sora_engine_extend (SoraEngine *engine,
     const SoraGenerateParams *params, const guint8 *context,
     guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,
@@ -139,6 +144,58 @@ gboolean sora_engine_continue (SoraEngine *engine,
     GError **error);
 
 /* --- end of video extension --- */
+
+/* --- Live generation with a causal model (docs/elements.md, "Live
+ * generation") --- */
+
+/* An endless video made chunk by chunk with a causal model
+ * (sora_engine_get_causal): each chunk is
+ * denoised at the model's steps while attending the chunks before it
+ * through a KV cache (a window of the latest plus the first as a sink),
+ * then decoded on from the last chunk's decoder state.  Memory and time
+ * per chunk stay constant however long it plays. */
+typedef struct _SoraStream SoraStream;
+
+/* A stream of params->width x params->height in params->format from
+ * params->prompt and params->seed; steps, guidance_scale, flow_shift,
+ * scheduler, negative_prompt and frames are not used: the model's step list
+ * and shift are, without classifier-free guidance.  Nothing runs before the
+ * first sora_stream_next.  SORA_ERROR_INVALID_ARGUMENT for a model that is
+ * not causal or a size it cannot make. */
+SoraStream *sora_stream_new (
+    SoraEngine *engine, const SoraGenerateParams *params, GError **error);
+void sora_stream_free (SoraStream *stream);
+
+/* Makes the next chunk, going on from the last: @progress after each
+ * denoising step, @frames with the chunk's frames as soon as they are
+ * decoded (the first chunk 1 + 4(n − 1) for n latent frames per chunk,
+ * later ones 4n).  Cancellable as sora_engine_generate.  After a FALSE the
+ * stream cannot go on: free it. */
+gboolean sora_stream_next (SoraStream *stream, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
+/* Starts @stream from the end of a video instead of noise: @context holds
+ * @n_context_frames frames of packed 8-bit RGB at the stream's size, oldest
+ * first; its last frames, as many whole chunks as the next chunk attends
+ * (at least one: 1 + 4(n − 1) frames for n latent frames per chunk), are
+ * encoded by the VAE, written into the KV cache as the stream's first
+ * chunks and decoded for the decoder's state only (their frames are not
+ * handed on).  The next sora_stream_next continues them.  Only before the
+ * first chunk; SORA_ERROR_INVALID_ARGUMENT for too few frames. */
+gboolean sora_stream_prime (SoraStream *stream, const guint8 *context,
+    guint n_context_frames, GCancellable *cancellable, GError **error);
+
+/* Steers the stream: from the next chunk on, it is made with @prompt.  The
+ * KV cache is recomputed from the kept clean latents with the new text
+ * (LongLive's re-cache), so the switch costs the next chunk a context pass
+ * per chunk it attends.  The same prompt again changes nothing. */
+void sora_stream_set_prompt (SoraStream *stream, const char *prompt);
+
+/* The chunks made so far. */
+guint64 sora_stream_get_chunks (SoraStream *stream);
+
+/* --- end of live generation --- */
 
 G_END_DECLS
 

@@ -1,0 +1,799 @@
+/* gst-sora tests: live generation with a causal model (sora-stream.c)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * On the tiny causal fixture (tests/fixtures/wan-tiny-causal).  The stream's
+ * chunks are checked against the sampling loop of the causal spec written
+ * out here on the host (double precision between the DiT's forwards), with
+ * its own KV cache; frames against one VAE decode of all the chunks.
+ */
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sora-noise.h"
+#include "sora-safetensors.h"
+#include "sora-test-engine.h"
+#include "sora-wan-dit-cache.h"
+
+#define TEXT_LENGTH 16
+#define SIZE 32
+#define SEED 11
+
+static SoraEngine *causal;
+
+static SoraGenerateParams
+stream_params (const char *prompt)
+{
+  SoraGenerateParams p = { 0 };
+
+  p.prompt = prompt;
+  p.seed = SEED;
+  p.width = p.height = SIZE;
+  p.format = SORA_PIXEL_RGB;
+  return p;
+}
+
+static const SoraWanCausalConfig *
+causal_config (void)
+{
+  return &sora_wan_dit_get_config (sora_engine_get_dit (causal))->causal;
+}
+
+/* Latent elements of one chunk. */
+static gsize
+chunk_numel (void)
+{
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal));
+
+  return (gsize)tc->in_channels * tc->causal.chunk_frames * (SIZE / 8) *
+      (SIZE / 8);
+}
+
+/* @host on the engine's device. */
+static SoraTensor *
+upload (const float *host, guint ndim, const gsize *shape)
+{
+  GError *error = NULL;
+  SoraTensor *t = sora_tensor_new (sora_engine_get_device (causal),
+      "test latents", SORA_DTYPE_F32, ndim, shape, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (sora_tensor_write (t, host, &error));
+  g_assert_no_error (error);
+  return t;
+}
+
+static SoraTensor *
+upload_chunk (const double *x)
+{
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal));
+  gsize n = chunk_numel ();
+  float *f = g_new (float, n);
+  gsize shape[5] = { 1, tc->in_channels, tc->causal.chunk_frames, SIZE / 8,
+    SIZE / 8 };
+  SoraTensor *t;
+
+  for (gsize i = 0; i < n; i++)
+    f[i] = (float)x[i];
+  t = upload (f, 5, shape);
+  g_free (f);
+  return t;
+}
+
+/* The DiT's prediction for @x at timestep @t: the plain forward when
+ * @cache is NULL, else the chunk forward at @pos (writing with @write). */
+static double *
+predict (SoraWanDitCache *cache, SoraTensor *text, const double *x, gsize pos,
+    double t, gboolean write)
+{
+  SoraWanDit *dit = sora_engine_get_dit (causal);
+  SoraTensor *in = upload_chunk (x), *v;
+  float ts[1] = { (float)t };
+  GError *error = NULL;
+  float *f;
+  double *out;
+  gsize n = chunk_numel ();
+
+  if (cache)
+    v = sora_wan_dit_forward_chunk (
+        dit, cache, in, pos, ts, write, NULL, NULL, &error);
+  else
+    v = sora_wan_dit_forward (dit, in, ts, text, NULL, NULL, &error);
+  g_assert_no_error (error);
+  f = sora_test_download (v);
+  out = g_new (double, n);
+  for (gsize i = 0; i < n; i++)
+    out[i] = f[i];
+  g_free (f);
+  sora_tensor_free (v);
+  sora_tensor_free (in);
+  return out;
+}
+
+static double *
+noise (guint64 chunk, guint draw)
+{
+  gsize n = chunk_numel ();
+  float *f = g_new (float, n);
+  double *d = g_new (double, n);
+
+  sora_noise_normal_stream (SEED, chunk, draw, f, n);
+  for (gsize i = 0; i < n; i++)
+    d[i] = f[i];
+  g_free (f);
+  return d;
+}
+
+static double
+sigma_of (double step)
+{
+  double shift = causal_config ()->shift, u = step / 1000.0;
+
+  return shift * u / (1.0 + (shift - 1.0) * u);
+}
+
+/* Chunk @chunk's clean latents by the spec: noise draw 0, then at each step
+ * x0 = x − σ·v, re-noised with the next draw to the next σ. */
+static double *
+reference_chunk (
+    SoraWanDitCache *cache, SoraTensor *text, guint64 chunk, gsize pos)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  gsize n = chunk_numel ();
+  double *x = noise (chunk, 0);
+
+  for (guint i = 0; i < c->n_steps; i++) {
+    double sigma = sigma_of (c->steps[i]);
+    double *v = predict (cache, text, x, pos, 1000 * sigma, FALSE);
+
+    for (gsize e = 0; e < n; e++)
+      x[e] -= sigma * v[e];
+    g_free (v);
+    if (i + 1 < c->n_steps) {
+      double next = sigma_of (c->steps[i + 1]);
+      double *z = noise (chunk, i + 1);
+
+      for (gsize e = 0; e < n; e++)
+        x[e] = (1 - next) * x[e] + next * z[e];
+      g_free (z);
+    }
+  }
+  return x;
+}
+
+/* Writes chunk @chunk's K/V from its clean latents @x0 at the context
+ * timestep (noised with draw n_steps above 0). */
+static void
+reference_context (
+    SoraWanDitCache *cache, guint64 chunk, gsize pos, const double *x0)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  double t = c->context_timestep, s = t / 1000.0;
+  double *z = noise (chunk, c->n_steps), *x = g_new (double, chunk_numel ());
+
+  for (gsize e = 0; e < chunk_numel (); e++)
+    x[e] = (1 - s) * x0[e] + s * z[e];
+  g_free (predict (cache, NULL, x, pos, t, TRUE));
+  g_free (z);
+  g_free (x);
+}
+
+static SoraTensor *
+text_of (const char *prompt)
+{
+  GError *error = NULL;
+  SoraTensor *text =
+      sora_engine_encode_text (causal, prompt, "", FALSE, TEXT_LENGTH, &error);
+
+  g_assert_no_error (error);
+  return text;
+}
+
+static SoraWanDitCache *
+reference_cache (const char *prompt)
+{
+  GError *error = NULL;
+  SoraWanDitCache *cache = sora_wan_dit_cache_new (
+      sora_engine_get_dit (causal), NULL, 1, SIZE / 8, SIZE / 8, 64, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (sora_wan_dit_cache_set_text (cache, text_of (prompt), &error));
+  g_assert_no_error (error);
+  return cache;
+}
+
+/* Whether chunk @k is attended by chunk @next (the sink, or in the
+ * window). */
+static gboolean
+attended (guint64 k, guint64 next)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+
+  return k * c->chunk_frames < c->sink_frames || c->window_frames == 0 ||
+      k * c->chunk_frames + c->window_frames >= (next + 1) * c->chunk_frames;
+}
+
+/* The chunk just made is always kept. */
+static void
+assert_chunk (SoraStream *stream, guint64 chunk, const double *want)
+{
+  float *got = sora_test_download (sora_stream_get_latents (stream, chunk));
+  char *what = g_strdup_printf ("chunk %" G_GUINT64_FORMAT, chunk);
+
+  /* f32 on the device against double between forwards: rounding of the
+   * lincombs, amplified by the following forwards of the tiny model. */
+  sora_assert_close (got, want, chunk_numel (), 1e-5, what);
+  g_free (what);
+  g_free (got);
+}
+
+/* Chunks 0..N-1 with prompt A, then a switch to B: each chunk equals the
+ * spec's loop; chunk 0 runs on the plain forward (the single-chunk path is
+ * today's forward), and the switched chunk on a fresh cache built from the
+ * attended chunks with B's text (LongLive's re-cache). */
+static void
+test_reference (void)
+{
+  const guint n = 4, total = 6;
+  SoraGenerateParams p = stream_params ("a red circle");
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  SoraWanDitCache *cache;
+  double *x0[6] = { NULL };
+  guint cf = causal_config ()->chunk_frames;
+
+  /* positions as made: no RoPE rebase within these chunks */
+  g_assert_cmpuint (total * causal_config ()->chunk_frames, <=,
+      sora_wan_dit_get_config (sora_engine_get_dit (causal))->rope_max_seq_len);
+  g_assert_no_error (error);
+  cache = reference_cache ("a red circle");
+  for (guint c = 0; c < total; c++) {
+    if (c == n)
+      sora_stream_set_prompt (stream, "a blue square");
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+    g_assert_no_error (error);
+    if (c == n) {
+      sora_wan_dit_cache_free (cache);
+      cache = reference_cache ("a blue square");
+      for (guint k = 0; k < c; k++)
+        if (attended (k, c))
+          reference_context (cache, k, k * cf, x0[k]);
+    }
+    x0[c] = reference_chunk (c == 0 ? NULL : cache,
+        text_of (c < n ? "a red circle" : "a blue square"), c, c * cf);
+    assert_chunk (stream, c, x0[c]);
+    reference_context (cache, c, c * cf, x0[c]);
+  }
+  for (guint c = 0; c < total; c++)
+    g_free (x0[c]);
+  sora_wan_dit_cache_free (cache);
+  sora_stream_free (stream);
+}
+
+static double *
+download_chunk (SoraStream *stream, guint64 chunk)
+{
+  float *f = sora_test_download (sora_stream_get_latents (stream, chunk));
+  double *d = g_new (double, chunk_numel ());
+
+  for (gsize i = 0; i < chunk_numel (); i++)
+    d[i] = f[i];
+  g_free (f);
+  return d;
+}
+
+/* The first chunk whose frames pass RoPE's positions is made with the
+ * window's chunks moved back next to the sink: the spec's loop on a cache
+ * of the sink at its positions and the window's chunks right after it. */
+static void
+test_rebase (void)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  guint cf = c->chunk_frames, sink = c->sink_frames / cf;
+  guint rope =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal))->rope_max_seq_len;
+  guint r = rope / cf; /* the first chunk past the positions */
+  guint window = (c->window_frames - cf) / cf; /* chunks attended before */
+  SoraGenerateParams p = stream_params ("a red circle");
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  SoraWanDitCache *cache = reference_cache ("a red circle");
+  double *want;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (c->window_frames, >, 0);
+  for (guint k = 0; k < r; k++)
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  for (guint k = 0; k < sink; k++) {
+    double *x = download_chunk (stream, k);
+    reference_context (cache, k, k * cf, x);
+    g_free (x);
+  }
+  for (guint j = 0; j < window; j++) {
+    double *x = download_chunk (stream, r - window + j);
+    reference_context (cache, r - window + j, (sink + j) * cf, x);
+    g_free (x);
+  }
+  g_assert_true (sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  want = reference_chunk (cache, NULL, r, (sink + window) * cf);
+  assert_chunk (stream, r, want);
+  g_free (want);
+  sora_wan_dit_cache_free (cache);
+  sora_stream_free (stream);
+}
+
+typedef struct
+{
+  GArray *frames; /* f32 frames as the sink hands them */
+  GArray *sizes; /* frames per call */
+} Frames;
+
+static gboolean
+collect (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
+    guint height, gpointer user_data)
+{
+  Frames *f = user_data;
+  float *host = sora_test_download (frames);
+
+  g_array_append_vals (f->frames, host, frames->numel);
+  g_array_append_val (f->sizes, n);
+  g_free (host);
+  return TRUE;
+}
+
+/* Frames of @chunks chunks of a stream of @seed, and each chunk's clean
+ * latents appended to @latents [C, F, h, w] order (when not NULL). */
+static Frames
+run_stream (guint64 seed, guint chunks, GArray *latents)
+{
+  SoraGenerateParams p = stream_params ("a red circle");
+  Frames f = { g_array_new (FALSE, FALSE, sizeof (float)),
+    g_array_new (FALSE, FALSE, sizeof (guint)) };
+  GError *error = NULL;
+  SoraStream *stream;
+
+  p.seed = seed;
+  stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  g_assert_no_error (error);
+  for (guint c = 0; c < chunks; c++) {
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, collect, &f, NULL, &error));
+    g_assert_no_error (error);
+    if (latents) {
+      float *x = sora_test_download (sora_stream_get_latents (stream, c));
+      g_array_append_vals (latents, x, chunk_numel ());
+      g_free (x);
+    }
+  }
+  g_assert_cmpuint (sora_stream_get_chunks (stream), ==, chunks);
+  sora_stream_free (stream);
+  return f;
+}
+
+static void
+frames_clear (Frames *f)
+{
+  g_array_unref (f->frames);
+  g_array_unref (f->sizes);
+}
+
+/* Each chunk's frames come as the streaming decode of its latents from the
+ * last chunk's decoder state: the same as one decode of all of them, 1 +
+ * 4(n − 1) frames for the first chunk and 4n later. */
+static void
+test_frames (void)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  const guint chunks = 3;
+  GArray *latents = g_array_new (FALSE, FALSE, sizeof (float));
+  Frames f = run_stream (SEED, chunks, latents);
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal));
+  gsize plane = (SIZE / 8) * (SIZE / 8), fc = c->chunk_frames;
+  gsize all = chunks * fc;
+  float *video = g_new (float, tc->in_channels *all *plane);
+  Frames whole = { g_array_new (FALSE, FALSE, sizeof (float)),
+    g_array_new (FALSE, FALSE, sizeof (guint)) };
+  SoraTensor *t;
+  GError *error = NULL;
+  double *want;
+  guint total = 0;
+
+  for (guint i = 0; i < f.sizes->len; i++)
+    total += g_array_index (f.sizes, guint, i);
+  g_assert_cmpuint (total, ==, 1 + 4 * (fc - 1) + 4 * fc * (chunks - 1));
+  /* [chunk][C][fc][plane] -> [C][chunk·fc][plane] */
+  for (gsize k = 0; k < chunks; k++)
+    for (gsize ch = 0; ch < tc->in_channels; ch++)
+      memcpy (video + (ch * all + k * fc) * plane,
+          &g_array_index (
+              latents, float, (k * tc->in_channels + ch) * fc * plane),
+          fc * plane * sizeof (float));
+  t = upload (video, 4, (gsize[]){ tc->in_channels, all, SIZE / 8, SIZE / 8 });
+  g_assert_true (sora_test_vae_decode (
+      sora_engine_get_vae (causal), t, collect, &whole, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (whole.frames->len, ==, f.frames->len);
+  want = g_new (double, whole.frames->len);
+  for (guint i = 0; i < whole.frames->len; i++)
+    want[i] = g_array_index (whole.frames, float, i);
+  /* one decode split at latent frames makes the same frames */
+  sora_assert_close ((float *)f.frames->data, want, f.frames->len, 1e-6,
+      "streamed frames against one decode");
+  g_free (want);
+  sora_tensor_free (t);
+  g_free (video);
+  g_array_unref (latents);
+  frames_clear (&f);
+  frames_clear (&whole);
+}
+
+/* The same seed gives the same frames; another seed others. */
+static void
+test_determinism (void)
+{
+  Frames a = run_stream (SEED, 2, NULL), b = run_stream (SEED, 2, NULL);
+  Frames c = run_stream (SEED + 1, 2, NULL);
+
+  g_assert_cmpmem (
+      a.frames->data, a.frames->len * 4, b.frames->data, b.frames->len * 4);
+  g_assert_cmpint (
+      memcmp (a.frames->data, c.frames->data, a.frames->len * 4), !=, 0);
+  frames_clear (&a);
+  frames_clear (&b);
+  frames_clear (&c);
+}
+
+/* Device memory stays the same from chunk to chunk over more chunks than
+ * the model's RoPE has positions for (the window moves back next to the
+ * sink), and every frame is finite. */
+static void
+test_memory_flat (void)
+{
+  const SoraWanTransformerConfig *tc =
+      sora_wan_dit_get_config (sora_engine_get_dit (causal));
+  const SoraWanCausalConfig *cc = &tc->causal;
+  /* the ring of kept chunks and the cache are full from this chunk on */
+  guint steady = (cc->sink_frames + cc->window_frames) / cc->chunk_frames + 1;
+  guint chunks =
+      MAX (steady + 3, 2 * tc->rope_max_seq_len / cc->chunk_frames + 2);
+  SoraGenerateParams p = stream_params ("a red circle");
+  SoraDevice *dev = sora_engine_get_device (causal);
+  Frames f = { g_array_new (FALSE, FALSE, sizeof (float)),
+    g_array_new (FALSE, FALSE, sizeof (guint)) };
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  guint64 held = 0;
+
+  g_assert_no_error (error);
+  for (guint c = 0; c < chunks; c++) {
+    g_array_set_size (f.frames, 0);
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, collect, &f, NULL, &error));
+    g_assert_no_error (error);
+    for (guint i = 0; i < f.frames->len; i++)
+      g_assert_true (isfinite (g_array_index (f.frames, float, i)));
+    if (c == steady)
+      held = sora_test_bytes_held (dev);
+    if (c > steady)
+      g_assert_cmpuint (sora_test_bytes_held (dev), ==, held);
+  }
+  g_test_message ("%u chunks (RoPE covers %u latent frames), %" G_GUINT64_FORMAT
+                  " device bytes held throughout",
+      chunks, tc->rope_max_seq_len, held);
+  sora_stream_free (stream);
+  frames_clear (&f);
+}
+
+typedef struct
+{
+  GArray *sizes;
+  guint total;
+} SoraCollect;
+
+static gboolean
+count_frames (const guint8 *pixels, guint n, guint width, guint height,
+    gpointer user_data)
+{
+  SoraCollect *c = user_data;
+
+  g_array_append_val (c->sizes, n);
+  c->total += n;
+  return TRUE;
+}
+
+static gboolean
+cancel_at_step (guint step, guint total, double seconds, gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return TRUE;
+}
+
+/* A cancel stops the chunk with SORA_ERROR_CANCELLED, and the stream will
+ * not go on. */
+static void
+test_cancel (void)
+{
+  SoraGenerateParams p = stream_params ("a red circle");
+  GCancellable *cancellable = g_cancellable_new ();
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+
+  g_assert_no_error (error);
+  g_assert_false (sora_stream_run_next (
+      stream, cancel_at_step, NULL, cancellable, cancellable, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpuint (sora_stream_get_chunks (stream), ==, 0);
+  g_assert_false (
+      sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+  sora_test_assert_error_names (&error, "cannot go on");
+  sora_stream_free (stream);
+  g_object_unref (cancellable);
+}
+
+/* A stream primed with a video goes on from its encoded latents: the
+ * attended chunks of the encode are in the cache at positions from 0, and
+ * the next chunk is the spec's loop on that cache.  sora_engine_extend
+ * with a causal model hands on exactly the frames asked for. */
+static void
+test_prime (void)
+{
+  const SoraWanCausalConfig *c = causal_config ();
+  SoraGenerateParams p = stream_params ("a red circle");
+  guint n_frames = 30, cf = c->chunk_frames;
+  gsize frame = SIZE * SIZE * 3, plane = (SIZE / 8) * (SIZE / 8);
+  guint8 *video = g_malloc (n_frames * frame);
+  GError *error = NULL;
+  SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  SoraTensor *z;
+  SoraWanDitCache *cache;
+  float *zh;
+  guint m;
+  double *want;
+  SoraCollect collected = { 0 };
+
+  for (gsize i = 0; i < n_frames * frame; i++)
+    video[i] = (guint8)g_test_rand_int_range (0, 256);
+  g_assert_no_error (error);
+  /* too few frames for a chunk */
+  g_assert_false (
+      sora_stream_prime (stream, video, 1 + 4 * (cf - 1) - 1, NULL, &error));
+  sora_test_assert_error_names (&error, "at least");
+  g_assert_true (sora_stream_prime (stream, video, n_frames, NULL, &error));
+  g_assert_no_error (error);
+  /* 30 frames make 8 latent frames: 4 chunks, of which the next attends
+   * the sink and its window's */
+  m = MIN ((1 + (n_frames - 1) / 4) / cf,
+      (c->sink_frames + c->window_frames) / cf - 1);
+  g_assert_cmpuint (sora_stream_get_chunks (stream), ==, m);
+  g_assert_true (sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  z = sora_engine_encode_context (
+      causal, &p, video, n_frames, m * cf, NULL, &error);
+  g_assert_no_error (error);
+  zh = sora_test_download (z);
+  cache = reference_cache ("a red circle");
+  for (guint k = 0; k < m; k++) {
+    double *x = g_new (double, chunk_numel ());
+
+    /* [C][m·cf][plane] -> chunk k's [C][cf][plane] */
+    for (gsize ch = 0; ch < z->shape[0]; ch++)
+      for (gsize i = 0; i < cf * plane; i++)
+        x[ch * cf * plane + i] = zh[(ch * m * cf + k * cf) * plane + i];
+    if (attended (k, m))
+      reference_context (cache, k, k * cf, x);
+    g_free (x);
+  }
+  want = reference_chunk (cache, NULL, m, m * cf);
+  assert_chunk (stream, m, want);
+
+  /* through sora_engine_extend: 12 new frames, of a chunk's 4·cf each */
+  p.frames = 12;
+  collected.sizes = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_assert_true (sora_engine_extend (causal, &p, video, n_frames, NULL,
+      count_frames, &collected, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (collected.total, ==, 12);
+
+  g_array_unref (collected.sizes);
+  g_free (want);
+  g_free (zh);
+  sora_tensor_free (z);
+  sora_wan_dit_cache_free (cache);
+  sora_stream_free (stream);
+  g_free (video);
+}
+
+#define REFERENCE "tiny-causal-stream.safetensors"
+
+/* The prompt taking effect at chunk @c in the reference's "prompts"
+ * metadata ({"0": "...", "3": "..."}), or NULL. */
+static char *
+reference_prompt (JsonObject *prompts, guint c)
+{
+  char *key = g_strdup_printf ("%u", c);
+  char *prompt = json_object_has_member (prompts, key)
+      ? g_strdup (json_object_get_string_member (prompts, key))
+      : NULL;
+
+  g_free (key);
+  return prompt;
+}
+
+static JsonObject *
+reference_metadata (const char *path, guint64 *seed, guint *chunks,
+    guint *width, guint *height, JsonParser *parser)
+{
+  GError *error = NULL;
+  SoraSafetensors *st = sora_safetensors_open (path, &error);
+
+  g_assert_no_error (error);
+  *seed =
+      g_ascii_strtoull (sora_safetensors_get_metadata (st, "seed"), NULL, 10);
+  *chunks = atoi (sora_safetensors_get_metadata (st, "chunks"));
+  *width = atoi (sora_safetensors_get_metadata (st, "width"));
+  *height = atoi (sora_safetensors_get_metadata (st, "height"));
+  g_assert_true (json_parser_load_from_data (
+      parser, sora_safetensors_get_metadata (st, "prompts"), -1, &error));
+  g_assert_no_error (error);
+  sora_safetensors_free (st);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* The stream against tools/causal_reference.py (diffusers' transformer
+ * under the block-causal mask, the whole loop in PyTorch, a prompt switch
+ * included; tests/fixtures/reference/tiny-causal-stream.safetensors): the same
+ * clean latents and decoded frames, within f32 rounding summed in another
+ * order, carried through every chunk's steps and the VAE. */
+static void
+test_pytorch_reference (void)
+{
+  char *rel = g_build_filename ("reference", REFERENCE, NULL);
+  char *path = sora_test_fixture (rel);
+  JsonParser *parser = json_parser_new ();
+  JsonObject *prompts;
+  SoraGenerateParams p = { 0 };
+  SoraTestCollected got;
+  SoraStream *stream;
+  GError *error = NULL;
+  double *latents, *frames;
+  gsize n_latents, n_frames;
+  guint chunks;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_test_skip ("no " REFERENCE " (python3 tools/make_fixtures.py "
+                 "causal-stream writes it)");
+    goto out;
+  }
+  prompts =
+      reference_metadata (path, &p.seed, &chunks, &p.width, &p.height, parser);
+  p.prompt = reference_prompt (prompts, 0);
+  p.format = SORA_PIXEL_RGB;
+  stream = sora_stream_new (causal, &p, &error);
+  g_assert_no_error (error);
+  g_free ((char *)p.prompt);
+  sora_test_collected_init (&got, SORA_PIXEL_RGB);
+  latents = sora_test_reference (REFERENCE, "latents", &n_latents);
+  frames = sora_test_reference (REFERENCE, "frames", &n_frames);
+  for (guint c = 0; c < chunks; c++) {
+    char *prompt = reference_prompt (prompts, c);
+    gsize cf = causal_config ()->chunk_frames;
+    gsize plane = (p.height / 8) * (p.width / 8);
+    gsize channels = n_latents / (chunks * cf * plane);
+    double *want = g_new (double, channels *cf *plane);
+    float *x;
+
+    if (prompt && c > 0)
+      sora_stream_set_prompt (stream, prompt);
+    g_free (prompt);
+    g_assert_true (sora_stream_run_next (
+        stream, NULL, sora_test_collect_chunk, &got, NULL, &error));
+    g_assert_no_error (error);
+    /* reference [1, C, chunks·cf, h, w] -> chunk c's [1, C, cf, h, w] */
+    for (gsize ch = 0; ch < channels; ch++)
+      for (gsize i = 0; i < cf * plane; i++)
+        want[ch * cf * plane + i] =
+            latents[(ch * chunks * cf + c * cf) * plane + i];
+    x = sora_test_download (sora_stream_get_latents (stream, c));
+    /* f32 on both sides in other orders, through 4 steps a chunk and the
+     * cache: 1e-5 (measured 1.5e-6) */
+    sora_assert_close (x, want, channels * cf * plane, 1e-5, "chunk latents");
+    g_free (x);
+    g_free (want);
+  }
+  g_assert_cmpuint (got.frames->len, ==, n_frames);
+  sora_assert_close (
+      (float *)got.frames->data, frames, n_frames, 1e-4, "frames");
+  g_free (latents);
+  g_free (frames);
+  sora_test_collected_clear (&got);
+  sora_stream_free (stream);
+
+out:
+  g_object_unref (parser);
+  g_free (path);
+  g_free (rel);
+}
+
+static gboolean
+append_pixels (const guint8 *pixels, guint n, guint width, guint height,
+    gpointer user_data)
+{
+  g_byte_array_append (user_data, pixels,
+      n * sora_pixel_frame_size (SORA_PIXEL_RGB, width, height));
+  return TRUE;
+}
+
+/* sora_engine_generate with a causal model is a stream's first frames:
+ * 9 frames, the second chunk cut. */
+static void
+test_generate (void)
+{
+  SoraGenerateParams p = stream_params ("a red circle");
+  gsize frame = sora_pixel_frame_size (SORA_PIXEL_RGB, SIZE, SIZE);
+  GByteArray *clip = g_byte_array_new (), *streamed = g_byte_array_new ();
+  GError *error = NULL;
+  SoraStream *stream;
+
+  p.frames = 9;
+  g_assert_true (sora_engine_generate (
+      causal, &p, NULL, append_pixels, clip, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (clip->len, ==, 9 * frame);
+  stream = sora_stream_new (causal, &p, &error);
+  g_assert_no_error (error);
+  while (streamed->len < clip->len) {
+    g_assert_true (
+        sora_stream_next (stream, NULL, append_pixels, streamed, NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpmem (clip->data, clip->len, streamed->data, clip->len);
+  sora_stream_free (stream);
+  g_byte_array_unref (clip);
+  g_byte_array_unref (streamed);
+}
+
+/* A model that makes whole clips has no stream. */
+static void
+test_not_causal (void)
+{
+  SoraEngine *tiny = sora_test_open_tiny ();
+  SoraGenerateParams p = stream_params ("a red circle");
+  GError *error = NULL;
+
+  g_assert_false (sora_engine_get_causal (tiny, NULL, NULL, NULL));
+  g_assert_null (sora_stream_new (tiny, &p, &error));
+  sora_test_assert_error_names (&error, "_sora_causal");
+  sora_engine_free (tiny);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  sora_test_init (&argc, &argv);
+  causal = sora_test_open_fixture ("wan-tiny-causal");
+  g_test_add_func ("/stream/not-causal", test_not_causal);
+  g_test_add_func ("/stream/reference", test_reference);
+  g_test_add_func ("/stream/frames", test_frames);
+  g_test_add_func ("/stream/determinism", test_determinism);
+  g_test_add_func ("/stream/memory-flat", test_memory_flat);
+  g_test_add_func ("/stream/cancel", test_cancel);
+  g_test_add_func ("/stream/prime", test_prime);
+  g_test_add_func ("/stream/generate", test_generate);
+  g_test_add_func ("/stream/rebase", test_rebase);
+  g_test_add_func ("/stream/pytorch-reference", test_pytorch_reference);
+  ret = sora_test_run ();
+  sora_engine_free (causal);
+  return ret;
+}
