@@ -96,12 +96,17 @@ decode_footprint (
 }
 
 /* What a decode tiled as @t holds on the device: every tile's slots at
- * once, and the largest activation of any tile. */
+ * once; the largest activation of any tile; and the activations of a
+ * chunk, a tile's bounded by four of its largest (a residual block's
+ * input, its normalised copy, its conv's output and shortcut), beside the
+ * latent frame and post_quant_conv's output and, when tiled, the blended
+ * frames and a tile's latents. */
 static void
 tile_plan_footprint (const SoraWanVae *vae, const TilePlan *t, guint h, guint w,
-    guint64 *slots, guint64 *largest)
+    guint64 *slots, guint64 *largest, guint64 *acts)
 {
-  guint64 s, l;
+  guint64 s, l, frames = vae->dec.conv_out.shape[0];
+  guint64 scale = 1u << (vae->cfg.n_levels - 1);
 
   *slots = *largest = 0;
   for (guint iy = 0; iy < t->ny; iy++)
@@ -111,11 +116,15 @@ tile_plan_footprint (const SoraWanVae *vae, const TilePlan *t, guint h, guint w,
       *slots += s;
       *largest = MAX (*largest, l);
     }
+  *acts = 4 * *largest + 2 * sizeof (float) * vae->cfg.z_dim * h * w;
+  if (t->ny * t->nx == 1)
+    return;
+  for (guint i = 0; i < vae->dec.n_layers; i++)
+    frames *= vae->dec.layers[i].kind == LAYER_UP3D ? 2 : 1;
+  *acts += sizeof (float) *
+      (frames * scale * h * scale * w +
+          (guint64)vae->cfg.z_dim * t->tile_h * (w + t->tile_w));
 }
-
-/* A tile's activations are bounded by four of the largest (a residual
- * block's input, its normalised copy, its conv's output and shortcut). */
-#define ACTIVATIONS(largest) (4 * (largest))
 
 /* Whether a decode tiled as @t fits: its slots and activations within
  * half the device's memory, and no tensor above its largest allocation. */
@@ -123,11 +132,10 @@ static gboolean
 tile_plan_fits (const SoraWanVae *vae, const TilePlan *t, guint h, guint w)
 {
   const SoraDeviceInfo *info = sora_device_get_info (vae->dev);
-  guint64 slots, largest;
+  guint64 slots, largest, acts;
 
-  tile_plan_footprint (vae, t, h, w, &slots, &largest);
-  return largest <= info->max_alloc &&
-      slots + ACTIVATIONS (largest) <= info->global_mem / 2;
+  tile_plan_footprint (vae, t, h, w, &slots, &largest, &acts);
+  return largest <= info->max_alloc && slots + acts <= info->global_mem / 2;
 }
 
 /* The forced tiling, else one tile if it fits, else tiles halved along
@@ -270,18 +278,18 @@ SoraWanVaeDecoder *
 sora_wan_vae_decoder_new (SoraWanVae *vae, gsize h, gsize w)
 {
   SoraWanVaeDecoder *d = g_new0 (SoraWanVaeDecoder, 1);
-  guint64 slots, largest;
+  guint64 slots, largest, acts;
 
   d->vae = vae;
   d->h = h;
   d->w = w;
   tile_plan_choose (vae, h, w, &d->plan);
-  tile_plan_footprint (vae, &d->plan, h, w, &slots, &largest);
-  d->arena = sora_arena_new (vae->dev, ACTIVATIONS (largest));
+  tile_plan_footprint (vae, &d->plan, h, w, &slots, &largest, &acts);
+  d->arena = sora_arena_new (vae->dev, acts);
   g_debug ("VAE decode of %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
            " latents: %u tiles, slots %" G_GUINT64_FORMAT
            " bytes, activations at most %" G_GUINT64_FORMAT " bytes",
-      w, h, d->plan.ny * d->plan.nx, slots, ACTIVATIONS (largest));
+      w, h, d->plan.ny * d->plan.nx, slots, acts);
   d->n_tiles = d->plan.ny * d->plan.nx;
   d->caches = g_new0 (Caches, d->n_tiles);
   for (guint i = 0; i < d->n_tiles; i++)
