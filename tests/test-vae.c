@@ -637,6 +637,107 @@ remove_tree (const char *path)
   g_assert_cmpint (g_rmdir (path), ==, 0);
 }
 
+/* Every chunk's f32 frames, and the device allocations made for each. */
+typedef struct
+{
+  GByteArray *frames;
+  GArray *allocations; /* guint64 per chunk */
+  guint64 last;
+} Replayed;
+
+static gboolean
+keep_frames (SoraTensor *frames, gpointer user_data, GError **error)
+{
+  Replayed *r = user_data;
+  float *f = sora_test_download (frames);
+  guint64 now = sora_device_get_counts (frames->dev).allocations, n;
+
+  n = now - r->last;
+  r->last = now;
+  g_array_append_val (r->allocations, n);
+  g_byte_array_append (r->frames, (guint8 *)f, frames->nbytes);
+  g_free (f);
+  return TRUE;
+}
+
+/* Decodes @z whole (@per_frame FALSE) or one latent frame per run with the
+ * decoder parked between runs, which frees its arena: every chunk then
+ * allocates its own buffers and none replays a plan. */
+static void
+decode_replayed (
+    SoraWanVae *vae, SoraTensor *z, gboolean per_frame, Replayed *r)
+{
+  SoraWanVaeDecoder *d =
+      sora_wan_vae_decoder_new (vae, z->shape[2], z->shape[3]);
+  gsize f = z->shape[1];
+  GError *error = NULL;
+
+  r->frames = g_byte_array_new ();
+  r->allocations = g_array_new (FALSE, FALSE, sizeof (guint64));
+  r->last = sora_device_get_counts (z->dev).allocations;
+  for (gsize k = 0; k < f; k += per_frame ? 1 : f) {
+    gsize n = per_frame ? 1 : f;
+    SoraTensor *part = sora_tensor_new_v (z->dev, "part", SORA_DTYPE_F32,
+        &error, 4, z->shape[0], n, z->shape[2], z->shape[3]);
+
+    g_assert_no_error (error);
+    g_assert_true (sora_op_slice (z, 1, k, n, part, &error));
+    g_assert_true (
+        sora_wan_vae_decoder_run (d, part, keep_frames, r, NULL, &error));
+    g_assert_true (sora_wan_vae_decoder_park (d, &error));
+    g_assert_no_error (error);
+    sora_tensor_free (part);
+    r->last = sora_device_get_counts (z->dev).allocations;
+  }
+  sora_wan_vae_decoder_free (d);
+}
+
+/* The decoder plans a chunk's activations and replays the plan on the
+ * next chunks (sora-arena.h): from the sixth chunk on (the first four
+ * differ while the causal slots fill, the fifth replays the fourth's plan
+ * made after its delivery) a chunk allocates nothing on the device, whole
+ * or in tiles, and its frames are bit for bit those of a decode that
+ * never replays. */
+static void
+test_arena (void)
+{
+  SoraModelFolder *folder;
+  SoraWanVae *vae = open_vae ("wan-tiny", &folder);
+  SoraTensor *z = random_latents (7, 6, 8);
+  GError *error = NULL;
+
+  for (guint tiled = 0; tiled < 2; tiled++) {
+    Replayed whole, alone;
+
+    g_assert_true (sora_wan_vae_set_tiling (
+        vae, tiled ? 5 : 0, tiled ? 5 : 0, tiled ? 2 : 0, &error));
+    decode_replayed (vae, z, FALSE, &whole);
+    decode_replayed (vae, z, TRUE, &alone);
+    g_assert_cmpuint (whole.allocations->len, ==, 7);
+    for (guint i = 0; i < 7; i++)
+      g_test_message ("%s chunk %u: %" G_GUINT64_FORMAT
+                      " device allocations, %" G_GUINT64_FORMAT
+                      " with each chunk a run of its own",
+          tiled ? "tiled" : "whole", i,
+          g_array_index (whole.allocations, guint64, i),
+          g_array_index (alone.allocations, guint64, i));
+    for (guint i = 5; i < 7; i++) {
+      g_assert_cmpuint (g_array_index (whole.allocations, guint64, i), ==, 0);
+      g_assert_cmpuint (g_array_index (alone.allocations, guint64, i), >, 0);
+    }
+    g_assert_cmpuint (whole.frames->len, ==, alone.frames->len);
+    g_assert_true (memcmp (whole.frames->data, alone.frames->data,
+                       whole.frames->len) == 0);
+    g_byte_array_unref (whole.frames);
+    g_byte_array_unref (alone.frames);
+    g_array_unref (whole.allocations);
+    g_array_unref (alone.allocations);
+  }
+  sora_tensor_free (z);
+  sora_wan_vae_free (vae);
+  sora_model_folder_free (folder);
+}
+
 /* A VAE with one temporal upsampler instead of Wan2.1's two decodes 2
  * frames per latent frame after the first. */
 static void
@@ -774,6 +875,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vae/encode/f16", test_encode_f16);
   g_test_add_func ("/vae/encode/bf16", test_encode_bf16);
   g_test_add_func ("/vae/memory", test_memory);
+  g_test_add_func ("/vae/arena", test_arena);
   g_test_add_func ("/vae/decode/temporal-pattern", test_temporal_pattern);
   g_test_add_func ("/vae/tiling", test_tiling);
   g_test_add_func ("/vae/cancel", test_cancel);
