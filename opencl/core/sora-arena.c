@@ -233,11 +233,11 @@ sora_arena_end (SoraArena *a)
   if (a->following && a->uses->len == a->plan->len)
     return; /* the plan held */
   depart (a);
+  g_array_set_size (a->plan, 0);
   for (guint i = 0; i < a->objects->len; i++)
     if (OBJECT (a, i)->buf)
-      return; /* still in use: planned after the next repetition */
+      return; /* in use past the repetition: freed when given back */
   g_array_set_size (a->objects, 0);
-  g_array_set_size (a->plan, 0);
   total = assign (a->uses, sizes);
   g_debug ("arena: %u allocations in %u buffers of %" G_GUINT64_FORMAT
            " bytes, %s (at most %" G_GUINT64_FORMAT ")",
