@@ -135,6 +135,98 @@ test_lease (void)
   sora_tensor_free (out);
 }
 
+static SoraTensor *
+arena_f32 (SoraArena *arena, gsize n)
+{
+  GError *error = NULL;
+  SoraTensor *t = sora_tensor_new_in (
+      arena, sora_test_device (), "arena use", SORA_DTYPE_F32, 1, &n, &error);
+
+  g_assert_no_error (error);
+  return t;
+}
+
+/* One repetition: uses of 100, 200, @third and 400 bytes, each but the
+ * last overlapping the next (a live peak of @third + 400 bytes); with
+ * @hold_first the first is freed last instead.  Live uses never share a
+ * buffer.  Returns the device allocations it made. */
+static guint64
+arena_repeat (SoraArena *arena, gsize third, gboolean hold_first)
+{
+  SoraDevice *dev = sora_test_device ();
+  guint64 before = sora_device_get_counts (dev).allocations;
+  SoraTensor *x1, *x2, *x3, *x4;
+
+  sora_arena_begin (arena);
+  x1 = arena_f32 (arena, 25);
+  x2 = arena_f32 (arena, 50);
+  g_assert_true (x1->buf && x2->buf && x1->buf != x2->buf);
+  if (!hold_first)
+    g_clear_pointer (&x1, sora_tensor_free);
+  x3 = arena_f32 (arena, third / 4);
+  g_assert_true (x3->buf != x2->buf && (x1 == NULL || x3->buf != x1->buf));
+  sora_tensor_free (x2);
+  x4 = arena_f32 (arena, 100);
+  g_assert_true (x4->buf != x3->buf && (x1 == NULL || x4->buf != x1->buf));
+  sora_tensor_free (x3);
+  sora_tensor_free (x4);
+  sora_tensor_free (x1);
+  sora_arena_end (arena);
+  return sora_device_get_counts (dev).allocations - before;
+}
+
+/* An arena plans a repetition into buffers as large as its live peak (the
+ * 100-byte use shares the third's buffer, the 200-byte one the 400-byte
+ * one's), replays it without allocating, plans anew after a departure,
+ * falls back to buffers of their own when a planned one is still in use,
+ * and keeps no plan above its cap. */
+static void
+test_arena (void)
+{
+  SoraDevice *dev = sora_test_device ();
+  guint64 held = sora_device_bytes_current (dev);
+  SoraArena *arena = sora_arena_new (dev, 700);
+  SoraTensor *late;
+
+  /* 4 uses of their own, then the plan's 2 buffers */
+  g_assert_cmpuint (arena_repeat (arena, 200, FALSE), ==, 6);
+  g_assert_cmpuint (sora_arena_bytes (arena), ==, 600);
+  sora_device_reset_peak (dev);
+  g_assert_cmpuint (arena_repeat (arena, 200, FALSE), ==, 0);
+  g_assert_cmpuint (arena_repeat (arena, 200, FALSE), ==, 0);
+  g_assert_cmpuint (sora_device_bytes_peak (dev), ==, held + 600);
+  /* another third size: its own from there on, then a plan of 700 */
+  g_assert_cmpuint (arena_repeat (arena, 300, FALSE), ==, 2 + 2);
+  g_assert_cmpuint (sora_arena_bytes (arena), ==, 700);
+  g_assert_cmpuint (arena_repeat (arena, 300, FALSE), ==, 0);
+  /* the first use's buffer is the third's: busy, so the third gets its own
+   * (and the plan is remade: the first now meets every other use) */
+  g_assert_cmpuint (arena_repeat (arena, 300, TRUE), >, 0);
+  g_assert_cmpuint (sora_arena_bytes (arena), <=, 700);
+  /* a planned buffer used past its repetition: no plan until it is back */
+  g_assert_cmpuint (arena_repeat (arena, 200, FALSE), >, 0);
+  g_assert_cmpuint (arena_repeat (arena, 200, FALSE), ==, 0);
+  sora_arena_begin (arena);
+  late = arena_f32 (arena, 25);
+  sora_arena_end (arena);
+  g_assert_cmpuint (arena_repeat (arena, 200, FALSE), ==, 4);
+  sora_tensor_free (late);
+  g_assert_cmpuint (arena_repeat (arena, 200, FALSE), ==, 4 + 2);
+  g_assert_cmpuint (arena_repeat (arena, 200, FALSE), ==, 0);
+  sora_arena_release (arena);
+  g_assert_cmpuint (sora_arena_bytes (arena), ==, 0);
+  g_assert_cmpuint (sora_device_bytes_current (dev), ==, held);
+  sora_arena_free (arena);
+
+  /* a live peak of 600 over a cap of 500: never planned */
+  arena = sora_arena_new (dev, 500);
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpuint (arena_repeat (arena, 200, FALSE), ==, 4);
+  g_assert_cmpuint (sora_arena_bytes (arena), ==, 0);
+  sora_arena_free (arena);
+  g_assert_cmpuint (sora_device_bytes_current (dev), ==, held);
+}
+
 static void
 test_too_large_allocation (void)
 {
@@ -286,6 +378,7 @@ main (int argc, char **argv)
   g_test_add_func ("/device/report", test_report);
   g_test_add_func ("/device/memory", test_memory_accounting);
   g_test_add_func ("/device/lease", test_lease);
+  g_test_add_func ("/device/arena", test_arena);
   g_test_add_func ("/device/too-large", test_too_large_allocation);
   g_test_add_func ("/device/program-cache", test_program_cache);
   g_test_add_func ("/device/unknown-kernel", test_unknown_kernel);

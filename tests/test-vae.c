@@ -2,8 +2,9 @@
  * tiny fixture model (tools/make_fixtures.py) in f32, f16 and bf16 storage;
  * constant memory over the clip's length, spatial tiling, cancellation and
  * errors.  SORA_VAE_BENCH=H,W,F adds /vae/bench: the real Wan2.1 VAE config
- * with random weights, decoding F latent frames of H x W, then again
- * cancelled halfway through its second chunk (the stop latency).
+ * with random weights (or the model folder SORA_VAE_BENCH_MODEL), decoding
+ * F latent frames of H x W, then again cancelled halfway through its
+ * second chunk (the stop latency).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <glib/gstdio.h>
@@ -636,6 +637,107 @@ remove_tree (const char *path)
   g_assert_cmpint (g_rmdir (path), ==, 0);
 }
 
+/* Every chunk's f32 frames, and the device allocations made for each. */
+typedef struct
+{
+  GByteArray *frames;
+  GArray *allocations; /* guint64 per chunk */
+  guint64 last;
+} Replayed;
+
+static gboolean
+keep_frames (SoraTensor *frames, gpointer user_data, GError **error)
+{
+  Replayed *r = user_data;
+  float *f = sora_test_download (frames);
+  guint64 now = sora_device_get_counts (frames->dev).allocations, n;
+
+  n = now - r->last;
+  r->last = now;
+  g_array_append_val (r->allocations, n);
+  g_byte_array_append (r->frames, (guint8 *)f, frames->nbytes);
+  g_free (f);
+  return TRUE;
+}
+
+/* Decodes @z whole (@per_frame FALSE) or one latent frame per run with the
+ * decoder parked between runs, which frees its arena: every chunk then
+ * allocates its own buffers and none replays a plan. */
+static void
+decode_replayed (
+    SoraWanVae *vae, SoraTensor *z, gboolean per_frame, Replayed *r)
+{
+  SoraWanVaeDecoder *d =
+      sora_wan_vae_decoder_new (vae, z->shape[2], z->shape[3]);
+  gsize f = z->shape[1];
+  GError *error = NULL;
+
+  r->frames = g_byte_array_new ();
+  r->allocations = g_array_new (FALSE, FALSE, sizeof (guint64));
+  r->last = sora_device_get_counts (z->dev).allocations;
+  for (gsize k = 0; k < f; k += per_frame ? 1 : f) {
+    gsize n = per_frame ? 1 : f;
+    SoraTensor *part = sora_tensor_new_v (z->dev, "part", SORA_DTYPE_F32,
+        &error, 4, z->shape[0], n, z->shape[2], z->shape[3]);
+
+    g_assert_no_error (error);
+    g_assert_true (sora_op_slice (z, 1, k, n, part, &error));
+    g_assert_true (
+        sora_wan_vae_decoder_run (d, part, keep_frames, r, NULL, &error));
+    g_assert_true (sora_wan_vae_decoder_park (d, &error));
+    g_assert_no_error (error);
+    sora_tensor_free (part);
+    r->last = sora_device_get_counts (z->dev).allocations;
+  }
+  sora_wan_vae_decoder_free (d);
+}
+
+/* The decoder plans a chunk's activations and replays the plan on the
+ * next chunks (sora-arena.h): from the sixth chunk on (the first four
+ * differ while the causal slots fill, the fifth replays the fourth's plan
+ * made after its delivery) a chunk allocates nothing on the device, whole
+ * or in tiles, and its frames are bit for bit those of a decode that
+ * never replays. */
+static void
+test_arena (void)
+{
+  SoraModelFolder *folder;
+  SoraWanVae *vae = open_vae ("wan-tiny", &folder);
+  SoraTensor *z = random_latents (7, 6, 8);
+  GError *error = NULL;
+
+  for (guint tiled = 0; tiled < 2; tiled++) {
+    Replayed whole, alone;
+
+    g_assert_true (sora_wan_vae_set_tiling (
+        vae, tiled ? 5 : 0, tiled ? 5 : 0, tiled ? 2 : 0, &error));
+    decode_replayed (vae, z, FALSE, &whole);
+    decode_replayed (vae, z, TRUE, &alone);
+    g_assert_cmpuint (whole.allocations->len, ==, 7);
+    for (guint i = 0; i < 7; i++)
+      g_test_message ("%s chunk %u: %" G_GUINT64_FORMAT
+                      " device allocations, %" G_GUINT64_FORMAT
+                      " with each chunk a run of its own",
+          tiled ? "tiled" : "whole", i,
+          g_array_index (whole.allocations, guint64, i),
+          g_array_index (alone.allocations, guint64, i));
+    for (guint i = 5; i < 7; i++) {
+      g_assert_cmpuint (g_array_index (whole.allocations, guint64, i), ==, 0);
+      g_assert_cmpuint (g_array_index (alone.allocations, guint64, i), >, 0);
+    }
+    g_assert_cmpuint (whole.frames->len, ==, alone.frames->len);
+    g_assert_true (memcmp (whole.frames->data, alone.frames->data,
+                       whole.frames->len) == 0);
+    g_byte_array_unref (whole.frames);
+    g_byte_array_unref (alone.frames);
+    g_array_unref (whole.allocations);
+    g_array_unref (alone.allocations);
+  }
+  sora_tensor_free (z);
+  sora_wan_vae_free (vae);
+  sora_model_folder_free (folder);
+}
+
 /* A VAE with one temporal upsampler instead of Wan2.1's two decodes 2
  * frames per latent frame after the first. */
 static void
@@ -717,7 +819,9 @@ test_bench (void)
 {
   guint h = 8, w = 13, f = 2;
   const char *env = g_getenv ("SORA_VAE_BENCH");
+  const char *model = g_getenv ("SORA_VAE_BENCH_MODEL");
   char *dir;
+  guint64 held;
   SoraModelFolder *folder;
   SoraWanVae *vae;
   SoraTensor *z;
@@ -726,24 +830,26 @@ test_bench (void)
   clock_t cpu;
 
   sscanf (env, "%u,%u,%u", &h, &w, &f);
-  dir = write_vae_folder (real_vae_json);
+  dir = model ? g_strdup (model) : write_vae_folder (real_vae_json);
   folder = sora_model_folder_open (dir, &error);
   g_assert_no_error (error);
   vae = sora_wan_vae_new (sora_test_device (), folder, &error);
   g_assert_no_error (error);
   z = random_latents (f, h, w);
+  held = sora_device_bytes_current (sora_test_device ());
   sora_device_reset_peak (sora_test_device ());
   cpu = clock ();
   decode (vae, z, &c, &error);
   g_assert_no_error (error);
-  g_test_message ("real VAE, latent %ux%u (%ux%u video), %u latent frames, "
-                  "device peak %.0f MiB",
-      h, w, 8 * h, 8 * w, f,
-      sora_device_bytes_peak (sora_test_device ()) / 1048576.0);
+  g_test_message ("%s VAE, latent %ux%u (%ux%u video), %u latent frames, "
+                  "device peak %.0f MiB, %.1f MiB above what was held",
+      model ? model : "real", h, w, 8 * h, 8 * w, f,
+      sora_device_bytes_peak (sora_test_device ()) / 1048576.0,
+      (sora_device_bytes_peak (sora_test_device ()) - held) / 1048576.0);
   /* The first use of each kernel variant builds it: later chunks time the
    * decode itself. */
   for (guint i = 0; i < c.chunks && i < 64; i++)
-    g_test_message ("chunk %u (%u frames): %.2f s wall, %.2f s CPU", i,
+    g_test_message ("chunk %u (%u frames): %.3f s wall, %.3f s CPU", i,
         c.chunk_frames[i], c.seconds[i] - (i ? c.seconds[i - 1] : 0),
         c.cpu[i] - (i ? c.cpu[i - 1] : (double)cpu / CLOCKS_PER_SEC));
   g_free (c.video);
@@ -753,7 +859,8 @@ test_bench (void)
   sora_tensor_free (z);
   sora_wan_vae_free (vae);
   sora_model_folder_free (folder);
-  remove_tree (dir);
+  if (model == NULL)
+    remove_tree (dir);
   g_free (dir);
 }
 
@@ -768,6 +875,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vae/encode/f16", test_encode_f16);
   g_test_add_func ("/vae/encode/bf16", test_encode_bf16);
   g_test_add_func ("/vae/memory", test_memory);
+  g_test_add_func ("/vae/arena", test_arena);
   g_test_add_func ("/vae/decode/temporal-pattern", test_temporal_pattern);
   g_test_add_func ("/vae/tiling", test_tiling);
   g_test_add_func ("/vae/cancel", test_cancel);

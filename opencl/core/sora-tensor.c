@@ -184,15 +184,26 @@ SoraTensor *
 sora_tensor_new (SoraDevice *dev, const char *name, SoraDType dtype, guint ndim,
     const gsize *shape, GError **error)
 {
+  return sora_tensor_new_in (NULL, dev, name, dtype, ndim, shape, error);
+}
+
+SoraTensor *
+sora_tensor_new_in (SoraArena *arena, SoraDevice *dev, const char *name,
+    SoraDType dtype, guint ndim, const gsize *shape, GError **error)
+{
   SoraTensor *t = g_new0 (SoraTensor, 1);
 
   t->dev = dev;
+  t->arena = arena;
   t->dtype = dtype;
   t->name = g_strdup (name ? name : "(tensor)");
   if (!set_shape (t, ndim, shape, error))
     goto fail;
   t->nbytes = t->numel * sora_dtype_size (dtype);
-  t->buf = sora_device_alloc (dev, t->nbytes, t->name, error);
+  if (arena)
+    t->buf = sora_arena_take (arena, t->nbytes, t->name, error);
+  else
+    t->buf = sora_device_alloc (dev, t->nbytes, t->name, error);
   if (t->buf == NULL)
     goto fail;
   return t;
@@ -225,7 +236,10 @@ sora_tensor_free (SoraTensor *t)
 {
   if (t == NULL)
     return;
-  sora_device_release (t->dev, t->buf, t->nbytes);
+  if (t->arena)
+    sora_arena_give (t->arena, t->buf, t->nbytes);
+  else
+    sora_device_release (t->dev, t->buf, t->nbytes);
   g_free (t->name);
   g_free (t);
 }

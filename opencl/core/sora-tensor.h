@@ -4,6 +4,7 @@
 #ifndef __SORA_TENSOR_H__
 #define __SORA_TENSOR_H__
 
+#include "sora-arena.h"
 #include "sora-device.h"
 
 G_BEGIN_DECLS
@@ -46,10 +47,17 @@ typedef struct
   /* The named lifetime that holds a reused scratch tensor, NULL when none
    * does (sora_tensor_lease). */
   const char *role;
+  /* The arena the buffer came from, NULL when the tensor's own. */
+  SoraArena *arena;
 } SoraTensor;
 
 SoraTensor *sora_tensor_new (SoraDevice *dev, const char *name, SoraDType dtype,
     guint ndim, const gsize *shape, GError **error);
+/* The same with its buffer from @arena (NULL: a buffer of its own), given
+ * back when the tensor is freed. */
+SoraTensor *sora_tensor_new_in (SoraArena *arena, SoraDevice *dev,
+    const char *name, SoraDType dtype, guint ndim, const gsize *shape,
+    GError **error);
 /* The same with the shape given inline: sora_tensor_new_v (dev, "x", F32,
  * error, 3, 2, 4, 8). */
 SoraTensor *sora_tensor_new_v (SoraDevice *dev, const char *name,

@@ -95,25 +95,47 @@ decode_footprint (
   *largest *= sizeof (float);
 }
 
-/* Whether a decode tiled as @t fits: every tile's slots at once, and four
- * of the largest activation (a residual block's input, its normalised copy,
- * its conv's output and shortcut), within half the device's memory, and no
- * tensor above its largest allocation. */
-static gboolean
-tile_plan_fits (const SoraWanVae *vae, const TilePlan *t, guint h, guint w)
+/* What a decode tiled as @t holds on the device: every tile's slots at
+ * once; the largest activation of any tile; and the activations of a
+ * chunk, a tile's bounded by four of its largest (a residual block's
+ * input, its normalised copy, its conv's output and shortcut), beside the
+ * latent frame and post_quant_conv's output and, when tiled, the blended
+ * frames and a tile's latents. */
+static void
+tile_plan_footprint (const SoraWanVae *vae, const TilePlan *t, guint h, guint w,
+    guint64 *slots, guint64 *largest, guint64 *acts)
 {
-  const SoraDeviceInfo *info = sora_device_get_info (vae->dev);
-  guint64 slots = 0, largest = 0, s, l;
+  guint64 s, l, frames = vae->dec.conv_out.shape[0];
+  guint64 scale = 1u << (vae->cfg.n_levels - 1);
 
+  *slots = *largest = 0;
   for (guint iy = 0; iy < t->ny; iy++)
     for (guint ix = 0; ix < t->nx; ix++) {
       decode_footprint (vae, MIN (t->tile_h, h - t->ys[iy]),
           MIN (t->tile_w, w - t->xs[ix]), &s, &l);
-      slots += s;
-      largest = MAX (largest, l);
+      *slots += s;
+      *largest = MAX (*largest, l);
     }
-  return largest <= info->max_alloc &&
-      slots + 4 * largest <= info->global_mem / 2;
+  *acts = 4 * *largest + 2 * sizeof (float) * vae->cfg.z_dim * h * w;
+  if (t->ny * t->nx == 1)
+    return;
+  for (guint i = 0; i < vae->dec.n_layers; i++)
+    frames *= vae->dec.layers[i].kind == LAYER_UP3D ? 2 : 1;
+  *acts += sizeof (float) *
+      (frames * scale * h * scale * w +
+          (guint64)vae->cfg.z_dim * t->tile_h * (w + t->tile_w));
+}
+
+/* Whether a decode tiled as @t fits: its slots and activations within
+ * half the device's memory, and no tensor above its largest allocation. */
+static gboolean
+tile_plan_fits (const SoraWanVae *vae, const TilePlan *t, guint h, guint w)
+{
+  const SoraDeviceInfo *info = sora_device_get_info (vae->dev);
+  guint64 slots, largest, acts;
+
+  tile_plan_footprint (vae, t, h, w, &slots, &largest, &acts);
+  return largest <= info->max_alloc && slots + acts <= info->global_mem / 2;
 }
 
 /* The forced tiling, else one tile if it fits, else tiles halved along
@@ -160,11 +182,12 @@ latent_tile (
   gsize c = x->shape[0], h = MIN (t->tile_h, x->shape[2] - t->ys[iy]);
   gsize w = MIN (t->tile_w, x->shape[3] - t->xs[ix]);
   SoraTensor *rows = sora_wan_vae_act_new (
-      x->dev, "vae tile rows", c, 1, h, x->shape[3], error);
+      x->dev, x->arena, "vae tile rows", c, 1, h, x->shape[3], error);
   SoraTensor *tile = NULL;
 
   if (rows && sora_op_slice (x, 2, t->ys[iy], h, rows, error) &&
-      (tile = sora_wan_vae_act_new (x->dev, "vae tile", c, 1, h, w, error)) &&
+      (tile = sora_wan_vae_act_new (
+           x->dev, x->arena, "vae tile", c, 1, h, w, error)) &&
       !sora_op_slice (rows, 3, t->xs[ix], w, tile, error))
     g_clear_pointer (&tile, sora_tensor_free);
   sora_tensor_free (rows);
@@ -194,9 +217,9 @@ decode_chunk (SoraWanVae *vae, const TilePlan *t, Caches *caches, SoraTensor *x,
       if (o == NULL)
         goto fail;
       if (out == NULL &&
-          (!(out = sora_wan_vae_act_new (x->dev, "vae frames", o->shape[0],
-                 o->shape[1], x->shape[2] * scale, x->shape[3] * scale,
-                 error)) ||
+          (!(out = sora_wan_vae_act_new (x->dev, x->arena, "vae frames",
+                 o->shape[0], o->shape[1], x->shape[2] * scale,
+                 x->shape[3] * scale, error)) ||
               !sora_tensor_zero (out, error))) {
         sora_tensor_free (o);
         goto fail;
@@ -245,6 +268,9 @@ struct _SoraWanVaeDecoder
   TilePlan plan;
   Caches *caches; /* one per tile */
   guint n_tiles;
+  /* The activations of a chunk, planned once the chunks repeat, within
+   * what tile_plan_fits counts for them. */
+  SoraArena *arena;
   ParkedSlot *parked; /* [tile · n_slots + slot] while parked, else NULL */
 };
 
@@ -252,11 +278,18 @@ SoraWanVaeDecoder *
 sora_wan_vae_decoder_new (SoraWanVae *vae, gsize h, gsize w)
 {
   SoraWanVaeDecoder *d = g_new0 (SoraWanVaeDecoder, 1);
+  guint64 slots, largest, acts;
 
   d->vae = vae;
   d->h = h;
   d->w = w;
   tile_plan_choose (vae, h, w, &d->plan);
+  tile_plan_footprint (vae, &d->plan, h, w, &slots, &largest, &acts);
+  d->arena = sora_arena_new (vae->dev, acts);
+  g_debug ("VAE decode of %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+           " latents: %u tiles, slots %" G_GUINT64_FORMAT
+           " bytes, activations at most %" G_GUINT64_FORMAT " bytes",
+      w, h, d->plan.ny * d->plan.nx, slots, acts);
   d->n_tiles = d->plan.ny * d->plan.nx;
   d->caches = g_new0 (Caches, d->n_tiles);
   for (guint i = 0; i < d->n_tiles; i++)
@@ -275,6 +308,7 @@ sora_wan_vae_decoder_free (SoraWanVaeDecoder *d)
     g_free (d->parked[i].data);
   g_free (d->parked);
   g_free (d->caches);
+  sora_arena_free (d->arena);
   tile_plan_clear (&d->plan);
   g_free (d);
 }
@@ -286,6 +320,7 @@ sora_wan_vae_decoder_park (SoraWanVaeDecoder *d, GError **error)
 
   if (d->parked)
     return TRUE;
+  sora_arena_release (d->arena);
   d->parked = g_new0 (ParkedSlot, d->n_tiles * n_slots);
   for (guint i = 0; i < d->n_tiles * n_slots; i++) {
     SoraTensor **t = &d->caches[i / n_slots].frames[i % n_slots];
@@ -321,8 +356,8 @@ unpark (SoraWanVaeDecoder *d, GError **error)
     if (p->data == NULL)
       continue;
     if (*t == NULL &&
-        !(*t = sora_wan_vae_act_new (d->vae->dev, "vae cache", p->shape[0],
-              p->shape[1], p->shape[2], p->shape[3], error)))
+        !(*t = sora_wan_vae_act_new (d->vae->dev, NULL, "vae cache",
+              p->shape[0], p->shape[1], p->shape[2], p->shape[3], error)))
       return FALSE;
     if (!sora_tensor_write_f32 (*t, p->data, error))
       return FALSE;
@@ -354,12 +389,13 @@ sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
   }
   if (cancellable)
     previous = sora_device_set_cancellable (vae->dev, cancellable);
-  if (!unpark (d, error) ||
-      !(z = sora_wan_vae_act_new (vae->dev, "vae latent frame", vae->cfg.z_dim,
-            1, d->h, d->w, error)))
+  if (!unpark (d, error))
     goto out;
   for (gsize k = 0; k < latents->shape[1]; k++) {
-    if (!sora_op_slice (latents, 1, k, 1, z, error) ||
+    sora_arena_begin (d->arena);
+    if (!(z = sora_wan_vae_act_new (vae->dev, d->arena, "vae latent frame",
+              vae->cfg.z_dim, 1, d->h, d->w, error)) ||
+        !sora_op_slice (latents, 1, k, 1, z, error) ||
         !sora_op_mul (z, vae->std, z, error) ||
         !sora_op_add (z, vae->mean, z, error) ||
         !(x = sora_wan_vae_conv (
@@ -367,8 +403,10 @@ sora_wan_vae_decoder_run (SoraWanVaeDecoder *d, SoraTensor *latents,
         !(frames = decode_chunk (vae, &d->plan, d->caches, x, error)) ||
         !emit_chunk (frames, func, user_data, error))
       goto out;
+    g_clear_pointer (&z, sora_tensor_free);
     g_clear_pointer (&x, sora_tensor_free);
     g_clear_pointer (&frames, sora_tensor_free);
+    sora_arena_end (d->arena);
   }
   ok = TRUE;
 

@@ -82,9 +82,10 @@ typedef struct
 void sora_wan_vae_caches_init (Caches *c, guint n_slots);
 void sora_wan_vae_caches_clear (Caches *c);
 
-/* A [c, t, h, w] f32 activation. */
-SoraTensor *sora_wan_vae_act_new (SoraDevice *dev, const char *name, gsize c,
-    gsize t, gsize h, gsize w, GError **error);
+/* A [c, t, h, w] f32 activation, its buffer from @arena (NULL: its own).
+ * What is computed from an activation goes in the activation's arena. */
+SoraTensor *sora_wan_vae_act_new (SoraDevice *dev, SoraArena *arena,
+    const char *name, gsize c, gsize t, gsize h, gsize w, GError **error);
 
 /* y = conv (x), see sora-wan-vae.c. */
 SoraTensor *sora_wan_vae_conv (Caches *caches, const Conv *c, SoraTensor *x,

@@ -162,42 +162,60 @@ sora_wan_vae_caches_clear (Caches *c)
 }
 
 SoraTensor *
-sora_wan_vae_act_new (SoraDevice *dev, const char *name, gsize c, gsize t,
-    gsize h, gsize w, GError **error)
+sora_wan_vae_act_new (SoraDevice *dev, SoraArena *arena, const char *name,
+    gsize c, gsize t, gsize h, gsize w, GError **error)
 {
-  return sora_tensor_new_v (dev, name, SORA_DTYPE_F32, error, 4, c, t, h, w);
+  gsize shape[4] = { c, t, h, w };
+
+  return sora_tensor_new_in (arena, dev, name, SORA_DTYPE_F32, 4, shape, error);
 }
 
-/* The slot keeps the last @keep frames of (its frames ++ x). */
+/* The slot keeps the last @keep frames of (its frames ++ x).  A full
+ * slot is updated in place, its kept frames moving to the front through a
+ * copy in x's arena (a copy within one buffer must not overlap), so that
+ * a steady chunk allocates no slot. */
 static gboolean
 cache_update (
     Caches *caches, guint slot, SoraTensor *x, guint keep, GError **error)
 {
-  SoraTensor *old = caches->frames[slot], *cur;
+  SoraTensor *old = caches->frames[slot], *cur = old, *kept = old;
   gsize c = x->shape[0], t = x->shape[1], plane = x->shape[2] * x->shape[3];
   gsize n_old = old ? old->shape[1] : 0;
   gsize n_new = MIN (keep, n_old + t), from_x = MIN (n_new, t);
-  gsize from_old = n_new - from_x;
+  gsize from_old = n_new - from_x, n_kept = n_old;
+  gboolean ok;
 
-  if (old && from_old == 0 && n_old == n_new)
-    cur = old; /* overwritten in place */
-  else if (!(cur = sora_wan_vae_act_new (x->dev, "vae cache", c, n_new,
-                 x->shape[2], x->shape[3], error)))
-    return FALSE;
-  if ((from_old > 0 &&
-          !sora_op_copy_slab (old, cur, c, plane, n_old, n_old - from_old,
-              n_new, 0, from_old, error)) ||
-      !sora_op_copy_slab (
-          x, cur, c, plane, t, t - from_x, n_new, from_old, from_x, error)) {
-    if (cur != old)
-      sora_tensor_free (cur);
-    return FALSE;
+  if (old == NULL || n_old != n_new) {
+    if (!(cur = sora_wan_vae_act_new (x->dev, NULL, "vae cache", c, n_new,
+              x->shape[2], x->shape[3], error)))
+      return FALSE;
+  } else if (from_old > 0) {
+    if (!(kept = sora_wan_vae_act_new (x->dev, x->arena, "vae cache kept", c,
+              from_old, x->shape[2], x->shape[3], error)))
+      return FALSE;
+    n_kept = from_old;
+    if (!sora_op_copy_slab (old, kept, c, plane, n_old, n_old - from_old,
+            from_old, 0, from_old, error)) {
+      sora_tensor_free (kept);
+      return FALSE;
+    }
   }
+  ok = (from_old == 0 ||
+           sora_op_copy_slab (kept, cur, c, plane, n_kept, n_kept - from_old,
+               n_new, 0, from_old, error)) &&
+      sora_op_copy_slab (
+          x, cur, c, plane, t, t - from_x, n_new, from_old, from_x, error);
+  if (kept != old)
+    sora_tensor_free (kept);
   if (cur != old) {
+    if (!ok) {
+      sora_tensor_free (cur);
+      return FALSE;
+    }
     sora_tensor_free (old);
     caches->frames[slot] = cur;
   }
-  return TRUE;
+  return ok;
 }
 
 /* y = conv (x) with the conv's padding: spatial @pad on every side, and
@@ -225,7 +243,7 @@ sora_wan_vae_conv (Caches *caches, const Conv *c, SoraTensor *x, guint pad,
         c->name, t_in);
     return NULL;
   }
-  y = sora_wan_vae_act_new (x->dev, "vae activation", w[0],
+  y = sora_wan_vae_act_new (x->dev, x->arena, "vae activation", w[0],
       (t_in - w[2]) / stride_t + 1, x->shape[2] + 2 * pad - w[3] + 1,
       x->shape[3] + 2 * pad - w[4] + 1, error);
   if (y == NULL)
@@ -265,7 +283,7 @@ norm_silu (SoraTensor *x, SoraTensor *gamma, gboolean silu, SoraTensor *y,
 static SoraTensor *
 like (SoraTensor *x, GError **error)
 {
-  return sora_wan_vae_act_new (x->dev, "vae activation", x->shape[0],
+  return sora_wan_vae_act_new (x->dev, x->arena, "vae activation", x->shape[0],
       x->shape[1], x->shape[2], x->shape[3], error);
 }
 
@@ -308,8 +326,8 @@ attn_block (const Layer *l, SoraTensor *x, GError **error)
   gboolean ok = FALSE;
 
 #define TOKENS(var)                                                            \
-  if (!(var = sora_tensor_new (                                                \
-            x->dev, "vae attention", SORA_DTYPE_F32, 3, tokens, error)))       \
+  if (!(var = sora_tensor_new_in (x->arena, x->dev, "vae attention",           \
+            SORA_DTYPE_F32, 3, tokens, error)))                                \
     goto out;
   TOKENS (nt);
   TOKENS (q);
@@ -361,8 +379,9 @@ upsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
       caches->started[l->time.slot] = TRUE;
     } else {
       if (!(tc = causal_conv (caches, &l->time, x, error)) ||
-          !(split = sora_wan_vae_act_new (x->dev, "vae time split", x->shape[0],
-                2 * x->shape[1], x->shape[2], x->shape[3], error)) ||
+          !(split = sora_wan_vae_act_new (x->dev, x->arena, "vae time split",
+                x->shape[0], 2 * x->shape[1], x->shape[2], x->shape[3],
+                error)) ||
           !sora_op_time_split (tc, split, error))
         goto out;
       in = split;
@@ -372,12 +391,12 @@ upsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
   t = in->shape[1];
   h = in->shape[2];
   w = in->shape[3];
-  if (!(frame =
-              sora_wan_vae_act_new (x->dev, "vae frame", c, 1, h, w, error)) ||
+  if (!(frame = sora_wan_vae_act_new (
+            x->dev, x->arena, "vae frame", c, 1, h, w, error)) ||
       !(up = sora_wan_vae_act_new (
-            x->dev, "vae upsampled", c, 1, 2 * h, 2 * w, error)) ||
+            x->dev, x->arena, "vae upsampled", c, 1, 2 * h, 2 * w, error)) ||
       !(y = sora_wan_vae_act_new (
-            x->dev, "vae activation", cout, t, 2 * h, 2 * w, error)))
+            x->dev, x->arena, "vae activation", cout, t, 2 * h, 2 * w, error)))
     goto out;
   for (gsize f = 0; f < t; f++) {
     if (!sora_op_slice (in, 1, f, 1, frame, error) ||
@@ -412,9 +431,9 @@ downsample (Caches *caches, const Layer *l, SoraTensor *x, GError **error)
   const gsize *w = l->spatial.shape;
   SoraTensor *s, *y;
 
-  s = sora_wan_vae_act_new (x->dev, "vae activation", w[0], x->shape[1],
-      (x->shape[2] + 1 - w[3]) / 2 + 1, (x->shape[3] + 1 - w[4]) / 2 + 1,
-      error);
+  s = sora_wan_vae_act_new (x->dev, x->arena, "vae activation", w[0],
+      x->shape[1], (x->shape[2] + 1 - w[3]) / 2 + 1,
+      (x->shape[3] + 1 - w[4]) / 2 + 1, error);
   if (s == NULL)
     return NULL;
   if (!sora_op_conv3d_packed (
@@ -519,17 +538,17 @@ sora_wan_vae_encode (
     gsize start = i == 0 ? 0 : 1 + (i - 1) * vae->cfg.scale_factor_temporal;
     gsize len = i == 0 ? 1 : vae->cfg.scale_factor_temporal;
 
-    if (!(chunk = sora_wan_vae_act_new (video->dev, "vae chunk",
+    if (!(chunk = sora_wan_vae_act_new (video->dev, NULL, "vae chunk",
               video->shape[0], len, video->shape[2], video->shape[3], error)) ||
         !sora_op_slice (video, 1, start, len, chunk, error) ||
         !(e = sora_wan_vae_coder_run (&vae->enc, &caches, chunk, error)) ||
         !(q = sora_wan_vae_conv (NULL, &vae->quant, e, 0, 1, FALSE, 0, error)))
       goto out;
     if (mu == NULL &&
-        (!(mu = sora_wan_vae_act_new (video->dev, "vae latent mean", zc, chunks,
-               q->shape[2], q->shape[3], error)) ||
-            !(out = sora_wan_vae_act_new (video->dev, "vae latent mean", zc,
-                  q->shape[1], q->shape[2], q->shape[3], error))))
+        (!(mu = sora_wan_vae_act_new (video->dev, NULL, "vae latent mean", zc,
+               chunks, q->shape[2], q->shape[3], error)) ||
+            !(out = sora_wan_vae_act_new (video->dev, NULL, "vae latent mean",
+                  zc, q->shape[1], q->shape[2], q->shape[3], error))))
       goto out;
     /* μ is the first z channels of each chunk's one latent frame. */
     if (!sora_op_slice (q, 0, 0, zc, out, error) ||
