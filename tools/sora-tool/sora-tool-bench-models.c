@@ -544,7 +544,10 @@ vae_step (gpointer data, gboolean warmup, GError **error)
 {
   VaeStep *v = data;
 
-  return sora_wan_vae_decode (v->vae, v->latents, vae_chunk, NULL, NULL, error);
+  /* The chunks are not read: without the finish the time is the launches'. */
+  return sora_wan_vae_decode (
+             v->vae, v->latents, vae_chunk, NULL, NULL, error) &&
+      sora_device_finish (v->dev, error);
 }
 
 /* The decode of latents @lat [z_dim, F, h, w], per latent frame. */
