@@ -17,12 +17,16 @@
 #             PyTorch bf16 on CUDA (tools/bench_reference.py): its "1.3B
 #             480p" row is one CFG step of the 30-block 1.3B-shaped DiT at
 #             480p, 81 frames, with the rel L2 of the output between them
+#   causal    sora-tool bench causal with SORA_PRECISION=bf16 (issue 21):
+#             one chunk of the 30-block 1.3B-shaped causal DiT at 832x480
+#             (LongLive's chunk 3, window 12, sink 3) attending a full window,
+#             a step and the context pass, with seconds a chunk and fps
 #   torch     tools/device_check_torch.py (f32 and bf16 GEMM and SDPA on
 #             CUDA)
 #   torch-dit tools/device_check_torch.py --dit (a bf16 CFG step of the
 #             30-block 1.3B-shaped DiT at 480p, 81 frames)
 # Everything goes under $OUT: NAME.log per stage, bench.json,
-# bench-f16.json, attention-bf16.json, dit-bf16.json, torch.json,
+# bench-f16.json, attention-bf16.json, dit-bf16.json, causal.json, torch.json,
 # torch-dit.json, and stages.json ({"stage", "rc", "seconds"} per stage; rc 124 = timeout).
 #
 # usage: OUT=DIR tools/device-check.sh [--quick] [BUILD-DIR]
@@ -121,6 +125,8 @@ stage attention-bf16 240 env SORA_PRECISION=bf16 "$tool" bench attention \
 stage dit-bf16 600 env SORA_PRECISION=bf16 SORA_BENCH_TORCH_DEVICE=cuda \
   SORA_BENCH_TORCH_DTYPE=bfloat16 "$tool" bench model $quick \
   --json "$OUT/dit-bf16.json"
+stage causal 300 env SORA_PRECISION=bf16 "$tool" bench causal $quick \
+  --json "$OUT/causal.json"
 stage torch 300 sh -c "python3 tools/device_check_torch.py $quick >'$OUT/torch.json'"
 stage torch-dit 300 sh -c \
   "python3 tools/device_check_torch.py --dit $quick >'$OUT/torch-dit.json'"

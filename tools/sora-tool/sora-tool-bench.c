@@ -199,6 +199,7 @@ static const struct
   { "gemm", bench_gemm, FALSE },
   { "attention", bench_attention, FALSE },
   { "model", bench_model, TRUE },
+  { "causal", bench_causal, TRUE },
 };
 
 /* All benches but the named_only ones run when none is named. */

@@ -55,5 +55,6 @@ const char *bench_load_openblas (void);
 void bench_gemm (Bench *b);
 void bench_attention (Bench *b);
 void bench_model (Bench *b);
+void bench_causal (Bench *b);
 
 #endif /* __SORA_TOOL_BENCH_H__ */
