@@ -272,7 +272,7 @@ def video_frames(chunk, chunk_frames):
     return first, first + 4 * chunk_frames
 
 
-# --- self-check ----------------------------------------------------------------
+# --- self-check --------------------------------------------------------------
 class CacheProcessor(BlockCausalProcessor):
     """Self-attention through an explicit K/V cache, the engine's way: the
     K/V (after norm_k and RoPE) of the frames written are kept; a chunk
@@ -392,7 +392,7 @@ def check_noise():
     print("noise(42, chunk 1, draw 2)[:4]", noise(42, 1, 2, 4).tolist())
 
 
-# --- fixture -------------------------------------------------------------------
+# --- fixture -----------------------------------------------------------------
 FIXTURE_MODEL = os.path.join(ROOT, "tests", "fixtures", "wan-tiny-causal")
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "reference",
                        "tiny-causal-stream.safetensors")

@@ -17,6 +17,15 @@ again after an interruption; a finished stage is skipped):
              clips sampled with WanPipeline on held-out prompts
   export     the diffusers folder models/sora-demo (f16 weights)
 
+The live model (docs/sora-live.md), from the demo folder (--base):
+
+  --stage causal        causal_latents (long clips with prompt switches,
+                        encoded by the base VAE), causal (teacher-forcing
+                        fine-tune of the base DiT, block-causal), and the
+                        export of models/sora-live (--live-out)
+  --stage measure_live  its figures through tools/causal_reference.py
+                        beside the demo model's
+
 usage: pip install -r tools/requirements-fixtures.txt
        python3 tools/train_demo_model.py [--workdir DIR] [--out DIR]
            [--stage all|tokenizer|vae|latents|dit|export]
@@ -648,12 +657,39 @@ def load_dit(folder, device):
         os.path.join(folder, "transformer")).float().to(device)
 
 
+def causal_dit(args, state_dict, mask):
+    """The DiT of @state_dict (the base one when None) set up for the
+    teacher-forcing sequence under @mask."""
+    from causal_attention import BlockCausalProcessor
+    dit = load_dit(args.base, args.device)
+    if state_dict is not None:
+        dit.load_state_dict(state_dict)
+    use_short_text(dit)
+    for block in dit.blocks:
+        block.attn1.processor = BlockCausalProcessor(mask)
+    dit.rope = RepeatedRope(dit.rope, 2)
+    return dit
+
+
 def stage_causal(args):
     """Teacher forcing: the DiT sees each long clip's clean latents (at
     context_timestep) and a noisy copy with an independent noise level per
     chunk, under teacher_forcing_mask; flow-matching loss on the noisy
     chunks.  The text encoder stays the base model's."""
-    from causal_attention import BlockCausalProcessor
+    train_causal(args, "causal.pt", None)
+
+
+def stage_causal_distill(args):
+    """Guidance distillation (no CFG at run time, as the causal loop
+    wants): the same sequences, the target now the stage causal model's
+    own prediction with classifier-free guidance args.distill_guidance
+    against the empty prompt (each branch with its own context)."""
+    teacher = torch.load(os.path.join(args.workdir, "causal.pt"),
+                         weights_only=False)["dit"]
+    train_causal(args, "causal-distill.pt", teacher)
+
+
+def train_causal(args, name, teacher):
     data = torch.load(os.path.join(args.workdir, "causal-latents.pt"),
                       weights_only=False)
     latents = data["latents"].float().to(args.device)
@@ -661,19 +697,27 @@ def stage_causal(args):
     switch = data["switch"].to(args.device)
     tok, te, _ = load_base(args)
     te.requires_grad_(False)
-    ckpt = os.path.join(args.workdir, "causal.pt")
-    dit = load_dit(args.base, args.device)
+    b, c, frames, h, w = latents[:1].shape
+    tpf = (h // 2) * (w // 2)
+    mask = teacher_forcing_mask(frames, tpf, CAUSAL).to(args.device)
+    ckpt = os.path.join(args.workdir, name)
+    dit = causal_dit(args, teacher, mask)
     opt = torch.optim.AdamW(dit.parameters(), lr=args.causal_lr,
                             weight_decay=0.01)
     step, elapsed, rng_state, torch_state = 0, 0.0, None, None
+    minutes = args.causal_minutes
+    if teacher is not None:
+        minutes = args.distill_minutes
+        teacher = causal_dit(args, teacher, mask).requires_grad_(False)
+        with torch.no_grad():
+            empty = encode_text(te, tok, [""] * args.batch, args.device)
     if os.path.exists(ckpt):
         state = torch.load(ckpt, weights_only=False)
         dit.load_state_dict(state["dit"])
         opt.load_state_dict(state["opt"])
         step, elapsed = state["step"], state["elapsed"]
         rng_state, torch_state = state["rng"], state["torch_rng"]
-    sched = Schedule(args.causal_lr, args.causal_steps, args.causal_minutes,
-                     50, elapsed)
+    sched = Schedule(args.causal_lr, args.causal_steps, minutes, 50, elapsed)
     if sched.progress(step) >= 1.0:
         return
     rng = random.Random(SEED + 5)
@@ -681,13 +725,6 @@ def stage_causal(args):
     if rng_state is not None:
         rng.setstate(rng_state)
         torch.set_rng_state(torch_state)
-    use_short_text(dit)
-    b, c, frames, h, w = latents[:1].shape
-    tpf = (h // 2) * (w // 2)
-    mask = teacher_forcing_mask(frames, tpf, CAUSAL).to(args.device)
-    for block in dit.blocks:
-        block.attn1.processor = BlockCausalProcessor(mask)
-    dit.rope = RepeatedRope(dit.rope, 2)
     cf = CAUSAL["chunk_frames"]
     chunks = frames // cf
     ctx_t = torch.full((args.batch, frames * tpf),
@@ -709,10 +746,17 @@ def stage_causal(args):
         xt = (1 - s) * x0 + s * noise
         t = (s.view(args.batch, frames, 1) * 1000).expand(
             -1, -1, tpf).reshape(args.batch, frames * tpf)
-        pred = dit(hidden_states=torch.cat([x0, xt], 2),
-                   timestep=torch.cat([ctx_t, t], 1),
-                   encoder_hidden_states=ctx, return_dict=False)[0]
-        err = ((pred[:, :, frames:] - (noise - x0)) ** 2).mean(dim=(1, 3, 4))
+        inputs = dict(hidden_states=torch.cat([x0, xt], 2),
+                      timestep=torch.cat([ctx_t, t], 1), return_dict=False)
+        target = noise - x0
+        if teacher is not None:
+            with torch.no_grad():
+                cond = teacher(encoder_hidden_states=ctx, **inputs)[0]
+                uncond = teacher(encoder_hidden_states=empty, **inputs)[0]
+            target = (uncond + args.distill_guidance * (cond - uncond))[
+                :, :, frames:]
+        pred = dit(encoder_hidden_states=ctx, **inputs)[0]
+        err = ((pred[:, :, frames:] - target) ** 2).mean(dim=(1, 3, 4))
         # a switched clip's chunks before the switch show the old prompt
         keep = (torch.arange(frames, device=args.device)[None] // cf >=
                 switch[idx][:, None]).float()
@@ -725,9 +769,9 @@ def stage_causal(args):
         smooth = loss.item() if smooth is None else 0.98 * smooth + \
             0.02 * loss.item()
         if step % 25 == 0:
-            log(args.workdir, "causal", {"step": step,
-                                         "loss": round(smooth, 4), "lr": lr,
-                                         "s": round(sched.elapsed())})
+            log(args.workdir, name[:-3], {"step": step,
+                                          "loss": round(smooth, 4), "lr": lr,
+                                          "s": round(sched.elapsed())})
         if step % args.checkpoint_every == 0 or sched.progress(step) >= 1.0:
             save_checkpoint(ckpt, {
                 "dit": dit.state_dict(), "opt": opt.state_dict(),
@@ -738,8 +782,8 @@ def stage_causal(args):
 def export_causal(args, out):
     """models/sora-live: the base folder with the fine-tuned DiT (f16) and
     the causal settings in its config."""
-    state = torch.load(os.path.join(args.workdir, "causal.pt"),
-                       weights_only=False)
+    name = "causal-distill.pt" if args.distill_minutes > 0 else "causal.pt"
+    state = torch.load(os.path.join(args.workdir, name), weights_only=False)
     dit = load_dit(args.base, "cpu")
     dit.load_state_dict(state["dit"])
     if os.path.exists(out):
@@ -1084,6 +1128,9 @@ def main():
     ap.add_argument("--causal-minutes", type=float, default=0,
                     help="train the causal DiT this long instead")
     ap.add_argument("--causal-lr", type=float, default=4e-4)
+    ap.add_argument("--distill-minutes", type=float, default=0,
+                    help="then distill guidance into it this long")
+    ap.add_argument("--distill-guidance", type=float, default=3.0)
     ap.add_argument("--measure-prompts", type=int, default=24)
     ap.add_argument("--live-guidance", type=float, default=1.0,
                     help="measure the live model with this CFG as well")
@@ -1100,7 +1147,9 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     stages = ["tokenizer", "vae", "latents", "dit", "export"]
     if args.stage == "causal":
-        stages = ["causal_latents", "causal", "export_causal"]
+        stages = ["causal_latents", "causal"] + (
+            ["causal_distill"] if args.distill_minutes > 0 else []) + \
+            ["export_causal"]
     elif args.stage != "all":
         stages = [args.stage]
     for stage in stages:
