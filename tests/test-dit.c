@@ -404,26 +404,6 @@ copy_tree (const char *from, const char *to)
   g_dir_close (dir);
 }
 
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir))) {
-    char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_remove (child);
-    g_free (child);
-  }
-  if (dir)
-    g_dir_close (dir);
-  g_rmdir (path);
-}
-
 static char *
 make_tmp_dir (void)
 {
@@ -479,7 +459,7 @@ test_wrong_model (void)
       "%s scaled by 1.01: worst relative L2 error %.3g", victim, err);
   g_assert_cmpfloat (err, >, 1e-4);
 
-  remove_tree (tmp);
+  sora_test_remove_tree (tmp);
   g_free (scaled);
   g_free (tensors);
   g_free (weights);
@@ -604,7 +584,7 @@ test_wide (void)
   /* 1e-4 as for the tiny model: sums over up to 8960 terms measure
    * ~1e-6..1e-5 in f32. */
   parity (tmp, "wide-dit.safetensors", 1e-4);
-  remove_tree (tmp);
+  sora_test_remove_tree (tmp);
   g_free (tmp);
 }
 
@@ -820,7 +800,7 @@ test_cancel_mid_step (void)
   sora_tensor_free (text);
   sora_wan_dit_free (dit);
   sora_model_folder_free (folder);
-  remove_tree (tmp);
+  sora_test_remove_tree (tmp);
   g_free (recipe);
   g_free (tmp);
 }

@@ -617,26 +617,6 @@ write_vae_folder (const char *json)
   return tmp;
 }
 
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir))) {
-    char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_assert_cmpint (g_remove (child), ==, 0);
-    g_free (child);
-  }
-  if (dir)
-    g_dir_close (dir);
-  g_assert_cmpint (g_rmdir (path), ==, 0);
-}
-
 /* Every chunk's f32 frames, and the device allocations made for each. */
 typedef struct
 {
@@ -765,7 +745,7 @@ test_temporal_pattern (void)
   sora_tensor_free (z);
   sora_wan_vae_free (vae);
   sora_model_folder_free (folder);
-  remove_tree (dir);
+  g_assert_true (sora_test_remove_tree (dir));
   g_free (dir);
 }
 
@@ -860,7 +840,7 @@ test_bench (void)
   sora_wan_vae_free (vae);
   sora_model_folder_free (folder);
   if (model == NULL)
-    remove_tree (dir);
+    g_assert_true (sora_test_remove_tree (dir));
   g_free (dir);
 }
 
