@@ -2,7 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * gstsoraextend.c is the element (its GObject and GstElement functions and
- * its pads' in the order they are declared), gstsoraextendtask.c the source
+ * its pads' in the order they are declared), gstsoraextendprops.c its
+ * properties, gstsoraextendtask.c the source
  * pad's task and the queue it pushes from: input passed through, and the
  * extensions generated between.
  */
@@ -18,6 +19,12 @@ G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (gst_sora_extend_debug);
 #define GST_CAT_DEFAULT gst_sora_extend_debug
+
+#define DEFAULT_EXTEND_FRAMES 32
+#define DEFAULT_CONTEXT_FRAMES 17
+#define DEFAULT_FRAMERATE_N 16
+#define DEFAULT_FRAMERATE_D 1
+#define DEFAULT_EXTEND_ON_EOS TRUE
 
 /* A generation request: references to the context frames as they were when
  * it was made. */
@@ -88,6 +95,14 @@ G_GNUC_INTERNAL void gst_sora_extend_enqueue_locked (
 G_GNUC_INTERNAL ExtendJob *gst_sora_extend_new_job_locked (GstSoraExtend *self);
 /* The source pad's task: pushes the next item, running a job. */
 G_GNUC_INTERNAL void gst_sora_extend_loop (gpointer data);
+
+/* gstsoraextendprops.c */
+G_GNUC_INTERNAL void gst_sora_extend_install_properties (
+    GObjectClass *gobject_class);
+G_GNUC_INTERNAL void gst_sora_extend_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+G_GNUC_INTERNAL void gst_sora_extend_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
 
 G_END_DECLS
 

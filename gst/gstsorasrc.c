@@ -151,29 +151,11 @@
 
 GST_DEBUG_CATEGORY (gst_sora_src_debug);
 
-#define DEFAULT_NUM_FRAMES 0
-#define DEFAULT_IS_LIVE FALSE
-#define DEFAULT_LATENCY 0
-#define DEFAULT_CLIPS 1
-#define DEFAULT_KEEP_UP FALSE
-#define DEFAULT_MIN_STEPS 4
-
 /* Until the model says otherwise: Wan2.1's 480p size and frame rate. */
 #define FALLBACK_WIDTH 832
 #define FALLBACK_HEIGHT 480
 #define NATIVE_FPS_N 16
 #define NATIVE_FPS_D 1
-
-enum {
-  PROP_0,
-  PROP_SETTINGS, /* the first of GstSoraSettings' */
-  PROP_NUM_FRAMES = PROP_SETTINGS + GST_SORA_SETTINGS_N_PROPS,
-  PROP_IS_LIVE,
-  PROP_LATENCY,
-  PROP_CLIPS,
-  PROP_KEEP_UP,
-  PROP_MIN_STEPS,
-};
 
 /* The engine converts to YUV with BT.709 limited range: say so. */
 #define SORA_SIZE_FPS                                                          \
@@ -194,10 +176,6 @@ GST_ELEMENT_REGISTER_DEFINE (
     sorasrc, "sorasrc", GST_RANK_NONE, GST_TYPE_SORA_SRC);
 
 static void gst_sora_src_finalize (GObject *object);
-static void gst_sora_src_set_property (
-    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
-static void gst_sora_src_get_property (
-    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
 static gboolean gst_sora_src_start (GstBaseSrc *bsrc);
 static gboolean gst_sora_src_stop (GstBaseSrc *bsrc);
 static GstStateChangeReturn gst_sora_src_change_state (
@@ -213,65 +191,6 @@ static gboolean gst_sora_src_event (GstBaseSrc *bsrc, GstEvent *event);
 static gboolean gst_sora_src_unlock (GstBaseSrc *bsrc);
 static gboolean gst_sora_src_unlock_stop (GstBaseSrc *bsrc);
 static GstFlowReturn gst_sora_src_create (GstPushSrc *psrc, GstBuffer **buffer);
-
-/* The generation settings (GstSoraSettings), then sorasrc's own. */
-static void
-gst_sora_src_install_properties (GObjectClass *gobject_class)
-{
-  const GParamFlags rw =
-      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_DOC_SHOW_DEFAULT;
-
-  gst_sora_settings_install_properties (gobject_class, PROP_SETTINGS,
-      "What the video shows.  Read when each clip starts: a change while "
-      "PLAYING steers the next clip of the stream (with a causal model, the "
-      "next chunk)",
-      "What the video should not show (used when guidance-scale is above "
-      "1).  Read when each clip starts",
-      "Denoising steps per clip, 1 to 1000: the time a clip takes grows in "
-      "proportion; fewer are faster and coarser (Wan uses 50).  Read when "
-      "each clip starts.  A causal model uses its own step list instead");
-  g_object_class_install_property (gobject_class, PROP_NUM_FRAMES,
-      g_param_spec_uint ("num-frames", "Number of frames",
-          "Frames of the first clip, 4k+1 up to 2147483647 (81 are 5 s at "
-          "Wan's 16 fps); each later clip adds num-frames - 1.  0 uses the "
-          "model's native count",
-          0, G_MAXUINT, DEFAULT_NUM_FRAMES, rw | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_IS_LIVE,
-      g_param_spec_boolean ("is-live", "Is live",
-          "Act as a live source: frames go out at their clock time, the "
-          "latency property is reported, and frames that come too late are "
-          "skipped with a QoS message",
-          DEFAULT_IS_LIVE, rw | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_LATENCY,
-      g_param_spec_uint64 ("latency", "Latency",
-          "Latency reported when live, in nanoseconds: how long after its "
-          "timestamp a frame may be ready.  0 reports the measured time to "
-          "the first frame of the first clip.  A change posts a LATENCY "
-          "message",
-          0, G_MAXUINT64, DEFAULT_LATENCY, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_CLIPS,
-      g_param_spec_uint ("clips", "Clips",
-          "Clips before EOS, each continuing the last without a cut; 0 "
-          "never ends.  Read when a clip ends, so a change while PLAYING "
-          "lengthens or ends the stream",
-          0, G_MAXUINT, DEFAULT_CLIPS, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_KEEP_UP,
-      g_param_spec_boolean ("keep-up", "Keep up with real time",
-          "When live: choose each continuing clip's steps (down to "
-          "min-steps) and guidance (off before the steps go below "
-          "min-steps) from how long the last clip took, so that its frames "
-          "are ready in time; the sora/clip message says what was chosen.  "
-          "The steps and guidance-scale properties are the most it uses.  "
-          "Read when each clip starts",
-          DEFAULT_KEEP_UP, rw | GST_PARAM_MUTABLE_PLAYING));
-  /* Any value reaches the element, which refuses one out of range. */
-  g_object_class_install_property (gobject_class, PROP_MIN_STEPS,
-      g_param_spec_uint ("min-steps", "Minimum steps",
-          "The fewest denoising steps keep-up chooses, 1 to 1000 (fewer are "
-          "faster and coarser); when steps is lower, steps.  Read when each "
-          "clip starts",
-          0, G_MAXUINT, DEFAULT_MIN_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
-}
 
 static void
 gst_sora_src_class_init (GstSoraSrcClass *klass)
@@ -352,128 +271,6 @@ gst_sora_src_finalize (GObject *object)
   g_cond_clear (&self->cond);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
-}
-
-/* Wan's VAE decodes 1 frame, then 4 per latent frame: num-frames is 4k+1
- * (or 0).  A value refused fails the next start (GstSoraSettings). */
-static void
-gst_sora_src_take_num_frames_locked (
-    GstSoraSrc *self, GParamSpec *pspec, const GValue *value)
-{
-  guint n = g_value_get_uint (value);
-
-  if (!gst_sora_settings_accept_uint_locked (
-          &self->settings, pspec, n, 0, G_MAXINT))
-    return;
-  if (n != 0 && sora_engine_nearest_frames (n) != n) {
-    gst_sora_settings_refuse_locked (&self->settings, pspec,
-        g_strdup_printf ("Property \"%s\" must be 4k+1 (or 0 for the "
-                         "model's): %u is not; the nearest valid value is %u",
-            pspec->name, n, sora_engine_nearest_frames (n)));
-    return;
-  }
-  self->num_frames = n;
-}
-
-static void
-gst_sora_src_set_property (
-    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
-{
-  GstSoraSrc *self = GST_SORA_SRC (object);
-  gboolean refused = FALSE;
-  GstClockTime latency = GST_CLOCK_TIME_NONE;
-
-  if (gst_sora_settings_set_property (&self->settings, GST_ELEMENT (self),
-          PROP_SETTINGS, prop_id, value, pspec, &self->engine, &self->lock)) {
-    /* A causal stream reports how long a new prompt took to show. */
-    if (prop_id == PROP_SETTINGS + GST_SORA_SETTINGS_PROP_PROMPT) {
-      g_mutex_lock (&self->lock);
-      self->prompt_set_us = g_get_monotonic_time ();
-      g_mutex_unlock (&self->lock);
-    }
-    return;
-  }
-
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_NUM_FRAMES:
-      if (GST_STATE (self) > GST_STATE_READY)
-        refused = TRUE;
-      else
-        gst_sora_src_take_num_frames_locked (self, pspec, value);
-      break;
-    case PROP_IS_LIVE:
-      if (GST_STATE (self) > GST_STATE_READY)
-        refused = TRUE;
-      break;
-    case PROP_LATENCY:
-      self->latency = latency = g_value_get_uint64 (value);
-      break;
-    case PROP_CLIPS:
-      self->clips = g_value_get_uint (value);
-      break;
-    case PROP_KEEP_UP:
-      self->keep_up = g_value_get_boolean (value);
-      break;
-    case PROP_MIN_STEPS:
-      if (gst_sora_settings_accept_uint_locked (&self->settings, pspec,
-              g_value_get_uint (value), GST_SORA_MIN_STEPS, GST_SORA_MAX_STEPS))
-        self->min_steps = g_value_get_uint (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
-  GST_OBJECT_UNLOCK (self);
-
-  /* Outside the object lock: these take it themselves. */
-  if (refused)
-    gst_sora_warn_ready_only (GST_ELEMENT (self), pspec);
-  else if (prop_id == PROP_IS_LIVE) {
-    gst_base_src_set_live (GST_BASE_SRC (self), g_value_get_boolean (value));
-  } else if (GST_CLOCK_TIME_IS_VALID (latency)) {
-    gst_element_post_message (
-        GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
-  }
-}
-
-static void
-gst_sora_src_get_property (
-    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
-{
-  GstSoraSrc *self = GST_SORA_SRC (object);
-
-  if (gst_sora_settings_get_property (
-          &self->settings, GST_ELEMENT (self), PROP_SETTINGS, prop_id, value))
-    return;
-  if (prop_id == PROP_IS_LIVE) {
-    /* basesrc keeps it, under the object lock itself. */
-    g_value_set_boolean (value, gst_base_src_is_live (GST_BASE_SRC (self)));
-    return;
-  }
-
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_NUM_FRAMES:
-      g_value_set_uint (value, self->num_frames);
-      break;
-    case PROP_LATENCY:
-      g_value_set_uint64 (value, self->latency);
-      break;
-    case PROP_CLIPS:
-      g_value_set_uint (value, self->clips);
-      break;
-    case PROP_KEEP_UP:
-      g_value_set_boolean (value, self->keep_up);
-      break;
-    case PROP_MIN_STEPS:
-      g_value_set_uint (value, self->min_steps);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
-  GST_OBJECT_UNLOCK (self);
 }
 
 static gboolean

@@ -2,9 +2,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * gstsorasrc.c is the element (its GObject and GstBaseSrc functions, in the
- * order they are declared), gstsoraclipqueue.c the generation thread that
- * fills the frame queue, gstsoralive.c the live timing: timestamps, lateness
- * and QoS, keep-up, the slow-generation warning.
+ * order they are declared), gstsorasrcprops.c its properties,
+ * gstsoraclipqueue.c the generation thread that fills the frame queue,
+ * gstsoralive.c the live timing: timestamps, lateness and QoS, keep-up, the
+ * slow-generation warning.
  */
 #ifndef __GST_SORA_SRC_PRIV_H__
 #define __GST_SORA_SRC_PRIV_H__
@@ -18,6 +19,13 @@ G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (gst_sora_src_debug);
 #define GST_CAT_DEFAULT gst_sora_src_debug
+
+#define DEFAULT_NUM_FRAMES 0
+#define DEFAULT_IS_LIVE FALSE
+#define DEFAULT_LATENCY 0
+#define DEFAULT_CLIPS 1
+#define DEFAULT_KEEP_UP FALSE
+#define DEFAULT_MIN_STEPS 4
 
 /* What the last clip took: keep-up plans the next from it. */
 typedef struct
@@ -151,6 +159,14 @@ G_GNUC_INTERNAL GstFlowReturn gst_sora_src_next_frame_locked (GstSoraSrc *self,
 G_GNUC_INTERNAL void gst_sora_src_post_qos (GstSoraSrc *self, guint64 first,
     guint64 end, GstClockTime now, gint fps_n, gint fps_d, GstClockTime offset,
     guint64 processed, guint64 dropped);
+
+/* The properties (gstsorasrcprops.c). */
+G_GNUC_INTERNAL void gst_sora_src_install_properties (
+    GObjectClass *gobject_class);
+G_GNUC_INTERNAL void gst_sora_src_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+G_GNUC_INTERNAL void gst_sora_src_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
 
 G_END_DECLS
 

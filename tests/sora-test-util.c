@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "sora-safetensors.h"
 #include "sora-test-util.h"
 
@@ -240,4 +242,22 @@ sora_test_assert_error_names (GError **error, const char *what)
   if (strstr ((*error)->message, what) == NULL)
     g_error ("\"%s\" does not name \"%s\"", (*error)->message, what);
   g_clear_error (error);
+}
+
+gboolean
+sora_test_remove_tree (const char *path)
+{
+  gboolean ok = TRUE;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name (d))) {
+      g_autofree char *p = g_build_filename (path, name, NULL);
+
+      ok = sora_test_remove_tree (p) && ok;
+    }
+  }
+  return g_remove (path) == 0 && ok;
 }

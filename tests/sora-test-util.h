@@ -84,6 +84,10 @@ double *sora_test_reference (
 float *sora_test_reference_f32 (
     const char *file, const char *tensor, gsize *numel);
 
+/* Removes @path, a file or a folder with all it holds; TRUE when all of it
+ * went. */
+gboolean sora_test_remove_tree (const char *path);
+
 G_END_DECLS
 
 #endif /* __SORA_TEST_UTIL_H__ */

@@ -1,5 +1,6 @@
 /* gst-sora tests: Linear layers and batched matmul against a double C
- * reference, on both backends and with f32/f16/bf16 weights.
+ * reference, on both backends and with f32/f16/bf16 weights; the GPU and
+ * matrix-unit kernels' cases are in test-gemm-gpu.c.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <glib/gstdio.h>
@@ -9,6 +10,7 @@
 #include "sora-tune.h"
 
 #include "sora-test-util.h"
+#include "test-gemm.h"
 
 /* fp32 products over K <= 1536 terms of values in [-1, 1]: the rounding of
  * the accumulation grows like sqrt(K) * 2^-24 (about 2e-6 at K = 1536), so
@@ -41,7 +43,7 @@ operand_dtype (SoraGemmBackend backend)
  * for a work-group per row tile (sora-op-gemm.c); and past the rows of one
  * launch (sora_op_launch_rows: 2544 for 12-row tiles in K slices of 1024
  * on 2 CPU cores, which /gemm/block-k runs). */
-static const gsize shapes[][3] = {
+const gsize shapes[][3] = {
   /* M, N, K */
   { 1, 1, 1 },
   { 5, 7, 3 },
@@ -56,6 +58,7 @@ static const gsize shapes[][3] = {
   { 67, 801, 1030 },
   { 3001, 17, 1030 },
 };
+const guint shapes_len = G_N_ELEMENTS (shapes);
 
 /* y [m, n] = x [m, k] w [n, k]^T + bias, in double, and in *@scale the
  * sums of the terms' magnitudes (sora_assert_close_to_scale). */
@@ -81,7 +84,7 @@ reference (const float *x, const float *w, const float *bias, gsize m, gsize n,
 }
 
 /* One Linear [n, k] on x [lead..., k]; @lead are the leading dims. */
-static void
+void
 check_linear (SoraDType dtype, SoraGemmBackend backend, guint nlead,
     const gsize *lead, gsize n, gsize k, gboolean with_bias)
 {
@@ -267,7 +270,7 @@ test_backend_choice (void)
 
 /* Strided batches with gaps between rows and batches; the gaps must keep
  * their sentinel. */
-static void
+void
 check_batched (gsize batch, gsize m, gsize n, gsize k, gsize xbs, gsize ldx,
     gsize wbs, gsize ldw, gsize ybs, gsize ldy)
 {
@@ -432,318 +435,6 @@ test_block_k_errors (void)
   g_test_trap_assert_passed ();
   g_test_trap_assert_stderr (
       "*SORA_GEMM_BLOCK_K=8 is not a valid gemm-block-k here; ignored*");
-}
-
-/* The GPU kernel's tiles: every one the tuner may pick, and odd ones
- * (work-groups of 32 and 128, one-row register blocks, K slices of 4). */
-static char **
-gpu_tiles (void)
-{
-  return sora_test_tiles (
-      sora_tune_gpu_tile_candidates (), "8x12x4x1x3", "16x32x8x2x2", NULL);
-}
-
-/* Each GPU tile on @n_shapes of the shapes (all three weight dtypes, with
- * and without bias) and on strided batches, forced on this device as
- * SORA_KERNELS=gpu would. */
-static void
-check_gpu_tiles (const gsize (*sh)[3], guint n_shapes)
-{
-  char **tiles = gpu_tiles ();
-  const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
-    SORA_DTYPE_BF16 };
-
-  g_setenv ("SORA_KERNELS", "gpu", TRUE);
-  for (guint i = 0; tiles[i]; i++) {
-    char *chosen;
-
-    g_setenv ("SORA_GEMM_GPU_TILE", tiles[i], TRUE);
-    chosen = sora_gemm_gpu_tile_name (sora_test_device (), SORA_DTYPE_F32);
-    g_assert_cmpstr (chosen, ==, tiles[i]);
-    g_free (chosen);
-    g_test_message ("gpu tile %s", tiles[i]);
-    for (guint s = 0; s < n_shapes; s++)
-      check_linear (dtypes[s % 3], SORA_GEMM_GPU, 1, &sh[s][0], sh[s][1],
-          sh[s][2], s % 2 == 0);
-    check_batched (
-        3, 7, 65, 33, 7 * 36 + 5, 36, 65 * 34 + 2, 34, 7 * 69 + 3, 69);
-    check_batched (2, 13, 5, 21, 13 * 21, 21, 0, 21, 13 * 5, 5);
-  }
-  g_unsetenv ("SORA_GEMM_GPU_TILE");
-  g_unsetenv ("SORA_KERNELS");
-  g_strfreev (tiles);
-}
-
-/* Every shape, so each dtype meets tiles straddled and K sliced. */
-static void
-test_gpu (void)
-{
-  check_gpu_tiles (shapes, G_N_ELEMENTS (shapes));
-}
-
-/* Small odd shapes only: the ones Oclgrind runs (tests/gpu-proof.sh). */
-static void
-test_gpu_small (void)
-{
-  static const gsize small[][3] = {
-    { 1, 1, 1 },
-    { 5, 7, 3 },
-    { 9, 13, 21 },
-    { 37, 70, 21 },
-    { 3, 130, 5 },
-    { 70, 9, 33 },
-  };
-
-  check_gpu_tiles (small, G_N_ELEMENTS (small));
-}
-
-/* The matrix-unit tiles: every one the tuner may pick, and odd ones (one
- * warp; a warp's block of 16 x 48 with one K step per slice). */
-static char **
-mma_tiles (void)
-{
-  return sora_test_tiles (
-      sora_tune_mma_tile_candidates (), "16x16x16x1x1", "32x48x16x2x1", NULL);
-}
-
-/* Each matrix-unit tile, for bf16 and f16 operands, on @n_shapes of the
- * shapes, with and without bias, its weights in one dtype (each a variant
- * to build: the tiles take the three dtypes in turn, so that every
- * operand and weight dtype meet, at a third of the builds): with the
- * device's instructions where it has them (on a GPU, only these are new),
- * else with the portable stand-in. */
-static void
-check_mma_tiles_with (const gsize (*sh)[3], guint n_shapes, char **tiles)
-{
-  static const char *const precisions[] = { "bf16", "f16" };
-  const SoraDType dtypes[] = { SORA_DTYPE_F32, SORA_DTYPE_F16,
-    SORA_DTYPE_BF16 };
-
-  for (guint p = 0; p < G_N_ELEMENTS (precisions); p++) {
-    g_setenv ("SORA_PRECISION", precisions[p], TRUE);
-    for (guint i = 0; tiles[i]; i++) {
-      g_setenv ("SORA_GEMM_MMA_TILE", tiles[i], TRUE);
-      g_test_message ("mma %s tile %s", precisions[p], tiles[i]);
-      for (guint s = 0; s < n_shapes; s++)
-        check_linear (dtypes[(i + p) % 3], SORA_GEMM_MMA, 1, &sh[s][0],
-            sh[s][1], sh[s][2], s % 2 == 0);
-    }
-  }
-  g_unsetenv ("SORA_GEMM_MMA_TILE");
-  g_unsetenv ("SORA_PRECISION");
-  g_strfreev (tiles);
-}
-
-static void
-check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
-{
-  if (sora_tune_mma_form (sora_test_device ()) == SORA_MMA_NONE) {
-    g_test_message ("no matrix units: testing the stand-in (SORA_MMA)");
-    g_setenv ("SORA_MMA", "emulate", TRUE);
-  }
-  check_mma_tiles_with (sh, n_shapes, mma_tiles ());
-  g_unsetenv ("SORA_MMA");
-}
-
-/* AMD's fragments (MFMA's waves of 64, WMMA's of 32) through their
- * stand-ins, where the device has no matrix units (a GPU's own are tested
- * by /gemm/mma): one tuner tile and the odd ones, on odd shapes. */
-static void
-test_mma_amd (void)
-{
-  static const char *const stand_ins[] = { "emulate-mfma", "emulate-wmma" };
-  static const gsize amd_shapes[][3] = {
-    { 1, 1, 1 },
-    { 63, 65, 97 },
-    { 37, 70, 35 },
-  };
-
-  if (sora_tune_mma_form (sora_test_device ()) != SORA_MMA_NONE) {
-    g_test_skip ("the device has matrix units: /gemm/mma tests them");
-    return;
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (stand_ins); i++) {
-    g_setenv ("SORA_MMA", stand_ins[i], TRUE);
-    g_test_message ("%s", stand_ins[i]);
-    check_mma_tiles_with (amd_shapes, G_N_ELEMENTS (amd_shapes),
-        sora_test_tiles (g_strsplit ("64x64x32x2x2", ",", -1), "16x16x16x1x1",
-            "32x48x16x2x1", NULL));
-  }
-  g_unsetenv ("SORA_MMA");
-}
-
-/* Shapes straddling every tile, K sliced many times. */
-static void
-test_mma (void)
-{
-  static const gsize mma_shapes[][3] = {
-    { 1, 1, 1 },
-    { 5, 7, 3 },
-    { 63, 65, 97 },
-    { 130, 97, 65 },
-    { 37, 70, 1536 },
-    { 200, 131, 33 },
-  };
-
-  check_mma_tiles (mma_shapes, G_N_ELEMENTS (mma_shapes));
-}
-
-/* Small odd shapes only: the ones Oclgrind runs (tests/gpu-proof.sh). */
-static void
-test_mma_small (void)
-{
-  static const gsize small[][3] = {
-    { 1, 1, 1 },
-    { 9, 13, 21 },
-    { 37, 70, 35 },
-  };
-
-  check_mma_tiles (small, G_N_ELEMENTS (small));
-}
-
-/* $SORA_PRECISION: f32 when unset, bf16 and f16 taking every Linear to
- * the matrix units (failing, with the device's name, where there are none),
- * anything else refused by name. */
-static void
-test_precision (void)
-{
-  SoraDevice *dev = sora_test_device ();
-  const float w[6] = { 1, 2, 3, 4, 5, 6 };
-  GError *error = NULL;
-  SoraLinear *l;
-
-  /* A backend and tile given, so that nothing is tuned. */
-  g_setenv ("SORA_KERNELS", "gpu", TRUE);
-  g_setenv ("SORA_GEMM", "gpu", TRUE);
-  g_setenv ("SORA_GEMM_GPU_TILE", "8x12x4x1x3", TRUE);
-  l = sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (sora_linear_get_backend (l), ==, SORA_GEMM_GPU);
-  sora_linear_free (l);
-  g_unsetenv ("SORA_GEMM_GPU_TILE");
-  g_unsetenv ("SORA_GEMM");
-  g_unsetenv ("SORA_KERNELS");
-
-  /* A small tile: nothing to tune. */
-  g_setenv ("SORA_GEMM_MMA_TILE", "16x16x16x1x1", TRUE);
-  g_setenv ("SORA_PRECISION", "bf16", TRUE);
-  l = sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error);
-  if (sora_tune_mma_form (dev) == SORA_MMA_NONE) {
-    g_assert_null (l);
-    g_assert_error (error, SORA_ERROR, SORA_ERROR_DEVICE);
-    g_assert_nonnull (strstr (error->message, "linear lin"));
-    g_assert_nonnull (
-        strstr (error->message, sora_device_get_info (dev)->name));
-    g_clear_error (&error);
-    g_setenv ("SORA_MMA", "emulate", TRUE);
-    l = sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error);
-  }
-  g_assert_no_error (error);
-  g_assert_cmpint (sora_linear_get_backend (l), ==, SORA_GEMM_MMA);
-  sora_linear_free (l);
-
-  g_setenv ("SORA_PRECISION", "fp8", TRUE);
-  g_assert_null (
-      sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error));
-  g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
-  g_assert_nonnull (strstr (error->message, "SORA_PRECISION=fp8"));
-  g_clear_error (&error);
-  g_unsetenv ("SORA_PRECISION");
-  g_unsetenv ("SORA_MMA");
-  g_unsetenv ("SORA_GEMM_MMA_TILE");
-}
-
-/* A stand-in for an op's precision probe (sora_tune_precision): counts
- * its setups, and its bf16 candidate's check always fails. */
-static gpointer
-refusing_setup (
-    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
-{
-  guint *setups = data;
-
-  (*setups)++;
-  if (g_strcmp0 (candidate, "bf16") != 0)
-    return data;
-  g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
-      "bf16 check: relative L2 error 0.5 against the f32 path exceeds 0.01");
-  return NULL;
-}
-
-static gboolean
-probe_noop (gpointer run, GError **error)
-{
-  return TRUE;
-}
-
-static gboolean
-probe_ready (SoraDevice *dev, gpointer data)
-{
-  return TRUE;
-}
-
-static void
-probe_nothing (gpointer data)
-{
-}
-
-/* The matrix units' per-device decision: a device without them is never
- * measured and stays f32 ("bf16" is not even a valid choice there); where
- * it has them (here the stand-in, forced), a bf16 path whose first-use
- * check fails is not taken, and f32 is stored. */
-static void
-test_precision_choice (void)
-{
-  SoraDevice *dev = sora_test_device ();
-  SoraTuneSpec spec = { "test-precision", NULL, "none", 1.0,
-    sora_tune_valid_precision, probe_ready, probe_nothing, refusing_setup,
-    probe_noop, probe_nothing };
-  GError *error = NULL;
-  char *dir = g_dir_make_tmp ("sora-precision-XXXXXX", &error);
-  char *old = g_strdup (g_getenv ("SORA_CACHE_DIR"));
-  char *path, *stored;
-  GKeyFile *kf = g_key_file_new ();
-  char **groups;
-  guint setups = 0;
-
-  g_assert_no_error (error);
-  g_setenv ("SORA_CACHE_DIR", dir, TRUE);
-  if (sora_tune_mma_form (dev) == SORA_MMA_NONE) {
-    g_assert_cmpint (
-        sora_tune_precision (dev, &spec, &setups), ==, SORA_DTYPE_F32);
-    g_assert_cmpuint (setups, ==, 0);
-    g_assert_false (sora_tune_valid_precision (dev, "bf16"));
-    g_setenv ("SORA_MMA", "emulate", TRUE);
-  }
-  g_assert_true (sora_tune_valid_precision (dev, "bf16"));
-  g_assert_false (sora_tune_valid_precision (dev, "fp8"));
-  g_assert_cmpint (
-      sora_tune_precision (dev, &spec, &setups), ==, SORA_DTYPE_F32);
-  g_assert_cmpuint (setups, ==, 2);
-  path = g_build_filename (dir, "choices", "tuning.ini", NULL);
-  g_assert_true (g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &error));
-  g_assert_no_error (error);
-  groups = g_key_file_get_groups (kf, NULL);
-  g_assert_nonnull (groups[0]);
-  stored = g_key_file_get_string (kf, groups[0], "test-precision", &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (stored, ==, "f32");
-
-  g_unsetenv ("SORA_MMA");
-  if (old)
-    g_setenv ("SORA_CACHE_DIR", old, TRUE);
-  else
-    g_unsetenv ("SORA_CACHE_DIR");
-  g_remove (path);
-  g_free (path);
-  path = g_build_filename (dir, "choices", NULL);
-  g_rmdir (path);
-  g_rmdir (dir);
-  g_free (path);
-  g_free (stored);
-  g_strfreev (groups);
-  g_key_file_free (kf);
-  g_free (old);
-  g_free (dir);
 }
 
 /* Run in a subprocess, so that nothing is chosen in memory yet: prints the
@@ -942,13 +633,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm/block-k", test_block_k);
   g_test_add_func ("/gemm/block-k/invalid", test_block_k_errors);
   g_test_add_func ("/gemm/block-k/invalid/subprocess", test_block_k_invalid);
-  g_test_add_func ("/gemm/gpu", test_gpu);
-  g_test_add_func ("/gemm/gpu-small", test_gpu_small);
-  g_test_add_func ("/gemm/mma", test_mma);
-  g_test_add_func ("/gemm/mma-small", test_mma_small);
-  g_test_add_func ("/gemm/precision", test_precision);
-  g_test_add_func ("/gemm/mma-amd", test_mma_amd);
-  g_test_add_func ("/gemm/precision-choice", test_precision_choice);
+  test_gemm_gpu_add ();
   g_test_add_func ("/gemm/tuning-cache", test_tuning_cache);
   g_test_add_func ("/gemm/tuning-cache/subprocess", print_tile);
   g_test_add_func ("/gemm/errors", test_errors);

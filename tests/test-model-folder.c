@@ -171,22 +171,6 @@ make_folder (const Tamper *vae_tamper)
   return dir;
 }
 
-static void
-remove_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const char *name;
-    while ((name = g_dir_read_name (d))) {
-      g_autofree char *p = g_build_filename (path, name, NULL);
-      remove_tree (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
 static gsize
 count_params (GPtrArray *list)
 {
@@ -507,7 +491,7 @@ test_open_and_validate (void)
   g_assert_nonnull (strstr (error->message, "\"nope\""));
   g_assert_nonnull (strstr (error->message, "diffusion_pytorch_model"));
   sora_model_folder_free (g_steal_pointer (&f));
-  remove_tree (dir);
+  sora_test_remove_tree (dir);
 }
 
 /* Opens (and validates) @dir expecting an error of @code whose message
@@ -545,7 +529,7 @@ test_bad_tensors (void)
       "diffusion_pytorch_model."
       "safetensors",
       "\"decoder.mid_block.attentions.0.proj.bias\" [16]", "missing", NULL);
-  remove_tree (dir);
+  sora_test_remove_tree (dir);
   g_free (dir);
 
   dir = make_folder (&reshape);
@@ -554,7 +538,7 @@ test_bad_tensors (void)
       "safetensors",
       "\"encoder.down_blocks.1.resample.1.weight\"", "[9, 8, 3, 3]",
       "implies [8, 8, 3, 3]", NULL);
-  remove_tree (dir);
+  sora_test_remove_tree (dir);
   g_free (dir);
 
   dir = make_folder (&i8);
@@ -562,7 +546,7 @@ test_bad_tensors (void)
       "vae/diffusion_pytorch_model."
       "safetensors",
       "\"quant_conv.weight\"", "I8", NULL);
-  remove_tree (dir);
+  sora_test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -709,7 +693,7 @@ test_bad_folders (void)
   /* No tokenizer.json. */
   g_assert_cmpint (g_unlink (tok), ==, 0);
   expect_failure (dir, SORA_ERROR_MODEL, "tokenizer.json", NULL);
-  remove_tree (dir);
+  sora_test_remove_tree (dir);
 }
 
 int

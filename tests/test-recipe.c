@@ -10,20 +10,6 @@
 #include "sora-test-util.h"
 #include "sora-wan-dit.h"
 
-static void
-remove_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const char *name;
-    while ((name = g_dir_read_name (d))) {
-      g_autofree char *p = g_build_filename (path, name, NULL);
-      remove_tree (p);
-    }
-  }
-  g_remove (path);
-}
-
 static char *
 recipe_path (void)
 {
@@ -128,7 +114,7 @@ test_write (void)
     sora_safetensors_free (f);
   }
   g_assert_cmpuint (found, ==, expected->len);
-  remove_tree (dir);
+  sora_test_remove_tree (dir);
 }
 
 /* A recipe that lacks a tensor of the table, has one the table lacks, or
@@ -162,7 +148,7 @@ test_drift (void)
     g_test_message ("%s", error->message);
     g_assert_nonnull (strstr (error->message, cases[i].named));
     g_assert_false (g_file_test (sub, G_FILE_TEST_EXISTS));
-    remove_tree (dir);
+    sora_test_remove_tree (dir);
   }
 }
 

@@ -1,10 +1,7 @@
 /* gst-sora tests: the Wan VAE against diffusers' AutoencoderKLWan on the
  * tiny fixture model (tools/make_fixtures.py) in f32, f16 and bf16 storage;
  * constant memory over the clip's length, spatial tiling, cancellation and
- * errors.  SORA_VAE_BENCH=H,W,F adds /vae/bench: the real Wan2.1 VAE config
- * with random weights (or the model folder SORA_VAE_BENCH_MODEL), decoding
- * F latent frames of H x W, then again cancelled halfway through its
- * second chunk (the stop latency).
+ * errors.  SORA_VAE_BENCH=H,W,F adds /vae/bench (test-vae-bench.c).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <glib/gstdio.h>
@@ -15,19 +12,7 @@
 #include "sora-op-pixels.h"
 #include "sora-test-engine.h"
 #include "sora-wan-vae.h"
-
-typedef struct
-{
-  float *video; /* [3, T, H, W] as the chunks arrive */
-  gsize t, h, w;
-  guint chunks;
-  guint chunk_frames[64];
-  guint stop_after; /* 0: never */
-  GCancellable *cancel; /* cancelled after cancel_after chunks, if set */
-  guint cancel_after;
-  double seconds[64], cpu[64]; /* since the decode began, per chunk */
-  gint64 start;
-} Collect;
+#include "test-vae.h"
 
 /* RGB from one f32 value the way the conversion is documented. */
 static guint8
@@ -36,7 +21,7 @@ to_byte (float x)
   return (guint8)floor ((CLAMP (x, -1.0f, 1.0f) + 1.0f) * 0.5f * 255.0f + 0.5f);
 }
 
-static gboolean
+gboolean
 collect (SoraTensor *frames, const guint8 *pixels, guint n, guint width,
     guint height, gpointer user_data)
 {
@@ -149,7 +134,7 @@ assert_chunks (const Collect *c, guint latent_frames, guint per_chunk)
   g_assert_cmpuint (c->t, ==, 1 + per_chunk * (latent_frames - 1));
 }
 
-static void
+void
 decode (SoraWanVae *vae, SoraTensor *latents, Collect *c, GError **error)
 {
   memset (c, 0, sizeof (*c));
@@ -262,7 +247,7 @@ test_encode_bf16 (void)
   check_encode ("wan-tiny-bf16", "tiny-bf16-vae.safetensors");
 }
 
-static SoraTensor *
+SoraTensor *
 random_latents (guint f, guint h, guint w)
 {
   gsize n = (gsize)16 * f * h * w;
@@ -533,14 +518,7 @@ test_errors (void)
 
 /* --- folders with another VAE config and random weights ---------------- */
 
-static const char *real_vae_json =
-    "{\"_class_name\": \"AutoencoderKLWan\", \"base_dim\": 96, "
-    "\"z_dim\": 16, \"dim_mult\": [1, 2, 4, 4], \"num_res_blocks\": 2, "
-    "\"attn_scales\": [], \"temperal_downsample\": [false, true, true], "
-    "\"dropout\": 0.0}";
-
-/* A copy of wan-tiny with the VAE of config @json and random weights. */
-static char *
+char *
 write_vae_folder (const char *json)
 {
   GError *error = NULL;
@@ -615,26 +593,6 @@ write_vae_folder (const char *json)
   g_ptr_array_unref (expected);
   g_free (tiny);
   return tmp;
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir))) {
-    char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_assert_cmpint (g_remove (child), ==, 0);
-    g_free (child);
-  }
-  if (dir)
-    g_dir_close (dir);
-  g_assert_cmpint (g_rmdir (path), ==, 0);
 }
 
 /* Every chunk's f32 frames, and the device allocations made for each. */
@@ -765,102 +723,7 @@ test_temporal_pattern (void)
   sora_tensor_free (z);
   sora_wan_vae_free (vae);
   sora_model_folder_free (folder);
-  remove_tree (dir);
-  g_free (dir);
-}
-
-/* A cancellation from another thread @delay seconds after it starts. */
-typedef struct
-{
-  GCancellable *cancellable;
-  double delay;
-  gint64 at;
-} LateCancel;
-
-static gpointer
-cancel_late (gpointer data)
-{
-  LateCancel *l = data;
-
-  g_usleep (l->delay * 1e6);
-  l->at = g_get_monotonic_time ();
-  g_cancellable_cancel (l->cancellable);
-  return NULL;
-}
-
-/* Decodes @z again, cancelled @delay seconds in (mid chunk), and prints how
- * long the decode took to return after the cancel: measured, not
- * asserted. */
-static void
-stop_latency (SoraWanVae *vae, SoraTensor *z, double delay)
-{
-  LateCancel l = { g_cancellable_new (), delay, 0 };
-  GThread *thread = g_thread_new ("canceller", cancel_late, &l);
-  GError *error = NULL;
-  Collect c = { 0 };
-  gint64 end;
-
-  c.start = g_get_monotonic_time ();
-  g_assert_false (
-      sora_test_vae_decode (vae, z, collect, &c, l.cancellable, &error));
-  end = g_get_monotonic_time ();
-  g_thread_join (thread);
-  g_assert_error (error, SORA_ERROR, SORA_ERROR_CANCELLED);
-  g_test_message ("cancelled %.2f s into the decode (%u chunks done): "
-                  "returned %.1f ms later",
-      (l.at - c.start) / 1e6, c.chunks, (end - l.at) / 1e3);
-  g_clear_error (&error);
-  g_free (c.video);
-  g_object_unref (l.cancellable);
-}
-
-static void
-test_bench (void)
-{
-  guint h = 8, w = 13, f = 2;
-  const char *env = g_getenv ("SORA_VAE_BENCH");
-  const char *model = g_getenv ("SORA_VAE_BENCH_MODEL");
-  char *dir;
-  guint64 held;
-  SoraModelFolder *folder;
-  SoraWanVae *vae;
-  SoraTensor *z;
-  GError *error = NULL;
-  Collect c;
-  clock_t cpu;
-
-  sscanf (env, "%u,%u,%u", &h, &w, &f);
-  dir = model ? g_strdup (model) : write_vae_folder (real_vae_json);
-  folder = sora_model_folder_open (dir, &error);
-  g_assert_no_error (error);
-  vae = sora_wan_vae_new (sora_test_device (), folder, &error);
-  g_assert_no_error (error);
-  z = random_latents (f, h, w);
-  held = sora_device_bytes_current (sora_test_device ());
-  sora_device_reset_peak (sora_test_device ());
-  cpu = clock ();
-  decode (vae, z, &c, &error);
-  g_assert_no_error (error);
-  g_test_message ("%s VAE, latent %ux%u (%ux%u video), %u latent frames, "
-                  "device peak %.0f MiB, %.1f MiB above what was held",
-      model ? model : "real", h, w, 8 * h, 8 * w, f,
-      sora_device_bytes_peak (sora_test_device ()) / 1048576.0,
-      (sora_device_bytes_peak (sora_test_device ()) - held) / 1048576.0);
-  /* The first use of each kernel variant builds it: later chunks time the
-   * decode itself. */
-  for (guint i = 0; i < c.chunks && i < 64; i++)
-    g_test_message ("chunk %u (%u frames): %.3f s wall, %.3f s CPU", i,
-        c.chunk_frames[i], c.seconds[i] - (i ? c.seconds[i - 1] : 0),
-        c.cpu[i] - (i ? c.cpu[i - 1] : (double)cpu / CLOCKS_PER_SEC));
-  g_free (c.video);
-  /* Halfway through the largest chunk. */
-  stop_latency (vae, z,
-      c.chunks > 1 ? (c.seconds[0] + c.seconds[1]) / 2 : c.seconds[0] / 2);
-  sora_tensor_free (z);
-  sora_wan_vae_free (vae);
-  sora_model_folder_free (folder);
-  if (model == NULL)
-    remove_tree (dir);
+  g_assert_true (sora_test_remove_tree (dir));
   g_free (dir);
 }
 

@@ -7,232 +7,24 @@
  * docs/model.md §Tensors).
  */
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
+#include "sora-config-reader.h"
 #include "sora-error.h"
 #include "sora-wan-config.h"
-
-#define CONFIG_MAX_DEPTH 8
-/* Bound on every size so products of a few of them cannot overflow. */
-#define MAX_DIM (1u << 20)
-
-typedef struct
-{
-  JsonObject *obj;
-  const char *what;
-  GError **error;
-  /* NULL for top-level keys; "parent." for the keys of a nested object */
-  const char *prefix;
-} Reader;
-
-static gboolean G_GNUC_PRINTF (3, 4)
-    bad_key (Reader *r, const char *key, const char *fmt, ...)
-{
-  g_autofree char *why = NULL;
-  va_list ap;
-
-  va_start (ap, fmt);
-  why = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error (r->error, SORA_ERROR, SORA_ERROR_MODEL, "%s: \"%s%s\" %s",
-      r->what, r->prefix ? r->prefix : "", key, why);
-  return FALSE;
-}
-
-/* NULL when the key is absent (the default applies). */
-static JsonNode *
-member (Reader *r, const char *key)
-{
-  return json_object_get_member (r->obj, key);
-}
-
-/* Whether @n is a JSON value of @type (G_TYPE_INT64 for an integer). */
-static gboolean
-node_is (JsonNode *n, GType type)
-{
-  return JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == type;
-}
-
-static gboolean
-node_is_number (JsonNode *n)
-{
-  return JSON_NODE_HOLDS_VALUE (n) &&
-      (json_node_get_value_type (n) == G_TYPE_INT64 ||
-          json_node_get_value_type (n) == G_TYPE_DOUBLE);
-}
-
-static gboolean
-int_in_range (JsonNode *n, guint min, guint max, guint *out)
-{
-  gint64 v;
-
-  if (!node_is (n, G_TYPE_INT64))
-    return FALSE;
-  v = json_node_get_int (n);
-  if (v < min || v > max)
-    return FALSE;
-  *out = (guint)v;
-  return TRUE;
-}
-
-/* @nullable: null means "none" and gives 0. */
-static gboolean
-read_uint (Reader *r, const char *key, guint def, guint min, guint max,
-    gboolean nullable, guint *out)
-{
-  JsonNode *n = member (r, key);
-
-  *out = def;
-  if (n == NULL || (nullable && JSON_NODE_HOLDS_NULL (n))) {
-    if (n != NULL)
-      *out = 0;
-    return TRUE;
-  }
-  if (!int_in_range (n, min, max, out))
-    return bad_key (r, key, "must be an integer in [%u, %u]%s", min, max,
-        nullable ? " or null" : "");
-  return TRUE;
-}
-
-/* A number in [@min, @max] (NaN is not). */
-static gboolean
-number_in (JsonNode *n, double min, double max, double *out)
-{
-  if (!node_is_number (n) || !(json_node_get_double (n) >= min) ||
-      !(json_node_get_double (n) <= max))
-    return FALSE;
-  *out = json_node_get_double (n);
-  return TRUE;
-}
-
-static gboolean
-read_double (
-    Reader *r, const char *key, double def, double min, double max, double *out)
-{
-  JsonNode *n = member (r, key);
-
-  *out = def;
-  if (n == NULL)
-    return TRUE;
-  if (!node_is_number (n) || !(json_node_get_double (n) > min) ||
-      !(json_node_get_double (n) < max))
-    return bad_key (r, key, "must be a number in (%g, %g)", min, max);
-  *out = json_node_get_double (n);
-  return TRUE;
-}
-
-static gboolean
-read_bool (Reader *r, const char *key, gboolean def, gboolean *out)
-{
-  JsonNode *n = member (r, key);
-
-  *out = def;
-  if (n == NULL)
-    return TRUE;
-  if (!node_is (n, G_TYPE_BOOLEAN))
-    return bad_key (r, key, "must be true or false");
-  *out = json_node_get_boolean (n);
-  return TRUE;
-}
-
-/* A string key that must hold one of the NULL-terminated @allowed values
- * (the engine implements no others); gives its index, 0 (the default) when
- * the key is absent. */
-static gboolean
-read_choice (Reader *r, const char *key, const char *const *allowed, guint *out)
-{
-  JsonNode *n = member (r, key);
-  const char *s;
-
-  *out = 0;
-  if (n == NULL)
-    return TRUE;
-  if (!node_is (n, G_TYPE_STRING))
-    return bad_key (r, key, "must be a string");
-  s = json_node_get_string (n);
-  for (guint i = 0; allowed[i]; i++)
-    if (strcmp (s, allowed[i]) == 0) {
-      *out = i;
-      return TRUE;
-    }
-  {
-    g_autofree char *list = g_strjoinv ("\", \"", (char **)allowed);
-    return bad_key (r, key, "is \"%s\"; supported: \"%s\"", s, list);
-  }
-}
-
-/* An array of @min_len..@max_len elements (the caller checks them). */
-static JsonArray *
-read_array (Reader *r, const char *key, guint min_len, guint max_len)
-{
-  JsonNode *n = member (r, key);
-  JsonArray *a;
-
-  if (!JSON_NODE_HOLDS_ARRAY (n)) {
-    bad_key (r, key, "must be an array");
-    return NULL;
-  }
-  a = json_node_get_array (n);
-  if (json_array_get_length (a) < min_len ||
-      json_array_get_length (a) > max_len) {
-    bad_key (r, key, "must have %u to %u entries, not %u", min_len, max_len,
-        json_array_get_length (a));
-    return NULL;
-  }
-  return a;
-}
-
-/* A config.json "_class_name" (diffusers) must match when present. */
-static gboolean
-check_class (Reader *r, const char *key, const char *want)
-{
-  JsonNode *n = member (r, key);
-
-  if (n == NULL)
-    return TRUE;
-  if (!node_is (n, G_TYPE_STRING) ||
-      strcmp (json_node_get_string (n), want) != 0)
-    return bad_key (r, key, "must be \"%s\"", want);
-  return TRUE;
-}
-
-/* An array of @min_len..@max_len integers in [@min, @max] into @out, its
- * length into @n_out when not NULL; @why is the error for a bad entry. */
-static gboolean
-read_uint_array (Reader *r, const char *key, guint min_len, guint max_len,
-    guint min, guint max, const char *why, guint *out, guint *n_out)
-{
-  JsonArray *a = read_array (r, key, min_len, max_len);
-
-  if (a == NULL)
-    return FALSE;
-  for (guint i = 0; i < json_array_get_length (a); i++)
-    if (!int_in_range (json_array_get_element (a, i), min, max, &out[i]))
-      return bad_key (r, key, "%s", why);
-  if (n_out != NULL)
-    *n_out = json_array_get_length (a);
-  return TRUE;
-}
-
-static JsonObject *
-parse_json (const char *json, gsize len, const char *what, GError **error)
-{
-  return sora_json_parse_object (json, len, CONFIG_MAX_DEPTH, what, error);
-}
 
 /* "_sora_native_size": a size the engine can run at. */
 static gboolean
 read_native_size (Reader *r, guint *size)
 {
-  if (!read_uint_array (r, "_sora_native_size", 3, 3, 1, 65536,
+  if (!sora_config_read_uint_array (r, "_sora_native_size", 3, 3, 1, 65536,
           "must be [width, height, frames], integers in [1, 65536]", size,
           NULL))
     return FALSE;
   if (sora_engine_nearest_side (size[0]) != size[0] ||
       sora_engine_nearest_side (size[1]) != size[1] ||
       sora_engine_nearest_frames (size[2]) != size[2])
-    return bad_key (r, "_sora_native_size",
+    return sora_config_bad_key (r, "_sora_native_size",
         "must have width and height multiples of 16 and 4k+1 frames");
   return TRUE;
 }
@@ -244,7 +36,7 @@ static gboolean
 check_chunk_multiple (Reader *r, const char *key, guint v, guint chunk)
 {
   if (v % chunk)
-    return bad_key (r, key,
+    return sora_config_bad_key (r, key,
         "must be 0 or a multiple of chunk_frames (%u), not %u", chunk, v);
   return TRUE;
 }
@@ -253,18 +45,21 @@ check_chunk_multiple (Reader *r, const char *key, guint v, guint chunk)
 static gboolean
 read_causal_steps (Reader *r, SoraWanCausalConfig *c)
 {
-  JsonArray *a = read_array (r, "steps", 1, SORA_WAN_CAUSAL_MAX_STEPS);
+  JsonArray *a =
+      sora_config_read_array (r, "steps", 1, SORA_WAN_CAUSAL_MAX_STEPS);
 
   if (a == NULL)
     return FALSE;
   c->n_steps = json_array_get_length (a);
   for (guint i = 0; i < c->n_steps; i++) {
-    if (!number_in (json_array_get_element (a, i), 0.0, 1000.0, &c->steps[i]) ||
+    if (!sora_config_number_in (
+            json_array_get_element (a, i), 0.0, 1000.0, &c->steps[i]) ||
         c->steps[i] == 0.0)
-      return bad_key (r, "steps", "must hold numbers in (0, 1000]");
+      return sora_config_bad_key (r, "steps", "must hold numbers in (0, 1000]");
     if (i > 0 && c->steps[i] >= c->steps[i - 1])
-      return bad_key (r, "steps", "must be strictly descending: %g follows %g",
-          c->steps[i], c->steps[i - 1]);
+      return sora_config_bad_key (r, "steps",
+          "must be strictly descending: %g follows %g", c->steps[i],
+          c->steps[i - 1]);
   }
   return TRUE;
 }
@@ -275,34 +70,36 @@ read_causal_steps (Reader *r, SoraWanCausalConfig *c)
 static gboolean
 read_causal (Reader *top, SoraWanCausalConfig *c)
 {
-  JsonNode *n = member (top, "_sora_causal");
+  JsonNode *n = sora_config_member (top, "_sora_causal");
   Reader r = { NULL, top->what, top->error, "_sora_causal." };
   JsonNode *t;
 
   if (!JSON_NODE_HOLDS_OBJECT (n))
-    return bad_key (top, "_sora_causal", "must be an object");
+    return sora_config_bad_key (top, "_sora_causal", "must be an object");
   r.obj = json_node_get_object (n);
-  if (member (&r, "chunk_frames") == NULL)
-    return bad_key (&r, "chunk_frames", "is required");
-  if (member (&r, "steps") == NULL)
-    return bad_key (&r, "steps", "is required");
-  if (!read_uint (&r, "chunk_frames", 0, 1, CAUSAL_MAX_FRAMES, FALSE,
-          &c->chunk_frames) ||
-      !read_uint (&r, "window_frames", 0, 0, CAUSAL_MAX_FRAMES, FALSE,
-          &c->window_frames) ||
-      !read_uint (
+  if (sora_config_member (&r, "chunk_frames") == NULL)
+    return sora_config_bad_key (&r, "chunk_frames", "is required");
+  if (sora_config_member (&r, "steps") == NULL)
+    return sora_config_bad_key (&r, "steps", "is required");
+  if (!sora_config_read_uint (&r, "chunk_frames", 0, 1, CAUSAL_MAX_FRAMES,
+          FALSE, &c->chunk_frames) ||
+      !sora_config_read_uint (&r, "window_frames", 0, 0, CAUSAL_MAX_FRAMES,
+          FALSE, &c->window_frames) ||
+      !sora_config_read_uint (
           &r, "sink_frames", 0, 0, CAUSAL_MAX_FRAMES, FALSE, &c->sink_frames) ||
       !check_chunk_multiple (
           &r, "window_frames", c->window_frames, c->chunk_frames) ||
       !check_chunk_multiple (
           &r, "sink_frames", c->sink_frames, c->chunk_frames) ||
       !read_causal_steps (&r, c) ||
-      !read_double (&r, "shift", 5.0, 0.0, 1e6, &c->shift))
+      !sora_config_read_double (&r, "shift", 5.0, 0.0, 1e6, &c->shift))
     return FALSE;
-  t = member (&r, "context_timestep");
+  t = sora_config_member (&r, "context_timestep");
   c->context_timestep = 0.0;
-  if (t != NULL && !number_in (t, 0.0, 1000.0, &c->context_timestep))
-    return bad_key (&r, "context_timestep", "must be a number in [0, 1000]");
+  if (t != NULL &&
+      !sora_config_number_in (t, 0.0, 1000.0, &c->context_timestep))
+    return sora_config_bad_key (
+        &r, "context_timestep", "must be a number in [0, 1000]");
   return TRUE;
 }
 
@@ -316,12 +113,13 @@ check_transformer (Reader *r, SoraWanTransformerConfig *cfg)
   /* RoPE rotates pairs of the head dim; the sinusoid has cos and sin
    * halves. */
   if (cfg->attention_head_dim % 2)
-    return bad_key (r, "attention_head_dim", "must be even, not %u",
+    return sora_config_bad_key (r, "attention_head_dim", "must be even, not %u",
         cfg->attention_head_dim);
   if (cfg->freq_dim % 2)
-    return bad_key (r, "freq_dim", "must be even, not %u", cfg->freq_dim);
+    return sora_config_bad_key (
+        r, "freq_dim", "must be even, not %u", cfg->freq_dim);
   if ((guint64)cfg->num_attention_heads * cfg->attention_head_dim > MAX_DIM)
-    return bad_key (r, "num_attention_heads",
+    return sora_config_bad_key (r, "num_attention_heads",
         "times attention_head_dim exceeds %u", MAX_DIM);
   cfg->inner_dim = cfg->num_attention_heads * cfg->attention_head_dim;
   return TRUE;
@@ -331,7 +129,7 @@ gboolean
 sora_wan_transformer_config_parse (const char *json, gsize len,
     const char *what, SoraWanTransformerConfig *cfg, GError **error)
 {
-  g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
+  g_autoptr (JsonObject) obj = sora_config_parse_json (json, len, what, error);
   Reader r = { obj, what, error };
   /* diffusers' WanAttention norms q and k with one RMSNorm over all heads
    * whatever qk_norm names: "rms_norm" computes the same. */
@@ -344,33 +142,42 @@ sora_wan_transformer_config_parse (const char *json, gsize len,
   memset (cfg, 0, sizeof (*cfg));
   cfg->patch_size[0] = 1;
   cfg->patch_size[1] = cfg->patch_size[2] = 2;
-  if ((member (&r, "patch_size") &&
-          !read_uint_array (&r, "patch_size", 3, 3, 1, 16,
+  if ((sora_config_member (&r, "patch_size") &&
+          !sora_config_read_uint_array (&r, "patch_size", 3, 3, 1, 16,
               "entries must be integers in [1, 16]", cfg->patch_size, NULL)) ||
-      (member (&r, "_sora_native_size") &&
+      (sora_config_member (&r, "_sora_native_size") &&
           !read_native_size (&r, cfg->native_size)) ||
-      (member (&r, "_sora_causal") && !read_causal (&r, &cfg->causal)))
+      (sora_config_member (&r, "_sora_causal") &&
+          !read_causal (&r, &cfg->causal)))
     return FALSE;
-  if (!check_class (&r, "_class_name", "WanTransformer3DModel") ||
-      !read_uint (&r, "num_attention_heads", 40, 1, 1024, FALSE,
+  if (!sora_config_check_class (&r, "_class_name", "WanTransformer3DModel") ||
+      !sora_config_read_uint (&r, "num_attention_heads", 40, 1, 1024, FALSE,
           &cfg->num_attention_heads) ||
-      !read_uint (&r, "attention_head_dim", 128, 2, 1024, FALSE,
+      !sora_config_read_uint (&r, "attention_head_dim", 128, 2, 1024, FALSE,
           &cfg->attention_head_dim) ||
-      !read_uint (&r, "in_channels", 16, 1, 4096, FALSE, &cfg->in_channels) ||
-      !read_uint (&r, "out_channels", 0, 1, 4096, TRUE, &cfg->out_channels) ||
-      !read_uint (&r, "text_dim", 4096, 1, MAX_DIM, FALSE, &cfg->text_dim) ||
-      !read_uint (&r, "freq_dim", 256, 2, 65536, FALSE, &cfg->freq_dim) ||
-      !read_uint (&r, "ffn_dim", 13824, 1, MAX_DIM, FALSE, &cfg->ffn_dim) ||
-      !read_uint (&r, "num_layers", 40, 1, 1024, FALSE, &cfg->num_layers) ||
-      !read_bool (&r, "cross_attn_norm", TRUE, &cfg->cross_attn_norm) ||
-      !read_choice (&r, "qk_norm", qk_norms, &qk_norm) ||
-      !read_double (&r, "eps", 1e-6, 0.0, 1.0, &cfg->eps) ||
-      !read_uint (&r, "image_dim", 0, 1, MAX_DIM, TRUE, &cfg->image_dim) ||
-      !read_uint (&r, "added_kv_proj_dim", 0, 1, MAX_DIM, TRUE,
+      !sora_config_read_uint (
+          &r, "in_channels", 16, 1, 4096, FALSE, &cfg->in_channels) ||
+      !sora_config_read_uint (
+          &r, "out_channels", 0, 1, 4096, TRUE, &cfg->out_channels) ||
+      !sora_config_read_uint (
+          &r, "text_dim", 4096, 1, MAX_DIM, FALSE, &cfg->text_dim) ||
+      !sora_config_read_uint (
+          &r, "freq_dim", 256, 2, 65536, FALSE, &cfg->freq_dim) ||
+      !sora_config_read_uint (
+          &r, "ffn_dim", 13824, 1, MAX_DIM, FALSE, &cfg->ffn_dim) ||
+      !sora_config_read_uint (
+          &r, "num_layers", 40, 1, 1024, FALSE, &cfg->num_layers) ||
+      !sora_config_read_bool (
+          &r, "cross_attn_norm", TRUE, &cfg->cross_attn_norm) ||
+      !sora_config_read_choice (&r, "qk_norm", qk_norms, &qk_norm) ||
+      !sora_config_read_double (&r, "eps", 1e-6, 0.0, 1.0, &cfg->eps) ||
+      !sora_config_read_uint (
+          &r, "image_dim", 0, 1, MAX_DIM, TRUE, &cfg->image_dim) ||
+      !sora_config_read_uint (&r, "added_kv_proj_dim", 0, 1, MAX_DIM, TRUE,
           &cfg->added_kv_proj_dim) ||
-      !read_uint (&r, "rope_max_seq_len", 1024, 1, MAX_DIM, FALSE,
+      !sora_config_read_uint (&r, "rope_max_seq_len", 1024, 1, MAX_DIM, FALSE,
           &cfg->rope_max_seq_len) ||
-      !read_uint (&r, "pos_embed_seq_len", 0, 1, MAX_DIM, TRUE,
+      !sora_config_read_uint (&r, "pos_embed_seq_len", 0, 1, MAX_DIM, TRUE,
           &cfg->pos_embed_seq_len))
     return FALSE;
   return check_transformer (&r, cfg);
@@ -421,21 +228,22 @@ read_latent_stats (Reader *r, const char *key, const float *def, guint z_dim,
 {
   JsonArray *a;
 
-  if (member (r, key) == NULL) {
+  if (sora_config_member (r, key) == NULL) {
     if (z_dim != 16)
-      return bad_key (r, key,
+      return sora_config_bad_key (r, key,
           "is missing and its default has 16 values, "
           "but z_dim is %u",
           z_dim);
     memcpy (out, def, 16 * sizeof (float));
     return TRUE;
   }
-  if (!(a = read_array (r, key, z_dim, z_dim)))
+  if (!(a = sora_config_read_array (r, key, z_dim, z_dim)))
     return FALSE;
   for (guint i = 0; i < z_dim; i++) {
     JsonNode *n = json_array_get_element (a, i);
-    if (!node_is_number (n) || (positive && !(json_node_get_double (n) > 0)))
-      return bad_key (r, key, "entry %u must be a %snumber", i,
+    if (!sora_config_node_is_number (n) ||
+        (positive && !(json_node_get_double (n) > 0)))
+      return sora_config_bad_key (r, key, "entry %u must be a %snumber", i,
           positive ? "positive " : "");
     out[i] = json_node_get_double (n);
   }
@@ -450,30 +258,30 @@ read_levels (Reader *r, SoraWanVaeConfig *cfg)
   static const guint def_mult[] = { 1, 2, 4, 4 };
   JsonArray *a;
 
-  if (member (r, "dim_mult")) {
-    if (!read_uint_array (r, "dim_mult", 1, SORA_WAN_VAE_MAX_LEVELS, 1, 64,
-            "entries must be integers in [1, 64]", cfg->dim_mult,
+  if (sora_config_member (r, "dim_mult")) {
+    if (!sora_config_read_uint_array (r, "dim_mult", 1, SORA_WAN_VAE_MAX_LEVELS,
+            1, 64, "entries must be integers in [1, 64]", cfg->dim_mult,
             &cfg->n_levels))
       return FALSE;
   } else {
     cfg->n_levels = G_N_ELEMENTS (def_mult);
     memcpy (cfg->dim_mult, def_mult, sizeof (def_mult));
   }
-  if (!member (r, "temperal_downsample")) {
+  if (!sora_config_member (r, "temperal_downsample")) {
     if (cfg->n_levels != 4)
-      return bad_key (r, "temperal_downsample",
+      return sora_config_bad_key (r, "temperal_downsample",
           "is missing and its default has 3 entries, but dim_mult has %u",
           cfg->n_levels);
     cfg->temperal_downsample[1] = cfg->temperal_downsample[2] = TRUE;
     return TRUE;
   }
-  if (!(a = read_array (
+  if (!(a = sora_config_read_array (
             r, "temperal_downsample", cfg->n_levels - 1, cfg->n_levels - 1)))
     return FALSE;
   for (guint i = 0; i + 1 < cfg->n_levels; i++) {
     JsonNode *n = json_array_get_element (a, i);
-    if (!node_is (n, G_TYPE_BOOLEAN))
-      return bad_key (
+    if (!sora_config_node_is (n, G_TYPE_BOOLEAN))
+      return sora_config_bad_key (
           r, "temperal_downsample", "entries must be true or false");
     cfg->temperal_downsample[i] = json_node_get_boolean (n);
   }
@@ -485,14 +293,15 @@ read_attn_scales (Reader *r, SoraWanVaeConfig *cfg)
 {
   JsonArray *a;
 
-  if (!member (r, "attn_scales"))
+  if (!sora_config_member (r, "attn_scales"))
     return TRUE;
-  if (!(a = read_array (r, "attn_scales", 0, SORA_WAN_VAE_MAX_LEVELS)))
+  if (!(a = sora_config_read_array (
+            r, "attn_scales", 0, SORA_WAN_VAE_MAX_LEVELS)))
     return FALSE;
   cfg->n_attn_scales = json_array_get_length (a);
   for (guint i = 0; i < cfg->n_attn_scales; i++) {
-    if (!node_is_number (json_array_get_element (a, i)))
-      return bad_key (r, "attn_scales", "entries must be numbers");
+    if (!sora_config_node_is_number (json_array_get_element (a, i)))
+      return sora_config_bad_key (r, "attn_scales", "entries must be numbers");
     cfg->attn_scales[i] = json_node_get_double (json_array_get_element (a, i));
   }
   return TRUE;
@@ -502,7 +311,7 @@ gboolean
 sora_wan_vae_config_parse (const char *json, gsize len, const char *what,
     SoraWanVaeConfig *cfg, GError **error)
 {
-  g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
+  g_autoptr (JsonObject) obj = sora_config_parse_json (json, len, what, error);
   Reader r = { obj, what, error };
   gboolean is_residual;
   double dropout;
@@ -510,31 +319,35 @@ sora_wan_vae_config_parse (const char *json, gsize len, const char *what,
   if (obj == NULL)
     return FALSE;
   memset (cfg, 0, sizeof (*cfg));
-  if (!check_class (&r, "_class_name", "AutoencoderKLWan") ||
-      !read_uint (&r, "base_dim", 96, 1, 65536, FALSE, &cfg->base_dim) ||
-      !read_uint (
+  if (!sora_config_check_class (&r, "_class_name", "AutoencoderKLWan") ||
+      !sora_config_read_uint (
+          &r, "base_dim", 96, 1, 65536, FALSE, &cfg->base_dim) ||
+      !sora_config_read_uint (
           &r, "decoder_base_dim", 0, 1, 65536, TRUE, &cfg->decoder_base_dim) ||
-      !read_uint (&r, "z_dim", 16, 1, SORA_WAN_VAE_MAX_Z, FALSE, &cfg->z_dim) ||
-      !read_uint (
+      !sora_config_read_uint (
+          &r, "z_dim", 16, 1, SORA_WAN_VAE_MAX_Z, FALSE, &cfg->z_dim) ||
+      !sora_config_read_uint (
           &r, "num_res_blocks", 2, 1, 16, FALSE, &cfg->num_res_blocks) ||
-      !read_double (&r, "dropout", 0.0, -1.0, 1.0, &dropout) ||
-      !read_bool (&r, "is_residual", FALSE, &is_residual) ||
-      !read_uint (&r, "in_channels", 3, 1, 64, FALSE, &cfg->in_channels) ||
-      !read_uint (&r, "out_channels", 3, 1, 64, FALSE, &cfg->out_channels) ||
-      !read_uint (&r, "scale_factor_temporal", 4, 1, 64, FALSE,
+      !sora_config_read_double (&r, "dropout", 0.0, -1.0, 1.0, &dropout) ||
+      !sora_config_read_bool (&r, "is_residual", FALSE, &is_residual) ||
+      !sora_config_read_uint (
+          &r, "in_channels", 3, 1, 64, FALSE, &cfg->in_channels) ||
+      !sora_config_read_uint (
+          &r, "out_channels", 3, 1, 64, FALSE, &cfg->out_channels) ||
+      !sora_config_read_uint (&r, "scale_factor_temporal", 4, 1, 64, FALSE,
           &cfg->scale_factor_temporal) ||
-      !read_uint (&r, "scale_factor_spatial", 8, 1, 64, FALSE,
+      !sora_config_read_uint (&r, "scale_factor_spatial", 8, 1, 64, FALSE,
           &cfg->scale_factor_spatial))
     return FALSE;
   if (cfg->decoder_base_dim == 0)
     cfg->decoder_base_dim = cfg->base_dim;
   /* The Wan2.2 VAE (residual blocks, patchified input) is another model. */
   if (is_residual)
-    return bad_key (
+    return sora_config_bad_key (
         &r, "is_residual", "is true (the Wan2.2 VAE), which is not supported");
-  if (member (&r, "patch_size") &&
-      !JSON_NODE_HOLDS_NULL (member (&r, "patch_size")))
-    return bad_key (
+  if (sora_config_member (&r, "patch_size") &&
+      !JSON_NODE_HOLDS_NULL (sora_config_member (&r, "patch_size")))
+    return sora_config_bad_key (
         &r, "patch_size", "is set (the Wan2.2 VAE), which is not supported");
   return read_levels (&r, cfg) && read_attn_scales (&r, cfg) &&
       read_latent_stats (&r, "latents_mean", default_latents_mean, cfg->z_dim,
@@ -547,7 +360,7 @@ gboolean
 sora_umt5_config_parse (const char *json, gsize len, const char *what,
     SoraUmt5Config *cfg, GError **error)
 {
-  g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
+  g_autoptr (JsonObject) obj = sora_config_parse_json (json, len, what, error);
   Reader r = { obj, what, error };
   static const char *const ffn[] = { "gated-gelu", NULL };
   static const char *const types[] = { "umt5", NULL };
@@ -556,28 +369,33 @@ sora_umt5_config_parse (const char *json, gsize len, const char *what,
   if (obj == NULL)
     return FALSE;
   memset (cfg, 0, sizeof (*cfg));
-  if (!read_choice (&r, "model_type", types, &choice) ||
-      !read_choice (&r, "feed_forward_proj", ffn, &choice) ||
-      !read_uint (
+  if (!sora_config_read_choice (&r, "model_type", types, &choice) ||
+      !sora_config_read_choice (&r, "feed_forward_proj", ffn, &choice) ||
+      !sora_config_read_uint (
           &r, "vocab_size", 250112, 1, 1u << 24, FALSE, &cfg->vocab_size) ||
-      !read_uint (&r, "d_model", 512, 1, 65536, FALSE, &cfg->d_model) ||
-      !read_uint (&r, "d_kv", 64, 1, 4096, FALSE, &cfg->d_kv) ||
-      !read_uint (&r, "d_ff", 1024, 1, MAX_DIM, FALSE, &cfg->d_ff) ||
-      !read_uint (&r, "num_layers", 8, 1, 1024, FALSE, &cfg->num_layers) ||
-      !read_uint (&r, "num_heads", 6, 1, 1024, FALSE, &cfg->num_heads) ||
-      !read_uint (&r, "relative_attention_num_buckets", 32, 2, 4096, FALSE,
-          &cfg->relative_attention_num_buckets) ||
-      !read_uint (&r, "relative_attention_max_distance", 128, 1, MAX_DIM, FALSE,
-          &cfg->relative_attention_max_distance) ||
-      !read_double (
+      !sora_config_read_uint (
+          &r, "d_model", 512, 1, 65536, FALSE, &cfg->d_model) ||
+      !sora_config_read_uint (&r, "d_kv", 64, 1, 4096, FALSE, &cfg->d_kv) ||
+      !sora_config_read_uint (
+          &r, "d_ff", 1024, 1, MAX_DIM, FALSE, &cfg->d_ff) ||
+      !sora_config_read_uint (
+          &r, "num_layers", 8, 1, 1024, FALSE, &cfg->num_layers) ||
+      !sora_config_read_uint (
+          &r, "num_heads", 6, 1, 1024, FALSE, &cfg->num_heads) ||
+      !sora_config_read_uint (&r, "relative_attention_num_buckets", 32, 2, 4096,
+          FALSE, &cfg->relative_attention_num_buckets) ||
+      !sora_config_read_uint (&r, "relative_attention_max_distance", 128, 1,
+          MAX_DIM, FALSE, &cfg->relative_attention_max_distance) ||
+      !sora_config_read_double (
           &r, "layer_norm_epsilon", 1e-6, 0.0, 1.0, &cfg->layer_norm_epsilon) ||
-      !read_uint (
+      !sora_config_read_uint (
           &r, "pad_token_id", 0, 0, 1u << 24, FALSE, &cfg->pad_token_id) ||
-      !read_uint (
+      !sora_config_read_uint (
           &r, "eos_token_id", 1, 0, 1u << 24, FALSE, &cfg->eos_token_id))
     return FALSE;
   if ((guint64)cfg->num_heads * cfg->d_kv > MAX_DIM)
-    return bad_key (&r, "num_heads", "times d_kv exceeds %u", MAX_DIM);
+    return sora_config_bad_key (
+        &r, "num_heads", "times d_kv exceeds %u", MAX_DIM);
   return TRUE;
 }
 
@@ -588,10 +406,11 @@ refuse_true (Reader *r, const char *key, const char *why)
 {
   gboolean v;
 
-  if (!read_bool (r, key, FALSE, &v))
+  if (!sora_config_read_bool (r, key, FALSE, &v))
     return FALSE;
   if (v)
-    return bad_key (r, key, "is true, which is not supported (%s)", why);
+    return sora_config_bad_key (
+        r, key, "is true, which is not supported (%s)", why);
   return TRUE;
 }
 
@@ -602,16 +421,17 @@ read_disable_corrector (Reader *r, SoraSchedulerConfig *cfg)
 {
   JsonArray *a;
 
-  if (member (r, "disable_corrector") == NULL)
+  if (sora_config_member (r, "disable_corrector") == NULL)
     return TRUE;
-  if (!(a = read_array (
+  if (!(a = sora_config_read_array (
             r, "disable_corrector", 0, SORA_SCHEDULER_MAX_DISABLED)))
     return FALSE;
   for (guint i = 0; i < json_array_get_length (a); i++) {
     JsonNode *n = json_array_get_element (a, i);
 
-    if (!node_is (n, G_TYPE_INT64))
-      return bad_key (r, "disable_corrector", "entry %u must be an integer", i);
+    if (!sora_config_node_is (n, G_TYPE_INT64))
+      return sora_config_bad_key (
+          r, "disable_corrector", "entry %u must be an integer", i);
     if (json_node_get_int (n) >= 0 && json_node_get_int (n) <= G_MAXUINT)
       cfg->disable_corrector[cfg->n_disable_corrector++] =
           json_node_get_int (n);
@@ -642,33 +462,36 @@ parse_unipc (Reader *r, SoraSchedulerConfig *cfg)
   JsonNode *n;
 
   cfg->kind = SORA_SCHEDULER_UNIPC;
-  if (member (r, "prediction_type") == NULL)
-    return bad_key (r, "prediction_type",
+  if (sora_config_member (r, "prediction_type") == NULL)
+    return sora_config_bad_key (r, "prediction_type",
         "is missing: diffusers' default \"epsilon\" is not supported");
-  if (!read_choice (r, "prediction_type", prediction, &choice) ||
-      !read_bool (r, "use_flow_sigmas", FALSE, &flow_sigmas) ||
-      !read_double (r, "flow_shift", 1.0, 0.0, 1e6, &cfg->shift) ||
-      !read_uint (
+  if (!sora_config_read_choice (r, "prediction_type", prediction, &choice) ||
+      !sora_config_read_bool (r, "use_flow_sigmas", FALSE, &flow_sigmas) ||
+      !sora_config_read_double (r, "flow_shift", 1.0, 0.0, 1e6, &cfg->shift) ||
+      !sora_config_read_uint (
           r, "solver_order", 2, 1, G_MAXINT, FALSE, &cfg->solver_order) ||
-      !read_choice (r, "solver_type", solver, &solver_type) ||
-      !read_bool (r, "predict_x0", TRUE, &cfg->predict_x0) ||
-      !read_bool (r, "lower_order_final", TRUE, &cfg->lower_order_final) ||
-      !read_choice (r, "final_sigmas_type", final_sigmas, &final_type) ||
+      !sora_config_read_choice (r, "solver_type", solver, &solver_type) ||
+      !sora_config_read_bool (r, "predict_x0", TRUE, &cfg->predict_x0) ||
+      !sora_config_read_bool (
+          r, "lower_order_final", TRUE, &cfg->lower_order_final) ||
+      !sora_config_read_choice (
+          r, "final_sigmas_type", final_sigmas, &final_type) ||
       !read_disable_corrector (r, cfg) ||
       !refuse_true (r, "thresholding", "a quantile clamp of each x0") ||
       !refuse_true (r, "use_karras_sigmas", vp_sigmas) ||
       !refuse_true (r, "use_exponential_sigmas", vp_sigmas) ||
       !refuse_true (r, "use_beta_sigmas", vp_sigmas) ||
-      !read_choice (r, "timestep_spacing", spacing, &choice))
+      !sora_config_read_choice (r, "timestep_spacing", spacing, &choice))
     return FALSE;
   if (!flow_sigmas)
-    return bad_key (r, "use_flow_sigmas", "must be true");
-  n = member (r, "solver_p");
+    return sora_config_bad_key (r, "use_flow_sigmas", "must be true");
+  n = sora_config_member (r, "solver_p");
   if (n && !JSON_NODE_HOLDS_NULL (n))
-    return bad_key (r, "solver_p", "is set, which is not supported");
-  n = member (r, "trained_betas");
+    return sora_config_bad_key (
+        r, "solver_p", "is set, which is not supported");
+  n = sora_config_member (r, "trained_betas");
   if ((n == NULL || JSON_NODE_HOLDS_NULL (n)) &&
-      !read_choice (r, "beta_schedule", betas, &choice))
+      !sora_config_read_choice (r, "beta_schedule", betas, &choice))
     return FALSE;
   cfg->bh2 = solver_type != 1;
   cfg->final_sigma_zero = final_type == 0;
@@ -679,13 +502,13 @@ parse_unipc (Reader *r, SoraSchedulerConfig *cfg)
 static gboolean
 read_nullable_double (Reader *r, const char *key, double def, double *out)
 {
-  JsonNode *n = member (r, key);
+  JsonNode *n = sora_config_member (r, key);
 
   *out = def;
   if (n == NULL || JSON_NODE_HOLDS_NULL (n))
     return TRUE;
-  if (!node_is_number (n))
-    return bad_key (r, key, "must be a number or null");
+  if (!sora_config_node_is_number (n))
+    return sora_config_bad_key (r, key, "must be a number or null");
   *out = json_node_get_double (n);
   return TRUE;
 }
@@ -702,22 +525,23 @@ parse_flow_euler (Reader *r, SoraSchedulerConfig *cfg)
   gboolean karras, exponential;
 
   cfg->kind = SORA_SCHEDULER_EULER;
-  if (!read_double (r, "shift", 1.0, 0.0, 1e6, &cfg->shift) ||
-      !read_bool (r, "invert_sigmas", FALSE, &cfg->invert_sigmas) ||
+  if (!sora_config_read_double (r, "shift", 1.0, 0.0, 1e6, &cfg->shift) ||
+      !sora_config_read_bool (r, "invert_sigmas", FALSE, &cfg->invert_sigmas) ||
       !read_nullable_double (r, "shift_terminal", 0.0, &cfg->shift_terminal) ||
       !refuse_true (r, "use_dynamic_shifting",
           "diffusers' Wan pipeline passes no mu, which set_timesteps "
           "then needs") ||
       !refuse_true (r, "stochastic_sampling", "fresh noise at every step") ||
-      !read_bool (r, "use_karras_sigmas", FALSE, &karras) ||
-      !read_bool (r, "use_exponential_sigmas", FALSE, &exponential) ||
+      !sora_config_read_bool (r, "use_karras_sigmas", FALSE, &karras) ||
+      !sora_config_read_bool (
+          r, "use_exponential_sigmas", FALSE, &exponential) ||
       !refuse_true (r, "use_beta_sigmas", "the inverse beta distribution") ||
       !read_nullable_double (r, "sigma_min", NAN, &cfg->sigma_min) ||
       !read_nullable_double (r, "sigma_max", NAN, &cfg->sigma_max) ||
-      !read_choice (r, "time_shift_type", shift_types, &choice))
+      !sora_config_read_choice (r, "time_shift_type", shift_types, &choice))
     return FALSE;
   if (karras && exponential)
-    return bad_key (r, "use_karras_sigmas",
+    return sora_config_bad_key (r, "use_karras_sigmas",
         "and \"use_exponential_sigmas\" are both true (diffusers allows "
         "one)");
   cfg->spacing = karras ? SORA_SIGMAS_KARRAS
@@ -730,16 +554,16 @@ gboolean
 sora_scheduler_config_parse (const char *class_name, const char *json,
     gsize len, const char *what, SoraSchedulerConfig *cfg, GError **error)
 {
-  g_autoptr (JsonObject) obj = parse_json (json, len, what, error);
+  g_autoptr (JsonObject) obj = sora_config_parse_json (json, len, what, error);
   Reader r = { obj, what, error };
   gboolean ok;
 
   if (obj == NULL)
     return FALSE;
   memset (cfg, 0, sizeof (*cfg));
-  if (!check_class (&r, "_class_name", class_name) ||
-      !read_uint (&r, "num_train_timesteps", 1000, 1, 1u << 20, FALSE,
-          &cfg->num_train_timesteps))
+  if (!sora_config_check_class (&r, "_class_name", class_name) ||
+      !sora_config_read_uint (&r, "num_train_timesteps", 1000, 1, 1u << 20,
+          FALSE, &cfg->num_train_timesteps))
     return FALSE;
   if (strcmp (class_name, "UniPCMultistepScheduler") == 0) {
     ok = parse_unipc (&r, cfg);

@@ -1,5 +1,5 @@
-/* gst-sora engine: what the DiT (sora-wan-dit.c) and its KV cache
- * (sora-wan-dit-cache.c) share
+/* gst-sora engine: what the DiT (sora-wan-dit.c), its weights
+ * (sora-wan-dit-weights.c) and its KV cache (sora-wan-dit-cache.c) share
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #ifndef __SORA_WAN_DIT_PRIVATE_H__
@@ -9,6 +9,48 @@
 #include "sora-wan-dit-cache.h"
 
 G_BEGIN_DECLS
+
+typedef struct
+{
+  SoraTensor *table; /* scale_shift_table [1, 6, d] */
+  SoraLinear *q1, *k1, *v1, *o1;
+  SoraTensor *norm_q1, *norm_k1;
+  SoraTensor *norm2_w, *norm2_b; /* NULL without cross_attn_norm */
+  SoraLinear *q2, *k2, *v2, *o2;
+  SoraTensor *norm_q2, *norm_k2;
+  SoraLinear *ffn0, *ffn2;
+} Block;
+
+/* The activations of one forward, shared by every block: the model's
+ * workspace. */
+typedef struct
+{
+  SoraTensor *in_item, *in_tokens, *patches;
+  SoraTensor *sinusoid, *time_hidden, *temb, *temb_act, *tproj;
+  SoraTensor *mod, *head_mod;
+  SoraTensor *text_hidden, *ctx, *ck, *cv;
+  SoraTensor *x, *y, *q, *k, *v, *ffn;
+  /* Row chunks of the FFN's input and output, NULL when it runs whole. */
+  SoraTensor *ffn_in, *ffn_out;
+  SoraTensor *proj, *out_tokens, *out_item;
+} Acts;
+
+struct _SoraWanDit
+{
+  SoraDevice *dev;
+  SoraWanTransformerConfig cfg;
+  SoraLinear *patch, *time1, *time2, *time_proj, *text1, *text2, *proj_out;
+  SoraTensor *table; /* the head's scale_shift_table [1, 2, d] */
+  Block *blocks;
+  /* The RoPE table of the last latent grid (patches per axis) and its
+   * first frame's position. */
+  SoraTensor *rope;
+  gsize rope_grid[3], rope_first;
+  /* The activations of the last forward's shape (batch, frames, height,
+   * width, text rows; all 0 while there are none), kept for the next. */
+  Acts ws;
+  gsize ws_shape[5];
+};
 
 /* The forward of sora_wan_dit_forward into @out (checked by the caller);
  * with @cache (whose chunk is checked and begun) the self-attention goes

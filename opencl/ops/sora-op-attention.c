@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "sora-op.h"
-#include "sora-op-attention.h"
+#include "sora-op-attention-private.h"
 #include "sora-tune.h"
 
 #define OP "attention"
@@ -76,245 +76,7 @@ pack_plan (const AttnTile *tile, gsize total_slices, gsize nk, gsize dim)
 }
 
 static AttnTile device_tile (SoraDevice *dev);
-
-/* attention-gpu.cl's tile: BQ query rows per work-group, TD work-items per
- * row ("BQxTD"), TD a power of two: on PoCL 3.1, a TD that does not divide
- * the keys per tile (3 or 6 of 32) gave wrong results when the keys span
- * several tiles, while Oclgrind ran the same kernel correctly and without
- * findings. */
-typedef struct
-{
-  int bq, td;
-} GpuAttnTile;
-
-/* 256 work-items each (a multiple of every GPU's SIMD width). */
-static const char *const gpu_tiles[] = { "32x8", "64x4", "16x16", NULL };
-
-/* The head dims the engine's models use (DiT, umT5, VAE), for
- * sora_attention_gpu_variants. */
-static const guint gpu_head_dims[] = { 128, 64, 384 };
-
-#define GPU_MAX_CHANNELS 32 /* output channels per work-item */
-
-static gboolean
-parse_gpu_tile (const char *s, GpuAttnTile *t)
-{
-  *t = (GpuAttnTile){ 0 };
-  return s[strspn (s, "0123456789x")] == '\0' &&
-      sscanf (s, "%dx%d", &t->bq, &t->td) == 2 && t->bq > 0 && t->td > 0 &&
-      (t->td & (t->td - 1)) == 0 && t->bq * t->td <= 1024;
-}
-
-static gboolean
-valid_gpu_tile (SoraDevice *dev, const char *value)
-{
-  GpuAttnTile t;
-
-  return parse_gpu_tile (value, &t) &&
-      (gsize)t.bq * t.td <= sora_device_get_info (dev)->max_work_group;
-}
-
-/* @t for head dim @dim: more work-items per row (as many fewer rows) while
- * a work-item would hold over GPU_MAX_CHANNELS outputs. */
-static GpuAttnTile
-gpu_fit (GpuAttnTile t, gsize dim)
-{
-  while ((dim + t.td - 1) / t.td > GPU_MAX_CHANNELS && t.bq > 1) {
-    t.td *= 2;
-    t.bq /= 2;
-  }
-  return t;
-}
-
-/* The build options of fitted tile @t: up to 32 keys per tile, fewer while
- * the staged K, V and scores (attention-gpu.cl) exceed @local_mem bytes. */
-static char *
-gpu_options (
-    GpuAttnTile t, gsize dim, gboolean bias, gboolean mask, guint64 local_mem)
-{
-  int bk = 32;
-
-  while (
-      bk > 1 && (guint64)bk * (2 * dim + 1 + t.bq) * sizeof (float) > local_mem)
-    bk /= 2;
-  return g_strdup_printf (
-      "-DHEAD_DIM=%" G_GSIZE_FORMAT " -DBQ=%d -DTD=%d -DBK=%d%s%s", dim, t.bq,
-      t.td, bk, bias ? " -DHAS_BIAS" : "", mask ? " -DHAS_MASK" : "");
-}
-
-/* attention-gpu.cl's matrix-unit form (-DMMA): BQ query rows a
- * work-group, 16 a warp, and BK keys a step ("BQxBK", BK 16 times a power
- * of two); BK is halved for wide heads until the staged operands fit. */
-typedef struct
-{
-  int bq, bk;
-} MmaAttnTile;
-
-/* 4 or 8 warps; at head dim 128, 64x64 stages 52 KB, over every GPU's
- * budget, and runs as 64x32 (ptxas: 166 registers on sm_80). */
-static const char *const mma_tiles[] = { "64x64", "64x32", "128x32", NULL };
-
-static gboolean
-parse_mma_tile (const char *s, MmaAttnTile *t)
-{
-  *t = (MmaAttnTile){ 0 };
-  return s[strspn (s, "0123456789x")] == '\0' &&
-      sscanf (s, "%dx%d", &t->bq, &t->bk) == 2 && t->bq > 0 && t->bk > 0 &&
-      t->bq % 16 == 0 && t->bk % 16 == 0 && (t->bk & (t->bk - 1)) == 0 &&
-      t->bq <= 256 && t->bk <= 128;
-}
-
-static gboolean
-valid_mma_tile (SoraDevice *dev, const char *value)
-{
-  MmaAttnTile t;
-
-  return parse_mma_tile (value, &t) &&
-      (gsize)t.bq * 2 <= sora_device_get_info (dev)->max_work_group;
-}
-
-/* Bytes attention_mma stages: Q, K and V as 16-bit operands in rows padded
- * by 8, and the stand-in's exchange (6 words a work-item). */
-static guint64
-mma_local (MmaAttnTile t, gsize dim, SoraMmaForm form)
-{
-  return (guint64)(t.bq + 2 * t.bk) * (dim + 8) * 2 +
-      (form == SORA_MMA_EMULATE ? (guint64)t.bq * 2 * 6 * 4 : 0);
-}
-
-/* *@t with BK halved, down to 16, until it fits @local_mem at head dim
- * @dim; FALSE when it never does or 16 does not divide @dim (the VAE's
- * 384 channels, or 5), which then stay on the f32 forms. */
-static gboolean
-mma_fit (MmaAttnTile *t, gsize dim, SoraMmaForm form, guint64 local_mem)
-{
-  if (dim == 0 || dim % 16 != 0)
-    return FALSE;
-  while (t->bk > 16 && mma_local (*t, dim, form) > local_mem)
-    t->bk /= 2;
-  return mma_local (*t, dim, form) <= local_mem;
-}
-
-static char *
-mma_options (MmaAttnTile t, gsize dim, gboolean bias, gboolean mask,
-    SoraDType op_dtype, SoraMmaForm form)
-{
-  char *mma = sora_tune_mma_options (op_dtype, form);
-  char *options = g_strdup_printf (
-      "%s -DHEAD_DIM=%" G_GSIZE_FORMAT " -DBQ=%d -DBK=%d%s%s", mma, dim, t.bq,
-      t.bk, bias ? " -DHAS_BIAS" : "", mask ? " -DHAS_MASK" : "");
-
-  g_free (mma);
-  return options;
-}
-
-/* Adds @o (freed) unless there: wide heads fit several tiles to one. */
-static void
-add_variant (GPtrArray *all, char *o)
-{
-  if (g_ptr_array_find_with_equal_func (all, o, g_str_equal, NULL))
-    g_free (o);
-  else
-    g_ptr_array_add (all, o);
-}
-
-char **
-sora_attention_gpu_variants (void)
-{
-  GPtrArray *all = g_ptr_array_new ();
-
-  for (guint d = 0; d < G_N_ELEMENTS (gpu_head_dims); d++)
-    for (guint i = 0; gpu_tiles[i]; i++)
-      for (int extra = 0; extra < 2; extra++) {
-        GpuAttnTile t;
-
-        parse_gpu_tile (gpu_tiles[i], &t);
-        t = gpu_fit (t, gpu_head_dims[d]);
-        char *o = gpu_options (
-            t, gpu_head_dims[d], extra, extra, SORA_GPU_LOCAL_BUDGET);
-
-        add_variant (all, o);
-      }
-  /* The matrix-unit form's NVIDIA build (the stand-in is for tests). */
-  for (guint d = 0; d < G_N_ELEMENTS (gpu_head_dims); d++)
-    for (guint i = 0; mma_tiles[i]; i++)
-      for (int extra = 0; extra < 2; extra++)
-        for (int op = 0; op < 2; op++) {
-          MmaAttnTile t;
-
-          parse_mma_tile (mma_tiles[i], &t);
-          if (mma_fit (
-                  &t, gpu_head_dims[d], SORA_MMA_PTX, SORA_GPU_LOCAL_BUDGET))
-            add_variant (all,
-                mma_options (t, gpu_head_dims[d], extra, extra,
-                    op ? SORA_DTYPE_F16 : SORA_DTYPE_BF16, SORA_MMA_PTX));
-        }
-  g_ptr_array_add (all, NULL);
-  return (char **)g_ptr_array_free (all, FALSE);
-}
-
-char **
-sora_attention_gpu_tile_candidates (void)
-{
-  return g_strdupv ((char **)gpu_tiles);
-}
-
 static GpuAttnTile device_gpu_tile (SoraDevice *dev);
-
-/* Runs @kernel of attention-gpu.cl built with @options, @bq query rows a
- * work-group of @threads, on the checked shapes: one launch. */
-static gboolean
-launch_gpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
-    const SoraAttentionParams *p, const char *options, const char *kernel,
-    gsize bq, gsize threads, gsize batch, gsize nq, gsize nk, GError **error)
-{
-  gsize global[2] = { (nq + bq - 1) / bq * threads, batch * p->heads };
-  gsize local[2] = { threads, 1 };
-
-  return sora_device_run (q->dev, "attention-gpu", options, kernel, 2, global,
-      local, error, SORA_MEM (q->buf), SORA_MEM (k->buf), SORA_MEM (v->buf),
-      SORA_MEM (out->buf), SORA_MEM (p->bias ? p->bias->buf : NULL),
-      SORA_MEM (p->key_mask ? p->key_mask->buf : NULL), SORA_INT (nq),
-      SORA_INT (nk), SORA_INT (p->heads), SORA_FLOAT (p->scale), SORA_END);
-}
-
-static guint64
-gpu_local_mem (SoraDevice *dev)
-{
-  return MIN (sora_device_get_info (dev)->local_mem, SORA_GPU_LOCAL_BUDGET);
-}
-
-/* The GPU form. */
-static gboolean
-attention_gpu (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
-    const SoraAttentionParams *p, GpuAttnTile tile, gsize batch, gsize nq,
-    gsize nk, gsize dim, GError **error)
-{
-  GpuAttnTile t = gpu_fit (tile, dim);
-  char *options = gpu_options (
-      t, dim, p->bias != NULL, p->key_mask != NULL, gpu_local_mem (q->dev));
-  gboolean ok = launch_gpu (q, k, v, out, p, options, "attention_gpu", t.bq,
-      (gsize)t.bq * t.td, batch, nq, nk, error);
-
-  g_free (options);
-  return ok;
-}
-
-/* The matrix-unit form, @t fitted to @dim. */
-static gboolean
-attention_mma (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
-    const SoraAttentionParams *p, MmaAttnTile t, SoraDType op_dtype,
-    SoraMmaForm form, gsize batch, gsize nq, gsize nk, gsize dim,
-    GError **error)
-{
-  char *options = mma_options (
-      t, dim, p->bias != NULL, p->key_mask != NULL, op_dtype, form);
-  gboolean ok = launch_gpu (q, k, v, out, p, options, "attention_mma", t.bq,
-      (gsize)t.bq * 2, batch, nq, nk, error);
-
-  g_free (options);
-  return ok;
-}
 
 guint64
 sora_op_attention_temp_bytes (
@@ -525,11 +287,13 @@ attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
   if (nq == 0 || batch == 0)
     return TRUE;
   if (f->kind == FORM_MMA &&
-      mma_fit (&mma, dim, f->form, gpu_local_mem (q->dev)))
-    return attention_mma (
+      sora_attention_mma_fit (
+          &mma, dim, f->form, sora_attention_gpu_local_mem (q->dev)))
+    return sora_attention_run_mma (
         q, k, v, out, p, mma, f->op_dtype, f->form, batch, nq, nk, dim, error);
   if (f->kind != FORM_CPU)
-    return attention_gpu (q, k, v, out, p, f->gpu, batch, nq, nk, dim, error);
+    return sora_attention_run_gpu (
+        q, k, v, out, p, f->gpu, batch, nq, nk, dim, error);
   return attention_cpu (q, k, v, out, p, &f->tile, batch, nq, nk, dim, error);
 }
 
@@ -564,8 +328,8 @@ device_form (SoraDevice *dev, gsize dim, AttnForm *f, GError **error)
     if (sora_tune_mma_ptx_layout (f->form)) {
       f->mma = device_mma_tile (dev, f->op_dtype);
       f->kind = FORM_MMA;
-      if (mma_fit (&(MmaAttnTile){ f->mma.bq, f->mma.bk }, dim, f->form,
-              gpu_local_mem (dev)))
+      if (sora_attention_mma_fit (&(MmaAttnTile){ f->mma.bq, f->mma.bk }, dim,
+              f->form, sora_attention_gpu_local_mem (dev)))
         return TRUE;
     }
   }
@@ -668,7 +432,7 @@ gpu_probe_setup (
 {
   AttnRun *r = run_new (data, FORM_GPU);
 
-  parse_gpu_tile (candidate, &r->f.gpu);
+  sora_attention_parse_gpu_tile (candidate, &r->f.gpu);
   return r;
 }
 
@@ -679,11 +443,11 @@ mma_probe_setup (
 {
   AttnRun *r = run_new (data, FORM_MMA);
 
-  parse_mma_tile (candidate, &r->f.mma);
+  sora_attention_parse_mma_tile (candidate, &r->f.mma);
   r->f.op_dtype = r->a->op_dtype;
   r->f.form = sora_tune_mma_form (dev);
-  if (mma_fit (&(MmaAttnTile){ r->f.mma.bq, r->f.mma.bk }, PROBE_DIM, r->f.form,
-          gpu_local_mem (dev)))
+  if (sora_attention_mma_fit (&(MmaAttnTile){ r->f.mma.bq, r->f.mma.bk },
+          PROBE_DIM, r->f.form, sora_attention_gpu_local_mem (dev)))
     return r;
   g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
       "%s: matrix-unit tile %s does not fit %s's local memory", OP, candidate,
@@ -731,8 +495,8 @@ precision_setup (
   r->f.form = sora_tune_mma_form (dev);
   r->f.mma = device_mma_tile (dev, SORA_DTYPE_BF16);
   ok = ok &&
-      mma_fit (&(MmaAttnTile){ r->f.mma.bq, r->f.mma.bk }, PROBE_DIM, r->f.form,
-          gpu_local_mem (dev)) &&
+      sora_attention_mma_fit (&(MmaAttnTile){ r->f.mma.bq, r->f.mma.bk },
+          PROBE_DIM, r->f.form, sora_attention_gpu_local_mem (dev)) &&
       probe_run (r, error) &&
       sora_tune_check_close (r->a->out, want, "attention bf16 check", error);
   sora_tensor_free (want);
@@ -773,11 +537,12 @@ attention_spec (const char *name, const char *env,
 char *
 sora_attention_gpu_tile_name (SoraDevice *dev)
 {
-  SoraTuneSpec spec = attention_spec ("attention-gpu-tile",
-      "SORA_ATTENTION_GPU_TILE", valid_gpu_tile, gpu_probe_setup);
+  SoraTuneSpec spec =
+      attention_spec ("attention-gpu-tile", "SORA_ATTENTION_GPU_TILE",
+          sora_attention_valid_gpu_tile, gpu_probe_setup);
   AttnProbe probe = { NULL };
 
-  return sora_tune_choose (dev, &spec, gpu_tiles, &probe);
+  return sora_tune_choose (dev, &spec, sora_attention_gpu_tiles, &probe);
 }
 
 static GpuAttnTile
@@ -786,7 +551,7 @@ device_gpu_tile (SoraDevice *dev)
   char *value = sora_attention_gpu_tile_name (dev);
   GpuAttnTile tile;
 
-  parse_gpu_tile (value, &tile);
+  sora_attention_parse_gpu_tile (value, &tile);
   g_free (value);
   return tile;
 }
@@ -822,13 +587,13 @@ sora_attention_mma_tile_name (SoraDevice *dev, SoraDType op_dtype)
 {
   char *name =
       g_strdup_printf ("attention-mma-tile-%s", sora_dtype_name (op_dtype));
-  SoraTuneSpec spec = attention_spec (
-      name, "SORA_ATTENTION_MMA_TILE", valid_mma_tile, mma_probe_setup);
+  SoraTuneSpec spec = attention_spec (name, "SORA_ATTENTION_MMA_TILE",
+      sora_attention_valid_mma_tile, mma_probe_setup);
   AttnProbe probe = { NULL };
   char *value;
 
   probe.op_dtype = op_dtype;
-  value = sora_tune_choose (dev, &spec, mma_tiles, &probe);
+  value = sora_tune_choose (dev, &spec, sora_attention_mma_tiles, &probe);
   g_free (name);
   return value;
 }
@@ -836,7 +601,7 @@ sora_attention_mma_tile_name (SoraDevice *dev, SoraDType op_dtype)
 char **
 sora_attention_mma_tile_candidates (void)
 {
-  return g_strdupv ((char **)mma_tiles);
+  return g_strdupv ((char **)sora_attention_mma_tiles);
 }
 
 static MmaAttnTile
@@ -845,7 +610,7 @@ device_mma_tile (SoraDevice *dev, SoraDType op_dtype)
   char *value = sora_attention_mma_tile_name (dev, op_dtype);
   MmaAttnTile tile;
 
-  parse_mma_tile (value, &tile);
+  sora_attention_parse_mma_tile (value, &tile);
   g_free (value);
   return tile;
 }
