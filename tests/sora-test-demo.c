@@ -61,6 +61,33 @@ sora_test_demo_centroid (
   return TRUE;
 }
 
+const char *
+sora_test_demo_shape (const guint8 *frame, const float bg[3])
+{
+  guint n = 0, lower = 0, x0 = SIZE, x1 = 0, y0 = SIZE, y1 = 0;
+  double fill;
+
+  for (guint y = 0; y < SIZE; y++)
+    for (guint x = 0; x < SIZE; x++)
+      if (is_foreground (frame + (y * SIZE + x) * 3, bg)) {
+        n++;
+        x0 = MIN (x0, x);
+        x1 = MAX (x1, x);
+        y0 = MIN (y0, y);
+        y1 = MAX (y1, y);
+      }
+  if (n < 12)
+    return NULL;
+  for (guint y = 0; y < SIZE; y++)
+    for (guint x = 0; x < SIZE; x++)
+      lower +=
+          2 * y > y0 + y1 && is_foreground (frame + (y * SIZE + x) * 3, bg);
+  if (lower > 0.62 * n)
+    return "triangle";
+  fill = (double)n / ((x1 - x0 + 1) * (y1 - y0 + 1));
+  return fill > 0.86 ? "square" : "circle";
+}
+
 /* HSV hue of one pixel in sextants [0, 6), FALSE when it is unsaturated. */
 static gboolean
 pixel_hue (const guint8 *p, float *h)

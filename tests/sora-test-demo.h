@@ -37,6 +37,11 @@ double sora_test_demo_hue_distance (double a, double b);
  * "down"), or NULL when it moved less than 4 pixels or the object is gone. */
 const char *sora_test_demo_direction (
     const guint8 *first, const guint8 *last, const float bg[3]);
+/* The shape of one frame's object by tools/train_demo_model.py shape_of():
+ * "triangle" with over 62% of its pixels in the lower half of its
+ * bounding box (the world's triangle points up), else "square" when it
+ * fills over 86% of the box, else "circle"; NULL under 12 pixels. */
+const char *sora_test_demo_shape (const guint8 *frame, const float bg[3]);
 /* Whether @motion is one of the four directions. */
 gboolean sora_test_demo_is_direction (const char *motion);
 

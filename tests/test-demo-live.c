@@ -9,7 +9,8 @@
  * printed too), the frames whose dominant hue is within 20 degrees of the
  * prompt's colour, and the direction the object moved; then SWITCHES
  * streams switch to another colour at chunk SWITCH_CHUNK and are timed
- * until the new hue shows and holds.  Shape is not measured here.
+ * until the new hue shows and holds.  Shape (the trainer's shape_of()) is
+ * printed, not asserted.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <json-glib/json-glib.h>
@@ -55,7 +56,7 @@ static JsonParser *parser;
 
 typedef struct
 {
-  guint seen, hue_ok;
+  guint seen, hue_ok, shape_ok;
   /* mean step across boundaries over the mean inside chunks (the trainer's
    * rule) and over the median inside, -1 without steps */
   double ratio, median_ratio;
@@ -120,7 +121,7 @@ is_start (const guint starts[CHUNKS], guint f)
 
 static Figures
 measure (const guint8 *video, guint n_frames, const guint starts[CHUNKS],
-    const char *colour, const float bg[3])
+    const char *colour, const char *shape, const float bg[3])
 {
   double want = sora_test_demo_colour_hue (colour), hue, x, y, px = 0, py = 0;
   GArray *inside = g_array_new (FALSE, FALSE, sizeof (double));
@@ -134,6 +135,7 @@ measure (const guint8 *video, guint n_frames, const guint starts[CHUNKS],
     if (has && sora_test_demo_hue (frame, 1, bg, &hue)) {
       r.seen++;
       r.hue_ok += sora_test_demo_hue_distance (hue, want) <= HUE_TOLERANCE;
+      r.shape_ok += g_strcmp0 (sora_test_demo_shape (frame, bg), shape) == 0;
     }
     if (has && had) {
       double step = hypot (x - px, y - py);
@@ -183,7 +185,8 @@ report (const char *what, guint ok, guint n, double bar)
 static void
 test_streams (void)
 {
-  guint seen = 0, hue_ok = 0, motion_ok = 0, motion_n = 0, n_ratios = 0;
+  guint seen = 0, hue_ok = 0, shape_ok = 0, motion_ok = 0, motion_n = 0,
+        n_ratios = 0;
   guint n_across = 0, n_inside = 0, within = 0;
   double ratio_sum = 0, median_sum = 0, max_ratio = 0, across = 0, inside = 0;
 
@@ -201,13 +204,17 @@ test_streams (void)
     run_stream (
         prompt, json_object_get_int_member (c, "seed"), NULL, video, starts);
     r = measure (video->data, video->len / FRAME_BYTES, starts,
-        json_object_get_string_member (c, "colour"), bg);
-    g_test_message ("%s | object in %u of %u frames, hue within %.0f deg in %u "
-                    "| boundary ratio %.2f (over the median %.2f) | moved %s",
+        json_object_get_string_member (c, "colour"),
+        json_object_get_string_member (c, "shape"), bg);
+    g_test_message (
+        "%s | object in %u of %u frames, hue within %.0f deg in %u, shape "
+        "right in %u "
+        "| boundary ratio %.2f (over the median %.2f) | moved %s",
         prompt, r.seen, (guint)(video->len / FRAME_BYTES), HUE_TOLERANCE,
-        r.hue_ok, r.ratio, r.median_ratio, r.dir ? r.dir : "-");
+        r.hue_ok, r.shape_ok, r.ratio, r.median_ratio, r.dir ? r.dir : "-");
     seen += r.seen;
     hue_ok += r.hue_ok;
+    shape_ok += r.shape_ok;
     across += r.across;
     inside += r.inside;
     n_across += r.n_across;
@@ -236,6 +243,11 @@ test_streams (void)
   report ("frames with the hue within 20 deg of the prompt's (issue goal "
           "90%, not met: the VAE's limit)",
       hue_ok, seen, MIN_HUE);
+  /* random weights score 40% here, sora-live 38%: nothing to assert */
+  g_test_message ("frames with the prompted shape: %u/%u = %.0f%% (not "
+                  "asserted: the issue's goal is 90%%, the VAE gives back "
+                  "42%% and no square is drawn square)",
+      shape_ok, seen, 100.0 * shape_ok / seen);
   report ("motion the prompted way", motion_ok, motion_n, MIN_MOTION);
   g_assert_cmpuint (n_ratios, >=, STREAMS / 2);
   g_assert_cmpfloat (ratio_sum / n_ratios, <=, MAX_RATIO);
