@@ -25,32 +25,37 @@ sora_test_open_tiny (void)
 }
 
 static void
-skip_no_model (gconstpointer model)
+skip_no_model (gconstpointer why)
 {
-  char *why = g_strdup_printf ("SORA_DEMO_MODEL (%s) is not a model folder",
-      model ? (const char *)model : "unset");
-
   g_test_skip (why);
-  g_free (why);
 }
 
 SoraEngine *
-sora_test_open_demo_model (const char *suite)
+sora_test_open_model (const char *suite, const char *variable)
 {
-  const char *model = g_getenv ("SORA_DEMO_MODEL");
+  const char *model = g_getenv (variable);
   SoraEngine *engine;
   GError *error = NULL;
   char *path;
 
   if (model == NULL || !g_file_test (model, G_FILE_TEST_IS_DIR)) {
     path = g_strdup_printf ("/%s/model", suite);
-    g_test_add_data_func (path, model, skip_no_model);
+    g_test_add_data_func_full (path,
+        g_strdup_printf (
+            "%s (%s) is not a model folder", variable, model ? model : "unset"),
+        skip_no_model, g_free);
     g_free (path);
     return NULL;
   }
   engine = sora_engine_open (model, NULL, NULL, &error);
   g_assert_no_error (error);
   return engine;
+}
+
+SoraEngine *
+sora_test_open_demo_model (const char *suite)
+{
+  return sora_test_open_model (suite, "SORA_DEMO_MODEL");
 }
 
 void

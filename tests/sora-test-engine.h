@@ -17,6 +17,8 @@ SoraEngine *sora_test_open_tiny (void);
  * with a test /@suite/model added that skips saying why, when it is unset
  * or not a folder. */
 SoraEngine *sora_test_open_demo_model (const char *suite);
+/* The same for the model folder in $@variable. */
+SoraEngine *sora_test_open_model (const char *suite, const char *variable);
 
 /* What a run hands its callbacks: the f32 frames as diffusers' "np" output
  * ([n, H, W, 3] in [0, 1]), the pixels as they came, the chunk sizes and

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "sora-test-demo.h"
 #include "sora-test-engine.h"
 
 #define SIZE 64
@@ -56,20 +57,15 @@ compare_double (gconstpointer a, gconstpointer b)
   return (x > y) - (x < y);
 }
 
-/* Centroid x of the pixels more than 60 (sum of RGB) off the black
- * background, -1 when under 4 of them: the demo-quality rule. */
+/* Centroid x of the foreground on the black background, -1 when there is
+ * none: the demo-quality rule. */
 static double
 centroid_x (const guint8 *frame)
 {
-  double sx = 0;
-  guint n = 0;
+  static const float black[3] = { 0, 0, 0 };
+  double cx, cy;
 
-  for (gsize i = 0; i < (gsize)SIZE * SIZE; i++)
-    if (frame[i * 3] + frame[i * 3 + 1] + frame[i * 3 + 2] > 60) {
-      sx += i % SIZE;
-      n++;
-    }
-  return n < 4 ? -1 : sx / n;
+  return sora_test_demo_centroid (frame, black, &cx, &cy) ? cx : -1;
 }
 
 static gboolean

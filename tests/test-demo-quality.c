@@ -2,11 +2,10 @@
  * prompt asks?  Prompts are held-out combinations of the training world
  * (tests/fixtures/demo-quality, made by tools/make_demo_quality_fixtures.py);
  * each clip is measured with the rules of tools/train_demo_model.py
- * measure(): foreground = pixels more than 60 (sum of |RGB - background|)
- * from the prompt's background; colour = the nearest of the world's six
- * hues to the circular mean hue of saturated foreground pixels; direction =
- * the larger axis of the foreground centroid's displacement, at least 4
- * pixels.  Rates are printed; the test fails below the issue's bars.
+ * measure() (tests/sora-test-demo.h): colour = the nearest of the world's
+ * six hues to the clip's dominant hue; direction = that of the foreground
+ * centroid from the first frame to the last.  Rates are printed; the test
+ * fails below the issue's bars.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <json-glib/json-glib.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 
 #include "sora-safetensors.h"
+#include "sora-test-demo.h"
 #include "sora-test-engine.h"
 
 #define SIZE 64
@@ -36,9 +36,6 @@
 #define CONTINUITY_CASES 20
 #define MAX_CONTINUITY_RATIO 0.90
 
-static const char *colours[] = { "red", "yellow", "green", "cyan", "blue",
-  "magenta" };
-
 static SoraEngine *engine;
 static JsonObject *prompts;
 static JsonParser *parser;
@@ -46,93 +43,15 @@ static JsonParser *parser;
 static SoraSafetensors *contexts_file;
 static const SoraSafetensor *contexts;
 
-static void
-background_rgb (const char *name, float rgb[3])
-{
-  float v = g_str_equal (name, "white") ? 255.f
-      : g_str_equal (name, "gray")      ? 128.f
-                                        : 0.f;
-
-  g_assert_true (g_str_equal (name, "white") || g_str_equal (name, "gray") ||
-      g_str_equal (name, "black"));
-  rgb[0] = rgb[1] = rgb[2] = v;
-}
-
-static gboolean
-is_foreground (const guint8 *p, const float bg[3])
-{
-  return fabsf (p[0] - bg[0]) + fabsf (p[1] - bg[1]) + fabsf (p[2] - bg[2]) >
-      60.f;
-}
-
-/* Foreground centroid of one frame; FALSE when under 4 pixels. */
-static gboolean
-centroid (const guint8 *frame, const float bg[3], double *cx, double *cy)
-{
-  double sx = 0, sy = 0;
-  guint n = 0;
-
-  for (guint y = 0; y < SIZE; y++)
-    for (guint x = 0; x < SIZE; x++)
-      if (is_foreground (frame + (y * SIZE + x) * 3, bg)) {
-        sx += x;
-        sy += y;
-        n++;
-      }
-  if (n < 4)
-    return FALSE;
-  *cx = sx / n;
-  *cy = sy / n;
-  return TRUE;
-}
-
-/* The colour name of a clip's saturated foreground pixels, or NULL. */
+/* The colour name of a clip's dominant hue, or NULL. */
 static const char *
 dominant_colour (const guint8 *frames, guint n_frames, const float bg[3])
 {
-  double s = 0, c = 0, hue;
-  guint n = 0;
+  double hue;
 
-  for (gsize i = 0; i < (gsize)n_frames * SIZE * SIZE; i++) {
-    const guint8 *p = frames + i * 3;
-    float r = p[0] / 255.f, g = p[1] / 255.f, b = p[2] / 255.f;
-    float mx = MAX (r, MAX (g, b)), mn = MIN (r, MIN (g, b));
-    float d = MAX (mx - mn, 1e-6f), h;
-
-    if (!is_foreground (p, bg) || (mx - mn) / MAX (mx, 1e-6f) <= 0.3f)
-      continue;
-    if (mx == r)
-      h = fmodf ((g - b) / d + 6.f, 6.f);
-    else if (mx == g)
-      h = (b - r) / d + 2.f;
-    else
-      h = (r - g) / d + 4.f;
-    s += sin (h * G_PI / 3);
-    c += cos (h * G_PI / 3);
-    n++;
-  }
-  if (n < 4)
+  if (!sora_test_demo_hue (frames, n_frames, bg, &hue))
     return NULL;
-  hue = fmod (atan2 (s, c) * 180 / G_PI + 360, 360);
-  return colours[(int)(fmod (hue + 30, 360) / 60)];
-}
-
-/* Direction of the centroid from @first to @last, or NULL when it moved
- * less than 4 pixels or the object is gone. */
-static const char *
-direction (const guint8 *first, const guint8 *last, const float bg[3])
-{
-  double x0, y0, x1, y1, dx, dy;
-
-  if (!centroid (first, bg, &x0, &y0) || !centroid (last, bg, &x1, &y1))
-    return NULL;
-  dx = x1 - x0;
-  dy = y1 - y0;
-  if (MAX (fabs (dx), fabs (dy)) < 4)
-    return NULL;
-  if (fabs (dx) >= fabs (dy))
-    return dx > 0 ? "right" : "left";
-  return dy > 0 ? "down" : "up";
+  return sora_test_demo_colour_name (hue);
 }
 
 static gboolean
@@ -160,13 +79,6 @@ params_for (const char *prompt, guint64 seed, guint frames)
   return p;
 }
 
-static gboolean
-is_direction (const char *motion)
-{
-  return g_str_equal (motion, "left") || g_str_equal (motion, "right") ||
-      g_str_equal (motion, "up") || g_str_equal (motion, "down");
-}
-
 typedef struct
 {
   guint colour_ok, colour_n, motion_ok, motion_n;
@@ -191,7 +103,8 @@ score_language (const char *lang)
     const char *colour, *dir = NULL;
     float bg[3];
 
-    background_rgb (json_object_get_string_member (c, "background"), bg);
+    sora_test_demo_background (
+        json_object_get_string_member (c, "background"), bg);
     g_assert_true (sora_engine_generate (
         engine, &p, NULL, append_frames, clip, NULL, &error));
     g_assert_no_error (error);
@@ -199,8 +112,8 @@ score_language (const char *lang)
     colour = dominant_colour (clip->data, CLIP_FRAMES, bg);
     r.colour_n++;
     r.colour_ok += colour && g_str_equal (colour, want_colour);
-    if (is_direction (motion)) {
-      dir = direction (clip->data,
+    if (sora_test_demo_is_direction (motion)) {
+      dir = sora_test_demo_direction (clip->data,
           clip->data + (gsize)(CLIP_FRAMES - 1) * SIZE * SIZE * 3, bg);
       r.motion_n++;
       r.motion_ok += dir && g_str_equal (dir, motion);
@@ -276,12 +189,13 @@ test_extend (void)
     const char *dir;
     float bg[3];
 
-    background_rgb (json_object_get_string_member (c, "background"), bg);
+    sora_test_demo_background (
+        json_object_get_string_member (c, "background"), bg);
     g_assert_true (sora_engine_extend (engine, &p, context, CONTEXT_FRAMES,
         NULL, append_frames, clip, NULL, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (clip->len, ==, NEW_FRAMES * SIZE * SIZE * 3);
-    dir = direction (
+    dir = sora_test_demo_direction (
         clip->data, clip->data + (gsize)(NEW_FRAMES - 1) * SIZE * SIZE * 3, bg);
     ok += dir && g_str_equal (dir, motion);
     g_test_message ("extend %s | new frames go %s", p.prompt, dir ? dir : "-");
