@@ -180,3 +180,11 @@ sora_test_demo_is_direction (const char *motion)
   return g_str_equal (motion, "left") || g_str_equal (motion, "right") ||
       g_str_equal (motion, "up") || g_str_equal (motion, "down");
 }
+
+gboolean
+sora_test_demo_append_rgb (const guint8 *pixels, guint n_frames, guint width,
+    guint height, gpointer user_data)
+{
+  g_byte_array_append (user_data, pixels, n_frames * width * height * 3);
+  return TRUE;
+}

@@ -45,6 +45,11 @@ const char *sora_test_demo_shape (const guint8 *frame, const float bg[3]);
 /* Whether @motion is one of the four directions. */
 gboolean sora_test_demo_is_direction (const char *motion);
 
+/* A SoraFramesFunc for RGB frames: appends them to the GByteArray
+ * @user_data. */
+gboolean sora_test_demo_append_rgb (const guint8 *pixels, guint n_frames,
+    guint width, guint height, gpointer user_data);
+
 G_END_DECLS
 
 #endif /* __SORA_TEST_DEMO_H__ */

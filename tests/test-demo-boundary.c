@@ -31,14 +31,6 @@
 
 static SoraEngine *engine;
 
-static gboolean
-append_frames (const guint8 *pixels, guint n_frames, guint width, guint height,
-    gpointer user_data)
-{
-  g_byte_array_append (user_data, pixels, n_frames * width * height * 3);
-  return TRUE;
-}
-
 static double
 frame_difference (const guint8 *a, const guint8 *b)
 {
@@ -111,13 +103,13 @@ run_seed (guint64 seed, double *ratios)
   GError *error = NULL;
 
   g_assert_true (sora_engine_generate (
-      engine, &p, NULL, append_frames, video, NULL, &error));
+      engine, &p, NULL, sora_test_demo_append_rgb, video, NULL, &error));
   g_assert_no_error (error);
   p.frames = NEW_FRAMES;
   for (guint clip = 1; clip < CLIPS; clip++) {
     p.seed = seed + clip;
     g_assert_true (sora_engine_continue (
-        engine, &p, NULL, append_frames, video, NULL, &error));
+        engine, &p, NULL, sora_test_demo_append_rgb, video, NULL, &error));
     g_assert_no_error (error);
   }
   g_assert_cmpuint (video->len, ==, TOTAL_FRAMES * FRAME_BYTES);

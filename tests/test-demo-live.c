@@ -65,14 +65,6 @@ typedef struct
   const char *dir;
 } Figures;
 
-static gboolean
-append_frames (const guint8 *pixels, guint n_frames, guint width, guint height,
-    gpointer user_data)
-{
-  g_byte_array_append (user_data, pixels, n_frames * width * height * 3);
-  return TRUE;
-}
-
 /* CHUNKS chunks of @prompt from @seed into @video, switched to @then (if
  * not NULL) from chunk SWITCH_CHUNK on; @starts[c] is chunk c's first
  * frame. */
@@ -95,8 +87,8 @@ run_stream (const char *prompt, guint64 seed, const char *then,
     if (then && c == SWITCH_CHUNK)
       sora_stream_set_prompt (stream, then);
     starts[c] = video->len / FRAME_BYTES;
-    g_assert_true (
-        sora_stream_next (stream, NULL, append_frames, video, NULL, &error));
+    g_assert_true (sora_stream_next (
+        stream, NULL, sora_test_demo_append_rgb, video, NULL, &error));
     g_assert_no_error (error);
   }
   sora_stream_free (stream);

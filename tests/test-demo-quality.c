@@ -54,14 +54,6 @@ dominant_colour (const guint8 *frames, guint n_frames, const float bg[3])
   return sora_test_demo_colour_name (hue);
 }
 
-static gboolean
-append_frames (const guint8 *pixels, guint n_frames, guint width, guint height,
-    gpointer user_data)
-{
-  g_byte_array_append (user_data, pixels, n_frames * width * height * 3);
-  return TRUE;
-}
-
 static SoraGenerateParams
 params_for (const char *prompt, guint64 seed, guint frames)
 {
@@ -106,7 +98,7 @@ score_language (const char *lang)
     sora_test_demo_background (
         json_object_get_string_member (c, "background"), bg);
     g_assert_true (sora_engine_generate (
-        engine, &p, NULL, append_frames, clip, NULL, &error));
+        engine, &p, NULL, sora_test_demo_append_rgb, clip, NULL, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (clip->len, ==, CLIP_FRAMES * SIZE * SIZE * 3);
     colour = dominant_colour (clip->data, CLIP_FRAMES, bg);
@@ -192,7 +184,7 @@ test_extend (void)
     sora_test_demo_background (
         json_object_get_string_member (c, "background"), bg);
     g_assert_true (sora_engine_extend (engine, &p, context, CONTEXT_FRAMES,
-        NULL, append_frames, clip, NULL, &error));
+        NULL, sora_test_demo_append_rgb, clip, NULL, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (clip->len, ==, NEW_FRAMES * SIZE * SIZE * 3);
     dir = sora_test_demo_direction (
