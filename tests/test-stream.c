@@ -762,6 +762,79 @@ test_generate (void)
   g_byte_array_unref (streamed);
 }
 
+/* Mean absolute difference of frames @a and @b, in pixel levels. */
+static double
+frame_step (const guint8 *a, const guint8 *b, gsize frame)
+{
+  double sum = 0;
+
+  for (gsize i = 0; i < frame; i++)
+    sum += ABS ((int)a[i] - (int)b[i]);
+  return sum / frame;
+}
+
+/* sora_engine_continue with a causal model goes on with the last video's
+ * stream: generate 9 frames, then continue by 12, 4 and 8 (the frames of a
+ * chunk cut at a count come first in the next continue) gives exactly the
+ * first 33 frames of one stream, so no seam jumps more than the stream
+ * does.  Without a last video, or at another size, it fails. */
+static void
+test_continue (void)
+{
+  static const guint counts[] = { 9, 12, 4, 8 };
+  SoraGenerateParams p = stream_params ("a red circle");
+  gsize frame = sora_pixel_frame_size (SORA_PIXEL_RGB, SIZE, SIZE);
+  GByteArray *made = g_byte_array_new (), *streamed = g_byte_array_new ();
+  SoraEngine *fresh = sora_test_open_fixture ("wan-tiny-causal");
+  GError *error = NULL;
+  SoraStream *stream;
+  guint total = 0;
+
+  p.frames = 4;
+  g_assert_false (sora_engine_continue (
+      fresh, &p, NULL, append_pixels, made, NULL, &error));
+  sora_test_assert_error_names (&error, "no previous video");
+  sora_engine_free (fresh);
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++) {
+    p.frames = counts[i];
+    if (i == 0)
+      g_assert_true (sora_engine_generate (
+          causal, &p, NULL, append_pixels, made, NULL, &error));
+    else
+      g_assert_true (sora_engine_continue (
+          causal, &p, NULL, append_pixels, made, NULL, &error));
+    g_assert_no_error (error);
+    total += counts[i];
+    g_assert_cmpuint (made->len, ==, total * frame);
+  }
+  stream = sora_stream_new (causal, &p, &error);
+  g_assert_no_error (error);
+  while (streamed->len < made->len) {
+    g_assert_true (
+        sora_stream_next (stream, NULL, append_pixels, streamed, NULL, &error));
+    g_assert_no_error (error);
+  }
+  for (guint i = 0, f = 0; i + 1 < G_N_ELEMENTS (counts); i++) {
+    f += counts[i];
+    g_test_message ("seam after frame %u: mean step %.2f levels, the stream "
+                    "%.2f",
+        f - 1,
+        frame_step (
+            made->data + (f - 1) * frame, made->data + f * frame, frame),
+        frame_step (streamed->data + (f - 1) * frame,
+            streamed->data + f * frame, frame));
+  }
+  g_assert_cmpmem (made->data, made->len, streamed->data, made->len);
+
+  p.width = 2 * SIZE;
+  g_assert_false (sora_engine_continue (
+      causal, &p, NULL, append_pixels, made, NULL, &error));
+  sora_test_assert_error_names (&error, "Cannot continue a 32x32 video");
+  sora_stream_free (stream);
+  g_byte_array_unref (made);
+  g_byte_array_unref (streamed);
+}
+
 /* A model that makes whole clips has no stream. */
 static void
 test_not_causal (void)
@@ -791,6 +864,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stream/cancel", test_cancel);
   g_test_add_func ("/stream/prime", test_prime);
   g_test_add_func ("/stream/generate", test_generate);
+  g_test_add_func ("/stream/continue", test_continue);
   g_test_add_func ("/stream/rebase", test_rebase);
   g_test_add_func ("/stream/pytorch-reference", test_pytorch_reference);
   ret = sora_test_run ();

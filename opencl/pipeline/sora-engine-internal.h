@@ -105,6 +105,28 @@ gboolean sora_stream_extend (SoraEngine *engine,
 SoraTensor *sora_engine_get_last_clip (
     SoraEngine *engine, guint *width, guint *height);
 
+/* The stream of the last video sora_stream_generate, sora_stream_extend or
+ * sora_stream_continue made (a causal model), its KV cache on the device
+ * and its decoder parked, which sora_stream_continue goes on; NULL when there
+ * is none (none yet, or its run failed).  take hands it over (the engine then
+ * has none); keep gives the engine @stream (may be NULL), freeing the one it
+ * had. */
+SoraStream *sora_engine_get_last_stream (SoraEngine *engine);
+SoraStream *sora_engine_take_last_stream (SoraEngine *engine);
+void sora_engine_keep_last_stream (SoraEngine *engine, SoraStream *stream);
+
+/* sora_engine_continue for a causal model: the last stream goes on from
+ * where the last video stopped, the frames its last chunk made past it
+ * first, then chunks until params->frames frames are out, as if the videos
+ * were one stream.  params->prompt switches the stream's prompt at its next
+ * chunk; params->seed is not used (the stream's noise goes on by chunk).
+ * SORA_ERROR_INVALID_ARGUMENT without a last stream, or at another size or
+ * pixel format. */
+gboolean sora_stream_continue (SoraEngine *engine,
+    const SoraGenerateParams *params, SoraProgressFunc progress,
+    SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
+    GError **error);
+
 G_END_DECLS
 
 #endif /* __SORA_ENGINE_INTERNAL_H__ */

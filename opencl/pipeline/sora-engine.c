@@ -41,6 +41,9 @@ struct _SoraEngine
   SoraTensor *last_latents;
   SoraWanVaeDecoder *last_decoder;
   guint last_width, last_height;
+
+  /* The same for a causal model: the stream of the last video, parked. */
+  SoraStream *last_stream;
 };
 
 void
@@ -52,6 +55,7 @@ sora_engine_free (SoraEngine *engine)
   g_free (engine->cached_key);
   sora_tensor_free (engine->last_latents);
   sora_wan_vae_decoder_free (engine->last_decoder);
+  sora_stream_free (engine->last_stream);
   sora_wan_vae_free (engine->vae);
   sora_wan_dit_free (engine->dit);
   sora_umt5_free (engine->text_encoder);
@@ -345,6 +349,25 @@ sora_engine_get_last_clip (SoraEngine *engine, guint *width, guint *height)
   *width = engine->last_width;
   *height = engine->last_height;
   return engine->last_latents;
+}
+
+SoraStream *
+sora_engine_get_last_stream (SoraEngine *engine)
+{
+  return engine->last_stream;
+}
+
+SoraStream *
+sora_engine_take_last_stream (SoraEngine *engine)
+{
+  return g_steal_pointer (&engine->last_stream);
+}
+
+void
+sora_engine_keep_last_stream (SoraEngine *engine, SoraStream *stream)
+{
+  sora_stream_free (engine->last_stream);
+  engine->last_stream = stream;
 }
 
 /* Keeps the last SORA_CONTINUE_CONTEXT_LATENTS latent frames of the decoded

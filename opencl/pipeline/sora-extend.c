@@ -320,6 +320,10 @@ sora_engine_continue (SoraEngine *engine, const SoraGenerateParams *params,
 {
   SoraPublicCallbacks d = { progress, frames, user_data };
 
+  if (sora_engine_get_causal (engine, NULL, NULL, NULL))
+    return check_new_frames (params, error) &&
+        sora_stream_continue (
+            engine, params, progress, frames, user_data, cancellable, error);
   return sora_engine_continue_run (engine, params, SORA_WAN_TEXT_LENGTH,
       SORA_CONTINUE_CONTEXT_LATENTS, NULL, sora_engine_public_progress,
       sora_engine_public_pixels, &d, NULL, cancellable, error);

@@ -41,6 +41,9 @@ struct _SoraStream
    * rebase moves the window back next to the sink. */
   guint64 offset;
   GQueue kept; /* KeptChunk, oldest first */
+  /* Frames of the last chunk past what the last bounded run handed on, in
+   * params.format: a continue hands them on first. */
+  GByteArray *pending;
   gboolean failed;
 };
 
@@ -80,6 +83,7 @@ sora_stream_new_full (SoraEngine *engine, const SoraGenerateParams *params,
   stream->max_frames = tc->rope_max_seq_len * tc->patch_size[0];
   stream->next_prompt = g_strdup (params->prompt ? params->prompt : "");
   g_queue_init (&stream->kept);
+  stream->pending = g_byte_array_new ();
   return stream;
 }
 
@@ -96,6 +100,7 @@ sora_stream_free (SoraStream *stream)
   if (stream == NULL)
     return;
   g_queue_clear_full (&stream->kept, (GDestroyNotify)kept_chunk_free);
+  g_byte_array_unref (stream->pending);
   sora_wan_vae_decoder_free (stream->decoder);
   sora_wan_dit_cache_free (stream->cache);
   g_free (stream->prompt);
@@ -255,9 +260,10 @@ prepare_chunk (SoraStream *stream, GCancellable *cancellable, GError **error)
         stream->dit, &stream->cfg, 1, h, w, stream->max_frames, error);
     if (stream->cache == NULL)
       return FALSE;
+  }
+  if (stream->decoder == NULL)
     stream->decoder =
         sora_wan_vae_decoder_new (sora_engine_get_vae (stream->engine), h, w);
-  }
   if (switched) {
     text = sora_engine_encode_text (stream->engine, stream->next_prompt, "",
         FALSE, stream->text_length, error);
@@ -488,6 +494,7 @@ sora_stream_prime (SoraStream *stream, const guint8 *context,
  * every chunk. */
 typedef struct
 {
+  SoraStream *stream;
   SoraProgressFunc progress;
   SoraFramesFunc frames;
   gpointer user_data;
@@ -512,14 +519,36 @@ bounded_frames (const guint8 *pixels, guint n_frames, guint width, guint height,
 {
   Bounded *b = user_data;
   guint take = MIN (n_frames, b->left);
+  gsize size = sora_pixel_frame_size (b->stream->params.format, width, height);
 
   b->left -= take;
+  g_byte_array_append (
+      b->stream->pending, pixels + take * size, (n_frames - take) * size);
   return take == 0 || b->frames == NULL ||
       b->frames (pixels, take, width, height, b->user_data);
 }
 
-/* Makes chunks of @stream until @n_frames ≥ 1 frames are out, the last
- * chunk's frames past them not handed on. */
+/* Hands on the pending frames @b wants, first. */
+static gboolean
+hand_pending (SoraStream *stream, Bounded *b, GError **error)
+{
+  guint w = stream->params.width, h = stream->params.height;
+  gsize size = sora_pixel_frame_size (stream->params.format, w, h);
+  guint n = MIN (b->left, stream->pending->len / size);
+  gboolean ok = n == 0 || b->frames == NULL ||
+      b->frames (stream->pending->data, n, w, h, b->user_data);
+
+  g_byte_array_remove_range (stream->pending, 0, n * size);
+  b->left -= n;
+  if (!ok)
+    g_set_error (
+        error, SORA_ERROR, SORA_ERROR_CANCELLED, "Generation was cancelled");
+  return ok;
+}
+
+/* Makes chunks of @stream until @n_frames ≥ 1 frames are out, the frames
+ * left from the last run first; the last chunk's frames past them are kept
+ * for the next run. */
 static gboolean
 run_bounded (SoraStream *stream, guint n_frames, SoraProgressFunc progress,
     SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
@@ -528,15 +557,41 @@ run_bounded (SoraStream *stream, guint n_frames, SoraProgressFunc progress,
   guint chunk = 4 * stream->cfg.chunk_frames;
   /* the first chunk of a stream decodes 3 frames fewer */
   guint next = stream->chunk == 0 ? chunk - 3 : chunk;
-  guint chunks =
-      n_frames <= next ? 1 : 1 + (n_frames - next + chunk - 1) / chunk;
-  Bounded b = { progress, frames, user_data, n_frames, 0,
-    chunks * stream->cfg.n_steps };
-  gboolean ok = TRUE;
+  Bounded b = { stream, progress, frames, user_data, n_frames, 0, 0 };
+  guint chunks;
+  gboolean ok = hand_pending (stream, &b, error);
 
+  chunks = b.left == 0 ? 0
+      : b.left <= next ? 1
+                       : 1 + (b.left - next + chunk - 1) / chunk;
+  b.total_steps = chunks * stream->cfg.n_steps;
   for (guint i = 0; ok && i < chunks; i++)
     ok = sora_stream_next (
         stream, bounded_progress, bounded_frames, &b, cancellable, error);
+  return ok;
+}
+
+/* Between bounded runs the stream keeps its KV cache on the device: a
+ * re-cache from the kept chunks would not give the same K/V (each chunk's
+ * context pass attended chunks no longer kept).  Its decoder's state goes
+ * to host memory, as the last clip's. */
+static gboolean
+park (SoraStream *stream, GError **error)
+{
+  return stream->decoder == NULL ||
+      sora_wan_vae_decoder_park (stream->decoder, error);
+}
+
+/* The engine keeps @stream, parked, for sora_stream_continue when its run
+ * went @ok; else it keeps none. */
+static gboolean
+keep_stream (
+    SoraEngine *engine, SoraStream *stream, gboolean ok, GError **error)
+{
+  ok = ok && park (stream, error);
+  if (!ok)
+    g_clear_pointer (&stream, sora_stream_free);
+  sora_engine_keep_last_stream (engine, stream);
   return ok;
 }
 
@@ -546,15 +601,18 @@ sora_stream_extend (SoraEngine *engine, const SoraGenerateParams *params,
     SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
     GError **error)
 {
-  SoraStream *stream = sora_stream_new (engine, params, error);
-  gboolean ok = stream &&
+  SoraStream *stream;
+  gboolean ok;
+
+  /* The last video's stream first gives its memory back. */
+  sora_stream_free (sora_engine_take_last_stream (engine));
+  stream = sora_stream_new (engine, params, error);
+  ok = stream &&
       sora_stream_prime (
           stream, context, n_context_frames, cancellable, error) &&
       run_bounded (stream, params->frames, progress, frames, user_data,
           cancellable, error);
-
-  sora_stream_free (stream);
-  return ok;
+  return keep_stream (engine, stream, ok, error);
 }
 
 gboolean
@@ -562,11 +620,57 @@ sora_stream_generate (SoraEngine *engine, const SoraGenerateParams *params,
     SoraProgressFunc progress, SoraFramesFunc frames, gpointer user_data,
     GCancellable *cancellable, GError **error)
 {
-  SoraStream *stream = sora_stream_new (engine, params, error);
-  gboolean ok = stream &&
+  SoraStream *stream;
+  gboolean ok;
+
+  sora_stream_free (sora_engine_take_last_stream (engine));
+  stream = sora_stream_new (engine, params, error);
+  ok = stream &&
       run_bounded (stream, params->frames, progress, frames, user_data,
           cancellable, error);
+  return keep_stream (engine, stream, ok, error);
+}
 
-  sora_stream_free (stream);
-  return ok;
+/* Whether the engine's last stream can go on at @params' size and pixel
+ * format. */
+static gboolean
+check_continue (
+    SoraStream *stream, const SoraGenerateParams *params, GError **error)
+{
+  if (stream == NULL) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "There is no previous video to continue");
+    return FALSE;
+  }
+  if (stream->params.width != params->width ||
+      stream->params.height != params->height ||
+      stream->params.format != params->format) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "Cannot continue a %ux%u video (pixel format %d) at %ux%u (pixel "
+        "format %d)",
+        stream->params.width, stream->params.height, stream->params.format,
+        params->width, params->height, params->format);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+sora_stream_continue (SoraEngine *engine, const SoraGenerateParams *params,
+    SoraProgressFunc progress, SoraFramesFunc frames, gpointer user_data,
+    GCancellable *cancellable, GError **error)
+{
+  SoraStream *stream;
+  gboolean ok;
+
+  if (!check_continue (sora_engine_get_last_stream (engine), params, error))
+    return FALSE;
+  stream = sora_engine_take_last_stream (engine);
+  /* A new prompt switches as live.  The seed stays the stream's: its noise
+   * goes on by chunk, and a re-cache at a context timestep above 0 draws
+   * the kept chunks' noise again. */
+  sora_stream_set_prompt (stream, params->prompt);
+  ok = run_bounded (
+      stream, params->frames, progress, frames, user_data, cancellable, error);
+  return keep_stream (engine, stream, ok, error);
 }

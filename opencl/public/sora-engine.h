@@ -136,7 +136,9 @@ gboolean sora_engine_extend (SoraEngine *engine,
  * continue), params->width/height its size: as sora_engine_extend, but
  * conditioned on that clip's last latent frames as they were decoded (no
  * VAE round trip) and decoded on from its decoder's causal state, so the
- * seam is as smooth as the model makes it (docs/extension.md).
+ * seam is as smooth as the model makes it (docs/extension.md).  With a
+ * causal model the last video's stream goes on instead: the frames are
+ * those one longer stream would have made (params->seed is not used).
  * SORA_ERROR_INVALID_ARGUMENT when there is no such clip. */
 gboolean sora_engine_continue (SoraEngine *engine,
     const SoraGenerateParams *params, SoraProgressFunc progress,
