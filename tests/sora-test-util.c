@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -260,4 +261,53 @@ sora_test_remove_tree (const char *path)
     }
   }
   return g_remove (path) == 0 && ok;
+}
+
+char *
+sora_test_folder_with_config (const char *base, const char *members)
+{
+  static const char *const links[] = { "model_index.json", "scheduler",
+    "text_encoder", "tokenizer", "vae",
+    "transformer/diffusion_pytorch_model.safetensors" };
+  g_autofree char *dir = g_dir_make_tmp ("sora-config-XXXXXX", NULL);
+  g_autofree char *tdir = g_build_filename (dir, "transformer", NULL);
+  g_autofree char *cfg_path =
+      g_build_filename (base, "transformer", "config.json", NULL);
+  g_autofree char *json = NULL;
+  g_autofree char *out = g_build_filename (tdir, "config.json", NULL);
+  char *end;
+
+  g_assert_nonnull (dir);
+  g_assert_cmpint (g_mkdir (tdir, 0755), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (links); i++) {
+    g_autofree char *from = g_build_filename (base, links[i], NULL);
+    g_autofree char *to = g_build_filename (dir, links[i], NULL);
+
+    g_assert_cmpint (symlink (from, to), ==, 0);
+  }
+  g_assert_true (g_file_get_contents (cfg_path, &json, NULL, NULL));
+  end = strrchr (json, '}');
+  g_assert_nonnull (end);
+  *end = '\0';
+  {
+    g_autofree char *text = g_strdup_printf ("%s, %s}", json, members);
+    g_assert_true (g_file_set_contents (out, text, -1, NULL));
+  }
+  return g_steal_pointer (&dir);
+}
+
+void
+sora_test_remove_config_folder (const char *dir)
+{
+  static const char *const files[] = { "model_index.json", "scheduler",
+    "text_encoder", "tokenizer", "vae",
+    "transformer/diffusion_pytorch_model.safetensors",
+    "transformer/config.json", "transformer" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    g_autofree char *p = g_build_filename (dir, files[i], NULL);
+
+    g_assert_cmpint (g_remove (p), ==, 0);
+  }
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
 }

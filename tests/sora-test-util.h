@@ -88,6 +88,16 @@ float *sora_test_reference_f32 (
  * went. */
 gboolean sora_test_remove_tree (const char *path);
 
+/* A copy of model folder @base in a new temporary folder whose
+ * transformer/config.json gains @members (JSON object members, e.g.
+ * "\"rope_max_seq_len\": 8"; a member the config has already is replaced:
+ * the last one counts); the other files are links into @base. */
+char *sora_test_folder_with_config (const char *base, const char *members);
+
+/* Removes a folder sora_test_folder_with_config made (its links, not what
+ * they point to). */
+void sora_test_remove_config_folder (const char *dir);
+
 G_END_DECLS
 
 #endif /* __SORA_TEST_UTIL_H__ */

@@ -3,10 +3,8 @@
  * seeded determinism, size checks, cancellation.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sora-test-engine.h"
 #include "sora-umt5.h"
@@ -378,67 +376,15 @@ test_cancel (void)
   sora_engine_free (engine);
 }
 
-/* A copy of @base in a new temporary folder whose transformer config gains
- * @causal as "_sora_causal"; the other files are links. */
-static char *
-folder_with_causal (const char *base, const char *causal)
-{
-  static const char *const links[] = { "model_index.json", "scheduler",
-    "text_encoder", "tokenizer", "vae",
-    "transformer/diffusion_pytorch_model.safetensors" };
-  g_autofree char *dir = g_dir_make_tmp ("sora-causal-XXXXXX", NULL);
-  g_autofree char *tdir = g_build_filename (dir, "transformer", NULL);
-  g_autofree char *cfg_path =
-      g_build_filename (base, "transformer", "config.json", NULL);
-  g_autofree char *json = NULL;
-  g_autofree char *out = g_build_filename (tdir, "config.json", NULL);
-  char *end;
-
-  g_assert_nonnull (dir);
-  g_assert_cmpint (g_mkdir (tdir, 0755), ==, 0);
-  for (guint i = 0; i < G_N_ELEMENTS (links); i++) {
-    g_autofree char *from = g_build_filename (base, links[i], NULL);
-    g_autofree char *to = g_build_filename (dir, links[i], NULL);
-
-    g_assert_cmpint (symlink (from, to), ==, 0);
-  }
-  g_assert_true (g_file_get_contents (cfg_path, &json, NULL, NULL));
-  end = strrchr (json, '}');
-  g_assert_nonnull (end);
-  *end = '\0';
-  {
-    g_autofree char *text =
-        g_strdup_printf ("%s, \"_sora_causal\": %s}", json, causal);
-    g_assert_true (g_file_set_contents (out, text, -1, NULL));
-  }
-  return g_steal_pointer (&dir);
-}
-
-static void
-remove_causal_folder (const char *dir)
-{
-  static const char *const files[] = { "model_index.json", "scheduler",
-    "text_encoder", "tokenizer", "vae",
-    "transformer/diffusion_pytorch_model.safetensors",
-    "transformer/config.json", "transformer" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
-    g_autofree char *p = g_build_filename (dir, files[i], NULL);
-
-    g_assert_cmpint (g_remove (p), ==, 0);
-  }
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
-
 /* sora_engine_get_causal: nothing for a clip model, the config's chunk,
  * window and sink for a causal one. */
 static void
 test_causal_settings (void)
 {
   g_autofree char *base = sora_test_fixture ("wan-tiny");
-  g_autofree char *dir = folder_with_causal (base,
-      "{\"chunk_frames\": 2, \"window_frames\": 6, \"sink_frames\": 4,"
-      " \"steps\": [1000, 500]}");
+  g_autofree char *dir = sora_test_folder_with_config (base,
+      "\"_sora_causal\": {\"chunk_frames\": 2, \"window_frames\": 6, "
+      "\"sink_frames\": 4, \"steps\": [1000, 500]}");
   SoraEngine *clip = sora_test_open_tiny ();
   GError *error = NULL;
   SoraEngine *causal = sora_engine_open (dir, NULL, NULL, &error);
@@ -454,7 +400,7 @@ test_causal_settings (void)
   g_assert_true (sora_engine_get_causal (causal, NULL, NULL, NULL));
   sora_engine_free (clip);
   sora_engine_free (causal);
-  remove_causal_folder (dir);
+  sora_test_remove_config_folder (dir);
 }
 
 static void

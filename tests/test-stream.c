@@ -492,6 +492,77 @@ test_memory_flat (void)
   frames_clear (&f);
 }
 
+/* A model attending every past frame (window_frames 0) streams on past
+ * RoPE's positions with device memory flat: its window is the latent frames
+ * of its training clip ("_sora_native_size" of 13 frames here: 4), the
+ * sink kept, then it rolls and moves back as a window does.  The chunks
+ * ending within sink + window frames attend every frame before them, as
+ * before: the spec's loop on a cache of every frame.  (With
+ * rope_max_seq_len 8 the stream used to end at chunk 4.) */
+static void
+test_window_zero (void)
+{
+  g_autofree char *base = sora_test_fixture ("wan-tiny-causal");
+  g_autofree char *dir = sora_test_folder_with_config (base,
+      "\"rope_max_seq_len\": 8, \"_sora_native_size\": [32, 32, 13], "
+      "\"_sora_causal\": {\"chunk_frames\": 2, \"window_frames\": 0, "
+      "\"sink_frames\": 2, \"steps\": [1000, 750, 500, 250]}");
+  const guint rope = 8, cf = 2, sink = 2, window = 4;
+  /* the cache and the ring of kept chunks are full from this chunk on */
+  const guint steady = (sink + window) / cf + 1, chunks = 2 * rope / cf + 4;
+  SoraEngine *fixture = causal;
+  SoraGenerateParams p = stream_params ("a red circle");
+  Frames f = { g_array_new (FALSE, FALSE, sizeof (float)),
+    g_array_new (FALSE, FALSE, sizeof (guint)) };
+  GError *error = NULL;
+  SoraStream *stream;
+  SoraWanDitCache *cache;
+  guint64 held = 0;
+  guint w = 1;
+
+  /* the helpers above run on `causal` */
+  causal = sora_engine_open (dir, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (sora_engine_get_causal (causal, NULL, &w, NULL));
+  g_assert_cmpuint (w, ==, 0);
+  g_assert_cmpuint (
+      sora_wan_dit_get_config (sora_engine_get_dit (causal))->rope_max_seq_len,
+      ==, rope);
+  stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
+  g_assert_no_error (error);
+  cache = reference_cache ("a red circle");
+  for (guint c = 0; c < chunks; c++) {
+    g_array_set_size (f.frames, 0);
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, collect, &f, NULL, &error));
+    g_assert_no_error (error);
+    for (guint i = 0; i < f.frames->len; i++)
+      g_assert_true (isfinite (g_array_index (f.frames, float, i)));
+    if ((c + 1) * cf <= sink + window) {
+      double *x0 = reference_chunk (
+          c == 0 ? NULL : cache, text_of ("a red circle"), c, c * cf);
+
+      assert_chunk (stream, c, x0);
+      reference_context (cache, c, c * cf, x0);
+      g_free (x0);
+    }
+    if (c == steady)
+      held = sora_test_bytes_held (sora_engine_get_device (causal));
+    if (c > steady)
+      g_assert_cmpuint (
+          sora_test_bytes_held (sora_engine_get_device (causal)), ==, held);
+  }
+  g_test_message ("window 0: %u chunks (RoPE covers %u latent frames), "
+                  "%" G_GUINT64_FORMAT " device bytes held from chunk %u on",
+      chunks, rope, held, steady);
+  sora_wan_dit_cache_free (cache);
+  sora_stream_free (stream);
+  sora_engine_free (causal);
+  causal = fixture;
+  frames_clear (&f);
+  sora_test_remove_config_folder (dir);
+}
+
 typedef struct
 {
   GArray *sizes;
@@ -866,6 +937,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stream/generate", test_generate);
   g_test_add_func ("/stream/continue", test_continue);
   g_test_add_func ("/stream/rebase", test_rebase);
+  g_test_add_func ("/stream/window-zero", test_window_zero);
   g_test_add_func ("/stream/pytorch-reference", test_pytorch_reference);
   ret = sora_test_run ();
   sora_engine_free (causal);

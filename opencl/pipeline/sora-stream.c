@@ -28,7 +28,7 @@ struct _SoraStream
 {
   SoraEngine *engine;
   SoraWanDit *dit;
-  SoraWanCausalConfig cfg;
+  SoraWanCausalConfig cfg; /* the model's, with a window (stream_window) */
   SoraGenerateParams params; /* prompt: NULL, see prompt and next_prompt */
   guint text_length;
   guint max_frames; /* latent frame positions RoPE covers */
@@ -52,6 +52,30 @@ kept_chunk_free (KeptChunk *k)
 {
   sora_tensor_free (k->x0);
   g_free (k);
+}
+
+/* A model attending every past frame (window_frames 0) attends, in a
+ * stream, at most the latent frames of its training clip (its
+ * "_sora_native_size" frames), else this many: Self-Forcing's global
+ * attention, a KV cache of 32760 tokens, 21 latent frames of 832x480.  Past
+ * them the window rolls, the sink kept, so memory stays the same and the
+ * positions can move back within RoPE's. */
+#define GLOBAL_WINDOW_FRAMES 21
+
+/* The window a stream of @tc uses: the model's, or for window_frames 0 the
+ * latent frames it was trained on, at most those RoPE has positions for
+ * beside the sink, in whole chunks (at least one). */
+static guint
+stream_window (const SoraWanTransformerConfig *tc, guint max_frames)
+{
+  const SoraWanCausalConfig *c = &tc->causal;
+  guint trained = tc->native_size[2] ? 1 + (tc->native_size[2] - 1) / 4
+                                     : GLOBAL_WINDOW_FRAMES;
+  guint room = max_frames > c->sink_frames ? max_frames - c->sink_frames : 0;
+
+  if (c->window_frames > 0)
+    return c->window_frames;
+  return MAX (MIN (trained, room) / c->chunk_frames, 1) * c->chunk_frames;
 }
 
 SoraStream *
@@ -81,6 +105,7 @@ sora_stream_new_full (SoraEngine *engine, const SoraGenerateParams *params,
   stream->params.guidance_scale = 1.0;
   stream->text_length = text_length;
   stream->max_frames = tc->rope_max_seq_len * tc->patch_size[0];
+  stream->cfg.window_frames = stream_window (tc, stream->max_frames);
   stream->next_prompt = g_strdup (params->prompt ? params->prompt : "");
   g_queue_init (&stream->kept);
   stream->pending = g_byte_array_new ();
@@ -220,8 +245,8 @@ recache (SoraStream *stream, GCancellable *cancellable, GError **error)
 /* Whether the next chunk would reach past RoPE's positions; then the
  * window's frames move back next to the sink, where the model has seen
  * them at the stream's start (relative positions within the window stay;
- * the gap to the sink closes).  A model attending every past frame cannot
- * move them: its stream ends there. */
+ * the gap to the sink closes).  A window that does not fit RoPE's
+ * positions beside the sink cannot move: the stream ends there. */
 static gboolean
 need_rebase (SoraStream *stream, gboolean *rebase, GError **error)
 {
@@ -231,8 +256,7 @@ need_rebase (SoraStream *stream, gboolean *rebase, GError **error)
   *rebase = s + c->chunk_frames > stream->max_frames;
   if (!*rebase)
     return TRUE;
-  if (c->window_frames == 0 ||
-      c->sink_frames + c->window_frames > stream->max_frames) {
+  if (c->sink_frames + c->window_frames > stream->max_frames) {
     g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
         "The stream reached the %u latent frames the model's RoPE covers, "
         "and its attention window (window_frames %u, sink_frames %u) "
@@ -343,7 +367,7 @@ decode_chunk (
 
 /* Keeps chunk @stream->chunk's clean latents and drops those no later
  * chunk attends: the next one, ending at e, attends the sink and frames
- * from e − window_frames on (every frame with window_frames 0). */
+ * from e − window_frames on (the stream always has a window). */
 static void
 keep_chunk (SoraStream *stream, SoraTensor *x0)
 {
@@ -355,8 +379,6 @@ keep_chunk (SoraStream *stream, SoraTensor *x0)
   k->chunk = stream->chunk;
   k->x0 = x0;
   g_queue_push_tail (&stream->kept, k);
-  if (c->window_frames == 0)
-    return;
   for (GList *l = stream->kept.head; l;) {
     GList *following = l->next;
     KeptChunk *old = l->data;
@@ -425,8 +447,6 @@ sora_stream_next (SoraStream *stream, SoraProgressFunc progress,
 static guint
 attended_chunks (const SoraWanCausalConfig *c)
 {
-  if (c->window_frames == 0)
-    return G_MAXUINT;
   return (c->sink_frames + c->window_frames) / c->chunk_frames - 1;
 }
 
