@@ -563,6 +563,95 @@ test_window_zero (void)
   sora_test_remove_config_folder (dir);
 }
 
+/* The device bytes a stream of @engine at @p allocates at most over
+ * @chunks chunks (the text encoded before), and its estimate. */
+static void
+measure_stream (SoraEngine *engine, const SoraGenerateParams *p, guint chunks,
+    guint64 *peak, guint64 *estimate)
+{
+  SoraDevice *dev = sora_engine_get_device (engine);
+  GError *error = NULL;
+  SoraStream *stream;
+  guint64 before;
+
+  g_assert_nonnull (sora_engine_encode_text (
+      engine, p->prompt, "", FALSE, TEXT_LENGTH, &error));
+  g_assert_no_error (error);
+  before = sora_device_bytes_current (dev);
+  sora_device_reset_peak (dev);
+  stream = sora_stream_new_full (engine, p, TEXT_LENGTH, &error);
+  g_assert_no_error (error);
+  for (guint c = 0; c < chunks; c++) {
+    g_assert_true (
+        sora_stream_run_next (stream, NULL, NULL, NULL, NULL, &error));
+    g_assert_no_error (error);
+  }
+  *peak = sora_device_bytes_peak (dev) - before;
+  *estimate = sora_stream_bytes (engine, p, TEXT_LENGTH);
+  g_test_message ("%u chunks: peak %" G_GUINT64_FORMAT
+                  " device bytes, estimate %" G_GUINT64_FORMAT " (%+.1f %%)",
+      chunks, *peak, *estimate, 100.0 * ((double)*estimate / *peak - 1));
+  sora_stream_free (stream);
+}
+
+/* The stream's memory estimate covers what its chunks allocate on a fresh
+ * engine, without asking for much more: on the fixture, where the VAE
+ * decoder weighs most, and with a window of 256 latent frames, where the KV
+ * cache, its attention and the kept latents do (the ring full after 130
+ * chunks).  A size whose estimate does not fit fails before anything is
+ * allocated, naming the size and the device. */
+static void
+test_memory_estimate (void)
+{
+  g_autofree char *base = sora_test_fixture ("wan-tiny-causal");
+  g_autofree char *wide = sora_test_folder_with_config (base,
+      "\"rope_max_seq_len\": 512, \"_sora_causal\": {\"chunk_frames\": "
+      "2, \"window_frames\": 256, \"sink_frames\": 2, \"steps\": [1000]}");
+  g_autofree char *huge = sora_test_folder_with_config (base,
+      "\"rope_max_seq_len\": 4096, \"_sora_causal\": {\"chunk_frames\": "
+      "2, \"window_frames\": 1000, \"sink_frames\": 2, \"steps\": [1000]}");
+  const char *models[] = { base, wide };
+  const guint chunks[] = { 5, 131 };
+  /* The estimate is about 75-80 KB over on both (the same whatever the
+   * window: the decoder's bound on its activations, planned as they go);
+   * with the wide window, leaving out the KV cache or the kept latents
+   * would fall under the peak. */
+  const double over[] = { 0.25, 0.10 };
+  SoraGenerateParams p = stream_params ("a red circle");
+  GError *error = NULL;
+  SoraEngine *engine;
+  SoraDevice *dev;
+  guint64 peak, estimate, before;
+
+  for (guint i = 0; i < G_N_ELEMENTS (models); i++) {
+    engine = sora_engine_open (models[i], NULL, NULL, &error);
+    g_assert_no_error (error);
+    measure_stream (engine, &p, chunks[i], &peak, &estimate);
+    g_assert_cmpuint (peak, <=, estimate);
+    g_assert_cmpfloat (estimate, <=, peak * (1 + over[i]));
+    sora_engine_free (engine);
+  }
+
+  /* A window of 1000 latent frames at 4096x4096: a K of 65536 tokens a
+   * frame per block (6.3 GB), RoPE wide enough for it. */
+  engine = sora_engine_open (huge, NULL, NULL, &error);
+  g_assert_no_error (error);
+  dev = sora_engine_get_device (engine);
+  p.width = p.height = 4096;
+  before = sora_device_bytes_current (dev);
+  g_assert_null (sora_stream_new (engine, &p, &error));
+  g_assert_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "4096x4096 stream"));
+  g_assert_nonnull (
+      strstr (error->message, sora_engine_get_device_name (engine)));
+  g_clear_error (&error);
+  g_assert_cmpuint (sora_device_bytes_current (dev), ==, before);
+  sora_engine_free (engine);
+  sora_test_remove_config_folder (wide);
+  sora_test_remove_config_folder (huge);
+}
+
 typedef struct
 {
   GArray *sizes;
@@ -932,6 +1021,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stream/frames", test_frames);
   g_test_add_func ("/stream/determinism", test_determinism);
   g_test_add_func ("/stream/memory-flat", test_memory_flat);
+  g_test_add_func ("/stream/memory-estimate", test_memory_estimate);
   g_test_add_func ("/stream/cancel", test_cancel);
   g_test_add_func ("/stream/prime", test_prime);
   g_test_add_func ("/stream/generate", test_generate);

@@ -196,6 +196,46 @@ alloc_buffers (SoraWanDitCache *cache, GError **error)
   return TRUE;
 }
 
+/* The frames a cache under @causal keeps: the sink's, the ring's and the
+ * running chunk's tail. */
+static void
+cache_layout (const SoraWanCausalConfig *causal, gsize max_frames, gsize *sink,
+    gsize *ring, gsize *tail)
+{
+  gboolean bounded = causal->window_frames == 0;
+
+  *sink = bounded ? 0 : causal->sink_frames;
+  *ring = bounded ? max_frames : causal->window_frames - causal->chunk_frames;
+  *tail = causal->chunk_frames;
+}
+
+guint64
+sora_wan_dit_cache_estimate (SoraWanDit *dit, const SoraWanCausalConfig *causal,
+    gsize batch, gsize height, gsize width, gsize max_frames, gsize text_rows,
+    guint64 *largest)
+{
+  const SoraWanTransformerConfig *c = sora_wan_dit_get_config (dit);
+  gsize sink, ring, tail;
+  gsize keys;
+  guint64 kv, text;
+
+  if (causal == NULL)
+    causal = &c->causal;
+  cache_layout (causal, max_frames, &sink, &ring, &tail);
+  keys = (sink + ring + tail) * (height / c->patch_size[1]) *
+      (width / c->patch_size[2]);
+  kv = (guint64)batch * keys * c->inner_dim * sizeof (float);
+  text = (guint64)batch * text_rows * c->inner_dim * sizeof (float);
+  if (largest)
+    *largest = kv;
+  /* each block's frame K and V, the key mask; each block's text K and V and
+   * the two activations the text is embedded through; a chunk forward */
+  return 2 * c->num_layers * kv + batch * keys * sizeof (float) +
+      (2ull * c->num_layers + 2) * text +
+      sora_wan_dit_forward_bytes_keys (
+          dit, batch, causal->chunk_frames, height, width, text_rows, keys);
+}
+
 SoraWanDitCache *
 sora_wan_dit_cache_new (SoraWanDit *dit, const SoraWanCausalConfig *causal,
     gsize batch, gsize height, gsize width, gsize max_frames, GError **error)
@@ -218,11 +258,8 @@ sora_wan_dit_cache_new (SoraWanDit *dit, const SoraWanCausalConfig *causal,
   cache->tokens = height / c->patch_size[1] * (width / c->patch_size[2]);
   cache->dim = c->inner_dim;
   cache->bounded = causal->window_frames == 0;
-  cache->sink = cache->bounded ? 0 : causal->sink_frames;
-  cache->ring = cache->bounded ? max_frames
-                               : causal->window_frames - causal->chunk_frames;
+  cache_layout (causal, max_frames, &cache->sink, &cache->ring, &cache->tail);
   cache->slots = cache->sink + cache->ring;
-  cache->tail = causal->chunk_frames;
   cache->frame = g_new (gint64, MAX (cache->slots, 1));
   sora_wan_dit_cache_reset (cache);
   if (!alloc_buffers (cache, error)) {

@@ -47,6 +47,15 @@ gsize sora_wan_dit_cache_get_end (SoraWanDitCache *cache);
  * for the frames; the text K/V come on top: 2·layers·batch·S·dim·4). */
 guint64 sora_wan_dit_cache_bytes (SoraWanDitCache *cache);
 
+/* The device bytes a cache of sora_wan_dit_cache_new's arguments holds with
+ * a text of @text_rows rows, and its chunk forwards allocate while they run
+ * (workspace, attention temporaries over the cached keys, output); in
+ * @largest (may be NULL) its largest buffer, a block's K.  Nothing is
+ * allocated: a caller can refuse a size that does not fit first. */
+guint64 sora_wan_dit_cache_estimate (SoraWanDit *dit,
+    const SoraWanCausalConfig *causal, gsize batch, gsize height, gsize width,
+    gsize max_frames, gsize text_rows, guint64 *largest);
+
 /* One chunk: @latents [batch, C, F, height, width] f32 at the absolute
  * latent frames [@first_frame, @first_frame + F) (also their RoPE
  * positions), @timesteps [batch] on the host, the text of the last

@@ -65,6 +65,11 @@ gboolean sora_wan_dit_run (SoraWanDit *dit, SoraTensor *latents,
 SoraTensor *sora_wan_dit_output_new (
     SoraWanDit *dit, SoraTensor *latents, GError **error);
 
+/* sora_wan_dit_forward_bytes for a self-attention over @keys key tokens
+ * (a chunk's own and those of the cache it attends). */
+guint64 sora_wan_dit_forward_bytes_keys (SoraWanDit *dit, gsize batch,
+    gsize frames, gsize height, gsize width, gsize seq, gsize keys);
+
 /* Each block's cross-attention K (after norm_k) and V of @text into
  * @k[i], @v[i] [B, S, dim] f32, allocated here. */
 gboolean sora_wan_dit_text_kv (SoraWanDit *dit, SoraTensor *text,

@@ -616,8 +616,8 @@ sora_wan_dit_get_device (SoraWanDit *dit)
 }
 
 guint64
-sora_wan_dit_forward_bytes (SoraWanDit *dit, gsize batch, gsize frames,
-    gsize height, gsize width, gsize seq)
+sora_wan_dit_forward_bytes_keys (SoraWanDit *dit, gsize batch, gsize frames,
+    gsize height, gsize width, gsize seq, gsize keys)
 {
   const SoraWanTransformerConfig *c = &dit->cfg;
   gsize tokens = frames / c->patch_size[0] * (height / c->patch_size[1]) *
@@ -627,12 +627,22 @@ sora_wan_dit_forward_bytes (SoraWanDit *dit, gsize batch, gsize frames,
 
   acts_alloc (dit, &a, batch, frames, height, width, tokens, seq, &bytes, NULL);
   /* the output, the temporaries of the self- or the cross-attention (over
-   * the tokens or the text rows), the RoPE table (cos and sin) */
+   * the keys or the text rows), the RoPE table (cos and sin) */
   bytes += (guint64)batch * c->out_channels * frames * height * width * 4;
   bytes += MAX (sora_op_attention_temp_bytes (dit->dev, batch,
-                    c->num_attention_heads, tokens, c->attention_head_dim),
+                    c->num_attention_heads, keys, c->attention_head_dim),
       sora_op_attention_temp_bytes (
           dit->dev, batch, c->num_attention_heads, seq, c->attention_head_dim));
   bytes += 2ull * tokens * c->attention_head_dim * 4;
   return bytes;
+}
+
+guint64
+sora_wan_dit_forward_bytes (SoraWanDit *dit, gsize batch, gsize frames,
+    gsize height, gsize width, gsize seq)
+{
+  const guint *p = dit->cfg.patch_size;
+
+  return sora_wan_dit_forward_bytes_keys (dit, batch, frames, height, width,
+      seq, frames / p[0] * (height / p[1]) * (width / p[2]));
 }

@@ -274,6 +274,18 @@ struct _SoraWanVaeDecoder
   ParkedSlot *parked; /* [tile · n_slots + slot] while parked, else NULL */
 };
 
+guint64
+sora_wan_vae_decoder_bytes (SoraWanVae *vae, gsize h, gsize w)
+{
+  TilePlan plan = { 0 };
+  guint64 slots, largest, acts;
+
+  tile_plan_choose (vae, h, w, &plan);
+  tile_plan_footprint (vae, &plan, h, w, &slots, &largest, &acts);
+  tile_plan_clear (&plan);
+  return slots + acts;
+}
+
 SoraWanVaeDecoder *
 sora_wan_vae_decoder_new (SoraWanVae *vae, gsize h, gsize w)
 {

@@ -59,6 +59,9 @@ gboolean sora_wan_vae_decode (SoraWanVae *vae, SoraTensor *latents,
 typedef struct _SoraWanVaeDecoder SoraWanVaeDecoder;
 
 SoraWanVaeDecoder *sora_wan_vae_decoder_new (SoraWanVae *vae, gsize h, gsize w);
+/* The device bytes a decoder of @h x @w latents holds while it decodes:
+ * every tile's causal caches and its activations (the tiling it chooses). */
+guint64 sora_wan_vae_decoder_bytes (SoraWanVae *vae, gsize h, gsize w);
 void sora_wan_vae_decoder_free (SoraWanVaeDecoder *decoder);
 /* Moves @decoder's caches to host memory until its next run, which moves
  * them back: a decode waiting for the next clip need not hold device

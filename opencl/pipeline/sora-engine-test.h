@@ -59,6 +59,15 @@ gboolean sora_engine_set_text_encoder_streaming (
 guint64 sora_engine_denoise_bytes (SoraEngine *engine,
     const SoraGenerateParams *params, guint n_latent_frames, guint text_length);
 
+/* The device bytes a stream at @params' size with @text_length text rows
+ * allocates beside what the engine holds: the KV cache (sink, window and
+ * the running chunk's slots, self and cross K/V, every block), a chunk
+ * forward's workspace, the kept clean latents, the streaming VAE decoder
+ * and a chunk's pixels.  sora_stream_new refuses a stream whose estimate
+ * does not fit the device. */
+guint64 sora_stream_bytes (
+    SoraEngine *engine, const SoraGenerateParams *params, guint text_length);
+
 /* sora_stream_new with the text length (Wan uses 512). */
 SoraStream *sora_stream_new_full (SoraEngine *engine,
     const SoraGenerateParams *params, guint text_length, GError **error);

@@ -78,6 +78,75 @@ stream_window (const SoraWanTransformerConfig *tc, guint max_frames)
   return MAX (MIN (trained, room) / c->chunk_frames, 1) * c->chunk_frames;
 }
 
+/* The chunks the next chunk attends besides itself, at most. */
+static guint
+attended_chunks (const SoraWanCausalConfig *c)
+{
+  return (c->sink_frames + c->window_frames) / c->chunk_frames - 1;
+}
+
+/* The device bytes a stream of @engine at @params' size allocates beside
+ * what the engine holds (a stream of sora_stream_new_full's arguments); in
+ * @largest its largest buffer. */
+static guint64
+stream_bytes (SoraEngine *engine, const SoraGenerateParams *params,
+    guint text_length, guint64 *largest)
+{
+  SoraWanDit *dit = sora_engine_get_dit (engine);
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (dit);
+  SoraWanCausalConfig c = tc->causal;
+  guint max_frames = tc->rope_max_seq_len * tc->patch_size[0];
+  gsize h = params->height / 8, w = params->width / 8;
+  guint64 chunk = (guint64)tc->in_channels * c.chunk_frames * h * w * 4;
+
+  c.window_frames = stream_window (tc, max_frames);
+  /* the KV cache and a chunk forward; the kept chunks, the one being made
+   * and a noise draw; the decoder; a chunk's frames as pixels */
+  return sora_wan_dit_cache_estimate (
+             dit, &c, 1, h, w, max_frames, text_length, largest) +
+      (attended_chunks (&c) + 2) * chunk +
+      sora_wan_vae_decoder_bytes (sora_engine_get_vae (engine), h, w) +
+      4ull * c.chunk_frames *
+      sora_pixel_frame_size (params->format, params->width, params->height);
+}
+
+guint64
+sora_stream_bytes (
+    SoraEngine *engine, const SoraGenerateParams *params, guint text_length)
+{
+  return stream_bytes (engine, params, text_length, NULL);
+}
+
+/* Refuses, before anything is allocated, a stream whose memory does not
+ * fit beside what the device holds, or whose KV cache needs a buffer over
+ * the device's largest, naming the size and the device. */
+static gboolean
+check_stream_fits (SoraEngine *engine, const SoraGenerateParams *params,
+    guint text_length, GError **error)
+{
+  SoraDevice *dev = sora_engine_get_device (engine);
+  const SoraDeviceInfo *info = sora_device_get_info (dev);
+  guint64 held = sora_device_bytes_current (dev), largest;
+  guint64 need = stream_bytes (engine, params, text_length, &largest);
+
+  if (held + need > info->global_mem)
+    g_set_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY,
+        "A %ux%u stream needs about %.2f GB of device memory (KV cache, "
+        "chunk forward, kept latents, VAE decode) beside the %.2f GB held, "
+        "but %s has %.2f GB",
+        params->width, params->height, need / 1e9, held / 1e9, info->name,
+        info->global_mem / 1e9);
+  else if (largest > info->max_alloc)
+    g_set_error (error, SORA_ERROR, SORA_ERROR_OUT_OF_MEMORY,
+        "A %ux%u stream's KV cache needs a buffer of %.2f GB per block, "
+        "over the %.2f GB %s allocates at most",
+        params->width, params->height, largest / 1e9, info->max_alloc / 1e9,
+        info->name);
+  else
+    return TRUE;
+  return FALSE;
+}
+
 SoraStream *
 sora_stream_new_full (SoraEngine *engine, const SoraGenerateParams *params,
     guint text_length, GError **error)
@@ -93,7 +162,8 @@ sora_stream_new_full (SoraEngine *engine, const SoraGenerateParams *params,
         "has no \"_sora_causal\"");
     return NULL;
   }
-  if (!sora_engine_check_size (params->width, params->height, frames, error))
+  if (!sora_engine_check_size (params->width, params->height, frames, error) ||
+      !check_stream_fits (engine, params, text_length, error))
     return NULL;
   stream = g_new0 (SoraStream, 1);
   stream->engine = engine;
@@ -441,13 +511,6 @@ sora_stream_next (SoraStream *stream, SoraProgressFunc progress,
 
   return sora_stream_run_next (stream, sora_engine_public_progress,
       sora_engine_public_pixels, &d, cancellable, error);
-}
-
-/* The chunks the next chunk attends besides itself, at most. */
-static guint
-attended_chunks (const SoraWanCausalConfig *c)
-{
-  return (c->sink_frames + c->window_frames) / c->chunk_frames - 1;
 }
 
 /* Chunk @k of the clean context latents @z [C, m·chunk_frames, h, w] as the

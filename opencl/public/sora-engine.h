@@ -163,7 +163,9 @@ typedef struct _SoraStream SoraStream;
  * scheduler, negative_prompt and frames are not used: the model's step list
  * and shift are, without classifier-free guidance.  Nothing runs before the
  * first sora_stream_next.  SORA_ERROR_INVALID_ARGUMENT for a model that is
- * not causal or a size it cannot make. */
+ * not causal or a size it cannot make; SORA_ERROR_OUT_OF_MEMORY, before
+ * anything is allocated, for a stream whose KV cache, chunk forward, kept
+ * latents and VAE decode do not fit the device. */
 SoraStream *sora_stream_new (
     SoraEngine *engine, const SoraGenerateParams *params, GError **error);
 void sora_stream_free (SoraStream *stream);
