@@ -112,14 +112,38 @@ def sigma(step, shift):
     return shift * u / (1 + (shift - 1) * u)
 
 
+# A stream of a model attending every past frame (window_frames 0) attends
+# at most the latent frames of its training clip ("_sora_native_size"), else
+# these (Self-Forcing's 32760-token cache), then rolls that window: as
+# opencl/pipeline/sora-stream.c stream_window.
+GLOBAL_WINDOW_FRAMES = 21
+
+
+def stream_window(config, cfg):
+    """The window the engine's stream uses for transformer @config (the
+    config.json object) and its "_sora_causal" settings @cfg."""
+    if cfg["window_frames"]:
+        return cfg["window_frames"]
+    native = config.get("_sora_native_size")
+    trained = 1 + (native[2] - 1) // 4 if native else GLOBAL_WINDOW_FRAMES
+    # diffusers' defaults where the config leaves them out
+    max_frames = (config.get("rope_max_seq_len", 1024)
+                  * config.get("patch_size", [1, 2, 2])[0])
+    room = max(max_frames - cfg["sink_frames"], 0)
+    chunk = cfg["chunk_frames"]
+    return max(min(trained, room) // chunk, 1) * chunk
+
+
 def load(folder):
-    """WanPipeline of @folder in f32 and its "_sora_causal" settings."""
+    """WanPipeline of @folder in f32 and its "_sora_causal" settings, the
+    window as the engine's stream uses it."""
     from diffusers import WanPipeline
     pipe = WanPipeline.from_pretrained(folder, torch_dtype=torch.float32)
     with open(os.path.join(folder, "transformer", "config.json")) as f:
-        cfg = json.load(f)["_sora_causal"]
+        config = json.load(f)
     cfg = dict({"window_frames": 0, "sink_frames": 0, "shift": 5.0,
-                "context_timestep": 0}, **cfg)
+                "context_timestep": 0}, **config["_sora_causal"])
+    cfg["window_frames"] = stream_window(config, cfg)
     return pipe, cfg
 
 
