@@ -71,8 +71,8 @@ sora_gemm_gpu_variants (void)
   GPtrArray *all = g_ptr_array_new ();
 
   add_variants (all, sora_tune_gpu_tile_candidates (), gpu_variant, NULL);
-  for (SoraMmaForm f = SORA_MMA_PTX; f <= SORA_MMA_WMMA; f++)
-    for (int op = 0; f != SORA_MMA_EMULATE && op < 2; op++)
+  for (SoraMmaForm f = SORA_MMA_PTX; f <= SORA_MMA_EMULATE_XMX16; f++)
+    for (int op = 0; sora_tune_mma_native (f) && op < 2; op++)
       add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
           GUINT_TO_POINTER (
               (op ? SORA_DTYPE_F16 : SORA_DTYPE_BF16) | (guint)f << 8));
