@@ -406,12 +406,22 @@ sora_tune_mma_tile_threads (SoraMmaTile t, SoraMmaForm form)
 }
 
 gboolean
+sora_tune_mma_tile_fits (SoraMmaTile t, SoraMmaForm form)
+{
+  return (gsize)(t.wm / t.warps_m) * (t.wn / t.warps_n) /
+      sora_tune_mma_wave (form) <=
+      128;
+}
+
+gboolean
 sora_tune_valid_mma_tile (SoraDevice *dev, const char *value)
 {
+  SoraMmaForm form = sora_tune_mma_form (dev);
   SoraMmaTile t;
 
   return sora_tune_parse_mma_tile (value, &t) &&
-      sora_tune_mma_tile_threads (t, sora_tune_mma_form (dev)) <=
+      sora_tune_mma_tile_fits (t, form) &&
+      sora_tune_mma_tile_threads (t, form) <=
       sora_device_get_info (dev)->max_work_group;
 }
 

@@ -116,6 +116,8 @@ typedef struct
  * 16 x 16 pieces, at most 128 accumulators a work-item and 1024
  * work-items, the staged slices within SORA_GPU_LOCAL_BUDGET. */
 gboolean sora_tune_parse_mma_tile (const char *s, SoraMmaTile *tile);
+/* A parsed tile that fits @dev's form (sora_tune_mma_tile_fits) and
+ * work-group. */
 gboolean sora_tune_valid_mma_tile (SoraDevice *dev, const char *value);
 /* Its build options, a string to g_free. */
 char *sora_tune_mma_tile_options (SoraMmaTile tile);
@@ -160,6 +162,10 @@ gboolean sora_tune_mma_ptx_layout (SoraMmaForm form);
 gsize sora_tune_mma_wave (SoraMmaForm form);
 /* A matrix-unit tile's work-group in @form: its warps. */
 gsize sora_tune_mma_tile_threads (SoraMmaTile tile, SoraMmaForm form);
+/* Whether @tile's warps in @form hold at most 128 accumulators a
+ * work-item (at 256, Intel's sub-groups of 8 would hold more than the
+ * 128 registers a lane of a thread has). */
+gboolean sora_tune_mma_tile_fits (SoraMmaTile tile, SoraMmaForm form);
 /* The build options of a matrix-unit kernel with @op_dtype operands (bf16
  * or f16) issued in @form (not NONE): "-DMMA -DMMA_BF16 -DMMA_PTX",
  * a string to g_free. */
