@@ -121,14 +121,13 @@ check_mma_tiles (const gsize (*sh)[3], guint n_shapes)
   g_unsetenv ("SORA_MMA");
 }
 
-/* AMD's fragments (MFMA's waves of 64, WMMA's of 32) through their
- * stand-ins, where the device has no matrix units (a GPU's own are tested
- * by /gemm/mma): one tuner tile and the odd ones, on odd shapes. */
+/* The stand-ins named by @stand_ins (NULL-terminated), where the device
+ * has no matrix units (a GPU's own are tested by /gemm/mma): one tuner
+ * tile and the odd ones, on odd shapes. */
 static void
-test_mma_amd (void)
+check_stand_ins (const char *const *stand_ins)
 {
-  static const char *const stand_ins[] = { "emulate-mfma", "emulate-wmma" };
-  static const gsize amd_shapes[][3] = {
+  static const gsize odd_shapes[][3] = {
     { 1, 1, 1 },
     { 63, 65, 97 },
     { 37, 70, 35 },
@@ -138,14 +137,35 @@ test_mma_amd (void)
     g_test_skip ("the device has matrix units: /gemm/mma tests them");
     return;
   }
-  for (guint i = 0; i < G_N_ELEMENTS (stand_ins); i++) {
+  for (guint i = 0; stand_ins[i]; i++) {
     g_setenv ("SORA_MMA", stand_ins[i], TRUE);
     g_test_message ("%s", stand_ins[i]);
-    check_mma_tiles_with (amd_shapes, G_N_ELEMENTS (amd_shapes),
+    check_mma_tiles_with (odd_shapes, G_N_ELEMENTS (odd_shapes),
         sora_test_tiles (g_strsplit ("64x64x32x2x2", ",", -1), "16x16x16x1x1",
             "32x48x16x2x1", NULL));
   }
   g_unsetenv ("SORA_MMA");
+}
+
+/* AMD's fragments: MFMA's waves of 64, WMMA's of 32. */
+static void
+test_mma_amd (void)
+{
+  static const char *const stand_ins[] = { "emulate-mfma", "emulate-wmma",
+    NULL };
+
+  check_stand_ins (stand_ins);
+}
+
+/* Intel's: cl_intel_subgroup_matrix_multiply_accumulate's sub-groups of 8
+ * (its int a operands, two K-consecutive a lane) and of 16 (short a). */
+static void
+test_mma_intel (void)
+{
+  static const char *const stand_ins[] = { "emulate-xmx8", "emulate-xmx16",
+    NULL };
+
+  check_stand_ins (stand_ins);
 }
 
 /* Shapes straddling every tile, K sliced many times. */
@@ -331,5 +351,6 @@ test_gemm_gpu_add (void)
   g_test_add_func ("/gemm/mma-small", test_mma_small);
   g_test_add_func ("/gemm/precision", test_precision);
   g_test_add_func ("/gemm/mma-amd", test_mma_amd);
+  g_test_add_func ("/gemm/mma-intel", test_mma_intel);
   g_test_add_func ("/gemm/precision-choice", test_precision_choice);
 }

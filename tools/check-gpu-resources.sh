@@ -5,7 +5,11 @@
 # resource-usage remarks), prints registers, spills, stack and local memory
 # of each, and fails on a spill, a stack frame, or local memory over 48 KiB.
 # The matrix-unit variants go to their own targets only: -DMMA_PTX to
-# NVIDIA's, -DMMA_MFMA to gfx90a, -DMMA_WMMA to gfx1100.
+# NVIDIA's, -DMMA_MFMA to gfx90a, -DMMA_WMMA to gfx1100, and Intel's
+# -DMMA_XMX to clang-15's SPIR (spir64) with the extension's prototypes
+# (tools/intel-matrix-mad.h): that proves they compile and call the
+# builtins of their sub-group size by the extension's signatures, not their
+# register use or spills (no Intel offline compiler here).
 #
 # usage: check-gpu-resources.sh SORA-TOOL KERNEL-DIR
 #        check-gpu-resources.sh --one KERNEL-DIR PROGRAM "OPTIONS"
@@ -31,6 +35,7 @@ AMDCLC=$(dpkg -L libclc-15 2>/dev/null | grep 'amdgcn--amdhsa.bc$' | head -n 1)
 [ -f "${AMDCLC:-/nonexistent}" ] || skip "libclc-15 has no amdgcn--amdhsa.bc"
 [ -x "$PTXAS" ] || skip "ptxas not found (CUDA toolkit, /usr/local/cuda/bin)"
 
+intel_protos=$(dirname "$0")/intel-matrix-mad.h
 one=false
 if [ "${1:-}" = "--one" ]; then
   one=true
@@ -82,6 +87,45 @@ check_nvidia () {
   done
 }
 
+# check_intel PROGRAM OPTIONS SOURCE: SPIR's LLVM IR, where every matrix
+# call must be the one builtin its operands and sub-group size name (the
+# Itanium mangling of the extension's prototype: int8 a for sub-groups of
+# 8, short8 for 16), and the kernel must require that sub-group size.
+check_intel () {
+  prog=$1
+  opts=$2
+  src=$3
+  case " $opts " in
+    *" -DMMA_SG=8 "*) sg=8 a=iS_ ;;
+    *) sg=16 a=sDv8_i ;;
+  esac
+  case " $opts " in
+    *" -DMMA_BF16 "*) want=_Z40intel_sub_group_bf16_bf16_matrix_mad_k16Dv8_${a}Dv8_f ;;
+    *) want=_Z38intel_sub_group_f16_f16_matrix_mad_k16Dv8_${a}Dv8_f ;;
+  esac
+  # shellcheck disable=SC2086
+  if ! "$CLANG" -x cl -cl-std=CL1.2 -target spir64 -O2 \
+      -Xclang -finclude-default-header -include "$intel_protos" $opts \
+      -emit-llvm -S "$src" -o "$work/k.ll" 2>"$work/err"; then
+    echo "FAIL $prog $opts spir64: clang failed:"; cat "$work/err"
+    failed=1
+    return
+  fi
+  calls=$(grep -o 'call [^@]*@[A-Za-z0-9_]*matrix_mad[A-Za-z0-9_]*' "$work/k.ll" |
+    sed 's/.*@//' | sort | uniq -c)
+  n=$(echo "$calls" | awk -v w="$want" '$2 == w { print $1 }')
+  others=$(echo "$calls" | awk -v w="$want" 'NF && $2 != w')
+  node=$(sed -n 's/.*!intel_reqd_sub_group_size \(![0-9]*\).*/\1/p' "$work/k.ll")
+  reqd=$(sed -n "s/^$node = !{i32 \([0-9]*\)}/\1/p" "$work/k.ll")
+  if [ -z "$n" ] || [ -n "$others" ] || [ "$reqd" != "$sg" ]; then
+    echo "FAIL $prog $opts spir64: want calls to $want only and sub-group size $sg;"
+    echo "  got sub-group size '${reqd}', calls: $calls"
+    failed=1
+    return
+  fi
+  echo "ok   $prog $opts spir64: $n calls to $want, sub-group size $sg"
+}
+
 # check PROGRAM OPTIONS: one variant on every target it has.
 check () {
   prog=$1
@@ -89,15 +133,16 @@ check () {
   src=$work/k.cl
   cat "$kdir/common.cl" "$kdir/$prog.cl" >"$src"
   # AMD's matrix-unit forms are AMD's alone, each on its own target;
-  # inline PTX (NVIDIA's form) is NVIDIA's alone.
+  # inline PTX (NVIDIA's form) is NVIDIA's alone, Intel's goes to SPIR.
   gfxs="gfx90a gfx1100"
   case " $opts " in
     *" -DMMA_MFMA "*) gfxs=gfx90a ;;
     *" -DMMA_WMMA "*) gfxs=gfx1100 ;;
-    *" -DMMA_PTX "*) gfxs= ;;
+    *" -DMMA_PTX "* | *" -DMMA_XMX "*) gfxs= ;;
   esac
   case " $opts " in
     *" -DMMA_MFMA "* | *" -DMMA_WMMA "*) ;;
+    *" -DMMA_XMX "*) check_intel "$prog" "$opts" "$src" ;;
     *) check_nvidia "$prog" "$opts" "$src" ;;
   esac
   for gfx in $gfxs; do

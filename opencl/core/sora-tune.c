@@ -382,20 +382,46 @@ sora_tune_parse_mma_tile (const char *s, SoraMmaTile *t)
 }
 
 gsize
+sora_tune_mma_wave (SoraMmaForm form)
+{
+  switch (form) {
+    case SORA_MMA_MFMA:
+    case SORA_MMA_EMULATE_MFMA:
+      return 64;
+    case SORA_MMA_XMX8:
+    case SORA_MMA_EMULATE_XMX8:
+      return 8;
+    case SORA_MMA_XMX16:
+    case SORA_MMA_EMULATE_XMX16:
+      return 16;
+    default:
+      return 32;
+  }
+}
+
+gsize
 sora_tune_mma_tile_threads (SoraMmaTile t, SoraMmaForm form)
 {
-  gsize wave = form == SORA_MMA_MFMA || form == SORA_MMA_EMULATE_MFMA ? 64 : 32;
+  return sora_tune_mma_wave (form) * t.warps_m * t.warps_n;
+}
 
-  return wave * t.warps_m * t.warps_n;
+gboolean
+sora_tune_mma_tile_fits (SoraMmaTile t, SoraMmaForm form)
+{
+  return (gsize)(t.wm / t.warps_m) * (t.wn / t.warps_n) /
+      sora_tune_mma_wave (form) <=
+      128;
 }
 
 gboolean
 sora_tune_valid_mma_tile (SoraDevice *dev, const char *value)
 {
+  SoraMmaForm form = sora_tune_mma_form (dev);
   SoraMmaTile t;
 
   return sora_tune_parse_mma_tile (value, &t) &&
-      sora_tune_mma_tile_threads (t, sora_tune_mma_form (dev)) <=
+      sora_tune_mma_tile_fits (t, form) &&
+      sora_tune_mma_tile_threads (t, form) <=
       sora_device_get_info (dev)->max_work_group;
 }
 
@@ -417,27 +443,41 @@ sora_tune_mma_tile_candidates (void)
 #define COMPUTE_CAPABILITY_MAJOR_NV 0x4000
 #define VENDOR_ID_NVIDIA 0x10de
 
+/* Whether @id's CL_DEVICE_EXTENSIONS names each of @names (NULL-ended)
+ * as a whole word. */
 static gboolean
-has_nv_matrix_units (cl_device_id id)
+has_extensions (cl_device_id id, const char *const *names)
 {
-  cl_uint vendor = 0, major = 0;
   gsize size = 0;
   char *extensions;
-  gboolean listed;
+  char **words;
+  gboolean all = TRUE;
 
-  if (clGetDeviceInfo (id, CL_DEVICE_VENDOR_ID, sizeof (vendor), &vendor,
-          NULL) != CL_SUCCESS ||
-      vendor != VENDOR_ID_NVIDIA ||
-      clGetDeviceInfo (id, CL_DEVICE_EXTENSIONS, 0, NULL, &size) !=
+  if (clGetDeviceInfo (id, CL_DEVICE_EXTENSIONS, 0, NULL, &size) !=
           CL_SUCCESS ||
       size == 0)
     return FALSE;
   extensions = g_malloc0 (size + 1);
-  listed = clGetDeviceInfo (id, CL_DEVICE_EXTENSIONS, size, extensions, NULL) ==
-          CL_SUCCESS &&
-      strstr (extensions, "cl_nv_device_attribute_query") != NULL;
+  if (clGetDeviceInfo (id, CL_DEVICE_EXTENSIONS, size, extensions, NULL) !=
+      CL_SUCCESS)
+    extensions[0] = '\0';
+  words = g_strsplit (extensions, " ", -1);
+  for (guint i = 0; names[i]; i++)
+    all = all && g_strv_contains ((const char *const *)words, names[i]);
+  g_strfreev (words);
   g_free (extensions);
-  return listed &&
+  return all;
+}
+
+static gboolean
+has_nv_matrix_units (cl_device_id id)
+{
+  static const char *const needed[] = { "cl_nv_device_attribute_query", NULL };
+  cl_uint vendor = 0, major = 0;
+
+  return clGetDeviceInfo (id, CL_DEVICE_VENDOR_ID, sizeof (vendor), &vendor,
+             NULL) == CL_SUCCESS &&
+      vendor == VENDOR_ID_NVIDIA && has_extensions (id, needed) &&
       clGetDeviceInfo (id, COMPUTE_CAPABILITY_MAJOR_NV, sizeof (major), &major,
           NULL) == CL_SUCCESS &&
       major >= 8;
@@ -461,6 +501,32 @@ amd_matrix_units (SoraDevice *dev)
   return g_str_has_prefix (name, "gfx11") ? SORA_MMA_WMMA : SORA_MMA_NONE;
 }
 
+/* cl_intel_required_subgroup_size's CL_DEVICE_SUB_GROUP_SIZES_INTEL. */
+#define SUB_GROUP_SIZES_INTEL 0x4108
+
+/* Intel's matrix builtins, whose sub-group must be the device's smallest
+ * (the extension: 8 on some devices, 16 on others). */
+static SoraMmaForm
+intel_matrix_units (cl_device_id id)
+{
+  static const char *const needed[] = {
+    "cl_intel_subgroup_matrix_multiply_accumulate",
+    "cl_intel_required_subgroup_size", NULL
+  };
+  gsize sizes[16], size = 0, smallest = 0;
+
+  if (!has_extensions (id, needed) ||
+      clGetDeviceInfo (id, SUB_GROUP_SIZES_INTEL, sizeof (sizes), sizes,
+          &size) != CL_SUCCESS)
+    return SORA_MMA_NONE;
+  for (guint i = 0; i < size / sizeof (gsize); i++)
+    if (smallest == 0 || sizes[i] < smallest)
+      smallest = sizes[i];
+  return smallest == 8 ? SORA_MMA_XMX8
+      : smallest == 16 ? SORA_MMA_XMX16
+                       : SORA_MMA_NONE;
+}
+
 SoraMmaForm
 sora_tune_mma_form (SoraDevice *dev)
 {
@@ -470,19 +536,32 @@ sora_tune_mma_form (SoraDevice *dev)
     SoraMmaForm form;
   } stand_ins[] = { { "emulate", SORA_MMA_EMULATE },
     { "emulate-mfma", SORA_MMA_EMULATE_MFMA },
-    { "emulate-wmma", SORA_MMA_EMULATE_WMMA } };
+    { "emulate-wmma", SORA_MMA_EMULATE_WMMA },
+    { "emulate-xmx8", SORA_MMA_EMULATE_XMX8 },
+    { "emulate-xmx16", SORA_MMA_EMULATE_XMX16 } };
   const char *env = g_getenv ("SORA_MMA");
+  SoraMmaForm form;
 
   for (guint i = 0; env && i < G_N_ELEMENTS (stand_ins); i++)
     if (strcmp (env, stand_ins[i].name) == 0)
       return stand_ins[i].form;
   if (env != NULL && *env != '\0')
-    g_warning ("SORA_MMA=%s is not \"emulate\", \"emulate-mfma\" or "
-               "\"emulate-wmma\"; ignored",
+    g_warning ("SORA_MMA=%s is not \"emulate\", \"emulate-mfma\", "
+               "\"emulate-wmma\", \"emulate-xmx8\" or \"emulate-xmx16\"; "
+               "ignored",
         env);
   if (has_nv_matrix_units (sora_device_get_id (dev)))
     return SORA_MMA_PTX;
-  return amd_matrix_units (dev);
+  form = amd_matrix_units (dev);
+  return form != SORA_MMA_NONE ? form
+                               : intel_matrix_units (sora_device_get_id (dev));
+}
+
+gboolean
+sora_tune_mma_native (SoraMmaForm form)
+{
+  return form == SORA_MMA_PTX || form == SORA_MMA_MFMA ||
+      form == SORA_MMA_WMMA || form == SORA_MMA_XMX8 || form == SORA_MMA_XMX16;
 }
 
 gboolean
@@ -571,8 +650,12 @@ sora_tune_mma_options (SoraDType op_dtype, SoraMmaForm form)
     [SORA_MMA_EMULATE] = "-DMMA_EMULATE",
     [SORA_MMA_MFMA] = "-DMMA_MFMA",
     [SORA_MMA_WMMA] = "-DMMA_WMMA",
+    [SORA_MMA_XMX8] = "-DMMA_XMX -DMMA_SG=8",
+    [SORA_MMA_XMX16] = "-DMMA_XMX -DMMA_SG=16",
     [SORA_MMA_EMULATE_MFMA] = "-DMMA_MFMA -DMMA_EMULATE",
     [SORA_MMA_EMULATE_WMMA] = "-DMMA_WMMA -DMMA_EMULATE",
+    [SORA_MMA_EMULATE_XMX8] = "-DMMA_XMX -DMMA_SG=8 -DMMA_EMULATE",
+    [SORA_MMA_EMULATE_XMX16] = "-DMMA_XMX -DMMA_SG=16 -DMMA_EMULATE",
   };
 
   return g_strdup_printf ("-DMMA -DMMA_%s %s",

@@ -104,9 +104,9 @@ char *sora_tune_gpu_tile_options (SoraGpuTile tile);
 char **sora_tune_gpu_tile_candidates (void);
 
 /* gemm-gpu.cl's matrix-unit tile (-DMMA): a work-group's WM x WN block of
- * the output over WK-deep slices of K, its warps of 32 work-items in a
- * WARPS_M x WARPS_N grid, each warp's block a whole number of 16 x 16
- * pieces. */
+ * the output over WK-deep slices of K, its warps (sora_tune_mma_wave's
+ * work-items each) in a WARPS_M x WARPS_N grid, each warp's block a whole
+ * number of 16 x 16 pieces. */
 typedef struct
 {
   int wm, wn, wk, warps_m, warps_n;
@@ -116,6 +116,8 @@ typedef struct
  * 16 x 16 pieces, at most 128 accumulators a work-item and 1024
  * work-items, the staged slices within SORA_GPU_LOCAL_BUDGET. */
 gboolean sora_tune_parse_mma_tile (const char *s, SoraMmaTile *tile);
+/* A parsed tile that fits @dev's form (sora_tune_mma_tile_fits) and
+ * work-group. */
 gboolean sora_tune_valid_mma_tile (SoraDevice *dev, const char *value);
 /* Its build options, a string to g_free. */
 char *sora_tune_mma_tile_options (SoraMmaTile tile);
@@ -130,23 +132,40 @@ typedef enum {
   SORA_MMA_EMULATE, /* PTX's fragments by the portable stand-in (tests) */
   SORA_MMA_MFMA, /* v_mfma_f32_16x16x16 bf16/f16: AMD CDNA2/3, GEMM only */
   SORA_MMA_WMMA, /* v_wmma_f32_16x16x16 bf16/f16: AMD RDNA3, GEMM only */
+  SORA_MMA_XMX8, /* Intel's intel_sub_group_*_matrix_mad_k16, sub-groups
+                    of 8 (cl_intel_subgroup_matrix_multiply_accumulate's
+                    devices of minimum sub-group size 8), GEMM only */
+  SORA_MMA_XMX16, /* the same, sub-groups of 16 (minimum size 16) */
   SORA_MMA_EMULATE_MFMA, /* MFMA's fragments by the stand-in (tests) */
   SORA_MMA_EMULATE_WMMA, /* WMMA's fragments by the stand-in (tests) */
+  SORA_MMA_EMULATE_XMX8, /* Intel's fragments by the stand-in (tests) */
+  SORA_MMA_EMULATE_XMX16,
 } SoraMmaForm;
 
-/* $SORA_MMA = "emulate", "emulate-mfma" or "emulate-wmma" forces that
- * stand-in (any other value is ignored with a warning); else PTX where the
- * device's vendor id is NVIDIA's (0x10de), it reports
- * cl_nv_device_attribute_query and its compute capability is 8.0 or
- * later; MFMA where the vendor is AMD (0x1002) and the device's name
- * starts with gfx90a or gfx94; WMMA where it starts with gfx11; else
- * none. */
+/* $SORA_MMA = "emulate", "emulate-mfma", "emulate-wmma", "emulate-xmx8"
+ * or "emulate-xmx16" forces that stand-in (any other value is ignored with
+ * a warning); else PTX where the device's vendor id is NVIDIA's (0x10de),
+ * it reports cl_nv_device_attribute_query and its compute capability is
+ * 8.0 or later; MFMA where the vendor is AMD (0x1002) and the device's
+ * name starts with gfx90a or gfx94; WMMA where it starts with gfx11; XMX8
+ * or XMX16 where the device reports
+ * cl_intel_subgroup_matrix_multiply_accumulate and
+ * cl_intel_required_subgroup_size and its smallest sub-group size
+ * (CL_DEVICE_SUB_GROUP_SIZES_INTEL) is 8 or 16; else none. */
 SoraMmaForm sora_tune_mma_form (SoraDevice *dev);
+/* Whether @form issues a device's own instructions (not a stand-in). */
+gboolean sora_tune_mma_native (SoraMmaForm form);
 /* Whether @form has PTX's fragments (attention_mma has no other). */
 gboolean sora_tune_mma_ptx_layout (SoraMmaForm form);
-/* A matrix-unit tile's work-group in @form: its warps of 32 work-items
- * (AMD's MFMA waves of 64). */
+/* The work-items of a warp in @form: 32 (AMD's MFMA waves 64, Intel's
+ * sub-groups 8 or 16). */
+gsize sora_tune_mma_wave (SoraMmaForm form);
+/* A matrix-unit tile's work-group in @form: its warps. */
 gsize sora_tune_mma_tile_threads (SoraMmaTile tile, SoraMmaForm form);
+/* Whether @tile's warps in @form hold at most 128 accumulators a
+ * work-item (at 256, Intel's sub-groups of 8 would hold more than the
+ * 128 registers a lane of a thread has). */
+gboolean sora_tune_mma_tile_fits (SoraMmaTile tile, SoraMmaForm form);
 /* The build options of a matrix-unit kernel with @op_dtype operands (bf16
  * or f16) issued in @form (not NONE): "-DMMA -DMMA_BF16 -DMMA_PTX",
  * a string to g_free. */

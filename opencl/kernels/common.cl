@@ -59,9 +59,12 @@ typedef float stored_t;
  * and later); -DMMA_EMULATE is the portable stand-in: the same per-lane
  * fragments, exchanged through local memory, so that everything but the
  * instructions runs on any device.  -DMMA_MFMA and -DMMA_WMMA take AMD's
- * 16x16x16 instructions and their fragments instead (GEMM only), issued
- * natively or, with -DMMA_EMULATE, by the stand-in.  The including kernel
- * defines THREADS and passes each call a __local uint xchg[XCHG_WORDS]. */
+ * 16x16x16 instructions and their fragments instead, -DMMA_XMX with
+ * -DMMA_SG=8 or 16 Intel's cl_intel_subgroup_matrix_multiply_accumulate
+ * (GEMM only), issued natively or, with -DMMA_EMULATE, by the stand-in;
+ * their waves and sub-groups too are taken as consecutive local ids (the
+ * work-groups are 1-D).  The including kernel defines THREADS and passes
+ * each call a __local uint xchg[XCHG_WORDS]. */
 
 /* f32 to the operand's bits, rounded to nearest even. */
 #if defined(MMA_BF16)
@@ -100,21 +103,33 @@ op_float (ushort bits)
 /* The fragments' layout: PTX's m16n8k16 (a warp of 32 work-items), or
  * AMD's 16x16x16: -DMMA_MFMA, CDNA's v_mfma_f32_16x16x16bf16_1k / f16 (a
  * wave of 64; gfx90a, gfx94x), -DMMA_WMMA, RDNA3's v_wmma_f32_16x16x16_bf16
- * / f16 (a wave of 32; gfx11xx).  Each lane holds ACC elements of a
- * 16 x FRAG_N output fragment, row acc_row (lane, e) and column
- * acc_col (lane, e) for element e. */
-#if defined(MMA_MFMA) || defined(MMA_WMMA)
-#define MMA_AMD
-#define FRAG_N 16
+ * / f16 (a wave of 32; gfx11xx), or Intel's -DMMA_XMX: two
+ * intel_sub_group_{bf16_bf16,f16_f16}_matrix_mad_k16 of M = 8 rows, N =
+ * MMA_SG columns (a sub-group of the device's minimum size, 8 or 16, as
+ * the extension requires).  Each lane holds ACC elements of a 16 x FRAG_N
+ * output fragment, row acc_row (lane, e) and column acc_col (lane, e) for
+ * element e. */
+#if defined(MMA_MFMA) || defined(MMA_WMMA) || defined(MMA_XMX)
+/* Operands loaded straight from the staged slices, one call a fragment. */
+#define MMA_DIRECT
+#endif
 #if defined(MMA_MFMA)
 #define MMA_WAVE 64
+#define FRAG_N 16
 #define ACC 4
 #define OP_K 4 /* operands a lane holds of A's row (B's column) */
-#else
+#elif defined(MMA_WMMA)
 #define MMA_WAVE 32
+#define FRAG_N 16
 #define ACC 8
 #define OP_K 16
+#elif defined(MMA_XMX)
+#if MMA_SG != 8 && MMA_SG != 16
+#error "-DMMA_XMX needs -DMMA_SG=8 or 16"
 #endif
+#define MMA_WAVE MMA_SG
+#define FRAG_N MMA_SG
+#define ACC 16
 #else
 #define MMA_WAVE 32
 #define FRAG_N 8
@@ -128,6 +143,8 @@ acc_row (int lane, int e)
   return 4 * (lane / 16) + e; /* D[i][j]: lane j + 16 (i / 4), i % 4 */
 #elif defined(MMA_WMMA)
   return 2 * e + lane / 16; /* D[i][j]: lane j + 16 (i % 2), i / 2 */
+#elif defined(MMA_XMX)
+  return e; /* D[i][j]: lane j, row i % 8 of the (i / 8)th call */
 #else
   return lane / 4 + 8 * (e / 2);
 #endif
@@ -136,37 +153,84 @@ acc_row (int lane, int e)
 inline int
 acc_col (int lane, int e)
 {
-#if defined(MMA_AMD)
-  return lane % 16;
+#if defined(MMA_DIRECT)
+  return lane % FRAG_N;
 #else
   return 2 * (lane % 4) + e % 2;
 #endif
 }
 
-#if defined(MMA_AMD)
+#if defined(MMA_DIRECT)
 
-/* AMD's operands come straight from local memory: of the 16 x 16 A whose
- * rows (k-contiguous, @ld apart) start at @s's row @row0, column @k, lane
- * l holds row l % 16, columns 4 (l / 16) to 4 (l / 16) + 3 (MFMA) or all
- * 16 (WMMA, lanes 16-31 repeating 0-15); of B, as much of its column
- * l % 16, staged as a row as W's are. */
-#if defined(MMA_MFMA)
-typedef ushort4 op_frag;
-#define STORE_FRAG(v, p) vstore4 ((v), 0, (p))
+/* The operands of the 16 x 16 A whose rows (k-contiguous, @ld apart) start
+ * at @s's row @row0, column @k, and of the 16 x FRAG_N B whose columns are
+ * staged as rows as W's are, as each lane holds them (A_US and B_US 16-bit
+ * elements; the stand-in's a_at and b_at say which).  AMD's: lane l holds
+ * row l % 16 of A, columns 4 (l / 16) to 4 (l / 16) + 3 (MFMA) or all 16
+ * (WMMA, lanes 16-31 repeating 0-15); of B, as much of column l % 16.
+ * Intel's: lane l holds B's column l whole (int8 b, K-consecutive pairs a
+ * word); of A, column l of each row (MMA_SG 16: short8 a per 8 rows) or
+ * columns 2l and 2l + 1 (MMA_SG 8: int8 a), rows 0-7 in .lo, 8-15 in .hi. */
+#if defined(MMA_XMX)
+#define A_US (256 / MMA_SG)
+#define B_US 16
+typedef uint8 b_frag;
+#define STORE_B(v, p) vstore8 ((v), 0, (__local uint *) (p))
+#if MMA_SG == 16
+typedef ushort16 a_frag;
+#define STORE_A(v, p) vstore16 ((v), 0, (p))
 #else
-typedef ushort16 op_frag;
-#define STORE_FRAG(v, p) vstore16 ((v), 0, (p))
+typedef uint16 a_frag;
+#define STORE_A(v, p) vstore16 ((v), 0, (__local uint *) (p))
+#endif
+#else
+#define A_US OP_K
+#define B_US OP_K
+#if defined(MMA_MFMA)
+typedef ushort4 a_frag;
+#define STORE_A(v, p) vstore4 ((v), 0, (p))
+#else
+typedef ushort16 a_frag;
+#define STORE_A(v, p) vstore16 ((v), 0, (p))
+#endif
+typedef a_frag b_frag;
+#define STORE_B STORE_A
 #endif
 
-__attribute__ ((always_inline)) inline op_frag
-load_op (const __local ushort * s, int row0, int k, int lane, int ld)
+/* AMD's A and B layouts are alike. */
+__attribute__ ((always_inline)) inline a_frag
+load_a (const __local ushort * s, int row0, int k, int lane, int ld)
 {
+#if defined(MMA_XMX)
+  a_frag a;
+  const __local ushort *p = s + row0 * ld + k;
+
+#if MMA_SG == 16
+  for (int m = 0; m < 16; m++)
+    a[m] = p[m * ld + lane];
+#else
+  for (int m = 0; m < 16; m++)
+    a[m] = as_uint (vload2 (lane, p + m * ld));
+#endif
+  return a;
+#else
   const __local ushort *p = s + (row0 + lane % 16) * ld + k;
 
 #if defined(MMA_MFMA)
   return vload4 (0, p + 4 * (lane / 16));
 #else
   return vload16 (0, p);
+#endif
+#endif
+}
+
+__attribute__ ((always_inline)) inline b_frag
+load_b (const __local ushort * s, int row0, int k, int lane, int ld)
+{
+#if defined(MMA_XMX)
+  return as_uint8 (vload16 (0, s + (row0 + lane) * ld + k));
+#else
+  return load_a (s, row0, k, lane, ld);
 #endif
 }
 
@@ -176,12 +240,34 @@ load_op (const __local ushort * s, int row0, int k, int lane, int ld)
 #define XCHG_WORDS 1
 #define MMA_UNROLL _Pragma ("unroll")
 
+#if defined(MMA_XMX)
+#if defined(MMA_BF16)
+#define XMX_MAD intel_sub_group_bf16_bf16_matrix_mad_k16
+#else
+#define XMX_MAD intel_sub_group_f16_f16_matrix_mad_k16
+#endif
+#if MMA_SG == 16
+#define XMX_A as_short8
+#else
+#define XMX_A as_int8
+#endif
+/* The sub-group size the extension's builtins need. */
+#define MMA_KERNEL_ATTR __attribute__ ((intel_reqd_sub_group_size (MMA_SG)))
+#endif
+
 /* c += A · B, fragments as above. */
 __attribute__ ((always_inline)) inline void
-mma_16x16x16 (float c[ACC], op_frag a, op_frag b, __local uint * xchg,
-    int warp, int lane)
+mma_frag (float c[ACC], a_frag a, b_frag b, __local uint * xchg, int warp,
+    int lane)
 {
-#if defined(MMA_MFMA)
+#if defined(MMA_XMX)
+  float8 lo = vload8 (0, c), hi = vload8 (1, c);
+
+  lo = XMX_MAD (XMX_A (a.lo), as_int8 (b), lo);
+  hi = XMX_MAD (XMX_A (a.hi), as_int8 (b), hi);
+  vstore8 (lo, 0, c);
+  vstore8 (hi, 1, c);
+#elif defined(MMA_MFMA)
   float4 d = vload4 (0, c);
 #if defined(MMA_BF16)
   d = __builtin_amdgcn_mfma_f32_16x16x16bf16_1k (as_short4 (a), as_short4 (b),
@@ -208,41 +294,49 @@ mma_16x16x16 (float c[ACC], op_frag a, op_frag b, __local uint * xchg,
 
 #define MMA_UNROLL _Pragma ("unroll 1")
 /* Per lane: its A and B operands. */
-#define XCHG_WORDS (THREADS * OP_K)
+#define LANE_US (A_US + B_US)
+#define XCHG_WORDS (THREADS * LANE_US / 2)
 
-/* The lane and element holding A[i][k] (B[k][i] alike). */
+/* Where, in a warp's operands stored lane after lane, A[i][k] and B[k][j]
+ * are. */
 inline int
-op_lane (int i, int k)
+a_at (int i, int k)
 {
-#if defined(MMA_MFMA)
-  return i + 16 * (k / 4);
+#if defined(MMA_XMX)
+  return (k / (16 / MMA_SG)) * LANE_US + (16 / MMA_SG) * i + k % (16 / MMA_SG);
+#elif defined(MMA_MFMA)
+  return (i + 16 * (k / 4)) * LANE_US + k % 4;
 #else
-  return i;
+  return i * LANE_US + k;
 #endif
 }
 
 inline int
-op_item (int k)
+b_at (int k, int j)
 {
-  return k % OP_K;
+#if defined(MMA_XMX)
+  return j * LANE_US + A_US + k;
+#else
+  return a_at (j, k) + A_US;
+#endif
 }
 
 __attribute__ ((always_inline)) inline void
-mma_16x16x16 (float c[ACC], op_frag a, op_frag b, __local uint * xchg,
-    int warp, int lane)
+mma_frag (float c[ACC], a_frag a, b_frag b, __local uint * xchg, int warp,
+    int lane)
 {
-  __local ushort *frag = (__local ushort *) (xchg + warp * MMA_WAVE * OP_K);
+  __local ushort *frag =
+      (__local ushort *) (xchg + warp * MMA_WAVE * LANE_US / 2);
 
-  STORE_FRAG (a, frag + lane * 2 * OP_K);
-  STORE_FRAG (b, frag + lane * 2 * OP_K + OP_K);
+  STORE_A (a, frag + lane * LANE_US);
+  STORE_B (b, frag + lane * LANE_US + A_US);
   barrier (CLK_LOCAL_MEM_FENCE);
   for (int e = 0; e < ACC; e++) {
     int row = acc_row (lane, e), col = acc_col (lane, e);
 
     for (int kk = 0; kk < 16; kk++)
-      c[e] = fma (op_float (frag[op_lane (row, kk) * 2 * OP_K + op_item (kk)]),
-          op_float (frag[op_lane (col, kk) * 2 * OP_K + OP_K + op_item (kk)]),
-          c[e]);
+      c[e] = fma (op_float (frag[a_at (row, kk)]),
+          op_float (frag[b_at (kk, col)]), c[e]);
   }
   barrier (CLK_LOCAL_MEM_FENCE);
 }
@@ -401,7 +495,11 @@ lane_xor (float v, int mask, __local uint * xchg, int warp, int lane)
 }
 
 #else
-#error "-DMMA needs -DMMA_PTX, -DMMA_EMULATE, -DMMA_MFMA or -DMMA_WMMA"
+#error "-DMMA needs -DMMA_PTX, -DMMA_EMULATE, -DMMA_MFMA, -DMMA_WMMA or -DMMA_XMX"
+#endif
+
+#if !defined(MMA_KERNEL_ATTR)
+#define MMA_KERNEL_ATTR
 #endif
 
 /* The element offset lane @lane names for an ldmatrix .x4 of the 16 x 16

@@ -85,9 +85,9 @@ LOAD_SLICE (ushort, LOAD_W4, LOAD_W1)
 #if defined(MMA)
 
 /* -DMMA builds gemm_mma instead: the same product on matrix units
- * (common.cl's MMA section).  Each warp (AMD's wave) computes a
- * WG_M / WARPS_M x WG_N / WARPS_N block of the tile in 16 x FRAG_N
- * fragments; WG_K is a multiple of 16. */
+ * (common.cl's MMA section).  Each warp (AMD's wave, Intel's sub-group)
+ * computes a WG_M / WARPS_M x WG_N / WARPS_N block of the tile in
+ * 16 x FRAG_N fragments; WG_K is a multiple of 16. */
 #define WARP_M (WG_M / WARPS_M)
 #define WARP_N (WG_N / WARPS_N)
 #define FM (WARP_M / 16)
@@ -117,37 +117,37 @@ warp_step (const __local ushort * xs, const __local ushort * ws, int wm0,
     int wn0, int kk, float acc[FM][FN][ACC], __local uint * xchg, int warp,
     int lane)
 {
-#if defined(MMA_AMD)
+#if defined(MMA_DIRECT)
   /* The fewer of the A and B fragments stay live, the others are loaded
    * one at a time: WMMA's are 8 registers a lane, and all of both spilled
    * on gfx1100. */
 #if FN <= FM
-  op_frag b[FN];
+  b_frag b[FN];
 
 MMA_UNROLL
   for (int j = 0; j < FN; j++)
-    b[j] = load_op (ws, wn0 + 16 * j, kk, lane, OP_LD);
+    b[j] = load_b (ws, wn0 + FRAG_N * j, kk, lane, OP_LD);
 MMA_UNROLL
   for (int i = 0; i < FM; i++) {
-    op_frag a = load_op (xs, wm0 + 16 * i, kk, lane, OP_LD);
+    a_frag a = load_a (xs, wm0 + 16 * i, kk, lane, OP_LD);
 
 MMA_UNROLL
     for (int j = 0; j < FN; j++)
-      mma_16x16x16 (acc[i][j], a, b[j], xchg, warp, lane);
+      mma_frag (acc[i][j], a, b[j], xchg, warp, lane);
   }
 #else
-  op_frag a[FM];
+  a_frag a[FM];
 
 MMA_UNROLL
   for (int i = 0; i < FM; i++)
-    a[i] = load_op (xs, wm0 + 16 * i, kk, lane, OP_LD);
+    a[i] = load_a (xs, wm0 + 16 * i, kk, lane, OP_LD);
 MMA_UNROLL
   for (int j = 0; j < FN; j++) {
-    op_frag b = load_op (ws, wn0 + 16 * j, kk, lane, OP_LD);
+    b_frag b = load_b (ws, wn0 + FRAG_N * j, kk, lane, OP_LD);
 
 MMA_UNROLL
     for (int i = 0; i < FM; i++)
-      mma_16x16x16 (acc[i][j], a[i], b, xchg, warp, lane);
+      mma_frag (acc[i][j], a[i], b, xchg, warp, lane);
   }
 #endif
 #else
@@ -177,7 +177,7 @@ MMA_UNROLL
 }
 
 /* Grid and arguments as gemm_gpu's. */
-__kernel __attribute__((reqd_work_group_size (THREADS, 1, 1)))
+__kernel __attribute__((reqd_work_group_size (THREADS, 1, 1))) MMA_KERNEL_ATTR
 void
 gemm_mma (const __global float *x, int x_bs, int ldx,
     const __global stored_t * w, int w_bs, int ldw,

@@ -320,7 +320,9 @@ device_form (SoraDevice *dev, gsize dim, AttnForm *f, GError **error)
       g_set_error (error, SORA_ERROR, SORA_ERROR_DEVICE,
           "%s: %s has no matrix units this engine can use (it needs NVIDIA "
           "compute capability 8.0 or later, or AMD gfx90a, gfx94x or "
-          "gfx11xx); unset SORA_PRECISION for f32",
+          "gfx11xx, or an Intel GPU reporting "
+          "cl_intel_subgroup_matrix_multiply_accumulate); unset "
+          "SORA_PRECISION for f32",
           OP, sora_device_get_info (dev)->name);
       return FALSE;
     }

@@ -30,7 +30,8 @@ sora_gemm_mma_options (
   return options;
 }
 
-/* Every one of @tiles (freed) for each weight dtype, made by @make. */
+/* Every one of @tiles (freed) for each weight dtype, made by @make (NULL:
+ * a tile the form never takes). */
 static void
 add_variants (GPtrArray *all, char **tiles,
     gpointer (*make) (SoraDType, const char *, gpointer), gpointer data)
@@ -39,8 +40,12 @@ add_variants (GPtrArray *all, char **tiles,
     SORA_DTYPE_BF16 };
 
   for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
-    for (guint i = 0; tiles[i]; i++)
-      g_ptr_array_add (all, make (dtypes[d], tiles[i], data));
+    for (guint i = 0; tiles[i]; i++) {
+      gpointer v = make (dtypes[d], tiles[i], data);
+
+      if (v != NULL)
+        g_ptr_array_add (all, v);
+    }
   g_strfreev (tiles);
 }
 
@@ -62,6 +67,8 @@ mma_variant (SoraDType dtype, const char *tile, gpointer data)
   guint packed = GPOINTER_TO_UINT (data);
 
   sora_tune_parse_mma_tile (tile, &t);
+  if (!sora_tune_mma_tile_fits (t, packed >> 8))
+    return NULL;
   return sora_gemm_mma_options (dtype, packed & 0xff, t, packed >> 8);
 }
 
@@ -71,8 +78,8 @@ sora_gemm_gpu_variants (void)
   GPtrArray *all = g_ptr_array_new ();
 
   add_variants (all, sora_tune_gpu_tile_candidates (), gpu_variant, NULL);
-  for (SoraMmaForm f = SORA_MMA_PTX; f <= SORA_MMA_WMMA; f++)
-    for (int op = 0; f != SORA_MMA_EMULATE && op < 2; op++)
+  for (SoraMmaForm f = SORA_MMA_PTX; f <= SORA_MMA_EMULATE_XMX16; f++)
+    for (int op = 0; sora_tune_mma_native (f) && op < 2; op++)
       add_variants (all, sora_tune_mma_tile_candidates (), mma_variant,
           GUINT_TO_POINTER (
               (op ? SORA_DTYPE_F16 : SORA_DTYPE_BF16) | (guint)f << 8));

@@ -131,11 +131,18 @@ gpu_tile_setup (
   return probe_linear (dev, p, p->dtype, SORA_GEMM_GPU, candidate, 0, error);
 }
 
-/* f32 weights, the operands SORA_PRECISION gives (bf16 when unset). */
+/* f32 weights, the operands SORA_PRECISION gives (bf16 when unset); a
+ * tile too big for the device's warps or work-group is passed over. */
 static gpointer
 mma_tile_setup (
     SoraDevice *dev, const char *candidate, gpointer data, GError **error)
 {
+  if (!sora_tune_valid_mma_tile (dev, candidate)) {
+    g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
+        "tile %s does not fit %s's warps or work-group", candidate,
+        sora_device_get_info (dev)->name);
+    return NULL;
+  }
   return probe_linear (
       dev, data, SORA_DTYPE_F32, SORA_GEMM_MMA, candidate, 0, error);
 }

@@ -129,8 +129,7 @@ gemm_add_variants (GemmCase *c, SoraDevice *dev, gboolean gpu)
   const GemmHost *h = &c->h;
   void *stored = g_malloc (h->n * h->k * sizeof (float));
   SoraMmaForm form = sora_tune_mma_form (dev);
-  gboolean mma = gpu &&
-      (form == SORA_MMA_PTX || form == SORA_MMA_MFMA || form == SORA_MMA_WMMA);
+  gboolean mma = gpu && sora_tune_mma_native (form);
   GError *error = NULL;
 
   for (guint v = 0; v < G_N_ELEMENTS (gemm_variants); v++) {
