@@ -11,6 +11,8 @@
 #   bench-f16 sora-tool bench gemm with SORA_PRECISION=f16 (the "mma" rows
 #             in f16 operands)
 #   attention-mma  test-attention's matrix-unit form (/attention/mma)
+#   dit-bf16-parity test-dit's /dit-bf16: whole models on the matrix units
+#             against PyTorch's bf16 (the CPU autocast fixtures) and f32
 #   attention-bf16 sora-tool bench attention with SORA_PRECISION=bf16 (N =
 #             32760, 12 heads of 128 on a GPU: against torch.json's SDPA)
 #   dit-bf16  sora-tool bench model with SORA_PRECISION=bf16 against
@@ -126,6 +128,9 @@ stage bench-f16 120 env SORA_PRECISION=f16 "$tool" bench gemm $quick \
 # device has none, SORA_PRECISION=bf16 fails by name (the rehearsal on PoCL
 # sets SORA_MMA=emulate).
 stage attention-mma 300 "$build/tests/test-attention" --tap -p /attention/mma
+# The tests set SORA_PRECISION=bf16 themselves.
+stage dit-bf16-parity 300 env SORA_FIXTURES="$PWD/tests/fixtures" \
+  "$build/tests/test-dit" --tap -p /dit-bf16
 stage attention-bf16 240 env SORA_PRECISION=bf16 "$tool" bench attention \
   $quick --json "$OUT/attention-bf16.json"
 stage dit-bf16 600 env SORA_PRECISION=bf16 SORA_BENCH_TORCH_DEVICE=cuda \
