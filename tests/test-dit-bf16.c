@@ -8,8 +8,6 @@
  * themselves.  Part of test-dit (test-dit.c).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <math.h>
-
 #include "sora-test-engine.h"
 #include "sora-tune.h"
 #include "test-dit.h"
@@ -29,7 +27,7 @@ typedef struct
 } Bound;
 
 /* bf16 as the tests run it: forced, on the device's matrix units or, where
- * it has none, on the stand-in with the tuner's default tiles given (so
+ * it has none, on the stand-in with tiles the tuner may pick given (so
  * that nothing times the slow stand-in). */
 static void
 bf16_on (void)
@@ -45,6 +43,7 @@ bf16_on (void)
   g_setenv ("SORA_ATTENTION_GPU_TILE", "32x8", TRUE);
 }
 
+/* And f32, the default. */
 static void
 bf16_off (void)
 {
@@ -102,11 +101,12 @@ check_forward (
     const Bound *b, const char *dir, const char *ref, const char *key)
 {
   gsize n, n_bf16, n_torch, n_torch_f32;
-  float *f32 = dit_output (dir, ref, &n);
-  float *bf16;
+  float *f32, *bf16;
   double *torch_f32 = sora_test_reference (ref, "output", &n_torch_f32);
   double *torch_bf16 = sora_test_reference (TORCH_BF16, key, &n_torch);
 
+  bf16_off ();
+  f32 = dit_output (dir, ref, &n);
   bf16_on ();
   bf16 = dit_output (dir, ref, &n_bf16);
   bf16_off ();
@@ -213,6 +213,7 @@ test_bf16_pipeline (void)
       "tiny-pipeline.safetensors", "frames", &n_frames_f32);
   gsize per_step = n_steps / G_N_ELEMENTS (step_bounds);
 
+  bf16_off ();
   generate (f32_steps, &f32);
   bf16_on ();
   generate (bf16_steps, &bf16);
