@@ -6,6 +6,18 @@
 
 #include "sora-test-engine.h"
 
+const SoraGenerateParams sora_test_pipeline_params = {
+  .prompt = "a red circle moving left on a black background",
+  .negative_prompt = "blurry",
+  .steps = 3,
+  .guidance_scale = 5.0,
+  .scheduler = SORA_SCHEDULER_UNIPC,
+  .width = 48,
+  .height = 32,
+  .frames = 9,
+  .format = SORA_PIXEL_RGB,
+};
+
 SoraEngine *
 sora_test_open_fixture (const char *name)
 {

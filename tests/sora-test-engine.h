@@ -9,6 +9,10 @@
 
 G_BEGIN_DECLS
 
+/* The call tools/make_fixtures.py makes (pipeline_run) on the tiny model,
+ * with 32 text rows and tiny-pipeline.safetensors' initial latents. */
+extern const SoraGenerateParams sora_test_pipeline_params;
+
 /* tests/fixtures/NAME on the device under test. */
 SoraEngine *sora_test_open_fixture (const char *name);
 /* tests/fixtures/wan-tiny on it. */

@@ -11,6 +11,7 @@
 
 #include "sora-safetensors.h"
 #include "sora-test-util.h"
+#include "sora-tune.h"
 
 static GRand *rng;
 static SoraDevice *device;
@@ -310,4 +311,56 @@ sora_test_remove_config_folder (const char *dir)
     g_assert_cmpint (g_remove (p), ==, 0);
   }
   g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+gboolean
+sora_test_probe_ready (SoraDevice *dev, gpointer data)
+{
+  return TRUE;
+}
+
+gboolean
+sora_test_probe_noop (gpointer run, GError **error)
+{
+  return TRUE;
+}
+
+void
+sora_test_probe_nothing (gpointer data)
+{
+}
+
+/* Any non-NULL run: the one candidate always sets up. */
+static gpointer
+probe_setup (
+    SoraDevice *dev, const char *candidate, gpointer data, GError **error)
+{
+  return dev;
+}
+
+void
+sora_test_tune_as (SoraDevice *dev, const char *name, const char *value,
+    gboolean (*valid) (SoraDevice *dev, const char *value))
+{
+  const char *const candidates[] = { value, NULL };
+  SoraTuneSpec spec = { name, NULL, "none", 1.0, valid, sora_test_probe_ready,
+    sora_test_probe_nothing, probe_setup, sora_test_probe_noop,
+    sora_test_probe_nothing };
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("sora-tune-as-XXXXXX", &error);
+  char *old = g_strdup (g_getenv ("SORA_CACHE_DIR"));
+  char *chosen;
+
+  g_assert_no_error (error);
+  g_setenv ("SORA_CACHE_DIR", dir, TRUE);
+  chosen = sora_tune_choose (dev, &spec, candidates, NULL);
+  g_assert_cmpstr (chosen, ==, value);
+  if (old)
+    g_setenv ("SORA_CACHE_DIR", old, TRUE);
+  else
+    g_unsetenv ("SORA_CACHE_DIR");
+  g_assert_true (sora_test_remove_tree (dir));
+  g_free (chosen);
+  g_free (old);
+  g_free (dir);
 }

@@ -98,6 +98,20 @@ char *sora_test_folder_with_config (const char *base, const char *members);
  * they point to). */
 void sora_test_remove_config_folder (const char *dir);
 
+/* A tuning probe that does nothing: SoraTuneSpec's init, run, clear and
+ * free for tests that time no kernel. */
+gboolean sora_test_probe_ready (SoraDevice *dev, gpointer data);
+gboolean sora_test_probe_noop (gpointer run, GError **error);
+void sora_test_probe_nothing (gpointer data);
+
+/* Makes @value the choice of the tuning parameter @name on @dev for the
+ * rest of the process, as if its first use had measured it there (a tuning
+ * with @value the only candidate, @valid checking it, stored in a
+ * throwaway cache): the seam for a device whose measured choice is known,
+ * such as bf16 on matrix units ("gemm-precision"). */
+void sora_test_tune_as (SoraDevice *dev, const char *name, const char *value,
+    gboolean (*valid) (SoraDevice *dev, const char *value));
+
 G_END_DECLS
 
 #endif /* __SORA_TEST_UTIL_H__ */

@@ -456,10 +456,71 @@ test_mma_small (void)
   check_mma_tiles (cases, G_N_ELEMENTS (cases));
 }
 
+/* @a attended by itself with $SORA_PRECISION at @precision (NULL: unset),
+ * read back. */
+static float *
+attention_with (SoraTensor *a, const char *precision)
+{
+  SoraAttentionParams p = { 1, 0.25f };
+  GError *error = NULL;
+  SoraTensor *out = sora_tensor_new (
+      a->dev, "out", SORA_DTYPE_F32, a->ndim, a->shape, &error);
+  float *values;
+
+  g_assert_no_error (error);
+  if (precision)
+    g_setenv ("SORA_PRECISION", precision, TRUE);
+  else
+    g_unsetenv ("SORA_PRECISION");
+  g_assert_true (sora_op_attention (a, a, a, out, &p, &error));
+  g_assert_no_error (error);
+  values = sora_test_download (out);
+  sora_tensor_free (out);
+  return values;
+}
+
+/* A device whose matrix units were measured correct and faster
+ * ("attention-precision" = bf16): "auto" takes them (the forced bf16
+ * result, bit for bit), unset and "f32" do not (off by default: f32's
+ * result, which bf16's rounding moves by far more than 1e-5). */
+static void
+check_measured_bf16 (SoraTensor *a)
+{
+  float *bf16, *values[3];
+  const char *precisions[] = { NULL, "f32", "auto" };
+  double *ref = g_new (double, a->numel);
+
+  sora_test_tune_as (
+      a->dev, "attention-precision", "bf16", sora_tune_valid_precision);
+  bf16 = attention_with (a, "bf16");
+  for (gsize i = 0; i < a->numel; i++)
+    ref[i] = bf16[i];
+  for (guint i = 0; i < G_N_ELEMENTS (precisions); i++) {
+    double err;
+
+    values[i] = attention_with (a, precisions[i]);
+    err = sora_test_rel_l2 (values[i], ref, a->numel);
+    g_test_message ("SORA_PRECISION=%s: relative L2 %.3g from bf16's",
+        precisions[i] ? precisions[i] : "(unset)", err);
+    if (i < 2)
+      g_assert_cmpfloat (err, >, 1e-5);
+    else
+      g_assert_cmpfloat (err, ==, 0);
+  }
+  g_assert_cmpmem (values[0], a->numel * sizeof (float), values[1],
+      a->numel * sizeof (float));
+  for (guint i = 0; i < G_N_ELEMENTS (precisions); i++)
+    g_free (values[i]);
+  g_free (bf16);
+  g_free (ref);
+  g_unsetenv ("SORA_PRECISION");
+}
+
 /* The choice of the matrix units: without $SORA_PRECISION, a device with
- * none (PoCL) is never measured and stays f32 (held to TOL, which bf16
- * would miss); forced, it fails by name, or runs with the stand-in; a bad
- * value is refused by name.  And the first-use check's comparison. */
+ * none (PoCL) stays f32 (held to TOL, which bf16 would miss); forced, it
+ * fails by name, or runs with the stand-in; a bad value is refused by
+ * name; "auto" takes a device's measured choice, and unset does not.  And
+ * the first-use check's comparison. */
 static void
 test_precision (void)
 {
@@ -495,7 +556,9 @@ test_precision (void)
   g_assert_false (sora_op_attention (a, a, a, b, &p, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "SORA_PRECISION=fp8"));
+  g_assert_nonnull (strstr (error->message, "\"auto\""));
   g_clear_error (&error);
+  check_measured_bf16 (a);
 
   /* The check: b against itself passes; against a (another tensor) not. */
   g_assert_true (sora_tune_check_close (b, b, "self", &error));

@@ -125,9 +125,7 @@ copy_tiny_parts (const char *dir)
   g_free (tiny);
 }
 
-/* Writes a model folder with wan-tiny's other components and the wide
- * transformer of the recipe. */
-static void
+void
 write_wide_model (const char *dir)
 {
   GError *error = NULL;

@@ -144,6 +144,31 @@ parity (const char *dir, const char *ref, double tol)
   return p.worst;
 }
 
+float *
+dit_output (const char *dir, const char *ref, gsize *numel)
+{
+  GError *error = NULL;
+  SoraModelFolder *folder;
+  SoraWanDit *dit = open_dit (dir, &folder);
+  SoraTensor *latents = reference_input (ref, "hidden_states");
+  SoraTensor *text = reference_input (ref, "encoder_hidden_states");
+  float *t = sora_test_reference_f32 (ref, "timestep", numel);
+  SoraTensor *out =
+      sora_wan_dit_forward (dit, latents, t, text, NULL, NULL, &error);
+  float *values;
+
+  g_assert_no_error (error);
+  values = sora_test_download (out);
+  *numel = out->numel;
+  g_free (t);
+  sora_tensor_free (out);
+  sora_tensor_free (latents);
+  sora_tensor_free (text);
+  sora_wan_dit_free (dit);
+  sora_model_folder_free (folder);
+  return values;
+}
+
 static void
 check_fixture (const char *folder_name, const char *ref)
 {
@@ -616,5 +641,8 @@ main (int argc, char **argv)
   g_test_add_func ("/dit/cancel-between-blocks", test_cancel_between_blocks);
   g_test_add_func ("/dit/cancel-mid-step", test_cancel_mid_step);
   g_test_add_func ("/dit/wide", test_wide);
+  g_test_add_func ("/dit-bf16/tiny", test_bf16_tiny);
+  g_test_add_func ("/dit-bf16/wide", test_bf16_wide);
+  g_test_add_func ("/dit-bf16/pipeline", test_bf16_pipeline);
   return sora_test_run ();
 }

@@ -199,7 +199,8 @@ test_mma_small (void)
 
 /* $SORA_PRECISION: f32 when unset, bf16 and f16 taking every Linear to
  * the matrix units (failing, with the device's name, where there are none),
- * anything else refused by name. */
+ * anything else refused by name and with the values it takes ("auto":
+ * /gemm/precision-choice). */
 static void
 test_precision (void)
 {
@@ -243,6 +244,7 @@ test_precision (void)
       sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error));
   g_assert_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "SORA_PRECISION=fp8"));
+  g_assert_nonnull (strstr (error->message, "\"auto\""));
   g_clear_error (&error);
   g_unsetenv ("SORA_PRECISION");
   g_unsetenv ("SORA_MMA");
@@ -265,34 +267,60 @@ refusing_setup (
   return NULL;
 }
 
-static gboolean
-probe_noop (gpointer run, GError **error)
+/* The backend of a 2x3 Linear with $SORA_PRECISION at @precision (NULL:
+ * unset), its GPU and matrix-unit tiles given so that nothing is tuned. */
+static SoraGemmBackend
+backend_with (SoraDevice *dev, const char *precision)
 {
-  return TRUE;
+  const float w[6] = { 1, 2, 3, 4, 5, 6 };
+  GError *error = NULL;
+  SoraLinear *l;
+  SoraGemmBackend backend;
+
+  if (precision)
+    g_setenv ("SORA_PRECISION", precision, TRUE);
+  else
+    g_unsetenv ("SORA_PRECISION");
+  l = sora_linear_new (dev, "lin", SORA_DTYPE_F32, 2, 3, w, NULL, &error);
+  g_assert_no_error (error);
+  backend = sora_linear_get_backend (l);
+  sora_linear_free (l);
+  return backend;
 }
 
-static gboolean
-probe_ready (SoraDevice *dev, gpointer data)
-{
-  return TRUE;
-}
-
+/* A device whose matrix units (the stand-in, forced) were measured correct
+ * and faster ("gemm-precision" = bf16): unset and "f32" keep the Linears
+ * on f32, "auto" takes that choice. */
 static void
-probe_nothing (gpointer data)
+check_measured_bf16 (SoraDevice *dev)
 {
+  sora_test_tune_as (dev, "gemm-precision", "bf16", sora_tune_valid_precision);
+  g_setenv ("SORA_KERNELS", "gpu", TRUE);
+  g_setenv ("SORA_GEMM", "gpu", TRUE);
+  g_setenv ("SORA_GEMM_GPU_TILE", "8x12x4x1x3", TRUE);
+  g_setenv ("SORA_GEMM_MMA_TILE", "16x16x16x1x1", TRUE);
+  g_assert_cmpint (backend_with (dev, NULL), ==, SORA_GEMM_GPU);
+  g_assert_cmpint (backend_with (dev, "f32"), ==, SORA_GEMM_GPU);
+  g_assert_cmpint (backend_with (dev, "auto"), ==, SORA_GEMM_MMA);
+  g_unsetenv ("SORA_PRECISION");
+  g_unsetenv ("SORA_GEMM_MMA_TILE");
+  g_unsetenv ("SORA_GEMM_GPU_TILE");
+  g_unsetenv ("SORA_GEMM");
+  g_unsetenv ("SORA_KERNELS");
 }
 
-/* The matrix units' per-device decision: a device without them is never
- * measured and stays f32 ("bf16" is not even a valid choice there); where
- * it has them (here the stand-in, forced), a bf16 path whose first-use
- * check fails is not taken, and f32 is stored. */
+/* The matrix units' per-device decision ($SORA_PRECISION=auto): a device
+ * without them is never measured and stays f32 ("bf16" is not even a valid
+ * choice there); where it has them (here the stand-in, forced), a bf16
+ * path whose first-use check fails is not taken, and f32 is stored; one
+ * measured bf16 is taken with "auto" alone. */
 static void
 test_precision_choice (void)
 {
   SoraDevice *dev = sora_test_device ();
   SoraTuneSpec spec = { "test-precision", NULL, "none", 1.0,
-    sora_tune_valid_precision, probe_ready, probe_nothing, refusing_setup,
-    probe_noop, probe_nothing };
+    sora_tune_valid_precision, sora_test_probe_ready, sora_test_probe_nothing,
+    refusing_setup, sora_test_probe_noop, sora_test_probe_nothing };
   GError *error = NULL;
   char *dir = g_dir_make_tmp ("sora-precision-XXXXXX", &error);
   char *old = g_strdup (g_getenv ("SORA_CACHE_DIR"));
@@ -323,6 +351,7 @@ test_precision_choice (void)
   stored = g_key_file_get_string (kf, groups[0], "test-precision", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (stored, ==, "f32");
+  check_measured_bf16 (dev);
 
   g_unsetenv ("SORA_MMA");
   if (old)

@@ -9,19 +9,6 @@
 #include "sora-test-engine.h"
 #include "sora-umt5.h"
 
-/* The call tools/make_fixtures.py makes (pipeline_reference). */
-static const SoraGenerateParams reference_params = {
-  .prompt = "a red circle moving left on a black background",
-  .negative_prompt = "blurry",
-  .steps = 3,
-  .guidance_scale = 5.0,
-  .scheduler = SORA_SCHEDULER_UNIPC,
-  .width = 48,
-  .height = 32,
-  .frames = 9,
-  .format = SORA_PIXEL_RGB,
-};
-
 /* The tiny model's frames against WanPipeline's on the same initial
  * latents: 1e-3 relative L2 (the issue's bound; f32 on both sides, three
  * UniPC steps and the VAE compound op-level errors of ~1e-6). */
@@ -38,8 +25,9 @@ test_pipeline_parity (void)
   SoraTestCollected c;
 
   sora_test_collected_init (&c, SORA_PIXEL_RGB);
-  g_assert_true (sora_engine_run (engine, &reference_params, 32, latents,
-      sora_test_collect_progress, sora_test_collect_chunk, &c, NULL, &error));
+  g_assert_true (sora_engine_run (engine, &sora_test_pipeline_params, 32,
+      latents, sora_test_collect_progress, sora_test_collect_chunk, &c, NULL,
+      &error));
   g_assert_no_error (error);
   g_assert_cmpuint (c.steps, ==, 3);
   g_assert_cmpuint (c.chunk_sizes->len, ==, 3); /* 1 + 4 + 4 frames */
@@ -109,7 +97,7 @@ static void
 test_allocations (void)
 {
   SoraEngine *engine = sora_test_open_tiny ();
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = sora_test_pipeline_params;
   Counted c = { sora_engine_get_device (engine) };
   GError *error = NULL;
 
@@ -143,14 +131,14 @@ test_allocations (void)
 
 #undef COUNTS
 
-/* Replaces reference_params.prompt in generate_pixels when set. */
+/* Replaces sora_test_pipeline_params.prompt in generate_pixels when set. */
 static const char *reference_prompt;
 
 static GBytes *
 generate_pixels (SoraEngine *engine, guint64 seed)
 {
   GError *error = NULL;
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = sora_test_pipeline_params;
   SoraTestCollected c;
   GBytes *bytes;
 
@@ -238,7 +226,7 @@ test_memory_check (void)
 {
   SoraEngine *engine = sora_test_open_tiny ();
   SoraDevice *dev = sora_engine_get_device (engine);
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = sora_test_pipeline_params;
   GError *error = NULL;
   guint64 held, estimate, used;
   SoraTensor *x;
@@ -301,7 +289,7 @@ test_compile_once (void)
   guint variants = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
-    SoraGenerateParams p = reference_params;
+    SoraGenerateParams p = sora_test_pipeline_params;
     SoraTestCollected c;
     GError *error = NULL;
 
@@ -358,7 +346,7 @@ test_cancel (void)
   GError *error = NULL;
   SoraEngine *engine = sora_test_open_tiny ();
   GCancellable *cancellable = g_cancellable_new ();
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = sora_test_pipeline_params;
   SoraTestCollected c;
 
   p.steps = 4;

@@ -11,12 +11,17 @@
 #   bench-f16 sora-tool bench gemm with SORA_PRECISION=f16 (the "mma" rows
 #             in f16 operands)
 #   attention-mma  test-attention's matrix-unit form (/attention/mma)
+#   dit-bf16-parity test-dit's /dit-bf16: whole models on the matrix units
+#             against PyTorch's bf16 (the CPU autocast fixtures) and f32
 #   attention-bf16 sora-tool bench attention with SORA_PRECISION=bf16 (N =
 #             32760, 12 heads of 128 on a GPU: against torch.json's SDPA)
 #   dit-bf16  sora-tool bench model with SORA_PRECISION=bf16 against
 #             PyTorch bf16 on CUDA (tools/bench_reference.py): its "1.3B
 #             480p" row is one CFG step of the 30-block 1.3B-shaped DiT at
 #             480p, 81 frames, with the rel L2 of the output between them
+#   precision-auto sora-tool bench attention with SORA_PRECISION=auto: the
+#             per-device choice of the matrix units (off when unset),
+#             measured on first use; then devices-auto lists what it stored
 #   causal    sora-tool bench causal with SORA_PRECISION=bf16 (issue 21):
 #             one chunk of the 30-block 1.3B-shaped causal DiT at 832x480
 #             (LongLive's chunk 3, window 12, sink 3) attending a full window,
@@ -26,7 +31,8 @@
 #   torch-dit tools/device_check_torch.py --dit (a bf16 CFG step of the
 #             30-block 1.3B-shaped DiT at 480p, 81 frames)
 # Everything goes under $OUT: NAME.log per stage, bench.json,
-# bench-f16.json, attention-bf16.json, dit-bf16.json, causal.json, torch.json,
+# bench-f16.json, attention-bf16.json, attention-auto.json, dit-bf16.json,
+# causal.json, torch.json,
 # torch-dit.json, and stages.json ({"stage", "rc", "seconds"} per stage; rc 124 = timeout).
 #
 # usage: OUT=DIR tools/device-check.sh [--quick] [BUILD-DIR]
@@ -111,8 +117,10 @@ for t in ${TESTS:-gemm attention conv norm elementwise rope layout}; do
   stage "test-$t" 240 "$build/tests/test-$t" --tap
 done
 stage bench 300 "$tool" bench gemm attention $quick --json "$OUT/bench.json"
-# The matrix units (issue 20): correctness on the device's instructions
-# first, then f16 operands' rate (bench's "mma" rows are bf16).
+# The matrix units (issue 20), off unless SORA_PRECISION names them:
+# correctness on the device's instructions first (the tests set the
+# variable themselves), then f16 operands' rate (bench's "mma" rows are
+# bf16, their backend named).
 stage mma 240 "$build/tests/test-gemm" --tap -p /gemm/mma -p /gemm/precision
 stage bench-f16 120 env SORA_PRECISION=f16 "$tool" bench gemm $quick \
   --json "$OUT/bench-f16.json"
@@ -120,11 +128,19 @@ stage bench-f16 120 env SORA_PRECISION=f16 "$tool" bench gemm $quick \
 # device has none, SORA_PRECISION=bf16 fails by name (the rehearsal on PoCL
 # sets SORA_MMA=emulate).
 stage attention-mma 300 "$build/tests/test-attention" --tap -p /attention/mma
+# The tests set SORA_PRECISION=bf16 themselves.
+stage dit-bf16-parity 300 env SORA_FIXTURES="$PWD/tests/fixtures" \
+  "$build/tests/test-dit" --tap -p /dit-bf16
 stage attention-bf16 240 env SORA_PRECISION=bf16 "$tool" bench attention \
   $quick --json "$OUT/attention-bf16.json"
 stage dit-bf16 600 env SORA_PRECISION=bf16 SORA_BENCH_TORCH_DEVICE=cuda \
   SORA_BENCH_TORCH_DTYPE=bfloat16 "$tool" bench model $quick \
   --json "$OUT/dit-bf16.json"
+# The per-device choice: the first-use check and timing of both ops
+# (gemm-precision, attention-precision), then what was stored.
+stage precision-auto 300 env SORA_PRECISION=auto "$tool" bench attention \
+  $quick --json "$OUT/attention-auto.json"
+stage devices-auto 60 "$tool" devices
 stage causal 300 env SORA_PRECISION=bf16 "$tool" bench causal $quick \
   --json "$OUT/causal.json"
 stage torch 300 sh -c "python3 tools/device_check_torch.py $quick >'$OUT/torch.json'"

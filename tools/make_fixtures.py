@@ -7,7 +7,7 @@ the reference outputs our engine must reproduce.
     .venv/bin/python tools/make_fixtures.py [TARGET...]
 
 TARGETs (all when none is named): tiny, wide, schedulers, extend,
-real-extents, causal, causal-stream.
+real-extents, causal, causal-stream, bf16.
 
 Writes (all committed, so CI never needs torch):
   tests/fixtures/wan-tiny/            WanPipeline.from_pretrained loads it (f32)
@@ -42,6 +42,11 @@ Writes (all committed, so CI never needs torch):
         the whole causal sampling loop of tools/causal_reference.py on
         wan-tiny-causal (5 chunks, a prompt switch at chunk 3, the decoded
         frames); the format is in causal_reference.make_fixture
+  tests/fixtures/reference/bf16-autocast.safetensors
+        PyTorch's bf16 (torch.autocast on the CPU) on the inputs of
+        tiny-dit, wide-dit and tiny-pipeline: each DiT's output and the
+        pipeline's frames, what the engine's SORA_PRECISION=bf16 is held to
+        (tests/test-dit-bf16.c); the f32 references stay the f32 side
   tests/fixtures/reference/scheduler-{unipc,euler}.safetensors
         every step of the schedulers on a small latent, with the fake model
         outputs fed to them, for each config of scheduler-cases.json
@@ -335,14 +340,27 @@ def vae_reference(vae, g):
     return out
 
 
-def pipeline_reference(pipe, g):
-    latents = torch.randn(1, 16, 3, 4, 6, generator=g)
+def pipeline_run(pipe, latents):
+    """The tiny pipeline's frames and its latents after each step
+    ([steps, 1, 16, F, h, w])."""
+    steps = []
+
+    def keep(_pipe, _i, _t, kwargs):
+        steps.append(kwargs["latents"].float().clone())
+        return {}
+
     frames = pipe(prompt="a red circle moving left on a black background",
                   negative_prompt="blurry", height=32, width=48,
                   num_frames=9, num_inference_steps=3, guidance_scale=5.0,
                   latents=latents.clone(), output_type="np",
-                  max_sequence_length=32).frames[0]
-    return {"latents": latents, "frames": torch.from_numpy(frames)}
+                  max_sequence_length=32,
+                  callback_on_step_end=keep).frames[0]
+    return torch.from_numpy(frames), torch.stack(steps)
+
+
+def pipeline_reference(pipe, g):
+    latents = torch.randn(1, 16, 3, 4, 6, generator=g)
+    return {"latents": latents, "frames": pipeline_run(pipe, latents)[0]}
 
 
 def extend_context_frames(n, height, width):
@@ -629,6 +647,67 @@ def make_scheduler_references():
         f.write("\n")
 
 
+def rel_l2(got, want):
+    return float((got.double() - want.double()).norm() / want.double().norm())
+
+
+def make_bf16_references():
+    """The f32 models of tiny-dit, wide-dit and tiny-pipeline (their
+    committed inputs; their f32 outputs recomputed and checked against the
+    committed ones) again under torch.autocast("cpu", torch.bfloat16), as
+    PyTorch runs a model in bf16: Linears, attention and convolutions on
+    bf16 operands, their outputs bf16.  The pipeline's latents after each
+    step are kept on both sides (no f32 reference holds them)."""
+    from safetensors.torch import load_file
+
+    def load(ref):
+        return load_file(os.path.join(REF, ref))
+
+    def dit_out(transformer, ref):
+        t = load(ref)
+        return transformer(t["hidden_states"], t["timestep"],
+                           t["encoder_hidden_states"], return_dict=False)[0]
+
+    pipe = WanPipeline.from_pretrained(
+        os.path.join(FIXTURES, "wan-tiny")).to(torch.float32)
+    wide = wide_transformer()
+    fill_from_recipe(wide)
+    latents = load("tiny-pipeline.safetensors")["latents"]
+
+    def outputs():
+        frames, steps = pipeline_run(pipe, latents)
+        return {"tiny_dit_output": dit_out(pipe.transformer,
+                                           "tiny-dit.safetensors"),
+                "wide_dit_output": dit_out(wide, "wide-dit.safetensors"),
+                "tiny_frames": frames, "tiny_step_latents": steps}
+
+    f32 = outputs()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = {k: v.float() for k, v in outputs().items()}
+    # The committed f32 outputs, and how far a rerun may drift from them:
+    # the engine's f32 parity bounds (1e-4 the DiT's, 1e-3 the frames').
+    for key, (ref, name, bound) in {
+            "tiny_dit_output": ("tiny-dit.safetensors", "output", 1e-4),
+            "wide_dit_output": ("wide-dit.safetensors", "output", 1e-4),
+            "tiny_frames": ("tiny-pipeline.safetensors", "frames", 1e-3),
+    }.items():
+        drift = rel_l2(f32[key], load(ref)[name])
+        if drift > bound:
+            sys.exit("%s: f32 drifted from %s (relative L2 %.3g)"
+                     % (key, ref, drift))
+    def report(what, got, want):
+        print("%s: PyTorch bf16 autocast against f32: relative L2 %.3g"
+              % (what, rel_l2(got, want)))
+
+    for key in ("tiny_dit_output", "wide_dit_output", "tiny_frames"):
+        report(key, bf16[key], f32[key])
+    for i, (got, want) in enumerate(zip(bf16["tiny_step_latents"],
+                                        f32["tiny_step_latents"])):
+        report("tiny latents after step %d" % (i + 1), got, want)
+    bf16["tiny_step_latents_f32"] = f32["tiny_step_latents"]
+    save(os.path.join(REF, "bf16-autocast.safetensors"), bf16)
+
+
 def make_extend_reference():
     save(os.path.join(REF, "tiny-extend.safetensors"), extend_reference())
 
@@ -698,7 +777,8 @@ TARGETS = {"tiny": make_tiny, "wide": make_wide,
            "extend": make_extend_reference,
            "real-extents": make_real_extents,
            "causal": make_causal,
-           "causal-stream": make_causal_stream}
+           "causal-stream": make_causal_stream,
+           "bf16": make_bf16_references}
 
 if __name__ == "__main__":
     # Some of them, named on the command line, else all.

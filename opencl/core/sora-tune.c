@@ -571,21 +571,23 @@ sora_tune_mma_ptx_layout (SoraMmaForm form)
 }
 
 gboolean
-sora_tune_forced_precision (
-    SoraDType *op_dtype, gboolean *forced, GError **error)
+sora_tune_requested_precision (
+    SoraDType *op_dtype, gboolean *measure, GError **error)
 {
   const char *env = g_getenv ("SORA_PRECISION");
 
   *op_dtype = SORA_DTYPE_F32;
-  *forced = env != NULL && *env != '\0';
-  if (!*forced || g_strcmp0 (env, "f32") == 0)
+  *measure = g_strcmp0 (env, "auto") == 0;
+  if (env == NULL || *env == '\0' || *measure || g_strcmp0 (env, "f32") == 0)
     return TRUE;
   if (g_strcmp0 (env, "bf16") == 0 || g_strcmp0 (env, "f16") == 0) {
     *op_dtype = g_strcmp0 (env, "bf16") == 0 ? SORA_DTYPE_BF16 : SORA_DTYPE_F16;
     return TRUE;
   }
   g_set_error (error, SORA_ERROR, SORA_ERROR_INVALID_ARGUMENT,
-      "SORA_PRECISION=%s: it must be \"f32\", \"bf16\" or \"f16\"", env);
+      "SORA_PRECISION=%s: it must be \"f32\", \"auto\", \"bf16\" or "
+      "\"f16\"",
+      env);
   return FALSE;
 }
 

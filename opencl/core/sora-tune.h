@@ -172,11 +172,13 @@ gboolean sora_tune_mma_tile_fits (SoraMmaTile tile, SoraMmaForm form);
 char *sora_tune_mma_options (SoraDType op_dtype, SoraMmaForm form);
 
 /* $SORA_PRECISION, the operands of the matrix-unit paths: *@op_dtype
- * SORA_DTYPE_BF16 or _F16 for "bf16" or "f16", else SORA_DTYPE_F32, and
- * *@forced whether it is set (not empty).  FALSE, naming the variable, for
- * any value but those and "f32". */
-gboolean sora_tune_forced_precision (
-    SoraDType *op_dtype, gboolean *forced, GError **error);
+ * SORA_DTYPE_BF16 or _F16 for "bf16" or "f16" (forced), else
+ * SORA_DTYPE_F32; *@measure TRUE for "auto" alone, where each op takes its
+ * measured choice (sora_tune_precision).  Unset or empty is "f32": the
+ * matrix units stay off until they are measured on hardware.  FALSE,
+ * naming the variable and the values it takes, for any other value. */
+gboolean sora_tune_requested_precision (
+    SoraDType *op_dtype, gboolean *measure, GError **error);
 
 /* The bound on the relative L2 error of a matrix-unit path against the f32
  * path on its first-use check (random operands in [-1, 1)): bf16 rounds
@@ -193,7 +195,8 @@ gboolean sora_tune_check_close (
 /* A precision choice: "f32", or "bf16" where @dev has matrix units. */
 gboolean sora_tune_valid_precision (SoraDevice *dev, const char *value);
 
-/* The operands of an op's matrix products on @dev, $SORA_PRECISION aside:
+/* The operands of an op's matrix products on @dev where $SORA_PRECISION is
+ * "auto":
  * f32 where sora_tune_mma_form() is SORA_MMA_NONE (nothing is measured),
  * else @spec's choice between "f32" and "bf16", timed on first use and
  * stored per device and driver as any other: its setup must refuse the

@@ -301,18 +301,19 @@ static MmaAttnTile device_mma_tile (SoraDevice *dev, SoraDType op_dtype);
 static SoraDType attention_precision (SoraDevice *dev);
 
 /* The form @dev takes: the matrix units where $SORA_PRECISION forces them
- * (an error where there are none), or where they were measured correct
- * and faster on a device given the GPU forms; else the GPU or CPU form.
+ * (an error where there are none), or, where it is "auto", where they were
+ * measured correct and faster on a device given the GPU forms; else the
+ * GPU or CPU form.
  * @dim is the head dim, 0 when the shapes are wrong (then reported). */
 static gboolean
 device_form (SoraDevice *dev, gsize dim, AttnForm *f, GError **error)
 {
-  gboolean forced, gpu = sora_tune_gpu_kernels (dev);
+  gboolean measure, gpu = sora_tune_gpu_kernels (dev);
 
   *f = (AttnForm){ FORM_CPU };
-  if (!sora_tune_forced_precision (&f->op_dtype, &forced, error))
+  if (!sora_tune_requested_precision (&f->op_dtype, &measure, error))
     return FALSE;
-  if (!forced && gpu)
+  if (measure && gpu)
     f->op_dtype = attention_precision (dev);
   if (f->op_dtype != SORA_DTYPE_F32) {
     f->form = sora_tune_mma_form (dev);

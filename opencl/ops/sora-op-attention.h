@@ -56,7 +56,7 @@ char **sora_attention_gpu_tile_candidates (void);
  * "BQxBK" (query rows a work-group, 16 a warp; keys a step, halved for wide
  * heads until the operands fit the local memory): $SORA_ATTENTION_MMA_TILE
  * when set, else stored or timed as above.  The matrix units are taken
- * where $SORA_PRECISION forces them, or, where it is unset, on a device
+ * where $SORA_PRECISION forces them, or, where it is "auto", on a device
  * given the GPU forms whose matrix units (sora_tune_mma_form) were measured
  * correct and faster (sora_tune_precision, "attention-precision"); head
  * dims that 16 does not divide, or too wide for the local memory (the

@@ -58,7 +58,7 @@ SoraGemmBackend sora_gemm_backend_from_string (const char *s);
 /* As sora_linear_new_full, with the tiled or GPU kernel's tile given
  * (valid), or the device's for @dtype when @tile is NULL, and likewise the
  * tiled kernel's K slice when @block_k is 0; SORA_GEMM_MMA's operands
- * @op_dtype, or $SORA_PRECISION's (bf16 when unset) when it is f32. */
+ * @op_dtype, or $SORA_PRECISION's f16, else bf16, when it is f32. */
 SoraLinear *sora_gemm_linear_new (SoraDevice *dev, const char *name,
     SoraDType dtype, gsize out, gsize in, const void *weight, const float *bias,
     SoraGemmBackend backend, SoraDType op_dtype, const char *tile,
@@ -91,7 +91,7 @@ GemmTile sora_gemm_device_tile (SoraDevice *dev, SoraDType dtype);
 gsize sora_gemm_device_block_k (SoraDevice *dev);
 GpuTile sora_gemm_device_gpu_tile (SoraDevice *dev, SoraDType dtype);
 SoraMmaTile sora_gemm_device_mma_tile (SoraDevice *dev, SoraDType op_dtype);
-/* The Linears' operands when $SORA_PRECISION is unset (sora_tune_precision,
+/* The Linears' operands when $SORA_PRECISION is "auto" (sora_tune_precision,
  * timed on the tuning probe). */
 SoraDType sora_gemm_precision (SoraDevice *dev);
 

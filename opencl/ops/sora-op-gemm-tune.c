@@ -131,7 +131,7 @@ gpu_tile_setup (
   return probe_linear (dev, p, p->dtype, SORA_GEMM_GPU, candidate, 0, error);
 }
 
-/* f32 weights, the operands SORA_PRECISION gives (bf16 when unset); a
+/* f32 weights, the operands SORA_PRECISION gives (f16, else bf16); a
  * tile too big for the device's warps or work-group is passed over. */
 static gpointer
 mma_tile_setup (

@@ -85,10 +85,11 @@ check_shape (const char *name, gsize out, gsize in, GError **error)
   return FALSE;
 }
 
-/* Resolves *@backend (AUTO: SORA_GEMM_MMA where $SORA_PRECISION asks for
- * it or the device's measured choice is bf16, else the device's for @dtype)
- * and, for SORA_GEMM_MMA, the operand type in *@op_dtype (given, or
- * $SORA_PRECISION's, or bf16) and how the device issues it in *@form.
+/* Resolves *@backend (AUTO: SORA_GEMM_MMA where $SORA_PRECISION forces it,
+ * or is "auto" and the device's measured choice is bf16, else the device's
+ * for @dtype) and, for SORA_GEMM_MMA, the operand type in *@op_dtype
+ * (given, or $SORA_PRECISION's f16, or bf16) and how the device issues it
+ * in *@form.
  * FALSE on a bad variable or a backend that cannot run here. */
 static gboolean
 resolve_backend (SoraDevice *dev, const char *name, SoraDType dtype,
@@ -97,7 +98,7 @@ resolve_backend (SoraDevice *dev, const char *name, SoraDType dtype,
 {
   SoraGemmBackend forced; /* applied by sora_gemm_backend */
   SoraDType precision;
-  gboolean precision_forced;
+  gboolean measure;
 
   /* A bad $SORA_GEMM fails the model's first Linear, whatever its dtype. */
   if (!forced_backend (&forced, error))
@@ -108,9 +109,9 @@ resolve_backend (SoraDevice *dev, const char *name, SoraDType dtype,
         sora_dtype_name (dtype));
     return FALSE;
   }
-  if (!sora_tune_forced_precision (&precision, &precision_forced, error))
+  if (!sora_tune_requested_precision (&precision, &measure, error))
     return FALSE;
-  if (*backend == SORA_GEMM_AUTO && !precision_forced)
+  if (*backend == SORA_GEMM_AUTO && measure)
     precision = sora_gemm_precision (dev);
   if (*backend == SORA_GEMM_AUTO && precision != SORA_DTYPE_F32)
     *backend = SORA_GEMM_MMA;

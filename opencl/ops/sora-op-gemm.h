@@ -25,13 +25,14 @@ typedef enum {
   SORA_GEMM_MMA, /* gemm-gpu.cl's matrix-unit kernel, bf16/f16 operands */
 } SoraGemmBackend;
 
-/* The operand precision of Linear layers: $SORA_PRECISION = "f32", "bf16"
- * or "f16" forces it.  bf16 and f16 run every Linear on SORA_GEMM_MMA: X
- * rounded to the type as it is staged, W read in its stored dtype and
- * rounded likewise, fp32 accumulation; a device without matrix units
- * (sora_tune_mma_form) then fails the Linear.  Unset, a device with them
- * takes bf16 only where its first use measured it correct and faster
- * ("gemm-precision", sora_tune_precision); others stay f32. */
+/* The operand precision of Linear layers: $SORA_PRECISION = "f32" (or
+ * unset: the matrix units are off by default until measured on hardware),
+ * "bf16" or "f16" forces it.  bf16 and f16 run every Linear on
+ * SORA_GEMM_MMA: X rounded to the type as it is staged, W read in its
+ * stored dtype and rounded likewise, fp32 accumulation; a device without
+ * matrix units (sora_tune_mma_form) then fails the Linear.  With "auto", a
+ * device with them takes bf16 only where its first use measured it correct
+ * and faster ("gemm-precision", sora_tune_precision); others stay f32. */
 
 const char *sora_gemm_backend_to_string (SoraGemmBackend backend);
 
