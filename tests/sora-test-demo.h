@@ -8,7 +8,7 @@
 
 G_BEGIN_DECLS
 
-/* The rules of tools/train_demo_model.py (measure, measure_frames,
+/* The rules of tools/demo_measure.py (measure, measure_frames,
  * stream_figures) on packed RGB frames of the demo world's size:
  * foreground = pixels more than 60 (sum of |RGB - background|) from the
  * prompt's background; hue = circular mean hue of the saturated (HSV
@@ -37,7 +37,7 @@ double sora_test_demo_hue_distance (double a, double b);
  * "down"), or NULL when it moved less than 4 pixels or the object is gone. */
 const char *sora_test_demo_direction (
     const guint8 *first, const guint8 *last, const float bg[3]);
-/* The shape of one frame's object by tools/train_demo_model.py shape_of():
+/* The shape of one frame's object by tools/demo_measure.py shape_of():
  * "triangle" with over 62% of its pixels in the lower half of its
  * bounding box (the world's triangle points up), else "square" when it
  * fills over 86% of the box, else "circle"; NULL under 12 pixels. */

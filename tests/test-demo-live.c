@@ -3,7 +3,7 @@
  * STREAMS of demo-quality's held-out prompts (evenly spaced through
  * tests/fixtures/demo-quality/prompts.json, each with its seed) a stream
  * of CHUNKS chunks is measured frame by frame with the rules of
- * tools/train_demo_model.py stream_figures() (tests/sora-test-demo.h):
+ * tools/demo_measure.py stream_figures() (tests/sora-test-demo.h):
  * continuity (the foreground centroid's mean step across chunk
  * boundaries over its mean step inside chunks; over the median inside is
  * printed too), the frames whose dominant hue is within 20 degrees of the

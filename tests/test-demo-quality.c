@@ -1,7 +1,7 @@
 /* gst-sora tests: does models/sora-demo, run by our engine, make what the
  * prompt asks?  Prompts are held-out combinations of the training world
  * (tests/fixtures/demo-quality, made by tools/make_demo_quality_fixtures.py);
- * each clip is measured with the rules of tools/train_demo_model.py
+ * each clip is measured with the rules of tools/demo_measure.py
  * measure() (tests/sora-test-demo.h): colour = the nearest of the world's
  * six hues to the clip's dominant hue; direction = that of the foreground
  * centroid from the first frame to the last.  Rates are printed; the test
