@@ -10,30 +10,29 @@
 #ifndef SORA_INTEL_MATRIX_MAD_H
 #define SORA_INTEL_MATRIX_MAD_H
 
-#pragma clang attribute push (__attribute__((overloadable)), \
-    apply_to = function)
+#pragma clang attribute push(__attribute__((overloadable)), apply_to = function)
 
 /* Devices whose minimum sub-group size is 8. */
-float intel_sub_group_bf16_bf16_matrix_mad_k16(int a, int8 b, float acc);
-float2 intel_sub_group_bf16_bf16_matrix_mad_k16(int2 a, int8 b, float2 acc);
-float4 intel_sub_group_bf16_bf16_matrix_mad_k16(int4 a, int8 b, float4 acc);
-float8 intel_sub_group_bf16_bf16_matrix_mad_k16(int8 a, int8 b, float8 acc);
+float intel_sub_group_bf16_bf16_matrix_mad_k16 (int a, int8 b, float acc);
+float2 intel_sub_group_bf16_bf16_matrix_mad_k16 (int2 a, int8 b, float2 acc);
+float4 intel_sub_group_bf16_bf16_matrix_mad_k16 (int4 a, int8 b, float4 acc);
+float8 intel_sub_group_bf16_bf16_matrix_mad_k16 (int8 a, int8 b, float8 acc);
 
-float intel_sub_group_f16_f16_matrix_mad_k16(int a, int8 b, float acc);
-float2 intel_sub_group_f16_f16_matrix_mad_k16(int2 a, int8 b, float2 acc);
-float4 intel_sub_group_f16_f16_matrix_mad_k16(int4 a, int8 b, float4 acc);
-float8 intel_sub_group_f16_f16_matrix_mad_k16(int8 a, int8 b, float8 acc);
+float intel_sub_group_f16_f16_matrix_mad_k16 (int a, int8 b, float acc);
+float2 intel_sub_group_f16_f16_matrix_mad_k16 (int2 a, int8 b, float2 acc);
+float4 intel_sub_group_f16_f16_matrix_mad_k16 (int4 a, int8 b, float4 acc);
+float8 intel_sub_group_f16_f16_matrix_mad_k16 (int8 a, int8 b, float8 acc);
 
 /* Devices whose minimum sub-group size is 16. */
-float intel_sub_group_bf16_bf16_matrix_mad_k16(short a, int8 b, float acc);
-float2 intel_sub_group_bf16_bf16_matrix_mad_k16(short2 a, int8 b, float2 acc);
-float4 intel_sub_group_bf16_bf16_matrix_mad_k16(short4 a, int8 b, float4 acc);
-float8 intel_sub_group_bf16_bf16_matrix_mad_k16(short8 a, int8 b, float8 acc);
+float intel_sub_group_bf16_bf16_matrix_mad_k16 (short a, int8 b, float acc);
+float2 intel_sub_group_bf16_bf16_matrix_mad_k16 (short2 a, int8 b, float2 acc);
+float4 intel_sub_group_bf16_bf16_matrix_mad_k16 (short4 a, int8 b, float4 acc);
+float8 intel_sub_group_bf16_bf16_matrix_mad_k16 (short8 a, int8 b, float8 acc);
 
-float intel_sub_group_f16_f16_matrix_mad_k16(short a, int8 b, float acc);
-float2 intel_sub_group_f16_f16_matrix_mad_k16(short2 a, int8 b, float2 acc);
-float4 intel_sub_group_f16_f16_matrix_mad_k16(short4 a, int8 b, float4 acc);
-float8 intel_sub_group_f16_f16_matrix_mad_k16(short8 a, int8 b, float8 acc);
+float intel_sub_group_f16_f16_matrix_mad_k16 (short a, int8 b, float acc);
+float2 intel_sub_group_f16_f16_matrix_mad_k16 (short2 a, int8 b, float2 acc);
+float4 intel_sub_group_f16_f16_matrix_mad_k16 (short4 a, int8 b, float4 acc);
+float8 intel_sub_group_f16_f16_matrix_mad_k16 (short8 a, int8 b, float8 acc);
 
 #pragma clang attribute pop
 
