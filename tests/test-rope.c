@@ -135,7 +135,8 @@ test_table_values (void)
 }
 
 /* The table of frames [5, 7) is rows 5·H·W.. of the table from frame 0
- * (a chunk of a causal stream at its absolute positions). */
+ * (a chunk of a causal stream at its absolute positions), made new or
+ * written over the table of frames [0, 2) (the next chunk's reuse). */
 static void
 test_first_frame (void)
 {
@@ -144,18 +145,26 @@ test_first_frame (void)
   SoraTensor *whole = new_table (7, H, W, D);
   SoraTensor *chunk =
       sora_rope_table_new (sora_test_device (), 5, 2, H, W, D, THETA, &error);
-  float *w, *c;
+  SoraTensor *reused = new_table (2, H, W, D);
+  float *w, *c, *r;
 
+  g_assert_no_error (error);
+  g_assert_true (sora_rope_table_write (reused, 5, 2, H, W, D, THETA, &error));
   g_assert_no_error (error);
   w = sora_test_download (whole);
   c = sora_test_download (chunk);
+  r = sora_test_download (reused);
   g_assert_cmpuint (chunk->shape[0], ==, 2 * H * W);
   g_assert_cmpmem (
       c, 2 * frame * sizeof (float), w + 5 * frame, 2 * frame * sizeof (float));
+  g_assert_cmpmem (
+      r, 2 * frame * sizeof (float), w + 5 * frame, 2 * frame * sizeof (float));
   g_free (w);
   g_free (c);
+  g_free (r);
   sora_tensor_free (whole);
   sora_tensor_free (chunk);
+  sora_tensor_free (reused);
 }
 
 static void
@@ -182,6 +191,8 @@ test_errors (void)
   g_assert_null (
       sora_rope_table_new (sora_test_device (), 0, 1, 1, 1, 7, THETA, &error));
   sora_test_assert_error_names (&error, "head dim 7");
+  g_assert_false (sora_rope_table_write (table, 3, 2, 2, 3, 12, THETA, &error));
+  sora_test_assert_error_names (&error, "grid 2x2x3");
   sora_tensor_free (table);
   sora_tensor_free (other);
   sora_tensor_free (x);

@@ -190,17 +190,26 @@ timestep_sinusoid (
 }
 
 /* The RoPE table of a grid from frame @first on, kept while they stay the
- * same (a chunk's denoising steps). */
+ * same (a chunk's denoising steps), its buffer while the grid does (a
+ * stream's chunks). */
 static SoraTensor *
 rope_table (
     SoraWanDit *dit, gsize first, gsize f, gsize h, gsize w, GError **error)
 {
-  if (dit->rope && dit->rope_first == first && dit->rope_grid[0] == f &&
-      dit->rope_grid[1] == h && dit->rope_grid[2] == w)
+  gsize d = dit->cfg.attention_head_dim;
+  gboolean same_grid = dit->rope && dit->rope_grid[0] == f &&
+      dit->rope_grid[1] == h && dit->rope_grid[2] == w;
+
+  if (same_grid && dit->rope_first == first)
     return dit->rope;
-  g_clear_pointer (&dit->rope, sora_tensor_free);
-  dit->rope = sora_rope_table_new (
-      dit->dev, first, f, h, w, dit->cfg.attention_head_dim, 10000.0, error);
+  if (same_grid) {
+    if (!sora_rope_table_write (dit->rope, first, f, h, w, d, 10000.0, error))
+      g_clear_pointer (&dit->rope, sora_tensor_free);
+  } else {
+    g_clear_pointer (&dit->rope, sora_tensor_free);
+    dit->rope =
+        sora_rope_table_new (dit->dev, first, f, h, w, d, 10000.0, error);
+  }
   dit->rope_first = first;
   dit->rope_grid[0] = f;
   dit->rope_grid[1] = h;

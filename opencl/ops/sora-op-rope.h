@@ -20,6 +20,13 @@ SoraTensor *sora_rope_table_new (SoraDevice *dev, gsize first_frame,
     gsize frames, gsize height, gsize width, gsize head_dim, double theta,
     GError **error);
 
+/* Writes the table of frames from @first_frame on into @table, made by
+ * sora_rope_table_new for the same grid and head dim: a stream's next
+ * chunk reuses its buffer. */
+gboolean sora_rope_table_write (SoraTensor *table, gsize first_frame,
+    gsize frames, gsize height, gsize width, gsize head_dim, double theta,
+    GError **error);
+
 /* Rotates each interleaved pair (x[2j], x[2j+1]) of every head of
  * x [B, L, heads·D] by the table's angle for its token and pair:
  * y[2j] = x[2j]·cos − x[2j+1]·sin, y[2j+1] = x[2j]·sin + x[2j+1]·cos.
