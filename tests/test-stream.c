@@ -453,7 +453,8 @@ test_determinism (void)
 
 /* Device memory stays the same from chunk to chunk over more chunks than
  * the model's RoPE has positions for (the window moves back next to the
- * sink), and every frame is finite. */
+ * sink), a steady chunk allocates only its frames' pixel buffers (a
+ * re-cache included), and every frame is finite. */
 static void
 test_memory_flat (void)
 {
@@ -470,7 +471,7 @@ test_memory_flat (void)
     g_array_new (FALSE, FALSE, sizeof (guint)) };
   GError *error = NULL;
   SoraStream *stream = sora_stream_new_full (causal, &p, TEXT_LENGTH, &error);
-  guint64 held = 0;
+  guint64 held = 0, allocs = sora_device_get_counts (dev).allocations;
 
   g_assert_no_error (error);
   for (guint c = 0; c < chunks; c++) {
@@ -482,12 +483,18 @@ test_memory_flat (void)
       g_assert_true (isfinite (g_array_index (f.frames, float, i)));
     if (c == steady)
       held = sora_test_bytes_held (dev);
-    if (c > steady)
+    if (c > steady) {
       g_assert_cmpuint (sora_test_bytes_held (dev), ==, held);
+      /* the pixel buffer of each of the chunk's latent frames, no more */
+      g_assert_cmpuint (sora_device_get_counts (dev).allocations - allocs, ==,
+          cc->chunk_frames);
+    }
+    allocs = sora_device_get_counts (dev).allocations;
   }
   g_test_message ("%u chunks (RoPE covers %u latent frames), %" G_GUINT64_FORMAT
-                  " device bytes held throughout",
-      chunks, tc->rope_max_seq_len, held);
+                  " device bytes held throughout, %u allocations a chunk "
+                  "from chunk %u on",
+      chunks, tc->rope_max_seq_len, held, cc->chunk_frames, steady + 1);
   sora_stream_free (stream);
   frames_clear (&f);
 }

@@ -457,21 +457,51 @@ chunk_end (SoraWanDitCache *cache, gboolean ok)
   cache->end = cache->first + cache->frames;
 }
 
+/* The chunk forward into @into, or into a new output when NULL; returns
+ * the output, NULL on error. */
+static SoraTensor *
+forward_chunk (SoraWanDit *dit, SoraWanDitCache *cache, SoraTensor *latents,
+    gsize first_frame, const float *timesteps, gboolean write,
+    const SoraProbe *probe, SoraTensor *into, GCancellable *cancellable,
+    GError **error)
+{
+  SoraTensor *out = into;
+
+  if (!chunk_begin (cache, dit, latents, first_frame, write, error))
+    return NULL;
+  if (into == NULL)
+    out = sora_wan_dit_output_new (dit, latents, error);
+  else if (!sora_tensor_check_shape (into, "Wan DiT output", 5,
+               (gsize[]){ latents->shape[0], dit->cfg.out_channels,
+                   latents->shape[2], latents->shape[3], latents->shape[4] },
+               error))
+    out = NULL;
+  if (out &&
+      !sora_wan_dit_run (dit, latents, timesteps, NULL, cache, first_frame,
+          probe, out, cancellable, error)) {
+    if (into == NULL)
+      sora_tensor_free (out);
+    out = NULL;
+  }
+  chunk_end (cache, out != NULL);
+  return out;
+}
+
 SoraTensor *
 sora_wan_dit_forward_chunk (SoraWanDit *dit, SoraWanDitCache *cache,
     SoraTensor *latents, gsize first_frame, const float *timesteps,
     gboolean write, const SoraProbe *probe, GCancellable *cancellable,
     GError **error)
 {
-  SoraTensor *out;
+  return forward_chunk (dit, cache, latents, first_frame, timesteps, write,
+      probe, NULL, cancellable, error);
+}
 
-  if (!chunk_begin (cache, dit, latents, first_frame, write, error))
-    return NULL;
-  out = sora_wan_dit_output_new (dit, latents, error);
-  if (out &&
-      !sora_wan_dit_run (dit, latents, timesteps, NULL, cache, first_frame,
-          probe, out, cancellable, error))
-    g_clear_pointer (&out, sora_tensor_free);
-  chunk_end (cache, out != NULL);
-  return out;
+gboolean
+sora_wan_dit_forward_chunk_into (SoraWanDit *dit, SoraWanDitCache *cache,
+    SoraTensor *latents, gsize first_frame, const float *timesteps,
+    gboolean write, SoraTensor *out, GCancellable *cancellable, GError **error)
+{
+  return forward_chunk (dit, cache, latents, first_frame, timesteps, write,
+             NULL, out, cancellable, error) != NULL;
 }

@@ -77,6 +77,14 @@ SoraTensor *sora_wan_dit_forward_chunk (SoraWanDit *dit, SoraWanDitCache *cache,
     gboolean write, const SoraProbe *probe, GCancellable *cancellable,
     GError **error);
 
+/* sora_wan_dit_forward_chunk into @out [batch, out_channels, F, H, W], made
+ * once by the caller (sora_wan_dit_output_new): a stream's steps allocate
+ * nothing. */
+gboolean sora_wan_dit_forward_chunk_into (SoraWanDit *dit,
+    SoraWanDitCache *cache, SoraTensor *latents, gsize first_frame,
+    const float *timesteps, gboolean write, SoraTensor *out,
+    GCancellable *cancellable, GError **error);
+
 G_END_DECLS
 
 #endif /* __SORA_WAN_DIT_CACHE_H__ */

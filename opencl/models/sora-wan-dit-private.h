@@ -61,10 +61,6 @@ gboolean sora_wan_dit_run (SoraWanDit *dit, SoraTensor *latents,
     gsize first_frame, const SoraProbe *probe, SoraTensor *out,
     GCancellable *cancellable, GError **error);
 
-/* A prediction tensor for @latents: [B, out_channels, F, H, W] f32. */
-SoraTensor *sora_wan_dit_output_new (
-    SoraWanDit *dit, SoraTensor *latents, GError **error);
-
 /* sora_wan_dit_forward_bytes for a self-attention over @keys key tokens
  * (a chunk's own and those of the cache it attends). */
 guint64 sora_wan_dit_forward_bytes_keys (SoraWanDit *dit, gsize batch,

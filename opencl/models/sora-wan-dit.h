@@ -44,6 +44,10 @@ SoraTensor *sora_wan_dit_forward (SoraWanDit *dit, SoraTensor *latents,
 gboolean sora_wan_dit_forward_into (SoraWanDit *dit, SoraTensor *latents,
     const float *timesteps, SoraTensor *text, const SoraProbe *probe,
     SoraTensor *out, GCancellable *cancellable, GError **error);
+/* A prediction tensor (for sora_wan_dit_forward_into) for @latents: [B,
+ * out_channels, F, H, W] f32. */
+SoraTensor *sora_wan_dit_output_new (
+    SoraWanDit *dit, SoraTensor *latents, GError **error);
 
 /* The model's workspace: the activations of a forward, allocated for the
  * first forward of a shape (batch, frames, height, width, text rows) and

@@ -44,6 +44,10 @@ struct _SoraStream
   /* Frames of the last chunk past what the last bounded run handed on, in
    * params.format: a continue hands them on first. */
   GByteArray *pending;
+  /* Made once, so that a chunk's steps allocate nothing: a noise draw, the
+   * model's prediction, and the latents of the last chunk no longer kept,
+   * which the next chunk is made in. */
+  SoraTensor *noise, *v, *spare;
   gboolean failed;
 };
 
@@ -83,6 +87,18 @@ static guint
 attended_chunks (const SoraWanCausalConfig *c)
 {
   return (c->sink_frames + c->window_frames) / c->chunk_frames - 1;
+}
+
+/* A chunk's latents, [1, C, chunk_frames, h, w]. */
+static SoraTensor *
+chunk_latents_new (SoraStream *stream, const char *what, GError **error)
+{
+  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (stream->dit);
+
+  return sora_tensor_new_v (sora_engine_get_device (stream->engine), what,
+      SORA_DTYPE_F32, error, 5, (gsize)1, (gsize)tc->in_channels,
+      (gsize)stream->cfg.chunk_frames, (gsize)stream->params.height / 8,
+      (gsize)stream->params.width / 8);
 }
 
 /* The device bytes a stream of @engine at @params' size allocates beside
@@ -179,6 +195,12 @@ sora_stream_new_full (SoraEngine *engine, const SoraGenerateParams *params,
   stream->next_prompt = g_strdup (params->prompt ? params->prompt : "");
   g_queue_init (&stream->kept);
   stream->pending = g_byte_array_new ();
+  stream->noise = chunk_latents_new (stream, "stream noise", error);
+  stream->v = stream->noise
+      ? sora_wan_dit_output_new (dit, stream->noise, error)
+      : NULL;
+  if (stream->v == NULL)
+    g_clear_pointer (&stream, sora_stream_free);
   return stream;
 }
 
@@ -196,6 +218,9 @@ sora_stream_free (SoraStream *stream)
     return;
   g_queue_clear_full (&stream->kept, (GDestroyNotify)kept_chunk_free);
   g_byte_array_unref (stream->pending);
+  sora_tensor_free (stream->noise);
+  sora_tensor_free (stream->v);
+  sora_tensor_free (stream->spare);
   sora_wan_vae_decoder_free (stream->decoder);
   sora_wan_dit_cache_free (stream->cache);
   g_free (stream->prompt);
@@ -246,21 +271,19 @@ chunk_position (SoraStream *stream, guint64 chunk)
   return first < stream->cfg.sink_frames ? first : first - stream->offset;
 }
 
-/* Draw @draw of chunk @chunk's noise, [1, C, chunk_frames, h, w]. */
-static SoraTensor *
-chunk_noise (SoraStream *stream, guint64 chunk, guint draw, GError **error)
+/* Draw @draw of chunk @chunk's noise into @x (chunk_latents_new's). */
+static gboolean
+chunk_noise (SoraStream *stream, guint64 chunk, guint draw, SoraTensor *x,
+    GError **error)
 {
-  const SoraWanTransformerConfig *tc = sora_wan_dit_get_config (stream->dit);
-  gsize n = (gsize)tc->in_channels * stream->cfg.chunk_frames *
-      (stream->params.height / 8) * (stream->params.width / 8);
-  float *host = g_new (float, n);
-  SoraTensor *x;
+  float *host = g_new (float, x->numel);
+  gboolean ok;
 
-  sora_noise_normal_stream (stream->params.seed, (guint32)chunk, draw, host, n);
-  x = sora_engine_new_latents (
-      stream->engine, &stream->params, stream->cfg.chunk_frames, host, error);
+  sora_noise_normal_stream (
+      stream->params.seed, (guint32)chunk, draw, host, x->numel);
+  ok = sora_tensor_write (x, host, error);
   g_free (host);
-  return x;
+  return ok;
 }
 
 /* x = a·x + b·y, in place. */
@@ -279,23 +302,16 @@ context_pass (SoraStream *stream, guint64 chunk, SoraTensor *x0,
 {
   double t = stream->cfg.context_timestep, sigma = t / 1000.0;
   float ts[1] = { (float)t };
-  SoraTensor *x = x0, *noise = NULL, *out;
-  gboolean ok = FALSE;
+  SoraTensor *x = x0;
 
   if (t > 0) {
-    noise = chunk_noise (stream, chunk, stream->cfg.n_steps, error);
-    if (noise == NULL || !mix (noise, sigma, x0, 1.0 - sigma, error))
-      goto out;
-    x = noise;
+    x = stream->noise;
+    if (!chunk_noise (stream, chunk, stream->cfg.n_steps, x, error) ||
+        !mix (x, sigma, x0, 1.0 - sigma, error))
+      return FALSE;
   }
-  out = sora_wan_dit_forward_chunk (stream->dit, stream->cache, x,
-      chunk_position (stream, chunk), ts, TRUE, NULL, cancellable, error);
-  sora_tensor_free (out);
-  ok = out != NULL;
-
-out:
-  sora_tensor_free (noise);
-  return ok;
+  return sora_wan_dit_forward_chunk_into (stream->dit, stream->cache, x,
+      chunk_position (stream, chunk), ts, TRUE, stream->v, cancellable, error);
 }
 
 /* Empties the cache and runs the kept chunks again with the cache's text
@@ -382,24 +398,25 @@ denoise_chunk (SoraStream *stream, SoraProgressFunc progress,
 {
   const SoraWanCausalConfig *c = &stream->cfg;
   guint64 pos = chunk_position (stream, stream->chunk);
-  SoraTensor *x = chunk_noise (stream, stream->chunk, 0, error);
+  SoraTensor *x = g_steal_pointer (&stream->spare);
 
+  if (x == NULL)
+    x = chunk_latents_new (stream, "chunk latents", error);
+  if (x && !chunk_noise (stream, stream->chunk, 0, x, error))
+    g_clear_pointer (&x, sora_tensor_free);
   for (guint i = 0; x && i < c->n_steps; i++) {
     gint64 start = g_get_monotonic_time ();
     double sigma = step_sigma (c, c->steps[i]);
     float ts[1] = { (float)(1000.0 * sigma) };
-    SoraTensor *v = sora_wan_dit_forward_chunk (stream->dit, stream->cache, x,
-        pos, ts, FALSE, NULL, cancellable, error);
-    SoraTensor *noise = NULL;
-    gboolean ok = v && mix (x, 1.0, v, -sigma, error);
+    gboolean ok = sora_wan_dit_forward_chunk_into (stream->dit, stream->cache,
+                      x, pos, ts, FALSE, stream->v, cancellable, error) &&
+        mix (x, 1.0, stream->v, -sigma, error);
 
     if (ok && i + 1 < c->n_steps) {
       double next = step_sigma (c, c->steps[i + 1]);
-      noise = chunk_noise (stream, stream->chunk, i + 1, error);
-      ok = noise && mix (x, 1.0 - next, noise, next, error);
+      ok = chunk_noise (stream, stream->chunk, i + 1, stream->noise, error) &&
+          mix (x, 1.0 - next, stream->noise, next, error);
     }
-    sora_tensor_free (v);
-    sora_tensor_free (noise);
     ok = ok &&
         sora_device_finish (sora_engine_get_device (stream->engine), error);
     if (ok &&
@@ -455,6 +472,8 @@ keep_chunk (SoraStream *stream, SoraTensor *x0)
 
     if (old->chunk * c->chunk_frames >= c->sink_frames &&
         old->chunk + window_chunks < next + 1) {
+      if (stream->spare == NULL)
+        stream->spare = g_steal_pointer (&old->x0);
       kept_chunk_free (old);
       g_queue_delete_link (&stream->kept, l);
     }
