@@ -1460,20 +1460,37 @@ spin (gpointer data)
   return GUINT_TO_POINTER ((guint)n);
 }
 
+/* The transformer passes clip @s ran: a step is one, two with guidance. */
+static guint
+clip_passes (const GstStructure *s)
+{
+  guint steps;
+  double guidance;
+
+  fail_unless (gst_structure_get_uint (s, "steps", &steps));
+  fail_unless (gst_structure_get_double (s, "guidance-scale", &guidance));
+  fail_unless (guidance == 5 || guidance == 1, "%g", guidance);
+  return steps * (guidance > 1 ? 2 : 1);
+}
+
 /* keep-up under load: the slow settings above, 2 threads spinning on the
  * CPU PoCL runs on, and keep-up=true.  The continuations get fewer steps
- * (at least min-steps), reported in sora/clip, and the frames keep coming:
- * of the 49 frames of 6 clips at most a quarter may be skipped (the first
- * continuation is planned from the first clip, which compiled kernels, and
- * compiles the context encoder's; a clip may be slower than the one it was
- * planned from when the load swings), where without keep-up each
- * continuation loses most of its 8 frames. */
+ * (at least min-steps, with guidance or without), reported in sora/clip,
+ * and each is planned from the one before as sora/clip reports it (passes,
+ * generation-time): at that clip's cost per pass, it is made within the
+ * time its frames play (so the frames keep coming), unless at min-steps,
+ * yet it takes at least half the passes that fill that time, or as many as
+ * the clip before, whichever is fewer (up to 1000 steps with guidance; 2
+ * passes allowed for rounding down).  Whether the machine then keeps to
+ * the plan (a clip may be far slower than the one it was planned from when
+ * the load swings) is not the element's doing: no assertion on the frames
+ * skipped, only that every frame was rendered or skipped. */
 GST_START_TEST (test_live_keep_up_under_load)
 {
   GThread *load[2];
   LiveRun run;
-  guint i, steps;
-  double guidance;
+  guint i, frames, steps, passes, last_passes;
+  double seconds, play, fill;
 
   g_atomic_int_set (&load_on, 1);
   for (i = 0; i < G_N_ELEMENTS (load); i++)
@@ -1485,17 +1502,29 @@ GST_START_TEST (test_live_keep_up_under_load)
 
   fail_unless_equals_int (run.clips->len, 6);
   for (i = 1; i < run.clips->len; i++) {
+    GstStructure *last = g_ptr_array_index (run.clips, i - 1);
     GstStructure *s = g_ptr_array_index (run.clips, i);
 
+    fail_unless (gst_structure_get_double (last, "generation-time", &seconds));
+    fail_unless (gst_structure_get_uint (s, "frames", &frames));
     fail_unless (gst_structure_get_uint (s, "steps", &steps));
-    fail_unless (gst_structure_get_double (s, "guidance-scale", &guidance));
     fail_unless (steps < 1000, "clip %u kept 1000 steps", i);
     fail_unless (steps >= 2, "clip %u: %u steps, below min-steps", i, steps);
-    fail_unless (guidance == 5 || guidance == 1, "%g", guidance);
+    last_passes = clip_passes (last);
+    passes = clip_passes (s);
+    play = frames / 16.0;
+    fill = last_passes * play / seconds;
+    g_test_message (
+        "clip %u: %u passes; %.1f fill its %.2f s", i, passes, fill, play);
+    fail_unless (passes <= MAX (fill, 2),
+        "clip %u: %u passes, slower than real time at the last one's cost", i,
+        passes);
+    fail_unless (passes + 2 >= MIN (MIN (fill / 2, last_passes), 2 * 1000),
+        "clip %u: %u passes, where %.1f fill its time and the last clip "
+        "took %u",
+        i, passes, fill, last_passes);
   }
   fail_unless (run.rendered + run.dropped >= N_FRAMES + 5 * N_EXTEND);
-  fail_unless (run.dropped * 4 <= N_FRAMES + 5 * N_EXTEND,
-      "%" G_GUINT64_FORMAT " frames skipped", run.dropped);
   live_run_clear (&run);
 }
 
