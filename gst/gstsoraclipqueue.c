@@ -186,14 +186,28 @@ gst_sora_src_on_frames (const guint8 *pixels, guint n_frames, guint width,
   return current;
 }
 
+void
+gst_sora_src_end_denoise (ClipRun *run, guint total_steps, gboolean ok)
+{
+  GstSoraSrc *self = run->self;
+  gboolean current;
+
+  if (run->steps_done >= total_steps)
+    return;
+  g_mutex_lock (&self->lock);
+  current = gst_sora_src_run_current_locked (run);
+  g_mutex_unlock (&self->lock);
+  gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip, run->steps_done,
+      total_steps, current && !ok);
+}
+
 /* Runs the engine for @run with the properties as they are now (keep-up
- * may lower steps and guidance); a clip stopped before its last step ends
- * its PROGRESS with CANCELED or ERROR. */
+ * may lower steps and guidance). */
 static gboolean
 gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
     guint64 random_seed, SoraGenerateParams *params, GError **error)
 {
-  gboolean ok, current;
+  gboolean ok;
 
   gst_sora_settings_fill_params (
       &self->settings, GST_ELEMENT (self), random_seed, params);
@@ -216,13 +230,7 @@ gst_sora_src_generate (GstSoraSrc *self, ClipRun *run, const GstVideoInfo *info,
     ok = sora_engine_continue (self->engine, params, gst_sora_src_on_progress,
         gst_sora_src_on_frames, run, self->cancellable, error);
 
-  if (run->steps_done < params->steps) {
-    g_mutex_lock (&self->lock);
-    current = gst_sora_src_run_current_locked (run);
-    g_mutex_unlock (&self->lock);
-    gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip,
-        run->steps_done, params->steps, current && !ok);
-  }
+  gst_sora_src_end_denoise (run, params->steps, ok);
   return ok;
 }
 

@@ -137,6 +137,11 @@ G_GNUC_INTERNAL gboolean gst_sora_src_on_progress (
     guint step, guint total_steps, double seconds_per_step, gpointer user_data);
 G_GNUC_INTERNAL gboolean gst_sora_src_on_frames (const guint8 *pixels,
     guint n_frames, guint width, guint height, gpointer user_data);
+/* After the engine ran @run (@ok: it succeeded) at @total_steps: a clip
+ * or chunk stopped before its last step ends its PROGRESS with CANCELED,
+ * or ERROR when it failed while still wanted. */
+G_GNUC_INTERNAL void gst_sora_src_end_denoise (
+    ClipRun *run, guint total_steps, gboolean ok);
 
 /* gstsorasrcstream.c */
 

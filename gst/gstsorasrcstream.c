@@ -35,11 +35,14 @@ post_prompt_switched (
 
 /* Makes chunk run->clip of the stream with @params: a new stream for chunk
  * 0, else the prompt set on the one going on.  *@switched: whether the
- * prompt differs from the last chunk's. */
+ * prompt differs from the last chunk's.  A chunk stopped before its last
+ * step ends its PROGRESS as a clip's does. */
 static gboolean
 gst_sora_src_stream_chunk (GstSoraSrc *self, ClipRun *run,
     SoraGenerateParams *params, gboolean *switched, GError **error)
 {
+  gboolean ok;
+
   *switched = FALSE;
   if (run->clip == 0) {
     g_clear_pointer (&self->stream, sora_stream_free);
@@ -53,8 +56,10 @@ gst_sora_src_stream_chunk (GstSoraSrc *self, ClipRun *run,
   }
   g_free (self->stream_prompt);
   self->stream_prompt = g_strdup (params->prompt);
-  return sora_stream_next (self->stream, gst_sora_src_on_progress,
+  ok = sora_stream_next (self->stream, gst_sora_src_on_progress,
       gst_sora_src_on_frames, run, self->cancellable, error);
+  gst_sora_src_end_denoise (run, sora_stream_get_steps (self->stream), ok);
+  return ok;
 }
 
 void

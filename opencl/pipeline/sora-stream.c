@@ -241,6 +241,12 @@ sora_stream_get_chunks (SoraStream *stream)
   return stream->chunk;
 }
 
+guint
+sora_stream_get_steps (SoraStream *stream)
+{
+  return stream->cfg.n_steps;
+}
+
 SoraTensor *
 sora_stream_get_latents (SoraStream *stream, guint64 chunk)
 {

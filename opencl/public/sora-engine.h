@@ -198,6 +198,9 @@ void sora_stream_set_prompt (SoraStream *stream, const char *prompt);
 
 /* The chunks made so far. */
 guint64 sora_stream_get_chunks (SoraStream *stream);
+/* The denoising steps of each chunk (the model's step list): the
+ * total_steps its progress callback gets. */
+guint sora_stream_get_steps (SoraStream *stream);
 
 /* --- end of live generation --- */
 

@@ -341,13 +341,14 @@ GST_START_TEST (test_prompt_change_applies_to_next_clip)
 
 GST_END_TEST;
 
-/* Holds the generation thread at the first sora/progress (posted between
- * the first and second denoising step of the first clip) until released, so
- * the test acts at a known point of the clip. */
+/* Holds the generation thread at the first sora/progress of clip (or
+ * chunk) @clip (posted between its first and second denoising step) until
+ * released, so the test acts at a known point of the clip. */
 typedef struct
 {
   GMutex lock;
   GCond cond;
+  guint clip;
   gboolean held, released;
 } StepGate;
 
@@ -355,10 +356,14 @@ static GstBusSyncReply
 gate_first_step (GstBus *bus, GstMessage *msg, gpointer user_data)
 {
   StepGate *gate = user_data;
+  guint clip;
 
   if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ELEMENT ||
       !gst_structure_has_name (
-          gst_message_get_structure (msg), "sora/progress"))
+          gst_message_get_structure (msg), "sora/progress") ||
+      !gst_structure_get_uint (
+          gst_message_get_structure (msg), "clip", &clip) ||
+      clip != gate->clip)
     return GST_BUS_PASS;
   g_mutex_lock (&gate->lock);
   if (!gate->held) {
@@ -369,6 +374,30 @@ gate_first_step (GstBus *bus, GstMessage *msg, gpointer user_data)
   }
   g_mutex_unlock (&gate->lock);
   return GST_BUS_PASS;
+}
+
+/* Plays @h until its generation thread is held at the first step of clip
+ * @gate->clip, then seeks to the start with a flush and releases it. */
+static void
+seek_to_start_at_step (GstHarness *h, StepGate *gate)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+
+  gst_bus_set_sync_handler (bus, gate_first_step, gate, NULL);
+  gst_harness_play (h);
+  g_mutex_lock (&gate->lock);
+  while (!gate->held)
+    g_cond_wait (&gate->cond, &gate->lock);
+  g_mutex_unlock (&gate->lock);
+
+  fail_unless (gst_harness_push_upstream_event (h,
+      gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH,
+          GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1)));
+  g_mutex_lock (&gate->lock);
+  gate->released = TRUE;
+  g_cond_broadcast (&gate->cond);
+  g_mutex_unlock (&gate->lock);
+  gst_object_unref (bus);
 }
 
 GST_START_TEST (test_seek_to_start_mid_clip)
@@ -382,22 +411,9 @@ GST_START_TEST (test_seek_to_start_mid_clip)
 
   g_mutex_init (&gate.lock);
   g_cond_init (&gate.cond);
-  gst_bus_set_sync_handler (bus, gate_first_step, &gate, NULL);
-  gst_harness_play (h);
-  g_mutex_lock (&gate.lock);
-  while (!gate.held)
-    g_cond_wait (&gate.cond, &gate.lock);
-  g_mutex_unlock (&gate.lock);
-
   /* No frame exists yet: the clip is abandoned and made again from the
    * start, and only that one goes out. */
-  fail_unless (gst_harness_push_upstream_event (h,
-      gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH,
-          GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1)));
-  g_mutex_lock (&gate.lock);
-  gate.released = TRUE;
-  g_cond_broadcast (&gate.cond);
-  g_mutex_unlock (&gate.lock);
+  seek_to_start_at_step (h, &gate);
 
   sums = pull_clip (h, N_FRAMES);
   s = wait_element_message (h, "sora/clip");
@@ -520,6 +536,66 @@ GST_START_TEST (test_progress_messages)
 GST_END_TEST;
 
 /* model unset (NULL, as Python's None) is $GST_SORA_MODEL. */
+/* Pops the next PROGRESS message with code "denoise" (those of the load
+ * skipped): its type, and its text in *@text. */
+static GstProgressType
+pop_denoise (GstHarness *h, gchar **text)
+{
+  GstProgressType type;
+  gchar *code = NULL;
+
+  do {
+    GstMessage *msg = pop_message (h, GST_MESSAGE_PROGRESS);
+
+    if (code) {
+      g_free (code);
+      g_free (*text);
+    }
+    gst_message_parse_progress (msg, &type, &code, text);
+    gst_message_unref (msg);
+    GST_INFO ("progress %d (%s): %s", type, code, *text);
+  } while (g_strcmp0 (code, "denoise") != 0);
+  g_free (code);
+  return type;
+}
+
+/* A live causal stream whose second chunk is abandoned by a flushing seek
+ * after its first step: right after that step's COMPLETE, before anything
+ * of the stream made again, the chunk's "denoise" PROGRESS ends with
+ * CANCELED, as a clip's does.  wan-tiny-causal denoises each chunk in 4
+ * steps. */
+GST_START_TEST (test_progress_canceled_mid_chunk)
+{
+  GstHarness *h = new_src ("video/x-raw,width=32,height=32", 5, "a lighthouse");
+  gchar *model = fixture_path ("wan-tiny-causal");
+  StepGate gate = { .clip = 1 };
+  GstBus *bus;
+  gchar *text = NULL;
+
+  g_object_set (h->element, "model", model, "is-live", TRUE, "clips", 0, NULL);
+  g_mutex_init (&gate.lock);
+  g_cond_init (&gate.cond);
+  seek_to_start_at_step (h, &gate);
+  do {
+    g_free (text);
+    pop_denoise (h, &text);
+  } while (!g_str_has_prefix (text, "Clip 1: step 1 of 4 done"));
+  g_free (text);
+  fail_unless_equals_int (pop_denoise (h, &text), GST_PROGRESS_TYPE_CANCELED);
+  fail_unless_equals_string (text, "Clip 1: stopped after 1 of 4 steps");
+  g_free (text);
+
+  bus = gst_element_get_bus (h->element);
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  gst_object_unref (bus);
+  teardown (h);
+  g_mutex_clear (&gate.lock);
+  g_cond_clear (&gate.cond);
+  g_free (model);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_model_unset_is_default)
 {
   GstHarness *h = new_src (TINY_CAPS, 1, "fog");
@@ -1384,20 +1460,37 @@ spin (gpointer data)
   return GUINT_TO_POINTER ((guint)n);
 }
 
+/* The transformer passes clip @s ran: a step is one, two with guidance. */
+static guint
+clip_passes (const GstStructure *s)
+{
+  guint steps;
+  double guidance;
+
+  fail_unless (gst_structure_get_uint (s, "steps", &steps));
+  fail_unless (gst_structure_get_double (s, "guidance-scale", &guidance));
+  fail_unless (guidance == 5 || guidance == 1, "%g", guidance);
+  return steps * (guidance > 1 ? 2 : 1);
+}
+
 /* keep-up under load: the slow settings above, 2 threads spinning on the
  * CPU PoCL runs on, and keep-up=true.  The continuations get fewer steps
- * (at least min-steps), reported in sora/clip, and the frames keep coming:
- * of the 49 frames of 6 clips at most a quarter may be skipped (the first
- * continuation is planned from the first clip, which compiled kernels, and
- * compiles the context encoder's; a clip may be slower than the one it was
- * planned from when the load swings), where without keep-up each
- * continuation loses most of its 8 frames. */
+ * (at least min-steps, with guidance or without), reported in sora/clip,
+ * and each is planned from the one before as sora/clip reports it (passes,
+ * generation-time): at that clip's cost per pass, it is made within the
+ * time its frames play (so the frames keep coming), unless at min-steps,
+ * yet it takes at least half the passes that fill that time, or as many as
+ * the clip before, whichever is fewer (up to 1000 steps with guidance; 2
+ * passes allowed for rounding down).  Whether the machine then keeps to
+ * the plan (a clip may be far slower than the one it was planned from when
+ * the load swings) is not the element's doing: no assertion on the frames
+ * skipped, only that every frame was rendered or skipped. */
 GST_START_TEST (test_live_keep_up_under_load)
 {
   GThread *load[2];
   LiveRun run;
-  guint i, steps;
-  double guidance;
+  guint i, frames, steps, passes, last_passes;
+  double seconds, play, fill;
 
   g_atomic_int_set (&load_on, 1);
   for (i = 0; i < G_N_ELEMENTS (load); i++)
@@ -1409,17 +1502,29 @@ GST_START_TEST (test_live_keep_up_under_load)
 
   fail_unless_equals_int (run.clips->len, 6);
   for (i = 1; i < run.clips->len; i++) {
+    GstStructure *last = g_ptr_array_index (run.clips, i - 1);
     GstStructure *s = g_ptr_array_index (run.clips, i);
 
+    fail_unless (gst_structure_get_double (last, "generation-time", &seconds));
+    fail_unless (gst_structure_get_uint (s, "frames", &frames));
     fail_unless (gst_structure_get_uint (s, "steps", &steps));
-    fail_unless (gst_structure_get_double (s, "guidance-scale", &guidance));
     fail_unless (steps < 1000, "clip %u kept 1000 steps", i);
     fail_unless (steps >= 2, "clip %u: %u steps, below min-steps", i, steps);
-    fail_unless (guidance == 5 || guidance == 1, "%g", guidance);
+    last_passes = clip_passes (last);
+    passes = clip_passes (s);
+    play = frames / 16.0;
+    fill = last_passes * play / seconds;
+    g_test_message (
+        "clip %u: %u passes; %.1f fill its %.2f s", i, passes, fill, play);
+    fail_unless (passes <= MAX (fill, 2),
+        "clip %u: %u passes, slower than real time at the last one's cost", i,
+        passes);
+    fail_unless (passes + 2 >= MIN (MIN (fill / 2, last_passes), 2 * 1000),
+        "clip %u: %u passes, where %.1f fill its time and the last clip "
+        "took %u",
+        i, passes, fill, last_passes);
   }
   fail_unless (run.rendered + run.dropped >= N_FRAMES + 5 * N_EXTEND);
-  fail_unless (run.dropped * 4 <= N_FRAMES + 5 * N_EXTEND,
-      "%" G_GUINT64_FORMAT " frames skipped", run.dropped);
   live_run_clear (&run);
 }
 
@@ -1445,6 +1550,7 @@ sorasrc_suite (void)
   tcase_add_test (tc, test_paused_playing);
   tcase_add_test (tc, test_paused_playing_live);
   tcase_add_test (tc, test_progress_messages);
+  tcase_add_test (tc, test_progress_canceled_mid_chunk);
   tcase_add_test (tc, test_model_unset_is_default);
   tcase_add_test (tc, test_error_no_model_set);
   tcase_add_test (tc, test_error_property_values);
