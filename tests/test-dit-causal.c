@@ -3,8 +3,9 @@
  * block-causal attention mask (tools/make_fixtures.py causal,
  * tools/causal_attention.py): chunk by chunk equals the masked forward;
  * one chunk over the clip is sora_wan_dit_forward; the window and the sink
- * attend the frames they should and no other; bad calls; the time of a
- * chunk over a long stream (printed only).
+ * attend the frames they should and no other; bad calls; a bf16 cache
+ * (SORA_PRECISION=bf16) bit for bit an f32 one; the time of a chunk over a
+ * long stream (printed only).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
@@ -515,6 +516,14 @@ heads16_folder (void)
   return dir;
 }
 
+/* sora_wan_dit_cache_estimate of a cache_new (@fx, &@fx->causal, 0). */
+static guint64
+cache_estimate (Fixture *fx)
+{
+  return sora_wan_dit_cache_estimate (fx->dit, &fx->causal, fx->batch,
+      fx->height, fx->width, 0, fx->text->shape[1], NULL);
+}
+
 /* With SORA_PRECISION=bf16 the attention rounds K and V to bf16, so the
  * cache keeps them so: chunk by chunk (nothing cached, then the sink
  * masked, then every slot, the ring turning) its predictions are bit for
@@ -529,7 +538,7 @@ test_half_cache (void)
   char *dir = heads16_folder ();
   SoraWanDitCache *f32, *half;
   SoraDType dtype;
-  guint64 kv, mask;
+  guint64 kv, mask, estimate[2];
   gsize bytes;
 
   sora_test_bf16_on ();
@@ -540,8 +549,10 @@ test_half_cache (void)
   g_assert_cmpint (dtype, ==, SORA_DTYPE_BF16);
   g_unsetenv ("SORA_PRECISION");
   f32 = cache_new (&fx, &fx.causal, 0);
+  estimate[0] = cache_estimate (&fx);
   g_setenv ("SORA_PRECISION", "bf16", TRUE);
   half = cache_new (&fx, &fx.causal, 0);
+  estimate[1] = cache_estimate (&fx);
   /* A block's K: 6 frames (sink 2, ring 2, tail 2) of 15 tokens of 32
    * channels; the mask: a float a key. */
   kv = 6 * 15 * 32 * sizeof (float);
@@ -554,6 +565,8 @@ test_half_cache (void)
   g_assert_cmpuint (sora_wan_dit_cache_bytes (f32), ==, 8 * kv + mask);
   g_assert_cmpuint (
       sora_wan_dit_cache_bytes (half), ==, 4 * kv + 2 * kv + mask);
+  /* The estimate follows: the rest of it (the forward) is the same. */
+  g_assert_cmpuint (estimate[0] - estimate[1], ==, 2 * kv);
   bytes = fx.channels * CHUNK * fx.height * fx.width * sizeof (float);
   for (gsize first = 0; first < FRAMES; first += CHUNK)
     for (guint write = 0; write < 2; write++) {
