@@ -57,6 +57,30 @@ sora_test_device (void)
   return device;
 }
 
+void
+sora_test_bf16_on (void)
+{
+  g_setenv ("SORA_PRECISION", "bf16", TRUE);
+  if (sora_tune_mma_form (sora_test_device ()) != SORA_MMA_NONE)
+    return;
+  g_test_message ("no matrix units: the stand-in (SORA_MMA=emulate)");
+  g_setenv ("SORA_MMA", "emulate", TRUE);
+  g_setenv ("SORA_GEMM_MMA_TILE", "64x64x32x2x2", TRUE);
+  g_setenv ("SORA_ATTENTION_MMA_TILE", "64x32", TRUE);
+  /* Head dims 16 does not divide (the tiny model's 12) take the GPU form. */
+  g_setenv ("SORA_ATTENTION_GPU_TILE", "32x8", TRUE);
+}
+
+void
+sora_test_bf16_off (void)
+{
+  g_unsetenv ("SORA_PRECISION");
+  g_unsetenv ("SORA_MMA");
+  g_unsetenv ("SORA_GEMM_MMA_TILE");
+  g_unsetenv ("SORA_ATTENTION_MMA_TILE");
+  g_unsetenv ("SORA_ATTENTION_GPU_TILE");
+}
+
 guint64
 sora_test_bytes_held (SoraDevice *dev)
 {

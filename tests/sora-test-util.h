@@ -21,6 +21,14 @@ int sora_test_run (void);
 
 /* The device under test: $SORA_DEVICE, else "auto".  Opened once. */
 SoraDevice *sora_test_device (void);
+
+/* SORA_PRECISION=bf16 as the tests run it: forced, on the device's matrix
+ * units or, where it has none, on the portable stand-in (SORA_MMA=emulate)
+ * with tiles given (so that nothing times the slow stand-in).  Set before
+ * the engine or model loads. */
+void sora_test_bf16_on (void);
+/* And back to f32, the default. */
+void sora_test_bf16_off (void);
 /* The bytes @dev holds but for its scratch buffers, which the GEMM's tuning
  * on first use, its widening of f16/bf16 weights or the attention may create
  * or grow at any point (sora_device_scratch). */

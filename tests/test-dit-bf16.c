@@ -9,7 +9,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "sora-test-engine.h"
-#include "sora-tune.h"
 #include "test-dit.h"
 
 #define TORCH_BF16 "bf16-autocast.safetensors"
@@ -25,34 +24,6 @@ typedef struct
    * that distance as measured, with margin. */
   double torch_tol;
 } Bound;
-
-/* bf16 as the tests run it: forced, on the device's matrix units or, where
- * it has none, on the stand-in with tiles the tuner may pick given (so
- * that nothing times the slow stand-in). */
-static void
-bf16_on (void)
-{
-  g_setenv ("SORA_PRECISION", "bf16", TRUE);
-  if (sora_tune_mma_form (sora_test_device ()) != SORA_MMA_NONE)
-    return;
-  g_test_message ("no matrix units: the stand-in (SORA_MMA=emulate)");
-  g_setenv ("SORA_MMA", "emulate", TRUE);
-  g_setenv ("SORA_GEMM_MMA_TILE", "64x64x32x2x2", TRUE);
-  g_setenv ("SORA_ATTENTION_MMA_TILE", "64x32", TRUE);
-  /* Head dims 16 does not divide (the tiny model's 12) take the GPU form. */
-  g_setenv ("SORA_ATTENTION_GPU_TILE", "32x8", TRUE);
-}
-
-/* And f32, the default. */
-static void
-bf16_off (void)
-{
-  g_unsetenv ("SORA_PRECISION");
-  g_unsetenv ("SORA_MMA");
-  g_unsetenv ("SORA_GEMM_MMA_TILE");
-  g_unsetenv ("SORA_ATTENTION_MMA_TILE");
-  g_unsetenv ("SORA_ATTENTION_GPU_TILE");
-}
 
 static double *
 to_double (const float *v, gsize n)
@@ -105,11 +76,11 @@ check_forward (
   double *torch_f32 = sora_test_reference (ref, "output", &n_torch_f32);
   double *torch_bf16 = sora_test_reference (TORCH_BF16, key, &n_torch);
 
-  bf16_off ();
+  sora_test_bf16_off ();
   f32 = dit_output (dir, ref, &n);
-  bf16_on ();
+  sora_test_bf16_on ();
   bf16 = dit_output (dir, ref, &n_bf16);
-  bf16_off ();
+  sora_test_bf16_off ();
   g_assert_cmpuint (n_bf16, ==, n);
   g_assert_cmpuint (n_torch, ==, n);
   g_assert_cmpuint (n_torch_f32, ==, n);
@@ -213,11 +184,11 @@ test_bf16_pipeline (void)
       "tiny-pipeline.safetensors", "frames", &n_frames_f32);
   gsize per_step = n_steps / G_N_ELEMENTS (step_bounds);
 
-  bf16_off ();
+  sora_test_bf16_off ();
   generate (f32_steps, &f32);
-  bf16_on ();
+  sora_test_bf16_on ();
   generate (bf16_steps, &bf16);
-  bf16_off ();
+  sora_test_bf16_off ();
   g_assert_cmpuint (n_steps_f32, ==, n_steps);
   g_assert_cmpuint (n_frames_f32, ==, n_frames);
   g_assert_cmpuint (f32.frames->len, ==, n_frames);

@@ -3,12 +3,19 @@
  * block-causal attention mask (tools/make_fixtures.py causal,
  * tools/causal_attention.py): chunk by chunk equals the masked forward;
  * one chunk over the clip is sora_wan_dit_forward; the window and the sink
- * attend the frames they should and no other; bad calls; the time of a
- * chunk over a long stream (printed only).
+ * attend the frames they should and no other; bad calls; a bf16 cache
+ * (SORA_PRECISION=bf16) bit for bit an f32 one; the time of a chunk over a
+ * long stream (printed only).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
+#include "sora-op-attention.h"
+#include "sora-recipe.h"
 #include "sora-safetensors.h"
 #include "sora-test-util.h"
 #include "sora-wan-dit-cache.h"
@@ -33,12 +40,12 @@ typedef struct
   float t[2];
 } Fixture;
 
-/* The folder and the reference's inputs, for @batch (1 or 2) items. */
+/* The model folder @dir and the reference's inputs, for @batch (1 or 2)
+ * items. */
 static void
-fixture_open_batch (Fixture *fx, gsize batch)
+fixture_open_folder (Fixture *fx, const char *dir, gsize batch)
 {
   GError *error = NULL;
-  char *dir = sora_test_fixture ("wan-tiny-causal");
   gsize n, shape[3];
   float *t, *text;
   const SoraWanCausalConfig *parsed;
@@ -79,6 +86,14 @@ fixture_open_batch (Fixture *fx, gsize batch)
   fx->t[0] = fx->t[1] = t[0];
   g_free (t);
   g_free (text);
+}
+
+static void
+fixture_open_batch (Fixture *fx, gsize batch)
+{
+  char *dir = sora_test_fixture ("wan-tiny-causal");
+
+  fixture_open_folder (fx, dir, batch);
   g_free (dir);
 }
 
@@ -429,6 +444,147 @@ test_errors (void)
   fixture_close (&fx);
 }
 
+/* Tensor @t of wan-tiny-causal under @name (taken) with each width of 24
+ * (2 heads of 12) made 32 (and time_proj's 6·24 6·32), of recipe values
+ * (sora_recipe_values: weights scaled by 1/sqrt (fan-in), norms about 1). */
+static SoraSafetensor
+heads16_tensor (const SoraSafetensor *t, char *name)
+{
+  gboolean norm = t->ndim == 1 && strstr (name, "norm") != NULL;
+  SoraSafetensor st = {
+    .name = name, .dtype = SORA_SAFE_F32, .ndim = t->ndim, .numel = 1
+  };
+  float *v;
+
+  for (guint k = 0; k < t->ndim; k++) {
+    st.shape[k] = t->shape[k] % 24 ? t->shape[k] : t->shape[k] / 24 * 32;
+    st.numel *= st.shape[k];
+  }
+  v = g_new (float, st.numel);
+  sora_recipe_values (name,
+      t->ndim > 1 ? 1.0f / sqrtf (st.numel / st.shape[0]) : 0.1f,
+      norm ? 1.0f : 0.0f, v, st.numel);
+  st.data = (const guint8 *)v;
+  return st;
+}
+
+/* wan-tiny-causal with heads of 16, which the matrix-unit attention takes
+ * (the fixture's 12 stay f32), and 4 blocks (blocks 2 and 3 named after 0
+ * and 1): the blocks' K/V outweigh the f32 pair a narrower cache adds. */
+static char *
+heads16_folder (void)
+{
+  GError *error = NULL;
+  char *base = sora_test_fixture ("wan-tiny-causal");
+  char *dir = sora_test_folder_with_config (
+      base, "\"attention_head_dim\": 16, \"num_layers\": 4");
+  char *from = g_build_filename (
+      base, "transformer", "diffusion_pytorch_model.safetensors", NULL);
+  char *to = g_build_filename (
+      dir, "transformer", "diffusion_pytorch_model.safetensors", NULL);
+  SoraSafetensors *file = sora_safetensors_open (from, &error);
+  GArray *st = g_array_new (FALSE, FALSE, sizeof (SoraSafetensor));
+  guint block;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < sora_safetensors_get_n_tensors (file); i++) {
+    const SoraSafetensor *t = sora_safetensors_get_tensor (file, i);
+    SoraSafetensor one = heads16_tensor (t, g_strdup (t->name));
+
+    g_array_append_val (st, one);
+    if (sscanf (t->name, "blocks.%u.", &block) == 1) {
+      one = heads16_tensor (t,
+          g_strdup_printf ("blocks.%u.%s", block + 2,
+              strchr (t->name + strlen ("blocks."), '.') + 1));
+      g_array_append_val (st, one);
+    }
+  }
+  /* The copy's weights: a link to the fixture's until here. */
+  g_assert_cmpint (g_remove (to), ==, 0);
+  g_assert_true (
+      sora_safetensors_write (to, (SoraSafetensor *)st->data, st->len, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < st->len; i++) {
+    g_free ((gpointer)g_array_index (st, SoraSafetensor, i).name);
+    g_free ((gpointer)g_array_index (st, SoraSafetensor, i).data);
+  }
+  g_array_free (st, TRUE);
+  sora_safetensors_free (file);
+  g_free (to);
+  g_free (from);
+  g_free (base);
+  return dir;
+}
+
+/* sora_wan_dit_cache_estimate of a cache_new (@fx, &@fx->causal, 0). */
+static guint64
+cache_estimate (Fixture *fx)
+{
+  return sora_wan_dit_cache_estimate (fx->dit, &fx->causal, fx->batch,
+      fx->height, fx->width, 0, fx->text->shape[1], NULL);
+}
+
+/* With SORA_PRECISION=bf16 the attention rounds K and V to bf16, so the
+ * cache keeps them so: chunk by chunk (nothing cached, then the sink
+ * masked, then every slot, the ring turning) its predictions are bit for
+ * bit those of an f32 cache (made before bf16 is on: a cache's dtype is
+ * fixed when it is made), with the frames' K/V in half the bytes (with
+ * the f32 pair of one block: 6/8 of the f32 cache's over 4 blocks). */
+static void
+test_half_cache (void)
+{
+  GError *error = NULL;
+  Fixture fx = { 0 };
+  char *dir = heads16_folder ();
+  SoraWanDitCache *f32, *half;
+  SoraDType dtype;
+  guint64 kv, mask, estimate[2];
+  gsize bytes;
+
+  sora_test_bf16_on ();
+  fixture_open_folder (&fx, dir, 1);
+  g_assert_true (
+      sora_attention_operand_dtype (sora_test_device (), 16, &dtype, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (dtype, ==, SORA_DTYPE_BF16);
+  g_unsetenv ("SORA_PRECISION");
+  f32 = cache_new (&fx, &fx.causal, 0);
+  estimate[0] = cache_estimate (&fx);
+  g_setenv ("SORA_PRECISION", "bf16", TRUE);
+  half = cache_new (&fx, &fx.causal, 0);
+  estimate[1] = cache_estimate (&fx);
+  /* A block's K: 6 frames (sink 2, ring 2, tail 2) of 15 tokens of 32
+   * channels; the mask: a float a key. */
+  kv = 6 * 15 * 32 * sizeof (float);
+  mask = 6 * 15 * sizeof (float);
+  g_test_message ("cache bytes: f32 %" G_GUINT64_FORMAT
+                  ", bf16 %" G_GUINT64_FORMAT
+                  " (of which one block's f32 K and V %" G_GUINT64_FORMAT ")",
+      sora_wan_dit_cache_bytes (f32), sora_wan_dit_cache_bytes (half), 2 * kv);
+  /* 4 blocks' K and V: 8 kv in f32, 4 kv in bf16 plus the f32 pair. */
+  g_assert_cmpuint (sora_wan_dit_cache_bytes (f32), ==, 8 * kv + mask);
+  g_assert_cmpuint (
+      sora_wan_dit_cache_bytes (half), ==, 4 * kv + 2 * kv + mask);
+  /* The estimate follows: the rest of it (the forward) is the same. */
+  g_assert_cmpuint (estimate[0] - estimate[1], ==, 2 * kv);
+  bytes = fx.channels * CHUNK * fx.height * fx.width * sizeof (float);
+  for (gsize first = 0; first < FRAMES; first += CHUNK)
+    for (guint write = 0; write < 2; write++) {
+      float *want = run_chunk (&fx, f32, fx.latents, first, CHUNK, write, 0);
+      float *got = run_chunk (&fx, half, fx.latents, first, CHUNK, write, 0);
+
+      g_assert_cmpmem (got, bytes, want, bytes);
+      g_free (got);
+      g_free (want);
+    }
+  sora_wan_dit_cache_free (half);
+  sora_wan_dit_cache_free (f32);
+  fixture_close (&fx);
+  sora_test_bf16_off ();
+  sora_test_remove_config_folder (dir);
+  g_free (dir);
+}
+
 /* The time of each chunk (write pass, result on the host) over a stream
  * ten times the window, on a grid of 720 tokens a frame: printed, not
  * asserted (from the fifth chunk on every slot is attended, and the ring
@@ -487,6 +643,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dit-causal/single-chunk", test_single_chunk);
   g_test_add_func ("/dit-causal/window-drops", test_window_drops);
   g_test_add_func ("/dit-causal/errors", test_errors);
+  g_test_add_func ("/dit-causal/half-cache", test_half_cache);
   g_test_add_func ("/dit-causal/chunk-time", test_chunk_time);
   return sora_test_run ();
 }

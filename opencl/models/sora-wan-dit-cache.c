@@ -11,6 +11,10 @@
  * a gap).  A chunk that attends no cached frame runs the
  * plain forward over its own K/V: the same numbers as sora_wan_dit_forward.
  * With window_frames 0 the slots are the frames [0, max_frames) themselves.
+ * Where the attention rounds K and V to bf16 or f16 operands, the slots keep
+ * them so (half the bytes), widened into one f32 buffer shared by the
+ * blocks before each attention: rounding them again is lossless, so the
+ * numbers are those of an f32 cache.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -35,7 +39,9 @@ struct _SoraWanDitCache
   gsize dim;
   gsize sink, ring, slots, tail; /* in frames; slots = sink + ring */
   gboolean bounded; /* window_frames 0: slot = frame, up to slots */
+  SoraDType dtype; /* of k and v: the attention's operands */
   SoraTensor **k, **v; /* per block [B, (slots + tail)·tokens, dim] */
+  SoraTensor *wide_k, *wide_v; /* f32 k and v of a block; NULL with f32 */
   SoraTensor **text_k, **text_v; /* per block [B, S, dim]; NULL: no text */
   gsize text_rows;
   SoraTensor *mask; /* [B, (slots + tail)·tokens] */
@@ -72,6 +78,8 @@ sora_wan_dit_cache_free (SoraWanDitCache *cache)
   tensors_free (cache->k, cache->layers);
   tensors_free (cache->v, cache->layers);
   text_free (cache);
+  sora_tensor_free (cache->wide_k);
+  sora_tensor_free (cache->wide_v);
   sora_tensor_free (cache->mask);
   g_free (cache->host_mask);
   g_free (cache->frame);
@@ -95,7 +103,18 @@ sora_wan_dit_cache_get_end (SoraWanDitCache *cache)
 guint64
 sora_wan_dit_cache_bytes (SoraWanDitCache *cache)
 {
-  return 2ull * cache->layers * cache->k[0]->nbytes + cache->mask->nbytes;
+  guint64 wide = cache->wide_k ? 2 * cache->wide_k->nbytes : 0;
+
+  return 2ull * cache->layers * cache->k[0]->nbytes + wide +
+      cache->mask->nbytes;
+}
+
+/* The dtype the cache keeps K and V in: the attention's operands. */
+static gboolean
+kv_dtype (SoraWanDit *dit, SoraDType *dtype, GError **error)
+{
+  return sora_attention_operand_dtype (sora_wan_dit_get_device (dit),
+      sora_wan_dit_get_config (dit)->attention_head_dim, dtype, error);
 }
 
 static gboolean cache_fail (GError **error, const char *format, ...)
@@ -176,13 +195,21 @@ alloc_buffers (SoraWanDitCache *cache, GError **error)
   cache->v = g_new0 (SoraTensor *, cache->layers);
   for (guint i = 0; i < cache->layers; i++) {
     /* Zeroed: a masked key's score and value must be finite to weigh 0. */
-    cache->k[i] = sora_tensor_new_v (dev, "wan dit cache k", SORA_DTYPE_F32,
+    cache->k[i] = sora_tensor_new_v (dev, "wan dit cache k", cache->dtype,
         error, 3, cache->batch, keys, cache->dim);
     if (cache->k[i] == NULL || !sora_tensor_zero (cache->k[i], error))
       return FALSE;
-    cache->v[i] = sora_tensor_new_v (dev, "wan dit cache v", SORA_DTYPE_F32,
+    cache->v[i] = sora_tensor_new_v (dev, "wan dit cache v", cache->dtype,
         error, 3, cache->batch, keys, cache->dim);
     if (cache->v[i] == NULL || !sora_tensor_zero (cache->v[i], error))
+      return FALSE;
+  }
+  if (cache->dtype != SORA_DTYPE_F32) {
+    cache->wide_k = sora_tensor_new_v (dev, "wan dit cache wide k",
+        SORA_DTYPE_F32, error, 3, cache->batch, keys, cache->dim);
+    cache->wide_v = sora_tensor_new_v (dev, "wan dit cache wide v",
+        SORA_DTYPE_F32, error, 3, cache->batch, keys, cache->dim);
+    if (cache->wide_k == NULL || cache->wide_v == NULL)
       return FALSE;
   }
   cache->mask = sora_tensor_new_v (
@@ -217,21 +244,26 @@ sora_wan_dit_cache_estimate (SoraWanDit *dit, const SoraWanCausalConfig *causal,
   const SoraWanTransformerConfig *c = sora_wan_dit_get_config (dit);
   gsize sink, ring, tail;
   gsize keys;
-  guint64 kv, text;
+  guint64 kv, stored, text;
+  /* A bad $SORA_PRECISION fails the forwards; f32 is the larger estimate. */
+  SoraDType dtype = SORA_DTYPE_F32;
 
   if (causal == NULL)
     causal = &c->causal;
+  kv_dtype (dit, &dtype, NULL);
   cache_layout (causal, max_frames, &sink, &ring, &tail);
   keys = (sink + ring + tail) * (height / c->patch_size[1]) *
       (width / c->patch_size[2]);
   kv = (guint64)batch * keys * c->inner_dim * sizeof (float);
+  stored = kv / sizeof (float) * sora_dtype_size (dtype);
   text = (guint64)batch * text_rows * c->inner_dim * sizeof (float);
   if (largest)
     *largest = kv;
-  /* each block's frame K and V, the key mask; each block's text K and V and
-   * the two activations the text is embedded through; a chunk forward */
-  return 2 * c->num_layers * kv + batch * keys * sizeof (float) +
-      (2ull * c->num_layers + 2) * text +
+  /* each block's frame K and V (and their f32 widening when stored
+   * narrower), the key mask; each block's text K and V and the two
+   * activations the text is embedded through; a chunk forward */
+  return 2 * c->num_layers * stored + (stored < kv ? 2 * kv : 0) +
+      batch * keys * sizeof (float) + (2ull * c->num_layers + 2) * text +
       sora_wan_dit_forward_bytes_keys (
           dit, batch, causal->chunk_frames, height, width, text_rows, keys);
 }
@@ -262,7 +294,7 @@ sora_wan_dit_cache_new (SoraWanDit *dit, const SoraWanCausalConfig *causal,
   cache->slots = cache->sink + cache->ring;
   cache->frame = g_new (gint64, MAX (cache->slots, 1));
   sora_wan_dit_cache_reset (cache);
-  if (!alloc_buffers (cache, error)) {
+  if (!kv_dtype (dit, &cache->dtype, error) || !alloc_buffers (cache, error)) {
     sora_wan_dit_cache_free (cache);
     return NULL;
   }
@@ -410,6 +442,31 @@ write_frames (
   return TRUE;
 }
 
+/* Block @block's K and V in f32 into the wide buffers (the attention reads
+ * them, a write narrows them back), where they are kept narrower. */
+static gboolean
+widen (SoraWanDitCache *cache, guint block, GError **error)
+{
+  return cache->wide_k == NULL ||
+      (cache->attend == ATTEND_CHUNK && !cache->write) ||
+      (sora_op_convert (cache->k[block], cache->wide_k, error) &&
+          sora_op_convert (cache->v[block], cache->wide_v, error));
+}
+
+/* The chunk's @k and @v into their slots of block @block. */
+static gboolean
+write_block (SoraWanDitCache *cache, guint block, SoraTensor *k, SoraTensor *v,
+    SoraTensor *ck, SoraTensor *cv, GError **error)
+{
+  if (!write_frames (cache, k, ck, error) ||
+      !write_frames (cache, v, cv, error))
+    return FALSE;
+  /* Rounds the chunk's frames; the others were of that dtype already. */
+  return cache->wide_k == NULL ||
+      (sora_op_convert (ck, cache->k[block], error) &&
+          sora_op_convert (cv, cache->v[block], error));
+}
+
 gboolean
 sora_wan_dit_cache_attend (SoraWanDitCache *cache, guint block, SoraTensor *q,
     SoraTensor *k, SoraTensor *v, SoraTensor *out,
@@ -417,8 +474,11 @@ sora_wan_dit_cache_attend (SoraWanDitCache *cache, guint block, SoraTensor *q,
 {
   SoraAttentionParams p = *ap;
   gsize row = cache->tokens * cache->dim, frames = cache->slots + cache->tail;
-  SoraTensor *ck = cache->k[block], *cv = cache->v[block];
+  SoraTensor *ck = cache->wide_k ? cache->wide_k : cache->k[block];
+  SoraTensor *cv = cache->wide_v ? cache->wide_v : cache->v[block];
 
+  if (!widen (cache, block, error))
+    return FALSE;
   if (cache->attend == ATTEND_CHUNK) {
     if (!sora_op_attention (q, k, v, out, &p, error))
       return FALSE;
@@ -432,9 +492,7 @@ sora_wan_dit_cache_attend (SoraWanDitCache *cache, guint block, SoraTensor *q,
       return FALSE;
   }
   /* After the attention: the slots written may hold frames it attended. */
-  return !cache->write ||
-      (write_frames (cache, k, ck, error) &&
-          write_frames (cache, v, cv, error));
+  return !cache->write || write_block (cache, block, k, v, ck, cv, error);
 }
 
 /* A written chunk's frames are in their slots; a failed one left some

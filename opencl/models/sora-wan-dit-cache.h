@@ -21,9 +21,13 @@ typedef struct _SoraWanDitCache SoraWanDitCache;
  * ignored with a window.  Every buffer is allocated here: memory and time per
  * chunk stay the same however long the stream (with window_frames 0, each
  * chunk attends all max_frames slots, the empty ones masked: the time of a
- * full cache from the first chunk on).  SORA_ERROR_INVALID_ARGUMENT
+ * full cache from the first chunk on).  The frames' K and V are kept in
+ * the dtype the attention rounds them to (sora_attention_operand_dtype, as
+ * $SORA_PRECISION stands now): bf16 or f16 halve the bytes, with the same
+ * numbers as f32.  SORA_ERROR_INVALID_ARGUMENT
  * for a grid that is not a multiple of the patch, a buffer over the device's
- * max_alloc, or a window 0 with @max_frames 0. */
+ * max_alloc, or a window 0 with @max_frames 0; sora_op_attention's error
+ * for a $SORA_PRECISION it refuses. */
 SoraWanDitCache *sora_wan_dit_cache_new (SoraWanDit *dit,
     const SoraWanCausalConfig *causal, gsize batch, gsize height, gsize width,
     gsize max_frames, GError **error);
@@ -44,13 +48,14 @@ void sora_wan_dit_cache_reset (SoraWanDitCache *cache);
 gsize sora_wan_dit_cache_get_end (SoraWanDitCache *cache);
 
 /* The device bytes the cache holds (what sora_wan_dit_cache_new allocates
- * for the frames; the text K/V come on top: 2·layers·batch·S·dim·4). */
+ * for the frames, with the f32 K and V of one block where the frames are
+ * kept narrower; the text K/V come on top: 2·layers·batch·S·dim·4). */
 guint64 sora_wan_dit_cache_bytes (SoraWanDitCache *cache);
 
 /* The device bytes a cache of sora_wan_dit_cache_new's arguments holds with
  * a text of @text_rows rows, and its chunk forwards allocate while they run
  * (workspace, attention temporaries over the cached keys, output); in
- * @largest (may be NULL) its largest buffer, a block's K.  Nothing is
+ * @largest (may be NULL) its largest buffer, a block's K in f32.  Nothing is
  * allocated: a caller can refuse a size that does not fit first. */
 guint64 sora_wan_dit_cache_estimate (SoraWanDit *dit,
     const SoraWanCausalConfig *causal, gsize batch, gsize height, gsize width,

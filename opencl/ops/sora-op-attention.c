@@ -355,6 +355,18 @@ sora_op_attention (SoraTensor *q, SoraTensor *k, SoraTensor *v, SoraTensor *out,
       attention (q, k, v, out, p, &f, error);
 }
 
+gboolean
+sora_attention_operand_dtype (
+    SoraDevice *dev, gsize head_dim, SoraDType *dtype, GError **error)
+{
+  AttnForm f;
+
+  if (!device_form (dev, head_dim, &f, error))
+    return FALSE;
+  *dtype = f.kind == FORM_MMA ? f.op_dtype : SORA_DTYPE_F32;
+  return TRUE;
+}
+
 /* Tuning. */
 
 typedef struct

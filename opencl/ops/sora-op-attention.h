@@ -64,6 +64,12 @@ char **sora_attention_gpu_tile_candidates (void);
 char *sora_attention_mma_tile_name (SoraDevice *dev, SoraDType op_dtype);
 /* Those tiles; a NULL-terminated array to g_strfreev. */
 char **sora_attention_mma_tile_candidates (void);
+/* The dtype sora_op_attention rounds K and V to on @dev for heads of
+ * @head_dim, in @dtype: bf16 or f16 where the matrix-unit form runs them
+ * (as above), else f32 (nothing is rounded).  Fails as sora_op_attention
+ * would: a bad $SORA_PRECISION, or one forcing matrix units @dev lacks. */
+gboolean sora_attention_operand_dtype (
+    SoraDevice *dev, gsize head_dim, SoraDType *dtype, GError **error);
 /* The build options of every GPU variant (program "attention-gpu") for the
  * models' head dims, for offline resource checks; to g_strfreev. */
 char **sora_attention_gpu_variants (void);
