@@ -1,7 +1,8 @@
 /* sora-tool bench: op timings on the selected device, next to OpenBLAS
  *
  * The driver: options, the header, the rows of a table and their timing;
- * the benches are in sora-tool-bench-ops.c and sora-tool-bench-models.c.
+ * the benches are in sora-tool-bench-ops.c, sora-tool-bench-models.c and
+ * sora-tool-bench-causal.c (their rows timed by sora-tool-bench-model-row.c).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>

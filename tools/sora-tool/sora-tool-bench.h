@@ -52,6 +52,35 @@ SoraTensor *bench_recipe_tensor (SoraDevice *dev, const char *name, guint ndim,
  * no cblas_sgemm to compare with. */
 const char *bench_load_openblas (void);
 
+/* A model row (sora-tool-bench-model-row.c).  One run; @warmup marks the
+ * untimed one, which may take smaller inputs. */
+typedef gboolean (*BenchStepFn) (
+    gpointer data, gboolean warmup, GError **error);
+
+/* Times @fn in the engine, then the same in PyTorch (@args for
+ * bench_reference.py, which gets --compare when @output is set: the engine's
+ * last result), and prints and records the row; times are divided by
+ * @per (latent frames, for the decode).  Returns the engine's seconds
+ * divided by @per, NAN when it failed. */
+double bench_model_row (Bench *b, const char *bench, const char *config,
+    double per, BenchStepFn fn, gpointer data, SoraTensor **output,
+    const char *const *args);
+
+/* A temporary model folder: wan-tiny's other components linked, the
+ * transformer of reference/wide-recipe.json (1.3B widths) with @layers
+ * blocks in @dtype. */
+char *bench_recipe_folder (
+    Bench *b, guint layers, SoraDType dtype, GError **error);
+/* Removes a folder made by bench_recipe_folder(): links are unlinked, never
+ * followed into the fixtures. */
+void bench_recipe_folder_remove (const char *path);
+
+/* The decode of latents @lat [z_dim, F, h, w], per latent frame; returns
+ * the engine's seconds per latent frame, NAN when it failed
+ * (sora-tool-bench-models.c). */
+double bench_vae_case (
+    Bench *b, const char *name, const char *dir, const gsize *lat);
+
 void bench_gemm (Bench *b);
 void bench_attention (Bench *b);
 void bench_model (Bench *b);
