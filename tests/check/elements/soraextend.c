@@ -404,6 +404,90 @@ GST_START_TEST (test_null_during_generation)
 
 GST_END_TEST;
 
+/* Flushes @h from its source task once the extension reports step @step
+ * (flush-start waits for the task, so no other thread could flush while
+ * the task is held at a step; from the task itself it does not wait). */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  GstHarness *h;
+  guint step;
+  gboolean flushed, accepted;
+} FlushAtStep;
+
+static GstBusSyncReply
+flush_at_step (GstBus *bus, GstMessage *msg, gpointer user_data)
+{
+  FlushAtStep *f = user_data;
+  const GstStructure *s = gst_message_get_structure (msg);
+  guint step;
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ELEMENT ||
+      !gst_structure_has_name (s, "sora/progress") ||
+      !gst_structure_get_uint (s, "step", &step) || step != f->step)
+    return GST_BUS_PASS;
+  f->accepted = gst_harness_push_event (f->h, gst_event_new_flush_start ());
+  g_mutex_lock (&f->lock);
+  f->flushed = TRUE;
+  g_cond_broadcast (&f->cond);
+  g_mutex_unlock (&f->lock);
+  return GST_BUS_PASS;
+}
+
+/* A causal model's extension flushed after step 5 of the engine's 8 (2
+ * chunks of 4), past the steps property's 2: its "denoise" PROGRESS ends
+ * with CANCELED, counted against the engine's total. */
+GST_START_TEST (test_progress_canceled_causal)
+{
+  GstHarness *h = new_extend_on ("wan-tiny-causal", NULL, N_STEPS);
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstPad *srcpad = gst_element_get_static_pad (h->element, "src");
+  FlushAtStep f = { .h = h, .step = 5 };
+  gchar *text = NULL;
+  guint i;
+
+  g_mutex_init (&f.lock);
+  g_cond_init (&f.cond);
+  gst_bus_set_sync_handler (bus, flush_at_step, &f, NULL);
+  g_object_set (h->element, "extend-frames", CAUSAL_EXTEND_FRAMES, NULL);
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
+  for (i = 0; i < 9; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, input_frame (i, 16)), GST_FLOW_OK);
+  push_eos (h);
+  g_mutex_lock (&f.lock);
+  while (!f.flushed)
+    g_cond_wait (&f.cond, &f.lock);
+  g_mutex_unlock (&f.lock);
+  fail_unless (f.accepted, "flush-start refused");
+  /* Waits for the task's loop to return, as flush-start does from another
+   * thread: the stopped extension has posted all its messages, so none is
+   * waited for below. */
+  GST_PAD_STREAM_LOCK (srcpad);
+  GST_PAD_STREAM_UNLOCK (srcpad);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+
+  do {
+    g_free (text);
+    pop_denoise (h, 0, &text);
+  } while (!g_str_has_prefix (text, "Clip 0: step 5 of 8 done"));
+  g_free (text);
+  fail_unless_equals_int (
+      pop_denoise (h, 0, &text), GST_PROGRESS_TYPE_CANCELED);
+  fail_unless_equals_string (text, "Clip 0: stopped after 5 of 8 steps");
+  g_free (text);
+
+  gst_object_unref (srcpad);
+  gst_object_unref (bus);
+  teardown (h);
+  g_mutex_clear (&f.lock);
+  g_cond_clear (&f.cond);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_prompt_change_applies_to_next_extension)
 {
   GstHarness *h = new_extend (N_STEPS);
@@ -566,6 +650,7 @@ soraextend_suite (void)
   tcase_add_test (tc, test_flush_during_generation);
   tcase_add_test (tc, test_stop_during_generation);
   tcase_add_test (tc, test_null_during_generation);
+  tcase_add_test (tc, test_progress_canceled_causal);
   tcase_add_test (tc, test_prompt_change_applies_to_next_extension);
   tcase_add_test (tc, test_paused_playing);
   tcase_add_test (tc, test_size_not_multiple_of_16);
