@@ -108,6 +108,9 @@ typedef struct
   GstClockTime start;
   guint n_out; /* new frames pushed */
   guint steps_done; /* denoising steps reported */
+  /* as the engine counts them (a causal model's over its chunks); 0 before
+   * the first step */
+  guint total_steps;
   GstFlowReturn ret;
 } ExtendRun;
 
@@ -128,6 +131,7 @@ gst_sora_extend_on_progress (
   GST_LOG_OBJECT (
       self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
   run->steps_done = step;
+  run->total_steps = total_steps;
   gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
       run->n_out, seconds_per_step);
   return TRUE;
@@ -273,16 +277,18 @@ gst_sora_extend_finish (GstSoraExtend *self, ExtendJob *job, ExtendRun *run,
     const SoraGenerateParams *params, gboolean ok, const GError *error,
     double seconds)
 {
+  /* A causal model's steps are its own, counted over its chunks: the
+   * engine says how many once it has done one. */
+  guint total_steps = run->total_steps ? run->total_steps : params->steps;
   gboolean flushing;
 
   g_mutex_lock (&self->lock);
   flushing = self->flushing;
   g_mutex_unlock (&self->lock);
 
-  /* (A causal model's steps are its own, counted over its chunks.) */
-  if (!ok && run->steps_done < params->steps)
-    gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip,
-        run->steps_done, params->steps, !flushing);
+  if (!ok && run->steps_done < total_steps)
+    gst_sora_post_denoise_stopped (
+        GST_ELEMENT (self), run->clip, run->steps_done, total_steps, !flushing);
   if (ok) {
     GST_INFO_OBJECT (self, "extension %u done in %.2f s", run->clip, seconds);
     gst_sora_post_clip_done (GST_ELEMENT (self), run->clip, params, seconds,

@@ -30,15 +30,23 @@ teardown (GstHarness *h)
   gst_harness_teardown (h);
 }
 
+/* Pops the next message of @types, waiting up to @timeout (0: one on the
+ * bus already); the others before it are dropped. */
 static inline GstMessage *
-pop_message (GstHarness *h, GstMessageType types)
+pop_message_within (GstHarness *h, GstMessageType types, GstClockTime timeout)
 {
   GstBus *bus = gst_element_get_bus (h->element);
-  GstMessage *msg = gst_bus_timed_pop_filtered (bus, BUS_TIMEOUT, types);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, timeout, types);
 
   gst_object_unref (bus);
   fail_unless (msg != NULL, "no message of type %x on the bus", types);
   return msg;
+}
+
+static inline GstMessage *
+pop_message (GstHarness *h, GstMessageType types)
+{
+  return pop_message_within (h, types, BUS_TIMEOUT);
 }
 
 /* Waits for the element message @name; fails on an error first. */
@@ -131,6 +139,30 @@ expect_denoise_progress (GstHarness *h, guint steps)
     gst_message_unref (msg);
   }
   return first_step;
+}
+
+/* Pops the next PROGRESS message with code "denoise" (those of the load
+ * skipped), each waited for as pop_message_within does: its type, and its
+ * text in *@text. */
+static inline GstProgressType
+pop_denoise (GstHarness *h, GstClockTime timeout, gchar **text)
+{
+  GstProgressType type;
+  gchar *code = NULL;
+
+  do {
+    GstMessage *msg = pop_message_within (h, GST_MESSAGE_PROGRESS, timeout);
+
+    if (code) {
+      g_free (code);
+      g_free (*text);
+    }
+    gst_message_parse_progress (msg, &type, &code, text);
+    gst_message_unref (msg);
+    GST_INFO ("progress %d (%s): %s", type, code, *text);
+  } while (g_strcmp0 (code, "denoise") != 0);
+  g_free (code);
+  return type;
 }
 
 /* Sets @name to @value (parsed as gst-launch-1.0 does) on the element of

@@ -22,14 +22,18 @@
 /* 6 is not a multiple of 4: the element makes the engine's rounding, 8. */
 #define EXTEND_FRAMES 6
 #define N_STEPS 2
+/* wan-tiny-causal makes chunks of 8 frames in 4 steps each: 12 new frames
+ * are 2 chunks, 8 steps in all. */
+#define CAUSAL_EXTEND_FRAMES 12
+#define CAUSAL_STEPS 8
 
-/* soraextend on @model (NULL: wan-tiny), started by the harness. */
+/* soraextend on the fixture model @fixture and @device (NULL: the
+ * default), started by the harness. */
 static GstHarness *
-new_extend_on (const gchar *device, guint steps)
+new_extend_on (const gchar *fixture, const gchar *device, guint steps)
 {
   GstElement *element = gst_element_factory_make ("soraextend", NULL);
-  gchar *model =
-      g_build_filename (g_getenv ("SORA_FIXTURES"), "wan-tiny", NULL);
+  gchar *model = g_build_filename (g_getenv ("SORA_FIXTURES"), fixture, NULL);
   GstBus *bus = gst_bus_new ();
   GstHarness *h;
 
@@ -50,7 +54,7 @@ new_extend_on (const gchar *device, guint steps)
 static GstHarness *
 new_extend (guint steps)
 {
-  return new_extend_on (NULL, steps);
+  return new_extend_on ("wan-tiny", NULL, steps);
 }
 
 /* Input frame @i: a pattern of its own, stamped at @fps_n/1 when that is
@@ -137,10 +141,13 @@ push_eos (GstHarness *h)
   return seqnum;
 }
 
-GST_START_TEST (test_extend_on_eos)
+/* 9 input frames, then at EOS the extension of @fixture by @extend_frames
+ * new frames, reported in @steps denoising steps. */
+static void
+check_extend_on_eos (const gchar *fixture, guint extend_frames, guint steps)
 {
-  GstHarness *h = new_extend (N_STEPS);
-  guint n_new = sora_engine_extend_round_frames (EXTEND_FRAMES);
+  GstHarness *h = new_extend_on (fixture, NULL, N_STEPS);
+  guint n_new = sora_engine_extend_round_frames (extend_frames);
   GstBuffer *in[9];
   GstClockTime next = 0;
   GstStructure *s;
@@ -148,7 +155,7 @@ GST_START_TEST (test_extend_on_eos)
   guint i, frames, context;
   gchar *text;
 
-  fail_unless_equals_int (n_new, 8);
+  g_object_set (h->element, "extend-frames", extend_frames, NULL);
   gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
   for (i = 0; i < 9; i++) {
     in[i] = input_frame (i, 16);
@@ -165,7 +172,7 @@ GST_START_TEST (test_extend_on_eos)
     gst_buffer_unref (out);
     gst_buffer_unref (in[i]);
   }
-  gst_structure_free (expect_denoise_progress (h, N_STEPS));
+  gst_structure_free (expect_denoise_progress (h, steps));
   s = wait_element_message (h, "sora/clip");
   text = gst_structure_to_string (s);
   g_test_message ("%s", text);
@@ -180,6 +187,21 @@ GST_START_TEST (test_extend_on_eos)
     gst_buffer_unref (pull_contiguous (h, &next, 16, i));
   pull_eos (h, seqnum);
   teardown (h);
+}
+
+GST_START_TEST (test_extend_on_eos)
+{
+  fail_unless_equals_int (sora_engine_extend_round_frames (EXTEND_FRAMES), 8);
+  check_extend_on_eos ("wan-tiny", EXTEND_FRAMES, N_STEPS);
+}
+
+GST_END_TEST;
+
+/* A causal model extends as a stream primed with the input, in chunks
+ * denoised in the model's own steps, whatever the steps property says. */
+GST_START_TEST (test_extend_on_eos_causal)
+{
+  check_extend_on_eos ("wan-tiny-causal", CAUSAL_EXTEND_FRAMES, CAUSAL_STEPS);
 }
 
 GST_END_TEST;
@@ -382,6 +404,90 @@ GST_START_TEST (test_null_during_generation)
 
 GST_END_TEST;
 
+/* Flushes @h from its source task once the extension reports step @step
+ * (flush-start waits for the task, so no other thread could flush while
+ * the task is held at a step; from the task itself it does not wait). */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  GstHarness *h;
+  guint step;
+  gboolean flushed, accepted;
+} FlushAtStep;
+
+static GstBusSyncReply
+flush_at_step (GstBus *bus, GstMessage *msg, gpointer user_data)
+{
+  FlushAtStep *f = user_data;
+  const GstStructure *s = gst_message_get_structure (msg);
+  guint step;
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ELEMENT ||
+      !gst_structure_has_name (s, "sora/progress") ||
+      !gst_structure_get_uint (s, "step", &step) || step != f->step)
+    return GST_BUS_PASS;
+  f->accepted = gst_harness_push_event (f->h, gst_event_new_flush_start ());
+  g_mutex_lock (&f->lock);
+  f->flushed = TRUE;
+  g_cond_broadcast (&f->cond);
+  g_mutex_unlock (&f->lock);
+  return GST_BUS_PASS;
+}
+
+/* A causal model's extension flushed after step 5 of the engine's 8 (2
+ * chunks of 4), past the steps property's 2: its "denoise" PROGRESS ends
+ * with CANCELED, counted against the engine's total. */
+GST_START_TEST (test_progress_canceled_causal)
+{
+  GstHarness *h = new_extend_on ("wan-tiny-causal", NULL, N_STEPS);
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstPad *srcpad = gst_element_get_static_pad (h->element, "src");
+  FlushAtStep f = { .h = h, .step = 5 };
+  gchar *text = NULL;
+  guint i;
+
+  g_mutex_init (&f.lock);
+  g_cond_init (&f.cond);
+  gst_bus_set_sync_handler (bus, flush_at_step, &f, NULL);
+  g_object_set (h->element, "extend-frames", CAUSAL_EXTEND_FRAMES, NULL);
+  gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=16/1");
+  for (i = 0; i < 9; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, input_frame (i, 16)), GST_FLOW_OK);
+  push_eos (h);
+  g_mutex_lock (&f.lock);
+  while (!f.flushed)
+    g_cond_wait (&f.cond, &f.lock);
+  g_mutex_unlock (&f.lock);
+  fail_unless (f.accepted, "flush-start refused");
+  /* Waits for the task's loop to return, as flush-start does from another
+   * thread: the stopped extension has posted all its messages, so none is
+   * waited for below. */
+  GST_PAD_STREAM_LOCK (srcpad);
+  GST_PAD_STREAM_UNLOCK (srcpad);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+
+  do {
+    g_free (text);
+    pop_denoise (h, 0, &text);
+  } while (!g_str_has_prefix (text, "Clip 0: step 5 of 8 done"));
+  g_free (text);
+  fail_unless_equals_int (
+      pop_denoise (h, 0, &text), GST_PROGRESS_TYPE_CANCELED);
+  fail_unless_equals_string (text, "Clip 0: stopped after 5 of 8 steps");
+  g_free (text);
+
+  gst_object_unref (srcpad);
+  gst_object_unref (bus);
+  teardown (h);
+  g_mutex_clear (&f.lock);
+  g_cond_clear (&f.cond);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_prompt_change_applies_to_next_extension)
 {
   GstHarness *h = new_extend (N_STEPS);
@@ -468,7 +574,7 @@ GST_START_TEST (test_error_model_stops_stream)
 {
   /* A device that does not exist fails the load on the loading thread,
    * after the start (a missing model folder fails the start itself). */
-  GstHarness *h = new_extend_on ("no-such-gpu", N_STEPS);
+  GstHarness *h = new_extend_on ("wan-tiny", "no-such-gpu", N_STEPS);
   GstMessage *msg = pop_message (h, GST_MESSAGE_ERROR);
   GError *error = NULL;
 
@@ -537,12 +643,14 @@ soraextend_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_extend_on_eos);
+  tcase_add_test (tc, test_extend_on_eos_causal);
   tcase_add_test (tc, test_still_image);
   tcase_add_test (tc, test_still_image_downstream_rate);
   tcase_add_test (tc, test_extend_signal);
   tcase_add_test (tc, test_flush_during_generation);
   tcase_add_test (tc, test_stop_during_generation);
   tcase_add_test (tc, test_null_during_generation);
+  tcase_add_test (tc, test_progress_canceled_causal);
   tcase_add_test (tc, test_prompt_change_applies_to_next_extension);
   tcase_add_test (tc, test_paused_playing);
   tcase_add_test (tc, test_size_not_multiple_of_16);

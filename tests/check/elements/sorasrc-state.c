@@ -204,29 +204,6 @@ GST_START_TEST (test_progress_messages)
 
 GST_END_TEST;
 
-/* Pops the next PROGRESS message with code "denoise" (those of the load
- * skipped): its type, and its text in *@text. */
-static GstProgressType
-pop_denoise (GstHarness *h, gchar **text)
-{
-  GstProgressType type;
-  gchar *code = NULL;
-
-  do {
-    GstMessage *msg = pop_message (h, GST_MESSAGE_PROGRESS);
-
-    if (code) {
-      g_free (code);
-      g_free (*text);
-    }
-    gst_message_parse_progress (msg, &type, &code, text);
-    gst_message_unref (msg);
-    GST_INFO ("progress %d (%s): %s", type, code, *text);
-  } while (g_strcmp0 (code, "denoise") != 0);
-  g_free (code);
-  return type;
-}
-
 /* A live causal stream whose second chunk is abandoned by a flushing seek
  * after its first step: right after that step's COMPLETE, before anything
  * of the stream made again, the chunk's "denoise" PROGRESS ends with
@@ -246,10 +223,11 @@ GST_START_TEST (test_progress_canceled_mid_chunk)
   seek_to_start_at_step (h, &gate);
   do {
     g_free (text);
-    pop_denoise (h, &text);
+    pop_denoise (h, BUS_TIMEOUT, &text);
   } while (!g_str_has_prefix (text, "Clip 1: step 1 of 4 done"));
   g_free (text);
-  fail_unless_equals_int (pop_denoise (h, &text), GST_PROGRESS_TYPE_CANCELED);
+  fail_unless_equals_int (
+      pop_denoise (h, BUS_TIMEOUT, &text), GST_PROGRESS_TYPE_CANCELED);
   fail_unless_equals_string (text, "Clip 1: stopped after 1 of 4 steps");
   g_free (text);
 
