@@ -207,9 +207,7 @@ bench_causal (Bench *b)
           "window, best of %u; a chunk is its steps and the context pass "
           "plus the VAE decode of its latent frames\n",
       gpu ? 3 : 1);
-  printf ("%-6s %-30s %9s %9s %9s %9s %7s %8s %8s %8s %9s\n", "bench", "config",
-      "sora s", "sora cpu", "torch s", "torch cpu", "ratio", "dev MB", "RSS MB",
-      "torchRSS", "rel L2");
+  bench_model_header ();
   causal_case (b, "tiny", tiny, NULL, 6, 10, 2,
       bench_vae_case (b, "tiny causal", tiny, tiny_vae));
   /* On a CPU the 480p chunk of one block takes tens of seconds: one block,

@@ -220,6 +220,14 @@ print_model_row (Bench *b, const char *bench, const char *config, ModelRow *r)
   json_builder_end_object (b->json);
 }
 
+void
+bench_model_header (void)
+{
+  printf ("%-6s %-30s %9s %9s %9s %9s %7s %8s %8s %8s %9s\n", "bench", "config",
+      "sora s", "sora cpu", "torch s", "torch cpu", "ratio", "dev MB", "RSS MB",
+      "torchRSS", "rel L2");
+}
+
 double
 bench_model_row (Bench *b, const char *bench, const char *config, double per,
     BenchStepFn fn, gpointer data, SoraTensor **output, const char *const *args)

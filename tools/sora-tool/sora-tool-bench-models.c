@@ -297,9 +297,7 @@ bench_model (Bench *b)
   printf ("\nmodels: seconds per call (DiT: one CFG step, batch 2; VAE: per "
           "latent frame), best of 3 to 5 after one untimed; PyTorch %s\n",
       b->python);
-  printf ("%-6s %-30s %9s %9s %9s %9s %7s %8s %8s %8s %9s\n", "bench", "config",
-      "sora s", "sora cpu", "torch s", "torch cpu", "ratio", "dev MB", "RSS MB",
-      "torchRSS", "rel L2");
+  bench_model_header ();
   dit_case (b, "tiny", tiny, tiny_lat, 32, NULL);
   umt5_case (b, "tiny", tiny, 2, 32);
   bench_vae_case (b, "tiny", tiny, tiny_vae);

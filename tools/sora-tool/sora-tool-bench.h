@@ -66,6 +66,9 @@ double bench_model_row (Bench *b, const char *bench, const char *config,
     double per, BenchStepFn fn, gpointer data, SoraTensor **output,
     const char *const *args);
 
+/* The column heads of bench_model_row's rows. */
+void bench_model_header (void);
+
 /* A temporary model folder: wan-tiny's other components linked, the
  * transformer of reference/wide-recipe.json (1.3B widths) with @layers
  * blocks in @dtype. */
