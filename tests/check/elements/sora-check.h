@@ -49,6 +49,26 @@ pop_message (GstHarness *h, GstMessageType types)
   return pop_message_within (h, types, BUS_TIMEOUT);
 }
 
+/* Pulls events up to EOS, which must carry @seqnum (unless it is
+ * GST_SEQNUM_INVALID), with no buffer left. */
+static inline void
+pull_eos (GstHarness *h, guint32 seqnum)
+{
+  while (TRUE) {
+    GstEvent *event = gst_harness_pull_event (h);
+    gboolean eos;
+
+    fail_unless (event != NULL, "no EOS");
+    eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+    if (eos && seqnum != GST_SEQNUM_INVALID)
+      fail_unless_equals_int (gst_event_get_seqnum (event), seqnum);
+    gst_event_unref (event);
+    if (eos)
+      break;
+  }
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+}
+
 /* Waits for the element message @name; fails on an error first. */
 static inline GstStructure *
 wait_element_message (GstHarness *h, const gchar *name)

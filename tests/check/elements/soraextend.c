@@ -110,26 +110,6 @@ pull_contiguous (GstHarness *h, GstClockTime *next, gint fps_n, guint n)
   return buf;
 }
 
-/* Pulls events up to EOS, which must carry @seqnum (unless it is
- * GST_SEQNUM_INVALID), with no buffer left. */
-static void
-pull_eos (GstHarness *h, guint32 seqnum)
-{
-  while (TRUE) {
-    GstEvent *event = gst_harness_pull_event (h);
-    gboolean eos;
-
-    fail_unless (event != NULL, "no EOS");
-    eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
-    if (eos && seqnum != GST_SEQNUM_INVALID)
-      fail_unless_equals_int (gst_event_get_seqnum (event), seqnum);
-    gst_event_unref (event);
-    if (eos)
-      break;
-  }
-  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
-}
-
 static guint32
 push_eos (GstHarness *h)
 {

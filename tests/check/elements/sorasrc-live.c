@@ -102,7 +102,7 @@ GST_START_TEST (test_live_drops_late_frames)
   fail_unless_equals_uint64 (pull_clocked (h, sums), 5);
   fail_unless_equals_uint64 (pull_clocked (h, sums), 16);
   expect_qos (h, 2 + 10, 6, 10);
-  pull_eos (h);
+  pull_eos (h, GST_SEQNUM_INVALID);
   teardown (h);
 
   /* What went out is the clip's frames, less the dropped ones. */

@@ -22,7 +22,6 @@
 
 gchar *fixture_path (const gchar *name);
 GstHarness *new_src (const gchar *sink_caps, gint64 seed, const gchar *prompt);
-void pull_eos (GstHarness *h);
 GPtrArray *pull_clip (GstHarness *h, guint n_frames);
 GPtrArray *run_clip (gint64 seed, const gchar *prompt);
 gboolean same_sums (GPtrArray *a, GPtrArray *b);

@@ -107,7 +107,7 @@ GST_START_TEST (test_forced_size_and_timestamps)
   fail_unless_equals_uint64 (
       duration, gst_util_uint64_scale (N_FRAMES, GST_SECOND, 16));
   /* EOS right after num-frames. */
-  pull_eos (h);
+  pull_eos (h, GST_SEQNUM_INVALID);
   teardown (h);
 }
 
@@ -153,7 +153,7 @@ GST_START_TEST (test_num_buffers)
     fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), i);
     gst_buffer_unref (buf);
   }
-  pull_eos (h);
+  pull_eos (h, GST_SEQNUM_INVALID);
   teardown (h);
 }
 
@@ -283,7 +283,7 @@ GST_START_TEST (test_clips_contiguous)
       gst_element_query_duration (h->element, GST_FORMAT_TIME, &duration));
   fail_unless_equals_uint64 (
       duration, gst_util_uint64_scale (total, GST_SECOND, 16));
-  pull_eos (h);
+  pull_eos (h, GST_SEQNUM_INVALID);
   for (i = 0; i < 3; i++)
     g_free (expect_clip_message (h, i, i == 0 ? N_FRAMES : N_EXTEND, 5 + i));
   teardown (h);
@@ -358,7 +358,7 @@ GST_START_TEST (test_clips_prompt_steers_next_clip)
   gst_bus_set_sync_handler (bus, change_prompt_in_clip_0, h->element, NULL);
   gst_harness_play (h);
   sums = pull_contiguous (h, 0, N_FRAMES + N_EXTEND);
-  pull_eos (h);
+  pull_eos (h, GST_SEQNUM_INVALID);
   prompt = expect_clip_message (h, 0, N_FRAMES, 7);
   fail_unless_equals_string (prompt, "a lighthouse");
   g_free (prompt);
@@ -446,7 +446,7 @@ GST_START_TEST (test_long_prompt_warning)
   g_object_set (h->element, "clips", 2, NULL);
   gst_harness_play (h);
   g_ptr_array_unref (pull_contiguous (h, 0, N_FRAMES + N_EXTEND));
-  pull_eos (h);
+  pull_eos (h, GST_SEQNUM_INVALID);
   msg = pop_message (h, GST_MESSAGE_WARNING);
   gst_message_parse_warning (msg, &error, NULL);
   g_test_message ("%s", error->message);
