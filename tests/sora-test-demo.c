@@ -188,3 +188,10 @@ sora_test_demo_append_rgb (const guint8 *pixels, guint n_frames, guint width,
   g_byte_array_append (user_data, pixels, n_frames * width * height * 3);
   return TRUE;
 }
+
+void
+sora_test_demo_report (const char *what, guint ok, guint n, double bar)
+{
+  g_test_message ("%s: %u/%u = %.0f%% (bar %.0f%%)", what, ok, n,
+      100.0 * ok / n, 100 * bar);
+}

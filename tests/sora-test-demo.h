@@ -50,6 +50,10 @@ gboolean sora_test_demo_is_direction (const char *motion);
 gboolean sora_test_demo_append_rgb (const guint8 *pixels, guint n_frames,
     guint width, guint height, gpointer user_data);
 
+/* Prints "@what: @ok/@n = P% (bar B%)" for a rate and the bar it must
+ * reach. */
+void sora_test_demo_report (const char *what, guint ok, guint n, double bar);
+
 G_END_DECLS
 
 #endif /* __SORA_TEST_DEMO_H__ */

@@ -168,13 +168,6 @@ stream_case (guint i)
 }
 
 static void
-report (const char *what, guint ok, guint n, double bar)
-{
-  g_test_message ("%s: %u/%u = %.0f%% (bar %.0f%%)", what, ok, n,
-      100.0 * ok / n, 100 * bar);
-}
-
-static void
 test_streams (void)
 {
   guint seen = 0, hue_ok = 0, shape_ok = 0, motion_ok = 0, motion_n = 0,
@@ -232,15 +225,17 @@ test_streams (void)
       ratio_sum / n_ratios, n_ratios, MAX_RATIO, MAX_RATIO, within, max_ratio,
       MAX_STREAM_RATIO, across / n_across / (inside / n_inside),
       across / n_across, inside / n_inside, median_sum / n_ratios);
-  report ("frames with the hue within 20 deg of the prompt's (issue goal "
-          "90%, not met: the VAE's limit)",
+  sora_test_demo_report (
+      "frames with the hue within 20 deg of the prompt's (issue goal "
+      "90%, not met: the VAE's limit)",
       hue_ok, seen, MIN_HUE);
   /* random weights score 40% here, sora-live 38%: nothing to assert */
   g_test_message ("frames with the prompted shape: %u/%u = %.0f%% (not "
                   "asserted: the issue's goal is 90%%, the VAE gives back "
                   "42%% and no square is drawn square)",
       shape_ok, seen, 100.0 * shape_ok / seen);
-  report ("motion the prompted way", motion_ok, motion_n, MIN_MOTION);
+  sora_test_demo_report (
+      "motion the prompted way", motion_ok, motion_n, MIN_MOTION);
   g_assert_cmpuint (n_ratios, >=, STREAMS / 2);
   g_assert_cmpfloat (ratio_sum / n_ratios, <=, MAX_RATIO);
   g_assert_cmpfloat (max_ratio, <=, MAX_STREAM_RATIO);
@@ -326,8 +321,8 @@ test_switch (void)
     g_free (then);
     g_byte_array_unref (video);
   }
-  report ("prompt switches shown within 16 frames (1 s)", shown, SWITCHES,
-      MIN_SWITCHES);
+  sora_test_demo_report ("prompt switches shown within 16 frames (1 s)", shown,
+      SWITCHES, MIN_SWITCHES);
   g_assert_cmpfloat ((double)shown / SWITCHES, >=, MIN_SWITCHES);
 }
 

@@ -120,20 +120,15 @@ score_language (const char *lang)
 static Rates english, chinese;
 
 static void
-report (const char *what, guint ok, guint n, double bar)
-{
-  g_test_message ("%s: %u/%u = %.0f%% (bar %.0f%%)", what, ok, n,
-      100.0 * ok / n, 100 * bar);
-}
-
-static void
 test_english (void)
 {
   english = score_language ("en");
   g_assert_cmpuint (english.colour_n, >=, 50);
   g_assert_cmpuint (english.motion_n, >=, 50);
-  report ("English colour", english.colour_ok, english.colour_n, MIN_COLOUR);
-  report ("English motion", english.motion_ok, english.motion_n, MIN_MOTION);
+  sora_test_demo_report (
+      "English colour", english.colour_ok, english.colour_n, MIN_COLOUR);
+  sora_test_demo_report (
+      "English motion", english.motion_ok, english.motion_n, MIN_MOTION);
   g_assert_cmpfloat (
       (double)english.colour_ok / english.colour_n, >=, MIN_COLOUR);
   g_assert_cmpfloat (
@@ -150,8 +145,10 @@ test_chinese (void)
   if (english.colour_n == 0)
     english = score_language ("en");
   chinese = score_language ("zh");
-  report ("Chinese colour", chinese.colour_ok, chinese.colour_n, MIN_COLOUR);
-  report ("Chinese motion", chinese.motion_ok, chinese.motion_n, MIN_MOTION);
+  sora_test_demo_report (
+      "Chinese colour", chinese.colour_ok, chinese.colour_n, MIN_COLOUR);
+  sora_test_demo_report (
+      "Chinese motion", chinese.motion_ok, chinese.motion_n, MIN_MOTION);
   en_score = (double)english.colour_ok / english.colour_n;
   zh_score = (double)chinese.colour_ok / chinese.colour_n;
   g_assert_cmpfloat (zh_score, >=, en_score - MAX_LANGUAGE_GAP);
@@ -194,7 +191,7 @@ test_extend (void)
     g_free (context);
     g_byte_array_unref (clip);
   }
-  report ("soraextend continues the motion", ok, n, MIN_EXTEND);
+  sora_test_demo_report ("soraextend continues the motion", ok, n, MIN_EXTEND);
   g_assert_cmpfloat ((double)ok / n, >=, MIN_EXTEND);
 }
 
