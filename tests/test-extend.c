@@ -10,17 +10,14 @@
 
 /* The call extend_reference makes: 8 new frames after 7 context frames of
  * 48x32, of which the last 5 (2 latent frames) condition. */
-static const SoraGenerateParams reference_params = {
-  .prompt = "a red circle moving left on a black background",
-  .negative_prompt = "blurry",
-  .steps = 3,
-  .guidance_scale = 5.0,
-  .scheduler = SORA_SCHEDULER_UNIPC,
-  .width = 48,
-  .height = 32,
-  .frames = 8,
-  .format = SORA_PIXEL_RGB,
-};
+static SoraGenerateParams
+reference_params (void)
+{
+  SoraGenerateParams p = sora_test_pipeline_params;
+
+  p.frames = 8;
+  return p;
+}
 
 /* The fixture's context frames [7, 32, 48, 3] as packed RGB. */
 static guint8 *
@@ -56,14 +53,15 @@ test_parity (void)
       sora_test_reference (REFERENCE, "new_frames", &n_frames);
   guint n_context;
   guint8 *context = reference_context (&n_context);
+  SoraGenerateParams ref = reference_params ();
   float *latents = NULL, *ctx_part;
   gsize plane = 4 * 6, f = 4, k = 2;
   SoraTestCollected c;
 
   g_assert_cmpuint (n_context, ==, 7);
   sora_test_collected_init (&c, SORA_PIXEL_RGB);
-  g_assert_true (sora_engine_extend_run (engine, &reference_params, 32, context,
-      n_context, SORA_EXTEND_CONTEXT_LATENTS, noise, sora_test_collect_progress,
+  g_assert_true (sora_engine_extend_run (engine, &ref, 32, context, n_context,
+      SORA_EXTEND_CONTEXT_LATENTS, noise, sora_test_collect_progress,
       sora_test_collect_chunk, &c, &latents, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (c.steps, ==, 3);
@@ -111,7 +109,7 @@ static void
 test_continuity (void)
 {
   SoraEngine *engine = sora_test_open_tiny ();
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = reference_params ();
   guint n_context;
   guint8 *context = reference_context (&n_context);
   SoraTestContinuity c;
@@ -151,7 +149,7 @@ static void
 test_errors (void)
 {
   SoraEngine *engine = sora_test_open_tiny ();
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = reference_params ();
   guint n_context;
   guint8 *context = reference_context (&n_context);
 
@@ -166,10 +164,10 @@ test_errors (void)
   expect_error (engine, &p, context, n_context, "nearest valid count is 8");
   p.frames = 0;
   expect_error (engine, &p, context, n_context, "nearest valid count is 4");
-  p = reference_params;
+  p = reference_params ();
   p.width = 40; /* 7 context frames of 48x32 read as 40x32: also too few */
   expect_error (engine, &p, context, n_context, "multiples of 16");
-  p = reference_params;
+  p = reference_params ();
   p.steps = 0;
   expect_error (engine, &p, context, n_context, "step");
 
@@ -184,7 +182,7 @@ test_cancel (void)
   GError *error = NULL;
   SoraEngine *engine = sora_test_open_tiny ();
   GCancellable *cancellable = g_cancellable_new ();
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = reference_params ();
   guint n_context;
   guint8 *context = reference_context (&n_context);
   SoraTestCollected c;
@@ -230,7 +228,7 @@ test_public (void)
 {
   GError *error = NULL;
   SoraEngine *engine = sora_test_open_tiny ();
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = reference_params ();
   guint n_context;
   guint8 *context = reference_context (&n_context);
   Counted c = { 0 };
@@ -262,7 +260,7 @@ test_continue (void)
 {
   GError *error = NULL;
   SoraEngine *engine = sora_test_open_tiny ();
-  SoraGenerateParams p = reference_params;
+  SoraGenerateParams p = reference_params ();
   gsize clip_bytes = 17 * 48 * 32 * 3, new_bytes = 8 * 48 * 32 * 3;
   SoraTestCollected clip, cont, whole;
   Counted c = { 0 };
