@@ -7,6 +7,20 @@
 
 #include "test-stream.h"
 
+/* Makes @stream's next chunk into @f (emptied first) and checks that
+ * every frame is finite. */
+static void
+next_chunk_finite (SoraStream *stream, Frames *f)
+{
+  GError *error = NULL;
+
+  g_array_set_size (f->frames, 0);
+  g_assert_true (sora_stream_run_next (stream, NULL, collect, f, NULL, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < f->frames->len; i++)
+    g_assert_true (isfinite (g_array_index (f->frames, float, i)));
+}
+
 /* Device memory stays the same from chunk to chunk over more chunks than
  * the model's RoPE has positions for (the window moves back next to the
  * sink), a steady chunk allocates only its frames' pixel buffers (a
@@ -31,12 +45,7 @@ test_memory_flat (void)
 
   g_assert_no_error (error);
   for (guint c = 0; c < chunks; c++) {
-    g_array_set_size (f.frames, 0);
-    g_assert_true (
-        sora_stream_run_next (stream, NULL, collect, &f, NULL, &error));
-    g_assert_no_error (error);
-    for (guint i = 0; i < f.frames->len; i++)
-      g_assert_true (isfinite (g_array_index (f.frames, float, i)));
+    next_chunk_finite (stream, &f);
     if (c == steady)
       held = sora_test_bytes_held (dev);
     if (c > steady) {
@@ -95,12 +104,7 @@ test_window_zero (void)
   g_assert_no_error (error);
   cache = reference_cache ("a red circle");
   for (guint c = 0; c < chunks; c++) {
-    g_array_set_size (f.frames, 0);
-    g_assert_true (
-        sora_stream_run_next (stream, NULL, collect, &f, NULL, &error));
-    g_assert_no_error (error);
-    for (guint i = 0; i < f.frames->len; i++)
-      g_assert_true (isfinite (g_array_index (f.frames, float, i)));
+    next_chunk_finite (stream, &f);
     if ((c + 1) * cf <= sink + window) {
       double *x0 = reference_chunk (
           c == 0 ? NULL : cache, text_of ("a red circle"), c, c * cf);
