@@ -288,21 +288,6 @@ GST_START_TEST (test_ready_only_properties)
 
 GST_END_TEST;
 
-/* Runs on the generation thread: refuses a steps value while clip 0 runs,
- * so clip 1, which reads it when it starts, fails. */
-static GstBusSyncReply
-refuse_steps_in_clip_0 (GstBus *bus, GstMessage *msg, gpointer user_data)
-{
-  const GstStructure *s = gst_message_get_structure (msg);
-  guint clip;
-
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
-      gst_structure_has_name (s, "sora/progress") &&
-      gst_structure_get_uint (s, "clip", &clip) && clip == 0)
-    g_object_set (user_data, "steps", 0, NULL);
-  return GST_BUS_PASS;
-}
-
 /* Refused while PLAYING: the next clip fails with the error and the stream
  * ends (with the first clip's frames that went out before, however many:
  * none goes out after the error). */
@@ -314,7 +299,10 @@ GST_START_TEST (test_error_property_while_playing)
   guint steps;
 
   g_object_set (h->element, "clips", 2, NULL);
-  gst_bus_set_sync_handler (bus, refuse_steps_in_clip_0, h->element, NULL);
+  /* refused on the generation thread while clip 0 runs, so clip 1, which
+   * reads it when it starts, fails */
+  gst_bus_set_sync_handler (
+      bus, set_in_clip_0, &(SetInClip0){ h->element, "steps", "0" }, NULL);
   gst_harness_play (h);
   expect_error (h, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
       "Property \"steps\" must be 1 to 1000, not 0");

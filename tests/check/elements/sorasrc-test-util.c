@@ -103,3 +103,17 @@ expect_clip_message (GstHarness *h, guint index, guint frames, guint64 seed)
   gst_structure_free (s);
   return prompt;
 }
+
+GstBusSyncReply
+set_in_clip_0 (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  const SetInClip0 *set = data;
+  const GstStructure *s = gst_message_get_structure (msg);
+  guint clip;
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
+      gst_structure_has_name (s, "sora/progress") &&
+      gst_structure_get_uint (s, "clip", &clip) && clip == 0)
+    gst_util_set_object_arg (G_OBJECT (set->element), set->name, set->value);
+  return GST_BUS_PASS;
+}

@@ -28,4 +28,16 @@ gboolean same_sums (GPtrArray *a, GPtrArray *b);
 gchar *expect_clip_message (
     GstHarness *h, guint index, guint frames, guint64 seed);
 
+/* A property set_in_clip_0 sets: @name to @value, parsed as gst-launch-1.0
+ * does. */
+typedef struct
+{
+  GstElement *element;
+  const gchar *name, *value;
+} SetInClip0;
+
+/* A bus sync handler (its data a SetInClip0): sets the property on the
+ * generation thread at each step of clip 0. */
+GstBusSyncReply set_in_clip_0 (GstBus *bus, GstMessage *msg, gpointer data);
+
 #endif /* __SORASRC_TEST_UTIL_H__ */

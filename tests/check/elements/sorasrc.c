@@ -291,21 +291,6 @@ GST_START_TEST (test_clips_contiguous)
 
 GST_END_TEST;
 
-/* Runs on the generation thread: changes the prompt while clip 0 runs, so
- * clip 1, which reads it when it starts, is the first to use it. */
-static GstBusSyncReply
-change_prompt_in_clip_0 (GstBus *bus, GstMessage *msg, gpointer user_data)
-{
-  const GstStructure *s = gst_message_get_structure (msg);
-  guint clip;
-
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
-      gst_structure_has_name (s, "sora/progress") &&
-      gst_structure_get_uint (s, "clip", &clip) && clip == 0)
-    g_object_set (user_data, "prompt", "a volcano", NULL);
-  return GST_BUS_PASS;
-}
-
 /* SoraFramesFunc: appends each frame's checksum to @user_data. */
 static gboolean
 collect_sums (const guint8 *pixels, guint n_frames, guint width, guint height,
@@ -355,7 +340,10 @@ GST_START_TEST (test_clips_prompt_steers_next_clip)
   gchar *prompt;
 
   g_object_set (h->element, "clips", 2, NULL);
-  gst_bus_set_sync_handler (bus, change_prompt_in_clip_0, h->element, NULL);
+  /* changed on the generation thread while clip 0 runs, so clip 1, which
+   * reads it when it starts, is the first to use it */
+  gst_bus_set_sync_handler (bus, set_in_clip_0,
+      &(SetInClip0){ h->element, "prompt", "a volcano" }, NULL);
   gst_harness_play (h);
   sums = pull_contiguous (h, 0, N_FRAMES + N_EXTEND);
   pull_eos (h, GST_SEQNUM_INVALID);
