@@ -14,14 +14,12 @@ except (ImportError, ValueError) as e:
     print("skipped: PyGObject with Gst 1.0 is not available (%s)" % e)
     sys.exit(77)
 
+from sora_gst import init_gst  # noqa: E402
+
 
 def main():
-    os.environ["GST_PLUGIN_PATH_1_0"] = sys.argv[1]
-    os.environ["GST_REGISTRY_1_0"] = os.path.join(
-        sys.argv[1], "test-python-extend-registry.bin")
-    Gst.init(None)
-    if Gst.ElementFactory.find("soraextend") is None:
-        print("FAIL: no soraextend in GST_PLUGIN_PATH_1_0=%s" % sys.argv[1])
+    if not init_gst(Gst, sys.argv[1], "soraextend",
+                    "test-python-extend-registry.bin"):
         return 1
 
     pipeline = Gst.parse_launch(

@@ -13,14 +13,11 @@ except (ImportError, ValueError) as e:
     print("skipped: PyGObject with Gst 1.0 is not available (%s)" % e)
     sys.exit(77)
 
+from sora_gst import init_gst  # noqa: E402
+
 
 def main():
-    os.environ["GST_PLUGIN_PATH_1_0"] = sys.argv[1]
-    os.environ["GST_REGISTRY_1_0"] = os.path.join(sys.argv[1],
-                                                  "test-python-registry.bin")
-    Gst.init(None)
-    if Gst.ElementFactory.find("sorasrc") is None:
-        print("FAIL: no sorasrc in GST_PLUGIN_PATH_1_0=%s" % sys.argv[1])
+    if not init_gst(Gst, sys.argv[1], "sorasrc"):
         return 1
 
     model = os.path.join(sys.argv[2], "wan-tiny")

@@ -26,6 +26,8 @@ except (ImportError, ValueError) as e:
     print("skipped: PyGObject with Gst 1.0 is not available (%s)" % e)
     sys.exit(77)
 
+from sora_gst import init_gst  # noqa: E402
+
 PROMPTS = ["a red circle moving right", "a blue square moving up",
            "a green triangle moving left", "a yellow circle moving down"]
 # chunks played between two switches
@@ -33,12 +35,7 @@ CHUNKS_BETWEEN = 3
 
 
 def main():
-    os.environ["GST_PLUGIN_PATH_1_0"] = sys.argv[1]
-    os.environ["GST_REGISTRY_1_0"] = os.path.join(sys.argv[1],
-                                                  "test-python-registry.bin")
-    Gst.init(None)
-    if Gst.ElementFactory.find("sorasrc") is None:
-        print("FAIL: no sorasrc in GST_PLUGIN_PATH_1_0=%s" % sys.argv[1])
+    if not init_gst(Gst, sys.argv[1], "sorasrc"):
         return 1
     model = os.environ.get("SORA_LIVE_MODEL",
                            os.path.join(sys.argv[2], "wan-tiny-causal"))

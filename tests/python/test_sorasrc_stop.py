@@ -18,19 +18,18 @@ except (ImportError, ValueError) as e:
     print("skipped: PyGObject with Gst 1.0 is not available (%s)" % e)
     sys.exit(77)
 
+from sora_gst import init_gst  # noqa: E402
+
 STEPS = 20
 
 
 def main():
-    os.environ["GST_PLUGIN_PATH_1_0"] = sys.argv[1]
-    os.environ["GST_REGISTRY_1_0"] = os.path.join(sys.argv[1],
-                                                  "test-python-registry.bin")
     model = os.environ.get("SORA_DEMO_MODEL") or os.path.join(
         sys.argv[2], "..", "..", "models", "sora-demo")
     if not os.path.isfile(os.path.join(model, "model_index.json")):
         print("skipped: no demo model in %s" % model)
         return 77
-    Gst.init(None)
+    init_gst(Gst, sys.argv[1])
 
     pipeline = Gst.parse_launch(
         "sorasrc name=gen num-frames=17 steps=%d ! "
