@@ -19,14 +19,24 @@
 #define PROMPT_LIMIT_US (G_USEC_PER_SEC)
 
 /* The bus would keep the element alive through its messages (a reference
- * cycle the leaks tracer reports): drop them first. */
+ * cycle the leaks tracer reports): drop them before the harness goes. */
 static inline void
-teardown (GstHarness *h)
+flush_bus (GstHarness *h)
 {
   GstBus *bus = gst_element_get_bus (h->element);
 
   gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
+}
+
+/* The element stops before the harness goes: gst_harness_teardown() drops
+ * its sink caps first, and a streaming thread still negotiating would query
+ * them. */
+static inline void
+teardown (GstHarness *h)
+{
+  flush_bus (h);
+  gst_element_set_state (h->element, GST_STATE_NULL);
   gst_harness_teardown (h);
 }
 

@@ -409,9 +409,11 @@ GST_START_TEST (test_clips_endless)
   fail_if (
       gst_element_query_duration (h->element, GST_FORMAT_TIME, &duration) &&
       duration >= 0);
-  /* PLAYING to NULL (the harness lets the blocked push go first) while a
-   * continuation may run: cancels it and joins; a hang times out. */
-  teardown (h);
+  /* PLAYING to NULL while a continuation may run: cancels it and joins; a
+   * hang times out.  The harness stops the element itself, after letting
+   * the blocked push go (stopping it first would wait for that push). */
+  flush_bus (h);
+  gst_harness_teardown (h);
 }
 
 GST_END_TEST;
