@@ -108,9 +108,8 @@ typedef struct
   GstClockTime start;
   guint n_out; /* new frames pushed */
   guint steps_done; /* denoising steps reported */
-  /* as the engine counts them (a causal model's over its chunks); 0 before
-   * the first step */
-  guint total_steps;
+  guint total_steps; /* as the engine counts them (a causal model's over its
+                      * chunks) */
   GstFlowReturn ret;
 } ExtendRun;
 
@@ -131,7 +130,6 @@ gst_sora_extend_on_progress (
   GST_LOG_OBJECT (
       self, "step %u/%u, %.3f s/step", step, total_steps, seconds_per_step);
   run->steps_done = step;
-  run->total_steps = total_steps;
   gst_sora_post_step_progress (GST_ELEMENT (self), step, total_steps, run->clip,
       run->n_out, seconds_per_step);
   return TRUE;
@@ -277,18 +275,15 @@ gst_sora_extend_finish (GstSoraExtend *self, ExtendJob *job, ExtendRun *run,
     const SoraGenerateParams *params, gboolean ok, const GError *error,
     double seconds)
 {
-  /* A causal model's steps are its own, counted over its chunks: the
-   * engine says how many once it has done one. */
-  guint total_steps = run->total_steps ? run->total_steps : params->steps;
   gboolean flushing;
 
   g_mutex_lock (&self->lock);
   flushing = self->flushing;
   g_mutex_unlock (&self->lock);
 
-  if (!ok && run->steps_done < total_steps)
-    gst_sora_post_denoise_stopped (
-        GST_ELEMENT (self), run->clip, run->steps_done, total_steps, !flushing);
+  if (!ok && run->steps_done < run->total_steps)
+    gst_sora_post_denoise_stopped (GST_ELEMENT (self), run->clip,
+        run->steps_done, run->total_steps, !flushing);
   if (ok) {
     GST_INFO_OBJECT (self, "extension %u done in %.2f s", run->clip, seconds);
     gst_sora_post_clip_done (GST_ELEMENT (self), run->clip, params, seconds,
@@ -333,12 +328,13 @@ gst_sora_extend_run_job (GstSoraExtend *self, ExtendJob *job)
     return GST_FLOW_ERROR;
   }
   gst_sora_extend_fill_params (self, random_seed, &run, &params);
+  run.total_steps = sora_engine_extend_steps (engine, &params);
 
   GST_INFO_OBJECT (self,
       "extension %u: %u new frames from %u context frames at %" GST_TIME_FORMAT
       ", %u steps, seed %" G_GUINT64_FORMAT ", prompt \"%s\"",
       run.clip, params.frames, job->n_frames, GST_TIME_ARGS (run.start),
-      params.steps, params.seed, params.prompt);
+      run.total_steps, params.seed, params.prompt);
   gst_sora_settings_warn_long_prompt (
       &self->settings, GST_ELEMENT (self), engine, &params);
   t0 = g_get_monotonic_time ();

@@ -244,6 +244,8 @@ test_public (void)
   g_assert_cmpuint (c.chunks, ==, 3);
   g_assert_cmpuint (c.frames, ==, 12);
   g_assert_cmpuint (c.bytes, ==, 12 * 48 * 32 * 3 / 2);
+  /* a clip model's extension takes the steps asked for */
+  g_assert_cmpuint (sora_engine_extend_steps (engine, &p), ==, 2);
   g_free (context);
   sora_engine_free (engine);
 }

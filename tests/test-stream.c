@@ -212,7 +212,19 @@ typedef struct
 {
   GArray *sizes;
   guint total;
+  guint step, total_steps; /* the last progress call's */
 } SoraCollect;
+
+static gboolean
+count_steps (guint step, guint total, double seconds, gpointer user_data)
+{
+  SoraCollect *c = user_data;
+
+  g_assert_cmpuint (step, ==, c->step + 1);
+  c->step = step;
+  c->total_steps = total;
+  return TRUE;
+}
 
 static gboolean
 count_frames (const guint8 *pixels, guint n, guint width, guint height,
@@ -274,7 +286,6 @@ test_prime (void)
   float *zh;
   guint m;
   double *want;
-  SoraCollect collected = { 0 };
 
   for (gsize i = 0; i < n_frames * frame; i++)
     video[i] = (guint8)g_test_rand_int_range (0, 256);
@@ -312,15 +323,26 @@ test_prime (void)
   want = reference_chunk (cache, NULL, m, m * cf);
   assert_chunk (stream, m, want);
 
-  /* through sora_engine_extend: 12 new frames, of a chunk's 4·cf each */
-  p.frames = 12;
-  collected.sizes = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_assert_true (sora_engine_extend (causal, &p, video, n_frames, NULL,
-      count_frames, &collected, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (collected.total, ==, 12);
+  /* through sora_engine_extend: 12 and 16 new frames, in chunks of 4·cf
+   * (the primed stream's first makes a whole chunk's frames, where a new
+   * stream's makes 3 fewer); its steps, those of the chunks, known before
+   * it starts */
+  for (guint n_new = 12; n_new <= 16; n_new += 4) {
+    SoraCollect collected = { g_array_new (FALSE, FALSE, sizeof (guint)) };
 
-  g_array_unref (collected.sizes);
+    p.frames = n_new;
+    g_assert_true (sora_engine_extend (causal, &p, video, n_frames, count_steps,
+        count_frames, &collected, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (collected.total, ==, n_new);
+    g_assert_cmpuint (collected.step, ==,
+        (n_new + 4 * cf - 1) / (4 * cf) * sora_stream_get_steps (stream));
+    g_assert_cmpuint (collected.total_steps, ==, collected.step);
+    g_assert_cmpuint (
+        sora_engine_extend_steps (causal, &p), ==, collected.step);
+    g_array_unref (collected.sizes);
+  }
+
   g_free (want);
   g_free (zh);
   sora_tensor_free (z);

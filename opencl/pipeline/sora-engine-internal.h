@@ -89,11 +89,14 @@ gboolean sora_stream_generate (SoraEngine *engine,
     GError **error);
 
 /* sora_engine_extend for a causal model: as sora_stream_generate, the
- * stream primed with the context (sora_stream_prime). */
+ * stream primed with the context (sora_stream_prime).
+ * sora_stream_extend_steps: the steps it takes (sora_engine_extend_steps). */
 gboolean sora_stream_extend (SoraEngine *engine,
     const SoraGenerateParams *params, const guint8 *context,
     guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,
     gpointer user_data, GCancellable *cancellable, GError **error);
+guint sora_stream_extend_steps (
+    SoraEngine *engine, const SoraGenerateParams *params);
 
 /* The most latent frames of the last clip sora_engine_continue conditions
  * on. */

@@ -267,6 +267,14 @@ sora_engine_extend (SoraEngine *engine, const SoraGenerateParams *params,
       cancellable, error);
 }
 
+guint
+sora_engine_extend_steps (SoraEngine *engine, const SoraGenerateParams *params)
+{
+  return sora_engine_get_causal (engine, NULL, NULL, NULL)
+      ? sora_stream_extend_steps (engine, params)
+      : params->steps;
+}
+
 gboolean
 sora_engine_continue_run (SoraEngine *engine, const SoraGenerateParams *params,
     guint text_length, guint max_context_latents, const float *initial_latents,

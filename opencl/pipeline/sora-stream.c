@@ -654,6 +654,19 @@ hand_pending (SoraStream *stream, Bounded *b, GError **error)
   return ok;
 }
 
+/* The chunks of a model of @c that make @n_frames more frames, @first the
+ * stream's first (it decodes 3 frames fewer). */
+static guint
+chunks_for (const SoraWanCausalConfig *c, gboolean first, guint n_frames)
+{
+  guint chunk = 4 * c->chunk_frames;
+  guint next = first ? chunk - 3 : chunk;
+
+  return n_frames == 0   ? 0
+      : n_frames <= next ? 1
+                         : 1 + (n_frames - next + chunk - 1) / chunk;
+}
+
 /* Makes chunks of @stream until @n_frames ≥ 1 frames are out, the frames
  * left from the last run first; the last chunk's frames past them are kept
  * for the next run. */
@@ -662,16 +675,11 @@ run_bounded (SoraStream *stream, guint n_frames, SoraProgressFunc progress,
     SoraFramesFunc frames, gpointer user_data, GCancellable *cancellable,
     GError **error)
 {
-  guint chunk = 4 * stream->cfg.chunk_frames;
-  /* the first chunk of a stream decodes 3 frames fewer */
-  guint next = stream->chunk == 0 ? chunk - 3 : chunk;
   Bounded b = { stream, progress, frames, user_data, n_frames, 0, 0 };
   guint chunks;
   gboolean ok = hand_pending (stream, &b, error);
 
-  chunks = b.left == 0 ? 0
-      : b.left <= next ? 1
-                       : 1 + (b.left - next + chunk - 1) / chunk;
+  chunks = chunks_for (&stream->cfg, stream->chunk == 0, b.left);
   b.total_steps = chunks * stream->cfg.n_steps;
   for (guint i = 0; ok && i < chunks; i++)
     ok = sora_stream_next (
@@ -721,6 +729,16 @@ sora_stream_extend (SoraEngine *engine, const SoraGenerateParams *params,
       run_bounded (stream, params->frames, progress, frames, user_data,
           cancellable, error);
   return keep_stream (engine, stream, ok, error);
+}
+
+guint
+sora_stream_extend_steps (SoraEngine *engine, const SoraGenerateParams *params)
+{
+  const SoraWanCausalConfig *c =
+      &sora_wan_dit_get_config (sora_engine_get_dit (engine))->causal;
+
+  /* A primed stream has made chunks, and has no frames pending. */
+  return chunks_for (c, FALSE, params->frames) * c->n_steps;
 }
 
 gboolean

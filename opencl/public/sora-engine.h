@@ -132,6 +132,12 @@ gboolean sora_engine_extend (SoraEngine *engine,
     guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,
     gpointer user_data, GCancellable *cancellable, GError **error);
 
+/* The denoising steps sora_engine_extend takes with @params, known before
+ * it starts: the total_steps its progress callback gets (params->steps; a
+ * causal model's steps over the chunks that make params->frames). */
+guint sora_engine_extend_steps (
+    SoraEngine *engine, const SoraGenerateParams *params);
+
 /* Continues the last clip this engine made (by generate, extend or
  * continue), params->width/height its size: as sora_engine_extend, but
  * conditioned on that clip's last latent frames as they were decoded (no
