@@ -126,9 +126,11 @@ sora_test_vae_decode (SoraWanVae *vae, SoraTensor *latents, SoraChunkFunc func,
     gpointer user_data, GCancellable *cancellable, GError **error)
 {
   SoraFrameSink sink = { SORA_PIXEL_RGB, 0, cancellable, func, user_data };
-
-  return sora_wan_vae_decode (
+  gboolean ok = sora_wan_vae_decode (
       vae, latents, sora_frame_sink_take, &sink, cancellable, error);
+
+  sora_frame_sink_clear (&sink);
+  return ok;
 }
 
 static gboolean

@@ -683,6 +683,7 @@ sora_engine_denoise_decode (SoraEngine *engine,
 
 out:
   sora_device_set_cancellable (engine->dev, previous);
+  sora_frame_sink_clear (&sink);
   prediction_clear (&prediction);
   sora_wan_dit_release_workspace (engine->dit);
   sora_scheduler_free (scheduler);

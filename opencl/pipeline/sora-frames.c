@@ -5,6 +5,34 @@
 
 #include "sora-op-pixels.h"
 
+void
+sora_frame_sink_clear (SoraFrameSink *sink)
+{
+  if (sink->buf)
+    sora_device_release (sink->dev, sink->buf, sink->size);
+  g_free (sink->pixels);
+  sink->buf = NULL;
+  sink->pixels = NULL;
+  sink->size = 0;
+}
+
+/* Grows @sink's buffers to @bytes on @dev. */
+static gboolean
+frame_sink_reserve (
+    SoraFrameSink *sink, SoraDevice *dev, gsize bytes, GError **error)
+{
+  if (bytes <= sink->size)
+    return TRUE;
+  sora_frame_sink_clear (sink);
+  sink->buf = sora_device_alloc (dev, bytes, "decoded pixels", error);
+  if (sink->buf == NULL)
+    return FALSE;
+  sink->dev = dev;
+  sink->pixels = g_malloc (bytes);
+  sink->size = bytes;
+  return TRUE;
+}
+
 gboolean
 sora_frame_sink_take (SoraTensor *frames, gpointer user_data, GError **error)
 {
@@ -12,9 +40,6 @@ sora_frame_sink_take (SoraTensor *frames, gpointer user_data, GError **error)
   SoraDevice *dev = frames->dev;
   gsize n = frames->shape[1], h = frames->shape[2], w = frames->shape[3];
   gsize bytes = n * sora_pixel_frame_size (sink->format, w, h);
-  cl_mem buf;
-  guint8 *pixels;
-  gboolean ok;
 
   if (g_cancellable_is_cancelled (sink->cancellable))
     return FALSE;
@@ -22,16 +47,10 @@ sora_frame_sink_take (SoraTensor *frames, gpointer user_data, GError **error)
     sink->skip--;
     return TRUE;
   }
-  if (sink->func == NULL)
-    return TRUE;
-  buf = sora_device_alloc (dev, bytes, "decoded pixels", error);
-  if (buf == NULL)
-    return FALSE;
-  pixels = g_malloc (bytes);
-  ok = sora_op_to_pixels (frames, sink->format, buf, bytes, error) &&
-      sora_device_read (dev, buf, bytes, pixels, "decoded pixels", error);
-  sora_device_release (dev, buf, bytes);
-  ok = ok && sink->func (frames, pixels, n, w, h, sink->user_data);
-  g_free (pixels);
-  return ok;
+  return sink->func == NULL ||
+      (frame_sink_reserve (sink, dev, bytes, error) &&
+          sora_op_to_pixels (frames, sink->format, sink->buf, bytes, error) &&
+          sora_device_read (
+              dev, sink->buf, bytes, sink->pixels, "decoded pixels", error) &&
+          sink->func (frames, sink->pixels, n, w, h, sink->user_data));
 }

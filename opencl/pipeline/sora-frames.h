@@ -20,7 +20,10 @@ typedef gboolean (*SoraChunkFunc) (SoraTensor *frames, const guint8 *pixels,
 
 /* Where the VAE's chunks go: the first @skip dropped unconverted (latent
  * frames decoded only for the decoder's causal state), the others
- * converted to @format and read back, once per chunk, for @func. */
+ * converted to @format and read back, once per chunk, for @func.  The
+ * pixels pass through buffers the sink keeps, grown to the largest chunk,
+ * so that chunks after it allocate nothing (sora_frame_sink_clear frees
+ * them; zero-initialised, it has none). */
 typedef struct
 {
   SoraPixelFormat format;
@@ -28,6 +31,10 @@ typedef struct
   GCancellable *cancellable;
   SoraChunkFunc func; /* NULL: none wanted */
   gpointer user_data;
+  SoraDevice *dev; /* of buf */
+  cl_mem buf;
+  guint8 *pixels;
+  gsize size; /* bytes of buf and pixels */
 } SoraFrameSink;
 
 /* A SoraVaeChunkFunc taking a SoraFrameSink as @sink: the one step from the
@@ -35,6 +42,7 @@ typedef struct
  * sink's cancellable is cancelled. */
 gboolean sora_frame_sink_take (
     SoraTensor *frames, gpointer sink, GError **error);
+void sora_frame_sink_clear (SoraFrameSink *sink);
 
 G_END_DECLS
 

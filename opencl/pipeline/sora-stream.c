@@ -48,6 +48,7 @@ struct _SoraStream
    * model's prediction, and the latents of the last chunk no longer kept,
    * which the next chunk is made in. */
   SoraTensor *noise, *v, *spare;
+  SoraFrameSink sink; /* its pixel buffers, kept from chunk to chunk */
   gboolean failed;
 };
 
@@ -221,6 +222,7 @@ sora_stream_free (SoraStream *stream)
   sora_tensor_free (stream->noise);
   sora_tensor_free (stream->v);
   sora_tensor_free (stream->spare);
+  sora_frame_sink_clear (&stream->sink);
   sora_wan_vae_decoder_free (stream->decoder);
   sora_wan_dit_cache_free (stream->cache);
   g_free (stream->prompt);
@@ -493,8 +495,6 @@ sora_stream_run_next (SoraStream *stream, SoraProgressFunc progress,
     GError **error)
 {
   SoraDevice *dev = sora_engine_get_device (stream->engine);
-  SoraFrameSink sink = { stream->params.format, 0, cancellable, chunk,
-    user_data };
   GCancellable *previous;
   SoraTensor *x0 = NULL;
   gboolean ok = FALSE;
@@ -506,6 +506,10 @@ sora_stream_run_next (SoraStream *stream, SoraProgressFunc progress,
         stream->chunk);
     return FALSE;
   }
+  stream->sink.format = stream->params.format;
+  stream->sink.cancellable = cancellable;
+  stream->sink.func = chunk;
+  stream->sink.user_data = user_data;
   /* Every launch of the chunk stops when it is cancelled. */
   previous = sora_device_set_cancellable (dev, cancellable);
   if (!prepare_chunk (stream, cancellable, error))
@@ -513,7 +517,7 @@ sora_stream_run_next (SoraStream *stream, SoraProgressFunc progress,
   x0 = denoise_chunk (stream, progress, user_data, cancellable, error);
   /* The frames go out before the context pass: it only serves the next
    * chunk. */
-  if (x0 == NULL || !decode_chunk (stream, x0, &sink, error) ||
+  if (x0 == NULL || !decode_chunk (stream, x0, &stream->sink, error) ||
       !context_pass (stream, stream->chunk, x0, cancellable, error))
     goto out;
   keep_chunk (stream, g_steal_pointer (&x0));
@@ -522,6 +526,10 @@ sora_stream_run_next (SoraStream *stream, SoraProgressFunc progress,
 
 out:
   sora_tensor_free (x0);
+  /* the caller's, valid during the call only */
+  stream->sink.cancellable = NULL;
+  stream->sink.func = NULL;
+  stream->sink.user_data = NULL;
   sora_device_set_cancellable (dev, previous);
   stream->failed = !ok;
   return ok;
@@ -694,6 +702,7 @@ run_bounded (SoraStream *stream, guint n_frames, SoraProgressFunc progress,
 static gboolean
 park (SoraStream *stream, GError **error)
 {
+  sora_frame_sink_clear (&stream->sink);
   return stream->decoder == NULL ||
       sora_wan_vae_decoder_park (stream->decoder, error);
 }
