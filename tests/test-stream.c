@@ -351,6 +351,58 @@ test_prime (void)
   g_free (video);
 }
 
+static gboolean
+append_frames (const guint8 *pixels, guint n, guint width, guint height,
+    gpointer user_data)
+{
+  g_byte_array_append (user_data, pixels, n * width * height * 3);
+  return TRUE;
+}
+
+/* 12 new frames of sora_engine_extend from @n frames of @video. */
+static GByteArray *
+extend_from (const guint8 *video, guint n)
+{
+  SoraGenerateParams p = stream_params ("a red circle");
+  GByteArray *out = g_byte_array_new ();
+  GError *error = NULL;
+
+  p.frames = 12;
+  g_assert_true (sora_engine_extend (
+      causal, &p, video, n, NULL, append_frames, out, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (out->len, ==, 12 * SIZE * SIZE * 3);
+  return out;
+}
+
+/* A causal model extends a picture, or a video shorter than a chunk's
+ * 1 + 4·(cf − 1) frames, as the video led in by its first frame held: the
+ * same frames as from that still start given in full. */
+static void
+test_extend_short (void)
+{
+  guint need = 1 + 4 * (causal_config ()->chunk_frames - 1);
+  gsize frame = SIZE * SIZE * 3;
+  guint8 *video = g_malloc (need * frame), *held = g_malloc (need * frame);
+
+  for (gsize i = 0; i < need * frame; i++)
+    video[i] = (guint8)g_test_rand_int_range (0, 256);
+  for (guint n = 1; n < need; n += need - 2) {
+    GByteArray *got, *want;
+
+    for (guint i = 0; i < need; i++)
+      memcpy (held + i * frame,
+          video + (i < need - n ? 0 : i - (need - n)) * frame, frame);
+    got = extend_from (video, n);
+    want = extend_from (held, need);
+    g_assert_cmpmem (got->data, got->len, want->data, want->len);
+    g_byte_array_unref (got);
+    g_byte_array_unref (want);
+  }
+  g_free (video);
+  g_free (held);
+}
+
 #define REFERENCE "tiny-causal-stream.safetensors"
 
 /* The prompt taking effect at chunk @c in the reference's "prompts"
@@ -600,6 +652,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stream/determinism", test_determinism);
   g_test_add_func ("/stream/cancel", test_cancel);
   g_test_add_func ("/stream/prime", test_prime);
+  g_test_add_func ("/stream/extend-short", test_extend_short);
   g_test_add_func ("/stream/generate", test_generate);
   g_test_add_func ("/stream/continue", test_continue);
   g_test_add_func ("/stream/rebase", test_rebase);

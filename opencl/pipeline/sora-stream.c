@@ -720,6 +720,28 @@ keep_stream (
   return ok;
 }
 
+/* @context's @n frames (packed RGB of @params' size) led in by its first
+ * frame held until they make a chunk of @c's frames: a picture, or a video
+ * shorter than a chunk, primes a stream as a still start would.  NULL when
+ * they make one already (or there is none). */
+static guint8 *
+hold_first_frame (const SoraWanCausalConfig *c,
+    const SoraGenerateParams *params, const guint8 *context, guint *n)
+{
+  guint need = 1 + 4 * (c->chunk_frames - 1);
+  gsize size = (gsize)params->width * params->height * 3;
+  guint8 *held;
+
+  if (context == NULL || *n == 0 || *n >= need)
+    return NULL;
+  held = g_malloc (need * size);
+  for (guint i = 0; i < need - *n; i++)
+    memcpy (held + i * size, context, size);
+  memcpy (held + (need - *n) * size, context, *n * size);
+  *n = need;
+  return held;
+}
+
 gboolean
 sora_stream_extend (SoraEngine *engine, const SoraGenerateParams *params,
     const guint8 *context, guint n_context_frames, SoraProgressFunc progress,
@@ -727,16 +749,20 @@ sora_stream_extend (SoraEngine *engine, const SoraGenerateParams *params,
     GError **error)
 {
   SoraStream *stream;
+  guint8 *held = NULL;
   gboolean ok;
 
   /* The last video's stream first gives its memory back. */
   sora_stream_free (sora_engine_take_last_stream (engine));
   stream = sora_stream_new (engine, params, error);
+  if (stream)
+    held = hold_first_frame (&stream->cfg, params, context, &n_context_frames);
   ok = stream &&
-      sora_stream_prime (
-          stream, context, n_context_frames, cancellable, error) &&
+      sora_stream_prime (stream, held ? held : context, n_context_frames,
+          cancellable, error) &&
       run_bounded (stream, params->frames, progress, frames, user_data,
           cancellable, error);
+  g_free (held);
   return keep_stream (engine, stream, ok, error);
 }
 

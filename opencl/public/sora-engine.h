@@ -124,9 +124,10 @@ guint sora_engine_extend_round_frames (guint requested);
  * context latents are re-imposed, noised to the current noise level, before
  * every step, so continuity is close but not exact (see
  * docs/extension.md).  With a causal model (sora_engine_get_causal) it is a
- * stream primed with @context (sora_stream_prime, which needs a chunk of
- * frames) making chunks until params->frames new frames are out, at the
- * model's steps without guidance. */
+ * stream primed with @context (sora_stream_prime; a context shorter than a
+ * chunk's frames, a picture, is led in by its first frame held) making
+ * chunks until params->frames new frames are out, at the model's steps
+ * without guidance. */
 gboolean sora_engine_extend (SoraEngine *engine,
     const SoraGenerateParams *params, const guint8 *context,
     guint n_context_frames, SoraProgressFunc progress, SoraFramesFunc frames,

@@ -186,10 +186,12 @@ GST_START_TEST (test_extend_on_eos_causal)
 
 GST_END_TEST;
 
-GST_START_TEST (test_still_image)
+/* A picture (framerate 0/1) of @fixture's model goes out, then @n_new
+ * frames that animate it at the framerate property's rate. */
+static void
+check_still_image (const gchar *fixture, guint n_new)
 {
-  GstHarness *h = new_extend (N_STEPS);
-  guint n_new = sora_engine_extend_round_frames (EXTEND_FRAMES);
+  GstHarness *h = new_extend_on (fixture, NULL, N_STEPS);
   GstBuffer *in = input_frame (0, 0), *out;
   GstClockTime next = 0;
   GstVideoInfo info;
@@ -200,6 +202,7 @@ GST_START_TEST (test_still_image)
   /* Set in READY: the frame rate for stills is READY-only. */
   gst_element_set_state (h->element, GST_STATE_READY);
   g_object_set (h->element, "framerate", 8, 1, NULL);
+  g_object_set (h->element, "extend-frames", n_new, NULL);
   gst_harness_play (h);
   gst_harness_set_src_caps_str (h, RGB_CAPS ",framerate=0/1");
   fail_unless_equals_int (
@@ -219,6 +222,21 @@ GST_START_TEST (test_still_image)
     gst_buffer_unref (pull_contiguous (h, &next, 8, i));
   pull_eos (h, seqnum);
   teardown (h);
+}
+
+GST_START_TEST (test_still_image)
+{
+  check_still_image (
+      "wan-tiny", sora_engine_extend_round_frames (EXTEND_FRAMES));
+}
+
+GST_END_TEST;
+
+/* A causal model primes its stream with the picture held still for a
+ * chunk's frames (one picture is fewer than a chunk). */
+GST_START_TEST (test_still_image_causal)
+{
+  check_still_image ("wan-tiny-causal", CAUSAL_EXTEND_FRAMES);
 }
 
 GST_END_TEST;
@@ -625,6 +643,7 @@ soraextend_suite (void)
   tcase_add_test (tc, test_extend_on_eos);
   tcase_add_test (tc, test_extend_on_eos_causal);
   tcase_add_test (tc, test_still_image);
+  tcase_add_test (tc, test_still_image_causal);
   tcase_add_test (tc, test_still_image_downstream_rate);
   tcase_add_test (tc, test_extend_signal);
   tcase_add_test (tc, test_flush_during_generation);
