@@ -279,9 +279,6 @@ gst_sora_src_start (GstBaseSrc *bsrc)
   GstSoraSrc *self = GST_SORA_SRC (bsrc);
   guint num_frames;
 
-  if (!gst_sora_settings_check (&self->settings, GST_ELEMENT (self)))
-    return FALSE;
-
   GST_OBJECT_LOCK (self);
   num_frames = self->num_frames;
   GST_OBJECT_UNLOCK (self);
@@ -330,6 +327,12 @@ gst_sora_src_change_state (GstElement *element, GstStateChange transition)
 {
   GstSoraSrc *self = GST_SORA_SRC (element);
   GstStateChangeReturn ret;
+
+  /* Refused values fail here, with their error: a start() that failed
+   * would have basesrc post its own "Failed to start" after it. */
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED &&
+      !gst_sora_settings_check (&self->settings, element))
+    return GST_STATE_CHANGE_FAILURE;
 
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 

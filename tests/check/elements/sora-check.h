@@ -59,6 +59,20 @@ pop_message (GstHarness *h, GstMessageType types)
   return pop_message_within (h, types, BUS_TIMEOUT);
 }
 
+/* Whether a message of @types is on the bus now (the first is dropped). */
+static inline gboolean
+has_message (GstHarness *h, GstMessageType types)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstMessage *msg = gst_bus_pop_filtered (bus, types);
+
+  gst_object_unref (bus);
+  if (msg == NULL)
+    return FALSE;
+  gst_message_unref (msg);
+  return TRUE;
+}
+
 /* Pulls events up to EOS, which must carry @seqnum (unless it is
  * GST_SEQNUM_INVALID), with no buffer left. */
 static inline void
@@ -197,7 +211,8 @@ pop_denoise (GstHarness *h, GstClockTime timeout, gchar **text)
 
 /* Sets @name to @value (parsed as gst-launch-1.0 does) on the element of
  * @h, which is in NULL, then checks that starting it fails with a RESOURCE
- * SETTINGS error containing @text, and that @name kept @kept. */
+ * SETTINGS error containing @text, and no other error, and that @name kept
+ * @kept. */
 static inline void
 expect_refused (GstHarness *h, const gchar *name, const gchar *value,
     const gchar *text, const gchar *kept)
@@ -229,6 +244,8 @@ expect_refused (GstHarness *h, const gchar *name, const gchar *value,
       text, error->message);
   g_error_free (error);
   gst_message_unref (msg);
+  /* and nothing else */
+  fail_if (has_message (h, GST_MESSAGE_ERROR), "a second error");
   gst_element_set_state (h->element, GST_STATE_NULL);
 }
 
