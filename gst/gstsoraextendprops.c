@@ -36,7 +36,7 @@ gst_sora_extend_install_properties (GObjectClass *gobject_class)
       "above 1).  Read when an extension starts",
       "Denoising steps per extension, 1 to 1000: its time grows in "
       "proportion; fewer are faster and coarser (Wan uses 50).  Read when an "
-      "extension starts");
+      "extension starts.  A causal model uses its own step list instead");
   g_object_class_install_property (gobject_class, PROP_EXTEND_FRAMES,
       g_param_spec_uint ("extend-frames", "Extend frames",
           "New frames per extension, 1 to 4096, rounded to the nearest "
@@ -46,7 +46,9 @@ gst_sora_extend_install_properties (GObjectClass *gobject_class)
   g_object_class_install_property (gobject_class, PROP_CONTEXT_FRAMES,
       g_param_spec_uint ("context-frames", "Context frames",
           "Input frames kept as context for an extension, 1 to 256; the "
-          "model looks at the last 1 + 4k of them, at most 13.  Read for each "
+          "model looks at the last 1 + 4k of them, at most 13 (a causal "
+          "model: the whole chunks its window attends; fewer frames than a "
+          "chunk's, a picture, are led in by the first held).  Read for each "
           "input frame",
           0, G_MAXUINT, DEFAULT_CONTEXT_FRAMES,
           rw | GST_PARAM_MUTABLE_PLAYING));
