@@ -283,6 +283,27 @@ rendered_on_handoff (
   g_mutex_unlock (&rendered->lock);
 }
 
+/* Records in @rendered what @sink (a fakesink) renders from now on. */
+static inline void
+rendered_watch (Rendered *rendered, GstElement *sink)
+{
+  g_mutex_init (&rendered->lock);
+  g_cond_init (&rendered->cond);
+  rendered->pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  g_object_set (sink, "signal-handoffs", TRUE, NULL);
+  g_signal_connect (
+      sink, "handoff", G_CALLBACK (rendered_on_handoff), rendered);
+}
+
+/* After the sink stopped. */
+static inline void
+rendered_clear (Rendered *rendered)
+{
+  g_array_unref (rendered->pts);
+  g_mutex_clear (&rendered->lock);
+  g_cond_clear (&rendered->cond);
+}
+
 static inline guint
 rendered_count (Rendered *rendered)
 {
@@ -314,12 +335,7 @@ check_pause_resume (const gchar *launch, guint n_frames)
   fail_unless (pipeline != NULL, "%s", error ? error->message : "");
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   fail_unless (sink != NULL);
-  g_mutex_init (&rendered.lock);
-  g_cond_init (&rendered.cond);
-  rendered.pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
-  g_object_set (sink, "signal-handoffs", TRUE, NULL);
-  g_signal_connect (
-      sink, "handoff", G_CALLBACK (rendered_on_handoff), &rendered);
+  rendered_watch (&rendered, sink);
 
   fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
       GST_STATE_CHANGE_FAILURE);
@@ -358,9 +374,7 @@ check_pause_resume (const gchar *launch, guint n_frames)
     fail_unless_equals_uint64 (g_array_index (rendered.pts, GstClockTime, i) -
             g_array_index (rendered.pts, GstClockTime, 0),
         gst_util_uint64_scale (i, GST_SECOND, 16));
-  g_array_unref (rendered.pts);
-  g_mutex_clear (&rendered.lock);
-  g_cond_clear (&rendered.cond);
+  rendered_clear (&rendered);
   gst_object_unref (bus);
   gst_object_unref (sink);
   gst_object_unref (pipeline);

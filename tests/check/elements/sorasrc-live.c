@@ -196,12 +196,7 @@ run_live (const gchar *props, LiveRun *run)
       g_ptr_array_new_with_free_func ((GDestroyNotify)gst_structure_free);
   run->warnings = g_ptr_array_new_with_free_func (g_free);
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  g_mutex_init (&rendered.lock);
-  g_cond_init (&rendered.cond);
-  rendered.pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
-  g_object_set (sink, "signal-handoffs", TRUE, NULL);
-  g_signal_connect (
-      sink, "handoff", G_CALLBACK (rendered_on_handoff), &rendered);
+  rendered_watch (&rendered, sink);
 
   bus = gst_element_get_bus (pipeline);
   fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
@@ -217,9 +212,7 @@ run_live (const gchar *props, LiveRun *run)
   g_test_message ("%u frames rendered, %" G_GUINT64_FORMAT " skipped",
       run->rendered, run->dropped);
 
-  g_array_unref (rendered.pts);
-  g_mutex_clear (&rendered.lock);
-  g_cond_clear (&rendered.cond);
+  rendered_clear (&rendered);
   gst_object_unref (bus);
   gst_object_unref (sink);
   gst_object_unref (pipeline);
