@@ -59,6 +59,14 @@ kept_chunk_free (KeptChunk *k)
   g_free (k);
 }
 
+/* The frames a stream's first chunk decodes, and so the fewest a stream
+ * starts from: its first latent frame makes 1, each other 4. */
+static guint
+first_chunk_frames (const SoraWanCausalConfig *c)
+{
+  return 1 + 4 * (c->chunk_frames - 1);
+}
+
 /* A model attending every past frame (window_frames 0) attends, in a
  * stream, at most the latent frames of its training clip (its
  * "_sora_native_size" frames), else this many: Self-Forcing's global
@@ -589,7 +597,8 @@ sora_stream_prime (SoraStream *stream, const guint8 *context,
         "A stream starts from a video before its first chunk, from at least "
         "%u frames (a chunk of %u latent frames); got %u frames, "
         "%" G_GUINT64_FORMAT " chunks made",
-        1 + 4 * (cf - 1), cf, context ? n_context_frames : 0, stream->chunk);
+        first_chunk_frames (c), cf, context ? n_context_frames : 0,
+        stream->chunk);
     return FALSE;
   }
   z = sora_engine_encode_context (stream->engine, &stream->params, context,
@@ -663,12 +672,12 @@ hand_pending (SoraStream *stream, Bounded *b, GError **error)
 }
 
 /* The chunks of a model of @c that make @n_frames more frames, @first the
- * stream's first (it decodes 3 frames fewer). */
+ * stream's first (first_chunk_frames). */
 static guint
 chunks_for (const SoraWanCausalConfig *c, gboolean first, guint n_frames)
 {
   guint chunk = 4 * c->chunk_frames;
-  guint next = first ? chunk - 3 : chunk;
+  guint next = first ? first_chunk_frames (c) : chunk;
 
   return n_frames == 0   ? 0
       : n_frames <= next ? 1
@@ -728,7 +737,7 @@ static guint8 *
 hold_first_frame (const SoraWanCausalConfig *c,
     const SoraGenerateParams *params, const guint8 *context, guint *n)
 {
-  guint need = 1 + 4 * (c->chunk_frames - 1);
+  guint need = first_chunk_frames (c);
   gsize size = (gsize)params->width * params->height * 3;
   guint8 *held;
 
